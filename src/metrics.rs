@@ -1,0 +1,293 @@
+//! Metrics: counts, latency histograms and throughput, computed by observing
+//! the history. Memory grows with the number of streams and events ids (one
+//! bit per event per group for duplicate detection), never with the number
+//! of observations.
+
+use crate::history::{Catalog, EventId, Observation, Observer};
+use crate::kernel::Time;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Event counts of a run (`counts` in summary.json).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub produced: u64,
+    pub acked: u64,
+    pub produce_failed: u64,
+    pub appended: u64,
+    pub delivered: u64,
+    pub applied: u64,
+    pub skipped: u64,
+    pub emitted: u64,
+    pub committed: u64,
+    pub rebalances: u64,
+    pub duplicates_delivered: u64,
+    pub duplicates_applied: u64,
+}
+
+/// A latency distribution: HdrHistogram at 3 significant digits, plus the
+/// exact sum for an exact mean.
+#[derive(Clone, Debug)]
+pub struct LatencyStream {
+    pub hist: Histogram<u64>,
+    sum_ns: u128,
+}
+
+/// Percentiles of one latency stream, in nanoseconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LatencyStats {
+    pub count: u64,
+    pub mean: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Default for LatencyStream {
+    fn default() -> Self {
+        LatencyStream {
+            hist: Histogram::new(3).expect("3 significant digits is valid"),
+            sum_ns: 0,
+        }
+    }
+}
+
+impl LatencyStream {
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        // An auto-resizing histogram only fails to record if it cannot grow.
+        if self.hist.record(ns).is_err() {
+            self.hist.saturating_record(ns);
+        }
+        self.sum_ns += u128::from(ns);
+    }
+
+    pub fn stats(&self) -> LatencyStats {
+        let count = self.hist.len();
+        let q = |p: f64| {
+            if count == 0 {
+                0
+            } else {
+                self.hist.value_at_quantile(p)
+            }
+        };
+        LatencyStats {
+            count,
+            mean: if count == 0 {
+                0
+            } else {
+                (self.sum_ns / u128::from(count)) as u64
+            },
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: if count == 0 { 0 } else { self.hist.max() },
+        }
+    }
+
+    /// The exact mean in nanoseconds.
+    pub fn mean_ns(&self) -> f64 {
+        if self.hist.is_empty() {
+            0.0
+        } else {
+            self.sum_ns as f64 / self.hist.len() as f64
+        }
+    }
+}
+
+/// How many events a stream carried and over which span of time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rate {
+    pub count: u64,
+    pub first_ns: Time,
+    pub last_ns: Time,
+}
+
+impl Rate {
+    #[inline]
+    fn hit(&mut self, at: Time) {
+        if self.count == 0 {
+            self.first_ns = at;
+        }
+        self.count += 1;
+        self.last_ns = at;
+    }
+
+    /// Events per simulated second between the first and the last event.
+    pub fn per_second(&self) -> f64 {
+        if self.count < 2 || self.last_ns == self.first_ns {
+            return 0.0;
+        }
+        (self.count - 1) as f64 * 1e9 / (self.last_ns - self.first_ns) as f64
+    }
+}
+
+/// A growable bit set over event ids.
+#[derive(Clone, Debug, Default)]
+pub struct EventBits(Vec<u64>);
+
+impl EventBits {
+    /// Set the bit; returns whether it was already set.
+    #[inline]
+    pub fn insert(&mut self, id: EventId) -> bool {
+        let (word, bit) = ((id / 64) as usize, id % 64);
+        if word >= self.0.len() {
+            self.0.resize((word + 1).next_power_of_two(), 0);
+        }
+        let was = self.0[word] >> bit & 1 == 1;
+        self.0[word] |= 1 << bit;
+        was
+    }
+
+    #[inline]
+    pub fn contains(&self, id: EventId) -> bool {
+        self.0
+            .get((id / 64) as usize)
+            .is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    pub fn remove(&mut self, id: EventId) {
+        if let Some(w) = self.0.get_mut((id / 64) as usize) {
+            *w &= !(1 << (id % 64));
+        }
+    }
+}
+
+/// The metrics observer.
+pub struct Metrics {
+    partition_topic: Vec<u32>,
+    pub counts: Counts,
+    pub produce_to_ack: LatencyStream,
+    pub produce_to_ack_by_producer: Vec<LatencyStream>,
+    /// Produce -> applied, per group (this hop only).
+    pub end_to_end: Vec<LatencyStream>,
+    /// Origin produce -> applied, per group (whole choreography chain).
+    pub end_to_end_from_origin: Vec<LatencyStream>,
+    pub appended_by_topic: Vec<Rate>,
+    pub applied_by_group: Vec<Rate>,
+    delivered: Vec<EventBits>,
+    applied: Vec<EventBits>,
+}
+
+impl Metrics {
+    pub fn new(catalog: &Catalog) -> Self {
+        let groups = catalog.groups.len();
+        Metrics {
+            partition_topic: catalog.partitions.iter().map(|&(t, _)| t).collect(),
+            counts: Counts::default(),
+            produce_to_ack: LatencyStream::default(),
+            produce_to_ack_by_producer: vec![LatencyStream::default(); catalog.producers.len()],
+            end_to_end: vec![LatencyStream::default(); groups],
+            end_to_end_from_origin: vec![LatencyStream::default(); groups],
+            appended_by_topic: vec![Rate::default(); catalog.topics.len()],
+            applied_by_group: vec![Rate::default(); groups],
+            delivered: vec![EventBits::default(); groups],
+            applied: vec![EventBits::default(); groups],
+        }
+    }
+}
+
+impl Observer for Metrics {
+    #[inline]
+    fn observe(&mut self, at: Time, observation: &Observation) {
+        match *observation {
+            Observation::Produced { .. } => self.counts.produced += 1,
+            Observation::Acked {
+                producer,
+                created_ns,
+                ..
+            } => {
+                self.counts.acked += 1;
+                self.produce_to_ack.record(at - created_ns);
+                self.produce_to_ack_by_producer[producer as usize].record(at - created_ns);
+            }
+            Observation::ProduceFailed { .. } => self.counts.produce_failed += 1,
+            Observation::Appended { partition, .. } => {
+                self.counts.appended += 1;
+                self.appended_by_topic[self.partition_topic[partition as usize] as usize].hit(at);
+            }
+            Observation::Delivered { event, group, .. } => {
+                self.counts.delivered += 1;
+                if self.delivered[group as usize].insert(event) {
+                    self.counts.duplicates_delivered += 1;
+                }
+            }
+            Observation::Applied {
+                event,
+                group,
+                created_ns,
+                origin_created_ns,
+                ..
+            } => {
+                let g = group as usize;
+                self.counts.applied += 1;
+                if self.applied[g].insert(event) {
+                    self.counts.duplicates_applied += 1;
+                }
+                self.end_to_end[g].record(at - created_ns);
+                self.end_to_end_from_origin[g].record(at - origin_created_ns);
+                self.applied_by_group[g].hit(at);
+            }
+            Observation::Skipped { .. } => self.counts.skipped += 1,
+            Observation::Emitted { .. } => self.counts.emitted += 1,
+            Observation::Committed { .. } => self.counts.committed += 1,
+            Observation::Rebalanced { .. } => self.counts.rebalances += 1,
+            Observation::Assigned { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_detect_repeats() {
+        let mut b = EventBits::default();
+        assert!(!b.insert(5));
+        assert!(b.insert(5));
+        assert!(!b.insert(1000));
+        assert!(b.contains(1000) && !b.contains(999));
+        b.remove(5);
+        assert!(!b.contains(5));
+    }
+
+    #[test]
+    fn latency_stats_are_exact_in_mean_and_close_in_percentiles() {
+        let mut s = LatencyStream::default();
+        for v in 1..=1000u64 {
+            s.record(v * 1000);
+        }
+        let st = s.stats();
+        assert_eq!(st.count, 1000);
+        assert_eq!(st.mean, 500_500);
+        assert!((st.p50 as f64 - 500_000.0).abs() / 500_000.0 < 0.002);
+        assert!(st.max >= 1_000_000 && st.max <= 1_001_000);
+    }
+
+    #[test]
+    fn duplicates_are_counted_per_group() {
+        let cat = Catalog {
+            groups: vec!["a".into(), "b".into()],
+            topics: vec!["t".into()],
+            partitions: vec![(0, 0)],
+            ..Catalog::default()
+        };
+        let mut m = Metrics::new(&cat);
+        let d = |group| Observation::Delivered {
+            event: 1,
+            group,
+            consumer: 0,
+            partition: 0,
+            offset: 0,
+        };
+        m.observe(1, &d(0));
+        m.observe(2, &d(1));
+        assert_eq!(m.counts.duplicates_delivered, 0);
+        m.observe(3, &d(0));
+        assert_eq!(m.counts.duplicates_delivered, 1);
+    }
+}

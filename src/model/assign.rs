@@ -1,0 +1,136 @@
+//! Consumer-group partition assignment strategies, as pure functions.
+//!
+//! Inputs are the group's subscribed partitions (grouped by topic, in topic
+//! order), the live members in member order, and the previous owners; the
+//! output gives each partition its new owner. Kafka's `range`,
+//! `round-robin`, `sticky` and `cooperative-sticky` (which assigns like
+//! `sticky`; the protocol difference lives in the group coordinator).
+
+use crate::scenario::Assignment;
+
+/// Assign `parts_by_topic` (each inner list one topic's partitions, in
+/// order) to `members`. `previous[i]` is the earlier owner of the i-th
+/// partition of the flattened list. Returns the owner of each partition of
+/// the flattened list; `None` only when there are no members.
+pub fn assign(
+    strategy: Assignment,
+    parts_by_topic: &[usize],
+    members: &[u32],
+    previous: &[Option<u32>],
+) -> Vec<Option<u32>> {
+    let total: usize = parts_by_topic.iter().sum();
+    if members.is_empty() {
+        return vec![None; total];
+    }
+    match strategy {
+        Assignment::Range => range(parts_by_topic, members),
+        Assignment::RoundRobin => (0..total)
+            .map(|j| Some(members[j % members.len()]))
+            .collect(),
+        Assignment::Sticky | Assignment::CooperativeSticky => sticky(total, members, previous),
+    }
+}
+
+fn range(parts_by_topic: &[usize], members: &[u32]) -> Vec<Option<u32>> {
+    let m = members.len();
+    let mut out = Vec::new();
+    for &n in parts_by_topic {
+        let (base, extra) = (n / m, n % m);
+        for (i, &member) in members.iter().enumerate() {
+            let count = base + usize::from(i < extra);
+            out.extend(std::iter::repeat_n(Some(member), count));
+        }
+    }
+    out
+}
+
+fn sticky(total: usize, members: &[u32], previous: &[Option<u32>]) -> Vec<Option<u32>> {
+    let m = members.len();
+    let quota_hi = total.div_ceil(m);
+    let mut owner: Vec<Option<usize>> = vec![None; total];
+    let mut load = vec![0usize; m];
+    // 1. Keep previous owners that are still members, up to the quota.
+    for (p, prev) in previous.iter().enumerate().take(total) {
+        if let Some(i) = prev.and_then(|c| members.iter().position(|&x| x == c)) {
+            if load[i] < quota_hi {
+                load[i] += 1;
+                owner[p] = Some(i);
+            }
+        }
+    }
+    // 2. Everything else to the least-loaded member (ties: member order).
+    for slot in owner.iter_mut().filter(|o| o.is_none()) {
+        let i = (0..m)
+            .min_by_key(|&i| (load[i], i))
+            .expect("members is not empty");
+        load[i] += 1;
+        *slot = Some(i);
+    }
+    // 3. Balance: move partitions from the most to the least loaded member.
+    loop {
+        let hi = (0..m)
+            .max_by_key(|&i| (load[i], std::cmp::Reverse(i)))
+            .expect("members");
+        let lo = (0..m).min_by_key(|&i| (load[i], i)).expect("members");
+        if load[hi] <= load[lo] + 1 {
+            break;
+        }
+        let p = owner
+            .iter()
+            .rposition(|o| *o == Some(hi))
+            .expect("loaded member owns a partition");
+        owner[p] = Some(lo);
+        load[hi] -= 1;
+        load[lo] += 1;
+    }
+    owner.into_iter().map(|o| o.map(|i| members[i])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(owner: &[Option<u32>], members: &[u32]) -> Vec<usize> {
+        members
+            .iter()
+            .map(|m| owner.iter().filter(|o| **o == Some(*m)).count())
+            .collect()
+    }
+
+    #[test]
+    fn range_gives_contiguous_ranges_per_topic() {
+        let got = assign(Assignment::Range, &[5, 2], &[0, 1], &[]);
+        let want = [0, 0, 0, 1, 1, 0, 1].map(Some);
+        assert_eq!(got, want.to_vec());
+    }
+
+    #[test]
+    fn round_robin_deals_partitions_in_turn() {
+        let got = assign(Assignment::RoundRobin, &[3, 2], &[4, 7], &[]);
+        assert_eq!(got, [4, 7, 4, 7, 4].map(Some).to_vec());
+    }
+
+    #[test]
+    fn sticky_keeps_owners_and_balances() {
+        let first = assign(Assignment::Sticky, &[6], &[0, 1, 2], &[]);
+        assert_eq!(counts(&first, &[0, 1, 2]), vec![2, 2, 2]);
+        // Member 2 leaves: members 0 and 1 keep what they had.
+        let second = assign(Assignment::Sticky, &[6], &[0, 1], &first);
+        assert_eq!(counts(&second, &[0, 1]), vec![3, 3]);
+        for (p, owner) in first.iter().enumerate() {
+            if *owner != Some(2) {
+                assert_eq!(second[p], *owner, "partition {p} moved needlessly");
+            }
+        }
+        // Member 2 comes back: it takes partitions, the others keep the rest.
+        let third = assign(Assignment::CooperativeSticky, &[6], &[0, 1, 2], &second);
+        assert_eq!(counts(&third, &[0, 1, 2]), vec![2, 2, 2]);
+        let moved = (0..6).filter(|&p| third[p] != second[p]).count();
+        assert_eq!(moved, 2);
+    }
+
+    #[test]
+    fn no_members_means_unassigned() {
+        assert_eq!(assign(Assignment::Range, &[2], &[], &[]), vec![None, None]);
+    }
+}

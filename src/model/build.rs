@@ -1,0 +1,371 @@
+//! Building a [`World`] from a validated scenario: ids, names, replica
+//! placement, rng streams and the first kernel events.
+
+use super::broker::ReplicaLog;
+use super::dist::{KeySampler, Sampler};
+use super::group::EmitRt;
+use super::network::{Network, Node};
+use super::partitioner::PartitionChooser;
+use super::producer::{ArrivalRt, ProdPart};
+use super::{BrokerRt, ConsumerRt, Ev, GroupRt, PartitionRt, ProducerRt, TICK_NS, World};
+use crate::history::Catalog;
+use crate::kernel::{Budget, Kernel, NS_PER_S, rng_stream};
+use crate::metrics::{EventBits, Metrics};
+use crate::scenario::{Arrival, Partitioner, ProducerClient, Scenario};
+use std::collections::{BTreeMap, VecDeque};
+
+pub(crate) struct TopicRt {
+    pub first_part: u32,
+    pub partitions: u32,
+}
+
+/// Interns names into dense ids in first-seen order.
+#[derive(Default)]
+struct Interner {
+    ids: BTreeMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        id
+    }
+}
+
+pub(crate) fn build(s: &Scenario, seed: u64) -> World {
+    let brokers_n = s.cluster.brokers;
+    let topic_id: BTreeMap<&str, u32> = s
+        .topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i as u32))
+        .collect();
+
+    // Topics and partitions, replicas placed round-robin as Kafka does.
+    let mut topics = Vec::new();
+    let mut parts = Vec::new();
+    let mut catalog = Catalog {
+        topics: s.topics.iter().map(|t| t.name.clone()).collect(),
+        brokers: brokers_n,
+        ..Catalog::default()
+    };
+    for (ti, t) in s.topics.iter().enumerate() {
+        topics.push(TopicRt {
+            first_part: parts.len() as u32,
+            partitions: t.partitions,
+        });
+        for p in 0..t.partitions {
+            let replicas: Vec<u32> = (0..t.replication_factor)
+                .map(|r| (p + ti as u32 + r) % brokers_n)
+                .collect();
+            let rf = replicas.len();
+            parts.push(PartitionRt {
+                topic: ti as u32,
+                replicas,
+                leader: 0,
+                epoch: 0,
+                logs: (0..rf).map(|_| ReplicaLog::default()).collect(),
+                isr: vec![true; rf],
+                hw: 0,
+                min_isr: t.min_insync_replicas,
+                retention_ns: t.retention.ns(),
+                pending_acks: VecDeque::new(),
+                parked_consumers: Vec::new(),
+                producer_seq: Vec::new(),
+            });
+            catalog.partitions.push((ti as u32, p));
+        }
+    }
+
+    // Event types and keys.
+    let mut types = Interner::default();
+    let mut keys = Interner::default();
+    for p in &s.producers {
+        types.id(&p.event_type);
+    }
+    for g in &s.groups {
+        for e in &g.emit {
+            types.id(&e.event_type);
+        }
+    }
+
+    // Producers first (their node ids come first), then service emitters.
+    let mut producers = Vec::new();
+    let mut node_names = Vec::new();
+    for p in &s.producers {
+        let mut rng = rng_stream(seed, &format!("producer/{}", p.name));
+        let t = &topics[topic_id[p.topic.as_str()] as usize];
+        let n = p.keys.n();
+        let key_ids: Vec<u32> = (0..n)
+            .map(|k| keys.id(&format!("{}{}", p.key_prefix, k)))
+            .collect();
+        let prefix = p.key_prefix.clone();
+        let chooser = PartitionChooser::new(
+            p.partitioner,
+            t.partitions,
+            n,
+            p.batch_size,
+            |k| format!("{prefix}{k}").into_bytes(),
+            &mut rng,
+        );
+        let stop_ns = p.stop.map_or(s.duration_ns(), |d| d.ns());
+        let (on_ns, off_ns) = (p.on.map_or(0, |d| d.ns()), p.off.map_or(0, |d| d.ns()));
+        producers.push(ProducerRt {
+            node: Node(producers.len() as u32),
+            topic: topic_id[p.topic.as_str()],
+            first_part: t.first_part,
+            event_type: types.id(&p.event_type) as u16,
+            client: p.client(),
+            arrival: Some(ArrivalRt {
+                kind: p.arrival,
+                mean_gap_ns: NS_PER_S as f64 / p.rate,
+                on_ns,
+                off_ns,
+                start_ns: p.start.ns(),
+                stop_ns,
+            }),
+            rng,
+            keys: Some(KeySampler::new(&p.keys)),
+            key_ids,
+            chooser,
+            payload: Sampler::new(&p.payload),
+            parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
+            live: Vec::new(),
+            timer_pending: false,
+            epoch: 0,
+        });
+        node_names.push(format!("producer/{}", p.name));
+        catalog.producers.push(p.name.clone());
+    }
+    let key_texts = keys.names.clone();
+    let mut group_emits: Vec<Vec<EmitRt>> = Vec::new();
+    for g in &s.groups {
+        let mut rules = Vec::new();
+        for e in &g.emit {
+            let name = format!("{}->{}", g.name, e.topic);
+            let mut rng = rng_stream(seed, &format!("producer/{name}"));
+            let t = &topics[topic_id[e.topic.as_str()] as usize];
+            let client = ProducerClient::default();
+            let chooser = PartitionChooser::new(
+                Partitioner::Murmur2,
+                t.partitions,
+                key_texts.len() as u64,
+                client.batch_size,
+                |k| key_texts[k as usize].clone().into_bytes(),
+                &mut rng,
+            );
+            rules.push(EmitRt {
+                on: e.on.as_deref().map(|t| types.id(t) as u16),
+                producer: producers.len() as u32,
+                event_type: types.id(&e.event_type) as u16,
+                mode: e.mode,
+            });
+            producers.push(ProducerRt {
+                node: Node(producers.len() as u32),
+                topic: topic_id[e.topic.as_str()],
+                first_part: t.first_part,
+                event_type: types.id(&e.event_type) as u16,
+                client,
+                arrival: None,
+                rng,
+                keys: None,
+                key_ids: Vec::new(),
+                chooser,
+                payload: Sampler::Constant(0),
+                parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
+                live: Vec::new(),
+                timer_pending: false,
+                epoch: 0,
+            });
+            node_names.push(format!("producer/{name}"));
+            catalog.producers.push(name);
+        }
+        group_emits.push(rules);
+    }
+    for p in &mut parts {
+        p.producer_seq = vec![(0, -1); producers.len()];
+    }
+
+    // Brokers.
+    let mut brokers = Vec::new();
+    for b in 0..brokers_n {
+        brokers.push(BrokerRt {
+            node: Node(producers.len() as u32 + b),
+            busy_until: 0,
+            ns_per_record: s.cluster.capacity.map_or(0.0, |c| NS_PER_S as f64 / c),
+            append_latency: Sampler::new(&s.cluster.append_latency),
+            rng: rng_stream(seed, &format!("broker/{b}")),
+        });
+        node_names.push(format!("broker/{b}"));
+    }
+
+    // Groups and consumers.
+    let mut groups = Vec::new();
+    let mut consumers = Vec::new();
+    for (gi, (g, emits)) in s.groups.iter().zip(group_emits).enumerate() {
+        let mut gparts = Vec::new();
+        let mut parts_by_topic = Vec::new();
+        for t in &g.topics {
+            let tr = &topics[topic_id[t.as_str()] as usize];
+            parts_by_topic.push(tr.partitions as usize);
+            gparts.extend(tr.first_part..tr.first_part + tr.partitions);
+        }
+        let mut part_index = vec![u32::MAX; parts.len()];
+        for (i, &p) in gparts.iter().enumerate() {
+            part_index[p as usize] = i as u32;
+        }
+        let mut by_type = vec![None; types.names.len()];
+        for (t, d) in &g.processing_by_type {
+            if let Some(&id) = types.ids.get(t) {
+                by_type[id as usize] = Some(Sampler::new(d));
+            }
+        }
+        let mut members = Vec::new();
+        for i in 0..g.consumers {
+            let id = consumers.len() as u32;
+            members.push(id);
+            let name = format!("consumer/{}/{}", g.name, i);
+            consumers.push(ConsumerRt {
+                node: Node(0), // numbered below, after every broker
+                group: gi as u32,
+                rng: rng_stream(seed, &name),
+                token: 0,
+                generation: 0,
+                parts: Vec::new(),
+                rr: 0,
+                batch: VecDeque::new(),
+                current: None,
+                waiting: true,
+            });
+            node_names.push(name);
+            catalog.consumers.push((gi as u32, i));
+        }
+        let n = gparts.len();
+        catalog.group_partitions.push(gparts.clone());
+        groups.push(GroupRt {
+            consumers: members,
+            parts: gparts,
+            parts_by_topic,
+            part_index,
+            start_ns: g.start.ns(),
+            assignment: g.assignment,
+            rebalance_time_ns: g.rebalance_time.ns(),
+            auto_offset_reset: g.auto_offset_reset,
+            max_poll_records: g.max_poll_records,
+            commit: g.commit,
+            auto_commit_interval_ns: g.auto_commit_interval.ns(),
+            idempotency: g.idempotency,
+            dedup_capacity: g.dedup_capacity,
+            effect: g.effect,
+            processing: Sampler::new(&g.processing),
+            by_type,
+            emits,
+            generation: 0,
+            members: Vec::new(),
+            rebalancing: false,
+            owner: vec![None; n],
+            target: vec![None; n],
+            committed: vec![None; n],
+            state: vec![0; key_texts.len()],
+            dedup: EventBits::default(),
+            dedup_fifo: VecDeque::new(),
+            versions: vec![0; key_texts.len()],
+            set_members: EventBits::default(),
+        });
+        catalog.groups.push(g.name.clone());
+    }
+    let first_consumer_node = producers.len() as u32 + brokers_n;
+    for (i, c) in consumers.iter_mut().enumerate() {
+        c.node = Node(first_consumer_node + i as u32);
+    }
+    catalog.event_types = types.names;
+    catalog.keys = key_texts;
+
+    let net_rngs = node_names
+        .iter()
+        .map(|n| rng_stream(seed, &format!("net/{n}")))
+        .collect();
+    let net = Network::new(
+        Sampler::new(&s.network.client_latency),
+        Sampler::new(&s.network.replication_latency),
+        producers.len() as u32,
+        brokers_n,
+        net_rngs,
+    );
+
+    let production_end_ns = s
+        .producers
+        .iter()
+        .map(|p| p.stop.map_or(s.duration_ns(), |d| d.ns()))
+        .max()
+        .unwrap_or(s.duration_ns())
+        .max(s.duration_ns());
+    let budget = Budget {
+        sim_time_max_ns: production_end_ns.saturating_add(s.scenario.drain.ns()),
+        kernel_events_max: s.scenario.max_kernel_events,
+    };
+    let key_count = catalog.keys.len();
+    let mut world = World {
+        kernel: Kernel::new(budget),
+        metrics: Metrics::new(&catalog),
+        catalog,
+        scenario_name: s.scenario.name.clone(),
+        seed,
+        net,
+        brokers,
+        topics,
+        parts,
+        producers,
+        requests: Vec::new(),
+        free_requests: Vec::new(),
+        events: Vec::new(),
+        key_versions: vec![0; key_count],
+        groups,
+        consumers,
+        observers: Vec::new(),
+        production_end_ns,
+        replica_lag_time_max_ns: s.cluster.replica_lag_time_max.ns(),
+        next_part_epoch: 0,
+        stop: None,
+        ticks: 0,
+    };
+
+    // First events: arrivals, follower fetches, group joins, the tick.
+    for (i, p) in s.producers.iter().enumerate() {
+        let start = p.start.ns();
+        if start < world.producers[i].arrival.as_ref().map_or(0, |a| a.stop_ns) {
+            world
+                .kernel
+                .schedule_at(start, Ev::Arrival { producer: i as u32 });
+        }
+    }
+    for part in 0..world.parts.len() {
+        for replica in 1..world.parts[part].replicas.len() {
+            world.kernel.schedule_at(
+                0,
+                Ev::ReplicaFetchArrive {
+                    part: part as u32,
+                    replica: replica as u32,
+                },
+            );
+        }
+    }
+    for (g, grp) in s.groups.iter().enumerate() {
+        world
+            .kernel
+            .schedule_at(grp.start.ns(), Ev::GroupStart { group: g as u32 });
+    }
+    world.kernel.schedule_at(TICK_NS, Ev::Tick);
+    debug_assert!(
+        s.producers
+            .iter()
+            .all(|p| p.arrival != Arrival::Bursty || p.on.is_some())
+    );
+    world
+}

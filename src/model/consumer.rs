@@ -1,0 +1,339 @@
+//! Consumers: fetch with prefetch, the poll loop, processing, the effect on
+//! the group's state store, commits by mode and service emissions.
+//!
+//! A consumer processes one event at a time. It keeps one fetch outstanding
+//! per assigned partition and refills its buffer while it processes, as the
+//! Kafka consumer's fetcher does.
+
+use super::network::Node;
+use super::{Ev, World};
+use crate::history::{EventId, Observation};
+use crate::kernel::Rng;
+use crate::scenario::{CommitMode, Effect, EmitMode, Idempotency};
+use std::collections::VecDeque;
+
+/// A partition assigned to a consumer.
+pub(crate) struct CPart {
+    pub part: u32,
+    /// Unique per assignment, so that stale fetches are recognised.
+    pub epoch: u32,
+    /// Next offset to fetch.
+    pub fetch_offset: u64,
+    /// Next offset to hand out by poll (Kafka's position).
+    pub position: u64,
+    /// Offset after the last processed event (what after-process commits).
+    pub processed: u64,
+    pub buffer: VecDeque<(u64, EventId)>,
+    pub inflight: VecDeque<(u64, EventId)>,
+    pub fetching: bool,
+}
+
+/// The event being processed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Current {
+    pub part: u32,
+    pub offset: u64,
+    pub event: EventId,
+    /// The partition was revoked while processing: finish, but do not commit.
+    pub revoked: bool,
+}
+
+pub(crate) struct ConsumerRt {
+    pub node: Node,
+    pub group: u32,
+    pub rng: Rng,
+    /// Bumped when in-memory progress is lost (crash), fencing old timers.
+    pub token: u32,
+    /// Generation of the group this consumer last joined.
+    pub generation: u32,
+    pub parts: Vec<CPart>,
+    pub rr: usize,
+    pub batch: VecDeque<(u32, u64, EventId)>,
+    pub current: Option<Current>,
+    /// Nothing to process: the next fetch response polls.
+    pub waiting: bool,
+}
+
+impl World {
+    pub(crate) fn send_fetch(&mut self, consumer: u32, idx: usize) {
+        let now = self.now();
+        let c = &mut self.consumers[consumer as usize];
+        let cp = &mut c.parts[idx];
+        cp.fetching = true;
+        let (part, epoch) = (cp.part, cp.epoch);
+        let to = self.net.broker(self.parts[part as usize].leader_broker());
+        let at = self.net.deliver_at(now, c.node, to);
+        self.kernel.schedule_at(
+            at,
+            Ev::ConsumerFetchArrive {
+                consumer,
+                part,
+                epoch,
+            },
+        );
+    }
+
+    pub(crate) fn on_consumer_fetch_arrive(&mut self, consumer: u32, part: u32, epoch: u32) {
+        self.serve_consumer_fetch(consumer, part, epoch);
+    }
+
+    pub(crate) fn on_consumer_fetch_response(&mut self, consumer: u32, part: u32, epoch: u32) {
+        let max =
+            self.groups[self.consumers[consumer as usize].group as usize].max_poll_records as usize;
+        let c = &mut self.consumers[consumer as usize];
+        let Some(idx) = c
+            .parts
+            .iter()
+            .position(|cp| cp.part == part && cp.epoch == epoch)
+        else {
+            return;
+        };
+        let cp = &mut c.parts[idx];
+        let CPart {
+            buffer, inflight, ..
+        } = cp;
+        buffer.extend(inflight.drain(..));
+        cp.fetching = false;
+        if cp.buffer.len() < max {
+            self.send_fetch(consumer, idx);
+        }
+        if self.consumers[consumer as usize].waiting {
+            self.poll(consumer);
+        }
+    }
+
+    /// Hand the next batch of up to max_poll_records to the application.
+    pub(crate) fn poll(&mut self, consumer: u32) {
+        let g = self.consumers[consumer as usize].group as usize;
+        let max = self.groups[g].max_poll_records as usize;
+        let c = &mut self.consumers[consumer as usize];
+        if c.current.is_some() || !c.batch.is_empty() {
+            return;
+        }
+        let n = c.parts.len();
+        for i in 0..n {
+            let cp = &mut c.parts[(c.rr + i) % n];
+            while c.batch.len() < max {
+                let Some((offset, event)) = cp.buffer.pop_front() else {
+                    break;
+                };
+                c.batch.push_back((cp.part, offset, event));
+                cp.position = offset + 1;
+            }
+        }
+        if n > 0 {
+            c.rr = (c.rr + 1) % n;
+        }
+        for idx in 0..n {
+            let cp = &self.consumers[consumer as usize].parts[idx];
+            if !cp.fetching && cp.buffer.len() < max {
+                self.send_fetch(consumer, idx);
+            }
+        }
+        let c = &mut self.consumers[consumer as usize];
+        if c.batch.is_empty() {
+            c.waiting = true;
+            return;
+        }
+        c.waiting = false;
+        for i in 0..c.batch.len() {
+            let (partition, offset, event) = self.consumers[consumer as usize].batch[i];
+            self.observe(Observation::Delivered {
+                event,
+                group: g as u32,
+                consumer,
+                partition,
+                offset,
+            });
+        }
+        if self.groups[g].commit == CommitMode::BeforeProcess {
+            self.commit_positions(consumer);
+        }
+        self.start_next(consumer);
+    }
+
+    fn start_next(&mut self, consumer: u32) {
+        let c = &mut self.consumers[consumer as usize];
+        let Some((part, offset, event)) = c.batch.pop_front() else {
+            return;
+        };
+        c.current = Some(Current {
+            part,
+            offset,
+            event,
+            revoked: false,
+        });
+        let g = &self.groups[c.group as usize];
+        let event_type = self.events[event as usize].event_type as usize;
+        let sampler = g
+            .by_type
+            .get(event_type)
+            .and_then(Option::as_ref)
+            .unwrap_or(&g.processing);
+        let dt = sampler.sample(&mut c.rng);
+        let token = c.token;
+        let dual_write = g.emits.iter().any(|e| e.mode == EmitMode::DualWrite);
+        self.kernel
+            .schedule_in(dt, Ev::ProcessDone { consumer, token });
+        if dual_write && self.would_apply(c_group(self, consumer), event) {
+            // Dual write: the handler publishes first, then does its own work.
+            self.emit(consumer, event, EmitMode::DualWrite);
+        }
+    }
+
+    pub(crate) fn on_process_done(&mut self, consumer: u32, token: u32) {
+        let c = &mut self.consumers[consumer as usize];
+        if c.token != token {
+            return;
+        }
+        let Some(cur) = c.current.take() else { return };
+        let g = c.group;
+        if self.apply_effect(consumer, cur.event) {
+            self.emit(consumer, cur.event, EmitMode::Outbox);
+        }
+        let commit = self.groups[g as usize].commit;
+        if !cur.revoked {
+            let c = &mut self.consumers[consumer as usize];
+            if let Some(cp) = c.parts.iter_mut().find(|cp| cp.part == cur.part) {
+                cp.processed = cur.offset + 1;
+                if commit == CommitMode::Transactional {
+                    // Effect and offset commit in one transaction.
+                    self.commit(consumer, cur.part, cur.offset + 1);
+                }
+            }
+        }
+        if self.consumers[consumer as usize].batch.is_empty() {
+            if commit == CommitMode::AfterProcess {
+                self.commit_processed(consumer);
+            }
+            self.poll(consumer);
+        } else {
+            self.start_next(consumer);
+        }
+    }
+
+    /// Whether the idempotency guard would let `event`'s effect through.
+    fn would_apply(&self, g: u32, event: EventId) -> bool {
+        let grp = &self.groups[g as usize];
+        match grp.idempotency {
+            Idempotency::None => true,
+            Idempotency::Dedup => !grp.dedup.contains(event),
+            Idempotency::Version => {
+                let e = &self.events[event as usize];
+                e.version > grp.versions[e.key as usize]
+            }
+        }
+    }
+
+    /// Apply `event`'s effect to the consumer's group state, unless the
+    /// idempotency guard stops it. Returns whether it was applied.
+    fn apply_effect(&mut self, consumer: u32, event: EventId) -> bool {
+        let g = self.consumers[consumer as usize].group;
+        let e = self.events[event as usize];
+        if !self.would_apply(g, event) {
+            self.observe(Observation::Skipped {
+                event,
+                group: g,
+                consumer,
+            });
+            return false;
+        }
+        let grp = &mut self.groups[g as usize];
+        match grp.idempotency {
+            Idempotency::None => {}
+            Idempotency::Dedup => {
+                grp.dedup.insert(event);
+                if let Some(cap) = grp.dedup_capacity {
+                    grp.dedup_fifo.push_back(event);
+                    if grp.dedup_fifo.len() as u64 > cap {
+                        let old = grp.dedup_fifo.pop_front().expect("over capacity");
+                        grp.dedup.remove(old);
+                    }
+                }
+            }
+            Idempotency::Version => grp.versions[e.key as usize] = e.version,
+        }
+        let slot = &mut grp.state[e.key as usize];
+        match grp.effect {
+            Effect::Sum => *slot += i64::from(e.value),
+            Effect::LastWrite => *slot = i64::from(e.value),
+            Effect::Count => *slot += 1,
+            Effect::Set => {
+                if !grp.set_members.insert(event) {
+                    *slot += 1;
+                }
+            }
+        }
+        let origin_created_ns = self.events[e.origin as usize].created_ns;
+        self.observe(Observation::Applied {
+            event,
+            group: g,
+            consumer,
+            created_ns: e.created_ns,
+            origin_created_ns,
+        });
+        true
+    }
+
+    /// Emit the events the group's service emits on processing `source` in `mode`.
+    fn emit(&mut self, consumer: u32, source: EventId, mode: EmitMode) {
+        let g = self.consumers[consumer as usize].group as usize;
+        let e = self.events[source as usize];
+        for i in 0..self.groups[g].emits.len() {
+            let rule = self.groups[g].emits[i];
+            if rule.mode != mode || rule.on.is_some_and(|t| t != e.event_type) {
+                continue;
+            }
+            let prod = &mut self.producers[rule.producer as usize];
+            let part = prod
+                .chooser
+                .choose(u64::from(e.key), u64::from(e.size), &mut prod.rng);
+            let id = self.create_event(
+                rule.producer,
+                e.key,
+                part,
+                u64::from(e.size),
+                rule.event_type,
+                Some(e.origin),
+            );
+            self.observe(Observation::Emitted {
+                event: id,
+                source,
+                group: g as u32,
+            });
+        }
+    }
+
+    pub(crate) fn on_auto_commit(&mut self, consumer: u32, token: u32) {
+        let c = &self.consumers[consumer as usize];
+        if c.token != token {
+            return;
+        }
+        let interval = self.groups[c.group as usize].auto_commit_interval_ns;
+        self.commit_positions(consumer);
+        self.kernel
+            .schedule_in(interval, Ev::AutoCommit { consumer, token });
+    }
+
+    /// Commit the position (everything polled) of every assigned partition.
+    pub(crate) fn commit_positions(&mut self, consumer: u32) {
+        for i in 0..self.consumers[consumer as usize].parts.len() {
+            let cp = &self.consumers[consumer as usize].parts[i];
+            let (part, offset) = (cp.part, cp.position);
+            self.commit(consumer, part, offset);
+        }
+    }
+
+    /// Commit what has been processed on every assigned partition.
+    fn commit_processed(&mut self, consumer: u32) {
+        for i in 0..self.consumers[consumer as usize].parts.len() {
+            let cp = &self.consumers[consumer as usize].parts[i];
+            let (part, offset) = (cp.part, cp.processed);
+            self.commit(consumer, part, offset);
+        }
+    }
+}
+
+fn c_group(w: &World, consumer: u32) -> u32 {
+    w.consumers[consumer as usize].group
+}

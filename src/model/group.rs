@@ -1,0 +1,243 @@
+//! The group coordinator: membership, rebalances (eager and cooperative),
+//! assignment, committed offsets with generation fencing, and the group's
+//! state store (the projection its service maintains).
+
+use super::assign::assign;
+use super::dist::Sampler;
+use super::{Ev, World};
+use crate::history::{EventId, Observation};
+use crate::kernel::Time;
+use crate::metrics::EventBits;
+use crate::scenario::{Assignment, CommitMode, Effect, EmitMode, Idempotency, OffsetReset};
+use std::collections::VecDeque;
+
+/// A service emission rule, resolved to ids.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EmitRt {
+    pub on: Option<u16>,
+    pub producer: u32,
+    pub event_type: u16,
+    pub mode: EmitMode,
+}
+
+pub(crate) struct GroupRt {
+    pub consumers: Vec<u32>,
+    /// Subscribed partitions (global ids), topic by topic.
+    pub parts: Vec<u32>,
+    pub parts_by_topic: Vec<usize>,
+    /// Global partition -> index in `parts` (u32::MAX if not subscribed).
+    pub part_index: Vec<u32>,
+    pub start_ns: Time,
+    pub assignment: Assignment,
+    pub rebalance_time_ns: Time,
+    pub auto_offset_reset: OffsetReset,
+    pub max_poll_records: u32,
+    pub commit: CommitMode,
+    pub auto_commit_interval_ns: Time,
+    pub idempotency: Idempotency,
+    pub dedup_capacity: Option<u64>,
+    pub effect: Effect,
+    pub processing: Sampler,
+    pub by_type: Vec<Option<Sampler>>,
+    pub emits: Vec<EmitRt>,
+    // Coordinator state.
+    pub generation: u32,
+    pub members: Vec<u32>,
+    pub rebalancing: bool,
+    pub owner: Vec<Option<u32>>,
+    pub target: Vec<Option<u32>>,
+    pub committed: Vec<Option<u64>>,
+    // State store.
+    pub state: Vec<i64>,
+    pub dedup: EventBits,
+    pub dedup_fifo: VecDeque<EventId>,
+    pub versions: Vec<u32>,
+    pub set_members: EventBits,
+}
+
+impl World {
+    pub(crate) fn on_group_start(&mut self, g: u32) {
+        let grp = &mut self.groups[g as usize];
+        grp.members = grp.consumers.clone();
+        if grp.commit == CommitMode::Auto {
+            let interval = grp.auto_commit_interval_ns;
+            for &consumer in &grp.consumers {
+                let token = self.consumers[consumer as usize].token;
+                self.kernel
+                    .schedule_in(interval, Ev::AutoCommit { consumer, token });
+            }
+        }
+        self.trigger_rebalance(g);
+    }
+
+    /// Membership changed: start a rebalance into a new generation.
+    pub(crate) fn trigger_rebalance(&mut self, g: u32) {
+        let grp = &self.groups[g as usize];
+        let target = assign(
+            grp.assignment,
+            &grp.parts_by_topic,
+            &grp.members,
+            &grp.owner,
+        );
+        let eager = grp.assignment != Assignment::CooperativeSticky;
+        // Revoke first, while the old generation still accepts commits.
+        for idx in 0..target.len() {
+            let old = self.groups[g as usize].owner[idx];
+            if let Some(old) = old {
+                if eager || Some(old) != target[idx] {
+                    let part = self.groups[g as usize].parts[idx];
+                    self.revoke(old, part);
+                    self.groups[g as usize].owner[idx] = None;
+                }
+            }
+        }
+        let grp = &mut self.groups[g as usize];
+        grp.generation += 1;
+        grp.target = target;
+        grp.rebalancing = true;
+        let generation = grp.generation;
+        for &m in &grp.members {
+            self.consumers[m as usize].generation = generation;
+        }
+        let at = grp.rebalance_time_ns;
+        self.kernel.schedule_in(
+            at,
+            Ev::RebalanceDone {
+                group: g,
+                generation,
+            },
+        );
+    }
+
+    /// Take `part` away from `consumer` (Kafka's onPartitionsRevoked: commit first).
+    fn revoke(&mut self, consumer: u32, part: u32) {
+        let g = self.consumers[consumer as usize].group;
+        let commit = self.groups[g as usize].commit;
+        let c = &self.consumers[consumer as usize];
+        let Some(idx) = c.parts.iter().position(|cp| cp.part == part) else {
+            return;
+        };
+        let offset = match commit {
+            CommitMode::AfterProcess => Some(c.parts[idx].processed),
+            CommitMode::Auto => Some(c.parts[idx].position),
+            CommitMode::BeforeProcess | CommitMode::Transactional => None,
+        };
+        if let Some(offset) = offset {
+            self.commit(consumer, part, offset);
+        }
+        let c = &mut self.consumers[consumer as usize];
+        c.parts.remove(idx);
+        c.batch.retain(|&(p, _, _)| p != part);
+        if let Some(cur) = c.current.as_mut() {
+            if cur.part == part {
+                cur.revoked = true;
+            }
+        }
+        if c.rr >= c.parts.len() {
+            c.rr = 0;
+        }
+    }
+
+    pub(crate) fn on_rebalance_done(&mut self, g: u32, generation: u32) {
+        if self.groups[g as usize].generation != generation {
+            return; // superseded by a later rebalance
+        }
+        for idx in 0..self.groups[g as usize].parts.len() {
+            let grp = &mut self.groups[g as usize];
+            if grp.owner[idx].is_none() {
+                if let Some(consumer) = grp.target[idx] {
+                    grp.owner[idx] = Some(consumer);
+                    let part = grp.parts[idx];
+                    self.assign_part(consumer, part, idx);
+                }
+            }
+        }
+        self.groups[g as usize].rebalancing = false;
+        self.observe(Observation::Rebalanced {
+            group: g,
+            generation,
+        });
+        for i in 0..self.groups[g as usize].members.len() {
+            let consumer = self.groups[g as usize].members[i];
+            if self.consumers[consumer as usize].waiting {
+                self.poll(consumer);
+            }
+        }
+    }
+
+    /// Give `part` to `consumer`, starting at the committed offset or the reset policy.
+    fn assign_part(&mut self, consumer: u32, part: u32, idx: usize) {
+        let g = self.consumers[consumer as usize].group;
+        let grp = &self.groups[g as usize];
+        let p = &self.parts[part as usize];
+        let start = grp.committed[idx].unwrap_or(match grp.auto_offset_reset {
+            OffsetReset::Earliest => p.leader_log().start,
+            OffsetReset::Latest => p.hw,
+        });
+        let generation = grp.generation;
+        let epoch = self.next_part_epoch;
+        self.next_part_epoch += 1;
+        let c = &mut self.consumers[consumer as usize];
+        c.parts.push(super::consumer::CPart {
+            part,
+            epoch,
+            fetch_offset: start,
+            position: start,
+            processed: start,
+            buffer: VecDeque::new(),
+            inflight: VecDeque::new(),
+            fetching: false,
+        });
+        c.waiting = c.current.is_none() && c.batch.is_empty();
+        let idx_in_consumer = c.parts.len() - 1;
+        self.observe(Observation::Assigned {
+            group: g,
+            consumer,
+            partition: part,
+            generation,
+        });
+        self.send_fetch(consumer, idx_in_consumer);
+    }
+
+    /// Record a commit, unless the consumer's generation is fenced.
+    pub(crate) fn commit(&mut self, consumer: u32, part: u32, offset: u64) {
+        let c = &self.consumers[consumer as usize];
+        let g = c.group;
+        let grp = &mut self.groups[g as usize];
+        if c.generation != grp.generation {
+            return; // Kafka: ILLEGAL_GENERATION, the commit is refused.
+        }
+        let idx = grp.part_index[part as usize] as usize;
+        if grp.committed[idx] == Some(offset) {
+            return;
+        }
+        grp.committed[idx] = Some(offset);
+        let generation = grp.generation;
+        self.observe(Observation::Committed {
+            group: g,
+            consumer,
+            partition: part,
+            offset,
+            generation,
+        });
+    }
+
+    /// The group has started, holds every partition and has processed
+    /// everything below each high watermark.
+    pub(crate) fn group_caught_up(&self, g: u32) -> bool {
+        let grp = &self.groups[g as usize];
+        if grp.generation == 0 || grp.rebalancing {
+            return false;
+        }
+        grp.parts.iter().zip(&grp.owner).all(|(&part, owner)| {
+            let Some(consumer) = owner else { return false };
+            let c = &self.consumers[*consumer as usize];
+            let hw = self.parts[part as usize].hw;
+            c.current.is_none_or(|cur| cur.part != part)
+                && c.parts
+                    .iter()
+                    .find(|cp| cp.part == part)
+                    .is_some_and(|cp| cp.processed >= hw && cp.buffer.is_empty())
+        })
+    }
+}

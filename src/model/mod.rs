@@ -1,0 +1,271 @@
+//! The Kafka-like model: producers, brokers with replicated partition logs,
+//! consumer groups and the services they feed, connected by a network.
+//!
+//! Components live in `Vec`s indexed by plain `u32` ids; the kernel's events
+//! ([`Ev`]) are small `Copy` values that name the component they wake, and
+//! [`World::dispatch`] sends each to one handler. The model reports what
+//! happens as [`Observation`]s and never checks itself.
+//!
+//! Files: `producer.rs` (accumulator, requests, retries, idempotence),
+//! `broker.rs` (append, replication, ISR, high watermark, retention),
+//! `group.rs` (coordinator, rebalances, commits), `consumer.rs` (fetch, poll,
+//! process, effects, emission), `network.rs` (latency and per-link FIFO).
+
+pub mod assign;
+mod broker;
+mod build;
+mod consumer;
+pub mod dist;
+mod group;
+mod network;
+pub mod partitioner;
+mod producer;
+
+use crate::history::{Catalog, EventId, Observation, Observer};
+use crate::kernel::{Kernel, StopReason, Time};
+use crate::metrics::Metrics;
+use crate::scenario::Scenario;
+
+pub(crate) use broker::{BrokerRt, PartitionRt};
+pub(crate) use consumer::ConsumerRt;
+pub(crate) use group::GroupRt;
+pub(crate) use network::Network;
+pub(crate) use producer::{ProducerRt, Request};
+
+/// A kernel event: which component to wake and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ev {
+    /// A producer's arrival process fires: create the next event.
+    Arrival { producer: u32 },
+    /// A producer's linger time for a partition's batch ran out.
+    Linger { producer: u32, part: u32 },
+    /// A producer checks its in-flight requests for `request_timeout`.
+    TimeoutCheck { producer: u32 },
+    /// A failed request's backoff is over: send it again.
+    Retry { req: u32 },
+    /// A produce request reaches the partition leader.
+    ProduceArrive { req: u32, attempt: u32 },
+    /// The leader finished appending a request (after the capacity queue).
+    AppendDone { req: u32, attempt: u32 },
+    /// A produce response reaches the producer.
+    ProduceResponse {
+        req: u32,
+        attempt: u32,
+        result: ProduceResult,
+    },
+    /// A follower's fetch reaches the leader.
+    ReplicaFetchArrive { part: u32, replica: u32 },
+    /// The leader's fetch response reaches the follower.
+    ReplicaFetchResponse { part: u32, replica: u32, epoch: u32 },
+    /// The follower finished appending fetched records.
+    ReplicaAppendDone { part: u32, replica: u32 },
+    /// A consumer's fetch reaches the partition leader.
+    ConsumerFetchArrive {
+        consumer: u32,
+        part: u32,
+        epoch: u32,
+    },
+    /// Fetched records reach the consumer.
+    ConsumerFetchResponse {
+        consumer: u32,
+        part: u32,
+        epoch: u32,
+    },
+    /// A consumer finished processing its current event.
+    ProcessDone { consumer: u32, token: u32 },
+    /// A consumer's auto-commit interval elapsed.
+    AutoCommit { consumer: u32, token: u32 },
+    /// A group's consumers join for the first time.
+    GroupStart { group: u32 },
+    /// A rebalance's join and sync rounds are over.
+    RebalanceDone { group: u32, generation: u32 },
+    /// Periodic housekeeping: ISR, retention, end-of-run detection.
+    Tick,
+}
+
+/// Outcome of a produce request, as the broker answers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProduceResult {
+    Ok,
+    /// Idempotent producer: the batch was already in the log.
+    Duplicate,
+    NotEnoughReplicas,
+    OutOfOrderSequence,
+    NotLeader,
+}
+
+/// What one event is, kept once for the whole run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventMeta {
+    pub created_ns: Time,
+    pub origin: EventId,
+    pub key: u32,
+    /// Per-key version: 1 for the key's first event in the run, and so on.
+    pub version: u32,
+    pub producer: u32,
+    pub partition: u32,
+    /// The amount a `sum` effect adds / the value a `last-write` stores.
+    pub value: u32,
+    /// Payload size in bytes.
+    pub size: u32,
+    pub event_type: u16,
+}
+
+/// Period of the housekeeping tick.
+pub(crate) const TICK_NS: Time = 100_000_000;
+
+/// The simulated system and its clock.
+pub struct World {
+    pub(crate) kernel: Kernel<Ev>,
+    pub(crate) catalog: Catalog,
+    pub(crate) scenario_name: String,
+    pub(crate) seed: u64,
+    pub(crate) net: Network,
+    pub(crate) brokers: Vec<BrokerRt>,
+    pub(crate) topics: Vec<build::TopicRt>,
+    pub(crate) parts: Vec<PartitionRt>,
+    pub(crate) producers: Vec<ProducerRt>,
+    pub(crate) requests: Vec<Request>,
+    pub(crate) free_requests: Vec<u32>,
+    pub(crate) events: Vec<EventMeta>,
+    pub(crate) key_versions: Vec<u32>,
+    pub(crate) groups: Vec<GroupRt>,
+    pub(crate) consumers: Vec<ConsumerRt>,
+    pub(crate) metrics: Metrics,
+    pub(crate) observers: Vec<Box<dyn Observer>>,
+    pub(crate) production_end_ns: Time,
+    pub(crate) replica_lag_time_max_ns: Time,
+    pub(crate) next_part_epoch: u32,
+    pub(crate) stop: Option<StopReason>,
+    pub(crate) ticks: u64,
+}
+
+/// What a finished run hands to reports.
+pub struct RunResult {
+    pub scenario_name: String,
+    pub seed: u64,
+    pub sim_time_ns: Time,
+    pub kernel_events: u64,
+    pub stop_reason: StopReason,
+    pub catalog: Catalog,
+    pub metrics: Metrics,
+    /// Records still in each partition's leader log at the end (by partition).
+    pub log_end_offsets: Vec<u64>,
+}
+
+impl World {
+    /// Build the world for `scenario` with master seed `seed`.
+    pub fn new(scenario: &Scenario, seed: u64) -> World {
+        build::build(scenario, seed)
+    }
+
+    /// Add an observer of the history (metrics are always observed).
+    pub fn add_observer(&mut self, observer: Box<dyn Observer>) {
+        self.observers.push(observer);
+    }
+
+    /// The catalog of names behind the ids in observations.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    #[inline]
+    pub(crate) fn now(&self) -> Time {
+        self.kernel.now()
+    }
+
+    #[inline]
+    pub(crate) fn observe(&mut self, observation: Observation) {
+        let now = self.kernel.now();
+        self.metrics.observe(now, &observation);
+        for o in &mut self.observers {
+            o.observe(now, &observation);
+        }
+    }
+
+    /// Run to the end (quiescence or a budget) and hand back the results.
+    pub fn run(mut self) -> RunResult {
+        let reason = loop {
+            match self.kernel.next() {
+                Ok(ev) => self.dispatch(ev),
+                Err(reason) => break reason,
+            }
+            if let Some(reason) = self.stop {
+                break reason;
+            }
+        };
+        RunResult {
+            scenario_name: self.scenario_name,
+            seed: self.seed,
+            sim_time_ns: self.kernel.now(),
+            kernel_events: self.kernel.events_processed(),
+            stop_reason: reason,
+            log_end_offsets: self.parts.iter().map(|p| p.leader_log().leo()).collect(),
+            catalog: self.catalog,
+            metrics: self.metrics,
+        }
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Arrival { producer } => self.on_arrival(producer),
+            Ev::Linger { producer, part } => self.on_linger(producer, part),
+            Ev::TimeoutCheck { producer } => self.on_timeout_check(producer),
+            Ev::Retry { req } => self.on_retry(req),
+            Ev::ProduceArrive { req, attempt } => self.on_produce_arrive(req, attempt),
+            Ev::AppendDone { req, attempt } => self.append(req, attempt),
+            Ev::ProduceResponse {
+                req,
+                attempt,
+                result,
+            } => self.on_produce_response(req, attempt, result),
+            Ev::ReplicaFetchArrive { part, replica } => self.on_replica_fetch_arrive(part, replica),
+            Ev::ReplicaFetchResponse {
+                part,
+                replica,
+                epoch,
+            } => self.on_replica_fetch_response(part, replica, epoch),
+            Ev::ReplicaAppendDone { part, replica } => self.on_replica_append_done(part, replica),
+            Ev::ConsumerFetchArrive {
+                consumer,
+                part,
+                epoch,
+            } => self.on_consumer_fetch_arrive(consumer, part, epoch),
+            Ev::ConsumerFetchResponse {
+                consumer,
+                part,
+                epoch,
+            } => self.on_consumer_fetch_response(consumer, part, epoch),
+            Ev::ProcessDone { consumer, token } => self.on_process_done(consumer, token),
+            Ev::AutoCommit { consumer, token } => self.on_auto_commit(consumer, token),
+            Ev::GroupStart { group } => self.on_group_start(group),
+            Ev::RebalanceDone { group, generation } => self.on_rebalance_done(group, generation),
+            Ev::Tick => self.on_tick(),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.ticks += 1;
+        self.maintain_isr();
+        if self.ticks % 10 == 0 {
+            self.apply_retention();
+        }
+        if self.now() >= self.production_end_ns && self.quiescent() {
+            self.stop = Some(StopReason::Quiescent);
+            return;
+        }
+        self.kernel.schedule_in(TICK_NS, Ev::Tick);
+    }
+
+    /// Nothing left to happen: producers done, every record replicated and
+    /// every group caught up with every partition.
+    fn quiescent(&self) -> bool {
+        self.producers.iter().all(|p| p.idle())
+            && self.parts.iter().all(|p| p.fully_replicated())
+            && self
+                .groups
+                .iter()
+                .enumerate()
+                .all(|(g, _)| self.group_caught_up(g as u32))
+    }
+}

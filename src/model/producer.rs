@@ -1,0 +1,434 @@
+//! Producers: arrival process, partitioner, record accumulator, produce
+//! requests with acks, retries, timeouts and the idempotent producer.
+//!
+//! Records wait per partition in sequence order; a request carries a
+//! contiguous run of sequence numbers (a batch) and is retried whole. With
+//! `max_in_flight > 1` and no idempotence, a retried batch can land after a
+//! later one (per-key reordering) and a timed-out batch that did land is
+//! appended again (duplicates), exactly as in Kafka.
+
+use super::dist::{KeySampler, Sampler};
+use super::network::Node;
+use super::partitioner::PartitionChooser;
+use super::{Ev, EventMeta, ProduceResult, World};
+use crate::history::{EventId, Observation};
+use crate::kernel::{Rng, Time};
+use crate::scenario::{Acks, Arrival, ProducerClient};
+use rand_distr::{Distribution, Exp1};
+
+pub(crate) struct ArrivalRt {
+    pub kind: Arrival,
+    pub mean_gap_ns: f64,
+    pub on_ns: Time,
+    pub off_ns: Time,
+    pub start_ns: Time,
+    pub stop_ns: Time,
+}
+
+/// Per partition state of a producer.
+#[derive(Default)]
+pub(crate) struct ProdPart {
+    /// Event of each sequence number sent to this partition (what a request carries).
+    pub seq_events: Vec<EventId>,
+    /// First sequence number not yet in a request.
+    pub queued_from: u32,
+    pub queued_bytes: u64,
+    pub in_flight: u32,
+    pub linger_pending: bool,
+}
+
+pub(crate) struct ProducerRt {
+    pub node: Node,
+    pub topic: u32,
+    pub first_part: u32,
+    pub event_type: u16,
+    pub client: ProducerClient,
+    pub arrival: Option<ArrivalRt>,
+    pub rng: Rng,
+    pub keys: Option<KeySampler>,
+    /// Key number (in the chooser's key space) -> global key id.
+    pub key_ids: Vec<u32>,
+    pub chooser: PartitionChooser,
+    pub payload: Sampler,
+    pub parts: Vec<ProdPart>,
+    /// Requests not yet resolved.
+    pub live: Vec<u32>,
+    pub timer_pending: bool,
+    /// Bumped when a batch is abandoned, so the broker resets its sequence check.
+    pub epoch: u32,
+}
+
+impl ProducerRt {
+    /// No record waiting and no request outstanding.
+    pub fn idle(&self) -> bool {
+        self.live.is_empty()
+            && self
+                .parts
+                .iter()
+                .all(|p| p.queued_from as usize == p.seq_events.len())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReqState {
+    Free,
+    Sent,
+    Backoff,
+    Resolved,
+}
+
+/// A produce request: an immutable batch plus its attempt bookkeeping.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Request {
+    pub producer: u32,
+    /// Global partition index.
+    pub part: u32,
+    pub first_seq: u32,
+    pub count: u32,
+    pub epoch: u32,
+    pub attempt: u32,
+    /// Messages in the network (or the broker's queue) that refer to this slot.
+    pub copies: u32,
+    pub state: ReqState,
+    pub deadline_ns: Time,
+    pub first_created_ns: Time,
+}
+
+impl World {
+    pub(crate) fn on_arrival(&mut self, p: u32) {
+        let now = self.now();
+        let prod = &mut self.producers[p as usize];
+        let Some(arrival) = &prod.arrival else { return };
+        if now >= arrival.stop_ns {
+            return;
+        }
+        let keys = prod
+            .keys
+            .as_mut()
+            .expect("a producer with arrivals has keys");
+        let key_num = keys.sample(&mut prod.rng);
+        let size = prod.payload.sample(&mut prod.rng).max(1);
+        let part_in_topic = prod.chooser.choose(key_num, size, &mut prod.rng);
+        let key = prod.key_ids[key_num as usize];
+        let gap = next_gap(arrival, now, &mut prod.rng);
+        let event_type = prod.event_type;
+        if let Some(at) = gap {
+            self.kernel.schedule_at(at, Ev::Arrival { producer: p });
+        }
+        self.create_event(p, key, part_in_topic, size, event_type, None);
+    }
+
+    /// Create an event and hand it to producer `p`'s accumulator.
+    pub(crate) fn create_event(
+        &mut self,
+        p: u32,
+        key: u32,
+        part_in_topic: u32,
+        size: u64,
+        event_type: u16,
+        origin: Option<EventId>,
+    ) -> EventId {
+        let now = self.now();
+        let id = self.events.len() as EventId;
+        let version = {
+            let v = &mut self.key_versions[key as usize];
+            *v += 1;
+            *v
+        };
+        let prod = &mut self.producers[p as usize];
+        let partition = prod.first_part + part_in_topic;
+        let value = (rand::Rng::r#gen::<u32>(&mut prod.rng) % 1000) + 1;
+        let origin = origin.unwrap_or(id);
+        self.events.push(EventMeta {
+            created_ns: now,
+            origin,
+            key,
+            version,
+            producer: p,
+            partition,
+            value,
+            size: size.min(u64::from(u32::MAX)) as u32,
+            event_type,
+        });
+        let pp = &mut prod.parts[part_in_topic as usize];
+        pp.seq_events.push(id);
+        pp.queued_bytes += size;
+        let origin_created_ns = self.events[origin as usize].created_ns;
+        self.observe(Observation::Produced {
+            event: id,
+            producer: p,
+            partition,
+            key,
+            event_type,
+            origin,
+            origin_created_ns,
+        });
+        self.try_send(p, part_in_topic);
+        id
+    }
+
+    /// Send batches for one partition while in-flight slots allow.
+    pub(crate) fn try_send(&mut self, p: u32, part_in_topic: u32) {
+        loop {
+            let now = self.now();
+            let prod = &mut self.producers[p as usize];
+            let max_in_flight = prod.client.max_in_flight;
+            let batch_size = prod.client.batch_size;
+            let linger = prod.client.linger.ns();
+            let pp = &mut prod.parts[part_in_topic as usize];
+            let queued_to = pp.seq_events.len() as u32;
+            if pp.in_flight >= max_in_flight || pp.queued_from == queued_to {
+                return;
+            }
+            if linger > 0 && pp.queued_bytes < batch_size {
+                let oldest =
+                    self.events[pp.seq_events[pp.queued_from as usize] as usize].created_ns;
+                if now < oldest + linger {
+                    if !pp.linger_pending {
+                        pp.linger_pending = true;
+                        self.kernel.schedule_at(
+                            oldest + linger,
+                            Ev::Linger {
+                                producer: p,
+                                part: part_in_topic,
+                            },
+                        );
+                    }
+                    return;
+                }
+            }
+            // Form a batch of up to batch_size bytes (at least one record).
+            let first_seq = pp.queued_from;
+            let mut bytes = 0u64;
+            let mut count = 0u32;
+            while first_seq + count < queued_to {
+                let size = u64::from(
+                    self.events[pp.seq_events[(first_seq + count) as usize] as usize].size,
+                );
+                if count > 0 && bytes + size > batch_size {
+                    break;
+                }
+                bytes += size;
+                count += 1;
+            }
+            pp.queued_from += count;
+            pp.queued_bytes = pp.queued_bytes.saturating_sub(bytes);
+            pp.in_flight += 1;
+            let first_created_ns =
+                self.events[pp.seq_events[first_seq as usize] as usize].created_ns;
+            let request = Request {
+                producer: p,
+                part: prod.first_part + part_in_topic,
+                first_seq,
+                count,
+                epoch: prod.epoch,
+                attempt: 0,
+                copies: 0,
+                state: ReqState::Sent,
+                deadline_ns: 0,
+                first_created_ns,
+            };
+            let req = self.alloc_request(request);
+            self.producers[p as usize].live.push(req);
+            self.send_request(req);
+        }
+    }
+
+    pub(crate) fn on_linger(&mut self, p: u32, part_in_topic: u32) {
+        self.producers[p as usize].parts[part_in_topic as usize].linger_pending = false;
+        self.try_send(p, part_in_topic);
+    }
+
+    fn alloc_request(&mut self, r: Request) -> u32 {
+        if let Some(i) = self.free_requests.pop() {
+            self.requests[i as usize] = r;
+            i
+        } else {
+            self.requests.push(r);
+            (self.requests.len() - 1) as u32
+        }
+    }
+
+    /// Release a request slot once it is resolved and nothing refers to it.
+    pub(crate) fn maybe_free(&mut self, req: u32) {
+        let r = &mut self.requests[req as usize];
+        if r.state == ReqState::Resolved && r.copies == 0 {
+            r.state = ReqState::Free;
+            self.free_requests.push(req);
+        }
+    }
+
+    fn send_request(&mut self, req: u32) {
+        let now = self.now();
+        let r = &mut self.requests[req as usize];
+        r.attempt += 1;
+        r.copies += 1;
+        r.state = ReqState::Sent;
+        let prod = &self.producers[r.producer as usize];
+        r.deadline_ns = now + prod.client.request_timeout.ns();
+        let (p, part) = (r.producer, r.part);
+        let leader = self.parts[part as usize].leader_broker();
+        let from = prod.node;
+        let to = self.net.broker(leader);
+        let at = self.net.deliver_at(now, from, to);
+        let attempt = r.attempt;
+        self.kernel
+            .schedule_at(at, Ev::ProduceArrive { req, attempt });
+        if self.producers[p as usize].client.acks == Acks::None {
+            // acks = 0: the send is the acknowledgement.
+            self.resolve(req, true);
+            return;
+        }
+        let prod = &mut self.producers[p as usize];
+        if !prod.timer_pending {
+            prod.timer_pending = true;
+            let deadline = self.requests[req as usize].deadline_ns;
+            self.kernel
+                .schedule_at(deadline, Ev::TimeoutCheck { producer: p });
+        }
+    }
+
+    /// The request is done: acknowledged (`ok`) or abandoned.
+    fn resolve(&mut self, req: u32, ok: bool) {
+        let r = self.requests[req as usize];
+        debug_assert!(r.state != ReqState::Resolved && r.state != ReqState::Free);
+        self.requests[req as usize].state = ReqState::Resolved;
+        let p = r.producer;
+        let part_in_topic = r.part - self.producers[p as usize].first_part;
+        for seq in r.first_seq..r.first_seq + r.count {
+            let event =
+                self.producers[p as usize].parts[part_in_topic as usize].seq_events[seq as usize];
+            let created_ns = self.events[event as usize].created_ns;
+            self.observe(if ok {
+                Observation::Acked {
+                    event,
+                    producer: p,
+                    created_ns,
+                }
+            } else {
+                Observation::ProduceFailed { event }
+            });
+        }
+        let prod = &mut self.producers[p as usize];
+        if !ok && prod.client.idempotent {
+            prod.epoch += 1;
+        }
+        if let Some(i) = prod.live.iter().position(|&x| x == req) {
+            prod.live.swap_remove(i);
+        }
+        prod.parts[part_in_topic as usize].in_flight -= 1;
+        self.maybe_free(req);
+        self.try_send(p, part_in_topic);
+    }
+
+    pub(crate) fn on_produce_response(&mut self, req: u32, attempt: u32, result: ProduceResult) {
+        let r = &mut self.requests[req as usize];
+        r.copies -= 1;
+        if r.state != ReqState::Sent || r.attempt != attempt {
+            // A response to an attempt the producer already timed out.
+            self.maybe_free(req);
+            return;
+        }
+        match result {
+            ProduceResult::Ok | ProduceResult::Duplicate => self.resolve(req, true),
+            ProduceResult::NotEnoughReplicas
+            | ProduceResult::OutOfOrderSequence
+            | ProduceResult::NotLeader => self.fail_attempt(req),
+        }
+    }
+
+    /// An attempt failed (error or timeout): retry after backoff, or give up.
+    fn fail_attempt(&mut self, req: u32) {
+        let now = self.now();
+        let r = self.requests[req as usize];
+        let client = &self.producers[r.producer as usize].client;
+        let out_of_time = now.saturating_sub(r.first_created_ns) >= client.delivery_timeout.ns();
+        if r.attempt > client.retries || out_of_time {
+            self.resolve(req, false);
+            return;
+        }
+        let backoff = client.retry_backoff.ns();
+        self.requests[req as usize].state = ReqState::Backoff;
+        self.kernel.schedule_in(backoff, Ev::Retry { req });
+    }
+
+    pub(crate) fn on_retry(&mut self, req: u32) {
+        if self.requests[req as usize].state == ReqState::Backoff {
+            self.send_request(req);
+        }
+    }
+
+    pub(crate) fn on_timeout_check(&mut self, p: u32) {
+        let now = self.now();
+        self.producers[p as usize].timer_pending = false;
+        let mut i = 0;
+        while i < self.producers[p as usize].live.len() {
+            let req = self.producers[p as usize].live[i];
+            let r = &self.requests[req as usize];
+            if r.state == ReqState::Sent && r.deadline_ns <= now {
+                self.fail_attempt(req);
+                // fail_attempt may resolve and swap_remove this entry.
+                if self.producers[p as usize].live.get(i) != Some(&req) {
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        let next = self.producers[p as usize]
+            .live
+            .iter()
+            .map(|&req| &self.requests[req as usize])
+            .filter(|r| r.state == ReqState::Sent)
+            .map(|r| r.deadline_ns)
+            .min();
+        if let Some(deadline) = next {
+            self.producers[p as usize].timer_pending = true;
+            self.kernel
+                .schedule_at(deadline, Ev::TimeoutCheck { producer: p });
+        }
+    }
+
+    /// The broker answers a request (acks = 0 gets no answer).
+    pub(crate) fn respond(&mut self, req: u32, attempt: u32, result: ProduceResult) {
+        let now = self.now();
+        let r = &mut self.requests[req as usize];
+        let prod = &self.producers[r.producer as usize];
+        if prod.client.acks == Acks::None {
+            return;
+        }
+        r.copies += 1;
+        let leader = self.parts[r.part as usize].leader_broker();
+        let at = self.net.deliver_at(now, self.net.broker(leader), prod.node);
+        self.kernel.schedule_at(
+            at,
+            Ev::ProduceResponse {
+                req,
+                attempt,
+                result,
+            },
+        );
+    }
+}
+
+/// When the next arrival after `now` happens, if before the producer stops.
+fn next_gap(a: &ArrivalRt, now: Time, rng: &mut Rng) -> Option<Time> {
+    let exp = |rng: &mut Rng| {
+        let e: f64 = Exp1.sample(rng);
+        (e * a.mean_gap_ns).round() as Time
+    };
+    let at = match a.kind {
+        Arrival::Constant => now + (a.mean_gap_ns.round() as Time).max(1),
+        Arrival::Poisson => now + exp(rng),
+        Arrival::Bursty => {
+            let period = a.on_ns + a.off_ns;
+            let mut t = now + exp(rng);
+            // Skip the off part of the cycle: time spent off does not count.
+            let phase = (t - a.start_ns) % period;
+            if phase >= a.on_ns {
+                t += period - phase;
+            }
+            t
+        }
+    };
+    (at < a.stop_ns).then_some(at)
+}

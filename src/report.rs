@@ -1,0 +1,148 @@
+//! Reports: `summary.json` and `perf.json` from a [`RunResult`].
+//!
+//! Knows nothing of the model: only the run result, its catalog of names
+//! and its metrics. Everything in `summary.json` is a function of the
+//! scenario and the seed (no wall-clock figure); wall-clock figures go to
+//! `perf.json` only.
+
+use crate::metrics::LatencyStats;
+use crate::model::RunResult;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub version: String,
+    pub sim_time_ns: u64,
+    pub kernel_events: u64,
+    /// Why the run ended: quiescent, sim-time-max, kernel-events-max, queue-empty.
+    pub stopped_by: String,
+    pub counts: crate::metrics::Counts,
+    pub latency_ns: Latency,
+    pub throughput_per_s: Throughput,
+    pub checks: Vec<serde_json::Value>,
+    pub verdict: String,
+    pub repro: String,
+}
+
+#[derive(Serialize)]
+pub struct Latency {
+    pub produce_to_ack: LatencyStats,
+    pub produce_to_ack_by_producer: BTreeMap<String, LatencyStats>,
+    /// Produce -> applied for each group (the event's own hop).
+    pub end_to_end: BTreeMap<String, LatencyStats>,
+    /// Origin produce -> applied for each group, across choreography hops.
+    pub end_to_end_from_origin: BTreeMap<String, LatencyStats>,
+}
+
+#[derive(Serialize)]
+pub struct Throughput {
+    /// Events appended per simulated second, per topic.
+    pub topics: BTreeMap<String, f64>,
+    /// Events applied per simulated second, per group.
+    pub groups: BTreeMap<String, f64>,
+}
+
+/// Round to 3 decimals so that the JSON stays short and stable.
+fn r3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl Summary {
+    pub fn new(result: &RunResult, repro: String) -> Summary {
+        let cat = &result.catalog;
+        let m = &result.metrics;
+        let by_name = |names: &[String], streams: &[crate::metrics::LatencyStream]| {
+            names
+                .iter()
+                .cloned()
+                .zip(streams.iter().map(|s| s.stats()))
+                .collect()
+        };
+        Summary {
+            scenario: result.scenario_name.clone(),
+            seed: result.seed,
+            version: crate::VERSION.to_string(),
+            sim_time_ns: result.sim_time_ns,
+            kernel_events: result.kernel_events,
+            stopped_by: result.stop_reason.as_str().to_string(),
+            counts: m.counts.clone(),
+            latency_ns: Latency {
+                produce_to_ack: m.produce_to_ack.stats(),
+                produce_to_ack_by_producer: by_name(&cat.producers, &m.produce_to_ack_by_producer),
+                end_to_end: by_name(&cat.groups, &m.end_to_end),
+                end_to_end_from_origin: by_name(&cat.groups, &m.end_to_end_from_origin),
+            },
+            throughput_per_s: Throughput {
+                topics: cat
+                    .topics
+                    .iter()
+                    .cloned()
+                    .zip(m.appended_by_topic.iter().map(|r| r3(r.per_second())))
+                    .collect(),
+                groups: cat
+                    .groups
+                    .iter()
+                    .cloned()
+                    .zip(m.applied_by_group.iter().map(|r| r3(r.per_second())))
+                    .collect(),
+            },
+            checks: Vec::new(),
+            verdict: "pass".to_string(),
+            repro,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("summary serializes");
+        s.push('\n');
+        s
+    }
+}
+
+/// How fast the simulator ran (wall clock: not deterministic, kept apart).
+#[derive(Serialize)]
+pub struct Perf {
+    pub wall_time_s: f64,
+    pub kernel_events: u64,
+    pub kernel_events_per_s: f64,
+    pub events_produced: u64,
+    pub events_produced_per_s: f64,
+    pub sim_seconds_per_wall_second: f64,
+    pub peak_memory_bytes: Option<u64>,
+}
+
+impl Perf {
+    pub fn new(result: &RunResult, wall: std::time::Duration) -> Perf {
+        let secs = wall.as_secs_f64().max(1e-9);
+        Perf {
+            wall_time_s: r3(secs * 1000.0) / 1000.0,
+            kernel_events: result.kernel_events,
+            kernel_events_per_s: (result.kernel_events as f64 / secs).round(),
+            events_produced: result.metrics.counts.produced,
+            events_produced_per_s: (result.metrics.counts.produced as f64 / secs).round(),
+            sim_seconds_per_wall_second: r3(result.sim_time_ns as f64 / 1e9 / secs),
+            peak_memory_bytes: peak_memory_bytes(),
+        }
+    }
+}
+
+/// Peak resident memory of this process (Linux VmHWM), if the OS tells.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Write `summary.json` and `perf.json` into `dir` (created if missing).
+pub fn write(dir: &Path, summary: &Summary, perf: &Perf) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("summary.json"), summary.to_json())?;
+    let mut p = serde_json::to_string_pretty(perf).expect("perf serializes");
+    p.push('\n');
+    std::fs::write(dir.join("perf.json"), p)
+}

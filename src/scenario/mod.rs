@@ -1,0 +1,846 @@
+//! The scenario file format: typed structures with their defaults, parsing,
+//! validation and error messages that point into the file.
+//!
+//! This module knows nothing of the simulation; `model` builds a world from
+//! a validated [`Scenario`]. Field names follow Kafka's configuration
+//! vocabulary (`acks`, `min_insync_replicas`, `auto_offset_reset`, ...). The
+//! format is documented field by field in `docs/scenario-format.md`.
+
+mod error;
+pub mod units;
+
+pub use error::{ScenarioError, Step, render_path};
+pub use units::{Dist, DistSpec, Duration};
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// A whole scenario: the system under test and how long to run it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub scenario: Meta,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub topics: Vec<Topic>,
+    #[serde(default)]
+    pub producers: Vec<Producer>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+}
+
+/// `[scenario]`: name, seed and the run's time frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Master seed used when the command line gives none.
+    #[serde(default)]
+    pub seed: u64,
+    /// How long producers produce.
+    pub duration: Duration,
+    /// Extra simulated time after `duration` for consumers to catch up; the
+    /// run ends earlier once every group has caught up.
+    #[serde(default = "default_drain")]
+    pub drain: Duration,
+    /// Kernel event budget: the run stops cleanly after this many events.
+    #[serde(default = "default_max_kernel_events")]
+    pub max_kernel_events: u64,
+}
+
+fn default_drain() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_kernel_events() -> u64 {
+    2_000_000_000
+}
+
+/// `[network]`: one-way latency of each link class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Producer or consumer <-> broker.
+    #[serde(default = "default_latency")]
+    pub client_latency: Dist<Duration>,
+    /// Broker <-> broker (replication).
+    #[serde(default = "default_latency")]
+    pub replication_latency: Dist<Duration>,
+}
+
+fn default_latency() -> Dist<Duration> {
+    Dist::constant(Duration(500_000))
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            client_latency: default_latency(),
+            replication_latency: default_latency(),
+        }
+    }
+}
+
+/// `[cluster]`: the brokers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    #[serde(default = "one")]
+    pub brokers: u32,
+    /// Records per second one broker can append (leader appends and follower
+    /// copies alike); absent means unlimited. Overload queues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<f64>,
+    /// Time to append one batch to the log, on top of the capacity queue.
+    #[serde(default = "zero_dist")]
+    pub append_latency: Dist<Duration>,
+    /// A follower that has not caught up for this long leaves the ISR
+    /// (Kafka's replica.lag.time.max.ms).
+    #[serde(default = "default_replica_lag")]
+    pub replica_lag_time_max: Duration,
+}
+
+fn one() -> u32 {
+    1
+}
+fn zero_dist() -> Dist<Duration> {
+    Dist::constant(Duration::ZERO)
+}
+fn default_replica_lag() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            brokers: 1,
+            capacity: None,
+            append_latency: zero_dist(),
+            replica_lag_time_max: default_replica_lag(),
+        }
+    }
+}
+
+/// `[[topics]]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    pub name: String,
+    #[serde(default = "one")]
+    pub partitions: u32,
+    #[serde(default = "one")]
+    pub replication_factor: u32,
+    #[serde(default = "one")]
+    pub min_insync_replicas: u32,
+    /// Events older than this (by creation time) are deleted.
+    #[serde(default = "default_retention")]
+    pub retention: Duration,
+    #[serde(default)]
+    pub unclean_leader_election: bool,
+}
+
+fn default_retention() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arrival {
+    /// Evenly spaced at `rate`.
+    Constant,
+    /// Exponential gaps with mean 1/`rate`.
+    Poisson,
+    /// Poisson at `rate` during `on`, silent during `off`, repeating.
+    Bursty,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Partitioner {
+    Murmur2,
+    RoundRobin,
+    Sticky,
+    Random,
+    KeyRange,
+}
+
+impl Partitioner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Partitioner::Murmur2 => "murmur2",
+            Partitioner::RoundRobin => "round-robin",
+            Partitioner::Sticky => "sticky",
+            Partitioner::Random => "random",
+            Partitioner::KeyRange => "key-range",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Acks {
+    #[serde(rename = "0")]
+    None,
+    #[serde(rename = "1")]
+    Leader,
+    #[serde(rename = "all")]
+    All,
+}
+
+/// Key distribution: `{ dist = "zipf", n = 1000, s = 1.1 }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Keys {
+    Uniform { n: u64 },
+    Zipf { n: u64, s: f64 },
+    Sequential { n: u64 },
+}
+
+impl Keys {
+    pub fn n(&self) -> u64 {
+        match self {
+            Keys::Uniform { n } | Keys::Zipf { n, .. } | Keys::Sequential { n } => *n,
+        }
+    }
+}
+
+/// `[[producers]]`: a service that produces events to one topic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Producer {
+    pub name: String,
+    pub topic: String,
+    #[serde(default = "default_event_type")]
+    pub event_type: String,
+    /// Events per second (during `on` periods for bursty arrivals).
+    pub rate: f64,
+    #[serde(default = "default_arrival")]
+    pub arrival: Arrival,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off: Option<Duration>,
+    /// When production starts and stops (default: the scenario's duration).
+    #[serde(default)]
+    pub start: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Duration>,
+    #[serde(default = "default_keys")]
+    pub keys: Keys,
+    /// Keys are `key_prefix` followed by the key number, e.g. `order-17`.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    /// Payload size in bytes.
+    #[serde(default = "default_payload")]
+    pub payload: Dist<u64>,
+    #[serde(default = "default_partitioner")]
+    pub partitioner: Partitioner,
+    #[serde(default = "default_acks")]
+    pub acks: Acks,
+    /// Attempts after the first before a record fails.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default = "default_retry_backoff")]
+    pub retry_backoff: Duration,
+    /// A request without a response after this long is retried.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: Duration,
+    /// A record not acknowledged after this long fails, whatever the retries left.
+    #[serde(default = "default_delivery_timeout")]
+    pub delivery_timeout: Duration,
+    /// Unacknowledged requests per partition.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: u32,
+    /// Kafka's enable.idempotence: the broker drops retried duplicates by
+    /// producer id and sequence number, and keeps them in order.
+    #[serde(default = "default_true")]
+    pub idempotent: bool,
+    /// Maximum bytes per request and partition (Kafka's batch.size).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u64,
+    /// How long a non-full batch waits for more records (linger.ms).
+    #[serde(default)]
+    pub linger: Duration,
+}
+
+/// The Kafka producer settings shared by producers and service emitters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProducerClient {
+    pub acks: Acks,
+    pub retries: u32,
+    pub retry_backoff: Duration,
+    pub request_timeout: Duration,
+    pub delivery_timeout: Duration,
+    pub max_in_flight: u32,
+    pub idempotent: bool,
+    pub batch_size: u64,
+    pub linger: Duration,
+}
+
+impl Producer {
+    pub fn client(&self) -> ProducerClient {
+        ProducerClient {
+            acks: self.acks,
+            retries: self.retries,
+            retry_backoff: self.retry_backoff,
+            request_timeout: self.request_timeout,
+            delivery_timeout: self.delivery_timeout,
+            max_in_flight: self.max_in_flight,
+            idempotent: self.idempotent,
+            batch_size: self.batch_size,
+            linger: self.linger,
+        }
+    }
+}
+
+impl Default for ProducerClient {
+    fn default() -> Self {
+        ProducerClient {
+            acks: default_acks(),
+            retries: default_retries(),
+            retry_backoff: default_retry_backoff(),
+            request_timeout: default_request_timeout(),
+            delivery_timeout: default_delivery_timeout(),
+            max_in_flight: default_max_in_flight(),
+            idempotent: true,
+            batch_size: default_batch_size(),
+            linger: Duration::ZERO,
+        }
+    }
+}
+
+fn default_event_type() -> String {
+    "Event".into()
+}
+fn default_arrival() -> Arrival {
+    Arrival::Poisson
+}
+fn default_keys() -> Keys {
+    Keys::Uniform { n: 1000 }
+}
+fn default_key_prefix() -> String {
+    "key-".into()
+}
+fn default_payload() -> Dist<u64> {
+    Dist::constant(256)
+}
+fn default_partitioner() -> Partitioner {
+    Partitioner::Murmur2
+}
+fn default_acks() -> Acks {
+    Acks::All
+}
+fn default_retries() -> u32 {
+    2_147_483_647
+}
+fn default_retry_backoff() -> Duration {
+    Duration::from_ms(100)
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_delivery_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_max_in_flight() -> u32 {
+    5
+}
+fn default_true() -> bool {
+    true
+}
+fn default_batch_size() -> u64 {
+    16_384
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assignment {
+    Range,
+    RoundRobin,
+    Sticky,
+    CooperativeSticky,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OffsetReset {
+    Earliest,
+    Latest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitMode {
+    /// A background commit of the consumer's position every
+    /// `auto_commit_interval`, which may run ahead of processing.
+    Auto,
+    /// Commit after a polled batch is processed (at-least-once).
+    AfterProcess,
+    /// Commit as soon as a batch is polled (at-most-once).
+    BeforeProcess,
+    /// Effect and offset commit in one transaction (exactly-once).
+    Transactional,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Idempotency {
+    None,
+    /// Skip events whose id is in the processed-id store.
+    Dedup,
+    /// Skip events whose per-key version is not newer than the stored one.
+    Version,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    Sum,
+    LastWrite,
+    Set,
+    Count,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmitMode {
+    /// Emission handed to an in-memory producer, separately from the effect.
+    DualWrite,
+    /// Emission written atomically with the effect and relayed.
+    Outbox,
+}
+
+/// `[[groups.emit]]`: an event the group's service emits when it processes one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Emit {
+    /// Event type that triggers the emission (absent: every event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
+    pub topic: String,
+    pub event_type: String,
+    #[serde(default = "default_emit_mode")]
+    pub mode: EmitMode,
+}
+
+fn default_emit_mode() -> EmitMode {
+    EmitMode::Outbox
+}
+
+/// `[[groups]]`: a consumer group and the service it feeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    pub topics: Vec<String>,
+    #[serde(default = "one")]
+    pub consumers: u32,
+    #[serde(default = "default_assignment")]
+    pub assignment: Assignment,
+    #[serde(default = "default_session_timeout")]
+    pub session_timeout: Duration,
+    /// Time a rebalance takes from trigger to new assignment (join + sync).
+    #[serde(default = "default_rebalance_time")]
+    pub rebalance_time: Duration,
+    #[serde(default = "default_offset_reset")]
+    pub auto_offset_reset: OffsetReset,
+    /// When the group's consumers first join.
+    #[serde(default)]
+    pub start: Duration,
+    #[serde(default = "default_max_poll_records")]
+    pub max_poll_records: u32,
+    /// Processing time of one event.
+    #[serde(default = "default_processing")]
+    pub processing: Dist<Duration>,
+    /// Processing time by event type, overriding `processing`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub processing_by_type: BTreeMap<String, Dist<Duration>>,
+    #[serde(default = "default_commit")]
+    pub commit: CommitMode,
+    #[serde(default = "default_auto_commit_interval")]
+    pub auto_commit_interval: Duration,
+    #[serde(default = "default_idempotency")]
+    pub idempotency: Idempotency,
+    /// Capacity of the processed-id store (`dedup`); absent: unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_capacity: Option<u64>,
+    #[serde(default = "default_effect")]
+    pub effect: Effect,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emit: Vec<Emit>,
+}
+
+fn default_assignment() -> Assignment {
+    Assignment::Range
+}
+fn default_session_timeout() -> Duration {
+    Duration::from_secs(45)
+}
+fn default_rebalance_time() -> Duration {
+    Duration::from_ms(50)
+}
+fn default_offset_reset() -> OffsetReset {
+    OffsetReset::Latest
+}
+fn default_max_poll_records() -> u32 {
+    500
+}
+fn default_processing() -> Dist<Duration> {
+    Dist::constant(Duration::from_ms(1))
+}
+fn default_commit() -> CommitMode {
+    CommitMode::Auto
+}
+fn default_auto_commit_interval() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_idempotency() -> Idempotency {
+    Idempotency::None
+}
+fn default_effect() -> Effect {
+    Effect::Count
+}
+
+/// A problem found by validation, located by field path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub path: Vec<Step>,
+    pub message: String,
+}
+
+fn key(k: &str) -> Step {
+    Step::Key(k.to_string())
+}
+
+impl Scenario {
+    /// Read, parse and validate a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(&file, &e))?;
+        Scenario::parse(&text, &file)
+    }
+
+    /// Parse and validate scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let doc = toml_edit::ImDocument::parse(text.to_string()).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            ScenarioError::at(
+                file,
+                text,
+                span,
+                String::new(),
+                format!("invalid TOML: {}", e.message().trim()),
+            )
+        })?;
+        let scenario: Scenario = toml_edit::de::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let field = render_path(&error::path_at(&doc, span.start));
+            ScenarioError::at(file, text, span, field, e.message().trim().to_string())
+        })?;
+        if let Some(problem) = scenario.problems().into_iter().next() {
+            let span = error::span_of(&doc, &problem.path).unwrap_or(0..0);
+            return Err(ScenarioError::at(
+                file,
+                text,
+                span,
+                render_path(&problem.path),
+                problem.message,
+            ));
+        }
+        Ok(scenario)
+    }
+
+    /// Every semantic problem, in file order of sections.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = vec![];
+        let mut push = |path: Vec<Step>, message: String| out.push(Problem { path, message });
+
+        let meta = &self.scenario;
+        if meta.name.trim().is_empty() {
+            push(
+                vec![key("scenario"), key("name")],
+                "expected a non-empty name".into(),
+            );
+        }
+        if meta.duration.ns() == 0 {
+            push(
+                vec![key("scenario"), key("duration")],
+                "expected a duration greater than zero".into(),
+            );
+        }
+        if meta.max_kernel_events == 0 {
+            push(
+                vec![key("scenario"), key("max_kernel_events")],
+                "expected a positive number of events".into(),
+            );
+        }
+        for (field, d) in [
+            ("client_latency", &self.network.client_latency),
+            ("replication_latency", &self.network.replication_latency),
+        ] {
+            if let Some(msg) = d.problem() {
+                push(vec![key("network"), key(field)], msg);
+            }
+        }
+        let c = &self.cluster;
+        if c.brokers == 0 {
+            push(
+                vec![key("cluster"), key("brokers")],
+                "expected at least 1 broker".into(),
+            );
+        }
+        if let Some(cap) = c.capacity {
+            if !(cap > 0.0 && cap.is_finite()) {
+                push(
+                    vec![key("cluster"), key("capacity")],
+                    "expected a positive number of records per second".into(),
+                );
+            }
+        }
+        if let Some(msg) = c.append_latency.problem() {
+            push(vec![key("cluster"), key("append_latency")], msg);
+        }
+
+        let mut topics = BTreeSet::new();
+        for (i, t) in self.topics.iter().enumerate() {
+            let at = |f: &str| vec![key("topics"), Step::Index(i), key(f)];
+            if t.name.trim().is_empty() {
+                push(at("name"), "expected a non-empty topic name".into());
+            } else if !topics.insert(t.name.as_str()) {
+                push(at("name"), format!("topic `{}` is defined twice", t.name));
+            }
+            if t.partitions == 0 {
+                push(at("partitions"), "expected at least 1 partition".into());
+            }
+            if t.replication_factor == 0 {
+                push(
+                    at("replication_factor"),
+                    "expected at least 1 replica".into(),
+                );
+            } else if t.replication_factor > c.brokers {
+                push(
+                    at("replication_factor"),
+                    format!(
+                        "replication factor {} exceeds the {} broker(s) of [cluster]",
+                        t.replication_factor, c.brokers
+                    ),
+                );
+            }
+            if t.min_insync_replicas == 0 {
+                push(at("min_insync_replicas"), "expected at least 1".into());
+            } else if t.min_insync_replicas > t.replication_factor {
+                push(
+                    at("min_insync_replicas"),
+                    format!(
+                        "min_insync_replicas {} exceeds replication_factor {}",
+                        t.min_insync_replicas, t.replication_factor
+                    ),
+                );
+            }
+            if t.retention.ns() == 0 {
+                push(
+                    at("retention"),
+                    "expected a retention greater than zero".into(),
+                );
+            }
+        }
+        let topic_known = |name: &str| topics.contains(name);
+
+        let mut nodes = BTreeSet::new();
+        for (i, p) in self.producers.iter().enumerate() {
+            let at = |f: &str| vec![key("producers"), Step::Index(i), key(f)];
+            if p.name.trim().is_empty() || p.name.contains('/') {
+                push(at("name"), "expected a non-empty name without `/`".into());
+            } else if !nodes.insert(p.name.clone()) {
+                push(at("name"), format!("name `{}` is used twice", p.name));
+            }
+            if !topic_known(&p.topic) {
+                push(
+                    at("topic"),
+                    format!(
+                        "unknown topic `{}`; defined topics: {}",
+                        p.topic,
+                        list(&topics)
+                    ),
+                );
+            }
+            if !(p.rate > 0.0 && p.rate.is_finite()) {
+                push(
+                    at("rate"),
+                    "expected a positive rate in events per second".into(),
+                );
+            }
+            if p.arrival == Arrival::Bursty {
+                for (f, v) in [("on", p.on), ("off", p.off)] {
+                    match v {
+                        None => push(
+                            vec![key("producers"), Step::Index(i)],
+                            format!("bursty arrival needs `{f}` (a duration)"),
+                        ),
+                        Some(d) if d.ns() == 0 && f == "on" => {
+                            push(at(f), "expected a duration greater than zero".into())
+                        }
+                        _ => {}
+                    }
+                }
+            } else {
+                for (f, v) in [("on", p.on), ("off", p.off)] {
+                    if v.is_some() {
+                        push(
+                            at(f),
+                            "`on` and `off` apply only to arrival = \"bursty\"".into(),
+                        );
+                    }
+                }
+            }
+            if let Some(stop) = p.stop {
+                if stop <= p.start {
+                    push(at("stop"), "expected `stop` after `start`".into());
+                }
+            }
+            match &p.keys {
+                k if k.n() == 0 => push(at("keys"), "expected at least 1 key (`n`)".into()),
+                Keys::Zipf { s, .. } if !(*s > 0.0 && s.is_finite()) => {
+                    push(at("keys"), "expected a positive Zipf exponent `s`".into())
+                }
+                _ => {}
+            }
+            if let Some(msg) = p.payload.problem() {
+                push(at("payload"), msg);
+            }
+            client_problems(&p.client(), &mut |f, m| push(at(f), m));
+        }
+
+        let mut groups = BTreeSet::new();
+        for (i, g) in self.groups.iter().enumerate() {
+            let at = |f: &str| vec![key("groups"), Step::Index(i), key(f)];
+            if g.name.trim().is_empty() || g.name.contains('/') {
+                push(at("name"), "expected a non-empty name without `/`".into());
+            } else if !groups.insert(g.name.clone()) || nodes.contains(&g.name) {
+                push(at("name"), format!("name `{}` is used twice", g.name));
+            }
+            if g.topics.is_empty() {
+                push(at("topics"), "expected at least one topic".into());
+            }
+            for (j, t) in g.topics.iter().enumerate() {
+                if !topic_known(t) {
+                    push(
+                        vec![key("groups"), Step::Index(i), key("topics"), Step::Index(j)],
+                        format!("unknown topic `{t}`; defined topics: {}", list(&topics)),
+                    );
+                }
+            }
+            if g.consumers == 0 {
+                push(at("consumers"), "expected at least 1 consumer".into());
+            }
+            if g.session_timeout.ns() == 0 {
+                push(
+                    at("session_timeout"),
+                    "expected a duration greater than zero".into(),
+                );
+            }
+            if g.max_poll_records == 0 {
+                push(at("max_poll_records"), "expected at least 1".into());
+            }
+            if g.commit == CommitMode::Auto && g.auto_commit_interval.ns() == 0 {
+                push(
+                    at("auto_commit_interval"),
+                    "expected a duration greater than zero".into(),
+                );
+            }
+            if let Some(msg) = g.processing.problem() {
+                push(at("processing"), msg);
+            }
+            for (t, d) in &g.processing_by_type {
+                if let Some(msg) = d.problem() {
+                    push(
+                        vec![
+                            key("groups"),
+                            Step::Index(i),
+                            key("processing_by_type"),
+                            key(t),
+                        ],
+                        msg,
+                    );
+                }
+            }
+            if g.dedup_capacity == Some(0) {
+                push(
+                    at("dedup_capacity"),
+                    "expected a positive capacity, or leave it out for an unbounded store".into(),
+                );
+            }
+            if g.dedup_capacity.is_some() && g.idempotency != Idempotency::Dedup {
+                push(
+                    at("dedup_capacity"),
+                    "applies only to idempotency = \"dedup\"".into(),
+                );
+            }
+            for (j, e) in g.emit.iter().enumerate() {
+                if !topic_known(&e.topic) {
+                    push(
+                        vec![
+                            key("groups"),
+                            Step::Index(i),
+                            key("emit"),
+                            Step::Index(j),
+                            key("topic"),
+                        ],
+                        format!(
+                            "unknown topic `{}`; defined topics: {}",
+                            e.topic,
+                            list(&topics)
+                        ),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// Simulated time at which producers stop by default.
+    pub fn duration_ns(&self) -> u64 {
+        self.scenario.duration.ns()
+    }
+}
+
+fn client_problems(c: &ProducerClient, push: &mut dyn FnMut(&str, String)) {
+    if c.max_in_flight == 0 {
+        push("max_in_flight", "expected at least 1".into());
+    }
+    if c.batch_size == 0 {
+        push("batch_size", "expected at least 1 byte".into());
+    }
+    if c.request_timeout.ns() == 0 {
+        push(
+            "request_timeout",
+            "expected a duration greater than zero".into(),
+        );
+    }
+    if c.idempotent {
+        if c.acks != Acks::All {
+            push("idempotent", "an idempotent producer needs acks = \"all\" (as in Kafka); set idempotent = false or acks = \"all\"".into());
+        } else if c.max_in_flight > 5 {
+            push(
+                "max_in_flight",
+                "an idempotent producer allows at most 5 requests in flight (as in Kafka)".into(),
+            );
+        }
+    }
+}
+
+fn list(names: &BTreeSet<&str>) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
