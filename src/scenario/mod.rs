@@ -823,7 +823,7 @@ fn client_problems(c: &ProducerClient, push: &mut dyn FnMut(&str, String)) {
     }
     if c.idempotent {
         if c.acks != Acks::All {
-            push("idempotent", "an idempotent producer needs acks = \"all\" (as in Kafka); set idempotent = false or acks = \"all\"".into());
+            push("acks", "an idempotent producer (the default) needs acks = \"all\", as in Kafka; set `idempotent = false` to use acks 0 or 1".into());
         } else if c.max_in_flight > 5 {
             push(
                 "max_in_flight",

@@ -1,0 +1,166 @@
+//! `eventsim run` and `eventsim check` on the shipped scenarios.
+
+mod common;
+use common::*;
+
+fn summary(dir: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");
+    serde_json::from_str(&text).expect("summary.json is JSON")
+}
+
+#[test]
+fn run_writes_a_summary_with_the_documented_fields() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    let o = eventsim(&[
+        "run",
+        "scenarios/order-flow.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&out);
+    for field in [
+        "scenario",
+        "seed",
+        "version",
+        "sim_time_ns",
+        "kernel_events",
+        "counts",
+        "latency_ns",
+        "throughput_per_s",
+        "checks",
+        "verdict",
+        "repro",
+    ] {
+        assert!(s.get(field).is_some(), "summary.json lacks `{field}`");
+    }
+    for count in [
+        "produced",
+        "acked",
+        "appended",
+        "delivered",
+        "applied",
+        "duplicates_delivered",
+        "duplicates_applied",
+    ] {
+        assert!(s["counts"][count].is_u64(), "counts.{count}");
+    }
+    for stat in ["count", "mean", "p50", "p90", "p99", "p999", "max"] {
+        assert!(
+            s["latency_ns"]["produce_to_ack"][stat].is_u64(),
+            "produce_to_ack.{stat}"
+        );
+        assert!(
+            s["latency_ns"]["end_to_end"]["payment"][stat].is_u64(),
+            "end_to_end.payment.{stat}"
+        );
+    }
+    assert_eq!(s["scenario"], "order-flow");
+    assert_eq!(s["seed"], 42, "the seed comes from the file when not given");
+    assert_eq!(s["verdict"], "pass");
+    assert_eq!(
+        s["repro"],
+        "eventsim run scenarios/order-flow.toml --seed 42"
+    );
+    assert!(s["checks"].as_array().unwrap().is_empty());
+    assert!(s["throughput_per_s"]["topics"]["orders"].as_f64().unwrap() > 100.0);
+    assert!(
+        s["throughput_per_s"]["groups"]["inventory"]
+            .as_f64()
+            .unwrap()
+            > 100.0
+    );
+    // Every order is paid, every payment reaches inventory and notification.
+    let c = &s["counts"];
+    assert!(c["produced"].as_u64().unwrap() > 30_000);
+    assert_eq!(c["produced"], c["acked"]);
+    assert_eq!(c["produced"], c["appended"]);
+    assert_eq!(c["duplicates_applied"], 0);
+    // No wall-clock figure in summary.json; it lives in perf.json.
+    let perf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("perf.json")).unwrap()).unwrap();
+    assert!(perf["kernel_events_per_s"].as_f64().unwrap() > 0.0);
+    assert!(s.get("wall_time_s").is_none());
+    assert!(stdout(&o).contains("repro:   eventsim run scenarios/order-flow.toml --seed 42"));
+}
+
+#[test]
+fn same_seed_gives_byte_identical_summaries_and_other_seeds_differ() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |seed: &str, name: &str| {
+        let out = tmp.path().join(name);
+        let o = eventsim(&[
+            "run",
+            "scenarios/order-flow.toml",
+            "--seed",
+            seed,
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(o.stdout.is_empty(), "--quiet prints nothing");
+        std::fs::read(out.join("summary.json")).unwrap()
+    };
+    let a = run("7", "a");
+    let b = run("7", "b");
+    let c = run("8", "c");
+    assert_eq!(
+        a, b,
+        "same scenario and seed must give byte-identical summary.json"
+    );
+    assert_ne!(a, c, "another seed must give another run");
+}
+
+#[test]
+fn default_output_folder_is_reports_name_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(repo("scenarios/mm1.toml"), tmp.path().join("mm1.toml")).unwrap();
+    let text = std::fs::read_to_string(tmp.path().join("mm1.toml")).unwrap();
+    // A short run: 10 simulated seconds.
+    std::fs::write(
+        tmp.path().join("mm1.toml"),
+        text.replace("duration = \"1700s\"", "duration = \"10s\""),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_eventsim"))
+        .args(["run", "mm1.toml", "--seed", "3"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(tmp.path().join("reports/mm1/seed-3/summary.json").exists());
+    assert!(tmp.path().join("reports/mm1/seed-3/perf.json").exists());
+}
+
+#[test]
+fn check_validates_every_shipped_scenario() {
+    for entry in std::fs::read_dir(repo("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        let o = eventsim(&["check", path.to_str().unwrap()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            stderr(&o)
+        );
+        assert!(stdout(&o).contains(": ok"));
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(eventsim(&["run"]).status.code(), Some(2));
+    assert_eq!(eventsim(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        eventsim(&["run", "scenarios/mm1.toml", "--seed", "minus-one"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let o = eventsim(&["run", "no/such/file.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/file.toml"), "{}", stderr(&o));
+}

@@ -1,0 +1,178 @@
+//! Bad scenario files exit 2 with file:line:col, the field and what was expected.
+
+mod common;
+use common::*;
+
+const GOOD: &str = r#"
+[scenario]
+name = "t"
+duration = "1s"
+
+[[topics]]
+name = "orders"
+partitions = 2
+
+[[producers]]
+name = "p"
+topic = "orders"
+rate = 10
+
+[[groups]]
+name = "g"
+topics = ["orders"]
+"#;
+
+/// Run `eventsim check` on `text` and return (exit code, stderr).
+fn check(text: &str) -> (Option<i32>, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let o = eventsim(&["check", path.to_str().unwrap()]);
+    let err = stderr(&o).replace(path.to_str().unwrap(), "bad.toml");
+    (o.status.code(), err)
+}
+
+fn assert_error(text: &str, location: &str, needles: &[&str]) {
+    let (code, err) = check(text);
+    assert_eq!(code, Some(2), "expected exit 2, stderr: {err}");
+    assert!(
+        err.contains(&format!("bad.toml:{location}:")),
+        "expected location {location} in: {err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "expected {n:?} in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn the_base_scenario_is_valid() {
+    let (code, err) = check(GOOD);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn unknown_field_is_rejected_with_its_location() {
+    let text = GOOD.replace("rate = 10", "rate = 10\nrat = 11");
+    assert_error(
+        &text,
+        "14:1",
+        &["producers[0].rat", "unknown field `rat`", "expected one of"],
+    );
+}
+
+#[test]
+fn bad_duration_names_the_field_and_the_format() {
+    let text = GOOD.replace("duration = \"1s\"", "duration = \"5 parsecs\"");
+    assert_error(
+        &text,
+        "4:12",
+        &["scenario.duration", "invalid duration", "\"5ms\""],
+    );
+    let text = GOOD.replace("duration = \"1s\"", "duration = \"-5ms\"");
+    assert_error(&text, "4:12", &["scenario.duration", "invalid duration"]);
+}
+
+#[test]
+fn dangling_topic_reference_is_rejected() {
+    let text = GOOD.replace("topic = \"orders\"", "topic = \"ordres\"");
+    assert_error(
+        &text,
+        "12:9",
+        &["producers[0].topic", "unknown topic `ordres`", "`orders`"],
+    );
+    let text = GOOD.replace("topics = [\"orders\"]", "topics = [\"orders\", \"nope\"]");
+    assert_error(
+        &text,
+        "17:21",
+        &["groups[0].topics[1]", "unknown topic `nope`"],
+    );
+}
+
+#[test]
+fn broken_toml_is_rejected_with_its_location() {
+    let text = GOOD.replace("rate = 10", "rate = = 10");
+    assert_error(&text, "13:8", &["invalid TOML"]);
+}
+
+#[test]
+fn impossible_values_are_rejected() {
+    let text = GOOD.replace("partitions = 2", "partitions = 0");
+    assert_error(
+        &text,
+        "8:14",
+        &["topics[0].partitions", "at least 1 partition"],
+    );
+    let text = GOOD.replace(
+        "partitions = 2",
+        "partitions = 2\nreplication_factor = 1\nmin_insync_replicas = 2",
+    );
+    assert_error(
+        &text,
+        "10:23",
+        &[
+            "topics[0].min_insync_replicas",
+            "exceeds replication_factor",
+        ],
+    );
+    let text = GOOD.replace("partitions = 2", "partitions = 2\nreplication_factor = 3");
+    assert_error(
+        &text,
+        "9:22",
+        &["topics[0].replication_factor", "exceeds the 1 broker"],
+    );
+    let text = GOOD.replace("rate = 10", "rate = -3");
+    assert_error(&text, "13:8", &["producers[0].rate", "positive rate"]);
+    let text = GOOD.replace("rate = 10", "rate = 10\nacks = \"1\"");
+    assert_error(&text, "14:8", &["producers[0].acks", "idempotent = false"]);
+}
+
+#[test]
+fn wrong_types_and_enum_values_are_explained() {
+    let text = GOOD.replace("rate = 10", "rate = \"fast\"");
+    assert_error(&text, "13:8", &["producers[0].rate", "invalid type"]);
+    let text = GOOD.replace("rate = 10", "rate = 10\npartitioner = \"murmur3\"");
+    assert_error(
+        &text,
+        "14:15",
+        &["producers[0].partitioner", "murmur2", "round-robin"],
+    );
+    let text = GOOD.replace(
+        "rate = 10",
+        "rate = 10\npayload = { dist = \"gaussian\", mean = 3 }",
+    );
+    assert_error(
+        &text,
+        "14:20",
+        &[
+            "producers[0].payload.dist",
+            "unknown variant `gaussian`",
+            "lognormal",
+        ],
+    );
+}
+
+#[test]
+fn missing_required_field_points_at_its_table() {
+    let text = GOOD.replace("rate = 10\n", "");
+    let (code, err) = check(&text);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("missing field `rate`"), "{err}");
+    assert!(err.contains("bad.toml:"), "{err}");
+}
+
+#[test]
+fn no_input_makes_it_panic() {
+    // A handful of hostile inputs: each must be an error with exit 2, never a panic.
+    for text in [
+        "",
+        "[scenario",
+        "\u{0}\u{1}",
+        "[[topics]]\nname = 1",
+        "[scenario]\nname = \"x\"\nduration = 0\n",
+    ] {
+        let (code, err) = check(text);
+        assert_eq!(code, Some(2), "{text:?}: {err}");
+        assert!(!err.contains("panicked"), "{text:?}: {err}");
+    }
+}
