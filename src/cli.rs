@@ -186,14 +186,14 @@ fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
     );
     let l = &s.latency_ns.produce_to_ack;
     println!(
-        "  produce->ack          p50 {:>9}  p99 {:>9}  max {:>9}",
+        "  produce->ack              p50 {:>9}  p99 {:>9}  max {:>9}",
         ms(l.p50),
         ms(l.p99),
         ms(l.max)
     );
     for (g, l) in &s.latency_ns.end_to_end {
         println!(
-            "  end-to-end {:<10} p50 {:>9}  p99 {:>9}  max {:>9}",
+            "  end-to-end {:<14} p50 {:>9}  p99 {:>9}  max {:>9}",
             g,
             ms(l.p50),
             ms(l.p99),

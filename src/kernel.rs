@@ -164,7 +164,7 @@ impl<E> Kernel<E> {
     /// The next event, advancing the clock to its time; `Err` when the run
     /// must stop (queue empty or a budget reached).
     #[inline]
-    pub fn next(&mut self) -> Result<E, StopReason> {
+    pub fn next_event(&mut self) -> Result<E, StopReason> {
         if self.events_processed >= self.budget.kernel_events_max {
             return Err(StopReason::KernelEventsMax);
         }
@@ -203,7 +203,7 @@ mod tests {
         k.schedule_at(20, "d");
         k.schedule_at(10, "b");
         let mut out = vec![];
-        while let Ok(e) = k.next() {
+        while let Ok(e) = k.next_event() {
             out.push((k.now(), e));
         }
         assert_eq!(out, vec![(10, "a"), (10, "b"), (20, "c"), (20, "d")]);
@@ -217,8 +217,8 @@ mod tests {
         });
         k.schedule_at(10, 1);
         k.schedule_at(20, 2);
-        assert_eq!(k.next(), Ok(1));
-        assert_eq!(k.next(), Err(StopReason::SimTimeMax));
+        assert_eq!(k.next_event(), Ok(1));
+        assert_eq!(k.next_event(), Err(StopReason::SimTimeMax));
         assert_eq!(k.now(), 15);
 
         let mut k = Kernel::new(Budget {
@@ -227,8 +227,8 @@ mod tests {
         });
         k.schedule_at(1, 1);
         k.schedule_at(2, 2);
-        assert_eq!(k.next(), Ok(1));
-        assert_eq!(k.next(), Err(StopReason::KernelEventsMax));
+        assert_eq!(k.next_event(), Ok(1));
+        assert_eq!(k.next_event(), Err(StopReason::KernelEventsMax));
     }
 
     #[test]

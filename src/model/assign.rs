@@ -51,11 +51,10 @@ fn sticky(total: usize, members: &[u32], previous: &[Option<u32>]) -> Vec<Option
     let mut load = vec![0usize; m];
     // 1. Keep previous owners that are still members, up to the quota.
     for (p, prev) in previous.iter().enumerate().take(total) {
-        if let Some(i) = prev.and_then(|c| members.iter().position(|&x| x == c)) {
-            if load[i] < quota_hi {
-                load[i] += 1;
-                owner[p] = Some(i);
-            }
+        let member = prev.and_then(|c| members.iter().position(|&x| x == c));
+        if let Some(i) = member.filter(|&i| load[i] < quota_hi) {
+            load[i] += 1;
+            owner[p] = Some(i);
         }
     }
     // 2. Everything else to the least-loaded member (ties: member order).

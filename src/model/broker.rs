@@ -7,7 +7,6 @@
 //! goes backwards; followers hold a prefix of the leader's log.
 
 use super::dist::Sampler;
-use super::network::Node;
 use super::{Ev, ProduceResult, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::{Rng, Time};
@@ -18,7 +17,6 @@ use std::collections::VecDeque;
 const REPLICA_FETCH_MAX_RECORDS: u64 = 1000;
 
 pub(crate) struct BrokerRt {
-    pub node: Node,
     /// The broker's append queue is busy until then (capacity model).
     pub busy_until: Time,
     pub ns_per_record: f64,
@@ -51,7 +49,6 @@ impl ReplicaLog {
 }
 
 pub(crate) struct PartitionRt {
-    pub topic: u32,
     /// Brokers holding a replica; position 0 is the preferred leader.
     pub replicas: Vec<u32>,
     /// Position in `replicas` of the current leader.

@@ -66,7 +66,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 .collect();
             let rf = replicas.len();
             parts.push(PartitionRt {
-                topic: ti as u32,
                 replicas,
                 leader: 0,
                 epoch: 0,
@@ -118,7 +117,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         let (on_ns, off_ns) = (p.on.map_or(0, |d| d.ns()), p.off.map_or(0, |d| d.ns()));
         producers.push(ProducerRt {
             node: Node(producers.len() as u32),
-            topic: topic_id[p.topic.as_str()],
             first_part: t.first_part,
             event_type: types.id(&p.event_type) as u16,
             client: p.client(),
@@ -168,7 +166,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             });
             producers.push(ProducerRt {
                 node: Node(producers.len() as u32),
-                topic: topic_id[e.topic.as_str()],
                 first_part: t.first_part,
                 event_type: types.id(&e.event_type) as u16,
                 client,
@@ -196,7 +193,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     let mut brokers = Vec::new();
     for b in 0..brokers_n {
         brokers.push(BrokerRt {
-            node: Node(producers.len() as u32 + b),
             busy_until: 0,
             ns_per_record: s.cluster.capacity.map_or(0.0, |c| NS_PER_S as f64 / c),
             append_latency: Sampler::new(&s.cluster.append_latency),
@@ -253,7 +249,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             parts: gparts,
             parts_by_topic,
             part_index,
-            start_ns: g.start.ns(),
             assignment: g.assignment,
             rebalance_time_ns: g.rebalance_time.ns(),
             auto_offset_reset: g.auto_offset_reset,
@@ -319,7 +314,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         seed,
         net,
         brokers,
-        topics,
         parts,
         producers,
         requests: Vec::new(),

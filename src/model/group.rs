@@ -27,7 +27,6 @@ pub(crate) struct GroupRt {
     pub parts_by_topic: Vec<usize>,
     /// Global partition -> index in `parts` (u32::MAX if not subscribed).
     pub part_index: Vec<u32>,
-    pub start_ns: Time,
     pub assignment: Assignment,
     pub rebalance_time_ns: Time,
     pub auto_offset_reset: OffsetReset,
@@ -81,14 +80,12 @@ impl World {
         );
         let eager = grp.assignment != Assignment::CooperativeSticky;
         // Revoke first, while the old generation still accepts commits.
-        for idx in 0..target.len() {
+        for (idx, new) in target.iter().enumerate() {
             let old = self.groups[g as usize].owner[idx];
-            if let Some(old) = old {
-                if eager || Some(old) != target[idx] {
-                    let part = self.groups[g as usize].parts[idx];
-                    self.revoke(old, part);
-                    self.groups[g as usize].owner[idx] = None;
-                }
+            if let Some(old) = old.filter(|&old| eager || Some(old) != *new) {
+                let part = self.groups[g as usize].parts[idx];
+                self.revoke(old, part);
+                self.groups[g as usize].owner[idx] = None;
             }
         }
         let grp = &mut self.groups[g as usize];
@@ -128,10 +125,8 @@ impl World {
         let c = &mut self.consumers[consumer as usize];
         c.parts.remove(idx);
         c.batch.retain(|&(p, _, _)| p != part);
-        if let Some(cur) = c.current.as_mut() {
-            if cur.part == part {
-                cur.revoked = true;
-            }
+        if let Some(cur) = c.current.as_mut().filter(|cur| cur.part == part) {
+            cur.revoked = true;
         }
         if c.rr >= c.parts.len() {
             c.rr = 0;
@@ -144,12 +139,10 @@ impl World {
         }
         for idx in 0..self.groups[g as usize].parts.len() {
             let grp = &mut self.groups[g as usize];
-            if grp.owner[idx].is_none() {
-                if let Some(consumer) = grp.target[idx] {
-                    grp.owner[idx] = Some(consumer);
-                    let part = grp.parts[idx];
-                    self.assign_part(consumer, part, idx);
-                }
+            if let (None, Some(consumer)) = (grp.owner[idx], grp.target[idx]) {
+                grp.owner[idx] = Some(consumer);
+                let part = grp.parts[idx];
+                self.assign_part(consumer, part, idx);
             }
         }
         self.groups[g as usize].rebalancing = false;

@@ -91,7 +91,6 @@ pub(crate) enum ProduceResult {
     Duplicate,
     NotEnoughReplicas,
     OutOfOrderSequence,
-    NotLeader,
 }
 
 /// What one event is, kept once for the whole run.
@@ -102,8 +101,6 @@ pub(crate) struct EventMeta {
     pub key: u32,
     /// Per-key version: 1 for the key's first event in the run, and so on.
     pub version: u32,
-    pub producer: u32,
-    pub partition: u32,
     /// The amount a `sum` effect adds / the value a `last-write` stores.
     pub value: u32,
     /// Payload size in bytes.
@@ -122,7 +119,6 @@ pub struct World {
     pub(crate) seed: u64,
     pub(crate) net: Network,
     pub(crate) brokers: Vec<BrokerRt>,
-    pub(crate) topics: Vec<build::TopicRt>,
     pub(crate) parts: Vec<PartitionRt>,
     pub(crate) producers: Vec<ProducerRt>,
     pub(crate) requests: Vec<Request>,
@@ -186,7 +182,7 @@ impl World {
     /// Run to the end (quiescence or a budget) and hand back the results.
     pub fn run(mut self) -> RunResult {
         let reason = loop {
-            match self.kernel.next() {
+            match self.kernel.next_event() {
                 Ok(ev) => self.dispatch(ev),
                 Err(reason) => break reason,
             }
@@ -247,7 +243,7 @@ impl World {
     fn on_tick(&mut self) {
         self.ticks += 1;
         self.maintain_isr();
-        if self.ticks % 10 == 0 {
+        if self.ticks.is_multiple_of(10) {
             self.apply_retention();
         }
         if self.now() >= self.production_end_ns && self.quiescent() {

@@ -39,7 +39,6 @@ pub(crate) struct ProdPart {
 
 pub(crate) struct ProducerRt {
     pub node: Node,
-    pub topic: u32,
     pub first_part: u32,
     pub event_type: u16,
     pub client: ProducerClient,
@@ -144,8 +143,6 @@ impl World {
             origin,
             key,
             version,
-            producer: p,
-            partition,
             value,
             size: size.min(u64::from(u32::MAX)) as u32,
             event_type,
@@ -331,9 +328,9 @@ impl World {
         }
         match result {
             ProduceResult::Ok | ProduceResult::Duplicate => self.resolve(req, true),
-            ProduceResult::NotEnoughReplicas
-            | ProduceResult::OutOfOrderSequence
-            | ProduceResult::NotLeader => self.fail_attempt(req),
+            ProduceResult::NotEnoughReplicas | ProduceResult::OutOfOrderSequence => {
+                self.fail_attempt(req)
+            }
         }
     }
 

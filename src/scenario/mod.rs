@@ -140,8 +140,6 @@ pub struct Topic {
     /// Events older than this (by creation time) are deleted.
     #[serde(default = "default_retention")]
     pub retention: Duration,
-    #[serde(default)]
-    pub unclean_leader_election: bool,
 }
 
 fn default_retention() -> Duration {
@@ -441,8 +439,6 @@ pub struct Group {
     pub consumers: u32,
     #[serde(default = "default_assignment")]
     pub assignment: Assignment,
-    #[serde(default = "default_session_timeout")]
-    pub session_timeout: Duration,
     /// Time a rebalance takes from trigger to new assignment (join + sync).
     #[serde(default = "default_rebalance_time")]
     pub rebalance_time: Duration,
@@ -476,9 +472,6 @@ pub struct Group {
 
 fn default_assignment() -> Assignment {
     Assignment::Range
-}
-fn default_session_timeout() -> Duration {
-    Duration::from_secs(45)
 }
 fn default_rebalance_time() -> Duration {
     Duration::from_ms(50)
@@ -593,13 +586,13 @@ impl Scenario {
                 "expected at least 1 broker".into(),
             );
         }
-        if let Some(cap) = c.capacity {
-            if !(cap > 0.0 && cap.is_finite()) {
-                push(
-                    vec![key("cluster"), key("capacity")],
-                    "expected a positive number of records per second".into(),
-                );
-            }
+        if c.capacity
+            .is_some_and(|cap| !(cap > 0.0 && cap.is_finite()))
+        {
+            push(
+                vec![key("cluster"), key("capacity")],
+                "expected a positive number of records per second".into(),
+            );
         }
         if let Some(msg) = c.append_latency.problem() {
             push(vec![key("cluster"), key("append_latency")], msg);
@@ -697,10 +690,8 @@ impl Scenario {
                     }
                 }
             }
-            if let Some(stop) = p.stop {
-                if stop <= p.start {
-                    push(at("stop"), "expected `stop` after `start`".into());
-                }
+            if p.stop.is_some_and(|stop| stop <= p.start) {
+                push(at("stop"), "expected `stop` after `start`".into());
             }
             match &p.keys {
                 k if k.n() == 0 => push(at("keys"), "expected at least 1 key (`n`)".into()),
@@ -736,12 +727,6 @@ impl Scenario {
             }
             if g.consumers == 0 {
                 push(at("consumers"), "expected at least 1 consumer".into());
-            }
-            if g.session_timeout.ns() == 0 {
-                push(
-                    at("session_timeout"),
-                    "expected a duration greater than zero".into(),
-                );
             }
             if g.max_poll_records == 0 {
                 push(at("max_poll_records"), "expected at least 1".into());
