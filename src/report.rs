@@ -119,7 +119,7 @@ impl Perf {
     pub fn new(result: &RunResult, wall: std::time::Duration) -> Perf {
         let secs = wall.as_secs_f64().max(1e-9);
         Perf {
-            wall_time_s: r3(secs * 1000.0) / 1000.0,
+            wall_time_s: (secs * 1e6).round() / 1e6,
             kernel_events: result.kernel_events,
             kernel_events_per_s: (result.kernel_events as f64 / secs).round(),
             events_produced: result.metrics.counts.produced,
