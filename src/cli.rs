@@ -114,7 +114,11 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> i32
     let repro = format!("eventsim run {} --seed {seed}", path.display());
     let summary = Summary::new(&result, repro);
     let perf = Perf::new(&result, wall);
-    if let Err(e) = report::write(&dir, &summary, &perf) {
+    let written = report::write(&dir, &summary, &perf).and_then(|()| {
+        std::fs::write(dir.join("faults.csv"), report::faults_csv(&result))?;
+        std::fs::write(dir.join("faults.toml"), report::faults_toml(&result))
+    });
+    if let Err(e) = written {
         eprintln!("error: cannot write the report to {}: {e}", dir.display());
         return EXIT_USAGE;
     }
@@ -199,6 +203,20 @@ fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
             ms(l.p99),
             ms(l.max)
         );
+    }
+    println!(
+        "  expired {}  dead-lettered {}  handler failures {}  truncated {}  leader elections {} ({} unclean)  expelled {}",
+        c.expired,
+        c.dead_lettered,
+        c.handler_failures,
+        c.truncated,
+        c.leader_elections,
+        c.unclean_leader_elections,
+        c.expelled
+    );
+    if !s.faults.is_empty() {
+        let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  faults fired: {}", list.join(", "));
     }
     println!("  verdict: {}", s.verdict);
     println!("  report:  {}", dir.join("summary.json").display());

@@ -26,6 +26,9 @@ pub struct Catalog {
     pub brokers: u32,
     /// For each group, the global partition indices it subscribes to.
     pub group_partitions: Vec<Vec<u32>>,
+    /// Node id -> name as fault targets name it (`order-service`,
+    /// `broker-0`, `payment/1`).
+    pub nodes: Vec<String>,
 }
 
 impl Catalog {
@@ -113,6 +116,56 @@ pub enum Observation {
         consumer: u32,
         partition: u32,
         generation: u32,
+    },
+    /// The coordinator expelled a consumer it had not heard from for its
+    /// session timeout.
+    Expelled { group: u32, consumer: u32 },
+    /// A new leader took over a partition (`broker: None`: the partition
+    /// went offline, no replica may lead).
+    LeaderElected {
+        partition: u32,
+        broker: Option<u32>,
+        epoch: u32,
+        unclean: bool,
+    },
+    /// The event, at `offset` in the old leader's log, is gone from the
+    /// partition: the new leader never had it.
+    Truncated {
+        event: EventId,
+        partition: u32,
+        offset: u64,
+    },
+    /// The partition's ISR changed size.
+    IsrChanged { partition: u32, isr: u32 },
+    /// The controller fenced a broker it had not heard from.
+    Fenced { broker: u32 },
+    /// Retention deleted the event before the group read it.
+    Expired {
+        event: EventId,
+        group: u32,
+        partition: u32,
+        offset: u64,
+    },
+    /// A node changed state: 0 up, 1 crashed, 2 paused.
+    NodeState { node: u32, state: u8 },
+    /// A fault of the plan fired (index into the run's fault plan).
+    FaultStarted { fault: u32 },
+    /// A fault's duration ended (a crashed node restarted).
+    FaultEnded { fault: u32 },
+    /// The group's handler failed on the event (attempt 1 is the first try).
+    HandlerFailed {
+        event: EventId,
+        group: u32,
+        consumer: u32,
+        attempt: u32,
+    },
+    /// The handler gave up on the event after its retries: published to the
+    /// dead-letter topic, or skipped; its effect is not applied.
+    GaveUp {
+        event: EventId,
+        group: u32,
+        consumer: u32,
+        dead_lettered: bool,
     },
 }
 

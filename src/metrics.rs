@@ -23,6 +23,20 @@ pub struct Counts {
     pub rebalances: u64,
     pub duplicates_delivered: u64,
     pub duplicates_applied: u64,
+    /// Deleted by retention before a group read them (per group).
+    pub expired: u64,
+    /// Handler gave up and published to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Handler gave up and dropped the event (`on_failure = "skip"`).
+    pub gave_up: u64,
+    /// Failed handler attempts.
+    pub handler_failures: u64,
+    /// Events lost from a partition's log by a leader change.
+    pub truncated: u64,
+    pub leader_elections: u64,
+    pub unclean_leader_elections: u64,
+    /// Consumers expelled from their group by the session timeout.
+    pub expelled: u64,
 }
 
 /// A latency distribution: HdrHistogram at 3 significant digits, plus the
@@ -235,7 +249,34 @@ impl Observer for Metrics {
             Observation::Emitted { .. } => self.counts.emitted += 1,
             Observation::Committed { .. } => self.counts.committed += 1,
             Observation::Rebalanced { .. } => self.counts.rebalances += 1,
-            Observation::Assigned { .. } => {}
+            Observation::Expired { .. } => self.counts.expired += 1,
+            Observation::GaveUp { dead_lettered, .. } => {
+                if dead_lettered {
+                    self.counts.dead_lettered += 1;
+                } else {
+                    self.counts.gave_up += 1;
+                }
+            }
+            Observation::HandlerFailed { .. } => self.counts.handler_failures += 1,
+            Observation::Truncated { .. } => self.counts.truncated += 1,
+            Observation::LeaderElected {
+                broker: Some(_),
+                unclean,
+                ..
+            } => {
+                self.counts.leader_elections += 1;
+                if unclean {
+                    self.counts.unclean_leader_elections += 1;
+                }
+            }
+            Observation::Expelled { .. } => self.counts.expelled += 1,
+            Observation::Assigned { .. }
+            | Observation::LeaderElected { broker: None, .. }
+            | Observation::IsrChanged { .. }
+            | Observation::Fenced { .. }
+            | Observation::NodeState { .. }
+            | Observation::FaultStarted { .. }
+            | Observation::FaultEnded { .. } => {}
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Summary {
     pub counts: crate::metrics::Counts,
     pub latency_ns: Latency,
     pub throughput_per_s: Throughput,
+    /// Faults that fired, per kind.
+    pub faults: BTreeMap<String, u64>,
     pub checks: Vec<serde_json::Value>,
     pub verdict: String,
     pub repro: String,
@@ -90,6 +92,13 @@ impl Summary {
                     .zip(m.applied_by_group.iter().map(|r| r3(r.per_second())))
                     .collect(),
             },
+            faults: {
+                let mut by_kind = BTreeMap::new();
+                for f in result.fired_schedule() {
+                    *by_kind.entry(f.kind.as_str().to_string()).or_insert(0) += 1;
+                }
+                by_kind
+            },
             checks: Vec::new(),
             verdict: "pass".to_string(),
             repro,
@@ -136,6 +145,48 @@ pub fn peak_memory_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// `faults.csv`: every start and end of a fault, in time order, with
+/// what it struck and its parameters.
+pub fn faults_csv(result: &RunResult) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["t_ns", "phase", "kind", "target", "duration_ns", "detail"])
+        .expect("writing to memory");
+    for r in &result.fault_log {
+        let f = &result.faults[r.fault as usize];
+        w.write_record([
+            r.t_ns.to_string(),
+            r.phase.to_string(),
+            f.kind.as_str().to_string(),
+            f.target.as_ref().map_or(String::new(), |t| t.to_string()),
+            f.span().map_or(String::new(), |d| d.ns().to_string()),
+            f.detail(),
+        ])
+        .expect("writing to memory");
+    }
+    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 text")
+}
+
+/// `faults.toml`: the faults that fired as a concrete `[[faults]]`
+/// schedule. A scenario whose `faults` section is replaced by it (random
+/// faults off) runs the same.
+pub fn faults_toml(result: &RunResult) -> String {
+    #[derive(Serialize)]
+    struct Schedule {
+        faults: Vec<crate::scenario::Fault>,
+    }
+    let mut out = String::from(
+        "# The faults that fired in this run, as a concrete schedule.\n\
+         # Replace the scenario's `faults` section with this (random faults off)\n\
+         # and the same seed gives the same run.\n",
+    );
+    let body = toml_edit::ser::to_string_pretty(&Schedule {
+        faults: result.fired_schedule(),
+    })
+    .expect("a fault schedule serializes");
+    out.push_str(&body);
+    out
 }
 
 /// Write `summary.json` and `perf.json` into `dir` (created if missing).

@@ -2,11 +2,20 @@
 //! follower replication by fetching, the ISR, the high watermark and
 //! retention; and the fetch API that consumers use.
 //!
-//! Invariants (asserted): a log's end offset only grows while its replica
-//! leads; the high watermark never exceeds the leader's log end and never
-//! goes backwards; followers hold a prefix of the leader's log.
+//! Leadership: the controller fences a broker it has not heard from for
+//! `broker_session_timeout` (crashed, paused, cut off): the broker leaves
+//! every ISR and the partitions it led elect a new leader, cleanly from the
+//! ISR, or uncleanly from any live replica when the topic allows it. The
+//! new leader's log is the truth: other replicas truncate to where they
+//! diverge from it, and events only the old leader had are lost
+//! (`Truncated`). A broker that comes back truncates likewise, follows,
+//! and rejoins the ISR once caught up.
+//!
+//! Invariants (asserted): the high watermark never exceeds the leader's
+//! log end; followers hold a prefix of the leader's log.
 
 use super::dist::Sampler;
+use super::faults::RECONNECT_BACKOFF_NS;
 use super::{Ev, ProduceResult, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::{Rng, Time};
@@ -22,6 +31,12 @@ pub(crate) struct BrokerRt {
     pub ns_per_record: f64,
     pub append_latency: Sampler,
     pub rng: Rng,
+    /// Fenced by the controller: leads nothing and is in no ISR.
+    pub fenced: bool,
+    /// When the controller last heard from the broker.
+    pub last_heard_ns: Time,
+    /// Appends take this many times longer (slow-disk faults).
+    pub disk_factor: f64,
 }
 
 /// One replica's copy of a partition log.
@@ -35,6 +50,8 @@ pub(crate) struct ReplicaLog {
     pub fetch_parked: bool,
     pub fetch_end: u64,
     pub last_caught_up_ns: Time,
+    /// The follower's current fetch loop (see `Ev::ReplicaFetchArrive`).
+    pub fetch_generation: u32,
 }
 
 impl ReplicaLog {
@@ -51,9 +68,13 @@ impl ReplicaLog {
 pub(crate) struct PartitionRt {
     /// Brokers holding a replica; position 0 is the preferred leader.
     pub replicas: Vec<u32>,
-    /// Position in `replicas` of the current leader.
+    /// Position in `replicas` of the current (or, offline, the last) leader.
     pub leader: usize,
+    /// Leader epoch: bumped by every election.
     pub epoch: u32,
+    /// False while no live replica may lead (the partition is offline).
+    pub online: bool,
+    pub unclean_allowed: bool,
     pub logs: Vec<ReplicaLog>,
     pub isr: Vec<bool>,
     pub hw: u64,
@@ -100,26 +121,52 @@ impl World {
         if br.ns_per_record > 0.0 {
             work += (f64::from(records) * br.ns_per_record).round() as Time;
         }
+        if br.disk_factor != 1.0 {
+            work = (work as f64 * br.disk_factor).round() as Time;
+        }
         br.busy_until = br.busy_until.max(now) + work;
         br.busy_until
     }
 
-    pub(crate) fn on_produce_arrive(&mut self, req: u32, attempt: u32) {
+    /// Whether `broker` leads `part` now.
+    #[inline]
+    pub(crate) fn leads(&self, part: u32, broker: u32) -> bool {
+        let p = &self.parts[part as usize];
+        p.online && p.leader_broker() == broker && !self.brokers[broker as usize].fenced
+    }
+
+    pub(crate) fn on_produce_arrive(&mut self, req: u32, attempt: u32, broker: u32) {
         let r = self.requests[req as usize];
-        let leader = self.parts[r.part as usize].leader_broker();
-        let done = self.broker_work(leader, r.count);
+        if !self.leads(r.part, broker) {
+            self.requests[req as usize].copies -= 1;
+            self.respond(broker, req, attempt, ProduceResult::NotLeader);
+            self.maybe_free(req);
+            return;
+        }
+        let done = self.broker_work(broker, r.count);
         if done <= self.now() {
-            self.append(req, attempt);
+            self.append(req, attempt, broker);
         } else {
-            self.kernel
-                .schedule_at(done, Ev::AppendDone { req, attempt });
+            self.kernel.schedule_at(
+                done,
+                Ev::AppendDone {
+                    req,
+                    attempt,
+                    broker,
+                },
+            );
         }
     }
 
     /// The leader appends a produce request's batch (or refuses it).
-    pub(crate) fn append(&mut self, req: u32, attempt: u32) {
+    pub(crate) fn append(&mut self, req: u32, attempt: u32, broker: u32) {
         let r = self.requests[req as usize];
         self.requests[req as usize].copies -= 1;
+        if !self.leads(r.part, broker) {
+            self.respond(broker, req, attempt, ProduceResult::NotLeader);
+            self.maybe_free(req);
+            return;
+        }
         let (acks, idempotent) = {
             let c = &self.producers[r.producer as usize].client;
             (c.acks, c.idempotent)
@@ -142,7 +189,7 @@ impl World {
             None
         };
         if let Some(result) = refusal {
-            self.respond(req, attempt, result);
+            self.respond(broker, req, attempt, result);
             self.maybe_free(req);
             return;
         }
@@ -165,7 +212,7 @@ impl World {
         let end = p.leader_log().leo();
         match acks {
             Acks::None => {}
-            Acks::Leader => self.respond(req, attempt, ProduceResult::Ok),
+            Acks::Leader => self.respond(broker, req, attempt, ProduceResult::Ok),
             Acks::All => {
                 self.requests[req as usize].copies += 1;
                 self.parts[part].pending_acks.push_back((req, attempt, end));
@@ -205,7 +252,8 @@ impl World {
             }
             self.parts[part as usize].pending_acks.pop_front();
             self.requests[req as usize].copies -= 1;
-            self.respond(req, attempt, ProduceResult::Ok);
+            let leader = self.parts[part as usize].leader_broker();
+            self.respond(leader, req, attempt, ProduceResult::Ok);
             self.maybe_free(req);
         }
         let p = &mut self.parts[part as usize];
@@ -226,8 +274,8 @@ impl World {
         let leader_leo = p.leader_log().leo();
         let from = p.leader_broker();
         let to = p.replicas[r];
-        let epoch = p.epoch;
         let f = &mut p.logs[r];
+        let generation = f.fetch_generation;
         let offset = f.leo();
         if offset < leader_leo {
             f.fetch_parked = false;
@@ -235,61 +283,120 @@ impl World {
             let at = self
                 .net
                 .deliver_at(now, self.net.broker(from), self.net.broker(to));
-            self.kernel.schedule_at(
-                at,
-                Ev::ReplicaFetchResponse {
-                    part,
-                    replica: r as u32,
-                    epoch,
-                },
-            );
+            let replica = r as u32;
+            match at {
+                Some(at) => self.kernel.schedule_at(
+                    at,
+                    Ev::ReplicaFetchResponse {
+                        part,
+                        replica,
+                        generation,
+                    },
+                ),
+                None => self.kernel.schedule_in(
+                    self.fetch_timeout_ns,
+                    Ev::ReplicaFetchResend {
+                        part,
+                        replica,
+                        generation,
+                    },
+                ),
+            }
         } else {
             f.fetch_parked = true;
             f.last_caught_up_ns = now;
         }
     }
 
-    pub(crate) fn on_replica_fetch_response(&mut self, part: u32, replica: u32, epoch: u32) {
+    pub(crate) fn on_replica_fetch_response(&mut self, part: u32, replica: u32, generation: u32) {
         let r = replica as usize;
         let p = &mut self.parts[part as usize];
+        if p.logs[r].fetch_generation != generation || r == p.leader {
+            return; // a loop that leadership change or a restart replaced
+        }
         let mut copied = 0u32;
-        if epoch == p.epoch {
-            let leader = p.leader;
-            let (leader_log, follower) = two_mut(&mut p.logs, leader, r);
-            if follower.leo() < leader_log.start {
-                follower.entries.clear();
-                follower.start = leader_log.start;
-            }
-            let end = follower.fetch_end.min(leader_log.leo());
-            for offset in follower.leo()..end {
-                follower.entries.push_back(leader_log.get(offset));
-                copied += 1;
-            }
+        let leader = p.leader;
+        let (leader_log, follower) = two_mut(&mut p.logs, leader, r);
+        if follower.leo() < leader_log.start {
+            follower.entries.clear();
+            follower.start = leader_log.start;
+        }
+        let end = follower.fetch_end.min(leader_log.leo());
+        for offset in follower.leo()..end {
+            follower.entries.push_back(leader_log.get(offset));
+            copied += 1;
         }
         let broker = self.parts[part as usize].replicas[r];
         let done = self.broker_work(broker, copied);
         if done <= self.now() {
-            self.on_replica_append_done(part, replica);
+            self.on_replica_append_done(part, replica, generation);
         } else {
-            self.kernel
-                .schedule_at(done, Ev::ReplicaAppendDone { part, replica });
+            self.kernel.schedule_at(
+                done,
+                Ev::ReplicaAppendDone {
+                    part,
+                    replica,
+                    generation,
+                },
+            );
         }
     }
 
     /// The follower sends its next fetch (its fetch offset is its log end).
-    pub(crate) fn on_replica_append_done(&mut self, part: u32, replica: u32) {
+    pub(crate) fn on_replica_append_done(&mut self, part: u32, replica: u32, generation: u32) {
         let now = self.now();
         let p = &self.parts[part as usize];
+        if p.logs[replica as usize].fetch_generation != generation {
+            return;
+        }
         let from = self.net.broker(p.replicas[replica as usize]);
         let to = self.net.broker(p.leader_broker());
-        let at = self.net.deliver_at(now, from, to);
-        self.kernel
-            .schedule_at(at, Ev::ReplicaFetchArrive { part, replica });
+        match self.net.deliver_at(now, from, to) {
+            Some(at) => self.kernel.schedule_at(
+                at,
+                Ev::ReplicaFetchArrive {
+                    part,
+                    replica,
+                    generation,
+                },
+            ),
+            None => self.kernel.schedule_in(
+                self.fetch_timeout_ns,
+                Ev::ReplicaFetchResend {
+                    part,
+                    replica,
+                    generation,
+                },
+            ),
+        }
     }
 
-    pub(crate) fn on_replica_fetch_arrive(&mut self, part: u32, replica: u32) {
+    /// Start a new fetch loop for follower `r`, replacing any old one.
+    pub(crate) fn start_fetch_loop(&mut self, part: u32, r: usize) {
+        let generation = self.next_fetch_generation;
+        self.next_fetch_generation += 1;
+        let f = &mut self.parts[part as usize].logs[r];
+        f.fetch_generation = generation;
+        f.fetch_parked = false;
+        f.last_caught_up_ns = self.kernel.now();
+        self.on_replica_append_done(part, r as u32, generation);
+    }
+
+    /// End follower `r`'s fetch loop without starting another.
+    fn stop_fetch_loop(&mut self, part: u32, r: usize) {
+        self.next_fetch_generation += 1;
+        let f = &mut self.parts[part as usize].logs[r];
+        f.fetch_generation = self.next_fetch_generation;
+        f.fetch_parked = false;
+    }
+
+    pub(crate) fn on_replica_fetch_arrive(&mut self, part: u32, replica: u32, generation: u32) {
         let now = self.now();
         let r = replica as usize;
+        let p = &self.parts[part as usize];
+        if p.logs[r].fetch_generation != generation || !self.leads(part, p.leader_broker()) {
+            return;
+        }
         let p = &mut self.parts[part as usize];
         let leader_leo = p.leader_log().leo();
         let hw = p.hw;
@@ -300,6 +407,10 @@ impl World {
         }
         if !p.isr[r] && p.logs[r].known_leo >= hw {
             p.isr[r] = true;
+            self.observe(Observation::IsrChanged {
+                partition: part,
+                isr: self.parts[part as usize].isr_count(),
+            });
         }
         self.update_hw(part);
         self.serve_replica_fetch(part, r);
@@ -310,6 +421,12 @@ impl World {
         let now = self.now();
         let lag_max = self.replica_lag_time_max_ns;
         for part in 0..self.parts.len() {
+            // Shrinking the ISR goes through the controller: a leader that
+            // is down, fenced or cut off cannot do it.
+            let leader = self.parts[part].leader_broker();
+            if !self.parts[part].online || !self.controller_reachable(leader) {
+                continue;
+            }
             let p = &mut self.parts[part];
             let mut shrunk = false;
             for r in 0..p.replicas.len() {
@@ -324,29 +441,77 @@ impl World {
                 }
             }
             if shrunk {
+                let isr = self.parts[part].isr_count();
+                self.observe(Observation::IsrChanged {
+                    partition: part as u32,
+                    isr,
+                });
                 self.update_hw(part as u32);
             }
         }
     }
 
-    /// Delete records older than the topic's retention (below the high watermark).
+    /// Delete records older than the topic's retention (below the high
+    /// watermark). A deleted record a group had not read yet is `Expired`
+    /// for that group.
     pub(crate) fn apply_retention(&mut self) {
         let now = self.now();
-        for p in &mut self.parts {
+        let mut expired: Vec<(EventId, u32, u64)> = Vec::new();
+        for (part, p) in self.parts.iter_mut().enumerate() {
             let horizon = now.saturating_sub(p.retention_ns);
             if horizon == 0 {
                 continue;
             }
             let hw = p.hw;
-            for log in &mut p.logs {
+            let leader = p.leader;
+            for (li, log) in p.logs.iter_mut().enumerate() {
                 while let Some(&event) = log.entries.front() {
                     if log.start >= hw || self.events[event as usize].created_ns > horizon {
                         break;
+                    }
+                    if li == leader {
+                        expired.push((event, part as u32, log.start));
                     }
                     log.entries.pop_front();
                     log.start += 1;
                 }
             }
+        }
+        for (event, part, offset) in expired {
+            for g in 0..self.groups.len() as u32 {
+                if self.read_point(g, part).is_some_and(|read| offset >= read) {
+                    self.observe(Observation::Expired {
+                        event,
+                        group: g,
+                        partition: part,
+                        offset,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The offset from which group `g` has yet to read `part` (`None`: the
+    /// group does not read it, or will start after what is there now).
+    fn read_point(&self, g: u32, part: u32) -> Option<u64> {
+        let grp = &self.groups[g as usize];
+        let idx = grp.part_index[part as usize];
+        if idx == u32::MAX {
+            return None;
+        }
+        let idx = idx as usize;
+        if let Some(c) = grp.owner[idx]
+            && let Some(cp) = self.consumers[c as usize]
+                .parts
+                .iter()
+                .find(|cp| cp.part == part)
+        {
+            return Some(cp.fetch_offset);
+        }
+        match (grp.committed[idx], grp.auto_offset_reset) {
+            (Some(offset), _) => Some(offset),
+            (None, OffsetReset::Earliest) => Some(0),
+            (None, OffsetReset::Latest) => None,
         }
     }
 
@@ -376,21 +541,325 @@ impl World {
             return;
         }
         let end = p.hw.min(cp.fetch_offset + u64::from(g.max_poll_records));
-        for offset in cp.fetch_offset..end {
+        let first = cp.fetch_offset;
+        for offset in first..end {
             cp.inflight.push_back((offset, log.get(offset)));
         }
         cp.fetch_offset = end;
         let from = self.net.broker(p.leader_broker());
         let to = c.node;
-        let at = self.net.deliver_at(now, from, to);
-        self.kernel.schedule_at(
-            at,
-            Ev::ConsumerFetchResponse {
-                consumer,
-                part,
-                epoch,
-            },
-        );
+        match self.net.deliver_at(now, from, to) {
+            Some(at) => {
+                if self.net.duplicates(from, to) {
+                    // The response arrives twice: the records are handed over twice.
+                    for offset in first..end {
+                        cp.inflight.push_back((offset, log.get(offset)));
+                    }
+                }
+                self.kernel.schedule_at(
+                    at,
+                    Ev::ConsumerFetchResponse {
+                        consumer,
+                        part,
+                        epoch,
+                    },
+                )
+            }
+            None => {
+                // Lost on the way: the consumer times out and fetches again
+                // from where it was.
+                cp.inflight.clear();
+                cp.fetch_offset = first;
+                self.kernel.schedule_in(
+                    self.fetch_timeout_ns,
+                    Ev::FetchRetry {
+                        consumer,
+                        part,
+                        epoch,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(crate) fn on_consumer_fetch_arrive(
+        &mut self,
+        consumer: u32,
+        part: u32,
+        epoch: u32,
+        broker: u32,
+    ) {
+        if self.leads(part, broker) {
+            self.serve_consumer_fetch(consumer, part, epoch);
+        } else {
+            // NOT_LEADER_OR_FOLLOWER: refresh metadata and fetch again.
+            self.kernel.schedule_in(
+                RECONNECT_BACKOFF_NS,
+                Ev::FetchRetry {
+                    consumer,
+                    part,
+                    epoch,
+                },
+            );
+        }
+    }
+}
+
+impl World {
+    /// Whether broker `b` can reach the controller: it runs and is not cut
+    /// off from every other live broker (the controller quorum lives with
+    /// the brokers).
+    pub(crate) fn controller_reachable(&self, b: u32) -> bool {
+        let nb = self.brokers.len() as u32;
+        let node = self.net.broker(b);
+        self.is_up(node)
+            && (nb == 1
+                || self.net.active.is_empty()
+                || (0..nb).any(|o| {
+                    o != b && self.broker_up(o) && !self.net.cut(node, self.net.broker(o))
+                }))
+    }
+
+    /// A broker process dies: its connections drop, so requests waiting on
+    /// it fail at their clients; its logs stay on disk.
+    pub(crate) fn crash_broker(&mut self, b: u32) {
+        self.brokers[b as usize].busy_until = self.now();
+        for part in 0..self.parts.len() as u32 {
+            let p = &mut self.parts[part as usize];
+            let Some(r) = p.replicas.iter().position(|&x| x == b) else {
+                continue;
+            };
+            p.logs[r].fetch_parked = false;
+            if r == p.leader {
+                self.fail_leader_waiters(part, b);
+            }
+        }
+    }
+
+    /// A crashed broker starts again: the controller fences its old
+    /// incarnation (if the session had not expired yet), then lets it in.
+    pub(crate) fn restart_broker(&mut self, b: u32) {
+        self.brokers[b as usize].busy_until = self.now();
+        if !self.brokers[b as usize].fenced {
+            self.fence(b);
+        }
+        self.unfence(b);
+    }
+
+    /// Requests waiting at a leader that stops leading fail: pending
+    /// acks get NOT_LEADER, parked consumer fetches are retried.
+    fn fail_leader_waiters(&mut self, part: u32, b: u32) {
+        let pending = std::mem::take(&mut self.parts[part as usize].pending_acks);
+        for (req, attempt, _) in pending {
+            self.requests[req as usize].copies -= 1;
+            self.respond(b, req, attempt, ProduceResult::NotLeader);
+            self.maybe_free(req);
+        }
+        let parked = std::mem::take(&mut self.parts[part as usize].parked_consumers);
+        for (consumer, epoch) in parked {
+            self.kernel.schedule_in(
+                RECONNECT_BACKOFF_NS,
+                Ev::FetchRetry {
+                    consumer,
+                    part,
+                    epoch,
+                },
+            );
+        }
+    }
+
+    /// The controller fences broker `b`: it leaves every ISR, and the
+    /// partitions it led elect new leaders.
+    pub(crate) fn fence(&mut self, b: u32) {
+        self.brokers[b as usize].fenced = true;
+        self.observe(Observation::Fenced { broker: b });
+        for part in 0..self.parts.len() as u32 {
+            let Some(r) = self.parts[part as usize]
+                .replicas
+                .iter()
+                .position(|&x| x == b)
+            else {
+                continue;
+            };
+            self.stop_fetch_loop(part, r);
+            let p = &self.parts[part as usize];
+            if r == p.leader && p.online {
+                self.fail_leader_waiters(part, b);
+                self.elect(part);
+            } else if r != p.leader && p.isr[r] {
+                self.parts[part as usize].isr[r] = false;
+                let isr = self.parts[part as usize].isr_count();
+                self.observe(Observation::IsrChanged {
+                    partition: part,
+                    isr,
+                });
+                self.update_hw(part);
+            }
+        }
+    }
+
+    /// Broker `b` is back in the cluster: it leads offline partitions it is
+    /// eligible for, and follows (after truncating) everywhere else.
+    pub(crate) fn unfence(&mut self, b: u32) {
+        let now = self.now();
+        let br = &mut self.brokers[b as usize];
+        br.fenced = false;
+        br.last_heard_ns = now;
+        br.busy_until = br.busy_until.max(now);
+        for part in 0..self.parts.len() as u32 {
+            let Some(r) = self.parts[part as usize]
+                .replicas
+                .iter()
+                .position(|&x| x == b)
+            else {
+                continue;
+            };
+            if !self.parts[part as usize].online {
+                self.elect(part);
+                continue;
+            }
+            let p = &mut self.parts[part as usize];
+            if r == p.leader {
+                continue;
+            }
+            let leader = p.leader;
+            let d = divergence(&p.logs[r], &p.logs[leader]);
+            truncate(&mut p.logs[r], d);
+            p.logs[r].known_leo = p.logs[r].leo();
+            self.start_fetch_loop(part, r);
+        }
+    }
+
+    /// Choose a leader for `part` among live, unfenced replicas: from the
+    /// ISR; else, if the topic allows it, any of them (unclean); else the
+    /// partition goes offline until an ISR member returns.
+    fn elect(&mut self, part: u32) {
+        let p = &self.parts[part as usize];
+        let live = |r: usize| {
+            let b = p.replicas[r];
+            self.broker_up(b) && !self.brokers[b as usize].fenced
+        };
+        let n = p.replicas.len();
+        if let Some(r) = (0..n).find(|&r| p.isr[r] && live(r)) {
+            self.set_leader(part, r, false);
+        } else if let Some(r) = (0..n).find(|&r| p.unclean_allowed && live(r)) {
+            self.set_leader(part, r, true);
+        } else if self.parts[part as usize].online {
+            self.parts[part as usize].online = false;
+            self.observe(Observation::LeaderElected {
+                partition: part,
+                broker: None,
+                epoch: self.parts[part as usize].epoch,
+                unclean: false,
+            });
+        }
+    }
+
+    /// Replica `r` leads `part` from now on. Every other replica truncates
+    /// to where its log diverges from the new leader's; what only the old
+    /// leader had is lost.
+    fn set_leader(&mut self, part: u32, r: usize, unclean: bool) {
+        let now = self.now();
+        let old = self.parts[part as usize].leader;
+        let old_broker = self.parts[part as usize].leader_broker();
+        self.fail_leader_waiters(part, old_broker);
+        let mut lost: Vec<(u64, EventId)> = Vec::new();
+        {
+            let p = &mut self.parts[part as usize];
+            for q in 0..p.replicas.len() {
+                if q == r {
+                    continue;
+                }
+                let d = divergence(&p.logs[q], &p.logs[r]);
+                if q == old {
+                    let log = &p.logs[q];
+                    for offset in d.max(log.start)..log.leo() {
+                        lost.push((offset, log.get(offset)));
+                    }
+                }
+                truncate(&mut p.logs[q], d);
+            }
+            p.leader = r;
+            p.epoch += 1;
+            p.online = true;
+            p.hw = p.hw.min(p.logs[r].leo());
+            if unclean {
+                p.isr.iter_mut().for_each(|x| *x = false);
+            }
+            p.isr[r] = true;
+        }
+        let b = self.parts[part as usize].replicas[old];
+        if old != r && (self.brokers[b as usize].fenced || !self.broker_up(b)) {
+            self.parts[part as usize].isr[old] = false;
+        }
+        for &(offset, event) in &lost {
+            self.forget_sequence(part, event);
+            self.observe(Observation::Truncated {
+                event,
+                partition: part,
+                offset,
+            });
+        }
+        let epoch = self.parts[part as usize].epoch;
+        let broker = self.parts[part as usize].leader_broker();
+        self.observe(Observation::LeaderElected {
+            partition: part,
+            broker: Some(broker),
+            epoch,
+            unclean,
+        });
+        for q in 0..self.parts[part as usize].replicas.len() {
+            if q == r {
+                continue;
+            }
+            let b = self.parts[part as usize].replicas[q];
+            let f = &mut self.parts[part as usize].logs[q];
+            f.known_leo = f.leo();
+            f.last_caught_up_ns = now;
+            if self.broker_up(b) && !self.brokers[b as usize].fenced {
+                self.start_fetch_loop(part, q);
+            } else {
+                self.stop_fetch_loop(part, q);
+            }
+        }
+        self.update_hw(part);
+    }
+
+    /// An idempotent producer's batch was truncated away: the partition's
+    /// sequence state forgets it, so that a retry is appended again.
+    fn forget_sequence(&mut self, part: u32, event: EventId) {
+        let producer = self.events[event as usize].producer as usize;
+        let prod = &self.producers[producer];
+        let Some(pp) = prod.parts.get((part - prod.first_part) as usize) else {
+            return;
+        };
+        if let Ok(seq) = pp.seq_events.binary_search(&event) {
+            let state = &mut self.parts[part as usize].producer_seq[producer];
+            state.1 = state.1.min(seq as i64 - 1);
+        }
+    }
+}
+
+/// The offset where log `a` stops agreeing with log `b`: they share a
+/// prefix and differ (or one ends) from there.
+fn divergence(a: &ReplicaLog, b: &ReplicaLog) -> u64 {
+    let end = a.leo().min(b.leo());
+    let start = a.start.max(b.start);
+    let mut d = end;
+    while d > start && a.get(d - 1) != b.get(d - 1) {
+        d -= 1;
+    }
+    d
+}
+
+/// Drop a log's records from `offset` on.
+fn truncate(log: &mut ReplicaLog, offset: u64) {
+    while log.leo() > offset.max(log.start) {
+        log.entries.pop_back();
+    }
+    if offset < log.start {
+        log.entries.clear();
+        log.start = offset;
     }
 }
 

@@ -7,7 +7,10 @@ use super::group::EmitRt;
 use super::network::{Network, Node};
 use super::partitioner::PartitionChooser;
 use super::producer::{ArrivalRt, ProdPart};
-use super::{BrokerRt, ConsumerRt, Ev, GroupRt, PartitionRt, ProducerRt, TICK_NS, World};
+use super::faults::concrete_plan;
+use super::{
+    BrokerRt, ConsumerRt, Ev, GroupRt, NodeState, PartitionRt, ProducerRt, TICK_NS, World,
+};
 use crate::history::Catalog;
 use crate::kernel::{Budget, Kernel, NS_PER_S, rng_stream};
 use crate::metrics::{EventBits, Metrics};
@@ -71,6 +74,8 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 epoch: 0,
                 logs: (0..rf).map(|_| ReplicaLog::default()).collect(),
                 isr: vec![true; rf],
+                online: true,
+                unclean_allowed: t.unclean_leader_election,
                 hw: 0,
                 min_isr: t.min_insync_replicas,
                 retention_ns: t.retention.ns(),
@@ -136,6 +141,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
             live: Vec::new(),
             timer_pending: false,
+            arrival_pending: false,
             epoch: 0,
         });
         node_names.push(format!("producer/{}", p.name));
@@ -143,12 +149,16 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     }
     let key_texts = keys.names.clone();
     let mut group_emits: Vec<Vec<EmitRt>> = Vec::new();
+    let mut dlt_producers = Vec::new();
     for g in &s.groups {
         let mut rules = Vec::new();
-        for e in &g.emit {
-            let name = format!("{}->{}", g.name, e.topic);
+        let emit_topics = g.emit.iter().map(|e| (Some(e), &e.topic));
+        let dlt = g.dead_letter_topic.iter().map(|t| (None, t));
+        let mut dlt_producer = None;
+        for (e, topic) in emit_topics.chain(dlt) {
+            let name = format!("{}->{}", g.name, topic);
             let mut rng = rng_stream(seed, &format!("producer/{name}"));
-            let t = &topics[topic_id[e.topic.as_str()] as usize];
+            let t = &topics[topic_id[topic.as_str()] as usize];
             let client = ProducerClient::default();
             let chooser = PartitionChooser::new(
                 Partitioner::Murmur2,
@@ -158,16 +168,25 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 |k| key_texts[k as usize].clone().into_bytes(),
                 &mut rng,
             );
-            rules.push(EmitRt {
-                on: e.on.as_deref().map(|t| types.id(t) as u16),
-                producer: producers.len() as u32,
-                event_type: types.id(&e.event_type) as u16,
-                mode: e.mode,
-            });
+            let event_type = match e {
+                Some(e) => {
+                    rules.push(EmitRt {
+                        on: e.on.as_deref().map(|t| types.id(t) as u16),
+                        producer: producers.len() as u32,
+                        event_type: types.id(&e.event_type) as u16,
+                        mode: e.mode,
+                    });
+                    types.id(&e.event_type) as u16
+                }
+                None => {
+                    dlt_producer = Some(producers.len() as u32);
+                    0
+                }
+            };
             producers.push(ProducerRt {
                 node: Node(producers.len() as u32),
                 first_part: t.first_part,
-                event_type: types.id(&e.event_type) as u16,
+                event_type,
                 client,
                 arrival: None,
                 rng,
@@ -178,12 +197,14 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
                 live: Vec::new(),
                 timer_pending: false,
+                arrival_pending: false,
                 epoch: 0,
             });
             node_names.push(format!("producer/{name}"));
             catalog.producers.push(name);
         }
         group_emits.push(rules);
+        dlt_producers.push(dlt_producer);
     }
     for p in &mut parts {
         p.producer_seq = vec![(0, -1); producers.len()];
@@ -197,6 +218,9 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             ns_per_record: s.cluster.capacity.map_or(0.0, |c| NS_PER_S as f64 / c),
             append_latency: Sampler::new(&s.cluster.append_latency),
             rng: rng_stream(seed, &format!("broker/{b}")),
+            fenced: false,
+            last_heard_ns: 0,
+            disk_factor: 1.0,
         });
         node_names.push(format!("broker/{b}"));
     }
@@ -238,6 +262,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 batch: VecDeque::new(),
                 current: None,
                 waiting: true,
+                last_heard_ns: 0,
             });
             node_names.push(name);
             catalog.consumers.push((gi as u32, i));
@@ -261,6 +286,11 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             processing: Sampler::new(&g.processing),
             by_type,
             emits,
+            session_timeout_ns: g.session_timeout.ns(),
+            on_failure: g.failure_policy(),
+            handler_retries: g.handler_retries,
+            handler_backoff_ns: g.handler_retry_backoff.ns(),
+            dlt_producer: dlt_producers[gi],
             generation: 0,
             members: Vec::new(),
             rebalancing: false,
@@ -281,6 +311,12 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     }
     catalog.event_types = types.names;
     catalog.keys = key_texts;
+    catalog.nodes = s
+        .all_nodes()
+        .into_iter()
+        .map(|n| s.node_name(n))
+        .collect();
+    debug_assert_eq!(catalog.nodes.len(), node_names.len());
 
     let net_rngs = node_names
         .iter()
@@ -306,6 +342,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         kernel_events_max: s.scenario.max_kernel_events,
     };
     let key_count = catalog.keys.len();
+    let node_count = node_names.len();
     let mut world = World {
         kernel: Kernel::new(budget),
         metrics: Metrics::new(&catalog),
@@ -328,12 +365,22 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         next_part_epoch: 0,
         stop: None,
         ticks: 0,
+        node_state: vec![NodeState::Up; node_count],
+        down_nodes: 0,
+        faults: Vec::new(),
+        handler_faults: Vec::new(),
+        pending_fault_events: 0,
+        fault_log: Vec::new(),
+        fetch_timeout_ns: s.network.request_timeout.ns(),
+        broker_session_ns: s.cluster.broker_session_timeout.ns(),
+        next_fetch_generation: 0,
     };
 
     // First events: arrivals, follower fetches, group joins, the tick.
     for (i, p) in s.producers.iter().enumerate() {
         let start = p.start.ns();
         if start < world.producers[i].arrival.as_ref().map_or(0, |a| a.stop_ns) {
+            world.producers[i].arrival_pending = true;
             world
                 .kernel
                 .schedule_at(start, Ev::Arrival { producer: i as u32 });
@@ -341,11 +388,15 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     }
     for part in 0..world.parts.len() {
         for replica in 1..world.parts[part].replicas.len() {
+            let generation = world.next_fetch_generation;
+            world.next_fetch_generation += 1;
+            world.parts[part].logs[replica].fetch_generation = generation;
             world.kernel.schedule_at(
                 0,
                 Ev::ReplicaFetchArrive {
                     part: part as u32,
                     replica: replica as u32,
+                    generation,
                 },
             );
         }
@@ -356,6 +407,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             .schedule_at(grp.start.ns(), Ev::GroupStart { group: g as u32 });
     }
     world.kernel.schedule_at(TICK_NS, Ev::Tick);
+    world.install_faults(s, concrete_plan(s, seed));
     debug_assert!(
         s.producers
             .iter()

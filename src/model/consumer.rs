@@ -8,8 +8,8 @@
 use super::network::Node;
 use super::{Ev, World};
 use crate::history::{EventId, Observation};
-use crate::kernel::Rng;
-use crate::scenario::{CommitMode, Effect, EmitMode, Idempotency};
+use crate::kernel::{Rng, Time};
+use crate::scenario::{CommitMode, Effect, EmitMode, Idempotency, OnFailure};
 use std::collections::VecDeque;
 
 /// A partition assigned to a consumer.
@@ -36,6 +36,8 @@ pub(crate) struct Current {
     pub event: EventId,
     /// The partition was revoked while processing: finish, but do not commit.
     pub revoked: bool,
+    /// Failed attempts so far.
+    pub attempt: u32,
 }
 
 pub(crate) struct ConsumerRt {
@@ -52,6 +54,8 @@ pub(crate) struct ConsumerRt {
     pub current: Option<Current>,
     /// Nothing to process: the next fetch response polls.
     pub waiting: bool,
+    /// When the group coordinator last heard from the consumer.
+    pub last_heard_ns: Time,
 }
 
 impl World {
@@ -61,20 +65,39 @@ impl World {
         let cp = &mut c.parts[idx];
         cp.fetching = true;
         let (part, epoch) = (cp.part, cp.epoch);
-        let to = self.net.broker(self.parts[part as usize].leader_broker());
-        let at = self.net.deliver_at(now, c.node, to);
-        self.kernel.schedule_at(
-            at,
-            Ev::ConsumerFetchArrive {
-                consumer,
-                part,
-                epoch,
-            },
-        );
+        let broker = self.parts[part as usize].leader_broker();
+        let to = self.net.broker(broker);
+        match self.net.deliver_at(now, c.node, to) {
+            Some(at) => self.kernel.schedule_at(
+                at,
+                Ev::ConsumerFetchArrive {
+                    consumer,
+                    part,
+                    epoch,
+                    broker,
+                },
+            ),
+            None => self.kernel.schedule_in(
+                self.fetch_timeout_ns,
+                Ev::FetchRetry {
+                    consumer,
+                    part,
+                    epoch,
+                },
+            ),
+        }
     }
 
-    pub(crate) fn on_consumer_fetch_arrive(&mut self, consumer: u32, part: u32, epoch: u32) {
-        self.serve_consumer_fetch(consumer, part, epoch);
+    /// A fetch failed or went unanswered: send it again if still wanted.
+    pub(crate) fn on_fetch_retry(&mut self, consumer: u32, part: u32, epoch: u32) {
+        let c = &self.consumers[consumer as usize];
+        if let Some(idx) = c
+            .parts
+            .iter()
+            .position(|cp| cp.part == part && cp.epoch == epoch && cp.fetching)
+        {
+            self.send_fetch(consumer, idx);
+        }
     }
 
     pub(crate) fn on_consumer_fetch_response(&mut self, consumer: u32, part: u32, epoch: u32) {
@@ -110,6 +133,12 @@ impl World {
         if c.current.is_some() || !c.batch.is_empty() {
             return;
         }
+        if self.groups[g].generation > 0 && !self.groups[g].members.contains(&consumer) {
+            // Expelled while it was away: Kafka's poll rejoins the group.
+            self.rejoin(consumer);
+            return;
+        }
+        let c = &mut self.consumers[consumer as usize];
         let n = c.parts.len();
         for i in 0..n {
             let cp = &mut c.parts[(c.rr + i) % n];
@@ -162,15 +191,11 @@ impl World {
             offset,
             event,
             revoked: false,
+            attempt: 0,
         });
+        let dt = self.processing_time(consumer, event);
+        let c = &self.consumers[consumer as usize];
         let g = &self.groups[c.group as usize];
-        let event_type = self.events[event as usize].event_type as usize;
-        let sampler = g
-            .by_type
-            .get(event_type)
-            .and_then(Option::as_ref)
-            .unwrap_or(&g.processing);
-        let dt = sampler.sample(&mut c.rng);
         let token = c.token;
         let dual_write = g.emits.iter().any(|e| e.mode == EmitMode::DualWrite);
         self.kernel
@@ -181,14 +206,69 @@ impl World {
         }
     }
 
+    /// How long processing `event` takes this time.
+    fn processing_time(&mut self, consumer: u32, event: EventId) -> Time {
+        let c = &mut self.consumers[consumer as usize];
+        let g = &self.groups[c.group as usize];
+        let event_type = self.events[event as usize].event_type as usize;
+        let sampler = g
+            .by_type
+            .get(event_type)
+            .and_then(Option::as_ref)
+            .unwrap_or(&g.processing);
+        sampler.sample(&mut c.rng)
+    }
+
     pub(crate) fn on_process_done(&mut self, consumer: u32, token: u32) {
         let c = &mut self.consumers[consumer as usize];
         if c.token != token {
             return;
         }
-        let Some(cur) = c.current.take() else { return };
+        let Some(mut cur) = c.current.take() else {
+            return;
+        };
         let g = c.group;
-        if self.apply_effect(consumer, cur.event) {
+        if self.handler_fails(consumer, cur.event) {
+            cur.attempt += 1;
+            self.observe(Observation::HandlerFailed {
+                event: cur.event,
+                group: g,
+                consumer,
+                attempt: cur.attempt,
+            });
+            let grp = &self.groups[g as usize];
+            let policy = grp.on_failure;
+            if policy == OnFailure::Block || cur.attempt <= grp.handler_retries {
+                // Retry after the backoff; the consumer works on nothing else.
+                let dt = grp.handler_backoff_ns + self.processing_time(consumer, cur.event);
+                self.consumers[consumer as usize].current = Some(cur);
+                self.kernel
+                    .schedule_in(dt, Ev::ProcessDone { consumer, token });
+                return;
+            }
+            let dead_lettered = policy == OnFailure::DeadLetter;
+            if dead_lettered && let Some(dlt) = self.groups[g as usize].dlt_producer {
+                let e = self.events[cur.event as usize];
+                let prod = &mut self.producers[dlt as usize];
+                let part = prod
+                    .chooser
+                    .choose(u64::from(e.key), u64::from(e.size), &mut prod.rng);
+                self.create_event(
+                    dlt,
+                    e.key,
+                    part,
+                    u64::from(e.size),
+                    e.event_type,
+                    Some(e.origin),
+                );
+            }
+            self.observe(Observation::GaveUp {
+                event: cur.event,
+                group: g,
+                consumer,
+                dead_lettered,
+            });
+        } else if self.apply_effect(consumer, cur.event) {
             self.emit(consumer, cur.event, EmitMode::Outbox);
         }
         let commit = self.groups[g as usize].commit;

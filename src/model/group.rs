@@ -8,7 +8,9 @@ use super::{Ev, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::Time;
 use crate::metrics::EventBits;
-use crate::scenario::{Assignment, CommitMode, Effect, EmitMode, Idempotency, OffsetReset};
+use crate::scenario::{
+    Assignment, CommitMode, Effect, EmitMode, Idempotency, OffsetReset, OnFailure,
+};
 use std::collections::VecDeque;
 
 /// A service emission rule, resolved to ids.
@@ -39,6 +41,12 @@ pub(crate) struct GroupRt {
     pub processing: Sampler,
     pub by_type: Vec<Option<Sampler>>,
     pub emits: Vec<EmitRt>,
+    pub session_timeout_ns: Time,
+    pub on_failure: OnFailure,
+    pub handler_retries: u32,
+    pub handler_backoff_ns: Time,
+    /// The producer that publishes to the dead-letter topic.
+    pub dlt_producer: Option<u32>,
     // Coordinator state.
     pub generation: u32,
     pub members: Vec<u32>,
@@ -106,15 +114,22 @@ impl World {
         );
     }
 
-    /// Take `part` away from `consumer` (Kafka's onPartitionsRevoked: commit first).
+    /// Take `part` away from `consumer` (Kafka's onPartitionsRevoked: commit
+    /// first). An expelled consumer is not told (it finds out when it next
+    /// polls or commits); a member that is down cannot commit.
     fn revoke(&mut self, consumer: u32, part: u32) {
         let g = self.consumers[consumer as usize].group;
+        if !self.groups[g as usize].members.contains(&consumer) {
+            return;
+        }
         let commit = self.groups[g as usize].commit;
+        let up = self.is_up(self.consumers[consumer as usize].node);
         let c = &self.consumers[consumer as usize];
         let Some(idx) = c.parts.iter().position(|cp| cp.part == part) else {
             return;
         };
         let offset = match commit {
+            _ if !up => None,
             CommitMode::AfterProcess => Some(c.parts[idx].processed),
             CommitMode::Auto => Some(c.parts[idx].position),
             CommitMode::BeforeProcess | CommitMode::Transactional => None,
@@ -213,6 +228,85 @@ impl World {
             offset,
             generation,
         });
+    }
+
+    /// The coordinator expels a consumer whose session expired; the group
+    /// rebalances without it.
+    pub(crate) fn expel(&mut self, consumer: u32) {
+        let g = self.consumers[consumer as usize].group;
+        let grp = &mut self.groups[g as usize];
+        let Some(i) = grp.members.iter().position(|&m| m == consumer) else {
+            return;
+        };
+        grp.members.remove(i);
+        self.observe(Observation::Expelled { group: g, consumer });
+        self.trigger_rebalance(g);
+    }
+
+    /// A consumer (re)joins its group with empty hands: whatever it held is
+    /// lost (onPartitionsLost: no commit), and the group rebalances.
+    pub(crate) fn rejoin(&mut self, consumer: u32) {
+        let now = self.now();
+        let c = &mut self.consumers[consumer as usize];
+        c.parts.clear();
+        c.batch.clear();
+        c.rr = 0;
+        c.waiting = c.current.is_none();
+        c.last_heard_ns = now;
+        let g = c.group;
+        let grp = &mut self.groups[g as usize];
+        if !grp.members.contains(&consumer) {
+            grp.members.push(consumer);
+            grp.members.sort_unstable();
+        }
+        self.trigger_rebalance(g);
+    }
+
+    /// The consumer process dies with its in-memory progress: buffered and
+    /// processed-but-uncommitted events will be delivered again to whoever
+    /// gets its partitions. The group notices after the session timeout.
+    pub(crate) fn crash_consumer(&mut self, consumer: u32) {
+        let c = &mut self.consumers[consumer as usize];
+        c.token += 1;
+        c.parts.clear();
+        c.batch.clear();
+        c.current = None;
+        c.waiting = false;
+        c.rr = 0;
+    }
+
+    /// The consumer process starts again and joins its group (if the group
+    /// has started; otherwise it joins when the group does).
+    pub(crate) fn restart_consumer(&mut self, consumer: u32) {
+        let g = self.consumers[consumer as usize].group;
+        let grp = &self.groups[g as usize];
+        self.consumers[consumer as usize].waiting = true;
+        if grp.generation == 0 {
+            return;
+        }
+        if grp.commit == CommitMode::Auto {
+            let interval = grp.auto_commit_interval_ns;
+            let token = self.consumers[consumer as usize].token;
+            self.kernel
+                .schedule_in(interval, Ev::AutoCommit { consumer, token });
+        }
+        self.rejoin(consumer);
+    }
+
+    /// A paused consumer runs again. If the group expelled it meanwhile it
+    /// is a zombie: it finishes the batch in hand (its commits are fenced)
+    /// and rejoins at its next poll, or at once if it has nothing in hand.
+    pub(crate) fn consumer_resumed(&mut self, consumer: u32) {
+        let c = &self.consumers[consumer as usize];
+        let g = c.group;
+        let grp = &self.groups[g as usize];
+        if grp.generation > 0
+            && !grp.members.contains(&consumer)
+            && c.current.is_none()
+            && c.batch.is_empty()
+        {
+            self.rejoin(consumer);
+        }
     }
 
     /// The group has started, holds every partition and has processed

@@ -16,6 +16,7 @@ mod broker;
 mod build;
 mod consumer;
 pub mod dist;
+pub mod faults;
 mod group;
 mod network;
 pub mod partitioner;
@@ -24,10 +25,12 @@ mod producer;
 use crate::history::{Catalog, EventId, Observation, Observer};
 use crate::kernel::{Kernel, StopReason, Time};
 use crate::metrics::Metrics;
-use crate::scenario::Scenario;
+use crate::scenario::{Fault, Scenario};
 
 pub(crate) use broker::{BrokerRt, PartitionRt};
 pub(crate) use consumer::ConsumerRt;
+pub use faults::FaultRecord;
+pub(crate) use faults::{FaultRt, NodeState};
 pub(crate) use group::GroupRt;
 pub(crate) use network::Network;
 pub(crate) use producer::{ProducerRt, Request};
@@ -43,24 +46,51 @@ pub(crate) enum Ev {
     TimeoutCheck { producer: u32 },
     /// A failed request's backoff is over: send it again.
     Retry { req: u32 },
-    /// A produce request reaches the partition leader.
-    ProduceArrive { req: u32, attempt: u32 },
+    /// A produce request reaches the broker the producer took for leader.
+    ProduceArrive { req: u32, attempt: u32, broker: u32 },
     /// The leader finished appending a request (after the capacity queue).
-    AppendDone { req: u32, attempt: u32 },
+    AppendDone { req: u32, attempt: u32, broker: u32 },
     /// A produce response reaches the producer.
     ProduceResponse {
         req: u32,
         attempt: u32,
         result: ProduceResult,
     },
-    /// A follower's fetch reaches the leader.
-    ReplicaFetchArrive { part: u32, replica: u32 },
+    /// A follower's fetch reaches the leader. `generation` names the
+    /// follower's fetch loop; a loop is replaced when leadership changes or
+    /// the follower restarts, and the old one's events are ignored.
+    ReplicaFetchArrive {
+        part: u32,
+        replica: u32,
+        generation: u32,
+    },
     /// The leader's fetch response reaches the follower.
-    ReplicaFetchResponse { part: u32, replica: u32, epoch: u32 },
+    ReplicaFetchResponse {
+        part: u32,
+        replica: u32,
+        generation: u32,
+    },
     /// The follower finished appending fetched records.
-    ReplicaAppendDone { part: u32, replica: u32 },
-    /// A consumer's fetch reaches the partition leader.
+    ReplicaAppendDone {
+        part: u32,
+        replica: u32,
+        generation: u32,
+    },
+    /// A follower's fetch got no answer within the request timeout: fetch again.
+    ReplicaFetchResend {
+        part: u32,
+        replica: u32,
+        generation: u32,
+    },
+    /// A consumer's fetch reaches the broker it took for the partition leader.
     ConsumerFetchArrive {
+        consumer: u32,
+        part: u32,
+        epoch: u32,
+        broker: u32,
+    },
+    /// A consumer's fetch failed or timed out: fetch again.
+    FetchRetry {
         consumer: u32,
         part: u32,
         epoch: u32,
@@ -79,8 +109,12 @@ pub(crate) enum Ev {
     GroupStart { group: u32 },
     /// A rebalance's join and sync rounds are over.
     RebalanceDone { group: u32, generation: u32 },
-    /// Periodic housekeeping: ISR, retention, end-of-run detection.
+    /// Periodic housekeeping: sessions, ISR, retention, end-of-run detection.
     Tick,
+    /// A fault of the plan fires.
+    FaultStart { fault: u32 },
+    /// A fault's duration is over (a crashed node restarts).
+    FaultEnd { fault: u32 },
 }
 
 /// Outcome of a produce request, as the broker answers it.
@@ -91,6 +125,8 @@ pub(crate) enum ProduceResult {
     Duplicate,
     NotEnoughReplicas,
     OutOfOrderSequence,
+    /// The broker does not lead the partition (or is gone): refresh and retry.
+    NotLeader,
 }
 
 /// What one event is, kept once for the whole run.
@@ -106,6 +142,8 @@ pub(crate) struct EventMeta {
     /// Payload size in bytes.
     pub size: u32,
     pub event_type: u16,
+    /// The producer (or emitter) that created it.
+    pub producer: u16,
 }
 
 /// Period of the housekeeping tick.
@@ -134,6 +172,19 @@ pub struct World {
     pub(crate) next_part_epoch: u32,
     pub(crate) stop: Option<StopReason>,
     pub(crate) ticks: u64,
+    // Faults.
+    pub(crate) node_state: Vec<NodeState>,
+    /// Nodes not up (fast path: 0 means every node runs).
+    pub(crate) down_nodes: u32,
+    pub(crate) faults: Vec<FaultRt>,
+    /// Active handler-errors and poison faults.
+    pub(crate) handler_faults: Vec<u32>,
+    /// Fault starts and ends still to come within the run's budget.
+    pub(crate) pending_fault_events: u32,
+    pub(crate) fault_log: Vec<FaultRecord>,
+    pub(crate) fetch_timeout_ns: Time,
+    pub(crate) broker_session_ns: Time,
+    pub(crate) next_fetch_generation: u32,
 }
 
 /// What a finished run hands to reports.
@@ -147,6 +198,22 @@ pub struct RunResult {
     pub metrics: Metrics,
     /// Records still in each partition's leader log at the end (by partition).
     pub log_end_offsets: Vec<u64>,
+    /// The concrete fault plan (schedule, then random draws).
+    pub faults: Vec<Fault>,
+    /// Every start and end of a fault, in time order.
+    pub fault_log: Vec<FaultRecord>,
+}
+
+impl RunResult {
+    /// The faults that fired, in firing order, as a schedule: put it in
+    /// `[[faults]]` with random faults off and the run is the same.
+    pub fn fired_schedule(&self) -> Vec<Fault> {
+        self.fault_log
+            .iter()
+            .filter(|r| r.phase == "start")
+            .map(|r| self.faults[r.fault as usize].clone())
+            .collect()
+    }
 }
 
 impl World {
@@ -199,34 +266,66 @@ impl World {
             log_end_offsets: self.parts.iter().map(|p| p.leader_log().leo()).collect(),
             catalog: self.catalog,
             metrics: self.metrics,
+            faults: self.faults.into_iter().map(|f| f.spec).collect(),
+            fault_log: self.fault_log,
         }
     }
 
     fn dispatch(&mut self, ev: Ev) {
+        if self.down_nodes > 0 && self.intercept(ev) {
+            return;
+        }
         match ev {
             Ev::Arrival { producer } => self.on_arrival(producer),
             Ev::Linger { producer, part } => self.on_linger(producer, part),
             Ev::TimeoutCheck { producer } => self.on_timeout_check(producer),
             Ev::Retry { req } => self.on_retry(req),
-            Ev::ProduceArrive { req, attempt } => self.on_produce_arrive(req, attempt),
-            Ev::AppendDone { req, attempt } => self.append(req, attempt),
+            Ev::ProduceArrive {
+                req,
+                attempt,
+                broker,
+            } => self.on_produce_arrive(req, attempt, broker),
+            Ev::AppendDone {
+                req,
+                attempt,
+                broker,
+            } => self.append(req, attempt, broker),
             Ev::ProduceResponse {
                 req,
                 attempt,
                 result,
             } => self.on_produce_response(req, attempt, result),
-            Ev::ReplicaFetchArrive { part, replica } => self.on_replica_fetch_arrive(part, replica),
+            Ev::ReplicaFetchArrive {
+                part,
+                replica,
+                generation,
+            } => self.on_replica_fetch_arrive(part, replica, generation),
             Ev::ReplicaFetchResponse {
                 part,
                 replica,
-                epoch,
-            } => self.on_replica_fetch_response(part, replica, epoch),
-            Ev::ReplicaAppendDone { part, replica } => self.on_replica_append_done(part, replica),
+                generation,
+            } => self.on_replica_fetch_response(part, replica, generation),
+            Ev::ReplicaAppendDone {
+                part,
+                replica,
+                generation,
+            }
+            | Ev::ReplicaFetchResend {
+                part,
+                replica,
+                generation,
+            } => self.on_replica_append_done(part, replica, generation),
             Ev::ConsumerFetchArrive {
                 consumer,
                 part,
                 epoch,
-            } => self.on_consumer_fetch_arrive(consumer, part, epoch),
+                broker,
+            } => self.on_consumer_fetch_arrive(consumer, part, epoch, broker),
+            Ev::FetchRetry {
+                consumer,
+                part,
+                epoch,
+            } => self.on_fetch_retry(consumer, part, epoch),
             Ev::ConsumerFetchResponse {
                 consumer,
                 part,
@@ -237,11 +336,14 @@ impl World {
             Ev::GroupStart { group } => self.on_group_start(group),
             Ev::RebalanceDone { group, generation } => self.on_rebalance_done(group, generation),
             Ev::Tick => self.on_tick(),
+            Ev::FaultStart { fault } => self.on_fault_start(fault),
+            Ev::FaultEnd { fault } => self.on_fault_end(fault),
         }
     }
 
     fn on_tick(&mut self) {
         self.ticks += 1;
+        self.check_sessions();
         self.maintain_isr();
         if self.ticks.is_multiple_of(10) {
             self.apply_retention();
@@ -256,7 +358,8 @@ impl World {
     /// Nothing left to happen: producers done, every record replicated and
     /// every group caught up with every partition.
     fn quiescent(&self) -> bool {
-        self.producers.iter().all(|p| p.idle())
+        self.pending_fault_events == 0
+            && self.producers.iter().all(|p| p.idle())
             && self.parts.iter().all(|p| p.fully_replicated())
             && self
                 .groups

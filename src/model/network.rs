@@ -1,12 +1,38 @@
-//! The network: one-way latency per link class, FIFO per link.
+//! The network: one-way latency per link class, FIFO per link, and the
+//! link faults that are active (partitions, latency spikes, duplication,
+//! reordering).
 //!
 //! Every message crosses a link with a broker at one end or both. Like a TCP
 //! connection, a link delivers in send order: a message never overtakes an
-//! earlier one on the same link, however the latency samples fall. Latency
-//! is drawn from the sending node's own stream.
+//! earlier one on the same link, however the latency samples fall, unless a
+//! `reorder` fault holds it back. Latency is drawn from the sending node's
+//! own stream; a fault's coin flips come from the fault's own stream. A
+//! partition drops every message sent across it while it lasts.
 
 use super::dist::Sampler;
 use crate::kernel::{Rng, Time};
+use crate::scenario::FaultKind;
+use rand::Rng as _;
+
+/// A link fault while it is active: which links it strikes and how.
+pub(crate) struct LinkFault {
+    pub fault: u32,
+    pub kind: FaultKind,
+    /// Node membership of the two sides.
+    pub a: Vec<bool>,
+    pub b: Vec<bool>,
+    pub probability: f64,
+    pub latency: Time,
+    pub rng: Rng,
+}
+
+impl LinkFault {
+    #[inline]
+    fn strikes(&self, from: Node, to: Node) -> bool {
+        let (f, t) = (from.0 as usize, to.0 as usize);
+        (self.a[f] && self.b[t]) || (self.b[f] && self.a[t])
+    }
+}
 
 /// Nodes are numbered producers, then brokers, then consumers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +47,8 @@ pub(crate) struct Network {
     rngs: Vec<Rng>,
     /// Last delivery time per (node, broker, direction).
     fifo: Vec<Time>,
+    /// Link faults in force, in the order they started.
+    pub active: Vec<LinkFault>,
 }
 
 impl Network {
@@ -39,6 +67,7 @@ impl Network {
             first_broker: producers,
             rngs,
             fifo: vec![0; nodes * brokers as usize * 2],
+            active: Vec::new(),
         }
     }
 
@@ -51,9 +80,10 @@ impl Network {
             .filter(|&b| b < self.brokers)
     }
 
-    /// When a message sent now from `from` to `to` arrives.
+    /// When a message sent now from `from` to `to` arrives; `None` when a
+    /// network partition drops it.
     #[inline]
-    pub fn deliver_at(&mut self, now: Time, from: Node, to: Node) -> Time {
+    pub fn deliver_at(&mut self, now: Time, from: Node, to: Node) -> Option<Time> {
         let (link, class) = match (self.broker_index(from), self.broker_index(to)) {
             (Some(_), Some(b)) => (
                 (from.0 as usize * self.brokers as usize + b as usize) * 2,
@@ -69,10 +99,51 @@ impl Network {
             ),
             (None, None) => unreachable!("every link has a broker at one end"),
         };
-        let delay = class.sample(&mut self.rngs[from.0 as usize]);
+        let mut delay = class.sample(&mut self.rngs[from.0 as usize]);
+        if !self.active.is_empty() {
+            let mut held_back = None;
+            for lf in &mut self.active {
+                if !lf.strikes(from, to) {
+                    continue;
+                }
+                match lf.kind {
+                    FaultKind::Partition => return None,
+                    FaultKind::LatencySpike => delay += lf.latency,
+                    FaultKind::Reorder if lf.rng.r#gen::<f64>() < lf.probability => {
+                        held_back = Some(lf.rng.gen_range(1..=lf.latency.max(1)));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(extra) = held_back {
+                // Overtaken: later messages on the link may arrive first.
+                return Some(now + delay + extra);
+            }
+        }
         let at = (now + delay).max(self.fifo[link]);
         self.fifo[link] = at;
-        at
+        Some(at)
+    }
+
+    /// Whether a `duplicate` fault delivers the message just sent twice.
+    pub fn duplicates(&mut self, from: Node, to: Node) -> bool {
+        let mut dup = false;
+        for lf in &mut self.active {
+            if lf.kind == FaultKind::Duplicate
+                && lf.strikes(from, to)
+                && lf.rng.r#gen::<f64>() < lf.probability
+            {
+                dup = true;
+            }
+        }
+        dup
+    }
+
+    /// Whether a partition cuts `a` off from `b` right now.
+    pub fn cut(&self, a: Node, b: Node) -> bool {
+        self.active
+            .iter()
+            .any(|lf| lf.kind == FaultKind::Partition && lf.strikes(a, b))
     }
 }
 
@@ -89,7 +160,7 @@ mod tests {
         let (producer, broker) = (Node(0), net.broker(0));
         let mut last = 0;
         for t in 0..1000 {
-            let at = net.deliver_at(t * 10, producer, broker);
+            let at = net.deliver_at(t * 10, producer, broker).unwrap();
             assert!(at >= last && at >= t * 10);
             last = at;
         }

@@ -53,6 +53,8 @@ pub(crate) struct ProducerRt {
     /// Requests not yet resolved.
     pub live: Vec<u32>,
     pub timer_pending: bool,
+    /// An `Arrival` event is in the queue.
+    pub arrival_pending: bool,
     /// Bumped when a batch is abandoned, so the broker resets its sequence check.
     pub epoch: u32,
 }
@@ -97,6 +99,7 @@ impl World {
     pub(crate) fn on_arrival(&mut self, p: u32) {
         let now = self.now();
         let prod = &mut self.producers[p as usize];
+        prod.arrival_pending = false;
         let Some(arrival) = &prod.arrival else { return };
         if now >= arrival.stop_ns {
             return;
@@ -112,6 +115,7 @@ impl World {
         let gap = next_gap(arrival, now, &mut prod.rng);
         let event_type = prod.event_type;
         if let Some(at) = gap {
+            self.producers[p as usize].arrival_pending = true;
             self.kernel.schedule_at(at, Ev::Arrival { producer: p });
         }
         self.create_event(p, key, part_in_topic, size, event_type, None);
@@ -146,6 +150,7 @@ impl World {
             value,
             size: size.min(u64::from(u32::MAX)) as u32,
             event_type,
+            producer: p as u16,
         });
         let pp = &mut prod.parts[part_in_topic as usize];
         pp.seq_events.push(id);
@@ -166,6 +171,9 @@ impl World {
 
     /// Send batches for one partition while in-flight slots allow.
     pub(crate) fn try_send(&mut self, p: u32, part_in_topic: u32) {
+        if !self.is_up(self.producers[p as usize].node) {
+            return; // records wait (an emitter's outbox) until it is back
+        }
         loop {
             let now = self.now();
             let prod = &mut self.producers[p as usize];
@@ -264,13 +272,28 @@ impl World {
         let prod = &self.producers[r.producer as usize];
         r.deadline_ns = now + prod.client.request_timeout.ns();
         let (p, part) = (r.producer, r.part);
-        let leader = self.parts[part as usize].leader_broker();
+        // The producer sends to the leader its metadata names (the current
+        // one, or the last one while the partition is offline).
+        let broker = self.parts[part as usize].leader_broker();
         let from = prod.node;
-        let to = self.net.broker(leader);
-        let at = self.net.deliver_at(now, from, to);
+        let to = self.net.broker(broker);
         let attempt = r.attempt;
-        self.kernel
-            .schedule_at(at, Ev::ProduceArrive { req, attempt });
+        match self.net.deliver_at(now, from, to) {
+            Some(at) => {
+                let ev = Ev::ProduceArrive {
+                    req,
+                    attempt,
+                    broker,
+                };
+                self.kernel.schedule_at(at, ev);
+                if self.net.duplicates(from, to) {
+                    self.requests[req as usize].copies += 1;
+                    self.kernel.schedule_at(at, ev);
+                }
+            }
+            // Lost in a partition: the request timeout will notice.
+            None => self.requests[req as usize].copies -= 1,
+        }
         if self.producers[p as usize].client.acks == Acks::None {
             // acks = 0: the send is the acknowledgement.
             self.resolve(req, true);
@@ -328,9 +351,9 @@ impl World {
         }
         match result {
             ProduceResult::Ok | ProduceResult::Duplicate => self.resolve(req, true),
-            ProduceResult::NotEnoughReplicas | ProduceResult::OutOfOrderSequence => {
-                self.fail_attempt(req)
-            }
+            ProduceResult::NotEnoughReplicas
+            | ProduceResult::OutOfOrderSequence
+            | ProduceResult::NotLeader => self.fail_attempt(req),
         }
     }
 
@@ -385,17 +408,18 @@ impl World {
         }
     }
 
-    /// The broker answers a request (acks = 0 gets no answer).
-    pub(crate) fn respond(&mut self, req: u32, attempt: u32, result: ProduceResult) {
+    /// Broker `broker` answers a request (acks = 0 gets no answer).
+    pub(crate) fn respond(&mut self, broker: u32, req: u32, attempt: u32, result: ProduceResult) {
         let now = self.now();
         let r = &mut self.requests[req as usize];
         let prod = &self.producers[r.producer as usize];
         if prod.client.acks == Acks::None {
             return;
         }
+        let Some(at) = self.net.deliver_at(now, self.net.broker(broker), prod.node) else {
+            return; // lost in a partition: the request timeout will notice
+        };
         r.copies += 1;
-        let leader = self.parts[r.part as usize].leader_broker();
-        let at = self.net.deliver_at(now, self.net.broker(leader), prod.node);
         self.kernel.schedule_at(
             at,
             Ev::ProduceResponse {
@@ -404,6 +428,54 @@ impl World {
                 result,
             },
         );
+    }
+
+    /// The producer process dies: records not yet acknowledged fail (the
+    /// application never learns their fate; requests already on the wire
+    /// may still be appended), and its buffers and timers are gone.
+    pub(crate) fn crash_producer(&mut self, p: u32) {
+        let live = std::mem::take(&mut self.producers[p as usize].live);
+        for req in live {
+            let r = self.requests[req as usize];
+            self.requests[req as usize].state = ReqState::Resolved;
+            let part_in_topic = (r.part - self.producers[p as usize].first_part) as usize;
+            for seq in r.first_seq..r.first_seq + r.count {
+                let event = self.producers[p as usize].parts[part_in_topic].seq_events[seq as usize];
+                self.observe(Observation::ProduceFailed { event });
+            }
+            self.maybe_free(req);
+        }
+        for part_in_topic in 0..self.producers[p as usize].parts.len() {
+            let pp = &mut self.producers[p as usize].parts[part_in_topic];
+            let (from, to) = (pp.queued_from as usize, pp.seq_events.len());
+            pp.queued_from = to as u32;
+            pp.queued_bytes = 0;
+            pp.in_flight = 0;
+            for seq in from..to {
+                let event = self.producers[p as usize].parts[part_in_topic].seq_events[seq];
+                self.observe(Observation::ProduceFailed { event });
+            }
+        }
+        let prod = &mut self.producers[p as usize];
+        // A new producer id on restart: the broker's sequence check starts over.
+        prod.epoch += 1;
+    }
+
+    /// The producer process starts again: arrivals resume now.
+    pub(crate) fn restart_producer(&mut self, p: u32) {
+        let now = self.now();
+        let prod = &mut self.producers[p as usize];
+        if let Some(a) = &prod.arrival
+            && now < a.stop_ns
+            && !prod.arrival_pending
+        {
+            let at = now.max(a.start_ns);
+            prod.arrival_pending = true;
+            self.kernel.schedule_at(at, Ev::Arrival { producer: p });
+        }
+        for part_in_topic in 0..self.producers[p as usize].parts.len() as u32 {
+            self.try_send(p, part_in_topic);
+        }
     }
 }
 

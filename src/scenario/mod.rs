@@ -7,9 +7,13 @@
 //! format is documented field by field in `docs/scenario-format.md`.
 
 mod error;
+pub mod faults;
 pub mod units;
 
 pub use error::{ScenarioError, Step, render_path};
+pub use faults::{
+    Fault, FaultKind, Faults, NODE_CLASSES, NodeRef, RandomFault, RandomFaults, Target,
+};
 pub use units::{Dist, DistSpec, Duration};
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +35,9 @@ pub struct Scenario {
     pub producers: Vec<Producer>,
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// `[[faults]]` (a schedule) or `[faults]` with `schedule` and `random`.
+    #[serde(default, skip_serializing_if = "Faults::is_empty")]
+    pub faults: Faults,
 }
 
 /// `[scenario]`: name, seed and the run's time frame.
@@ -71,6 +78,14 @@ pub struct Network {
     /// Broker <-> broker (replication).
     #[serde(default = "default_latency")]
     pub replication_latency: Dist<Duration>,
+    /// A fetch (consumer or follower) without an answer after this long is
+    /// sent again (Kafka's request.timeout.ms / replica.socket.timeout.ms).
+    #[serde(default = "default_fetch_timeout")]
+    pub request_timeout: Duration,
+}
+
+fn default_fetch_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_latency() -> Dist<Duration> {
@@ -82,6 +97,7 @@ impl Default for Network {
         Network {
             client_latency: default_latency(),
             replication_latency: default_latency(),
+            request_timeout: default_fetch_timeout(),
         }
     }
 }
@@ -103,6 +119,15 @@ pub struct Cluster {
     /// (Kafka's replica.lag.time.max.ms).
     #[serde(default = "default_replica_lag")]
     pub replica_lag_time_max: Duration,
+    /// A broker the controller has not heard from for this long (crashed,
+    /// paused or cut off from every other broker) is fenced: it leaves every
+    /// ISR and its partitions elect new leaders (broker.session.timeout.ms).
+    #[serde(default = "default_broker_session")]
+    pub broker_session_timeout: Duration,
+}
+
+fn default_broker_session() -> Duration {
+    Duration::from_secs(9)
 }
 
 fn one() -> u32 {
@@ -122,6 +147,7 @@ impl Default for Cluster {
             capacity: None,
             append_latency: zero_dist(),
             replica_lag_time_max: default_replica_lag(),
+            broker_session_timeout: default_broker_session(),
         }
     }
 }
@@ -140,6 +166,11 @@ pub struct Topic {
     /// Events older than this (by creation time) are deleted.
     #[serde(default = "default_retention")]
     pub retention: Duration,
+    /// Let a replica outside the ISR become leader when no in-sync replica
+    /// is alive (unclean.leader.election.enable): available, but the log is
+    /// truncated to what that replica has and acknowledged events can be lost.
+    #[serde(default)]
+    pub unclean_leader_election: bool,
 }
 
 fn default_retention() -> Duration {
@@ -468,6 +499,54 @@ pub struct Group {
     pub effect: Effect,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emit: Vec<Emit>,
+    /// A consumer the coordinator has not heard from for this long (crashed,
+    /// paused, cut off) leaves the group, which rebalances (session.timeout.ms).
+    #[serde(default = "default_session_timeout")]
+    pub session_timeout: Duration,
+    /// What the handler does with an event that keeps failing. Default:
+    /// `dead-letter` when `dead_letter_topic` is set, else `block`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
+    /// Retries of a failed event before `dead-letter` or `skip` give up on it.
+    #[serde(default = "default_handler_retries")]
+    pub handler_retries: u32,
+    #[serde(default = "default_handler_backoff")]
+    pub handler_retry_backoff: Duration,
+    /// Topic that receives events the handler gave up on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_topic: Option<String>,
+}
+
+/// What a consumer does with an event whose handler keeps failing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// Retry forever: the consumer stalls behind the event (head-of-line block).
+    Block,
+    /// After `handler_retries`, publish the event to `dead_letter_topic` and go on.
+    DeadLetter,
+    /// After `handler_retries`, drop the event and go on (its effect is lost).
+    Skip,
+}
+
+impl Group {
+    pub fn failure_policy(&self) -> OnFailure {
+        self.on_failure.unwrap_or(if self.dead_letter_topic.is_some() {
+            OnFailure::DeadLetter
+        } else {
+            OnFailure::Block
+        })
+    }
+}
+
+fn default_session_timeout() -> Duration {
+    Duration::from_secs(45)
+}
+fn default_handler_retries() -> u32 {
+    3
+}
+fn default_handler_backoff() -> Duration {
+    Duration::from_ms(100)
 }
 
 fn default_assignment() -> Assignment {
@@ -648,6 +727,11 @@ impl Scenario {
             let at = |f: &str| vec![key("producers"), Step::Index(i), key(f)];
             if p.name.trim().is_empty() || p.name.contains('/') {
                 push(at("name"), "expected a non-empty name without `/`".into());
+            } else if NODE_CLASSES.contains(&p.name.as_str()) || p.name.starts_with("broker-") {
+                push(
+                    at("name"),
+                    format!("`{}` is reserved for fault targets", p.name),
+                );
             } else if !nodes.insert(p.name.clone()) {
                 push(at("name"), format!("name `{}` is used twice", p.name));
             }
@@ -765,6 +849,51 @@ impl Scenario {
                     "applies only to idempotency = \"dedup\"".into(),
                 );
             }
+            for t in g.processing_by_type.keys() {
+                if !self.event_types().contains(t) {
+                    push(
+                        vec![
+                            key("groups"),
+                            Step::Index(i),
+                            key("processing_by_type"),
+                            key(t),
+                        ],
+                        format!(
+                            "unknown event type `{t}`; known: {}",
+                            self.event_types().join(", ")
+                        ),
+                    );
+                }
+            }
+            if g.session_timeout.ns() == 0 {
+                push(
+                    at("session_timeout"),
+                    "expected a duration greater than zero".into(),
+                );
+            }
+            if NODE_CLASSES.contains(&g.name.as_str()) {
+                push(
+                    at("name"),
+                    format!("`{}` is reserved in fault targets", g.name),
+                );
+            }
+            match (&g.dead_letter_topic, g.failure_policy()) {
+                (Some(t), _) if !topic_known(t) => push(
+                    at("dead_letter_topic"),
+                    format!("unknown topic `{t}`; defined topics: {}", list(&topics)),
+                ),
+                (Some(t), _) if g.topics.contains(t) || g.emit.iter().any(|e| &e.topic == t) => {
+                    push(
+                        at("dead_letter_topic"),
+                        format!("`{t}` is already read or emitted by this group; use a topic of its own"),
+                    )
+                }
+                (None, OnFailure::DeadLetter) => push(
+                    at("on_failure"),
+                    "\"dead-letter\" needs a `dead_letter_topic`".into(),
+                ),
+                _ => {}
+            }
             for (j, e) in g.emit.iter().enumerate() {
                 if !topic_known(&e.topic) {
                     push(
@@ -784,6 +913,19 @@ impl Scenario {
                 }
             }
         }
+        if c.broker_session_timeout.ns() == 0 {
+            push(
+                vec![key("cluster"), key("broker_session_timeout")],
+                "expected a duration greater than zero".into(),
+            );
+        }
+        if self.network.request_timeout.ns() == 0 {
+            push(
+                vec![key("network"), key("request_timeout")],
+                "expected a duration greater than zero".into(),
+            );
+        }
+        self.fault_problems(&mut push);
         out
     }
 
