@@ -136,8 +136,17 @@ fn default_output_folder_is_reports_name_seed() {
 
 #[test]
 fn check_validates_every_shipped_scenario() {
-    for entry in std::fs::read_dir(repo("scenarios")).unwrap() {
-        let path = entry.unwrap().path();
+    let mut files = Vec::new();
+    for dir in ["scenarios", "scenarios/faults"] {
+        for entry in std::fs::read_dir(repo(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 14, "{files:?}");
+    for path in files {
         let o = eventsim(&["check", path.to_str().unwrap()]);
         assert_eq!(
             o.status.code(),

@@ -3,11 +3,11 @@
 
 use super::broker::ReplicaLog;
 use super::dist::{KeySampler, Sampler};
+use super::faults::concrete_plan;
 use super::group::EmitRt;
 use super::network::{Network, Node};
 use super::partitioner::PartitionChooser;
 use super::producer::{ArrivalRt, ProdPart};
-use super::faults::concrete_plan;
 use super::{
     BrokerRt, ConsumerRt, Ev, GroupRt, NodeState, PartitionRt, ProducerRt, TICK_NS, World,
 };
@@ -311,11 +311,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     }
     catalog.event_types = types.names;
     catalog.keys = key_texts;
-    catalog.nodes = s
-        .all_nodes()
-        .into_iter()
-        .map(|n| s.node_name(n))
-        .collect();
+    catalog.nodes = s.all_nodes().into_iter().map(|n| s.node_name(n)).collect();
     debug_assert_eq!(catalog.nodes.len(), node_names.len());
 
     let net_rngs = node_names

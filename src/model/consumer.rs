@@ -268,6 +268,11 @@ impl World {
                 consumer,
                 dead_lettered,
             });
+        } else if self.groups[g as usize].commit == CommitMode::Transactional
+            && !self.in_generation(consumer)
+        {
+            // The transaction's offset commit is fenced (the consumer was
+            // expelled), so the whole transaction aborts: no effect.
         } else if self.apply_effect(consumer, cur.event) {
             self.emit(consumer, cur.event, EmitMode::Outbox);
         }
@@ -281,6 +286,10 @@ impl World {
                     self.commit(consumer, cur.part, cur.offset + 1);
                 }
             }
+        } else if matches!(commit, CommitMode::AfterProcess | CommitMode::Transactional) {
+            // Revoked while processing: the revocation callback waits for
+            // this event and commits it (the rebalance waits too).
+            self.commit(consumer, cur.part, cur.offset + 1);
         }
         if self.consumers[consumer as usize].batch.is_empty() {
             if commit == CommitMode::AfterProcess {
@@ -290,6 +299,13 @@ impl World {
         } else {
             self.start_next(consumer);
         }
+    }
+
+    /// Whether the consumer is a member of its group's current generation.
+    pub(crate) fn in_generation(&self, consumer: u32) -> bool {
+        let c = &self.consumers[consumer as usize];
+        let grp = &self.groups[c.group as usize];
+        c.generation == grp.generation && grp.members.contains(&consumer)
     }
 
     /// Whether the idempotency guard would let `event`'s effect through.

@@ -23,7 +23,10 @@ pub(crate) enum NodeState {
     Up,
     Crashed,
     /// No progress from `since` until `until`.
-    Paused { since: Time, until: Time },
+    Paused {
+        since: Time,
+        until: Time,
+    },
 }
 
 /// What a node id designates.
@@ -214,7 +217,9 @@ impl World {
         match r {
             NodeRef::Producer(i) => i,
             NodeRef::Broker(b) => clients + b,
-            NodeRef::Consumer(g, i) => self.groups[g as usize].consumers[i as usize] + clients + self.brokers.len() as u32,
+            NodeRef::Consumer(g, i) => {
+                self.groups[g as usize].consumers[i as usize] + clients + self.brokers.len() as u32
+            }
         }
     }
 
@@ -257,7 +262,10 @@ impl World {
             };
             let spec = &rt.spec;
             if spec.kind.on_links() {
-                let t = spec.target.as_ref().expect("validated: link faults have targets");
+                let t = spec
+                    .target
+                    .as_ref()
+                    .expect("validated: link faults have targets");
                 let (a, b) = s.link_sides(t).expect("validated link sides");
                 let mut sa = vec![false; nodes];
                 let mut sb = vec![false; nodes];
@@ -270,7 +278,10 @@ impl World {
                 rt.sides = Some((sa, sb));
             }
             match (spec.kind, spec.target.as_ref()) {
-                (FaultKind::Crash | FaultKind::Pause | FaultKind::SlowDisk, Some(Target::Node(n))) => {
+                (
+                    FaultKind::Crash | FaultKind::Pause | FaultKind::SlowDisk,
+                    Some(Target::Node(n)),
+                ) => {
                     let r = s.resolve_node(n).expect("validated node target");
                     rt.node = Some(self.node_id(r));
                 }
@@ -285,7 +296,12 @@ impl World {
                 _ => {}
             }
             if let Some(k) = &spec.key {
-                rt.poison_key = self.catalog.keys.iter().position(|x| x == k).map(|i| i as u32);
+                rt.poison_key = self
+                    .catalog
+                    .keys
+                    .iter()
+                    .position(|x| x == k)
+                    .map(|i| i as u32);
             }
             if let Some(t) = &spec.event_type {
                 rt.poison_type = self
@@ -359,10 +375,9 @@ impl World {
                     b,
                     probability: spec.probability.unwrap_or(0.0),
                     latency,
-                    rng: rt
-                        .rng
-                        .take()
-                        .unwrap_or_else(|| rng_stream(self.seed, &format!("fault/{}", spec.label()))),
+                    rng: rt.rng.take().unwrap_or_else(|| {
+                        rng_stream(self.seed, &format!("fault/{}", spec.label()))
+                    }),
                 });
             }
             FaultKind::HandlerErrors | FaultKind::Poison => {
@@ -595,7 +610,8 @@ impl World {
             match f.spec.kind {
                 FaultKind::Poison => {
                     let key_ok = f.spec.key.is_none() || f.poison_key == Some(e.key);
-                    let type_ok = f.spec.event_type.is_none() || f.poison_type == Some(e.event_type);
+                    let type_ok =
+                        f.spec.event_type.is_none() || f.poison_type == Some(e.event_type);
                     if key_ok && type_ok && e.created_ns >= f.spec.at.ns() {
                         return true;
                     }
@@ -625,9 +641,7 @@ impl World {
             let heard = self.is_up(node)
                 && (nb == 1
                     || (0..nb).any(|o| {
-                        o != b
-                            && self.broker_up(o)
-                            && !self.net.cut(node, self.net.broker(o))
+                        o != b && self.broker_up(o) && !self.net.cut(node, self.net.broker(o))
                     }));
             let br = &mut self.brokers[b as usize];
             if heard {

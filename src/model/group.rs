@@ -13,6 +13,9 @@ use crate::scenario::{
 };
 use std::collections::VecDeque;
 
+/// How often a rebalance checks whether revoking members have finished.
+const REJOIN_POLL_NS: Time = 1_000_000;
+
 /// A service emission rule, resolved to ids.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EmitRt {
@@ -151,6 +154,22 @@ impl World {
     pub(crate) fn on_rebalance_done(&mut self, g: u32, generation: u32) {
         if self.groups[g as usize].generation != generation {
             return; // superseded by a later rebalance
+        }
+        // The coordinator waits for running members still finishing an
+        // event of a revoked partition (they rejoin from their next poll).
+        let finishing = self.groups[g as usize].members.iter().any(|&m| {
+            let c = &self.consumers[m as usize];
+            self.is_up(c.node) && c.current.is_some_and(|cur| cur.revoked)
+        });
+        if finishing {
+            self.kernel.schedule_in(
+                REJOIN_POLL_NS,
+                Ev::RebalanceDone {
+                    group: g,
+                    generation,
+                },
+            );
+            return;
         }
         for idx in 0..self.groups[g as usize].parts.len() {
             let grp = &mut self.groups[g as usize];

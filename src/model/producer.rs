@@ -440,7 +440,8 @@ impl World {
             self.requests[req as usize].state = ReqState::Resolved;
             let part_in_topic = (r.part - self.producers[p as usize].first_part) as usize;
             for seq in r.first_seq..r.first_seq + r.count {
-                let event = self.producers[p as usize].parts[part_in_topic].seq_events[seq as usize];
+                let event =
+                    self.producers[p as usize].parts[part_in_topic].seq_events[seq as usize];
                 self.observe(Observation::ProduceFailed { event });
             }
             self.maybe_free(req);

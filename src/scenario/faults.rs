@@ -184,7 +184,10 @@ impl Fault {
 
     /// A stable name for the fault's own random stream and for reports.
     pub fn label(&self) -> String {
-        let target = self.target.as_ref().map_or(String::new(), |t| t.to_string());
+        let target = self
+            .target
+            .as_ref()
+            .map_or(String::new(), |t| t.to_string());
         format!("{}/{}/{}", self.kind.as_str(), target, self.at.ns())
     }
 
@@ -308,10 +311,13 @@ impl<'de> Deserialize<'de> for Faults {
         impl<'de> Visitor<'de> for V {
             type Value = Faults;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`[[faults]]` entries, or a `[faults]` table with `schedule` and `random`")
+                f.write_str(
+                    "`[[faults]]` entries, or a `[faults]` table with `schedule` and `random`",
+                )
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Faults, A::Error> {
-                let schedule = Vec::<Fault>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                let schedule =
+                    Vec::<Fault>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
                 Ok(Faults {
                     schedule,
                     random: None,
@@ -465,10 +471,7 @@ impl Scenario {
             (Some(a), Some(b)) => (a, b),
         };
         if let Some(n) = sa.iter().find(|n| sb.contains(n)) {
-            return Err(format!(
-                "node `{}` is on both sides",
-                self.node_name(*n)
-            ));
+            return Err(format!("node `{}` is on both sides", self.node_name(*n)));
         }
         let crosses_broker = sa.iter().any(|x| {
             sb.iter()
@@ -516,7 +519,11 @@ impl Scenario {
             let target_problem = self.target_problem(fault.kind, fault.target.as_ref());
             if let Some(m) = target_problem {
                 push(
-                    if fault.target.is_some() { at("target") } else { root(i) },
+                    if fault.target.is_some() {
+                        at("target")
+                    } else {
+                        root(i)
+                    },
                     m,
                 );
             }
@@ -539,7 +546,9 @@ impl Scenario {
             {
                 push(
                     at("key"),
-                    format!("no producer makes key `{k}` (keys are `key_prefix` + a number below `keys.n`)"),
+                    format!(
+                        "no producer makes key `{k}` (keys are `key_prefix` + a number below `keys.n`)"
+                    ),
                 );
             }
             if let Some(t) = &fault.event_type
@@ -547,7 +556,10 @@ impl Scenario {
             {
                 push(
                     at("event_type"),
-                    format!("unknown event type `{t}`; known: {}", self.event_types().join(", ")),
+                    format!(
+                        "unknown event type `{t}`; known: {}",
+                        self.event_types().join(", ")
+                    ),
                 );
             }
         }
@@ -557,7 +569,10 @@ impl Scenario {
             push(rp("stop"), "expected `stop` after `start`".into());
         }
         if r.kinds.is_empty() {
-            push(rp("kinds"), "expected at least one `[[faults.random.kinds]]`".into());
+            push(
+                rp("kinds"),
+                "expected at least one `[[faults.random.kinds]]`".into(),
+            );
         }
         for (i, k) in r.kinds.iter().enumerate() {
             let at = |field: &str| {
@@ -581,7 +596,11 @@ impl Scenario {
                 _ => {}
             }
             if k.kind == FaultKind::Poison {
-                push(at("kind"), "poison events are named, not drawn: schedule them in `[[faults.schedule]]`".into());
+                push(
+                    at("kind"),
+                    "poison events are named, not drawn: schedule them in `[[faults.schedule]]`"
+                        .into(),
+                );
                 continue;
             }
             if k.targets.is_empty() {
@@ -608,13 +627,20 @@ impl Scenario {
                         format!(
                             "kind = \"{}\" strikes {}",
                             k.kind.as_str(),
-                            if k.kind == FaultKind::SlowDisk { "brokers" } else { "groups (by group name)" }
+                            if k.kind == FaultKind::SlowDisk {
+                                "brokers"
+                            } else {
+                                "groups (by group name)"
+                            }
                         ),
                     );
                 }
             }
             let dist_ok = |d: &Option<Dist<Duration>>| d.as_ref().map(|d| d.problem().is_none());
-            for (field, d) in [("duration", &k.duration), ("restart_after", &k.restart_after)] {
+            for (field, d) in [
+                ("duration", &k.duration),
+                ("restart_after", &k.restart_after),
+            ] {
                 if let Some(m) = d.as_ref().and_then(|d| d.problem()) {
                     push(at(field), m);
                 }
@@ -641,7 +667,11 @@ impl Scenario {
 
     /// Event types producers and services make.
     pub fn event_types(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.producers.iter().map(|p| p.event_type.clone()).collect();
+        let mut v: Vec<String> = self
+            .producers
+            .iter()
+            .map(|p| p.event_type.clone())
+            .collect();
         for g in &self.groups {
             v.extend(g.emit.iter().map(|e| e.event_type.clone()));
         }
@@ -666,9 +696,9 @@ impl Scenario {
                 match self.resolve_node(name) {
                     None => Some(unknown_node(self, name)),
                     Some(NodeRef::Broker(_)) => None,
-                    Some(_) if kind == FaultKind::SlowDisk => {
-                        Some(format!("slow-disk strikes a broker, and `{name}` is not one"))
-                    }
+                    Some(_) if kind == FaultKind::SlowDisk => Some(format!(
+                        "slow-disk strikes a broker, and `{name}` is not one"
+                    )),
                     Some(_) => None,
                 }
             }
@@ -711,7 +741,12 @@ fn unknown_node(s: &Scenario, name: &str) -> String {
         known.push(format!("broker-0..broker-{}", s.cluster.brokers - 1));
     }
     for g in &s.groups {
-        known.push(format!("{}/0..{}/{}", g.name, g.name, g.consumers.saturating_sub(1)));
+        known.push(format!(
+            "{}/0..{}/{}",
+            g.name,
+            g.name,
+            g.consumers.saturating_sub(1)
+        ));
     }
     format!("unknown node `{name}`; nodes are {}", known.join(", "))
 }
@@ -743,7 +778,10 @@ fn param_problems(kind: FaultKind, p: Params) -> Vec<(&'static str, String)> {
         _ => {}
     }
     if p.restart_after && kind != Crash {
-        out.push(("restart_after", format!("`restart_after` applies only to crashes, not to kind = \"{k}\"")));
+        out.push((
+            "restart_after",
+            format!("`restart_after` applies only to crashes, not to kind = \"{k}\""),
+        ));
     }
     match (kind, p.probability) {
         (Duplicate | Reorder | HandlerErrors, None) => {
@@ -753,27 +791,45 @@ fn param_problems(kind: FaultKind, p: Params) -> Vec<(&'static str, String)> {
             out.push(("probability", "expected a probability in (0, 1]".into()))
         }
         (Duplicate | Reorder | HandlerErrors, Some(_)) | (_, None) => {}
-        (_, Some(_)) => out.push(("probability", format!("`probability` does not apply to kind = \"{k}\""))),
+        (_, Some(_)) => out.push((
+            "probability",
+            format!("`probability` does not apply to kind = \"{k}\""),
+        )),
     }
     match (kind, p.latency) {
-        (LatencySpike, None) => out.push(("", "a latency-spike needs a `latency` (the added delay)".into())),
+        (LatencySpike, None) => out.push((
+            "",
+            "a latency-spike needs a `latency` (the added delay)".into(),
+        )),
         (LatencySpike | Reorder, Some(0)) => {
             out.push(("latency", "expected a duration greater than zero".into()))
         }
         (LatencySpike | Reorder, _) | (_, None) => {}
-        (_, Some(_)) => out.push(("latency", format!("`latency` does not apply to kind = \"{k}\""))),
+        (_, Some(_)) => out.push((
+            "latency",
+            format!("`latency` does not apply to kind = \"{k}\""),
+        )),
     }
     match (kind, p.factor) {
-        (SlowDisk, None) => out.push(("", "a slow-disk needs a `factor` (how many times slower)".into())),
+        (SlowDisk, None) => out.push((
+            "",
+            "a slow-disk needs a `factor` (how many times slower)".into(),
+        )),
         (SlowDisk, Some(f)) if !(f >= 1.0 && f.is_finite()) => {
             out.push(("factor", "expected a factor of at least 1".into()))
         }
         (SlowDisk, _) | (_, None) => {}
-        (_, Some(_)) => out.push(("factor", format!("`factor` does not apply to kind = \"{k}\""))),
+        (_, Some(_)) => out.push((
+            "factor",
+            format!("`factor` does not apply to kind = \"{k}\""),
+        )),
     }
     if kind == Poison {
         if !p.key && !p.event_type {
-            out.push(("", "a poison fault needs a `key`, an `event_type`, or both".into()));
+            out.push((
+                "",
+                "a poison fault needs a `key`, an `event_type`, or both".into(),
+            ));
         }
     } else {
         if p.key {

@@ -531,11 +531,12 @@ pub enum OnFailure {
 
 impl Group {
     pub fn failure_policy(&self) -> OnFailure {
-        self.on_failure.unwrap_or(if self.dead_letter_topic.is_some() {
-            OnFailure::DeadLetter
-        } else {
-            OnFailure::Block
-        })
+        self.on_failure
+            .unwrap_or(if self.dead_letter_topic.is_some() {
+                OnFailure::DeadLetter
+            } else {
+                OnFailure::Block
+            })
     }
 }
 
@@ -885,7 +886,9 @@ impl Scenario {
                 (Some(t), _) if g.topics.contains(t) || g.emit.iter().any(|e| &e.topic == t) => {
                     push(
                         at("dead_letter_topic"),
-                        format!("`{t}` is already read or emitted by this group; use a topic of its own"),
+                        format!(
+                            "`{t}` is already read or emitted by this group; use a topic of its own"
+                        ),
                     )
                 }
                 (None, OnFailure::DeadLetter) => push(

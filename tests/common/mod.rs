@@ -28,3 +28,84 @@ pub fn stdout(o: &Output) -> String {
 pub fn scenario(text: &str) -> eventsim::scenario::Scenario {
     eventsim::scenario::Scenario::parse(text, "inline.toml").unwrap_or_else(|e| panic!("{e}"))
 }
+
+use eventsim::history::{EventId, Observation, Observer};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// What the log holds, per event, and what producers were told: enough to
+/// find acknowledged events missing from the log, duplicates in it, and
+/// per-key reordering in it.
+#[derive(Default, Debug)]
+pub struct LogAudit {
+    /// Copies of each event in partition logs (appended minus truncated).
+    pub copies: BTreeMap<EventId, i64>,
+    pub acked: Vec<EventId>,
+    pub expired: Vec<EventId>,
+    key: BTreeMap<EventId, u32>,
+    last_by_key: BTreeMap<u32, EventId>,
+    /// Appends of an event after a newer event of the same key.
+    pub inversions: u64,
+}
+
+impl LogAudit {
+    /// Acknowledged events no log holds (and retention did not delete).
+    pub fn acked_lost(&self) -> usize {
+        self.acked
+            .iter()
+            .filter(|e| self.copies.get(e).copied().unwrap_or(0) <= 0 && !self.expired.contains(e))
+            .count()
+    }
+    /// Events held more than once by the logs.
+    pub fn duplicated(&self) -> usize {
+        self.copies.values().filter(|&&c| c > 1).count()
+    }
+}
+
+pub struct Audit(pub Rc<RefCell<LogAudit>>);
+
+impl Observer for Audit {
+    fn observe(&mut self, _at: u64, o: &Observation) {
+        let mut a = self.0.borrow_mut();
+        match *o {
+            Observation::Produced { event, key, .. } => {
+                a.key.insert(event, key);
+            }
+            Observation::Acked { event, .. } => a.acked.push(event),
+            Observation::Appended { event, .. } => {
+                *a.copies.entry(event).or_default() += 1;
+                let key = a.key[&event];
+                let last = a.last_by_key.entry(key).or_insert(0);
+                if event < *last {
+                    a.inversions += 1;
+                } else {
+                    *last = event;
+                }
+            }
+            Observation::Truncated { event, .. } => *a.copies.entry(event).or_default() -= 1,
+            Observation::Expired { event, .. } => a.expired.push(event),
+            _ => {}
+        }
+    }
+}
+
+/// Run `scenario` with `seed` under a [`LogAudit`].
+pub fn audited(
+    scenario: &eventsim::scenario::Scenario,
+    seed: u64,
+) -> (eventsim::RunResult, LogAudit) {
+    let audit = Rc::new(RefCell::new(LogAudit::default()));
+    let mut world = eventsim::World::new(scenario, seed);
+    world.add_observer(Box::new(Audit(audit.clone())));
+    let result = world.run();
+    let a = Rc::try_unwrap(audit)
+        .expect("the world is gone")
+        .into_inner();
+    (result, a)
+}
+
+/// Load a scenario file of the repository.
+pub fn load(path: &str) -> eventsim::scenario::Scenario {
+    eventsim::scenario::Scenario::load(&repo(path)).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -1,0 +1,417 @@
+//! Faults act through the model's mechanisms: each classic failure shows up
+//! in the counts and the log, and its safe twin does not. Also: same seed,
+//! same faults, same bytes; the fired schedule replays the run; bad fault
+//! specs exit 2 with a location.
+
+mod common;
+use common::*;
+use eventsim::scenario::{Faults, Scenario};
+
+fn counts(path: &str, seed: u64) -> eventsim::metrics::Counts {
+    eventsim::run(&load(path), seed).metrics.counts
+}
+
+#[test]
+fn consumer_crash_with_uncommitted_progress_applies_duplicates_unless_transactional() {
+    for seed in 0..5 {
+        let c = counts("scenarios/faults/consumer-crash-duplicates.toml", seed);
+        assert_eq!(
+            c.expelled, 1,
+            "seed {seed}: the session timeout expels the crashed consumer"
+        );
+        assert!(c.duplicates_delivered > 0, "seed {seed}: {c:?}");
+        assert!(c.duplicates_applied > 0, "seed {seed}: {c:?}");
+
+        let t = counts("scenarios/faults/consumer-crash-transactional.toml", seed);
+        assert_eq!(t.expelled, 1);
+        // Redelivery still happens (what was polled but not processed);
+        // effects do not repeat.
+        assert!(t.duplicates_delivered > 0, "seed {seed}: {t:?}");
+        assert_eq!(t.duplicates_applied, 0, "seed {seed}: {t:?}");
+        assert_eq!(
+            t.applied, t.acked,
+            "seed {seed}: every acked event applied once"
+        );
+    }
+}
+
+#[test]
+fn auto_commit_with_a_crash_loses_effects_and_after_process_with_dedup_does_not() {
+    for seed in 0..5 {
+        let lossy = counts("scenarios/faults/auto-commit-loss.toml", seed);
+        assert!(lossy.applied < lossy.acked, "seed {seed}: {lossy:?}");
+        assert_eq!(lossy.duplicates_applied, 0);
+
+        let safe = counts("scenarios/faults/after-process-dedup.toml", seed);
+        assert_eq!(safe.applied, safe.acked, "seed {seed}: {safe:?}");
+        assert_eq!(safe.duplicates_applied, 0);
+        assert!(
+            safe.skipped > 0,
+            "redeliveries are skipped by the dedup store"
+        );
+    }
+}
+
+/// A leader crash in the middle of a steady stream, on a topic of RF 3.
+fn failover(idempotent: bool, crash: &str) -> Scenario {
+    scenario(&format!(
+        r#"
+[scenario]
+name = "failover"
+duration = "20s"
+
+[network]
+request_timeout = "2s"
+
+[cluster]
+brokers = 3
+broker_session_timeout = "1s"
+
+[[topics]]
+name = "t"
+partitions = 3
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 500
+keys = {{ dist = "uniform", n = 100 }}
+idempotent = {idempotent}
+acks = "all"
+request_timeout = "300ms"
+retry_backoff = "20ms"
+
+[[groups]]
+name = "g"
+topics = ["t"]
+auto_offset_reset = "earliest"
+
+[[faults]]
+kind = "crash"
+target = "{crash}"
+at = "7s"
+restart_after = "5s"
+"#
+    ))
+}
+
+#[test]
+fn idempotent_producer_leaves_no_duplicate_in_the_log_across_a_leader_failover() {
+    let mut dup_without_idempotence = 0;
+    for seed in 0..5 {
+        for broker in ["broker-0", "broker-1", "broker-2"] {
+            let (r, a) = audited(&failover(true, broker), seed);
+            assert!(r.metrics.counts.leader_elections >= 1, "a leader moved");
+            assert_eq!(a.duplicated(), 0, "seed {seed} {broker}");
+            assert_eq!(a.acked_lost(), 0, "seed {seed} {broker}");
+            assert_eq!(r.metrics.counts.acked, r.metrics.counts.produced);
+            let (_, b) = audited(&failover(false, broker), seed);
+            dup_without_idempotence += b.duplicated();
+        }
+    }
+    // The contrast: the same failover without idempotence does duplicate
+    // (acks lost with the leader's connections, batches retried).
+    assert!(dup_without_idempotence > 0);
+}
+
+#[test]
+fn acks_all_with_min_isr_2_loses_no_acknowledged_event_across_any_single_broker_crash() {
+    let mut s = load("scenarios/faults/random-chaos.toml");
+    // Broker crashes only, at most one broker down at a time.
+    let random = s.faults.random.as_mut().unwrap();
+    random
+        .kinds
+        .retain(|k| k.kind == eventsim::scenario::FaultKind::Crash);
+    random.kinds[0].rate = Some(4.0);
+    random.max_down_brokers = Some(1);
+    let mut crashes = 0;
+    for seed in 0..20 {
+        let (r, a) = audited(&s, seed);
+        crashes += r.fired_schedule().len();
+        assert_eq!(a.acked_lost(), 0, "seed {seed}");
+        assert_eq!(a.duplicated(), 0, "seed {seed}");
+        assert_eq!(r.metrics.counts.unclean_leader_elections, 0);
+    }
+    assert!(crashes >= 20, "the sweep exercised crashes ({crashes})");
+    // And each broker crashed at a fixed time, whichever leads what.
+    for broker in ["broker-0", "broker-1", "broker-2"] {
+        for seed in 0..3 {
+            let (_, a) = audited(&failover(true, broker), seed);
+            assert_eq!(a.acked_lost(), 0);
+        }
+    }
+}
+
+#[test]
+fn acks_1_with_unclean_election_loses_acknowledged_events() {
+    let s = load("scenarios/faults/unclean-election-loss.toml");
+    let lossy_seeds: Vec<u64> = (0..50)
+        .filter(|&seed| audited(&s, seed).1.acked_lost() > 0)
+        .collect();
+    assert!(!lossy_seeds.is_empty());
+    let (r, a) = audited(&s, lossy_seeds[0]);
+    assert_eq!(r.metrics.counts.unclean_leader_elections, 1);
+    assert!(r.metrics.counts.truncated as usize >= a.acked_lost());
+
+    let safe = load("scenarios/faults/acks-all-clean-election.toml");
+    for seed in 0..10 {
+        let (r, a) = audited(&safe, seed);
+        assert_eq!(a.acked_lost(), 0, "seed {seed}");
+        assert_eq!(r.metrics.counts.truncated, 0);
+        assert_eq!(r.metrics.counts.unclean_leader_elections, 0);
+        assert_eq!(
+            r.metrics.counts.applied, r.metrics.counts.acked,
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn retries_with_several_in_flight_and_no_idempotence_reorder_keys_in_the_log() {
+    let s = load("scenarios/faults/retry-reordering.toml");
+    let reordered = (0..10)
+        .filter(|&seed| audited(&s, seed).1.inversions > 0)
+        .count();
+    assert!(reordered > 0);
+    let safe = load("scenarios/faults/idempotent-producer.toml");
+    for seed in 0..10 {
+        let (r, a) = audited(&safe, seed);
+        assert_eq!(a.inversions, 0, "seed {seed}");
+        assert_eq!(a.duplicated(), 0, "seed {seed}");
+        assert_eq!(r.metrics.counts.appended, r.metrics.counts.acked);
+    }
+}
+
+#[test]
+fn a_consumer_stalled_behind_retention_finds_expired_events() {
+    let c = counts("scenarios/faults/retention-expiry.toml", 1);
+    assert!(c.expired > 0, "{c:?}");
+    assert_eq!(c.applied + c.expired, c.acked, "{c:?}");
+    let safe = counts("scenarios/faults/retention-ample.toml", 1);
+    assert_eq!(safe.expired, 0);
+    assert_eq!(safe.applied, safe.acked);
+}
+
+#[test]
+fn a_poison_event_with_blocking_retry_stalls_and_a_dead_letter_topic_does_not() {
+    let s = load("scenarios/faults/poison-block.toml");
+    let r = eventsim::run(&s, 1);
+    let c = &r.metrics.counts;
+    assert_eq!(
+        r.stop_reason.as_str(),
+        "sim-time-max",
+        "the run never drains"
+    );
+    assert!(c.handler_failures > 50 && c.applied < c.acked, "{c:?}");
+    assert_eq!(c.dead_lettered, 0);
+
+    let s = load("scenarios/faults/poison-dead-letter.toml");
+    let r = eventsim::run(&s, 1);
+    let c = &r.metrics.counts;
+    assert_eq!(r.stop_reason.as_str(), "quiescent");
+    assert!(c.dead_lettered > 0);
+    // Each poison event: 1 try + 3 retries, then the dead-letter topic.
+    assert_eq!(c.handler_failures, 4 * c.dead_lettered);
+    // Everything the shop produced is applied or dead-lettered.
+    let shop = c.produced - c.dead_lettered;
+    assert_eq!(c.applied + c.dead_lettered, shop);
+}
+
+fn zombie(commit: &str) -> Scenario {
+    scenario(&format!(
+        r#"
+[scenario]
+name = "zombie"
+duration = "20s"
+
+[[topics]]
+name = "t"
+partitions = 4
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 400
+
+[[groups]]
+name = "g"
+topics = ["t"]
+consumers = 2
+start = "3s"
+auto_offset_reset = "earliest"
+commit = "{commit}"
+effect = "sum"
+max_poll_records = 300
+processing = "2ms"
+session_timeout = "2s"
+
+[[faults]]
+kind = "pause"
+target = "g/0"
+at = "5s"
+duration = "4s"
+"#
+    ))
+}
+
+#[test]
+fn a_pause_longer_than_the_session_timeout_makes_a_zombie_whose_commits_are_fenced() {
+    let r = eventsim::run(&zombie("after-process"), 1);
+    let c = &r.metrics.counts;
+    assert_eq!(c.expelled, 1, "{c:?}");
+    assert!(c.rebalances >= 3, "expel, then rejoin: {c:?}");
+    // The zombie finishes its batch after the others took its partitions:
+    // the same events are applied twice, and its late commit is refused.
+    assert!(c.duplicates_applied > 0, "{c:?}");
+    let t = eventsim::run(&zombie("transactional"), 1);
+    assert_eq!(t.metrics.counts.expelled, 1);
+    assert_eq!(
+        t.metrics.counts.duplicates_applied, 0,
+        "the zombie's transactions abort"
+    );
+    assert_eq!(t.metrics.counts.applied, t.metrics.counts.acked);
+}
+
+#[test]
+fn network_duplication_on_produce_appends_twice_without_idempotence() {
+    let text = |idempotent: bool| {
+        format!(
+            r#"
+[scenario]
+name = "dup"
+duration = "5s"
+
+[[topics]]
+name = "t"
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 200
+idempotent = {idempotent}
+acks = "{}"
+
+[[faults]]
+kind = "duplicate"
+target = ["p", "broker-0"]
+probability = 0.2
+at = "1s"
+duration = "2s"
+"#,
+            if idempotent { "all" } else { "1" }
+        )
+    };
+    let (_, a) = audited(&scenario(&text(false)), 3);
+    assert!(a.duplicated() > 20, "{}", a.duplicated());
+    let (_, b) = audited(&scenario(&text(true)), 3);
+    assert_eq!(b.duplicated(), 0);
+}
+
+#[test]
+fn same_seed_same_faults_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = ["summary.json", "faults.csv", "faults.toml"];
+    let mut outputs = Vec::new();
+    for (i, seed) in ["2", "2", "5"].iter().enumerate() {
+        let dir = tmp.path().join(format!("r{i}"));
+        let o = eventsim(&[
+            "run",
+            "scenarios/faults/random-chaos.toml",
+            "--seed",
+            seed,
+            "--out",
+            dir.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        outputs.push(files.map(|f| std::fs::read(dir.join(f)).unwrap()));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_ne!(
+        outputs[0][1], outputs[2][1],
+        "another seed draws other faults"
+    );
+    let csv = String::from_utf8(outputs[0][1].clone()).unwrap();
+    assert!(csv.starts_with("t_ns,phase,kind,target,duration_ns,detail\n"));
+    assert!(csv.lines().count() > 3, "{csv}");
+}
+
+#[test]
+fn the_fired_faults_replay_the_run_without_the_random_generator() {
+    let s = load("scenarios/faults/random-chaos.toml");
+    for seed in [0, 2, 7] {
+        let original = eventsim::run(&s, seed);
+        let fired = original.fired_schedule();
+        assert!(!fired.is_empty());
+        let mut replay = s.clone();
+        replay.faults = Faults {
+            schedule: fired,
+            random: None,
+            table_form: false,
+        };
+        assert!(replay.problems().is_empty(), "{:?}", replay.problems());
+        let again = eventsim::run(&replay, seed);
+        let json =
+            |r: &eventsim::RunResult| eventsim::report::Summary::new(r, String::new()).to_json();
+        assert_eq!(json(&original), json(&again), "seed {seed}");
+        assert_eq!(
+            eventsim::report::faults_csv(&original),
+            eventsim::report::faults_csv(&again)
+        );
+        assert_eq!(original.kernel_events, again.kernel_events);
+    }
+}
+
+#[test]
+fn faults_toml_replaces_the_faults_section_and_reproduces_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let o = eventsim(&[
+        "run",
+        "scenarios/faults/random-chaos.toml",
+        "--out",
+        a.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    // What a user does: cut the `faults` section, paste faults.toml.
+    let text = std::fs::read_to_string(repo("scenarios/faults/random-chaos.toml")).unwrap();
+    let head = &text[..text.find("[faults.random]").unwrap()];
+    let schedule = std::fs::read_to_string(a.join("faults.toml")).unwrap();
+    let replay = tmp.path().join("replay.toml");
+    std::fs::write(&replay, format!("{head}\n{schedule}")).unwrap();
+    let b = tmp.path().join("b");
+    let o = eventsim(&[
+        "run",
+        replay.to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for f in ["faults.csv", "faults.toml"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let strip = |p: &std::path::Path| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.join("summary.json")).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("repro");
+        v
+    };
+    assert_eq!(strip(&a), strip(&b));
+}
+
+#[test]
+fn every_fault_scenario_runs_and_validates() {
+    for entry in std::fs::read_dir(repo("scenarios/faults")).unwrap() {
+        let path = entry.unwrap().path();
+        let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!s.faults.is_empty(), "{} has faults", path.display());
+    }
+}
