@@ -415,3 +415,171 @@ fn every_fault_scenario_runs_and_validates() {
         assert!(!s.faults.is_empty(), "{} has faults", path.display());
     }
 }
+
+#[test]
+fn random_faults_respect_their_bounds_and_draw_from_their_own_streams() {
+    let mut s = load("scenarios/faults/random-chaos.toml");
+    let random = s.faults.random.as_mut().unwrap();
+    for k in &mut random.kinds {
+        if k.rate.is_some() {
+            k.rate = Some(20.0);
+        }
+    }
+    let plan = |s: &Scenario, seed| eventsim::model::faults::concrete_plan(s, seed);
+    for seed in 0..10 {
+        let faults = plan(&s, seed);
+        // Intervals during which a node is down.
+        let down: Vec<(String, u64, u64)> = faults
+            .iter()
+            .filter(|f| matches!(f.kind.as_str(), "crash" | "pause"))
+            .map(|f| {
+                let t = f.target.as_ref().unwrap().to_string();
+                (t, f.at.ns(), f.at.ns() + f.span().unwrap().ns())
+            })
+            .collect();
+        for (i, (node, a, b)) in down.iter().enumerate() {
+            // Nodes down at the instant this one goes down (the most down
+            // at once is reached at some interval's start).
+            let overlapping = |prefix: &str| {
+                down.iter()
+                    .filter(|(n, x, y)| n.starts_with(prefix) && x <= a && a < y)
+                    .count()
+            };
+            // Never all three replicas (RF 3): at most 2 brokers down at once.
+            assert!(overlapping("broker-") <= 2, "seed {seed}: {down:?}");
+            // At most 2 of the 3 billing consumers down at once.
+            assert!(overlapping("billing/") <= 2, "seed {seed}: {down:?}");
+            // A node is not struck again while down.
+            let same = down[..i]
+                .iter()
+                .filter(|(n, x, y)| n == node && x < b && a < y);
+            assert_eq!(same.count(), 0, "seed {seed}: {node}");
+        }
+    }
+    // Dropping one kind does not change what the others draw.
+    let all = plan(&s, 4);
+    let mut fewer = s.clone();
+    fewer.faults.random.as_mut().unwrap().kinds.remove(2); // latency-spike
+    let rest = plan(&fewer, 4);
+    let not_spike: Vec<_> = all
+        .iter()
+        .filter(|f| f.kind.as_str() != "latency-spike")
+        .collect();
+    assert_eq!(not_spike, rest.iter().collect::<Vec<_>>());
+}
+
+/// A small system for one fault at a time.
+fn small(fault: &str, idempotent: bool) -> Scenario {
+    scenario(&format!(
+        r#"
+[scenario]
+name = "small"
+duration = "10s"
+
+[network]
+request_timeout = "1s"
+
+[cluster]
+brokers = 3
+replica_lag_time_max = "500ms"
+broker_session_timeout = "2s"
+
+[[topics]]
+name = "t"
+partitions = 3
+replication_factor = 3
+min_insync_replicas = 1
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 1000
+keys = {{ dist = "uniform", n = 30 }}
+acks = "{}"
+idempotent = {idempotent}
+request_timeout = "200ms"
+
+[[groups]]
+name = "g"
+topics = ["t"]
+auto_offset_reset = "earliest"
+
+{fault}
+"#,
+        if idempotent { "all" } else { "1" }
+    ))
+}
+
+#[test]
+fn a_producer_crash_fails_what_it_had_not_had_acknowledged_and_resumes_on_restart() {
+    let f = "[[faults]]\nkind = \"crash\"\ntarget = \"p\"\nat = \"3s\"\nrestart_after = \"2s\"";
+    let (r, a) = audited(&small(f, true), 1);
+    let c = &r.metrics.counts;
+    assert!(
+        c.produce_failed > 0,
+        "in-flight and queued records fail: {c:?}"
+    );
+    assert_eq!(c.acked + c.produce_failed, c.produced);
+    assert_eq!(a.acked_lost(), 0);
+    // Nothing is produced while it is down: about 8s of 10s at 1000/s.
+    assert!((7_500..8_500).contains(&c.produced), "{c:?}");
+}
+
+#[test]
+fn a_follower_cut_off_leaves_the_isr_and_rejoins_after_the_heal() {
+    use eventsim::history::{Observation, Observer};
+    struct Isr(std::rc::Rc<std::cell::RefCell<Vec<(u64, u32)>>>);
+    impl Observer for Isr {
+        fn observe(&mut self, at: u64, o: &Observation) {
+            if let Observation::IsrChanged { isr, .. } = *o {
+                self.0.borrow_mut().push((at, isr));
+            }
+        }
+    }
+    let f = "[[faults]]\nkind = \"partition\"\ntarget = [[\"broker-2\"], [\"broker-0\", \"broker-1\"]]\nat = \"2s\"\nduration = \"1s\"";
+    let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut w = eventsim::World::new(&small(f, true), 1);
+    w.add_observer(Box::new(Isr(log.clone())));
+    let r = w.run();
+    let log = log.borrow();
+    assert!(
+        log.iter()
+            .any(|&(t, isr)| isr == 2 && t > 2_000_000_000 && t < 3_000_000_000),
+        "{log:?}"
+    );
+    assert!(
+        log.iter().any(|&(t, isr)| isr == 3 && t > 3_000_000_000),
+        "{log:?}"
+    );
+    // broker-2 was cut off from every other broker for less than its session timeout.
+    assert_eq!(r.metrics.counts.leader_elections, 0);
+}
+
+#[test]
+fn reordering_on_the_producer_link_reorders_keys_without_idempotence() {
+    let f = "[[faults]]\nkind = \"reorder\"\ntarget = [\"p\", \"brokers\"]\nprobability = 0.2\nlatency = \"5ms\"\nat = \"1s\"\nduration = \"3s\"";
+    let (_, a) = audited(&small(f, false), 1);
+    assert!(a.inversions > 0);
+    let (_, b) = audited(&small(f, true), 1);
+    assert_eq!(b.inversions, 0, "sequence numbers put them back in order");
+}
+
+#[test]
+fn a_slow_disk_slows_acknowledgements() {
+    let base = eventsim::run(&small("", true), 1)
+        .metrics
+        .produce_to_ack
+        .stats();
+    let f = "[[faults]]\nkind = \"slow-disk\"\ntarget = \"broker-0\"\nfactor = 50.0\nat = \"0s\"\nduration = \"10s\"";
+    let mut s = small(f, true);
+    s.cluster.append_latency =
+        eventsim::scenario::Dist::constant(eventsim::scenario::Duration::from_ms(1));
+    let mut plain = small("", true);
+    plain.cluster.append_latency = s.cluster.append_latency.clone();
+    let slow = eventsim::run(&s, 1).metrics.produce_to_ack.stats();
+    let normal = eventsim::run(&plain, 1).metrics.produce_to_ack.stats();
+    assert!(
+        slow.p99 > 10 * normal.p99,
+        "{slow:?} vs {normal:?} (no disk latency: {base:?})"
+    );
+}

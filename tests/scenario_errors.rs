@@ -176,3 +176,89 @@ fn no_input_makes_it_panic() {
         assert!(!err.contains("panicked"), "{text:?}: {err}");
     }
 }
+
+fn with_fault(fault: &str) -> String {
+    format!("{}\n[cluster]\nbrokers = 3\n\n{fault}\n", GOOD)
+}
+
+#[test]
+fn a_fault_on_an_unknown_node_names_the_nodes_there_are() {
+    let text = with_fault("[[faults]]\nkind = \"crash\"\ntarget = \"billing/0\"\nat = \"1s\"");
+    assert_error(
+        &text,
+        "24:10",
+        &[
+            "faults[0].target",
+            "unknown node `billing/0`",
+            "broker-0..broker-2",
+            "g/0",
+        ],
+    );
+}
+
+#[test]
+fn a_crash_of_a_broker_that_does_not_exist_is_rejected() {
+    let text = with_fault("[[faults]]\nkind = \"crash\"\ntarget = \"broker-7\"");
+    assert_error(
+        &text,
+        "24:10",
+        &["faults[0].target", "unknown node `broker-7`"],
+    );
+    let text = with_fault("[[faults]]\nkind = \"crash\"\ntarget = \"g/3\"");
+    assert_error(&text, "24:10", &["unknown node `g/3`"]);
+}
+
+#[test]
+fn a_negative_fault_duration_is_rejected() {
+    let text = with_fault(
+        "[[faults]]\nkind = \"pause\"\ntarget = \"g/0\"\nat = \"1s\"\nduration = \"-5s\"",
+    );
+    assert_error(
+        &text,
+        "26:12",
+        &["faults[0].duration", "invalid duration \"-5s\""],
+    );
+}
+
+#[test]
+fn a_partition_naming_one_node_is_rejected() {
+    let text =
+        with_fault("[[faults]]\nkind = \"partition\"\ntarget = \"broker-1\"\nduration = \"1s\"");
+    assert_error(
+        &text,
+        "24:10",
+        &[
+            "faults[0].target",
+            "needs two sides",
+            "[[\"NODE\"], [\"rest\"]]",
+        ],
+    );
+    let text = with_fault(
+        "[[faults]]\nkind = \"partition\"\ntarget = [[\"broker-1\"]]\nduration = \"1s\"",
+    );
+    assert_error(&text, "24:10", &["needs two sides"]);
+}
+
+#[test]
+fn fault_fields_that_do_not_apply_or_are_missing_are_named() {
+    let text = with_fault("[[faults]]\nkind = \"pause\"\ntarget = \"g/0\"");
+    assert_error(&text, "22:1", &["faults[0]", "needs a `duration`"]);
+    let text = with_fault(
+        "[[faults]]\nkind = \"latency-spike\"\ntarget = [\"p\", \"broker-0\"]\nduration = \"1s\"\nlatency = \"5ms\"\nfactor = 2.0",
+    );
+    assert_error(&text, "27:10", &["faults[0].factor", "does not apply"]);
+    let text = with_fault("[[faults]]\nkind = \"crush\"\ntarget = \"g/0\"");
+    assert_error(&text, "23:8", &["unknown variant `crush`", "`crash`"]);
+    let text = with_fault(
+        "[[faults]]\nkind = \"partition\"\ntarget = [[\"p\"], [\"g\"]]\nduration = \"1s\"",
+    );
+    assert_error(&text, "24:10", &["one side must hold a broker"]);
+    let text = with_fault(
+        "[faults.random]\n[[faults.random.kinds]]\nkind = \"crash\"\ntargets = [\"brokers\", \"nobody\"]\nrate = 1\nrestart_after = \"1s\"",
+    );
+    assert_error(
+        &text,
+        "25:23",
+        &["faults.random.kinds[0].targets[1]", "unknown node `nobody`"],
+    );
+}

@@ -85,7 +85,10 @@ fn draw_random(s: &Scenario, r: &RandomFaults, seed: u64) -> Vec<Fault> {
     let stop = r.stop.map_or(s.duration_ns(), |d| d.ns()).max(start);
     let mut candidates: Vec<(Time, usize, usize, Fault)> = Vec::new();
     for (gi, k) in r.kinds.iter().enumerate() {
-        let mut rng = rng_stream(seed, &format!("faults/random/{gi}/{}", k.kind.as_str()));
+        // Named by kind and rank among generators of that kind, so that
+        // adding or removing another generator leaves this one's draws alone.
+        let rank = r.kinds[..gi].iter().filter(|o| o.kind == k.kind).count();
+        let mut rng = rng_stream(seed, &format!("faults/random/{}/{rank}", k.kind.as_str()));
         let targets: Vec<String> = {
             let mut v = Vec::new();
             for t in &k.targets {

@@ -152,6 +152,59 @@ mod tests {
     use super::*;
     use crate::kernel::rng_stream;
 
+    fn net() -> Network {
+        let rngs = (0..3).map(|i| rng_stream(1, &format!("n{i}"))).collect();
+        Network::new(Sampler::Constant(1000), Sampler::Constant(1000), 1, 2, rngs)
+    }
+
+    fn fault(kind: FaultKind, probability: f64, latency: Time) -> LinkFault {
+        // Side a: the producer (node 0); side b: broker 0 (node 1).
+        LinkFault {
+            fault: 0,
+            kind,
+            a: vec![true, false, false],
+            b: vec![false, true, false],
+            probability,
+            latency,
+            rng: rng_stream(1, "fault"),
+        }
+    }
+
+    #[test]
+    fn a_partition_drops_only_the_links_it_cuts() {
+        let mut n = net();
+        n.active.push(fault(FaultKind::Partition, 0.0, 0));
+        let (p, b0, b1) = (Node(0), n.broker(0), n.broker(1));
+        assert_eq!(n.deliver_at(0, p, b0), None);
+        assert_eq!(n.deliver_at(0, b0, p), None, "both directions");
+        assert_eq!(n.deliver_at(0, p, b1), Some(1000));
+        assert!(n.cut(p, b0) && !n.cut(p, b1));
+        n.active.clear();
+        assert_eq!(n.deliver_at(0, p, b0), Some(1000));
+    }
+
+    #[test]
+    fn a_latency_spike_adds_its_latency() {
+        let mut n = net();
+        n.active.push(fault(FaultKind::LatencySpike, 0.0, 50_000));
+        assert_eq!(n.deliver_at(0, Node(0), n.broker(0)), Some(51_000));
+    }
+
+    #[test]
+    fn reordering_lets_later_messages_overtake_and_duplication_flips_its_coin() {
+        let mut n = net();
+        n.active.push(fault(FaultKind::Reorder, 0.5, 1_000_000));
+        let (p, b0) = (Node(0), n.broker(0));
+        let times: Vec<Time> = (0..200).map(|t| n.deliver_at(t, p, b0).unwrap()).collect();
+        let overtaken = times.windows(2).filter(|w| w[1] < w[0]).count();
+        assert!(overtaken > 20, "{overtaken}");
+        let mut n = net();
+        n.active.push(fault(FaultKind::Duplicate, 0.25, 0));
+        let dups = (0..1000).filter(|_| n.duplicates(p, b0)).count();
+        assert!((180..320).contains(&dups), "{dups}");
+        assert!(!(0..100).any(|_| n.duplicates(p, n.broker(1))));
+    }
+
     #[test]
     fn links_deliver_in_send_order() {
         let rngs = (0..3).map(|i| rng_stream(1, &format!("n{i}"))).collect();

@@ -88,7 +88,7 @@ impl FaultKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     untagged,
-    expecting = "a node name such as \"broker-1\", two node names (a link) such as [\"order-service\", \"broker-0\"], or two lists of node names (the sides of a partition) such as [[\"broker-0\"], [\"rest\"]]"
+    expecting = "expected a node name such as \"broker-1\", two node names (a link) such as [\"order-service\", \"broker-0\"], or two lists of node names (the sides of a partition) such as [[\"broker-0\"], [\"rest\"]]"
 )]
 pub enum Target {
     Node(String),
@@ -741,12 +741,10 @@ fn unknown_node(s: &Scenario, name: &str) -> String {
         known.push(format!("broker-0..broker-{}", s.cluster.brokers - 1));
     }
     for g in &s.groups {
-        known.push(format!(
-            "{}/0..{}/{}",
-            g.name,
-            g.name,
-            g.consumers.saturating_sub(1)
-        ));
+        known.push(match g.consumers {
+            0 | 1 => format!("{}/0", g.name),
+            n => format!("{}/0..{}/{}", g.name, g.name, n - 1),
+        });
     }
     format!("unknown node `{name}`; nodes are {}", known.join(", "))
 }
