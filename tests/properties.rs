@@ -1,5 +1,6 @@
-//! Laws that hold for any seed: without faults, every
-//! produced event is applied exactly once by every group, and a run is a
+//! Laws that hold for any seed: without faults, every produced event is
+//! applied exactly once by every group; under random faults, a safe
+//! configuration loses nothing and applies nothing twice; and a run is a
 //! pure function of its scenario and seed.
 
 mod common;
