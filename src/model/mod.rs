@@ -232,6 +232,12 @@ impl World {
         &self.catalog
     }
 
+    /// The concrete fault plan: what `FaultStarted { fault }` observations
+    /// index (the schedule, then the random generator's draws).
+    pub fn fault_plan(&self) -> Vec<Fault> {
+        self.faults.iter().map(|f| f.spec.clone()).collect()
+    }
+
     #[inline]
     pub(crate) fn now(&self) -> Time {
         self.kernel.now()
