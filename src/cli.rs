@@ -4,7 +4,10 @@
 use crate::report::{self, Perf, Summary};
 use crate::scenario::Scenario;
 use clap::{Parser, Subcommand};
+use std::cell::RefCell;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -33,6 +36,17 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long)]
         quiet: bool,
+        /// Also write the run's history (every observation) as JSON lines.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+    },
+    /// Run the invariant checkers offline on a history written by `run --history`.
+    CheckHistory {
+        /// The history file (JSON lines).
+        history: PathBuf,
+        /// The scenario the history was recorded from.
+        #[arg(long)]
+        scenario: PathBuf,
     },
     /// Validate a scenario file without running it.
     Check {
@@ -68,7 +82,9 @@ pub fn main() -> i32 {
             seed,
             out,
             quiet,
-        } => run(&scenario, seed, out, quiet),
+            history,
+        } => run(&scenario, seed, out, quiet, history),
+        Command::CheckHistory { history, scenario } => check_history(&history, &scenario),
         Command::Check { scenario } => check(&scenario),
     }
 }
@@ -97,7 +113,13 @@ fn check(path: &Path) -> i32 {
     }
 }
 
-fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> i32 {
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    quiet: bool,
+    history: Option<PathBuf>,
+) -> i32 {
     let scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -109,14 +131,43 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> i32
             .join(format!("seed-{seed}"))
     });
     let started = Instant::now();
-    let result = crate::run(&scenario, seed);
+    let writer = match history.as_ref().map(|h| open_history(h, &scenario, seed)) {
+        None => None,
+        Some(Ok(w)) => Some(w),
+        Some(Err(code)) => return code,
+    };
+    let mut extra: Vec<Box<dyn crate::history::Observer>> = Vec::new();
+    if let Some(w) = &writer {
+        extra.push(Box::new(crate::history::Shared(w.clone())));
+    }
+    let checked = crate::run_checked(&scenario, seed, extra);
     let wall = started.elapsed();
+    let result = &checked.result;
+    if let (Some(w), Some(h)) = (writer, history.as_ref()) {
+        let w = Rc::try_unwrap(w)
+            .ok()
+            .expect("the run is over")
+            .into_inner();
+        let trailer = crate::history::Trailer {
+            end_ns: result.sim_time_ns,
+            production_end_ns: result.production_end_ns,
+            stopped_by: result.stop_reason.as_str().to_string(),
+        };
+        if let Err(e) = w.finish(&trailer) {
+            eprintln!("error: cannot write the history to {}: {e}", h.display());
+            return EXIT_USAGE;
+        }
+    }
     let repro = format!("eventsim run {} --seed {seed}", path.display());
-    let summary = Summary::new(&result, repro);
-    let perf = Perf::new(&result, wall);
+    let summary = Summary::checked(&checked, repro);
+    let perf = Perf::new(result, wall);
     let written = report::write(&dir, &summary, &perf).and_then(|()| {
-        std::fs::write(dir.join("faults.csv"), report::faults_csv(&result))?;
-        std::fs::write(dir.join("faults.toml"), report::faults_toml(&result))
+        std::fs::write(dir.join("faults.csv"), report::faults_csv(result))?;
+        std::fs::write(dir.join("faults.toml"), report::faults_toml(result))?;
+        std::fs::write(
+            dir.join("violations.jsonl"),
+            report::violations_jsonl(&checked.violations),
+        )
     });
     if let Err(e) = written {
         eprintln!("error: cannot write the report to {}: {e}", dir.display());
@@ -124,6 +175,7 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> i32
     }
     if !quiet {
         print_summary(&summary, &perf, &dir);
+        print_violations(&summary, &checked.violations);
     }
     if summary.verdict == "pass" {
         EXIT_PASS
@@ -221,4 +273,171 @@ fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
     println!("  verdict: {}", s.verdict);
     println!("  report:  {}", dir.join("summary.json").display());
     println!("  repro:   {}", s.repro);
+}
+
+type HistoryFile = crate::history::HistoryWriter<std::io::BufWriter<std::fs::File>>;
+
+fn open_history(path: &Path, s: &Scenario, seed: u64) -> Result<Rc<RefCell<HistoryFile>>, i32> {
+    let header = crate::history::Header {
+        eventsim_history: 1,
+        version: crate::VERSION.to_string(),
+        scenario: s.scenario.name.clone(),
+        seed,
+    };
+    std::fs::File::create(path)
+        .and_then(|f| crate::history::HistoryWriter::new(std::io::BufWriter::new(f), &header))
+        .map(|w| Rc::new(RefCell::new(w)))
+        .map_err(|e| {
+            eprintln!("error: cannot write the history to {}: {e}", path.display());
+            EXIT_USAGE
+        })
+}
+
+/// Read a history file: header, entries (fed to `observer`), trailer.
+fn read_history(
+    path: &Path,
+    observer: &mut dyn crate::history::Observer,
+) -> Result<(crate::history::Header, crate::history::Trailer), String> {
+    use crate::history::{Entry, Header, Trailer};
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = std::io::BufReader::new(file).lines().enumerate();
+    let bad = |n: usize, what: &str, e: &dyn std::fmt::Display| {
+        format!("{}:{}: expected {what}: {e}", path.display(), n + 1)
+    };
+    let (n, first) = lines
+        .next()
+        .ok_or_else(|| format!("{}:1: empty history file", path.display()))?;
+    let first = first.map_err(|e| bad(n, "a line", &e))?;
+    let header: Header =
+        serde_json::from_str(&first).map_err(|e| bad(n, "the history header", &e))?;
+    let mut trailer = None;
+    for (n, line) in lines {
+        let line = line.map_err(|e| bad(n, "a line", &e))?;
+        if trailer.is_some() {
+            return Err(bad(n, "nothing after the trailer", &"more lines"));
+        }
+        match serde_json::from_str::<Entry>(&line) {
+            Ok(e) => observer.observe(e.t, &e.observation),
+            Err(err) => match serde_json::from_str::<Trailer>(&line) {
+                Ok(t) => trailer = Some(t),
+                Err(_) => return Err(bad(n, "an observation", &err)),
+            },
+        }
+    }
+    let trailer = trailer.ok_or_else(|| {
+        format!(
+            "{}: the history has no trailer (was the run cut short?)",
+            path.display()
+        )
+    })?;
+    Ok((header, trailer))
+}
+
+fn check_history(path: &Path, scenario_path: &Path) -> i32 {
+    let scenario = match load(scenario_path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // The catalog and fault plan come from the scenario and the seed.
+    let seed = match read_header(path) {
+        Ok(h) => h.seed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let world = crate::World::new(&scenario, seed);
+    let ctx = crate::check::Context::new(&scenario, world.catalog(), world.fault_plan());
+    let mut checks = crate::check::Checks::new(
+        ctx.clone(),
+        crate::check::CheckConfig::from_scenario(&scenario),
+    );
+    let (header, trailer) = match read_history(path, &mut checks) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if header.scenario != scenario.scenario.name {
+        eprintln!(
+            "error: {} records scenario `{}`, not `{}`",
+            path.display(),
+            header.scenario,
+            scenario.scenario.name
+        );
+        return EXIT_USAGE;
+    }
+    let (mut results, mut violations) = checks.finish(trailer.end_ns, trailer.production_end_ns);
+    if !violations.is_empty() {
+        let mut explainer = crate::check::Explainer::new(&ctx, &violations);
+        if let Err(e) = read_history(path, &mut explainer) {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+        explainer.explain(&mut violations);
+        crate::check::attach_first(&mut results, &violations);
+    }
+    println!(
+        "eventsim {}: history of scenario `{}`, seed {} ({} simulated, {})",
+        crate::VERSION,
+        header.scenario,
+        header.seed,
+        ms(trailer.end_ns),
+        trailer.stopped_by
+    );
+    for r in &results {
+        println!("  {:<22} {:<7} {}", r.name, r.status, r.violations);
+    }
+    let verdict = if violations.is_empty() {
+        "pass"
+    } else {
+        "fail"
+    };
+    println!("  verdict: {verdict}");
+    print_violation_details(&violations);
+    if violations.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    }
+}
+
+fn read_header(path: &Path) -> Result<crate::history::Header, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut first = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut first)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&first)
+        .map_err(|e| format!("{}:1: expected the history header: {e}", path.display()))
+}
+
+fn print_violations(s: &Summary, violations: &[crate::check::Violation]) {
+    let failed: Vec<String> = s
+        .checks
+        .iter()
+        .filter(|c| c.status == "fail")
+        .map(|c| format!("{} ({})", c.name, c.violations))
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    println!("  violated: {}", failed.join(", "));
+    print_violation_details(violations);
+}
+
+/// The first violation of each checker, with its explanation.
+fn print_violation_details(violations: &[crate::check::Violation]) {
+    let mut shown = std::collections::BTreeSet::new();
+    for v in violations {
+        if !shown.insert(v.invariant.as_str()) {
+            continue;
+        }
+        println!("  {} at {}: {}", v.invariant, ms(v.t_ns), v.message);
+        let skip = v.explanation.len().saturating_sub(8);
+        for line in &v.explanation[skip..] {
+            println!("      {line}");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! plain indices; [`Catalog`] turns them into the names of the scenario file.
 
 use crate::kernel::Time;
+use serde::{Deserialize, Serialize};
 
 /// Index of an event in the run (unique across producers and emitters).
 pub type EventId = u32;
@@ -45,7 +46,11 @@ impl Catalog {
 }
 
 /// One thing that happened. Times are given with the observation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// In a history file each is one JSON line: `{"t": NS, "type": "appended",
+/// ...fields}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Observation {
     /// A producer created an event (its creation time is the observation time).
     Produced {
@@ -62,6 +67,12 @@ pub enum Observation {
     Acked {
         event: EventId,
         producer: u32,
+        partition: u32,
+        key: u32,
+        /// The event's per-key version (creation order of the key's events).
+        version: u32,
+        /// The amount a `sum` effect adds, the value `last-write` keeps.
+        value: u32,
         created_ns: Time,
     },
     /// The producer gave up on the event (retries or delivery timeout exhausted).
@@ -85,6 +96,11 @@ pub enum Observation {
         event: EventId,
         group: u32,
         consumer: u32,
+        partition: u32,
+        producer: u32,
+        key: u32,
+        version: u32,
+        value: u32,
         created_ns: Time,
         origin_created_ns: Time,
     },
@@ -110,12 +126,14 @@ pub enum Observation {
     },
     /// A group finished a rebalance into `generation`.
     Rebalanced { group: u32, generation: u32 },
-    /// A partition was assigned to a consumer in `generation`.
+    /// A partition was assigned to a consumer in `generation`, starting
+    /// at `offset` (the committed offset, or where `auto_offset_reset` says).
     Assigned {
         group: u32,
         consumer: u32,
         partition: u32,
         generation: u32,
+        offset: u64,
     },
     /// The coordinator expelled a consumer it had not heard from for its
     /// session timeout.
@@ -145,6 +163,8 @@ pub enum Observation {
         group: u32,
         partition: u32,
         offset: u64,
+        key: u32,
+        value: u32,
     },
     /// A node changed state: 0 up, 1 crashed, 2 paused.
     NodeState { node: u32, state: u8 },
@@ -166,10 +186,88 @@ pub enum Observation {
         group: u32,
         consumer: u32,
         dead_lettered: bool,
+        key: u32,
+        value: u32,
     },
 }
 
 /// Something that watches a run as it happens.
 pub trait Observer {
     fn observe(&mut self, at: Time, observation: &Observation);
+}
+
+/// One line of a history file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub t: Time,
+    #[serde(flatten)]
+    pub observation: Observation,
+}
+
+/// The first line of a history file: what run it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub eventsim_history: u32,
+    pub version: String,
+    pub scenario: String,
+    pub seed: u64,
+}
+
+/// The last line of a history file: how the run ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trailer {
+    pub end_ns: Time,
+    pub production_end_ns: Time,
+    pub stopped_by: String,
+}
+
+/// Writes the history as JSON lines.
+pub struct HistoryWriter<W: std::io::Write> {
+    out: W,
+    pub error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> HistoryWriter<W> {
+    pub fn new(mut out: W, header: &Header) -> std::io::Result<Self> {
+        serde_json::to_writer(&mut out, header)?;
+        out.write_all(b"\n")?;
+        Ok(HistoryWriter { out, error: None })
+    }
+
+    /// Write the trailer and flush.
+    pub fn finish(mut self, trailer: &Trailer) -> std::io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        serde_json::to_writer(&mut self.out, trailer)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+impl<W: std::io::Write> Observer for HistoryWriter<W> {
+    fn observe(&mut self, at: Time, observation: &Observation) {
+        if self.error.is_some() {
+            return;
+        }
+        let entry = Entry {
+            t: at,
+            observation: *observation,
+        };
+        let written = serde_json::to_writer(&mut self.out, &entry)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        if let Err(e) = written {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// An observer shared with the code that reads it after the run.
+pub struct Shared<O>(pub std::rc::Rc<std::cell::RefCell<O>>);
+
+impl<O: Observer> Observer for Shared<O> {
+    fn observe(&mut self, at: Time, observation: &Observation) {
+        self.0.borrow_mut().observe(at, observation);
+    }
 }

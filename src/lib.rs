@@ -12,6 +12,7 @@
 //! println!("{} events applied", result.metrics.counts.applied);
 //! ```
 
+pub mod check;
 pub mod cli;
 pub mod history;
 pub mod kernel;
@@ -28,4 +29,61 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Build and run `scenario` with master seed `seed`.
 pub fn run(scenario: &scenario::Scenario, seed: u64) -> RunResult {
     World::new(scenario, seed).run()
+}
+
+/// A run and what its invariant checkers found.
+pub struct Checked {
+    pub result: RunResult,
+    pub checks: Vec<check::CheckResult>,
+    pub violations: Vec<check::Violation>,
+}
+
+impl Checked {
+    /// `pass` when no checker found a violation, else `fail`.
+    pub fn verdict(&self) -> &'static str {
+        if self.violations.is_empty() {
+            "pass"
+        } else {
+            "fail"
+        }
+    }
+}
+
+/// Run `scenario` with the checkers its `[checks]` enables, plus `extra`
+/// observers (a history writer, ...). Violations are explained by a second,
+/// identical run that collects the observations around them.
+pub fn run_checked(
+    scenario: &scenario::Scenario,
+    seed: u64,
+    extra: Vec<Box<dyn history::Observer>>,
+) -> Checked {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut world = World::new(scenario, seed);
+    let ctx = check::Context::new(scenario, world.catalog(), world.fault_plan());
+    let checks = Rc::new(RefCell::new(check::Checks::new(
+        ctx.clone(),
+        check::CheckConfig::from_scenario(scenario),
+    )));
+    world.add_observer(Box::new(history::Shared(checks.clone())));
+    for o in extra {
+        world.add_observer(o);
+    }
+    let result = world.run();
+    let (mut results, mut violations) = checks
+        .borrow_mut()
+        .finish(result.sim_time_ns, result.production_end_ns);
+    if !violations.is_empty() {
+        let explainer = Rc::new(RefCell::new(check::Explainer::new(&ctx, &violations)));
+        let mut again = World::new(scenario, seed);
+        again.add_observer(Box::new(history::Shared(explainer.clone())));
+        again.run();
+        explainer.borrow().explain(&mut violations);
+        check::attach_first(&mut results, &violations);
+    }
+    Checked {
+        result,
+        checks: results,
+        violations,
+    }
 }

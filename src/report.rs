@@ -25,7 +25,7 @@ pub struct Summary {
     pub throughput_per_s: Throughput,
     /// Faults that fired, per kind.
     pub faults: BTreeMap<String, u64>,
-    pub checks: Vec<serde_json::Value>,
+    pub checks: Vec<crate::check::CheckResult>,
     pub verdict: String,
     pub repro: String,
 }
@@ -103,6 +103,14 @@ impl Summary {
             verdict: "pass".to_string(),
             repro,
         }
+    }
+
+    /// The summary of a checked run: checks and verdict filled in.
+    pub fn checked(c: &crate::Checked, repro: String) -> Summary {
+        let mut s = Summary::new(&c.result, repro);
+        s.checks = c.checks.clone();
+        s.verdict = c.verdict().to_string();
+        s
     }
 
     pub fn to_json(&self) -> String {
@@ -196,4 +204,14 @@ pub fn write(dir: &Path, summary: &Summary, perf: &Perf) -> std::io::Result<()> 
     let mut p = serde_json::to_string_pretty(perf).expect("perf serializes");
     p.push('\n');
     std::fs::write(dir.join("perf.json"), p)
+}
+
+/// `violations.jsonl`: one violation per line, in checker order.
+pub fn violations_jsonl(violations: &[crate::check::Violation]) -> String {
+    let mut out = String::new();
+    for v in violations {
+        out.push_str(&serde_json::to_string(v).expect("a violation serializes"));
+        out.push('\n');
+    }
+    out
 }

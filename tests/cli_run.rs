@@ -63,7 +63,14 @@ fn run_writes_a_summary_with_the_documented_fields() {
         s["repro"],
         "eventsim run scenarios/order-flow.toml --seed 42"
     );
-    assert!(s["checks"].as_array().unwrap().is_empty());
+    let checks = s["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, eventsim::check::CHECKERS);
+    for c in checks {
+        assert_eq!(c["status"], "pass", "{c}");
+        assert_eq!(c["violations"], 0);
+    }
+    assert!(checks[3]["time_to_converge_ns"]["payment"].is_u64());
     assert!(s["throughput_per_s"]["topics"]["orders"].as_f64().unwrap() > 100.0);
     assert!(
         s["throughput_per_s"]["groups"]["inventory"]

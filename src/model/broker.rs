@@ -480,11 +480,14 @@ impl World {
         for (event, part, offset) in expired {
             for g in 0..self.groups.len() as u32 {
                 if self.read_point(g, part).is_some_and(|read| offset >= read) {
+                    let e = self.events[event as usize];
                     self.observe(Observation::Expired {
                         event,
                         group: g,
                         partition: part,
                         offset,
+                        key: e.key,
+                        value: e.value,
                     });
                 }
             }

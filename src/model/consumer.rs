@@ -262,18 +262,21 @@ impl World {
                     Some(e.origin),
                 );
             }
+            let e = self.events[cur.event as usize];
             self.observe(Observation::GaveUp {
                 event: cur.event,
                 group: g,
                 consumer,
                 dead_lettered,
+                key: e.key,
+                value: e.value,
             });
         } else if self.groups[g as usize].commit == CommitMode::Transactional
             && !self.in_generation(consumer)
         {
             // The transaction's offset commit is fenced (the consumer was
             // expelled), so the whole transaction aborts: no effect.
-        } else if self.apply_effect(consumer, cur.event) {
+        } else if self.apply_effect(consumer, cur.part, cur.event) {
             self.emit(consumer, cur.event, EmitMode::Outbox);
         }
         let commit = self.groups[g as usize].commit;
@@ -323,7 +326,7 @@ impl World {
 
     /// Apply `event`'s effect to the consumer's group state, unless the
     /// idempotency guard stops it. Returns whether it was applied.
-    fn apply_effect(&mut self, consumer: u32, event: EventId) -> bool {
+    fn apply_effect(&mut self, consumer: u32, partition: u32, event: EventId) -> bool {
         let g = self.consumers[consumer as usize].group;
         let e = self.events[event as usize];
         if !self.would_apply(g, event) {
@@ -365,6 +368,11 @@ impl World {
             event,
             group: g,
             consumer,
+            partition,
+            producer: u32::from(e.producer),
+            key: e.key,
+            version: e.version,
+            value: e.value,
             created_ns: e.created_ns,
             origin_created_ns,
         });

@@ -222,6 +222,7 @@ impl World {
             consumer,
             partition: part,
             generation,
+            offset: start,
         });
         self.send_fetch(consumer, idx_in_consumer);
     }

@@ -202,6 +202,8 @@ pub struct RunResult {
     pub faults: Vec<Fault>,
     /// Every start and end of a fault, in time order.
     pub fault_log: Vec<FaultRecord>,
+    /// When the last producer stopped producing.
+    pub production_end_ns: Time,
 }
 
 impl RunResult {
@@ -274,6 +276,7 @@ impl World {
             metrics: self.metrics,
             faults: self.faults.into_iter().map(|f| f.spec).collect(),
             fault_log: self.fault_log,
+            production_end_ns: self.production_end_ns,
         }
     }
 

@@ -318,12 +318,16 @@ impl World {
         for seq in r.first_seq..r.first_seq + r.count {
             let event =
                 self.producers[p as usize].parts[part_in_topic as usize].seq_events[seq as usize];
-            let created_ns = self.events[event as usize].created_ns;
+            let e = self.events[event as usize];
             self.observe(if ok {
                 Observation::Acked {
                     event,
                     producer: p,
-                    created_ns,
+                    partition: r.part,
+                    key: e.key,
+                    version: e.version,
+                    value: e.value,
+                    created_ns: e.created_ns,
                 }
             } else {
                 Observation::ProduceFailed { event }

@@ -38,6 +38,62 @@ pub struct Scenario {
     /// `[[faults]]` (a schedule) or `[faults]` with `schedule` and `random`.
     #[serde(default, skip_serializing_if = "Faults::is_empty")]
     pub faults: Faults,
+    /// `[checks]`: which invariants to check and their bounds.
+    #[serde(default, skip_serializing_if = "ChecksSpec::is_default")]
+    pub checks: ChecksSpec,
+}
+
+/// Every invariant checker, by its stable name (DESIGN §5).
+pub const CHECKERS: [&str; 8] = [
+    "no-loss",
+    "exactly-once-effect",
+    "per-key-order",
+    "convergence",
+    "liveness",
+    "no-duplicates-in-log",
+    "nonmonotonic-poll",
+    "skipped-offset",
+];
+
+/// `[checks]`: which checkers run (default: all that apply) and their bounds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksSpec {
+    /// Run only these (default: every checker that applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Vec<String>>,
+    /// Do not run these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<String>,
+    /// `convergence`: how long after producers stop and faults heal each
+    /// group may take to converge (default: the scenario's `drain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence_deadline: Option<Duration>,
+    /// `liveness`: the longest a group may leave a partition behind
+    /// without progress.
+    #[serde(default = "default_liveness_bound")]
+    pub liveness_bound: Duration,
+}
+
+fn default_liveness_bound() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for ChecksSpec {
+    fn default() -> Self {
+        ChecksSpec {
+            run: None,
+            skip: Vec::new(),
+            convergence_deadline: None,
+            liveness_bound: default_liveness_bound(),
+        }
+    }
+}
+
+impl ChecksSpec {
+    pub fn is_default(&self) -> bool {
+        *self == ChecksSpec::default()
+    }
 }
 
 /// `[scenario]`: name, seed and the run's time frame.
@@ -929,6 +985,25 @@ impl Scenario {
             );
         }
         self.fault_problems(&mut push);
+        for (field, names) in [
+            ("run", self.checks.run.clone().unwrap_or_default()),
+            ("skip", self.checks.skip.clone()),
+        ] {
+            for (j, n) in names.iter().enumerate() {
+                if !CHECKERS.contains(&n.as_str()) {
+                    push(
+                        vec![key("checks"), key(field), Step::Index(j)],
+                        format!("unknown checker `{n}`; checkers: {}", CHECKERS.join(", ")),
+                    );
+                }
+            }
+        }
+        if self.checks.liveness_bound.ns() == 0 {
+            push(
+                vec![key("checks"), key("liveness_bound")],
+                "expected a duration greater than zero".into(),
+            );
+        }
         out
     }
 
