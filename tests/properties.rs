@@ -100,6 +100,20 @@ proptest! {
         prop_assert_eq!(r.metrics.applied_by_group[0].count, inputs);
         prop_assert_eq!(c.emitted, inputs);
         prop_assert_eq!(r.metrics.applied_by_group[1].count, inputs * 2);
+        // No checker fires, except per-key order when the partitioner does
+        // not keep a key on one partition.
+        let checked = eventsim::run_checked(&s, seed, Vec::new());
+        let failed: Vec<&str> = checked
+            .checks
+            .iter()
+            .filter(|c| c.status == "fail")
+            .map(|c| c.name.as_str())
+            .collect();
+        if matches!(partitioner, "murmur2" | "key-range") {
+            prop_assert!(failed.is_empty(), "{:?}", checked.violations.first());
+        } else {
+            prop_assert!(failed.iter().all(|&f| f == "per-key-order"), "{:?}", failed);
+        }
     }
 
     #[test]
@@ -125,6 +139,8 @@ proptest! {
     fn safe_configuration_survives_random_faults(seed in 0u64..1_000_000, crash_rate in 0.5f64..6.0) {
         let mut s = load("scenarios/faults/random-chaos.toml");
         s.faults.random.as_mut().unwrap().kinds[0].rate = Some(crash_rate);
+        let checked = eventsim::run_checked(&s, seed, Vec::new());
+        prop_assert_eq!(checked.verdict(), "pass", "{:?}", checked.violations.first());
         let (r, a) = audited(&s, seed);
         let c = &r.metrics.counts;
         prop_assert_eq!(a.acked_lost(), 0);

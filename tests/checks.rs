@@ -1,0 +1,235 @@
+//! The checkers on real runs: each classic failure of `scenarios/faults/`
+//! is caught by the right checker (exit 1) for every seed in 0..20, and its
+//! safe twin passes (exit 0); histories re-check offline to the same result.
+
+mod common;
+use common::*;
+
+const PAIRS: [(&str, &str, &str); 6] = [
+    (
+        "consumer-crash-duplicates",
+        "exactly-once-effect",
+        "consumer-crash-transactional",
+    ),
+    ("auto-commit-loss", "no-loss", "after-process-dedup"),
+    (
+        "unclean-election-loss",
+        "no-loss",
+        "acks-all-clean-election",
+    ),
+    ("retry-reordering", "per-key-order", "idempotent-producer"),
+    ("retention-expiry", "no-loss", "retention-ample"),
+    ("poison-block", "liveness", "poison-dead-letter"),
+];
+
+fn failed(c: &eventsim::Checked) -> Vec<String> {
+    c.checks
+        .iter()
+        .filter(|r| r.status == "fail")
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+#[test]
+fn each_classic_failure_is_caught_by_its_checker_and_its_safe_twin_passes_for_seeds_0_to_20() {
+    for (bad, checker, safe) in PAIRS {
+        let bad_s = load(&format!("scenarios/faults/{bad}.toml"));
+        let safe_s = load(&format!("scenarios/faults/{safe}.toml"));
+        for seed in 0..20 {
+            let c = eventsim::run_checked(&bad_s, seed, Vec::new());
+            assert!(
+                failed(&c).iter().any(|n| n == checker),
+                "{bad} seed {seed}: expected {checker} to fail, got {:?}",
+                failed(&c)
+            );
+            let v = c
+                .violations
+                .iter()
+                .find(|v| v.invariant == checker)
+                .unwrap();
+            assert!(
+                !v.explanation.is_empty(),
+                "{bad}: the violation is explained"
+            );
+            let c = eventsim::run_checked(&safe_s, seed, Vec::new());
+            assert_eq!(
+                c.verdict(),
+                "pass",
+                "{safe} seed {seed}: {:?}",
+                c.violations.first()
+            );
+        }
+    }
+}
+
+#[test]
+fn exit_status_is_1_on_a_violation_and_0_on_the_safe_twin() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (bad, checker, safe) in PAIRS {
+        let out = tmp.path().join(bad);
+        let o = eventsim(&[
+            "run",
+            &format!("scenarios/faults/{bad}.toml"),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains("verdict: fail"), "{text}");
+        assert!(text.contains(&format!("{checker} at ")), "{text}");
+        assert!(text.contains(&format!(
+            "repro:   eventsim run scenarios/faults/{bad}.toml --seed 1"
+        )));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["verdict"], "fail");
+        let lines = std::fs::read_to_string(out.join("violations.jsonl")).unwrap();
+        let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+        for field in ["invariant", "t_ns", "events", "message", "explanation"] {
+            assert!(!first[field].is_null(), "{field} in {first}");
+        }
+        let safe_out = tmp.path().join(safe);
+        let o = eventsim(&[
+            "run",
+            &format!("scenarios/faults/{safe}.toml"),
+            "--out",
+            safe_out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{safe}");
+        assert_eq!(
+            std::fs::read(safe_out.join("violations.jsonl")).unwrap(),
+            b""
+        );
+    }
+}
+
+#[test]
+fn the_repro_command_reproduces_the_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let o = eventsim(&[
+        "run",
+        "scenarios/faults/consumer-crash-duplicates.toml",
+        "--seed",
+        "13",
+        "--out",
+        a.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("summary.json")).unwrap()).unwrap();
+    let repro = summary["repro"].as_str().unwrap();
+    let mut args: Vec<&str> = repro.split_whitespace().skip(1).collect();
+    let b = tmp.path().join("b");
+    args.extend(["--out", b.to_str().unwrap(), "--quiet"]);
+    let o = eventsim(&args);
+    assert_eq!(o.status.code(), Some(1));
+    for f in ["summary.json", "violations.jsonl", "faults.csv"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn a_history_file_rechecks_offline_to_the_same_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, code) in [("retry-reordering", 1), ("idempotent-producer", 0)] {
+        let scenario = format!("scenarios/faults/{name}.toml");
+        let out = tmp.path().join(name);
+        let history = tmp.path().join(format!("{name}.jsonl"));
+        let o = eventsim(&[
+            "run",
+            &scenario,
+            "--out",
+            out.to_str().unwrap(),
+            "--history",
+            history.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert_eq!(o.status.code(), Some(code));
+        let text = std::fs::read_to_string(&history).unwrap();
+        assert!(
+            text.lines().nth(1).unwrap().contains("\"type\":"),
+            "{}",
+            &text[..200]
+        );
+        let o = eventsim(&[
+            "check-history",
+            history.to_str().unwrap(),
+            "--scenario",
+            &scenario,
+        ]);
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        let offline = stdout(&o);
+        for c in summary["checks"].as_array().unwrap() {
+            let line = format!(
+                "  {:<22} {:<7} {}",
+                c["name"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["violations"]
+            );
+            assert!(offline.contains(&line), "{line} in {offline}");
+        }
+        if code == 1 {
+            let first = summary["checks"][2]["first"]["message"].as_str().unwrap();
+            assert!(offline.contains(first), "the same first violation: {first}");
+        }
+    }
+}
+
+#[test]
+fn a_broken_history_file_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = tmp.path().join("h.jsonl");
+    std::fs::write(&h, "{\"not\": \"a header\"}\n").unwrap();
+    let o = eventsim(&[
+        "check-history",
+        h.to_str().unwrap(),
+        "--scenario",
+        "scenarios/mm1.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("h.jsonl:1: expected the history header"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn checks_can_be_chosen_and_bounded_in_the_scenario() {
+    let mut s = load("scenarios/faults/consumer-crash-duplicates.toml");
+    s.checks.skip = vec!["exactly-once-effect".into(), "convergence".into()];
+    let c = eventsim::run_checked(&s, 1, Vec::new());
+    assert_eq!(c.verdict(), "pass");
+    let skipped: Vec<&str> = c
+        .checks
+        .iter()
+        .filter(|r| r.status == "skipped")
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(skipped, ["exactly-once-effect", "convergence"]);
+    let text = std::fs::read_to_string(repo("scenarios/faults/retention-ample.toml")).unwrap()
+        + "\n[checks]\nliveness_bound = \"10s\"\n";
+    let c = eventsim::run_checked(&scenario(&text), 1, Vec::new());
+    assert_eq!(
+        failed(&c),
+        ["liveness"],
+        "a 40s stall is beyond a 10s bound"
+    );
+    let bad = text.replace("liveness_bound = \"10s\"", "run = [\"no-los\"]");
+    let e = eventsim::scenario::Scenario::parse(&bad, "x.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("checks.run[0]") && e.contains("unknown checker `no-los`"),
+        "{e}"
+    );
+}
