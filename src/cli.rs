@@ -40,6 +40,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
     },
+    /// Shrink a failing run to a small standalone repro scenario.
+    Shrink {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// The seed of the failing run (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The invariant to keep violating (default: the first that fails).
+        #[arg(long)]
+        invariant: Option<String>,
+        /// Where to write the repro (default: reports/<name>/shrunk-seed-<N>.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run the invariant checkers offline on a history written by `run --history`.
     CheckHistory {
         /// The history file (JSON lines).
@@ -85,6 +99,12 @@ pub fn main() -> i32 {
             history,
         } => run(&scenario, seed, out, quiet, history),
         Command::CheckHistory { history, scenario } => check_history(&history, &scenario),
+        Command::Shrink {
+            scenario,
+            seed,
+            invariant,
+            out,
+        } => shrink(&scenario, seed, invariant.as_deref(), out),
         Command::Check { scenario } => check(&scenario),
     }
 }
@@ -440,4 +460,77 @@ fn print_violation_details(violations: &[crate::check::Violation]) {
             println!("      {line}");
         }
     }
+}
+
+fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: Option<PathBuf>) -> i32 {
+    use std::io::{IsTerminal, Write};
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let Some(name) = invariant
+        && !crate::check::CHECKERS.contains(&name)
+    {
+        eprintln!(
+            "error: unknown invariant `{name}`; invariants: {}",
+            crate::check::CHECKERS.join(", ")
+        );
+        return EXIT_USAGE;
+    }
+    let seed = seed.unwrap_or(scenario.scenario.seed);
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = |n: u64| {
+        if terminal {
+            eprint!("\r  shrinking: {n} candidate runs tried");
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let shrunk = match crate::shrink::shrink(&scenario, seed, invariant, &mut progress) {
+        Ok(s) => s,
+        Err(e) => {
+            if terminal {
+                eprintln!();
+            }
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if terminal {
+        eprintln!();
+    }
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(sanitize(&scenario.scenario.name))
+            .join(format!("shrunk-seed-{seed}.toml"))
+    });
+    let text = crate::shrink::repro_file(&shrunk, &path.display().to_string(), seed);
+    let written = out
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&out, text));
+    if let Err(e) = written {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return EXIT_USAGE;
+    }
+    println!(
+        "shrunk `{}` seed {seed}: still violates {} with {} of {} fault(s), after {} candidate runs",
+        scenario.scenario.name,
+        shrunk.invariant,
+        shrunk.scenario.faults.schedule.len(),
+        shrunk.faults_before,
+        shrunk.tried
+    );
+    for r in &shrunk.removed {
+        println!("  removed: {r}");
+    }
+    for f in &shrunk.scenario.faults.schedule {
+        println!(
+            "  kept:    fault {} {} at {}",
+            f.kind.as_str(),
+            f.target.as_ref().map_or(String::new(), |t| t.to_string()),
+            f.at
+        );
+    }
+    println!("  repro:   eventsim run {}", out.display());
+    EXIT_PASS
 }

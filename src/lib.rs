@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod scenario;
+pub mod shrink;
 
 pub use model::{RunResult, World};
 
@@ -59,6 +60,29 @@ pub fn run_checked(
 ) -> Checked {
     use std::cell::RefCell;
     use std::rc::Rc;
+    let (mut checked, ctx) = run_checks(scenario, seed, extra);
+    if !checked.violations.is_empty() {
+        let explainer = Rc::new(RefCell::new(check::Explainer::new(
+            &ctx,
+            &checked.violations,
+        )));
+        let mut again = World::new(scenario, seed);
+        again.add_observer(Box::new(history::Shared(explainer.clone())));
+        again.run();
+        explainer.borrow().explain(&mut checked.violations);
+        check::attach_first(&mut checked.checks, &checked.violations);
+    }
+    checked
+}
+
+/// Run `scenario` with its checkers, without explaining violations.
+pub fn run_checks(
+    scenario: &scenario::Scenario,
+    seed: u64,
+    extra: Vec<Box<dyn history::Observer>>,
+) -> (Checked, check::Context) {
+    use std::cell::RefCell;
+    use std::rc::Rc;
     let mut world = World::new(scenario, seed);
     let ctx = check::Context::new(scenario, world.catalog(), world.fault_plan());
     let checks = Rc::new(RefCell::new(check::Checks::new(
@@ -70,20 +94,15 @@ pub fn run_checked(
         world.add_observer(o);
     }
     let result = world.run();
-    let (mut results, mut violations) = checks
+    let (results, violations) = checks
         .borrow_mut()
         .finish(result.sim_time_ns, result.production_end_ns);
-    if !violations.is_empty() {
-        let explainer = Rc::new(RefCell::new(check::Explainer::new(&ctx, &violations)));
-        let mut again = World::new(scenario, seed);
-        again.add_observer(Box::new(history::Shared(explainer.clone())));
-        again.run();
-        explainer.borrow().explain(&mut violations);
-        check::attach_first(&mut results, &violations);
-    }
-    Checked {
-        result,
-        checks: results,
-        violations,
-    }
+    (
+        Checked {
+            result,
+            checks: results,
+            violations,
+        },
+        ctx,
+    )
 }

@@ -233,3 +233,135 @@ fn checks_can_be_chosen_and_bounded_in_the_scenario() {
         "{e}"
     );
 }
+
+#[test]
+fn shrink_reduces_a_random_fault_plan_to_a_small_repro_that_fails_the_same_way() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repro.toml");
+    let again = tmp.path().join("again.toml");
+    let scenario = "scenarios/faults/random-chaos-at-least-once.toml";
+    let o = eventsim(&[
+        "shrink",
+        scenario,
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("still violates exactly-once-effect"),
+        "{text}"
+    );
+    assert!(text.contains("removed: fault"), "{text}");
+    let repro = eventsim::scenario::Scenario::load(&out).unwrap_or_else(|e| panic!("{e}"));
+    let original = load(scenario);
+    let fired = eventsim::run(&original, 1).fired_schedule().len();
+    assert!(repro.faults.random.is_none(), "a concrete schedule");
+    assert!(
+        repro.faults.schedule.len() <= 3 && repro.faults.schedule.len() < fired,
+        "{} of {fired} faults kept",
+        repro.faults.schedule.len()
+    );
+    assert_eq!(repro.scenario.seed, 1);
+    // The repro runs on its own and fails the same way.
+    let o = eventsim(&[
+        "run",
+        out.to_str().unwrap(),
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("exactly-once-effect at "),
+        "{}",
+        stdout(&o)
+    );
+    // Shrinking is deterministic.
+    let o = eventsim(&[
+        "shrink",
+        scenario,
+        "--seed",
+        "1",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+}
+
+#[test]
+fn shrink_needs_a_failing_run_and_a_known_invariant() {
+    let o = eventsim(&[
+        "shrink",
+        "scenarios/faults/consumer-crash-transactional.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("violates no invariant"),
+        "{}",
+        stderr(&o)
+    );
+    let o = eventsim(&[
+        "shrink",
+        "scenarios/faults/consumer-crash-duplicates.toml",
+        "--invariant",
+        "no-such-thing",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown invariant"), "{}", stderr(&o));
+    let o = eventsim(&[
+        "shrink",
+        "scenarios/faults/consumer-crash-duplicates.toml",
+        "--invariant",
+        "liveness",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("does not violate `liveness`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn shrink_keeps_the_one_fault_that_matters() {
+    // consumer-crash-duplicates plus two harmless faults: only the crash stays.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo("scenarios/faults/consumer-crash-duplicates.toml"))
+        .unwrap()
+        + r#"
+[[faults]]
+kind = "latency-spike"
+target = ["checkout", "broker-0"]
+latency = "1ms"
+at = "2s"
+duration = "1s"
+
+[[faults]]
+kind = "slow-disk"
+target = "broker-2"
+factor = 2.0
+at = "15s"
+duration = "1s"
+"#;
+    let path = tmp.path().join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = tmp.path().join("min.toml");
+    let o = eventsim(&[
+        "shrink",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let repro = eventsim::scenario::Scenario::load(&out).unwrap();
+    let kinds: Vec<&str> = repro
+        .faults
+        .schedule
+        .iter()
+        .map(|f| f.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["crash"]);
+}
