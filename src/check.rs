@@ -13,7 +13,31 @@ use crate::kernel::Time;
 use crate::metrics::EventBits;
 use crate::scenario::{Effect, Fault, Scenario};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: a fixed-seed hasher for the checkers' hot maps (small integer
+/// keys). Nothing iterates these maps into an output without sorting.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// Every checker, by its stable name.
 pub use crate::scenario::CHECKERS;
@@ -295,11 +319,11 @@ impl Observer for Checks {
 /// loss (reported as such), and so is a leader change that truncated it.
 struct NoLoss {
     /// Per group: events appended and not yet applied, excused or lost.
-    pending: Vec<BTreeMap<EventId, (u32, u64, bool)>>,
+    pending: Vec<FastMap<EventId, (u32, u64, bool)>>,
     /// Per group: events already settled (applied or excused).
     done: Vec<EventBits>,
     /// Per (group, partition): where the group started reading it.
-    started: BTreeMap<(u32, u32), u64>,
+    started: FastMap<(u32, u32), u64>,
     /// Events acknowledged before (or without) being appended where seen.
     acked: EventBits,
     /// Acknowledged events truncated from the log and not appended since.
@@ -311,9 +335,9 @@ struct NoLoss {
 impl NoLoss {
     fn new(groups: usize) -> Self {
         NoLoss {
-            pending: vec![BTreeMap::new(); groups],
+            pending: vec![FastMap::default(); groups],
             done: vec![EventBits::default(); groups],
-            started: BTreeMap::new(),
+            started: FastMap::default(),
             acked: EventBits::default(),
             truncated: BTreeMap::new(),
             expired: Vec::new(),
@@ -370,7 +394,7 @@ impl Checker for NoLoss {
                 offset,
                 ..
             } => {
-                if let std::collections::btree_map::Entry::Vacant(v) =
+                if let std::collections::hash_map::Entry::Vacant(v) =
                     self.started.entry((group, partition))
                 {
                     v.insert(offset);
@@ -437,6 +461,8 @@ impl Checker for NoLoss {
             ));
         }
         for (g, pending) in self.pending.iter().enumerate() {
+            let mut pending: Vec<(&EventId, &(u32, u64, bool))> = pending.iter().collect();
+            pending.sort_unstable_by_key(|&(&e, _)| e);
             for (&event, &(partition, offset, acked)) in pending {
                 if !(acked || self.acked.contains(event)) {
                     continue;
@@ -518,9 +544,9 @@ impl Checker for ExactlyOnce {
 /// event are `exactly-once-effect`'s business and are ignored here.
 #[derive(Default)]
 struct PerKeyOrder {
-    seen: BTreeMap<u32, EventBits>,
+    seen: FastMap<u32, EventBits>,
     /// (group, producer, key) -> (version, event) of the newest applied.
-    last: BTreeMap<(u32, u32, u32), (u32, EventId)>,
+    last: FastMap<(u32, u32, u32), (u32, EventId)>,
     found: Vec<Violation>,
 }
 
@@ -578,10 +604,10 @@ impl Checker for PerKeyOrder {
 struct Convergence {
     deadline_ns: Time,
     /// Per group: key -> projection.
-    state: Vec<BTreeMap<u32, i64>>,
+    state: Vec<FastMap<u32, i64>>,
     set_seen: Vec<EventBits>,
     /// Per group: key -> (reference value, newest version for last-write).
-    reference: Vec<BTreeMap<u32, (i64, u32)>>,
+    reference: Vec<FastMap<u32, (i64, u32)>>,
     excluded: Vec<EventBits>,
     acked: EventBits,
     /// Per group: the last time its projection changed.
@@ -594,9 +620,9 @@ impl Convergence {
         let g = ctx.catalog.groups.len();
         Convergence {
             deadline_ns,
-            state: vec![BTreeMap::new(); g],
+            state: vec![FastMap::default(); g],
             set_seen: vec![EventBits::default(); g],
-            reference: vec![BTreeMap::new(); g],
+            reference: vec![FastMap::default(); g],
             excluded: vec![EventBits::default(); g],
             acked: EventBits::default(),
             changed_ns: vec![0; g],
@@ -763,7 +789,7 @@ struct Liveness {
     /// Per partition: the log end offset.
     log_end: Vec<u64>,
     /// Per (group, partition): (next offset to deliver, behind since).
-    read: BTreeMap<(u32, u32), (u64, Option<Time>)>,
+    read: FastMap<(u32, u32), (u64, Option<Time>)>,
     found: Vec<Violation>,
     stalled: BTreeSet<(u32, u32)>,
 }
@@ -773,7 +799,7 @@ impl Liveness {
         Liveness {
             bound_ns,
             log_end: vec![0; ctx.catalog.partitions.len()],
-            read: BTreeMap::new(),
+            read: FastMap::default(),
             found: Vec::new(),
             stalled: BTreeSet::new(),
         }
@@ -869,6 +895,8 @@ impl Checker for Liveness {
             .filter(|&(&(_, p), &(next, _))| next < self.log_end[p as usize])
             .map(|(&(g, p), &(next, since))| (g, p, next, since))
             .collect();
+        let mut behind = behind;
+        behind.sort_unstable();
         for (g, p, next, since) in behind {
             let since = since.unwrap_or(end.t_ns);
             if end.t_ns.saturating_sub(since) > self.bound_ns {
@@ -957,7 +985,7 @@ impl Checker for NoDuplicatesInLog {
 struct Polls {
     nonmonotonic: bool,
     /// (consumer, partition) -> (next expected offset, reset allowed).
-    next: BTreeMap<(u32, u32), (u64, bool)>,
+    next: FastMap<(u32, u32), (u64, bool)>,
     /// Partitions whose offsets may have been reset (expiry, truncation).
     reset: BTreeSet<(u32, u32)>,
     found: Vec<Violation>,
@@ -967,7 +995,7 @@ impl Polls {
     fn new(nonmonotonic: bool) -> Self {
         Polls {
             nonmonotonic,
-            next: BTreeMap::new(),
+            next: FastMap::default(),
             reset: BTreeSet::new(),
             found: Vec::new(),
         }
@@ -1012,8 +1040,8 @@ impl Checker for Polls {
                 let Some(&(next, _)) = self.next.get(&(consumer, partition)) else {
                     return;
                 };
-                let name = ctx.catalog.consumer_name(consumer);
-                let pname = ctx.catalog.partition_name(partition);
+                let name = || ctx.catalog.consumer_name(consumer);
+                let pname = || ctx.catalog.partition_name(partition);
                 if offset < next && self.nonmonotonic && !self.reset.contains(&(group, partition)) {
                     self.found.push(ctx.violation(
                         "nonmonotonic-poll",
@@ -1023,7 +1051,9 @@ impl Checker for Polls {
                         None,
                         vec![event],
                         format!(
-                            "{name} polled offset {offset} of {pname} after offset {} in the same assignment",
+                            "{} polled offset {offset} of {} after offset {} in the same assignment",
+                            name(),
+                            pname(),
                             next - 1
                         ),
                     ));
@@ -1039,7 +1069,9 @@ impl Checker for Polls {
                         None,
                         vec![event],
                         format!(
-                            "{name} polled offset {offset} of {pname} when {next} was next: offsets {next}..{} were skipped without a reset",
+                            "{} polled offset {offset} of {} when {next} was next: offsets {next}..{} were skipped without a reset",
+                            name(),
+                            pname(),
                             offset - 1
                         ),
                     ));
