@@ -75,6 +75,21 @@ pub enum Observation {
         value: u32,
         created_ns: Time,
     },
+    /// A producer sent a request (attempt 1 is the first try) carrying
+    /// `count` events of one partition, from `first_event` on.
+    Sent {
+        producer: u32,
+        partition: u32,
+        first_event: EventId,
+        count: u32,
+        attempt: u32,
+    },
+    /// A follower on `broker` copied the leader's log up to `end_offset`.
+    Replicated {
+        partition: u32,
+        broker: u32,
+        end_offset: u64,
+    },
     /// The producer gave up on the event (retries or delivery timeout exhausted).
     ProduceFailed { event: EventId },
     /// The partition leader appended the event at `offset`.

@@ -271,6 +271,8 @@ impl Observer for Metrics {
             }
             Observation::Expelled { .. } => self.counts.expelled += 1,
             Observation::Assigned { .. }
+            | Observation::Sent { .. }
+            | Observation::Replicated { .. }
             | Observation::LeaderElected { broker: None, .. }
             | Observation::IsrChanged { .. }
             | Observation::Fenced { .. }

@@ -327,6 +327,14 @@ impl World {
             copied += 1;
         }
         let broker = self.parts[part as usize].replicas[r];
+        if copied > 0 {
+            let end_offset = self.parts[part as usize].logs[r].leo();
+            self.observe(Observation::Replicated {
+                partition: part,
+                broker,
+                end_offset,
+            });
+        }
         let done = self.broker_work(broker, copied);
         if done <= self.now() {
             self.on_replica_append_done(part, replica, generation);

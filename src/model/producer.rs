@@ -278,6 +278,16 @@ impl World {
         let from = prod.node;
         let to = self.net.broker(broker);
         let attempt = r.attempt;
+        let (first_seq, count) = (r.first_seq, r.count);
+        let part_in_topic = (part - prod.first_part) as usize;
+        let first_event = prod.parts[part_in_topic].seq_events[first_seq as usize];
+        self.observe(Observation::Sent {
+            producer: p,
+            partition: part,
+            first_event,
+            count,
+            attempt,
+        });
         match self.net.deliver_at(now, from, to) {
             Some(at) => {
                 let ev = Ev::ProduceArrive {
