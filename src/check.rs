@@ -1393,6 +1393,7 @@ mod tests {
             keys: (0..4).map(|k| format!("k{k}")).collect(),
             brokers: 1,
             group_partitions: vec![vec![0, 1]],
+            replication: vec![1, 1],
             nodes: vec!["p".into(), "broker-0".into(), "g/0".into(), "g/1".into()],
         };
         Context {

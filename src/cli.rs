@@ -184,6 +184,8 @@ fn run(
     let written = report::write(&dir, &summary, &perf).and_then(|()| {
         std::fs::write(dir.join("faults.csv"), report::faults_csv(result))?;
         std::fs::write(dir.join("faults.toml"), report::faults_toml(result))?;
+        std::fs::write(dir.join("timeseries.csv"), report::timeseries_csv(result))?;
+        std::fs::write(dir.join("latency.csv"), report::latency_csv(result))?;
         std::fs::write(
             dir.join("violations.jsonl"),
             report::violations_jsonl(&checked.violations),

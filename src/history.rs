@@ -27,6 +27,8 @@ pub struct Catalog {
     pub brokers: u32,
     /// For each group, the global partition indices it subscribes to.
     pub group_partitions: Vec<Vec<u32>>,
+    /// Replicas per partition (the ISR's full size).
+    pub replication: Vec<u32>,
     /// Node id -> name as fault targets name it (`order-service`,
     /// `broker-0`, `payment/1`).
     pub nodes: Vec<String>,
@@ -91,7 +93,7 @@ pub enum Observation {
         end_offset: u64,
     },
     /// The producer gave up on the event (retries or delivery timeout exhausted).
-    ProduceFailed { event: EventId },
+    ProduceFailed { event: EventId, producer: u32 },
     /// The partition leader appended the event at `offset`.
     Appended {
         event: EventId,

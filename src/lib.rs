@@ -21,6 +21,7 @@ pub mod model;
 pub mod report;
 pub mod scenario;
 pub mod shrink;
+pub mod timeseries;
 
 pub use model::{RunResult, World};
 

@@ -23,6 +23,9 @@ pub struct Summary {
     pub counts: crate::metrics::Counts,
     pub latency_ns: Latency,
     pub throughput_per_s: Throughput,
+    /// The largest consumer lag each group had, in events (sampled at
+    /// the time series interval).
+    pub max_lag: BTreeMap<String, u64>,
     /// Faults that fired, per kind.
     pub faults: BTreeMap<String, u64>,
     pub checks: Vec<crate::check::CheckResult>,
@@ -92,6 +95,12 @@ impl Summary {
                     .zip(m.applied_by_group.iter().map(|r| r3(r.per_second())))
                     .collect(),
             },
+            max_lag: cat
+                .groups
+                .iter()
+                .cloned()
+                .zip(result.series.max_lag.iter().copied())
+                .collect(),
             faults: {
                 let mut by_kind = BTreeMap::new();
                 for f in result.fired_schedule() {
@@ -214,4 +223,83 @@ pub fn violations_jsonl(violations: &[crate::check::Violation]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `timeseries.csv`: `t_ns,metric,label,value`, series after series.
+pub fn timeseries_csv(result: &RunResult) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["t_ns", "metric", "label", "value"])
+        .expect("writing to memory");
+    for s in &result.series.series {
+        for &(t, v) in &s.points {
+            w.write_record([
+                t.to_string(),
+                s.metric.to_string(),
+                s.label.clone(),
+                fmt_value(v),
+            ])
+            .expect("writing to memory");
+        }
+    }
+    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 text")
+}
+
+/// A value with at most 3 decimals, integers without any.
+fn fmt_value(v: f64) -> String {
+    let r = (v * 1000.0).round() / 1000.0;
+    if r == r.trunc() && r.abs() < 1e15 {
+        format!("{}", r as i64)
+    } else {
+        format!("{r}")
+    }
+}
+
+/// The latency streams of a run: (name, histogram), in report order.
+pub fn latency_streams(result: &RunResult) -> Vec<(String, &crate::metrics::LatencyStream)> {
+    let m = &result.metrics;
+    let c = &result.catalog;
+    let mut v = vec![("produce_to_ack".to_string(), &m.produce_to_ack)];
+    for (name, s) in c.producers.iter().zip(&m.produce_to_ack_by_producer) {
+        v.push((format!("produce_to_ack/{name}"), s));
+    }
+    for (name, s) in c.groups.iter().zip(&m.end_to_end) {
+        v.push((format!("end_to_end/{name}"), s));
+    }
+    for (name, s) in c.groups.iter().zip(&m.end_to_end_from_origin) {
+        v.push((format!("end_to_end_from_origin/{name}"), s));
+    }
+    v
+}
+
+/// `latency.csv`: each stream's percentile distribution in HdrHistogram's
+/// layout (value, percentile, total count, 1/(1-percentile)), 5 ticks per
+/// half distance.
+pub fn latency_csv(result: &RunResult) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["stream", "value_ns", "percentile", "total_count", "inverse"])
+        .expect("writing to memory");
+    for (name, s) in latency_streams(result) {
+        if s.hist.is_empty() {
+            continue;
+        }
+        let mut total = 0u64;
+        for it in s.hist.iter_quantiles(5) {
+            total += it.count_since_last_iteration();
+            let q = it.quantile_iterated_to();
+            let inverse = if q < 1.0 {
+                format!("{:.2}", 1.0 / (1.0 - q))
+            } else {
+                String::new()
+            };
+            w.write_record([
+                name.clone(),
+                it.value_iterated_to().to_string(),
+                format!("{q:.12}"),
+                total.to_string(),
+                inverse,
+            ])
+            .expect("writing to memory");
+        }
+    }
+    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 text")
 }

@@ -84,6 +84,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 producer_seq: Vec::new(),
             });
             catalog.partitions.push((ti as u32, p));
+            catalog.replication.push(rf as u32);
         }
     }
 
@@ -342,6 +343,11 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     let mut world = World {
         kernel: Kernel::new(budget),
         metrics: Metrics::new(&catalog),
+        series: crate::timeseries::TimeSeries::new(
+            &catalog,
+            s.report.interval.ns(),
+            s.report.max_points as usize,
+        ),
         catalog,
         scenario_name: s.scenario.name.clone(),
         seed,

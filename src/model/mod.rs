@@ -166,6 +166,7 @@ pub struct World {
     pub(crate) groups: Vec<GroupRt>,
     pub(crate) consumers: Vec<ConsumerRt>,
     pub(crate) metrics: Metrics,
+    pub(crate) series: crate::timeseries::TimeSeries,
     pub(crate) observers: Vec<Box<dyn Observer>>,
     pub(crate) production_end_ns: Time,
     pub(crate) replica_lag_time_max_ns: Time,
@@ -204,6 +205,8 @@ pub struct RunResult {
     pub fault_log: Vec<FaultRecord>,
     /// When the last producer stopped producing.
     pub production_end_ns: Time,
+    /// Throughput, lag, in-flight, ISR, node state and latency over time.
+    pub series: crate::timeseries::TimeSeries,
 }
 
 impl RunResult {
@@ -249,6 +252,7 @@ impl World {
     pub(crate) fn observe(&mut self, observation: Observation) {
         let now = self.kernel.now();
         self.metrics.observe(now, &observation);
+        self.series.observe(now, &observation);
         for o in &mut self.observers {
             o.observe(now, &observation);
         }
@@ -265,7 +269,10 @@ impl World {
                 break reason;
             }
         };
+        let end = self.kernel.now();
+        self.series.finish(end);
         RunResult {
+            series: self.series,
             scenario_name: self.scenario_name,
             seed: self.seed,
             sim_time_ns: self.kernel.now(),

@@ -340,7 +340,7 @@ impl World {
                     created_ns: e.created_ns,
                 }
             } else {
-                Observation::ProduceFailed { event }
+                Observation::ProduceFailed { event, producer: p }
             });
         }
         let prod = &mut self.producers[p as usize];
@@ -456,7 +456,7 @@ impl World {
             for seq in r.first_seq..r.first_seq + r.count {
                 let event =
                     self.producers[p as usize].parts[part_in_topic].seq_events[seq as usize];
-                self.observe(Observation::ProduceFailed { event });
+                self.observe(Observation::ProduceFailed { event, producer: p });
             }
             self.maybe_free(req);
         }
@@ -468,7 +468,7 @@ impl World {
             pp.in_flight = 0;
             for seq in from..to {
                 let event = self.producers[p as usize].parts[part_in_topic].seq_events[seq];
-                self.observe(Observation::ProduceFailed { event });
+                self.observe(Observation::ProduceFailed { event, producer: p });
             }
         }
         let prod = &mut self.producers[p as usize];

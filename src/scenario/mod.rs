@@ -41,6 +41,43 @@ pub struct Scenario {
     /// `[checks]`: which invariants to check and their bounds.
     #[serde(default, skip_serializing_if = "ChecksSpec::is_default")]
     pub checks: ChecksSpec,
+    /// `[report]`: how the report samples the run.
+    #[serde(default, skip_serializing_if = "ReportSpec::is_default")]
+    pub report: ReportSpec,
+}
+
+/// `[report]`: time series sampling.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// Simulated time between two samples of the time series.
+    #[serde(default = "default_interval")]
+    pub interval: Duration,
+    /// Points per series at most: beyond, the interval doubles.
+    #[serde(default = "default_max_points")]
+    pub max_points: u32,
+}
+
+fn default_interval() -> Duration {
+    Duration::from_ms(100)
+}
+fn default_max_points() -> u32 {
+    2000
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        ReportSpec {
+            interval: default_interval(),
+            max_points: default_max_points(),
+        }
+    }
+}
+
+impl ReportSpec {
+    pub fn is_default(&self) -> bool {
+        *self == ReportSpec::default()
+    }
 }
 
 /// Every invariant checker, by its stable name (DESIGN §5).
@@ -997,6 +1034,18 @@ impl Scenario {
                     );
                 }
             }
+        }
+        if self.report.interval.ns() == 0 {
+            push(
+                vec![key("report"), key("interval")],
+                "expected a duration greater than zero".into(),
+            );
+        }
+        if self.report.max_points < 2 {
+            push(
+                vec![key("report"), key("max_points")],
+                "expected at least 2 points".into(),
+            );
         }
         if self.checks.liveness_bound.ns() == 0 {
             push(

@@ -1,0 +1,329 @@
+//! Time series of a run, sampled at a fixed simulated interval: append,
+//! produce and apply rates, consumer lag per partition (events) and per
+//! group (events and time), events in flight, ISR sizes, node states and
+//! end-to-end latency percentiles per interval.
+//!
+//! An observer of the history like the metrics. Memory is bounded by the
+//! number of series times `max_points`: when a series would grow past it,
+//! the interval doubles and every series merges its points pairwise, so a
+//! long run keeps its whole span at a coarser grain.
+
+use crate::history::{Catalog, Observation, Observer};
+use crate::kernel::Time;
+use hdrhistogram::Histogram;
+use std::collections::VecDeque;
+
+/// One named series of (interval end, value) points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub metric: &'static str,
+    pub label: String,
+    pub points: Vec<(Time, f64)>,
+    /// How points merge when the interval doubles: rates and percentiles
+    /// average, gauges keep the larger (a lag peak must survive).
+    merge_max: bool,
+}
+
+/// The time series of a run.
+pub struct TimeSeries {
+    pub interval_ns: Time,
+    max_points: usize,
+    next_ns: Time,
+    pub series: Vec<Series>,
+    // Counters of the current interval.
+    appended: Vec<u64>,
+    produced: Vec<u64>,
+    applied: Vec<u64>,
+    latency: Vec<Histogram<u64>>,
+    // Gauges.
+    groups: usize,
+    parts: usize,
+    part_topic: Vec<u32>,
+    log_end: Vec<u64>,
+    /// Per (group, partition): next offset the group will be delivered; None if it does not read it.
+    next: Vec<Option<u64>>,
+    /// Per partition: (offset, append time) of records some group has not read.
+    appends: Vec<VecDeque<(u64, Time)>>,
+    in_flight: Vec<i64>,
+    isr: Vec<u32>,
+    node_state: Vec<u8>,
+    // Series indices.
+    s_append: usize,
+    s_produce: usize,
+    s_apply: usize,
+    s_lag: usize,
+    s_lag_group: usize,
+    s_lag_time: usize,
+    s_in_flight: usize,
+    s_isr: usize,
+    s_node: usize,
+    s_p50: usize,
+    s_p99: usize,
+    /// The largest lag each group had, in events.
+    pub max_lag: Vec<u64>,
+}
+
+impl TimeSeries {
+    pub fn new(catalog: &Catalog, interval_ns: Time, max_points: usize) -> TimeSeries {
+        let groups = catalog.groups.len();
+        let parts = catalog.partitions.len();
+        let mut series = Vec::new();
+        let mut add = |metric: &'static str, labels: Vec<String>, merge_max: bool| {
+            let first = series.len();
+            for label in labels {
+                series.push(Series {
+                    metric,
+                    label,
+                    points: Vec::new(),
+                    merge_max,
+                });
+            }
+            first
+        };
+        let part_names: Vec<String> = (0..parts as u32)
+            .map(|p| catalog.partition_name(p))
+            .collect();
+        let s_append = add("append_rate", catalog.topics.clone(), false);
+        let s_produce = add("produce_rate", catalog.producers.clone(), false);
+        let s_apply = add("apply_rate", catalog.groups.clone(), false);
+        let mut lag_labels = Vec::new();
+        let mut next = vec![None; groups * parts];
+        for (g, gp) in catalog.group_partitions.iter().enumerate() {
+            for &p in gp {
+                lag_labels.push(format!("{}/{}", catalog.groups[g], part_names[p as usize]));
+                next[g * parts + p as usize] = Some(0);
+            }
+        }
+        let s_lag = add("lag_events", lag_labels, true);
+        let s_lag_group = add("group_lag_events", catalog.groups.clone(), true);
+        let s_lag_time = add("group_lag_time_ns", catalog.groups.clone(), true);
+        let s_in_flight = add("in_flight", catalog.producers.clone(), true);
+        let s_isr = add("isr", part_names, false);
+        let s_node = add("node_state", catalog.nodes.clone(), true);
+        let s_p50 = add("e2e_p50_ns", catalog.groups.clone(), false);
+        let s_p99 = add("e2e_p99_ns", catalog.groups.clone(), true);
+        TimeSeries {
+            interval_ns: interval_ns.max(1),
+            max_points: max_points.max(2),
+            next_ns: interval_ns.max(1),
+            series,
+            appended: vec![0; catalog.topics.len()],
+            produced: vec![0; catalog.producers.len()],
+            applied: vec![0; groups],
+            latency: (0..groups)
+                .map(|_| Histogram::new(3).expect("3 significant digits is valid"))
+                .collect(),
+            groups,
+            parts,
+            part_topic: catalog.partitions.iter().map(|&(t, _)| t).collect(),
+            log_end: vec![0; parts],
+            next,
+            appends: vec![VecDeque::new(); parts],
+            in_flight: vec![0; catalog.producers.len()],
+            isr: catalog.replication.clone(),
+            node_state: vec![0; catalog.nodes.len()],
+            s_append,
+            s_produce,
+            s_apply,
+            s_lag,
+            s_lag_group,
+            s_lag_time,
+            s_in_flight,
+            s_isr,
+            s_node,
+            s_p50,
+            s_p99,
+            max_lag: vec![0; groups],
+        }
+    }
+
+    /// Close every interval that ends at or before `at`.
+    #[inline]
+    fn advance(&mut self, at: Time) {
+        while at >= self.next_ns {
+            let end = self.next_ns;
+            self.sample(end, self.interval_ns);
+            self.next_ns += self.interval_ns;
+        }
+    }
+
+    /// Close the last, partial interval at the end of the run.
+    pub fn finish(&mut self, end_ns: Time) {
+        self.advance(end_ns);
+        let start = self.next_ns - self.interval_ns;
+        if end_ns > start {
+            self.sample(end_ns, end_ns - start);
+        }
+    }
+
+    fn sample(&mut self, t: Time, span: Time) {
+        let per_s = 1e9 / span as f64;
+        let push = |series: &mut Vec<Series>, base: usize, i: usize, v: f64| {
+            series[base + i].points.push((t, v));
+        };
+        for (i, n) in self.appended.iter_mut().enumerate() {
+            push(&mut self.series, self.s_append, i, *n as f64 * per_s);
+            *n = 0;
+        }
+        for (i, n) in self.produced.iter_mut().enumerate() {
+            push(&mut self.series, self.s_produce, i, *n as f64 * per_s);
+            *n = 0;
+        }
+        for (i, n) in self.applied.iter_mut().enumerate() {
+            push(&mut self.series, self.s_apply, i, *n as f64 * per_s);
+            *n = 0;
+        }
+        let mut k = 0;
+        for g in 0..self.groups {
+            let mut total = 0u64;
+            let mut oldest: Option<Time> = None;
+            for p in 0..self.parts {
+                let Some(next) = self.next[g * self.parts + p] else {
+                    continue;
+                };
+                let lag = self.log_end[p].saturating_sub(next);
+                total += lag;
+                if lag > 0
+                    && let Some(&(_, at)) = self.appends[p].iter().find(|&&(o, _)| o >= next)
+                {
+                    oldest = Some(oldest.map_or(at, |o: Time| o.min(at)));
+                }
+                push(&mut self.series, self.s_lag, k, lag as f64);
+                k += 1;
+            }
+            self.max_lag[g] = self.max_lag[g].max(total);
+            push(&mut self.series, self.s_lag_group, g, total as f64);
+            let lag_time = oldest.map_or(0, |o| t.saturating_sub(o));
+            push(&mut self.series, self.s_lag_time, g, lag_time as f64);
+            let h = &mut self.latency[g];
+            let (p50, p99) = if h.is_empty() {
+                (0, 0)
+            } else {
+                (h.value_at_quantile(0.5), h.value_at_quantile(0.99))
+            };
+            h.reset();
+            push(&mut self.series, self.s_p50, g, p50 as f64);
+            push(&mut self.series, self.s_p99, g, p99 as f64);
+        }
+        for (i, &n) in self.in_flight.iter().enumerate() {
+            push(&mut self.series, self.s_in_flight, i, n as f64);
+        }
+        for (i, &n) in self.isr.iter().enumerate() {
+            push(&mut self.series, self.s_isr, i, f64::from(n));
+        }
+        for (i, &n) in self.node_state.iter().enumerate() {
+            push(&mut self.series, self.s_node, i, f64::from(n));
+        }
+        // Records every group has read are no longer needed for lag time.
+        for p in 0..self.parts {
+            let min_next = (0..self.groups)
+                .filter_map(|g| self.next[g * self.parts + p])
+                .min()
+                .unwrap_or(u64::MAX);
+            let q = &mut self.appends[p];
+            while q.front().is_some_and(|&(o, _)| o < min_next) {
+                q.pop_front();
+            }
+        }
+        if self
+            .series
+            .first()
+            .is_some_and(|s| s.points.len() >= self.max_points)
+        {
+            self.downsample();
+        }
+    }
+
+    /// Double the interval: merge every series' points pairwise.
+    fn downsample(&mut self) {
+        for s in &mut self.series {
+            let merged: Vec<(Time, f64)> = s
+                .points
+                .chunks(2)
+                .map(|c| {
+                    let t = c[c.len() - 1].0;
+                    let v = if s.merge_max {
+                        c.iter().map(|x| x.1).fold(f64::MIN, f64::max)
+                    } else {
+                        c.iter().map(|x| x.1).sum::<f64>() / c.len() as f64
+                    };
+                    (t, v)
+                })
+                .collect();
+            s.points = merged;
+        }
+        // The next boundary is a multiple of the doubled interval.
+        let doubled = self.interval_ns * 2;
+        self.next_ns = self.next_ns.div_ceil(doubled) * doubled;
+        self.interval_ns = doubled;
+    }
+}
+
+impl Observer for TimeSeries {
+    #[inline]
+    fn observe(&mut self, at: Time, o: &Observation) {
+        if at >= self.next_ns {
+            self.advance(at);
+        }
+        match *o {
+            Observation::Produced { producer, .. } => {
+                self.produced[producer as usize] += 1;
+                self.in_flight[producer as usize] += 1;
+            }
+            Observation::Acked { producer, .. } => self.in_flight[producer as usize] -= 1,
+            Observation::ProduceFailed { producer, .. } => self.in_flight[producer as usize] -= 1,
+            Observation::Appended {
+                partition, offset, ..
+            } => {
+                let p = partition as usize;
+                self.appended[self.part_topic[p] as usize] += 1;
+                self.log_end[p] = self.log_end[p].max(offset + 1);
+                self.appends[p].push_back((offset, at));
+            }
+            Observation::Truncated {
+                partition, offset, ..
+            } => {
+                let p = partition as usize;
+                self.log_end[p] = self.log_end[p].min(offset);
+                while self.appends[p].back().is_some_and(|&(o, _)| o >= offset) {
+                    self.appends[p].pop_back();
+                }
+            }
+            Observation::Delivered {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                if let Some(next) = &mut self.next[group as usize * self.parts + partition as usize]
+                {
+                    *next = (*next).max(offset + 1);
+                }
+            }
+            Observation::Assigned {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                if let Some(next) = &mut self.next[group as usize * self.parts + partition as usize]
+                {
+                    *next = (*next).max(offset);
+                }
+            }
+            Observation::Applied {
+                group, created_ns, ..
+            } => {
+                self.applied[group as usize] += 1;
+                let h = &mut self.latency[group as usize];
+                let v = at - created_ns;
+                if h.record(v).is_err() {
+                    h.saturating_record(v);
+                }
+            }
+            Observation::IsrChanged { partition, isr } => self.isr[partition as usize] = isr,
+            Observation::NodeState { node, state } => self.node_state[node as usize] = state,
+            _ => {}
+        }
+    }
+}

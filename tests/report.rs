@@ -1,0 +1,200 @@
+//! Report files: latency.csv agrees with summary.json, timeseries.csv holds
+//! the documented series, memory stays bounded on long runs, and the files
+//! are byte-identical across runs of the same seed.
+
+mod common;
+use common::*;
+
+fn run_to(dir: &std::path::Path, scenario: &str, seed: &str) {
+    let o = eventsim(&[
+        "run",
+        scenario,
+        "--seed",
+        seed,
+        "--out",
+        dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+}
+
+#[test]
+fn latency_csv_agrees_with_the_summary_percentiles() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_to(tmp.path(), "scenarios/order-flow.toml", "42");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("summary.json")).unwrap()).unwrap();
+    let csv = std::fs::read_to_string(tmp.path().join("latency.csv")).unwrap();
+    assert!(csv.starts_with("stream,value_ns,percentile,total_count,inverse\n"));
+    let rows: Vec<(String, u64, f64, u64)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[3].parse().unwrap(),
+            )
+        })
+        .collect();
+    let streams = [
+        (
+            "produce_to_ack".to_string(),
+            &summary["latency_ns"]["produce_to_ack"],
+        ),
+        (
+            "end_to_end/payment".to_string(),
+            &summary["latency_ns"]["end_to_end"]["payment"],
+        ),
+        (
+            "end_to_end_from_origin/inventory".to_string(),
+            &summary["latency_ns"]["end_to_end_from_origin"]["inventory"],
+        ),
+    ];
+    for (name, stats) in streams {
+        let mine: Vec<&(String, u64, f64, u64)> = rows.iter().filter(|r| r.0 == name).collect();
+        assert!(mine.len() > 20, "{name}");
+        assert_eq!(
+            mine.last().unwrap().3,
+            stats["count"].as_u64().unwrap(),
+            "{name} total"
+        );
+        assert_eq!(
+            mine.last().unwrap().1,
+            stats["max"].as_u64().unwrap(),
+            "{name} max"
+        );
+        for (q, field) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (0.999, "p999")] {
+            let v = stats[field].as_u64().unwrap();
+            let below = mine
+                .iter()
+                .filter(|r| r.2 < q)
+                .map(|r| r.1)
+                .max()
+                .unwrap_or(0);
+            let above = mine.iter().find(|r| r.2 >= q).unwrap().1;
+            assert!(
+                below <= v && v <= above,
+                "{name} {field}: {below} <= {v} <= {above}"
+            );
+        }
+        let p50_row = mine.iter().find(|r| r.2 >= 0.5).unwrap();
+        if (p50_row.2 - 0.5).abs() < 1e-9 {
+            assert_eq!(
+                p50_row.1,
+                stats["p50"].as_u64().unwrap(),
+                "{name}: the 50% row is p50"
+            );
+        }
+    }
+}
+
+#[test]
+fn timeseries_csv_holds_rates_lag_isr_and_node_states_over_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_to(tmp.path(), "scenarios/order-flow.toml", "42");
+    let csv = std::fs::read_to_string(tmp.path().join("timeseries.csv")).unwrap();
+    assert!(csv.starts_with("t_ns,metric,label,value\n"));
+    let mut series: std::collections::BTreeMap<(String, String), Vec<(u64, f64)>> =
+        Default::default();
+    for l in csv.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        series
+            .entry((f[1].to_string(), f[2].to_string()))
+            .or_default()
+            .push((f[0].parse().unwrap(), f[3].parse().unwrap()));
+    }
+    for metric in [
+        "append_rate",
+        "produce_rate",
+        "apply_rate",
+        "lag_events",
+        "group_lag_events",
+        "group_lag_time_ns",
+        "in_flight",
+        "isr",
+        "node_state",
+        "e2e_p50_ns",
+        "e2e_p99_ns",
+    ] {
+        assert!(series.keys().any(|(m, _)| m == metric), "{metric}");
+    }
+    for (key, points) in &series {
+        assert!(
+            points.windows(2).all(|w| w[0].0 < w[1].0),
+            "{key:?} in time order"
+        );
+        assert_eq!(points.len(), 600, "{key:?}: 60s at 100ms");
+    }
+    let at = |m: &str, l: &str, t: u64| {
+        series[&(m.to_string(), l.to_string())]
+            .iter()
+            .find(|p| p.0 >= t)
+            .unwrap()
+            .1
+    };
+    // broker-1 is down from 30s to 40s, and its followers leave the ISR.
+    assert_eq!(at("node_state", "broker-1", 35_000_000_000), 1.0);
+    assert_eq!(at("node_state", "broker-1", 45_000_000_000), 0.0);
+    let isr_dips = series
+        .iter()
+        .filter(|((m, _), _)| m == "isr")
+        .any(|(_, pts)| pts.iter().any(|p| p.1 < 3.0));
+    assert!(isr_dips);
+    // Orders come in bursts; on average as many per second as were appended.
+    let orders = &series[&("append_rate".to_string(), "orders".to_string())];
+    let mean = orders.iter().map(|p| p.1).sum::<f64>() / orders.len() as f64;
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("summary.json")).unwrap()).unwrap();
+    let appended = summary["throughput_per_s"]["topics"]["orders"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (mean - appended).abs() / appended < 0.05,
+        "{mean} vs {appended}"
+    );
+    // Analytics starts 20s late with a backlog it then drains.
+    assert!(at("group_lag_events", "analytics", 19_900_000_000) > 1000.0);
+    assert!(at("group_lag_time_ns", "analytics", 19_900_000_000) > 15e9);
+    assert_eq!(at("group_lag_events", "analytics", 59_000_000_000), 0.0);
+}
+
+#[test]
+fn long_runs_downsample_to_a_bounded_number_of_points() {
+    let s = load("scenarios/mm1.toml");
+    let r = eventsim::run(&s, 1);
+    let ts = &r.series;
+    assert!(ts.interval_ns >= 800_000_000, "{}", ts.interval_ns);
+    for series in &ts.series {
+        assert!(
+            series.points.len() <= 2000 && series.points.len() >= 1000,
+            "{}",
+            series.points.len()
+        );
+        let last = series.points.last().unwrap().0;
+        assert_eq!(last, r.sim_time_ns, "the whole run is covered");
+    }
+}
+
+#[test]
+fn report_files_are_byte_identical_across_runs_of_the_same_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_to(&a, "scenarios/faults/random-chaos.toml", "4");
+    run_to(&b, "scenarios/faults/random-chaos.toml", "4");
+    for f in [
+        "summary.json",
+        "latency.csv",
+        "timeseries.csv",
+        "faults.csv",
+        "violations.jsonl",
+    ] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
