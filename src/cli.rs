@@ -184,12 +184,15 @@ fn run(
     let written = report::write(&dir, &summary, &perf).and_then(|()| {
         std::fs::write(dir.join("faults.csv"), report::faults_csv(result))?;
         std::fs::write(dir.join("faults.toml"), report::faults_toml(result))?;
-        std::fs::write(dir.join("timeseries.csv"), report::timeseries_csv(result))?;
-        std::fs::write(dir.join("latency.csv"), report::latency_csv(result))?;
         std::fs::write(
             dir.join("violations.jsonl"),
             report::violations_jsonl(&checked.violations),
-        )
+        )?;
+        std::fs::write(dir.join("timeseries.csv"), report::timeseries_csv(result))?;
+        std::fs::write(dir.join("latency.csv"), report::latency_csv(result))?;
+        let data = crate::plot::PlotData::from_run(result, &scenario.scenario.name);
+        crate::plot::render_all(&data, &dir).map_err(std::io::Error::other)?;
+        write_index(&dir, &summary, &data)
     });
     if let Err(e) = written {
         eprintln!("error: cannot write the report to {}: {e}", dir.display());
@@ -535,4 +538,19 @@ fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: Option<P
     }
     println!("  repro:   eventsim run {}", out.display());
     EXIT_PASS
+}
+
+/// Write `index.html` from the summary, the plots already in `dir` and the faults.
+fn write_index(dir: &Path, summary: &Summary, data: &crate::plot::PlotData) -> std::io::Result<()> {
+    let mut svgs = Vec::new();
+    for (stem, _) in crate::plot::PLOTS {
+        svgs.push((
+            stem.to_string(),
+            std::fs::read_to_string(dir.join(format!("{stem}.svg")))?,
+        ));
+    }
+    std::fs::write(
+        dir.join("index.html"),
+        report::index_html(summary, &data.faults, &svgs),
+    )
 }

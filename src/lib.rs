@@ -18,6 +18,7 @@ pub mod history;
 pub mod kernel;
 pub mod metrics;
 pub mod model;
+pub mod plot;
 pub mod report;
 pub mod scenario;
 pub mod shrink;

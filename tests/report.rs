@@ -198,3 +198,91 @@ fn report_files_are_byte_identical_across_runs_of_the_same_seed() {
         );
     }
 }
+
+#[test]
+fn every_plot_renders_as_a_real_png_and_a_well_formed_svg() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_to(tmp.path(), "scenarios/order-flow.toml", "42");
+    for (stem, y_label) in eventsim::plot::PLOTS {
+        let file = std::fs::File::open(tmp.path().join(format!("{stem}.png"))).unwrap();
+        let mut reader = png::Decoder::new(file).read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(
+            (info.width, info.height),
+            (eventsim::plot::WIDTH, eventsim::plot::HEIGHT)
+        );
+        let px = info.color_type.samples();
+        let pixels = &buf[..info.buffer_size()];
+        let drawn = pixels
+            .chunks(px)
+            .filter(|p| p.iter().take(3).any(|&c| c < 200))
+            .count();
+        assert!(drawn > 5_000, "{stem}: {drawn} drawn pixels");
+        // Text is drawn too (the bundled font): the title row is not blank.
+        let title_row = &pixels[(15 * info.width as usize) * px..(25 * info.width as usize) * px];
+        assert!(title_row.chunks(px).any(|p| p[0] < 128), "{stem}: a title");
+
+        let svg = std::fs::read_to_string(tmp.path().join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{stem}"
+        );
+        assert_eq!(svg.matches("<svg").count(), svg.matches("</svg>").count());
+        assert!(svg.contains(y_label), "{stem}: y axis label {y_label}");
+        let x_label = if stem == "latency-percentiles" {
+            "percentile"
+        } else {
+            "simulated time (s)"
+        };
+        assert!(svg.contains(x_label), "{stem}: x axis label");
+        if stem != "latency-percentiles" {
+            assert!(
+                svg.contains("\nfaults\n"),
+                "{stem}: the broker crash is shaded and in the legend"
+            );
+        }
+    }
+}
+
+#[test]
+fn index_html_is_self_contained_and_escapes_names_from_the_scenario() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo("scenarios/faults/consumer-crash-duplicates.toml"))
+        .unwrap()
+        .replace(
+            "name = \"consumer-crash-duplicates\"",
+            "name = \"<script>alert(1)</script>\"",
+        );
+    let path = tmp.path().join("x.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = tmp.path().join("out");
+    let o = eventsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        !html.to_lowercase().contains("<script"),
+        "no script tag gets through"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "no network"
+    );
+    for needle in [
+        "verdict",
+        "exactly-once-effect",
+        "duplicates_applied",
+        "end to end, billing",
+        "crash billing/1",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    assert_eq!(html.matches("<svg").count(), 4, "every plot inline");
+}

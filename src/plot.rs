@@ -1,0 +1,360 @@
+//! Plots of a run, PNG and SVG, drawn with plotters in pure Rust with the
+//! DejaVu Sans font bundled in `assets/fonts/` (no system font or image
+//! library): the latency percentile curve of every stream (HdrHistogram
+//! style, percentiles on a log scale), latency over time, consumer lag per
+//! partition over time and throughput over time, with faults shaded on
+//! every time axis.
+//!
+//! Plots are drawn from [`PlotData`], which is built either from a
+//! `RunResult` or from a run's CSV files (`eventsim plot DIR`), so that both
+//! give the same pictures.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+/// The bundled font (Bitstream Vera licence: assets/fonts/LICENSE-DejaVu.txt).
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        // The font is valid (it is part of the build); a failure would only
+        // mean no text, never a crash.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Size of every plot, in pixels.
+pub const WIDTH: u32 = 1000;
+pub const HEIGHT: u32 = 500;
+
+/// What the plots show.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlotData {
+    pub title: String,
+    /// Per stream: (value ns, percentile 0..1) points of its distribution.
+    pub latency: Vec<(String, Vec<(u64, f64)>)>,
+    /// (metric, label, points (t ns, value)).
+    pub series: Vec<(String, String, Vec<(u64, f64)>)>,
+    /// (start ns, end ns, "kind target").
+    pub faults: Vec<(u64, u64, String)>,
+    pub end_ns: u64,
+}
+
+impl PlotData {
+    pub fn from_run(result: &crate::RunResult, title: &str) -> PlotData {
+        let latency = crate::report::latency_streams(result)
+            .into_iter()
+            .filter(|(name, s)| !s.hist.is_empty() && !name.starts_with("produce_to_ack/"))
+            .map(|(name, s)| {
+                let pts = s
+                    .hist
+                    .iter_quantiles(5)
+                    .map(|it| (it.value_iterated_to(), it.quantile_iterated_to()))
+                    .collect();
+                (name, pts)
+            })
+            .collect();
+        let series = result
+            .series
+            .series
+            .iter()
+            .map(|s| (s.metric.to_string(), s.label.clone(), s.points.clone()))
+            .collect();
+        PlotData {
+            title: title.to_string(),
+            latency,
+            series,
+            faults: fault_spans(result),
+            end_ns: result.sim_time_ns,
+        }
+    }
+
+    fn metric(&self, metric: &str) -> Vec<(&str, &[(u64, f64)])> {
+        self.series
+            .iter()
+            .filter(|s| s.0 == metric)
+            .map(|s| (s.1.as_str(), s.2.as_slice()))
+            .collect()
+    }
+}
+
+/// Each fault that started, as a span (an end at the run's end if it never ended).
+fn fault_spans(r: &crate::RunResult) -> Vec<(u64, u64, String)> {
+    let mut out = Vec::new();
+    for (i, rec) in r.fault_log.iter().enumerate() {
+        if rec.phase != "start" {
+            continue;
+        }
+        let end = r.fault_log[i..]
+            .iter()
+            .find(|e| e.phase == "end" && e.fault == rec.fault)
+            .map_or(r.sim_time_ns, |e| e.t_ns);
+        let f = &r.faults[rec.fault as usize];
+        let target = f.target.as_ref().map_or(String::new(), |t| t.to_string());
+        out.push((
+            rec.t_ns,
+            end.max(rec.t_ns),
+            format!("{} {target}", f.kind.as_str()),
+        ));
+    }
+    out
+}
+
+/// The plots, by file stem, with their axis labels.
+pub const PLOTS: [(&str, &str); 4] = [
+    ("latency-percentiles", "latency (ms, log scale)"),
+    ("latency-over-time", "latency (ms)"),
+    ("lag", "consumer lag (events)"),
+    ("throughput", "events per second"),
+];
+
+/// Render every plot into `dir` as PNG and SVG.
+pub fn render_all(data: &PlotData, dir: &Path) -> Result<(), String> {
+    register_font();
+    for (stem, _) in PLOTS {
+        let png = dir.join(format!("{stem}.png"));
+        let svg = dir.join(format!("{stem}.svg"));
+        {
+            let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
+            draw(stem, data, &root).map_err(|e| format!("{}: {e}", png.display()))?;
+            root.present()
+                .map_err(|e| format!("{}: {e}", png.display()))?;
+        }
+        {
+            let root = SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area();
+            draw(stem, data, &root).map_err(|e| format!("{}: {e}", svg.display()))?;
+            root.present()
+                .map_err(|e| format!("{}: {e}", svg.display()))?;
+        }
+    }
+    Ok(())
+}
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn draw<DB: DrawingBackend>(
+    stem: &str,
+    d: &PlotData,
+    root: &DrawingArea<DB, Shift>,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    match stem {
+        "latency-percentiles" => percentiles(d, root),
+        "latency-over-time" => {
+            let mut lines = Vec::new();
+            for (label, pts) in d.metric("e2e_p50_ns") {
+                lines.push((format!("{label} p50"), to_ms(pts)));
+            }
+            for (label, pts) in d.metric("e2e_p99_ns") {
+                lines.push((format!("{label} p99"), to_ms(pts)));
+            }
+            over_time(
+                d,
+                root,
+                "end-to-end latency per interval",
+                "latency (ms)",
+                lines,
+            )
+        }
+        "lag" => {
+            let lines = d
+                .metric("lag_events")
+                .into_iter()
+                .map(|(l, pts)| (l.to_string(), pts.to_vec()))
+                .collect();
+            over_time(
+                d,
+                root,
+                "consumer lag per partition",
+                "consumer lag (events)",
+                lines,
+            )
+        }
+        _ => {
+            let mut lines: Vec<(String, Vec<(u64, f64)>)> = d
+                .metric("append_rate")
+                .into_iter()
+                .map(|(l, pts)| (format!("appended to {l}"), pts.to_vec()))
+                .collect();
+            lines.extend(
+                d.metric("apply_rate")
+                    .into_iter()
+                    .map(|(l, pts)| (format!("applied by {l}"), pts.to_vec())),
+            );
+            over_time(d, root, "throughput", "events per second", lines)
+        }
+    }
+}
+
+fn to_ms(pts: &[(u64, f64)]) -> Vec<(u64, f64)> {
+    pts.iter().map(|&(t, v)| (t, v / 1e6)).collect()
+}
+
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+const FAULT_FILL: RGBAColor = RGBAColor(214, 39, 40, 0.15);
+
+/// Lines over simulated time (seconds), faults shaded behind them.
+fn over_time<DB: DrawingBackend>(
+    d: &PlotData,
+    root: &DrawingArea<DB, Shift>,
+    what: &str,
+    y_label: &str,
+    lines: Vec<(String, Vec<(u64, f64)>)>,
+) -> DrawResult<DB> {
+    let x_max = (d.end_ns as f64 / 1e9).max(1e-3);
+    let y_max = lines
+        .iter()
+        .flat_map(|l| l.1.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max)
+        .max(1.0)
+        * 1.05;
+    let mut chart = ChartBuilder::on(root)
+        .caption(format!("{}: {what}", d.title), ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
+    chart
+        .configure_mesh()
+        .x_desc("simulated time (s)")
+        .y_desc(y_label)
+        .x_label_formatter(&|x| fmt_num(*x))
+        .y_label_formatter(&|y| fmt_num(*y))
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()?;
+    for (i, (start, end, _)) in d.faults.iter().enumerate() {
+        let (x0, x1) = (
+            *start as f64 / 1e9,
+            (*end as f64 / 1e9).max(*start as f64 / 1e9 + x_max / 500.0),
+        );
+        let s = chart.draw_series(std::iter::once(Rectangle::new(
+            [(x0, 0.0), (x1, y_max)],
+            FAULT_FILL.filled(),
+        )))?;
+        if i == 0 {
+            s.label("faults").legend(|(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 16, y + 5)], FAULT_FILL.filled())
+            });
+        }
+    }
+    let many = lines.len() > 12;
+    for (i, (label, pts)) in lines.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let s = chart.draw_series(LineSeries::new(
+            pts.iter().map(|&(t, v)| (t as f64 / 1e9, v)),
+            color.stroke_width(if many { 1 } else { 2 }),
+        ))?;
+        if !many || i < 10 {
+            s.label(label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 12))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    Ok(())
+}
+
+/// The HdrHistogram-style percentile plot: x = log10(1 / (1 - percentile)).
+fn percentiles<DB: DrawingBackend>(d: &PlotData, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+    let x_of = |q: f64| (1.0 / (1.0 - q.min(0.999_999))).log10();
+    let x_max = d
+        .latency
+        .iter()
+        .flat_map(|l| l.1.iter().map(|p| x_of(p.1)))
+        .fold(3.0f64, f64::max);
+    let values = || {
+        d.latency
+            .iter()
+            .flat_map(|l| l.1.iter().map(|p| p.0 as f64 / 1e6))
+    };
+    let y_max = values().fold(0.0f64, f64::max).max(1e-3) * 1.5;
+    let y_min = values()
+        .filter(|&v| v > 0.0)
+        .fold(f64::MAX, f64::min)
+        .min(y_max / 10.0)
+        / 1.5;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("{}: latency by percentile", d.title),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max, (y_min..y_max).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc(PLOTS[0].1)
+        .y_label_formatter(&|y| fmt_num(*y))
+        .x_labels(8)
+        .x_label_formatter(&|x| {
+            let p = 100.0 * (1.0 - 10f64.powf(-*x));
+            if p < 99.0 {
+                format!("{p:.0}%")
+            } else {
+                let digits = (*x - 2.0).round().max(0.0) as usize;
+                format!("{p:.digits$}%")
+            }
+        })
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()?;
+    for (i, (name, pts)) in d.latency.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(
+                pts.iter()
+                    .map(|&(v, q)| (x_of(q), (v as f64 / 1e6).max(y_min))),
+                color.stroke_width(2),
+            ))?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 12))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()?;
+    Ok(())
+}
+
+/// A tick label: no needless decimals.
+fn fmt_num(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        let s = format!("{v:.1}");
+        s.strip_suffix(".0").map_or(s.clone(), str::to_string)
+    } else {
+        format!("{v:.3}").trim_end_matches('0').to_string()
+    }
+}
