@@ -30,14 +30,16 @@ fn register_font() {
 pub const WIDTH: u32 = 1000;
 pub const HEIGHT: u32 = 500;
 
+/// (metric, label, points (t ns, value)).
+pub type NamedSeries = (String, String, Vec<(u64, f64)>);
+
 /// What the plots show.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlotData {
     pub title: String,
     /// Per stream: (value ns, percentile 0..1) points of its distribution.
     pub latency: Vec<(String, Vec<(u64, f64)>)>,
-    /// (metric, label, points (t ns, value)).
-    pub series: Vec<(String, String, Vec<(u64, f64)>)>,
+    pub series: Vec<NamedSeries>,
     /// (start ns, end ns, "kind target").
     pub faults: Vec<(u64, u64, String)>,
     pub end_ns: u64,
