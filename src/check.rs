@@ -43,15 +43,15 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 pub use crate::scenario::CHECKERS;
 
 /// One broken promise.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Violation {
     pub invariant: String,
     pub t_ns: Time,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub events: Vec<EventId>,
     pub message: String,
@@ -78,16 +78,16 @@ pub struct End {
 }
 
 /// One checker's result in `summary.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CheckResult {
     pub name: String,
     /// `pass`, `fail` or `skipped`.
     pub status: String,
     pub violations: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first: Option<Violation>,
     /// Convergence: time from settling to convergence, per group (ns).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub time_to_converge_ns: BTreeMap<String, Time>,
 }
 

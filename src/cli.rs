@@ -62,6 +62,11 @@ enum Command {
         #[arg(long)]
         scenario: PathBuf,
     },
+    /// Redraw the plots and index.html of a run from its files.
+    Plot {
+        /// The run's output folder (with summary.json and the CSV files).
+        dir: PathBuf,
+    },
     /// Validate a scenario file without running it.
     Check {
         /// The scenario file (TOML).
@@ -106,6 +111,7 @@ pub fn main() -> i32 {
             out,
         } => shrink(&scenario, seed, invariant.as_deref(), out),
         Command::Check { scenario } => check(&scenario),
+        Command::Plot { dir } => plot(&dir),
     }
 }
 
@@ -553,4 +559,27 @@ fn write_index(dir: &Path, summary: &Summary, data: &crate::plot::PlotData) -> s
         dir.join("index.html"),
         report::index_html(summary, &data.faults, &svgs),
     )
+}
+
+fn plot(dir: &Path) -> i32 {
+    let (data, summary) = match crate::plot::PlotData::from_dir(dir) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let drawn = crate::plot::render_all(&data, dir)
+        .map_err(std::io::Error::other)
+        .and_then(|()| write_index(dir, &summary, &data));
+    match drawn {
+        Ok(()) => {
+            println!("plots and index.html redrawn in {}", dir.display());
+            EXIT_PASS
+        }
+        Err(e) => {
+            eprintln!("error: cannot draw into {}: {e}", dir.display());
+            EXIT_USAGE
+        }
+    }
 }

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// Event counts of a run (`counts` in summary.json).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     pub produced: u64,
     pub acked: u64,
@@ -48,7 +48,7 @@ pub struct LatencyStream {
 }
 
 /// Percentiles of one latency stream, in nanoseconds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct LatencyStats {
     pub count: u64,
     pub mean: u64,

@@ -51,10 +51,12 @@ impl PlotData {
             .into_iter()
             .filter(|(name, s)| !s.hist.is_empty() && !name.starts_with("produce_to_ack/"))
             .map(|(name, s)| {
+                // As latency.csv writes them, so that `eventsim plot DIR`
+                // draws the same picture from the files.
                 let pts = s
                     .hist
                     .iter_quantiles(5)
-                    .map(|it| (it.value_iterated_to(), it.quantile_iterated_to()))
+                    .map(|it| (it.value_iterated_to(), q12(it.quantile_iterated_to())))
                     .collect();
                 (name, pts)
             })
@@ -63,7 +65,14 @@ impl PlotData {
             .series
             .series
             .iter()
-            .map(|s| (s.metric.to_string(), s.label.clone(), s.points.clone()))
+            .map(|s| {
+                let pts = s
+                    .points
+                    .iter()
+                    .map(|&(t, v)| (t, crate::report::round3(v)))
+                    .collect();
+                (s.metric.to_string(), s.label.clone(), pts)
+            })
             .collect();
         PlotData {
             title: title.to_string(),
@@ -72,6 +81,88 @@ impl PlotData {
             faults: fault_spans(result),
             end_ns: result.sim_time_ns,
         }
+    }
+
+    /// Read back what a run wrote into `dir`: summary.json, latency.csv,
+    /// timeseries.csv and faults.csv.
+    pub fn from_dir(dir: &Path) -> Result<(PlotData, crate::report::Summary), String> {
+        let read = |f: &str| {
+            std::fs::read_to_string(dir.join(f))
+                .map_err(|e| format!("{}: {e}", dir.join(f).display()))
+        };
+        let summary: crate::report::Summary = serde_json::from_str(&read("summary.json")?)
+            .map_err(|e| format!("{}: {e}", dir.join("summary.json").display()))?;
+        let csv_rows = |f: &str| -> Result<Vec<csv::StringRecord>, String> {
+            let text = read(f)?;
+            csv::Reader::from_reader(text.as_bytes())
+                .records()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: {e}", dir.join(f).display()))
+        };
+        let bad = |f: &str, what: &str| format!("{}: bad {what}", dir.join(f).display());
+        let mut latency: Vec<(String, Vec<(u64, f64)>)> = Vec::new();
+        for r in csv_rows("latency.csv")? {
+            let name = r.get(0).ok_or_else(|| bad("latency.csv", "stream"))?;
+            if name.starts_with("produce_to_ack/") {
+                continue;
+            }
+            let v: u64 = r
+                .get(1)
+                .and_then(|x| x.parse().ok())
+                .ok_or_else(|| bad("latency.csv", "value_ns"))?;
+            let q: f64 = r
+                .get(2)
+                .and_then(|x| x.parse().ok())
+                .ok_or_else(|| bad("latency.csv", "percentile"))?;
+            match latency.last_mut() {
+                Some((n, pts)) if n == name => pts.push((v, q)),
+                _ => latency.push((name.to_string(), vec![(v, q)])),
+            }
+        }
+        let mut series: Vec<NamedSeries> = Vec::new();
+        for r in csv_rows("timeseries.csv")? {
+            let t: u64 = r
+                .get(0)
+                .and_then(|x| x.parse().ok())
+                .ok_or_else(|| bad("timeseries.csv", "t_ns"))?;
+            let (m, l) = (r.get(1).unwrap_or(""), r.get(2).unwrap_or(""));
+            let v: f64 = r
+                .get(3)
+                .and_then(|x| x.parse().ok())
+                .ok_or_else(|| bad("timeseries.csv", "value"))?;
+            match series.last_mut() {
+                Some((sm, sl, pts)) if sm == m && sl == l => pts.push((t, v)),
+                _ => series.push((m.to_string(), l.to_string(), vec![(t, v)])),
+            }
+        }
+        let rows = csv_rows("faults.csv")?;
+        let mut faults = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            if r.get(1) != Some("start") {
+                continue;
+            }
+            let start: u64 = r
+                .get(0)
+                .and_then(|x| x.parse().ok())
+                .ok_or_else(|| bad("faults.csv", "t_ns"))?;
+            let (kind, target) = (r.get(2).unwrap_or(""), r.get(3).unwrap_or(""));
+            let end = rows[i + 1..]
+                .iter()
+                .find(|e| {
+                    e.get(1) == Some("end") && e.get(2) == Some(kind) && e.get(3) == Some(target)
+                })
+                .and_then(|e| e.get(0).and_then(|x| x.parse().ok()))
+                .unwrap_or(summary.sim_time_ns);
+            faults.push((start, end.max(start), format!("{kind} {target}")));
+        }
+        let data = PlotData {
+            title: summary.scenario.clone(),
+            latency,
+            series,
+            faults,
+            end_ns: summary.sim_time_ns,
+        };
+        Ok((data, summary))
     }
 
     fn metric(&self, metric: &str) -> Vec<(&str, &[(u64, f64)])> {
@@ -359,4 +450,9 @@ fn fmt_num(v: f64) -> String {
     } else {
         format!("{v:.3}").trim_end_matches('0').to_string()
     }
+}
+
+/// A percentile as latency.csv writes it (12 decimals).
+fn q12(q: f64) -> f64 {
+    format!("{q:.12}").parse().unwrap_or(q)
 }

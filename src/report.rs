@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Serialize)]
+#[derive(Serialize, serde::Deserialize)]
 pub struct Summary {
     pub scenario: String,
     pub seed: u64,
@@ -33,7 +33,7 @@ pub struct Summary {
     pub repro: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, serde::Deserialize)]
 pub struct Latency {
     pub produce_to_ack: LatencyStats,
     pub produce_to_ack_by_producer: BTreeMap<String, LatencyStats>,
@@ -43,7 +43,7 @@ pub struct Latency {
     pub end_to_end_from_origin: BTreeMap<String, LatencyStats>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, serde::Deserialize)]
 pub struct Throughput {
     /// Events appended per simulated second, per topic.
     pub topics: BTreeMap<String, f64>,
@@ -244,9 +244,14 @@ pub fn timeseries_csv(result: &RunResult) -> String {
     String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 text")
 }
 
+/// A value rounded to 3 decimals, as `timeseries.csv` keeps it.
+pub fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
 /// A value with at most 3 decimals, integers without any.
 fn fmt_value(v: f64) -> String {
-    let r = (v * 1000.0).round() / 1000.0;
+    let r = round3(v);
     if r == r.trunc() && r.abs() < 1e15 {
         format!("{}", r as i64)
     } else {

@@ -286,3 +286,36 @@ fn index_html_is_self_contained_and_escapes_names_from_the_scenario() {
     }
     assert_eq!(html.matches("<svg").count(), 4, "every plot inline");
 }
+
+#[test]
+fn plot_redraws_the_same_plots_and_page_from_the_files_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, copy) = (tmp.path().join("run"), tmp.path().join("copy"));
+    run_to(&run, "scenarios/order-flow.toml", "42");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in [
+        "summary.json",
+        "latency.csv",
+        "timeseries.csv",
+        "faults.csv",
+    ] {
+        std::fs::copy(run.join(f), copy.join(f)).unwrap();
+    }
+    let o = eventsim(&["plot", copy.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut files = vec!["index.html".to_string()];
+    for (stem, _) in eventsim::plot::PLOTS {
+        files.push(format!("{stem}.png"));
+        files.push(format!("{stem}.svg"));
+    }
+    for f in files {
+        assert_eq!(
+            std::fs::read(run.join(&f)).unwrap(),
+            std::fs::read(copy.join(&f)).unwrap(),
+            "{f}"
+        );
+    }
+    let o = eventsim(&["plot", tmp.path().join("nothing").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("summary.json"), "{}", stderr(&o));
+}
