@@ -39,6 +39,9 @@ enum Command {
         /// Also write the run's history (every observation) as JSON lines.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
+        /// Also write a Chrome trace-event JSON file (opens in ui.perfetto.dev).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
     },
     /// Shrink a failing run to a small standalone repro scenario.
     Shrink {
@@ -102,7 +105,8 @@ pub fn main() -> i32 {
             out,
             quiet,
             history,
-        } => run(&scenario, seed, out, quiet, history),
+            trace,
+        } => run(&scenario, seed, out, quiet, history, trace),
         Command::CheckHistory { history, scenario } => check_history(&history, &scenario),
         Command::Shrink {
             scenario,
@@ -145,6 +149,7 @@ fn run(
     out: Option<PathBuf>,
     quiet: bool,
     history: Option<PathBuf>,
+    trace: Option<PathBuf>,
 ) -> i32 {
     let scenario = match load(path) {
         Ok(s) => s,
@@ -166,7 +171,41 @@ fn run(
     if let Some(w) = &writer {
         extra.push(Box::new(crate::history::Shared(w.clone())));
     }
+    type TraceFile = crate::trace::TraceWriter<std::io::BufWriter<std::fs::File>>;
+    let mut tracer: Option<Rc<RefCell<TraceFile>>> = None;
+    if let Some(t) = &trace {
+        // The catalog and fault plan of this very run.
+        let world = crate::World::new(&scenario, seed);
+        let opened = std::fs::File::create(t).and_then(|f| {
+            crate::trace::TraceWriter::new(
+                std::io::BufWriter::new(f),
+                world.catalog(),
+                world.fault_plan(),
+            )
+        });
+        match opened {
+            Ok(w) => {
+                let w = Rc::new(RefCell::new(w));
+                extra.push(Box::new(crate::history::Shared(w.clone())));
+                tracer = Some(w);
+            }
+            Err(e) => {
+                eprintln!("error: cannot write the trace to {}: {e}", t.display());
+                return EXIT_USAGE;
+            }
+        }
+    }
     let checked = crate::run_checked(&scenario, seed, extra);
+    if let (Some(w), Some(t)) = (tracer, trace.as_ref()) {
+        let w = Rc::try_unwrap(w)
+            .ok()
+            .expect("the run is over")
+            .into_inner();
+        if let Err(e) = w.finish() {
+            eprintln!("error: cannot write the trace to {}: {e}", t.display());
+            return EXIT_USAGE;
+        }
+    }
     let wall = started.elapsed();
     let result = &checked.result;
     if let (Some(w), Some(h)) = (writer, history.as_ref()) {

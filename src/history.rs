@@ -140,6 +140,7 @@ pub enum Observation {
         event: EventId,
         source: EventId,
         group: u32,
+        consumer: u32,
     },
     /// A group finished a rebalance into `generation`.
     Rebalanced { group: u32, generation: u32 },

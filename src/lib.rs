@@ -23,6 +23,7 @@ pub mod report;
 pub mod scenario;
 pub mod shrink;
 pub mod timeseries;
+pub mod trace;
 
 pub use model::{RunResult, World};
 

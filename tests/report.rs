@@ -319,3 +319,69 @@ fn plot_redraws_the_same_plots_and_page_from_the_files_alone() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("summary.json"), "{}", stderr(&o));
 }
+
+#[test]
+fn trace_json_has_the_trace_event_fields_and_every_flow_start_has_its_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    // order-flow, shortened: emissions (flows between hops) and the crash at 3s.
+    let text = std::fs::read_to_string(repo("scenarios/order-flow.toml"))
+        .unwrap()
+        .replace("duration = \"60s\"", "duration = \"6s\"")
+        .replace("at = \"30s\"", "at = \"3s\"")
+        .replace("start = \"20s\"", "start = \"2s\"");
+    let path = tmp.path().join("short.toml");
+    std::fs::write(&path, text).unwrap();
+    let trace = tmp.path().join("trace.json");
+    let o = eventsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        tmp.path().join("out").to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    let events = v["traceEvents"].as_array().unwrap();
+    assert!(events.len() > 1000);
+    for e in events {
+        for field in ["ph", "ts", "pid", "tid", "name"] {
+            assert!(!e[field].is_null(), "{field} in {e}");
+        }
+    }
+    let ids = |ph: &str| -> std::collections::BTreeSet<u64> {
+        events
+            .iter()
+            .filter(|e| e["ph"] == ph)
+            .map(|e| e["id"].as_u64().unwrap())
+            .collect()
+    };
+    let (starts, ends) = (ids("s"), ids("f"));
+    assert!(!starts.is_empty());
+    assert_eq!(starts, ends, "every flow start has its end");
+    let names = |prefix: &str| {
+        events
+            .iter()
+            .filter(|e| e["name"].as_str().unwrap().starts_with(prefix))
+            .count()
+    };
+    assert!(names("produce ") > 100 && names("process ") > 100 && names("append ") > 100);
+    assert!(
+        events.iter().any(|e| e["name"] == "emits"),
+        "flows along the choreography"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["name"] == "fault: crash broker-1" && e["s"] == "g")
+    );
+    let tracks: Vec<&str> = events
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .map(|e| e["args"]["name"].as_str().unwrap())
+        .collect();
+    for t in ["order-service", "broker-0", "payment/0", "orders-0"] {
+        assert!(tracks.contains(&t), "track {t}");
+    }
+}

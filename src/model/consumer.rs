@@ -404,6 +404,7 @@ impl World {
                 event: id,
                 source,
                 group: g as u32,
+                consumer,
             });
         }
     }
