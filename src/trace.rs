@@ -234,11 +234,9 @@ impl<W: Write> Observer for TraceWriter<W> {
             }
             Observation::Emitted {
                 event, consumer, ..
-            } => {
-                if self.last_produced.0 == event {
-                    let emitter = self.last_produced.1;
-                    self.flow("emits", (CONSUMERS, consumer, at), (PRODUCERS, emitter, at));
-                }
+            } if self.last_produced.0 == event => {
+                let emitter = self.last_produced.1;
+                self.flow("emits", (CONSUMERS, consumer, at), (PRODUCERS, emitter, at));
             }
             Observation::FaultStarted { fault } => {
                 let f = &self.faults[fault as usize];
