@@ -195,7 +195,7 @@ fn run(
             }
         }
     }
-    let checked = crate::run_checked(&scenario, seed, extra);
+    let checked = crate::run_checked_with(&scenario, seed, extra, progress_bar(quiet));
     if let (Some(w), Some(t)) = (tracer, trace.as_ref()) {
         let w = Rc::try_unwrap(w)
             .ok()
@@ -621,4 +621,37 @@ fn plot(dir: &Path) -> i32 {
             EXIT_USAGE
         }
     }
+}
+
+/// A progress bar on stderr for runs longer than a second, when stderr is
+/// a terminal and the run is not quiet; nothing otherwise.
+fn progress_bar(quiet: bool) -> Option<Box<dyn FnMut(u64, u64)>> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    /// Clears the bar when the run is over (the closure is dropped).
+    struct Bar(indicatif::ProgressBar);
+    impl Drop for Bar {
+        fn drop(&mut self) {
+            self.0.finish_and_clear();
+        }
+    }
+    let started = Instant::now();
+    let mut bar: Option<Bar> = None;
+    Some(Box::new(move |now: u64, end: u64| {
+        if bar.is_none() && started.elapsed().as_secs_f64() >= 1.0 {
+            let b = indicatif::ProgressBar::new(end / 1_000_000);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "  simulating {bar:40} {pos}/{len} ms simulated, {elapsed} wall (ETA {eta})",
+                )
+                .expect("a valid template"),
+            );
+            bar = Some(Bar(b));
+        }
+        if let Some(b) = &bar {
+            b.0.set_position(now / 1_000_000);
+        }
+    }))
 }

@@ -61,9 +61,20 @@ pub fn run_checked(
     seed: u64,
     extra: Vec<Box<dyn history::Observer>>,
 ) -> Checked {
+    run_checked_with(scenario, seed, extra, None)
+}
+
+/// [`run_checked`], telling `progress` (simulated now, simulated end) as
+/// the main run goes.
+pub fn run_checked_with(
+    scenario: &scenario::Scenario,
+    seed: u64,
+    extra: Vec<Box<dyn history::Observer>>,
+    progress: Option<Box<dyn FnMut(kernel::Time, kernel::Time)>>,
+) -> Checked {
     use std::cell::RefCell;
     use std::rc::Rc;
-    let (mut checked, ctx) = run_checks(scenario, seed, extra);
+    let (mut checked, ctx) = run_checks_with(scenario, seed, extra, progress);
     if !checked.violations.is_empty() {
         let explainer = Rc::new(RefCell::new(check::Explainer::new(
             &ctx,
@@ -84,9 +95,21 @@ pub fn run_checks(
     seed: u64,
     extra: Vec<Box<dyn history::Observer>>,
 ) -> (Checked, check::Context) {
+    run_checks_with(scenario, seed, extra, None)
+}
+
+fn run_checks_with(
+    scenario: &scenario::Scenario,
+    seed: u64,
+    extra: Vec<Box<dyn history::Observer>>,
+    progress: Option<Box<dyn FnMut(kernel::Time, kernel::Time)>>,
+) -> (Checked, check::Context) {
     use std::cell::RefCell;
     use std::rc::Rc;
     let mut world = World::new(scenario, seed);
+    if let Some(p) = progress {
+        world.set_progress(p);
+    }
     let ctx = check::Context::new(scenario, world.catalog(), world.fault_plan());
     let checks = Rc::new(RefCell::new(check::Checks::new(
         ctx.clone(),

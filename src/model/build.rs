@@ -376,6 +376,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         fetch_timeout_ns: s.network.request_timeout.ns(),
         broker_session_ns: s.cluster.broker_session_timeout.ns(),
         next_fetch_generation: 0,
+        progress: None,
     };
 
     // First events: arrivals, follower fetches, group joins, the tick.

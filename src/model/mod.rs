@@ -186,6 +186,8 @@ pub struct World {
     pub(crate) fetch_timeout_ns: Time,
     pub(crate) broker_session_ns: Time,
     pub(crate) next_fetch_generation: u32,
+    /// Told (simulated now, simulated end) every 65,536 kernel events.
+    pub(crate) progress: Option<Box<dyn FnMut(Time, Time)>>,
 }
 
 /// What a finished run hands to reports.
@@ -225,6 +227,12 @@ impl World {
     /// Build the world for `scenario` with master seed `seed`.
     pub fn new(scenario: &Scenario, seed: u64) -> World {
         build::build(scenario, seed)
+    }
+
+    /// Be told (simulated time now, simulated time budget) every 65,536
+    /// kernel events: for progress bars. Nothing of the run depends on it.
+    pub fn set_progress(&mut self, f: Box<dyn FnMut(Time, Time)>) {
+        self.progress = Some(f);
     }
 
     /// Add an observer of the history (metrics are always observed).
@@ -267,6 +275,11 @@ impl World {
             }
             if let Some(reason) = self.stop {
                 break reason;
+            }
+            if self.kernel.events_processed() & 0xFFFF == 0
+                && let Some(p) = &mut self.progress
+            {
+                p(self.kernel.now(), self.kernel.budget().sim_time_max_ns);
             }
         };
         let end = self.kernel.now();
