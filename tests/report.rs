@@ -385,3 +385,16 @@ fn trace_json_has_the_trace_event_fields_and_every_flow_start_has_its_end() {
         assert!(tracks.contains(&t), "track {t}");
     }
 }
+
+#[test]
+fn the_readme_images_are_what_order_flow_draws() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_to(tmp.path(), "scenarios/order-flow.toml", "42");
+    for f in ["lag.png", "latency-percentiles.png"] {
+        assert!(
+            std::fs::read(tmp.path().join(f)).unwrap()
+                == std::fs::read(repo(&format!("docs/images/{f}"))).unwrap(),
+            "docs/images/{f} is stale: regenerate it with the command in the README"
+        );
+    }
+}
