@@ -180,6 +180,8 @@ pub struct Metrics {
     pub end_to_end: Vec<LatencyStream>,
     /// Origin produce -> applied, per group (whole choreography chain).
     pub end_to_end_from_origin: Vec<LatencyStream>,
+    /// Produce -> applied, per topic of the event (every group that reads it).
+    pub end_to_end_by_topic: Vec<LatencyStream>,
     pub appended_by_topic: Vec<Rate>,
     pub applied_by_group: Vec<Rate>,
     delivered: Vec<EventBits>,
@@ -196,6 +198,7 @@ impl Metrics {
             produce_to_ack_by_producer: vec![LatencyStream::default(); catalog.producers.len()],
             end_to_end: vec![LatencyStream::default(); groups],
             end_to_end_from_origin: vec![LatencyStream::default(); groups],
+            end_to_end_by_topic: vec![LatencyStream::default(); catalog.topics.len()],
             appended_by_topic: vec![Rate::default(); catalog.topics.len()],
             applied_by_group: vec![Rate::default(); groups],
             delivered: vec![EventBits::default(); groups],
@@ -232,10 +235,13 @@ impl Observer for Metrics {
             Observation::Applied {
                 event,
                 group,
+                partition,
                 created_ns,
                 origin_created_ns,
                 ..
             } => {
+                let topic = self.partition_topic[partition as usize] as usize;
+                self.end_to_end_by_topic[topic].record(at - created_ns);
                 let g = group as usize;
                 self.counts.applied += 1;
                 if self.applied[g].insert(event) {

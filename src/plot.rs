@@ -49,7 +49,7 @@ impl PlotData {
     pub fn from_run(result: &crate::RunResult, title: &str) -> PlotData {
         let latency = crate::report::latency_streams(result)
             .into_iter()
-            .filter(|(name, s)| !s.hist.is_empty() && !name.starts_with("produce_to_ack/"))
+            .filter(|(name, s)| !s.hist.is_empty() && plotted(name))
             .map(|(name, s)| {
                 // As latency.csv writes them, so that `eventsim plot DIR`
                 // draws the same picture from the files.
@@ -103,7 +103,7 @@ impl PlotData {
         let mut latency: Vec<(String, Vec<(u64, f64)>)> = Vec::new();
         for r in csv_rows("latency.csv")? {
             let name = r.get(0).ok_or_else(|| bad("latency.csv", "stream"))?;
-            if name.starts_with("produce_to_ack/") {
+            if !plotted(name) {
                 continue;
             }
             let v: u64 = r
@@ -455,4 +455,10 @@ fn fmt_num(v: f64) -> String {
 /// A percentile as latency.csv writes it (12 decimals).
 fn q12(q: f64) -> f64 {
     format!("{q:.12}").parse().unwrap_or(q)
+}
+
+/// Latency streams the percentile plot shows (not the per-producer and
+/// per-topic breakdowns, which the CSV and the page keep).
+fn plotted(stream: &str) -> bool {
+    !stream.starts_with("produce_to_ack/") && !stream.starts_with("end_to_end_by_topic/")
 }

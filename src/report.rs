@@ -41,6 +41,8 @@ pub struct Latency {
     pub end_to_end: BTreeMap<String, LatencyStats>,
     /// Origin produce -> applied for each group, across choreography hops.
     pub end_to_end_from_origin: BTreeMap<String, LatencyStats>,
+    /// Produce -> applied for the events of each topic, over the groups reading it.
+    pub end_to_end_by_topic: BTreeMap<String, LatencyStats>,
 }
 
 #[derive(Serialize, serde::Deserialize)]
@@ -80,6 +82,7 @@ impl Summary {
                 produce_to_ack_by_producer: by_name(&cat.producers, &m.produce_to_ack_by_producer),
                 end_to_end: by_name(&cat.groups, &m.end_to_end),
                 end_to_end_from_origin: by_name(&cat.groups, &m.end_to_end_from_origin),
+                end_to_end_by_topic: by_name(&cat.topics, &m.end_to_end_by_topic),
             },
             throughput_per_s: Throughput {
                 topics: cat
@@ -273,6 +276,9 @@ pub fn latency_streams(result: &RunResult) -> Vec<(String, &crate::metrics::Late
     for (name, s) in c.groups.iter().zip(&m.end_to_end_from_origin) {
         v.push((format!("end_to_end_from_origin/{name}"), s));
     }
+    for (name, s) in c.topics.iter().zip(&m.end_to_end_by_topic) {
+        v.push((format!("end_to_end_by_topic/{name}"), s));
+    }
     v
 }
 
@@ -402,6 +408,9 @@ pub fn index_html(
     }
     for (g, s) in &l.end_to_end_from_origin {
         rows.push((format!("from origin, {}", e(g)), s));
+    }
+    for (t, s) in &l.end_to_end_by_topic {
+        rows.push((format!("end to end, topic {}", e(t)), s));
     }
     for (name, s) in rows {
         h.push_str(&format!(
