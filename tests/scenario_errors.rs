@@ -262,3 +262,38 @@ fn fault_fields_that_do_not_apply_or_are_missing_are_named() {
         &["faults.random.kinds[0].targets[1]", "unknown node `nobody`"],
     );
 }
+
+#[test]
+fn report_and_checks_settings_are_validated() {
+    let text = format!("{GOOD}\n[report]\ninterval = \"0\"\n");
+    assert_error(&text, "20:12", &["report.interval", "greater than zero"]);
+    let text = format!("{GOOD}\n[report]\nmax_points = 1\n");
+    assert_error(&text, "20:14", &["report.max_points", "at least 2"]);
+    let text = format!("{GOOD}\n[checks]\nskip = [\"liveness\", \"speed\"]\n");
+    assert_error(
+        &text,
+        "20:21",
+        &["checks.skip[1]", "unknown checker `speed`"],
+    );
+}
+
+#[test]
+fn unwritable_history_and_trace_files_are_usage_errors() {
+    for flag in ["--history", "--trace"] {
+        let o = eventsim(&[
+            "run",
+            "scenarios/mm1.toml",
+            "--quiet",
+            "--out",
+            "/nonexistent-dir/out",
+            flag,
+            "/nonexistent-dir/file.json",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+        assert!(
+            stderr(&o).contains("/nonexistent-dir/file.json"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
