@@ -65,6 +65,35 @@ enum Command {
         #[arg(long)]
         scenario: PathBuf,
     },
+    /// Run a scenario over many seeds in parallel; one JSON line per seed.
+    Sweep {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Seeds A..B (B excluded), e.g. 0..1000.
+        #[arg(long)]
+        seeds: String,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N (0-based): the seeds at positions I, I+N, ...
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Stop starting new seeds after the first failure.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Output folder (default: reports/<name>/sweep-A..B[-shard-I-of-N]/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Combine the sweep.jsonl of shards into one sweep.
+    Merge {
+        /// Folders holding a sweep.jsonl each.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged sweep.jsonl (default: the current folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Redraw the plots and index.html of a run from its files.
     Plot {
         /// The run's output folder (with summary.json and the CSV files).
@@ -116,6 +145,15 @@ pub fn main() -> i32 {
         } => shrink(&scenario, seed, invariant.as_deref(), out),
         Command::Check { scenario } => check(&scenario),
         Command::Plot { dir } => plot(&dir),
+        Command::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            fail_fast,
+            out,
+        } => sweep(&scenario, &seeds, jobs, shard.as_deref(), fail_fast, out),
+        Command::Merge { dirs, out } => merge(&dirs, out),
     }
 }
 
@@ -654,4 +692,195 @@ fn progress_bar(quiet: bool) -> Option<Box<dyn FnMut(u64, u64)>> {
             b.0.set_position(now / 1_000_000);
         }
     }))
+}
+
+fn sweep(
+    path: &Path,
+    seeds: &str,
+    jobs: Option<usize>,
+    shard: Option<&str>,
+    fail_fast: bool,
+    out: Option<PathBuf>,
+) -> i32 {
+    use std::io::IsTerminal;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let parsed = crate::sweep::parse_seeds(seeds).and_then(|range| {
+        let shard = shard.map_or(Ok(crate::sweep::Shard::ALL), crate::sweep::Shard::parse)?;
+        Ok((range, shard))
+    });
+    let (range, shard) = match parsed {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        eprintln!("error: --jobs must be at least 1");
+        return EXIT_USAGE;
+    }
+    let list = shard.seeds(range.clone());
+    let dir = out.unwrap_or_else(|| {
+        let mut name = format!("sweep-{}..{}", range.start, range.end);
+        if shard.count > 1 {
+            name.push_str(&format!("-shard-{}-of-{}", shard.index, shard.count));
+        }
+        PathBuf::from("reports")
+            .join(sanitize(&scenario.scenario.name))
+            .join(name)
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Ctrl-C: finish the running seeds, start no new one, keep the results.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(list.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "  sweeping {bar:40} {pos}/{len} seeds, {msg} failed, ETA {eta}",
+            )
+            .expect("a valid template"),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let results = std::thread::scope(|scope| {
+        let ticker = bar.as_ref().map(|b| {
+            let (done, failed, stop_ticker) = (done.clone(), failed.clone(), stop.clone());
+            let b = b.clone();
+            let total = list.len() as u64;
+            scope.spawn(move || {
+                loop {
+                    let n = done.load(Ordering::Relaxed);
+                    b.set_position(n);
+                    b.set_message(failed.load(Ordering::Relaxed).to_string());
+                    if n >= total || stop_ticker.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            })
+        });
+        let r = crate::sweep::sweep(
+            &scenario,
+            &path.display().to_string(),
+            &list,
+            jobs,
+            fail_fast,
+            &stop,
+            &done,
+            &failed,
+        );
+        stop.store(true, Ordering::Relaxed);
+        if let Some(t) = ticker {
+            let _ = t.join();
+        }
+        r
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let results = match results {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("sweep.jsonl"), crate::sweep::to_jsonl(&results)));
+    if let Err(e) = written {
+        eprintln!(
+            "error: cannot write {}: {e}",
+            dir.join("sweep.jsonl").display()
+        );
+        return EXIT_USAGE;
+    }
+    if results.len() < list.len() {
+        println!(
+            "stopped early: {} of {} seeds ran",
+            results.len(),
+            list.len()
+        );
+    }
+    sweep_summary(&results, &dir)
+}
+
+/// Print what failed and how to reproduce it; the exit status.
+fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) -> i32 {
+    let failing: Vec<&crate::sweep::SeedResult> =
+        results.iter().filter(|r| r.verdict != "pass").collect();
+    println!(
+        "{} seed(s) run, {} failed; results in {}",
+        results.len(),
+        failing.len(),
+        dir.join("sweep.jsonl").display()
+    );
+    for (invariant, seeds) in crate::sweep::failures(results) {
+        let shown: Vec<String> = seeds.iter().take(10).map(u64::to_string).collect();
+        let more = if seeds.len() > 10 {
+            format!(", ... ({} in all)", seeds.len())
+        } else {
+            String::new()
+        };
+        println!(
+            "  {invariant}: {} seed(s): {}{more}",
+            seeds.len(),
+            shown.join(", ")
+        );
+    }
+    for r in failing.iter().take(20) {
+        println!("  repro: eventsim run {} --seed {}", r.scenario, r.seed);
+    }
+    if failing.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    }
+}
+
+fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
+    let mut parts = Vec::new();
+    for d in dirs {
+        let file = d.join("sweep.jsonl");
+        let read = std::fs::read_to_string(&file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|t| crate::sweep::from_jsonl(&t, &file.display().to_string()));
+        match read {
+            Ok(p) => parts.push(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let merged = match crate::sweep::merge(parts) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let dir = out.unwrap_or_else(|| PathBuf::from("."));
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("sweep.jsonl"), crate::sweep::to_jsonl(&merged)));
+    if let Err(e) = written {
+        eprintln!(
+            "error: cannot write {}: {e}",
+            dir.join("sweep.jsonl").display()
+        );
+        return EXIT_USAGE;
+    }
+    sweep_summary(&merged, &dir)
 }

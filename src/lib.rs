@@ -22,6 +22,7 @@ pub mod plot;
 pub mod report;
 pub mod scenario;
 pub mod shrink;
+pub mod sweep;
 pub mod timeseries;
 pub mod trace;
 
