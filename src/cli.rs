@@ -85,6 +85,23 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Compare design variants over seeds: the cross product of --vary values x seeds.
+    Compare {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// PATH=V1,V2,... e.g. producers.order-service.partitioner=murmur2,round-robin (repeatable).
+        #[arg(long = "vary", required = true, value_name = "PATH=V1,V2")]
+        vary: Vec<String>,
+        /// Seeds A..B (B excluded).
+        #[arg(long)]
+        seeds: String,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output folder (default: reports/<name>/compare/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Combine the sweep.jsonl of shards into one sweep.
     Merge {
         /// Folders holding a sweep.jsonl each.
@@ -154,6 +171,13 @@ pub fn main() -> i32 {
             out,
         } => sweep(&scenario, &seeds, jobs, shard.as_deref(), fail_fast, out),
         Command::Merge { dirs, out } => merge(&dirs, out),
+        Command::Compare {
+            scenario,
+            vary,
+            seeds,
+            jobs,
+            out,
+        } => compare(&scenario, &vary, &seeds, jobs, out),
     }
 }
 
@@ -883,4 +907,123 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
         return EXIT_USAGE;
     }
     sweep_summary(&merged, &dir)
+}
+
+fn compare(
+    path: &Path,
+    vary: &[String],
+    seeds: &str,
+    jobs: Option<usize>,
+    out: Option<PathBuf>,
+) -> i32 {
+    use crate::compare::{self, Vary};
+    use rayon::prelude::*;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+    };
+    let base = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let prepared = vary
+        .iter()
+        .map(|v| Vary::parse(v))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|varies| {
+            let range = crate::sweep::parse_seeds(seeds)?;
+            let variants = compare::variants(&text, &path.display().to_string(), &varies)?;
+            Ok((varies, range, variants))
+        });
+    let (varies, range, variants) = match prepared {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot start {jobs} threads: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let pairs: Vec<(usize, u64)> = (0..variants.len())
+        .flat_map(|v| range.clone().map(move |s| (v, s)))
+        .collect();
+    let runs: Vec<compare::RunFigures> = pool.install(|| {
+        pairs
+            .par_iter()
+            .with_max_len(1)
+            .map(|&(v, seed)| compare::run_variant(&variants[v], seed))
+            .collect()
+    });
+    let summary = compare::summarise(&variants, &runs);
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(sanitize(&base.scenario.name))
+            .join("compare")
+    });
+    let title = format!("{}", base.scenario.name);
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| {
+            std::fs::write(
+                dir.join("comparison.csv"),
+                compare::to_csv(&varies, &summary),
+            )
+        })
+        .and_then(|()| {
+            std::fs::write(
+                dir.join("comparison.md"),
+                compare::to_markdown(&title, seeds, &summary),
+            )
+        })
+        .and_then(|()| {
+            for (stem, idx, label, scale) in [
+                (
+                    "compare-p99",
+                    2usize,
+                    "end-to-end p99 (ms), worst group",
+                    1e6,
+                ),
+                (
+                    "compare-skew",
+                    5usize,
+                    "partition skew (max / mean load)",
+                    1.0,
+                ),
+            ] {
+                let bars: Vec<(String, f64, f64)> = summary
+                    .iter()
+                    .map(|(l, _, _, st, _)| (l.clone(), st[idx].0 / scale, st[idx].1 / scale))
+                    .collect();
+                crate::plot::render_bars(
+                    &format!("{title}: {label}"),
+                    label,
+                    &bars,
+                    &dir.join(format!("{stem}.png")),
+                    &dir.join(format!("{stem}.svg")),
+                )
+                .map_err(std::io::Error::other)?;
+            }
+            Ok(())
+        });
+    if let Err(e) = written {
+        eprintln!(
+            "error: cannot write the comparison to {}: {e}",
+            dir.display()
+        );
+        return EXIT_USAGE;
+    }
+    print!("{}", compare::to_markdown(&title, seeds, &summary));
+    println!("\nwritten: {}", dir.join("comparison.csv").display());
+    EXIT_PASS
 }

@@ -14,6 +14,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod compare;
 pub mod history;
 pub mod kernel;
 pub mod metrics;

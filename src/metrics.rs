@@ -183,6 +183,8 @@ pub struct Metrics {
     /// Produce -> applied, per topic of the event (every group that reads it).
     pub end_to_end_by_topic: Vec<LatencyStream>,
     pub appended_by_topic: Vec<Rate>,
+    /// Appends per partition (duplicates included): the partition load.
+    pub appended_by_partition: Vec<u64>,
     pub applied_by_group: Vec<Rate>,
     delivered: Vec<EventBits>,
     applied: Vec<EventBits>,
@@ -200,6 +202,7 @@ impl Metrics {
             end_to_end_from_origin: vec![LatencyStream::default(); groups],
             end_to_end_by_topic: vec![LatencyStream::default(); catalog.topics.len()],
             appended_by_topic: vec![Rate::default(); catalog.topics.len()],
+            appended_by_partition: vec![0; catalog.partitions.len()],
             applied_by_group: vec![Rate::default(); groups],
             delivered: vec![EventBits::default(); groups],
             applied: vec![EventBits::default(); groups],
@@ -225,6 +228,7 @@ impl Observer for Metrics {
             Observation::Appended { partition, .. } => {
                 self.counts.appended += 1;
                 self.appended_by_topic[self.partition_topic[partition as usize] as usize].hit(at);
+                self.appended_by_partition[partition as usize] += 1;
             }
             Observation::Delivered { event, group, .. } => {
                 self.counts.delivered += 1;

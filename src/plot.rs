@@ -462,3 +462,85 @@ fn q12(q: f64) -> f64 {
 fn plotted(stream: &str) -> bool {
     !stream.starts_with("produce_to_ack/") && !stream.starts_with("end_to_end_by_topic/")
 }
+
+/// A bar chart with error bars (a comparison of variants), PNG and SVG.
+pub fn render_bars(
+    title: &str,
+    y_label: &str,
+    bars: &[(String, f64, f64)],
+    png: &Path,
+    svg: &Path,
+) -> Result<(), String> {
+    register_font();
+    {
+        let root = BitMapBackend::new(png, (WIDTH, HEIGHT)).into_drawing_area();
+        draw_bars(title, y_label, bars, &root).map_err(|e| format!("{}: {e}", png.display()))?;
+        root.present()
+            .map_err(|e| format!("{}: {e}", png.display()))?;
+    }
+    let root = SVGBackend::new(svg, (WIDTH, HEIGHT)).into_drawing_area();
+    draw_bars(title, y_label, bars, &root).map_err(|e| format!("{}: {e}", svg.display()))?;
+    root.present()
+        .map_err(|e| format!("{}: {e}", svg.display()))
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    title: &str,
+    y_label: &str,
+    bars: &[(String, f64, f64)],
+    root: &DrawingArea<DB, Shift>,
+) -> DrawResult<DB> {
+    use plotters::coord::ranged1d::SegmentValue;
+    root.fill(&WHITE)?;
+    let n = bars.len().max(1) as u32;
+    let y_max = bars
+        .iter()
+        .map(|b| b.1 + b.2)
+        .fold(0.0f64, f64::max)
+        .max(1e-9)
+        * 1.15;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        // `into_segmented` makes one segment per value of the range, both ends included.
+        .build_cartesian_2d((0u32..(n - 1).max(1)).into_segmented(), 0f64..y_max)?;
+    let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc("variant")
+        .y_desc(y_label)
+        .x_labels(bars.len().max(1))
+        .x_label_formatter(&|x| match x {
+            SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .y_label_formatter(&|y| fmt_num(*y))
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 14))
+        .draw()?;
+    for (i, (_, mean, ci)) in bars.iter().enumerate() {
+        let i = i as u32;
+        let color = PALETTE[i as usize % PALETTE.len()];
+        let mut bar = Rectangle::new(
+            [
+                (SegmentValue::Exact(i), 0.0),
+                (SegmentValue::Exact(i + 1), *mean),
+            ],
+            color.mix(0.7).filled(),
+        );
+        bar.set_margin(0, 0, 14, 14);
+        chart.draw_series(std::iter::once(bar))?;
+        chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+            SegmentValue::CenterOf(i),
+            (mean - ci).max(0.0),
+            *mean,
+            mean + ci,
+            BLACK.stroke_width(2),
+            12,
+        )))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! Design comparisons (DESIGN §7): the cross product of variants (values of
+//! scenario fields) by seeds, each run with its checkers, summarised per
+//! variant as a mean and a 95% confidence interval over seeds.
+//!
+//! A variant sets fields by path: `producers.order-service.partitioner`,
+//! `topics.orders.partitions`, `groups.payment.commit`, `cluster.brokers`.
+//! In `[[producers]]`, `[[topics]]` and `[[groups]]` the element is named by
+//! its `name`. Values are TOML values (`16`, `true`, `"1"`) or bare words.
+
+use crate::scenario::{Scenario, ScenarioError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One `--vary PATH=V1,V2,...`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vary {
+    pub path: Vec<String>,
+    pub values: Vec<String>,
+}
+
+impl Vary {
+    pub fn parse(text: &str) -> Result<Vary, String> {
+        let (path, values) = text
+            .split_once('=')
+            .ok_or_else(|| format!("expected PATH=V1,V2,... (e.g. producers.orders.partitioner=murmur2,round-robin), not `{text}`"))?;
+        let path: Vec<String> = path.split('.').map(|p| p.trim().to_string()).collect();
+        let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+        if path.iter().any(String::is_empty) || values.iter().any(String::is_empty) {
+            return Err(format!("empty path segment or value in `{text}`"));
+        }
+        Ok(Vary { path, values })
+    }
+
+    /// The short name of the field (its last path segment).
+    pub fn field(&self) -> &str {
+        self.path.last().map_or("", String::as_str)
+    }
+}
+
+/// Set `path` to `value` in scenario text.
+fn set(text: &str, path: &[String], value: &str) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| e.to_string())?;
+    let parsed: toml_edit::Value = value
+        .parse()
+        .unwrap_or_else(|_| toml_edit::Value::from(value));
+    set_in_table(doc.as_table_mut(), path, parsed, &path.join("."))?;
+    Ok(doc.to_string())
+}
+
+fn set_in_table(
+    table: &mut toml_edit::Table,
+    rest: &[String],
+    value: toml_edit::Value,
+    dotted: &str,
+) -> Result<(), String> {
+    match rest {
+        [] => Err(format!("`{dotted}`: name a field")),
+        [field] => {
+            table.insert(field, toml_edit::Item::Value(value));
+            Ok(())
+        }
+        [head, tail @ ..] => {
+            let item = table
+                .get_mut(head)
+                .ok_or_else(|| format!("`{dotted}`: no `{head}` in the scenario"))?;
+            if let Some(array) = item.as_array_of_tables_mut() {
+                let (name, tail) = tail
+                    .split_first()
+                    .ok_or_else(|| format!("`{dotted}`: name the element of `{head}`"))?;
+                let element = array
+                    .iter_mut()
+                    .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
+                    .ok_or_else(|| {
+                        format!("`{dotted}`: no element of `{head}` is named `{name}`")
+                    })?;
+                return set_in_table(element, tail, value, dotted);
+            }
+            if let (Some(inline), [field]) = (item.as_inline_table_mut(), tail) {
+                inline.insert(field, value);
+                return Ok(());
+            }
+            let sub = item
+                .as_table_mut()
+                .ok_or_else(|| format!("`{dotted}`: `{head}` is not a table"))?;
+            set_in_table(sub, tail, value, dotted)
+        }
+    }
+}
+
+/// One variant: its label and values, and the scenario it makes.
+pub struct Variant {
+    pub label: String,
+    pub values: Vec<String>,
+    pub scenario: Scenario,
+}
+
+/// The cross product of the variations, validated like any scenario file.
+pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>, String> {
+    let mut combos: Vec<Vec<String>> = vec![Vec::new()];
+    for v in varies {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                v.values.iter().map(move |x| {
+                    let mut c = c.clone();
+                    c.push(x.clone());
+                    c
+                })
+            })
+            .collect();
+    }
+    let mut out = Vec::new();
+    for values in combos {
+        let mut t = text.to_string();
+        for (v, value) in varies.iter().zip(&values) {
+            t = set(&t, &v.path, value)?;
+        }
+        let label: Vec<String> = varies
+            .iter()
+            .zip(&values)
+            .map(|(v, x)| format!("{}={x}", v.field()))
+            .collect();
+        let label = label.join(" ");
+        let scenario = Scenario::parse(&t, file)
+            .map_err(|e: ScenarioError| format!("variant `{label}`: {e}"))?;
+        out.push(Variant {
+            label,
+            values,
+            scenario,
+        });
+    }
+    Ok(out)
+}
+
+/// The figures of one run of one variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunFigures {
+    pub variant: String,
+    pub seed: u64,
+    /// Events appended per simulated second, all topics.
+    pub throughput: f64,
+    /// End-to-end latency percentiles, worst group (ns).
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max_lag: f64,
+    /// Max partition load / mean partition load, over the producers' topics.
+    pub skew: f64,
+    pub order_violations: f64,
+    pub failed: Vec<String>,
+}
+
+pub fn run_variant(v: &Variant, seed: u64) -> RunFigures {
+    let (c, _) = crate::run_checks(&v.scenario, seed, Vec::new());
+    let r = &c.result;
+    let m = &r.metrics;
+    let worst = |f: fn(&crate::metrics::LatencyStats) -> u64| {
+        m.end_to_end
+            .iter()
+            .map(|h| f(&h.stats()))
+            .max()
+            .unwrap_or(0) as f64
+    };
+    let secs = (r.production_end_ns as f64 / 1e9).max(1e-9);
+    // Skew over the partitions of the topics producers write to.
+    let mut topics: Vec<u32> = Vec::new();
+    for p in &v.scenario.producers {
+        if let Some(t) = r.catalog.topics.iter().position(|x| *x == p.topic) {
+            topics.push(t as u32);
+        }
+    }
+    topics.sort_unstable();
+    topics.dedup();
+    let loads: Vec<u64> = r
+        .catalog
+        .partitions
+        .iter()
+        .enumerate()
+        .filter(|(_, (t, _))| topics.contains(t))
+        .map(|(p, _)| m.appended_by_partition[p])
+        .collect();
+    let mean = loads.iter().sum::<u64>() as f64 / loads.len().max(1) as f64;
+    let skew = if mean > 0.0 {
+        *loads.iter().max().unwrap_or(&0) as f64 / mean
+    } else {
+        0.0
+    };
+    let order = c
+        .checks
+        .iter()
+        .find(|x| x.name == "per-key-order")
+        .map_or(0, |x| x.violations) as f64;
+    RunFigures {
+        variant: v.label.clone(),
+        seed,
+        throughput: m.counts.appended as f64 / secs,
+        p50: worst(|s| s.p50),
+        p99: worst(|s| s.p99),
+        p999: worst(|s| s.p999),
+        max_lag: r.series.max_lag.iter().copied().max().unwrap_or(0) as f64,
+        skew,
+        order_violations: order,
+        failed: c
+            .checks
+            .iter()
+            .filter(|x| x.status == "fail")
+            .map(|x| x.name.clone())
+            .collect(),
+    }
+}
+
+/// Mean and half-width of the 95% confidence interval (Student's t).
+pub fn mean_ci(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (mean, 0.0);
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    // t(0.975, n-1) for small samples, then the normal quantile.
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    let t = T.get(n - 2).copied().unwrap_or(1.96);
+    (mean, t * (var / n as f64).sqrt())
+}
+
+/// The metrics of comparison.csv, in column order.
+pub const METRICS: [&str; 7] = [
+    "throughput_per_s",
+    "e2e_p50_ns",
+    "e2e_p99_ns",
+    "e2e_p999_ns",
+    "max_lag",
+    "partition_skew",
+    "per_key_order_violations",
+];
+
+fn metric(r: &RunFigures, i: usize) -> f64 {
+    [
+        r.throughput,
+        r.p50,
+        r.p99,
+        r.p999,
+        r.max_lag,
+        r.skew,
+        r.order_violations,
+    ][i]
+}
+
+/// Per variant (in variant order): (label, values, seeds, [(mean, ci)], failed checks).
+pub type Summary = Vec<(String, Vec<String>, usize, Vec<(f64, f64)>, Vec<String>)>;
+
+pub fn summarise(variants: &[Variant], runs: &[RunFigures]) -> Summary {
+    variants
+        .iter()
+        .map(|v| {
+            let mine: Vec<&RunFigures> = runs.iter().filter(|r| r.variant == v.label).collect();
+            let stats = (0..METRICS.len())
+                .map(|i| mean_ci(&mine.iter().map(|r| metric(r, i)).collect::<Vec<_>>()))
+                .collect();
+            let mut failed: BTreeMap<String, usize> = BTreeMap::new();
+            for r in &mine {
+                for f in &r.failed {
+                    *failed.entry(f.clone()).or_default() += 1;
+                }
+            }
+            let failed = failed
+                .into_iter()
+                .map(|(k, n)| format!("{k} ({n}/{})", mine.len()))
+                .collect();
+            (v.label.clone(), v.values.clone(), mine.len(), stats, failed)
+        })
+        .collect()
+}
+
+fn r3(x: f64) -> String {
+    let r = (x * 1000.0).round() / 1000.0;
+    if r == r.trunc() {
+        format!("{}", r as i64)
+    } else {
+        format!("{r}")
+    }
+}
+
+/// `comparison.csv`: one row per variant.
+pub fn to_csv(varies: &[Vary], s: &Summary) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["variant".to_string()];
+    header.extend(varies.iter().map(|v| v.path.join(".")));
+    header.push("seeds".into());
+    for m in METRICS {
+        header.push(format!("{m}_mean"));
+        header.push(format!("{m}_ci95"));
+    }
+    header.push("failed_checks".into());
+    w.write_record(&header).expect("writing to memory");
+    for (label, values, n, stats, failed) in s {
+        let mut row = vec![label.clone()];
+        row.extend(values.iter().cloned());
+        row.push(n.to_string());
+        for &(m, ci) in stats {
+            row.push(r3(m));
+            row.push(r3(ci));
+        }
+        row.push(failed.join("; "));
+        w.write_record(&row).expect("writing to memory");
+    }
+    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("UTF-8")
+}
+
+/// `comparison.md`: the same as a readable table.
+pub fn to_markdown(title: &str, seeds: &str, s: &Summary) -> String {
+    let mut out = format!(
+        "# {title}: comparison over seeds {seeds}\n\nMean ± 95% confidence interval over seeds; latency is the worst group's end-to-end.\n\n| variant | throughput/s | p50 ms | p99 ms | p99.9 ms | max lag | skew | per-key order violations | failed checks |\n|---|---|---|---|---|---|---|---|---|\n"
+    );
+    for (label, _, _, st, failed) in s {
+        let ms = |(m, c): (f64, f64)| format!("{:.2} ± {:.2}", m / 1e6, c / 1e6);
+        let pm = |(m, c): (f64, f64)| format!("{:.2} ± {:.2}", m, c);
+        out.push_str(&format!(
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            pm(st[0]),
+            ms(st[1]),
+            ms(st[2]),
+            ms(st[3]),
+            pm(st[4]),
+            pm(st[5]),
+            pm(st[6]),
+            if failed.is_empty() {
+                "none".to_string()
+            } else {
+                failed.join(", ")
+            }
+        ));
+    }
+    out
+}

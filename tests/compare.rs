@@ -1,0 +1,118 @@
+//! `eventsim compare`: variants x seeds, the documented CSV columns, and
+//! the partition-strategy trade-off a user should see.
+
+mod common;
+use common::*;
+
+#[test]
+fn comparing_partitioners_shows_the_hot_key_trade_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = eventsim(&[
+        "compare",
+        "scenarios/partition-strategies.toml",
+        "--vary",
+        "producers.tracker.partitioner=murmur2,round-robin",
+        "--seeds",
+        "0..3",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(tmp.path().join("comparison.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut expected = vec!["variant", "producers.tracker.partitioner", "seeds"];
+    for m in eventsim::compare::METRICS {
+        expected.push(Box::leak(format!("{m}_mean").into_boxed_str()));
+        expected.push(Box::leak(format!("{m}_ci95").into_boxed_str()));
+    }
+    expected.push("failed_checks");
+    assert_eq!(header, expected);
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let get = |r: &Vec<String>, name: &str| r[col(name)].parse::<f64>().unwrap();
+    let (hash, rr) = (&rows[0], &rows[1]);
+    assert_eq!(hash[1], "murmur2");
+    assert_eq!(rr[1], "round-robin");
+    assert_eq!(get(hash, "seeds"), 3.0);
+    assert_eq!(
+        get(hash, "per_key_order_violations_mean"),
+        0.0,
+        "hashing keeps per-key order"
+    );
+    assert!(
+        get(rr, "per_key_order_violations_mean") > 0.0,
+        "round-robin breaks it"
+    );
+    assert!(
+        get(hash, "partition_skew_mean") > get(rr, "partition_skew_mean"),
+        "hot keys skew hashing more than round-robin"
+    );
+    assert!(get(rr, "partition_skew_ci95") >= 0.0);
+    let md = std::fs::read_to_string(tmp.path().join("comparison.md")).unwrap();
+    assert!(md.contains("| partitioner=murmur2 |") && md.contains("per-key order violations"));
+    for f in [
+        "compare-p99.png",
+        "compare-p99.svg",
+        "compare-skew.png",
+        "compare-skew.svg",
+    ] {
+        assert!(
+            std::fs::metadata(tmp.path().join(f)).unwrap().len() > 1000,
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn compare_is_deterministic_and_rejects_bad_variations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |out: &str, jobs: &str| {
+        eventsim(&[
+            "compare",
+            "scenarios/partition-strategies.toml",
+            "--vary",
+            "topics.clicks.partitions=4,8",
+            "--seeds",
+            "0..2",
+            "--jobs",
+            jobs,
+            "--out",
+            tmp.path().join(out).to_str().unwrap(),
+        ])
+    };
+    assert_eq!(run("a", "1").status.code(), Some(0));
+    assert_eq!(run("b", "2").status.code(), Some(0));
+    for f in ["comparison.csv", "comparison.md", "compare-skew.png"] {
+        assert_eq!(
+            std::fs::read(tmp.path().join("a").join(f)).unwrap(),
+            std::fs::read(tmp.path().join("b").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    for (vary, needle) in [
+        (
+            "producers.nobody.partitioner=murmur2",
+            "no element of `producers` is named `nobody`",
+        ),
+        (
+            "topics.clicks.partitions=0",
+            "expected at least 1 partition",
+        ),
+        ("partitions", "PATH=V1,V2"),
+    ] {
+        let o = eventsim(&[
+            "compare",
+            "scenarios/partition-strategies.toml",
+            "--vary",
+            vary,
+            "--seeds",
+            "0..1",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{vary}");
+        assert!(stderr(&o).contains(needle), "{vary}: {}", stderr(&o));
+    }
+}
