@@ -972,7 +972,7 @@ fn compare(
             .join(sanitize(&base.scenario.name))
             .join("compare")
     });
-    let title = format!("{}", base.scenario.name);
+    let title = base.scenario.name.clone();
     let written = std::fs::create_dir_all(&dir)
         .and_then(|()| {
             std::fs::write(
