@@ -102,6 +102,13 @@ impl LatencyStream {
         }
     }
 
+    /// Add another stream's records to this one.
+    pub fn merge(&mut self, other: &LatencyStream) {
+        // Auto-resizing: adding cannot overflow the value range.
+        let _ = self.hist.add(&other.hist);
+        self.sum_ns += other.sum_ns;
+    }
+
     /// The exact mean in nanoseconds.
     pub fn mean_ns(&self) -> f64 {
         if self.hist.is_empty() {
@@ -174,6 +181,8 @@ impl EventBits {
 pub struct Metrics {
     partition_topic: Vec<u32>,
     pub counts: Counts,
+    /// All producers together: filled by [`Metrics::finish`] from the
+    /// per-producer streams (one record per acknowledgement, not two).
     pub produce_to_ack: LatencyStream,
     pub produce_to_ack_by_producer: Vec<LatencyStream>,
     /// Produce -> applied, per group (this hop only).
@@ -210,6 +219,17 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Complete the streams that are sums of others; call once at the end.
+    pub fn finish(&mut self) {
+        let mut all = LatencyStream::default();
+        for s in &self.produce_to_ack_by_producer {
+            all.merge(s);
+        }
+        self.produce_to_ack = all;
+    }
+}
+
 impl Observer for Metrics {
     #[inline]
     fn observe(&mut self, at: Time, observation: &Observation) {
@@ -221,7 +241,6 @@ impl Observer for Metrics {
                 ..
             } => {
                 self.counts.acked += 1;
-                self.produce_to_ack.record(at - created_ns);
                 self.produce_to_ack_by_producer[producer as usize].record(at - created_ns);
             }
             Observation::ProduceFailed { .. } => self.counts.produce_failed += 1,

@@ -111,7 +111,7 @@ impl TimeSeries {
             produced: vec![0; catalog.producers.len()],
             applied: vec![0; groups],
             latency: (0..groups)
-                .map(|_| Histogram::new(3).expect("3 significant digits is valid"))
+                .map(|_| Histogram::new(2).expect("2 significant digits is valid"))
                 .collect(),
             groups,
             parts,

@@ -284,6 +284,7 @@ impl World {
         };
         let end = self.kernel.now();
         self.series.finish(end);
+        self.metrics.finish();
         RunResult {
             series: self.series,
             scenario_name: self.scenario_name,
