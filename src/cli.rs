@@ -98,11 +98,14 @@ enum Command {
         /// Parallel runs (default: the number of cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run only shard I of N (0-based) of the variant x seed runs.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
         /// Output folder (default: reports/<name>/compare/).
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Combine the sweep.jsonl of shards into one sweep.
+    /// Combine the shards of a sweep (sweep.jsonl) or of a comparison (compare-runs.jsonl).
     Merge {
         /// Folders holding a sweep.jsonl each.
         #[arg(required = true)]
@@ -176,8 +179,9 @@ pub fn main() -> i32 {
             vary,
             seeds,
             jobs,
+            shard,
             out,
-        } => compare(&scenario, &vary, &seeds, jobs, out),
+        } => compare(&scenario, &vary, &seeds, jobs, shard.as_deref(), out),
     }
 }
 
@@ -875,6 +879,9 @@ fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) -> i32 {
 }
 
 fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
+    if dirs.iter().all(|d| d.join("compare-runs.jsonl").exists()) {
+        return merge_compare(dirs, out);
+    }
     let mut parts = Vec::new();
     for d in dirs {
         let file = d.join("sweep.jsonl");
@@ -914,6 +921,7 @@ fn compare(
     vary: &[String],
     seeds: &str,
     jobs: Option<usize>,
+    shard: Option<&str>,
     out: Option<PathBuf>,
 ) -> i32 {
     use crate::compare::{self, Vary};
@@ -945,6 +953,13 @@ fn compare(
             return EXIT_USAGE;
         }
     };
+    let shard = match shard.map_or(Ok(crate::sweep::Shard::ALL), crate::sweep::Shard::parse) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let pool = match rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
@@ -958,6 +973,9 @@ fn compare(
     };
     let pairs: Vec<(usize, u64)> = (0..variants.len())
         .flat_map(|v| range.clone().map(move |s| (v, s)))
+        .enumerate()
+        .filter(|(i, _)| *i as u64 % shard.count == shard.index)
+        .map(|(_, p)| p)
         .collect();
     let runs: Vec<compare::RunFigures> = pool.install(|| {
         pairs
@@ -966,64 +984,155 @@ fn compare(
             .map(|&(v, seed)| compare::run_variant(&variants[v], seed))
             .collect()
     });
-    let summary = compare::summarise(&variants, &runs);
     let dir = out.unwrap_or_else(|| {
         PathBuf::from("reports")
             .join(sanitize(&base.scenario.name))
             .join("compare")
     });
     let title = base.scenario.name.clone();
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| {
-            std::fs::write(
-                dir.join("comparison.csv"),
-                compare::to_csv(&varies, &summary),
-            )
-        })
-        .and_then(|()| {
-            std::fs::write(
-                dir.join("comparison.md"),
-                compare::to_markdown(&title, seeds, &summary),
-            )
-        })
-        .and_then(|()| {
-            for (stem, idx, label, scale) in [
-                (
-                    "compare-p99",
-                    2usize,
-                    "end-to-end p99 (ms), worst group",
-                    1e6,
-                ),
-                (
-                    "compare-skew",
-                    5usize,
-                    "partition skew (max / mean load)",
-                    1.0,
-                ),
-            ] {
-                let bars: Vec<(String, f64, f64)> = summary
-                    .iter()
-                    .map(|(l, _, _, st, _)| (l.clone(), st[idx].0 / scale, st[idx].1 / scale))
-                    .collect();
-                crate::plot::render_bars(
-                    &format!("{title}: {label}"),
-                    label,
-                    &bars,
-                    &dir.join(format!("{stem}.png")),
-                    &dir.join(format!("{stem}.svg")),
-                )
-                .map_err(std::io::Error::other)?;
-            }
-            Ok(())
-        });
-    if let Err(e) = written {
-        eprintln!(
-            "error: cannot write the comparison to {}: {e}",
-            dir.display()
-        );
-        return EXIT_USAGE;
-    }
+    let header = compare::Header {
+        compare: 1,
+        scenario: path.display().to_string(),
+        vary: vary.to_vec(),
+        seeds: seeds.to_string(),
+    };
+    let summary = match write_comparison(&dir, &header, &title, &varies, &variants, &runs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "error: cannot write the comparison to {}: {e}",
+                dir.display()
+            );
+            return EXIT_USAGE;
+        }
+    };
     print!("{}", compare::to_markdown(&title, seeds, &summary));
     println!("\nwritten: {}", dir.join("comparison.csv").display());
     EXIT_PASS
+}
+
+/// Write compare-runs.jsonl, comparison.csv, comparison.md and the charts.
+fn write_comparison(
+    dir: &Path,
+    header: &crate::compare::Header,
+    title: &str,
+    varies: &[crate::compare::Vary],
+    variants: &[crate::compare::Variant],
+    runs: &[crate::compare::RunFigures],
+) -> std::io::Result<crate::compare::Summary> {
+    use crate::compare;
+    let summary = compare::summarise(variants, runs);
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("compare-runs.jsonl"),
+        compare::runs_jsonl(header, runs),
+    )?;
+    std::fs::write(
+        dir.join("comparison.csv"),
+        compare::to_csv(varies, &summary),
+    )?;
+    std::fs::write(
+        dir.join("comparison.md"),
+        compare::to_markdown(title, &header.seeds, &summary),
+    )?;
+    for (stem, idx, label, scale) in [
+        (
+            "compare-p99",
+            2usize,
+            "end-to-end p99 (ms), worst group",
+            1e6,
+        ),
+        (
+            "compare-skew",
+            5usize,
+            "partition skew (max / mean load)",
+            1.0,
+        ),
+    ] {
+        let bars: Vec<(String, f64, f64)> = summary
+            .iter()
+            .map(|(l, _, _, st, _)| (l.clone(), st[idx].0 / scale, st[idx].1 / scale))
+            .collect();
+        crate::plot::render_bars(
+            &format!("{title}: {label}"),
+            label,
+            &bars,
+            &dir.join(format!("{stem}.png")),
+            &dir.join(format!("{stem}.svg")),
+        )
+        .map_err(std::io::Error::other)?;
+    }
+    Ok(summary)
+}
+
+/// Merge the compare-runs.jsonl of compare shards.
+fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
+    use crate::compare;
+    let mut header: Option<compare::Header> = None;
+    let mut runs: Vec<compare::RunFigures> = Vec::new();
+    for d in dirs {
+        let file = d.join("compare-runs.jsonl");
+        let parsed = std::fs::read_to_string(&file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|t| compare::parse_runs(&t, &file.display().to_string()));
+        let (h, r) = match parsed {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        if header.as_ref().is_some_and(|first| *first != h) {
+            eprintln!("error: {} is a shard of another comparison", file.display());
+            return EXIT_USAGE;
+        }
+        header = Some(h);
+        runs.extend(r);
+    }
+    let Some(header) = header else {
+        return EXIT_USAGE;
+    };
+    let prepared = std::fs::read_to_string(&header.scenario)
+        .map_err(|e| format!("{}: {e}", header.scenario))
+        .and_then(|text| {
+            let varies = header
+                .vary
+                .iter()
+                .map(|v| compare::Vary::parse(v))
+                .collect::<Result<Vec<_>, _>>()?;
+            let variants = compare::variants(&text, &header.scenario, &varies)?;
+            Ok((varies, variants))
+        });
+    let (varies, variants) = match prepared {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runs = match compare::merge_runs(&variants, runs) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let title = variants
+        .first()
+        .map_or(String::new(), |v| v.scenario.scenario.name.clone());
+    let dir = out.unwrap_or_else(|| PathBuf::from("."));
+    match write_comparison(&dir, &header, &title, &varies, &variants, &runs) {
+        Ok(summary) => {
+            print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
+            println!("\nwritten: {}", dir.join("comparison.csv").display());
+            EXIT_PASS
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot write the comparison to {}: {e}",
+                dir.display()
+            );
+            EXIT_USAGE
+        }
+    }
 }

@@ -342,3 +342,58 @@ pub fn to_markdown(title: &str, seeds: &str, s: &Summary) -> String {
     }
     out
 }
+
+/// The first line of compare-runs.jsonl: what comparison the runs belong to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub compare: u32,
+    /// The scenario file, as given.
+    pub scenario: String,
+    pub vary: Vec<String>,
+    pub seeds: String,
+}
+
+/// compare-runs.jsonl: the header, then one line per run.
+pub fn runs_jsonl(header: &Header, runs: &[RunFigures]) -> String {
+    let mut out = serde_json::to_string(header).expect("a header serializes");
+    out.push('\n');
+    for r in runs {
+        out.push_str(&serde_json::to_string(r).expect("a run serializes"));
+        out.push('\n');
+    }
+    out
+}
+
+pub fn parse_runs(text: &str, file: &str) -> Result<(Header, Vec<RunFigures>), String> {
+    let mut lines = text.lines().enumerate();
+    let (_, first) = lines.next().ok_or_else(|| format!("{file}: empty"))?;
+    let header: Header = serde_json::from_str(first)
+        .map_err(|e| format!("{file}:1: expected a comparison header: {e}"))?;
+    let runs = lines
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("{file}:{}: expected a run: {e}", i + 1))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((header, runs))
+}
+
+/// The runs of all shards, each (variant, seed) once, in variant then seed order.
+pub fn merge_runs(variants: &[Variant], runs: Vec<RunFigures>) -> Result<Vec<RunFigures>, String> {
+    let order = |r: &RunFigures| variants.iter().position(|v| v.label == r.variant);
+    let mut keyed: BTreeMap<(usize, u64), RunFigures> = BTreeMap::new();
+    for r in runs {
+        let v = order(&r).ok_or_else(|| format!("run of unknown variant `{}`", r.variant))?;
+        if let Some(old) = keyed.get(&(v, r.seed)) {
+            if *old != r {
+                return Err(format!(
+                    "variant `{}` seed {} has two different results",
+                    r.variant, r.seed
+                ));
+            }
+            continue;
+        }
+        keyed.insert((v, r.seed), r);
+    }
+    Ok(keyed.into_values().collect())
+}

@@ -116,3 +116,49 @@ fn compare_is_deterministic_and_rejects_bad_variations() {
         assert!(stderr(&o).contains(needle), "{vary}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn compare_shards_merge_into_the_unsharded_comparison() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "compare",
+            "scenarios/partition-strategies.toml",
+            "--vary",
+            "producers.tracker.partitioner=murmur2,round-robin",
+            "--seeds",
+            "0..3",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = eventsim(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    };
+    let whole = tmp.path().join("whole");
+    run(&whole, &[]);
+    let shards: Vec<std::path::PathBuf> =
+        (0..3).map(|i| tmp.path().join(format!("s{i}"))).collect();
+    for (i, d) in shards.iter().enumerate() {
+        run(d, &["--shard", &format!("{i}/3")]);
+    }
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["merge".to_string()];
+    args.extend(shards.iter().map(|d| d.to_str().unwrap().to_string()));
+    args.extend(["--out".into(), merged.to_str().unwrap().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = eventsim(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for f in [
+        "compare-runs.jsonl",
+        "comparison.csv",
+        "comparison.md",
+        "compare-skew.png",
+    ] {
+        let same = std::fs::read(whole.join(f)).unwrap() == std::fs::read(merged.join(f)).unwrap();
+        assert!(
+            same,
+            "{f} differs between the merged shards and the whole comparison"
+        );
+    }
+}
