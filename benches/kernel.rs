@@ -40,5 +40,11 @@ fn kernel(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernel);
+// No criterion plots: this crate's plotters features (pure-Rust text with a
+// font registered at run time) would leave criterion's charts without a font.
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = kernel
+}
 criterion_main!(benches);

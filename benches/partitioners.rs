@@ -49,5 +49,11 @@ fn partitioners(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, partitioners);
+// No criterion plots: this crate's plotters features (pure-Rust text with a
+// font registered at run time) would leave criterion's charts without a font.
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = partitioners
+}
 criterion_main!(benches);
