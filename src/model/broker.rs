@@ -284,24 +284,12 @@ impl World {
                 .net
                 .deliver_at(now, self.net.broker(from), self.net.broker(to));
             let replica = r as u32;
-            match at {
-                Some(at) => self.kernel.schedule_at(
-                    at,
-                    Ev::ReplicaFetchResponse {
-                        part,
-                        replica,
-                        generation,
-                    },
-                ),
-                None => self.kernel.schedule_in(
-                    self.fetch_timeout_ns,
-                    Ev::ReplicaFetchResend {
-                        part,
-                        replica,
-                        generation,
-                    },
-                ),
-            }
+            let response = Ev::ReplicaFetchResponse {
+                part,
+                replica,
+                generation,
+            };
+            self.replica_message(at, response, part, replica, generation);
         } else {
             f.fetch_parked = true;
             f.last_caught_up_ns = now;
@@ -359,15 +347,27 @@ impl World {
         }
         let from = self.net.broker(p.replicas[replica as usize]);
         let to = self.net.broker(p.leader_broker());
-        match self.net.deliver_at(now, from, to) {
-            Some(at) => self.kernel.schedule_at(
-                at,
-                Ev::ReplicaFetchArrive {
-                    part,
-                    replica,
-                    generation,
-                },
-            ),
+        let at = self.net.deliver_at(now, from, to);
+        let fetch = Ev::ReplicaFetchArrive {
+            part,
+            replica,
+            generation,
+        };
+        self.replica_message(at, fetch, part, replica, generation);
+    }
+
+    /// Deliver a message of a follower's fetch loop at `at`; if the network
+    /// lost it (`None`), the follower fetches again after the request timeout.
+    fn replica_message(
+        &mut self,
+        at: Option<Time>,
+        ev: Ev,
+        part: u32,
+        replica: u32,
+        generation: u32,
+    ) {
+        match at {
+            Some(at) => self.kernel.schedule_at(at, ev),
             None => self.kernel.schedule_in(
                 self.fetch_timeout_ns,
                 Ev::ReplicaFetchResend {
