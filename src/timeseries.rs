@@ -10,8 +10,62 @@
 
 use crate::history::{Catalog, Observation, Observer};
 use crate::kernel::Time;
-use hdrhistogram::Histogram;
 use std::collections::VecDeque;
+
+/// End-to-end latencies of the events one group applied in the current
+/// interval, for exact (nearest-rank) p50 and p99. Cheaper than a histogram
+/// that must be cleared every interval; memory is bounded by keeping every
+/// `stride`-th sample once `SAMPLE_CAP` are held (deterministic thinning).
+#[derive(Default)]
+struct IntervalLatency {
+    samples: Vec<u64>,
+    stride: u32,
+    skipped: u32,
+}
+
+const SAMPLE_CAP: usize = 1 << 20;
+
+impl IntervalLatency {
+    #[inline]
+    fn record(&mut self, v: u64) {
+        if self.stride > 1 {
+            self.skipped += 1;
+            if self.skipped < self.stride {
+                return;
+            }
+            self.skipped = 0;
+        }
+        if self.samples.len() == SAMPLE_CAP {
+            let mut i = 0;
+            self.samples.retain(|_| {
+                i += 1;
+                i % 2 == 0
+            });
+            self.stride = self.stride.max(1) * 2;
+        }
+        self.samples.push(v);
+    }
+
+    /// (p50, p99) of the interval, (0, 0) if nothing was applied; clears.
+    fn take_p50_p99(&mut self) -> (u64, u64) {
+        let n = self.samples.len();
+        if n == 0 {
+            return (0, 0);
+        }
+        let rank = |q: f64| ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+        let (i50, i99) = (rank(0.5), rank(0.99));
+        let (_, &mut p50, above) = self.samples.select_nth_unstable(i50);
+        let p99 = if i99 == i50 {
+            p50
+        } else {
+            *above.select_nth_unstable(i99 - i50 - 1).1
+        };
+        self.samples.clear();
+        self.stride = 0;
+        self.skipped = 0;
+        (p50, p99)
+    }
+}
 
 /// One named series of (interval end, value) points.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,7 +88,7 @@ pub struct TimeSeries {
     appended: Vec<u64>,
     produced: Vec<u64>,
     applied: Vec<u64>,
-    latency: Vec<Histogram<u64>>,
+    latency: Vec<IntervalLatency>,
     // Gauges.
     groups: usize,
     parts: usize,
@@ -110,9 +164,7 @@ impl TimeSeries {
             appended: vec![0; catalog.topics.len()],
             produced: vec![0; catalog.producers.len()],
             applied: vec![0; groups],
-            latency: (0..groups)
-                .map(|_| Histogram::new(2).expect("2 significant digits is valid"))
-                .collect(),
+            latency: (0..groups).map(|_| IntervalLatency::default()).collect(),
             groups,
             parts,
             part_topic: catalog.partitions.iter().map(|&(t, _)| t).collect(),
@@ -195,13 +247,7 @@ impl TimeSeries {
             push(&mut self.series, self.s_lag_group, g, total as f64);
             let lag_time = oldest.map_or(0, |o| t.saturating_sub(o));
             push(&mut self.series, self.s_lag_time, g, lag_time as f64);
-            let h = &mut self.latency[g];
-            let (p50, p99) = if h.is_empty() {
-                (0, 0)
-            } else {
-                (h.value_at_quantile(0.5), h.value_at_quantile(0.99))
-            };
-            h.reset();
+            let (p50, p99) = self.latency[g].take_p50_p99();
             push(&mut self.series, self.s_p50, g, p50 as f64);
             push(&mut self.series, self.s_p99, g, p99 as f64);
         }
@@ -315,15 +361,55 @@ impl Observer for TimeSeries {
                 group, created_ns, ..
             } => {
                 self.applied[group as usize] += 1;
-                let h = &mut self.latency[group as usize];
-                let v = at - created_ns;
-                if h.record(v).is_err() {
-                    h.saturating_record(v);
-                }
+                self.latency[group as usize].record(at - created_ns);
             }
             Observation::IsrChanged { partition, isr } => self.isr[partition as usize] = isr,
             Observation::NodeState { node, state } => self.node_state[node as usize] = state,
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    }
+
+    #[test]
+    fn interval_percentiles_are_exact_nearest_rank() {
+        let mut l = IntervalLatency::default();
+        assert_eq!(l.take_p50_p99(), (0, 0));
+        for n in [1usize, 2, 3, 99, 100, 101, 1000, 4321] {
+            // A scrambled sequence with repeats.
+            let values: Vec<u64> = (0..n as u64).map(|i| (i * 7919) % 613 + 5).collect();
+            for &v in &values {
+                l.record(v);
+            }
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            let expected = (nearest_rank(&sorted, 0.5), nearest_rank(&sorted, 0.99));
+            assert_eq!(l.take_p50_p99(), expected, "n = {n}");
+            assert_eq!(l.take_p50_p99(), (0, 0), "cleared after n = {n}");
+        }
+    }
+
+    #[test]
+    fn interval_samples_are_thinned_past_the_cap() {
+        let mut l = IntervalLatency::default();
+        let n = 3 * SAMPLE_CAP as u64;
+        for v in 0..n {
+            l.record(v);
+        }
+        assert!(l.samples.len() <= SAMPLE_CAP);
+        assert!(l.samples.len() >= SAMPLE_CAP / 2);
+        // Thinning keeps samples spread over the whole range.
+        let (p50, p99) = l.take_p50_p99();
+        let within = |got: u64, want: u64| got.abs_diff(want) < n / 100;
+        assert!(within(p50, n / 2), "p50 {p50}");
+        assert!(within(p99, n * 99 / 100), "p99 {p99}");
     }
 }
