@@ -190,7 +190,8 @@ impl TimeSeries {
     }
 
     /// Close every interval that ends at or before `at`.
-    #[inline]
+    #[cold]
+    #[inline(never)]
     fn advance(&mut self, at: Time) {
         while at >= self.next_ns {
             let end = self.next_ns;
@@ -306,7 +307,8 @@ impl TimeSeries {
 }
 
 impl Observer for TimeSeries {
-    #[inline]
+    // Inlined into each call site (see `Metrics::observe`).
+    #[inline(always)]
     fn observe(&mut self, at: Time, o: &Observation) {
         if at >= self.next_ns {
             self.advance(at);

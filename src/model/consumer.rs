@@ -115,7 +115,12 @@ impl World {
         let CPart {
             buffer, inflight, ..
         } = cp;
-        buffer.extend(inflight.drain(..));
+        if buffer.is_empty() {
+            // The common case: hand the whole response over without copying.
+            std::mem::swap(buffer, inflight);
+        } else {
+            buffer.extend(inflight.drain(..));
+        }
         cp.fetching = false;
         if cp.buffer.len() < max {
             self.send_fetch(consumer, idx);
@@ -140,8 +145,12 @@ impl World {
         }
         let c = &mut self.consumers[consumer as usize];
         let n = c.parts.len();
+        // (rr + i) % n without a division per partition (rr may exceed n
+        // after partitions were revoked).
+        let rr = if c.rr >= n && n > 0 { c.rr % n } else { c.rr };
         for i in 0..n {
-            let cp = &mut c.parts[(c.rr + i) % n];
+            let j = rr + i;
+            let cp = &mut c.parts[if j >= n { j - n } else { j }];
             while c.batch.len() < max {
                 let Some((offset, event)) = cp.buffer.pop_front() else {
                     break;
@@ -151,7 +160,7 @@ impl World {
             }
         }
         if n > 0 {
-            c.rr = (c.rr + 1) % n;
+            c.rr = if rr + 1 >= n { 0 } else { rr + 1 };
         }
         for idx in 0..n {
             let cp = &self.consumers[consumer as usize].parts[idx];

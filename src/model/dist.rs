@@ -45,8 +45,17 @@ impl Sampler {
         matches!(self, Sampler::Constant(0))
     }
 
-    #[inline]
+    /// One draw. Constants (zero latency is common) return without a call.
+    #[inline(always)]
     pub fn sample(&self, rng: &mut Rng) -> u64 {
+        match *self {
+            Sampler::Constant(v) => v,
+            _ => self.draw(rng),
+        }
+    }
+
+    #[inline(never)]
+    fn draw(&self, rng: &mut Rng) -> u64 {
         let x = match *self {
             Sampler::Constant(v) => return v,
             Sampler::Uniform(lo, hi) => {
@@ -108,7 +117,7 @@ impl KeySampler {
             KeySampler::Zipf(z) => (z.sample(rng) as u64).saturating_sub(1),
             KeySampler::Sequential { n, next } => {
                 let k = *next;
-                *next = (*next + 1) % *n;
+                *next = if *next + 1 >= *n { 0 } else { *next + 1 };
                 k
             }
         }

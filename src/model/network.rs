@@ -126,7 +126,11 @@ impl Network {
     }
 
     /// Whether a `duplicate` fault delivers the message just sent twice.
+    #[inline]
     pub fn duplicates(&mut self, from: Node, to: Node) -> bool {
+        if self.active.is_empty() {
+            return false;
+        }
         let mut dup = false;
         for lf in &mut self.active {
             if lf.kind == FaultKind::Duplicate
