@@ -173,6 +173,9 @@ pub enum Observation {
     },
     /// The partition's ISR changed size.
     IsrChanged { partition: u32, isr: u32 },
+    /// The partition's high watermark moved (up as followers catch up, or
+    /// down to a new leader's log end after an election).
+    HighWatermark { partition: u32, offset: u64 },
     /// The controller fenced a broker it had not heard from.
     Fenced { broker: u32 },
     /// Retention deleted the event before the group read it.

@@ -347,6 +347,7 @@ impl Observer for Metrics {
             | Observation::Replicated { .. }
             | Observation::LeaderElected { broker: None, .. }
             | Observation::IsrChanged { .. }
+            | Observation::HighWatermark { .. }
             | Observation::Fenced { .. }
             | Observation::NodeState { .. }
             | Observation::FaultStarted { .. }

@@ -93,10 +93,15 @@ pub struct TimeSeries {
     groups: usize,
     parts: usize,
     part_topic: Vec<u32>,
-    log_end: Vec<u64>,
+    /// Per partition: the high watermark (what consumers can read).
+    hw: Vec<u64>,
     /// Per (group, partition): next offset the group will be delivered; None if it does not read it.
     next: Vec<Option<u64>>,
-    /// Per partition: (offset, append time) of records some group has not read.
+    /// Per (group, partition): the committed offset (before the first
+    /// commit, where the group starts: its assignment, else 0 for an
+    /// `earliest` group); None while unknown or not subscribed.
+    committed: Vec<Option<u64>>,
+    /// Per partition: (offset, append time) of records some group has not committed.
     appends: Vec<VecDeque<(u64, Time)>>,
     in_flight: Vec<i64>,
     isr: Vec<u32>,
@@ -108,6 +113,7 @@ pub struct TimeSeries {
     s_lag: usize,
     s_lag_group: usize,
     s_lag_time: usize,
+    s_unpolled: usize,
     s_in_flight: usize,
     s_isr: usize,
     s_node: usize,
@@ -118,7 +124,14 @@ pub struct TimeSeries {
 }
 
 impl TimeSeries {
-    pub fn new(catalog: &Catalog, interval_ns: Time, max_points: usize) -> TimeSeries {
+    /// `earliest[g]`: group `g` starts from the log start (its lag counts
+    /// the whole log before it first joins).
+    pub fn new(
+        catalog: &Catalog,
+        earliest: &[bool],
+        interval_ns: Time,
+        max_points: usize,
+    ) -> TimeSeries {
         let groups = catalog.groups.len();
         let parts = catalog.partitions.len();
         let mut series = Vec::new();
@@ -142,15 +155,20 @@ impl TimeSeries {
         let s_apply = add("apply_rate", catalog.groups.clone(), false);
         let mut lag_labels = Vec::new();
         let mut next = vec![None; groups * parts];
+        let mut committed = vec![None; groups * parts];
         for (g, gp) in catalog.group_partitions.iter().enumerate() {
             for &p in gp {
                 lag_labels.push(format!("{}/{}", catalog.groups[g], part_names[p as usize]));
                 next[g * parts + p as usize] = Some(0);
+                if earliest.get(g).copied().unwrap_or(false) {
+                    committed[g * parts + p as usize] = Some(0);
+                }
             }
         }
         let s_lag = add("lag_events", lag_labels, true);
         let s_lag_group = add("group_lag_events", catalog.groups.clone(), true);
         let s_lag_time = add("group_lag_time_ns", catalog.groups.clone(), true);
+        let s_unpolled = add("group_unpolled_events", catalog.groups.clone(), true);
         let s_in_flight = add("in_flight", catalog.producers.clone(), true);
         let s_isr = add("isr", part_names, false);
         let s_node = add("node_state", catalog.nodes.clone(), true);
@@ -168,8 +186,9 @@ impl TimeSeries {
             groups,
             parts,
             part_topic: catalog.partitions.iter().map(|&(t, _)| t).collect(),
-            log_end: vec![0; parts],
+            hw: vec![0; parts],
             next,
+            committed,
             appends: vec![VecDeque::new(); parts],
             in_flight: vec![0; catalog.producers.len()],
             isr: catalog.replication.clone(),
@@ -180,6 +199,7 @@ impl TimeSeries {
             s_lag,
             s_lag_group,
             s_lag_time,
+            s_unpolled,
             s_in_flight,
             s_isr,
             s_node,
@@ -229,15 +249,20 @@ impl TimeSeries {
         let mut k = 0;
         for g in 0..self.groups {
             let mut total = 0u64;
+            let mut unpolled = 0u64;
             let mut oldest: Option<Time> = None;
             for p in 0..self.parts {
                 let Some(next) = self.next[g * self.parts + p] else {
                     continue;
                 };
-                let lag = self.log_end[p].saturating_sub(next);
+                unpolled += self.hw[p].saturating_sub(next);
+                // Kafka's lag: high watermark minus the committed offset.
+                let from = self.committed[g * self.parts + p];
+                let lag = from.map_or(0, |c| self.hw[p].saturating_sub(c));
                 total += lag;
                 if lag > 0
-                    && let Some(&(_, at)) = self.appends[p].iter().find(|&&(o, _)| o >= next)
+                    && let Some(from) = from
+                    && let Some(&(_, at)) = self.appends[p].iter().find(|&&(o, _)| o >= from)
                 {
                     oldest = Some(oldest.map_or(at, |o: Time| o.min(at)));
                 }
@@ -246,6 +271,7 @@ impl TimeSeries {
             }
             self.max_lag[g] = self.max_lag[g].max(total);
             push(&mut self.series, self.s_lag_group, g, total as f64);
+            push(&mut self.series, self.s_unpolled, g, unpolled as f64);
             let lag_time = oldest.map_or(0, |o| t.saturating_sub(o));
             push(&mut self.series, self.s_lag_time, g, lag_time as f64);
             let (p50, p99) = self.latency[g].take_p50_p99();
@@ -261,10 +287,11 @@ impl TimeSeries {
         for (i, &n) in self.node_state.iter().enumerate() {
             push(&mut self.series, self.s_node, i, f64::from(n));
         }
-        // Records every group has read are no longer needed for lag time.
+        // Records every group has committed are no longer needed for lag time.
         for p in 0..self.parts {
             let min_next = (0..self.groups)
-                .filter_map(|g| self.next[g * self.parts + p])
+                .filter(|&g| self.next[g * self.parts + p].is_some())
+                .map(|g| self.committed[g * self.parts + p].unwrap_or(0))
                 .min()
                 .unwrap_or(u64::MAX);
             let q = &mut self.appends[p];
@@ -325,14 +352,12 @@ impl Observer for TimeSeries {
             } => {
                 let p = partition as usize;
                 self.appended[self.part_topic[p] as usize] += 1;
-                self.log_end[p] = self.log_end[p].max(offset + 1);
                 self.appends[p].push_back((offset, at));
             }
             Observation::Truncated {
                 partition, offset, ..
             } => {
                 let p = partition as usize;
-                self.log_end[p] = self.log_end[p].min(offset);
                 while self.appends[p].back().is_some_and(|&(o, _)| o >= offset) {
                     self.appends[p].pop_back();
                 }
@@ -354,10 +379,25 @@ impl Observer for TimeSeries {
                 offset,
                 ..
             } => {
-                if let Some(next) = &mut self.next[group as usize * self.parts + partition as usize]
-                {
-                    *next = (*next).max(offset);
+                let i = group as usize * self.parts + partition as usize;
+                if let Some(next) = &mut self.next[i] {
+                    *next = offset;
+                    self.committed[i] = Some(offset);
                 }
+            }
+            Observation::Committed {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                let i = group as usize * self.parts + partition as usize;
+                if self.next[i].is_some() {
+                    self.committed[i] = Some(offset);
+                }
+            }
+            Observation::HighWatermark { partition, offset } => {
+                self.hw[partition as usize] = offset;
             }
             Observation::Applied {
                 group, created_ns, ..

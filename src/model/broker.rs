@@ -22,8 +22,76 @@ use crate::kernel::{Rng, Time};
 use crate::scenario::{Acks, OffsetReset};
 use std::collections::VecDeque;
 
-/// Records a follower fetch returns at most.
-const REPLICA_FETCH_MAX_RECORDS: u64 = 1000;
+/// Batches of one producer whose metadata a partition keeps for duplicate
+/// detection (Kafka's `ProducerStateEntry` keeps the last five, which is
+/// why `max.in.flight.requests.per.connection` may not exceed 5 with
+/// idempotence).
+pub(crate) const RETAINED_BATCHES: usize = 5;
+
+/// A batch an idempotent producer appended: its sequence range (indices into
+/// the producer's records for the partition) and its last offset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BatchMeta {
+    pub first_seq: u32,
+    pub last_seq: u32,
+    pub last_offset: u64,
+}
+
+/// What the partition leader knows of one idempotent producer: its epoch,
+/// the last sequence appended in that epoch, and its last batches.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ProducerState {
+    pub epoch: u32,
+    /// Last sequence appended in `epoch` (-1: none yet).
+    pub last_seq: i64,
+    batches: [BatchMeta; RETAINED_BATCHES],
+    len: usize,
+}
+
+impl Default for ProducerState {
+    fn default() -> Self {
+        ProducerState {
+            epoch: 0,
+            last_seq: -1,
+            batches: [BatchMeta::default(); RETAINED_BATCHES],
+            len: 0,
+        }
+    }
+}
+
+impl ProducerState {
+    /// Remember an appended batch, forgetting the oldest beyond five.
+    fn push(&mut self, epoch: u32, b: BatchMeta) {
+        if epoch != self.epoch {
+            self.len = 0;
+        }
+        self.epoch = epoch;
+        self.last_seq = i64::from(b.last_seq);
+        if self.len == RETAINED_BATCHES {
+            self.batches.copy_within(1.., 0);
+            self.len -= 1;
+        }
+        self.batches[self.len] = b;
+        self.len += 1;
+    }
+
+    /// The retained batch with exactly this sequence range, if any.
+    fn duplicate_of(&self, first_seq: u32, last_seq: u32) -> Option<BatchMeta> {
+        self.batches[..self.len]
+            .iter()
+            .copied()
+            .find(|b| b.first_seq == first_seq && b.last_seq == last_seq)
+    }
+
+    /// The log was truncated at `offset`: batches from there on are gone,
+    /// and the next expected sequence is the first of the earliest of them.
+    fn truncate(&mut self, offset: u64) {
+        while self.len > 0 && self.batches[self.len - 1].last_offset >= offset {
+            self.len -= 1;
+            self.last_seq = i64::from(self.batches[self.len].first_seq) - 1;
+        }
+    }
+}
 
 pub(crate) struct BrokerRt {
     /// The broker's append queue is busy until then (capacity model).
@@ -82,10 +150,14 @@ pub(crate) struct PartitionRt {
     pub retention_ns: Time,
     /// acks = all requests waiting for the high watermark: (request, attempt, end offset).
     pub pending_acks: VecDeque<(u32, u32, u64)>,
+    /// Elections that cut the leader's log: (new leader epoch, offset from
+    /// which the old leader's records were lost), for consumers' KIP-320
+    /// divergence check.
+    pub truncations: Vec<(u32, u64)>,
     /// Consumer fetches waiting for data: (consumer, assignment epoch).
     pub parked_consumers: Vec<(u32, u32)>,
-    /// Idempotence state per producer: (producer epoch, last sequence appended).
-    pub producer_seq: Vec<(u32, i64)>,
+    /// Idempotence state per producer (Kafka's producer state manager).
+    pub producer_state: Vec<ProducerState>,
 }
 
 impl PartitionRt {
@@ -173,25 +245,35 @@ impl World {
         };
         let part = r.part as usize;
         let p = &self.parts[part];
-        let refusal = if acks == Acks::All && p.isr_count() < p.min_isr {
-            Some(ProduceResult::NotEnoughReplicas)
-        } else if idempotent {
-            let (epoch, last) = p.producer_seq[r.producer as usize];
-            let first = i64::from(r.first_seq);
-            if r.epoch == epoch && first <= last {
-                Some(ProduceResult::Duplicate)
-            } else if r.epoch == epoch && first != last + 1 {
+        if acks == Acks::All && p.isr_count() < p.min_isr {
+            // Checked before the append (Kafka: NOT_ENOUGH_REPLICAS).
+            self.respond(broker, req, attempt, ProduceResult::NotEnoughReplicas);
+            self.maybe_free(req);
+            return;
+        }
+        if idempotent {
+            let state = &p.producer_state[r.producer as usize];
+            let last = r.first_seq + r.count - 1;
+            let verdict = if r.epoch < state.epoch {
+                Some(ProduceResult::InvalidProducerEpoch)
+            } else if r.epoch > state.epoch {
+                // A new epoch starts at its first sequence (Kafka: 0).
+                (r.first_seq != r.seq_base).then_some(ProduceResult::OutOfOrderSequence)
+            } else if let Some(b) = state.duplicate_of(r.first_seq, last) {
+                // Already in the log: answer as the original append would,
+                // which with acks=all means once the high watermark covers it.
+                self.answer_duplicate(req, attempt, broker, acks, b.last_offset + 1);
+                return;
+            } else if i64::from(r.first_seq) != state.last_seq + 1 {
                 Some(ProduceResult::OutOfOrderSequence)
             } else {
                 None
+            };
+            if let Some(result) = verdict {
+                self.respond(broker, req, attempt, result);
+                self.maybe_free(req);
+                return;
             }
-        } else {
-            None
-        };
-        if let Some(result) = refusal {
-            self.respond(broker, req, attempt, result);
-            self.maybe_free(req);
-            return;
         }
         let part_in_topic = (r.part - self.producers[r.producer as usize].first_part) as usize;
         for seq in r.first_seq..r.first_seq + r.count {
@@ -208,8 +290,17 @@ impl World {
             });
         }
         let p = &mut self.parts[part];
-        p.producer_seq[r.producer as usize] = (r.epoch, i64::from(r.first_seq + r.count) - 1);
         let end = p.leader_log().leo();
+        if idempotent {
+            p.producer_state[r.producer as usize].push(
+                r.epoch,
+                BatchMeta {
+                    first_seq: r.first_seq,
+                    last_seq: r.first_seq + r.count - 1,
+                    last_offset: end - 1,
+                },
+            );
+        }
         match acks {
             Acks::None => {}
             Acks::Leader => self.respond(broker, req, attempt, ProduceResult::Ok),
@@ -220,6 +311,42 @@ impl World {
         }
         self.after_leader_append(r.part);
         self.maybe_free(req);
+    }
+
+    /// A retried batch is already in the log up to `end`: acks=1 is answered
+    /// at once; acks=all waits, like the original, for the high watermark to
+    /// pass `end` (and fails with the leader if it changes first).
+    fn answer_duplicate(&mut self, req: u32, attempt: u32, broker: u32, acks: Acks, end: u64) {
+        match acks {
+            Acks::None => {}
+            Acks::Leader => self.respond(broker, req, attempt, ProduceResult::Duplicate),
+            Acks::All => {
+                let part = self.requests[req as usize].part as usize;
+                if end <= self.parts[part].hw {
+                    let result = self.completion(part as u32);
+                    self.respond(broker, req, attempt, result);
+                } else {
+                    self.requests[req as usize].copies += 1;
+                    let pending = &mut self.parts[part].pending_acks;
+                    let at = pending.partition_point(|&(_, _, e)| e <= end);
+                    pending.insert(at, (req, attempt, end));
+                }
+            }
+        }
+        self.maybe_free(req);
+    }
+
+    /// How an acks=all request whose records the high watermark covers is
+    /// answered: NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR has shrunk
+    /// below `min_insync_replicas` meanwhile (Kafka checks at completion,
+    /// so such a write is never acknowledged), else success.
+    fn completion(&self, part: u32) -> ProduceResult {
+        let p = &self.parts[part as usize];
+        if p.isr_count() < p.min_isr {
+            ProduceResult::NotEnoughReplicasAfterAppend
+        } else {
+            ProduceResult::Ok
+        }
     }
 
     fn after_leader_append(&mut self, part: u32) {
@@ -246,6 +373,10 @@ impl World {
         }
         debug_assert!(hw <= p.leader_log().leo());
         p.hw = hw;
+        self.observe(Observation::HighWatermark {
+            partition: part,
+            offset: hw,
+        });
         while let Some(&(req, attempt, end)) = self.parts[part as usize].pending_acks.front() {
             if end > hw {
                 break;
@@ -253,7 +384,8 @@ impl World {
             self.parts[part as usize].pending_acks.pop_front();
             self.requests[req as usize].copies -= 1;
             let leader = self.parts[part as usize].leader_broker();
-            self.respond(leader, req, attempt, ProduceResult::Ok);
+            let result = self.completion(part);
+            self.respond(leader, req, attempt, result);
             self.maybe_free(req);
         }
         let p = &mut self.parts[part as usize];
@@ -279,7 +411,8 @@ impl World {
         let offset = f.leo();
         if offset < leader_leo {
             f.fetch_parked = false;
-            f.fetch_end = leader_leo.min(offset + REPLICA_FETCH_MAX_RECORDS);
+            // Everything the leader has: whole batches, as Kafka replicates.
+            f.fetch_end = leader_leo;
             let at = self
                 .net
                 .deliver_at(now, self.net.broker(from), self.net.broker(to));
@@ -541,6 +674,22 @@ impl World {
         let g = &self.groups[c.group as usize];
         let p = &mut self.parts[part as usize];
         let log = &p.logs[p.leader];
+        if cp.fetched_epoch < p.epoch {
+            // KIP-320: the leader changed since the consumer last fetched. If
+            // the log was truncated below its fetch position meanwhile (an
+            // unclean election), it rewinds to the divergence point instead
+            // of going out of range and resetting by auto_offset_reset.
+            let diverged = p
+                .truncations
+                .iter()
+                .filter(|&&(e, _)| e > cp.fetched_epoch)
+                .map(|&(_, offset)| offset)
+                .min();
+            if let Some(d) = diverged.filter(|&d| d < cp.fetch_offset) {
+                cp.rewind(d);
+            }
+            cp.fetched_epoch = p.epoch;
+        }
         if cp.fetch_offset < log.start || cp.fetch_offset > log.leo() {
             cp.fetch_offset = match g.auto_offset_reset {
                 OffsetReset::Earliest => log.start,
@@ -775,6 +924,7 @@ impl World {
         let old_broker = self.parts[part as usize].leader_broker();
         self.fail_leader_waiters(part, old_broker);
         let mut lost: Vec<(u64, EventId)> = Vec::new();
+        let hw;
         {
             let p = &mut self.parts[part as usize];
             for q in 0..p.replicas.len() {
@@ -794,6 +944,7 @@ impl World {
             p.epoch += 1;
             p.online = true;
             p.hw = p.hw.min(p.logs[r].leo());
+            hw = p.hw;
             if unclean {
                 p.isr.iter_mut().for_each(|x| *x = false);
             }
@@ -803,14 +954,22 @@ impl World {
         if old != r && (self.brokers[b as usize].fenced || !self.broker_up(b)) {
             self.parts[part as usize].isr[old] = false;
         }
+        if let Some(&(offset, _)) = lost.first() {
+            self.truncate_producer_state(part, offset);
+            let p = &mut self.parts[part as usize];
+            p.truncations.push((p.epoch, offset));
+        }
         for &(offset, event) in &lost {
-            self.forget_sequence(part, event);
             self.observe(Observation::Truncated {
                 event,
                 partition: part,
                 offset,
             });
         }
+        self.observe(Observation::HighWatermark {
+            partition: part,
+            offset: hw,
+        });
         let epoch = self.parts[part as usize].epoch;
         let broker = self.parts[part as usize].leader_broker();
         self.observe(Observation::LeaderElected {
@@ -836,17 +995,12 @@ impl World {
         self.update_hw(part);
     }
 
-    /// An idempotent producer's batch was truncated away: the partition's
-    /// sequence state forgets it, so that a retry is appended again.
-    fn forget_sequence(&mut self, part: u32, event: EventId) {
-        let producer = self.events[event as usize].producer as usize;
-        let prod = &self.producers[producer];
-        let Some(pp) = prod.parts.get((part - prod.first_part) as usize) else {
-            return;
-        };
-        if let Ok(seq) = pp.seq_events.binary_search(&event) {
-            let state = &mut self.parts[part as usize].producer_seq[producer];
-            state.1 = state.1.min(seq as i64 - 1);
+    /// The leader's log lost everything from `offset` on: idempotent
+    /// producers' state forgets the batches there, so that their retries
+    /// are appended again.
+    fn truncate_producer_state(&mut self, part: u32, offset: u64) {
+        for state in &mut self.parts[part as usize].producer_state {
+            state.truncate(offset);
         }
     }
 }

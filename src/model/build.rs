@@ -81,7 +81,8 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 retention_ns: t.retention.ns(),
                 pending_acks: VecDeque::new(),
                 parked_consumers: Vec::new(),
-                producer_seq: Vec::new(),
+                producer_state: Vec::new(),
+                truncations: Vec::new(),
             });
             catalog.partitions.push((ti as u32, p));
             catalog.replication.push(rf as u32);
@@ -143,7 +144,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             live: Vec::new(),
             timer_pending: false,
             arrival_pending: false,
-            epoch: 0,
+            next_epoch: 1,
         });
         node_names.push(format!("producer/{}", p.name));
         catalog.producers.push(p.name.clone());
@@ -199,7 +200,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 live: Vec::new(),
                 timer_pending: false,
                 arrival_pending: false,
-                epoch: 0,
+                next_epoch: 1,
             });
             node_names.push(format!("producer/{name}"));
             catalog.producers.push(name);
@@ -208,7 +209,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         dlt_producers.push(dlt_producer);
     }
     for p in &mut parts {
-        p.producer_seq = vec![(0, -1); producers.len()];
+        p.producer_state = vec![Default::default(); producers.len()];
     }
 
     // Brokers.
@@ -264,6 +265,8 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 current: None,
                 waiting: true,
                 last_heard_ns: 0,
+                auto_commit_due_ns: 0,
+                auto_commit_timer: false,
             });
             node_names.push(name);
             catalog.consumers.push((gi as u32, i));
@@ -281,6 +284,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             max_poll_records: g.max_poll_records,
             commit: g.commit,
             auto_commit_interval_ns: g.auto_commit_interval.ns(),
+            client: g.client,
             idempotency: g.idempotency,
             dedup_capacity: g.dedup_capacity,
             effect: g.effect,
@@ -298,6 +302,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             owner: vec![None; n],
             target: vec![None; n],
             committed: vec![None; n],
+            committed_epoch: vec![0; n],
             state: vec![0; key_texts.len()],
             dedup: EventBits::default(),
             dedup_fifo: VecDeque::new(),
@@ -345,6 +350,10 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         metrics: Metrics::new(&catalog),
         series: crate::timeseries::TimeSeries::new(
             &catalog,
+            &s.groups
+                .iter()
+                .map(|g| g.auto_offset_reset == crate::scenario::OffsetReset::Earliest)
+                .collect::<Vec<_>>(),
             s.report.interval.ns(),
             s.report.max_points as usize,
         ),

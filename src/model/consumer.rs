@@ -9,7 +9,7 @@ use super::network::Node;
 use super::{Ev, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::{Rng, Time};
-use crate::scenario::{CommitMode, Effect, EmitMode, Idempotency, OnFailure};
+use crate::scenario::{CommitMode, ConsumerClient, Effect, EmitMode, Idempotency, OnFailure};
 use std::collections::VecDeque;
 
 /// A partition assigned to a consumer.
@@ -26,6 +26,70 @@ pub(crate) struct CPart {
     pub buffer: VecDeque<(u64, EventId)>,
     pub inflight: VecDeque<(u64, EventId)>,
     pub fetching: bool,
+    /// The offset after the last record taken into `buffer`: records below
+    /// it in a fetch response are discarded, as the Java consumer's fetcher
+    /// skips records below its fetch position (so a response delivered
+    /// twice never reaches the application twice).
+    pub accepted_to: u64,
+    /// Leader epoch of the partition when the consumer last fetched it.
+    pub fetched_epoch: u32,
+}
+
+impl CPart {
+    pub fn new(part: u32, epoch: u32, start: u64, leader_epoch: u32) -> CPart {
+        CPart {
+            part,
+            epoch,
+            fetch_offset: start,
+            position: start,
+            processed: start,
+            buffer: VecDeque::new(),
+            inflight: VecDeque::new(),
+            fetching: false,
+            accepted_to: start,
+            fetched_epoch: leader_epoch,
+        }
+    }
+
+    /// The log diverged at `offset` (KIP-320): forget what was fetched from
+    /// there on and fetch it again from the new leader.
+    pub fn rewind(&mut self, offset: u64) {
+        self.inflight.clear();
+        while self.buffer.back().is_some_and(|&(o, _)| o >= offset) {
+            self.buffer.pop_back();
+        }
+        self.fetch_offset = offset;
+        self.accepted_to = offset;
+        self.position = self.position.min(offset);
+        self.processed = self.processed.min(offset);
+    }
+
+    /// Take a fetch response's records into the buffer, discarding those
+    /// below `accepted_to`.
+    fn accept(&mut self) {
+        let contiguous = match (self.inflight.front(), self.inflight.back()) {
+            (Some(&(first, _)), Some(&(last, _))) => {
+                first >= self.accepted_to && last - first + 1 == self.inflight.len() as u64
+            }
+            _ => return,
+        };
+        if contiguous {
+            self.accepted_to = self.inflight.back().map_or(self.accepted_to, |r| r.0 + 1);
+            if self.buffer.is_empty() {
+                // The common case: hand the whole response over without copying.
+                std::mem::swap(&mut self.buffer, &mut self.inflight);
+            } else {
+                self.buffer.extend(self.inflight.drain(..));
+            }
+            return;
+        }
+        for (offset, event) in self.inflight.drain(..) {
+            if offset >= self.accepted_to {
+                self.accepted_to = offset + 1;
+                self.buffer.push_back((offset, event));
+            }
+        }
+    }
 }
 
 /// The event being processed.
@@ -56,6 +120,10 @@ pub(crate) struct ConsumerRt {
     pub waiting: bool,
     /// When the group coordinator last heard from the consumer.
     pub last_heard_ns: Time,
+    /// Java auto-commit: the next poll at or after this commits.
+    pub auto_commit_due_ns: Time,
+    /// Java auto-commit: an `AutoCommit` event is queued for an idle poll.
+    pub auto_commit_timer: bool,
 }
 
 impl World {
@@ -112,15 +180,7 @@ impl World {
             return;
         };
         let cp = &mut c.parts[idx];
-        let CPart {
-            buffer, inflight, ..
-        } = cp;
-        if buffer.is_empty() {
-            // The common case: hand the whole response over without copying.
-            std::mem::swap(buffer, inflight);
-        } else {
-            buffer.extend(inflight.drain(..));
-        }
+        cp.accept();
         cp.fetching = false;
         if cp.buffer.len() < max {
             self.send_fetch(consumer, idx);
@@ -142,6 +202,11 @@ impl World {
             // Expelled while it was away: Kafka's poll rejoins the group.
             self.rejoin(consumer);
             return;
+        }
+        if self.groups[g].commit == CommitMode::Auto
+            && self.groups[g].client == ConsumerClient::Java
+        {
+            self.auto_commit_in_poll(consumer);
         }
         let c = &mut self.consumers[consumer as usize];
         let n = c.parts.len();
@@ -171,6 +236,17 @@ impl World {
         let c = &mut self.consumers[consumer as usize];
         if c.batch.is_empty() {
             c.waiting = true;
+            let grp = &self.groups[g];
+            if grp.commit == CommitMode::Auto
+                && grp.client == ConsumerClient::Java
+                && !c.auto_commit_timer
+            {
+                // Idle in poll(): the auto-commit still fires when due.
+                c.auto_commit_timer = true;
+                let (due, token) = (c.auto_commit_due_ns.max(self.kernel.now()), c.token);
+                self.kernel
+                    .schedule_at(due, Ev::AutoCommit { consumer, token });
+            }
             return;
         }
         c.waiting = false;
@@ -298,7 +374,10 @@ impl World {
                     self.commit(consumer, cur.part, cur.offset + 1);
                 }
             }
-        } else if matches!(commit, CommitMode::AfterProcess | CommitMode::Transactional) {
+        } else if matches!(commit, CommitMode::AfterProcess | CommitMode::Transactional)
+            || (commit == CommitMode::Auto
+                && self.groups[g as usize].client == ConsumerClient::Java)
+        {
             // Revoked while processing: the revocation callback waits for
             // this event and commits it (the rebalance waits too).
             self.commit(consumer, cur.part, cur.offset + 1);
@@ -418,12 +497,60 @@ impl World {
         }
     }
 
-    pub(crate) fn on_auto_commit(&mut self, consumer: u32, token: u32) {
+    /// Start a (re)joining consumer's auto-commit clock.
+    pub(crate) fn start_auto_commit(&mut self, consumer: u32) {
+        let now = self.now();
+        let c = &mut self.consumers[consumer as usize];
+        let grp = &self.groups[c.group as usize];
+        if grp.commit != CommitMode::Auto {
+            return;
+        }
+        let interval = grp.auto_commit_interval_ns;
+        match grp.client {
+            ConsumerClient::Java => {
+                c.auto_commit_due_ns = now + interval;
+                c.auto_commit_timer = false;
+            }
+            ConsumerClient::Librdkafka => {
+                let token = c.token;
+                self.kernel
+                    .schedule_in(interval, Ev::AutoCommit { consumer, token });
+            }
+        }
+    }
+
+    /// Java auto-commit, inside `poll()`: when the interval has elapsed,
+    /// commit the positions, i.e. everything earlier polls returned
+    /// (`ConsumerCoordinator.maybeAutoCommitOffsetsAsync`).
+    fn auto_commit_in_poll(&mut self, consumer: u32) {
+        let now = self.now();
         let c = &self.consumers[consumer as usize];
-        if c.token != token {
+        if now < c.auto_commit_due_ns {
             return;
         }
         let interval = self.groups[c.group as usize].auto_commit_interval_ns;
+        self.consumers[consumer as usize].auto_commit_due_ns = now + interval;
+        self.commit_positions(consumer);
+    }
+
+    pub(crate) fn on_auto_commit(&mut self, consumer: u32, token: u32) {
+        let c = &mut self.consumers[consumer as usize];
+        if c.token != token {
+            return;
+        }
+        let grp = &self.groups[c.group as usize];
+        let interval = grp.auto_commit_interval_ns;
+        if grp.client == ConsumerClient::Java {
+            // An idle poll()'s timer: commit if still idle (a busy consumer
+            // commits in its next poll).
+            c.auto_commit_timer = false;
+            if c.waiting {
+                self.auto_commit_in_poll(consumer);
+            }
+            return;
+        }
+        // librdkafka's background timer: the stored offsets, i.e. of every
+        // message handed to the application, processed or not.
         self.commit_positions(consumer);
         self.kernel
             .schedule_in(interval, Ev::AutoCommit { consumer, token });

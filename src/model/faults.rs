@@ -521,7 +521,9 @@ impl World {
             Ev::Arrival { producer }
             | Ev::Linger { producer, .. }
             | Ev::TimeoutCheck { producer } => self.producers[producer as usize].node,
-            Ev::Retry { req } | Ev::ProduceResponse { req, .. } => {
+            Ev::Retry { req }
+            | Ev::ProduceResponse { req, .. }
+            | Ev::ProduceDisconnect { req, .. } => {
                 self.producers[self.requests[req as usize].producer as usize].node
             }
             Ev::ProduceArrive { broker, .. }
@@ -565,7 +567,7 @@ impl World {
                 self.respond(broker, req, attempt, super::ProduceResult::NotLeader);
                 self.maybe_free(req);
             }
-            Ev::ProduceResponse { req, .. } => {
+            Ev::ProduceResponse { req, .. } | Ev::ProduceDisconnect { req, .. } => {
                 self.requests[req as usize].copies -= 1;
                 self.maybe_free(req);
             }
@@ -695,6 +697,7 @@ fn ev_is_message(ev: Ev) -> bool {
         ev,
         Ev::ProduceArrive { .. }
             | Ev::ProduceResponse { .. }
+            | Ev::ProduceDisconnect { .. }
             | Ev::ReplicaFetchArrive { .. }
             | Ev::ReplicaFetchResponse { .. }
             | Ev::ConsumerFetchArrive { .. }

@@ -9,7 +9,7 @@ use crate::history::{EventId, Observation};
 use crate::kernel::Time;
 use crate::metrics::EventBits;
 use crate::scenario::{
-    Assignment, CommitMode, Effect, EmitMode, Idempotency, OffsetReset, OnFailure,
+    Assignment, CommitMode, ConsumerClient, Effect, EmitMode, Idempotency, OffsetReset, OnFailure,
 };
 use std::collections::VecDeque;
 
@@ -38,6 +38,7 @@ pub(crate) struct GroupRt {
     pub max_poll_records: u32,
     pub commit: CommitMode,
     pub auto_commit_interval_ns: Time,
+    pub client: ConsumerClient,
     pub idempotency: Idempotency,
     pub dedup_capacity: Option<u64>,
     pub effect: Effect,
@@ -57,6 +58,9 @@ pub(crate) struct GroupRt {
     pub owner: Vec<Option<u32>>,
     pub target: Vec<Option<u32>>,
     pub committed: Vec<Option<u64>>,
+    /// Leader epoch of the records below each committed offset (KIP-320:
+    /// a consumer that starts from it checks it for divergence).
+    pub committed_epoch: Vec<u32>,
     // State store.
     pub state: Vec<i64>,
     pub dedup: EventBits,
@@ -69,13 +73,9 @@ impl World {
     pub(crate) fn on_group_start(&mut self, g: u32) {
         let grp = &mut self.groups[g as usize];
         grp.members = grp.consumers.clone();
-        if grp.commit == CommitMode::Auto {
-            let interval = grp.auto_commit_interval_ns;
-            for &consumer in &grp.consumers {
-                let token = self.consumers[consumer as usize].token;
-                self.kernel
-                    .schedule_in(interval, Ev::AutoCommit { consumer, token });
-            }
+        for i in 0..self.groups[g as usize].consumers.len() {
+            let consumer = self.groups[g as usize].consumers[i];
+            self.start_auto_commit(consumer);
         }
         self.trigger_rebalance(g);
     }
@@ -131,9 +131,14 @@ impl World {
         let Some(idx) = c.parts.iter().position(|cp| cp.part == part) else {
             return;
         };
+        let client = self.groups[g as usize].client;
         let offset = match commit {
             _ if !up => None,
             CommitMode::AfterProcess => Some(c.parts[idx].processed),
+            // Java: the revocation runs inside poll(), when what earlier
+            // polls returned has been processed (the event in hand is
+            // committed when it finishes, as the rebalance waits for it).
+            CommitMode::Auto if client == ConsumerClient::Java => Some(c.parts[idx].processed),
             CommitMode::Auto => Some(c.parts[idx].position),
             CommitMode::BeforeProcess | CommitMode::Transactional => None,
         };
@@ -201,20 +206,20 @@ impl World {
             OffsetReset::Earliest => p.leader_log().start,
             OffsetReset::Latest => p.hw,
         });
+        let leader_epoch = match grp.committed[idx] {
+            Some(_) => grp.committed_epoch[idx],
+            None => p.epoch,
+        };
         let generation = grp.generation;
         let epoch = self.next_part_epoch;
         self.next_part_epoch += 1;
         let c = &mut self.consumers[consumer as usize];
-        c.parts.push(super::consumer::CPart {
+        c.parts.push(super::consumer::CPart::new(
             part,
             epoch,
-            fetch_offset: start,
-            position: start,
-            processed: start,
-            buffer: VecDeque::new(),
-            inflight: VecDeque::new(),
-            fetching: false,
-        });
+            start,
+            leader_epoch,
+        ));
         c.waiting = c.current.is_none() && c.batch.is_empty();
         let idx_in_consumer = c.parts.len() - 1;
         self.observe(Observation::Assigned {
@@ -239,7 +244,13 @@ impl World {
         if grp.committed[idx] == Some(offset) {
             return;
         }
+        let leader_epoch = c
+            .parts
+            .iter()
+            .find(|cp| cp.part == part)
+            .map_or(self.parts[part as usize].epoch, |cp| cp.fetched_epoch);
         grp.committed[idx] = Some(offset);
+        grp.committed_epoch[idx] = leader_epoch;
         let generation = grp.generation;
         self.observe(Observation::Committed {
             group: g,
@@ -304,12 +315,7 @@ impl World {
         if grp.generation == 0 {
             return;
         }
-        if grp.commit == CommitMode::Auto {
-            let interval = grp.auto_commit_interval_ns;
-            let token = self.consumers[consumer as usize].token;
-            self.kernel
-                .schedule_in(interval, Ev::AutoCommit { consumer, token });
-        }
+        self.start_auto_commit(consumer);
         self.rejoin(consumer);
     }
 

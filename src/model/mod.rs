@@ -50,6 +50,9 @@ pub(crate) enum Ev {
     ProduceArrive { req: u32, attempt: u32, broker: u32 },
     /// The leader finished appending a request (after the capacity queue).
     AppendDone { req: u32, attempt: u32, broker: u32 },
+    /// The connection of a produce attempt dropped after the request arrived
+    /// (a `duplicate` fault): the response will not come.
+    ProduceDisconnect { req: u32, attempt: u32 },
     /// A produce response reaches the producer.
     ProduceResponse {
         req: u32,
@@ -123,8 +126,14 @@ pub(crate) enum ProduceResult {
     Ok,
     /// Idempotent producer: the batch was already in the log.
     Duplicate,
+    /// acks=all, before the append: the ISR is below `min_insync_replicas`.
     NotEnoughReplicas,
+    /// acks=all, at completion: the records are in the log, but the ISR
+    /// shrank below `min_insync_replicas` before the high watermark passed them.
+    NotEnoughReplicasAfterAppend,
     OutOfOrderSequence,
+    /// Idempotent producer: the partition has seen a newer epoch.
+    InvalidProducerEpoch,
     /// The broker does not lead the partition (or is gone): refresh and retry.
     NotLeader,
 }
@@ -328,6 +337,7 @@ impl World {
                 attempt,
                 result,
             } => self.on_produce_response(req, attempt, result),
+            Ev::ProduceDisconnect { req, attempt } => self.on_produce_disconnect(req, attempt),
             Ev::ReplicaFetchArrive {
                 part,
                 replica,

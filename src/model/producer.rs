@@ -26,7 +26,11 @@ pub(crate) struct ArrivalRt {
 }
 
 /// Per partition state of a producer.
-#[derive(Default)]
+///
+/// Sequence numbers here are indices into `seq_events`, for the producer's
+/// whole life. Kafka restarts sequences at 0 when it bumps the epoch; here
+/// an epoch's sequence 0 is `seq_base`, and the broker checks a new epoch's
+/// first batch against it.
 pub(crate) struct ProdPart {
     /// Event of each sequence number sent to this partition (what a request carries).
     pub seq_events: Vec<EventId>,
@@ -35,6 +39,36 @@ pub(crate) struct ProdPart {
     pub queued_bytes: u64,
     pub in_flight: u32,
     pub linger_pending: bool,
+    /// Idempotence: the producer epoch this partition's batches carry.
+    pub epoch: u32,
+    /// Idempotence: the sequence that starts `epoch`.
+    pub seq_base: u32,
+    /// Idempotence: the last sequence acknowledged in `epoch` (-1: none).
+    pub last_acked: i64,
+    /// Requests waiting to be retried (`Backoff` or `Ready`); an idempotent
+    /// producer sends no new batch to the partition meanwhile.
+    pub retrying: u32,
+    /// Idempotence: a batch was abandoned after it was sent, so whether it
+    /// is in the log is unknown; holds the sequence after it. New batches
+    /// wait until the partition drains (Kafka's "unresolved sequence").
+    pub unresolved: Option<u32>,
+}
+
+impl Default for ProdPart {
+    fn default() -> Self {
+        ProdPart {
+            seq_events: Vec::new(),
+            queued_from: 0,
+            queued_bytes: 0,
+            in_flight: 0,
+            linger_pending: false,
+            epoch: 0,
+            seq_base: 0,
+            last_acked: -1,
+            unresolved: None,
+            retrying: 0,
+        }
+    }
 }
 
 pub(crate) struct ProducerRt {
@@ -55,8 +89,9 @@ pub(crate) struct ProducerRt {
     pub timer_pending: bool,
     /// An `Arrival` event is in the queue.
     pub arrival_pending: bool,
-    /// Bumped when a batch is abandoned, so the broker resets its sequence check.
-    pub epoch: u32,
+    /// The next producer epoch to hand out (epochs are unique per producer
+    /// and only grow; a restart's new producer id is a new epoch here).
+    pub next_epoch: u32,
 }
 
 impl ProducerRt {
@@ -74,7 +109,11 @@ impl ProducerRt {
 pub(crate) enum ReqState {
     Free,
     Sent,
+    /// Waiting out `retry_backoff` after a failed attempt.
     Backoff,
+    /// Backoff over, waiting its turn: an idempotent producer retries a
+    /// partition's batches one at a time, lowest sequence first.
+    Ready,
     Resolved,
 }
 
@@ -86,7 +125,11 @@ pub(crate) struct Request {
     pub part: u32,
     pub first_seq: u32,
     pub count: u32,
+    /// The broker the current attempt went to (its connection).
+    pub broker: u32,
+    /// Producer epoch of the current attempt, and the sequence that starts it.
     pub epoch: u32,
+    pub seq_base: u32,
     pub attempt: u32,
     /// Messages in the network (or the broker's queue) that refer to this slot.
     pub copies: u32,
@@ -182,7 +225,8 @@ impl World {
             let linger = prod.client.linger.ns();
             let pp = &mut prod.parts[part_in_topic as usize];
             let queued_to = pp.seq_events.len() as u32;
-            if pp.in_flight >= max_in_flight || pp.queued_from == queued_to {
+            let held = prod.client.idempotent && (pp.unresolved.is_some() || pp.retrying > 0);
+            if pp.in_flight >= max_in_flight || pp.queued_from == queued_to || held {
                 return;
             }
             if linger > 0 && pp.queued_bytes < batch_size {
@@ -226,7 +270,9 @@ impl World {
                 part: prod.first_part + part_in_topic,
                 first_seq,
                 count,
-                epoch: prod.epoch,
+                broker: 0,
+                epoch: 0,
+                seq_base: 0,
                 attempt: 0,
                 copies: 0,
                 state: ReqState::Sent,
@@ -272,14 +318,19 @@ impl World {
         let prod = &self.producers[r.producer as usize];
         r.deadline_ns = now + prod.client.request_timeout.ns();
         let (p, part) = (r.producer, r.part);
+        let part_in_topic = (part - prod.first_part) as usize;
+        // Stamped at each attempt: a batch retried after an epoch bump
+        // carries the new epoch (Kafka rewrites in-flight batches' sequences).
+        r.epoch = prod.parts[part_in_topic].epoch;
+        r.seq_base = prod.parts[part_in_topic].seq_base;
         // The producer sends to the leader its metadata names (the current
         // one, or the last one while the partition is offline).
         let broker = self.parts[part as usize].leader_broker();
+        r.broker = broker;
         let from = prod.node;
         let to = self.net.broker(broker);
         let attempt = r.attempt;
         let (first_seq, count) = (r.first_seq, r.count);
-        let part_in_topic = (part - prod.first_part) as usize;
         let first_event = prod.parts[part_in_topic].seq_events[first_seq as usize];
         self.observe(Observation::Sent {
             producer: p,
@@ -297,8 +348,12 @@ impl World {
                 };
                 self.kernel.schedule_at(at, ev);
                 if self.net.duplicates(from, to) {
+                    // The connection drops once the request has arrived: the
+                    // response is lost and the producer retries at once
+                    // (after its backoff), so the broker sees it twice.
                     self.requests[req as usize].copies += 1;
-                    self.kernel.schedule_at(at, ev);
+                    self.kernel
+                        .schedule_at(at, Ev::ProduceDisconnect { req, attempt });
                 }
             }
             // Lost in a partition: the request timeout will notice.
@@ -344,15 +399,69 @@ impl World {
             });
         }
         let prod = &mut self.producers[p as usize];
-        if !ok && prod.client.idempotent {
-            prod.epoch += 1;
+        let idempotent = prod.client.idempotent;
+        let pp = &mut prod.parts[part_in_topic as usize];
+        if idempotent {
+            let last = i64::from(r.first_seq + r.count) - 1;
+            if ok && r.epoch == pp.epoch {
+                pp.last_acked = pp.last_acked.max(last);
+            } else if !ok {
+                let next = r.first_seq + r.count;
+                pp.unresolved = Some(pp.unresolved.map_or(next, |u| u.max(next)));
+            }
         }
         if let Some(i) = prod.live.iter().position(|&x| x == req) {
             prod.live.swap_remove(i);
         }
         prod.parts[part_in_topic as usize].in_flight -= 1;
+        if matches!(r.state, ReqState::Backoff | ReqState::Ready) {
+            prod.parts[part_in_topic as usize].retrying -= 1;
+        }
         self.maybe_free(req);
+        if idempotent {
+            self.maybe_resolve_sequences(p, part_in_topic);
+        }
+        self.send_ready(p, r.part);
         self.try_send(p, part_in_topic);
+    }
+
+    /// Once a partition with an abandoned batch has nothing in flight: if a
+    /// later batch was acknowledged, the abandoned one is in the log and all
+    /// is well; otherwise bump the epoch, so that sequences start afresh
+    /// (Kafka's `maybeResolveSequences`).
+    fn maybe_resolve_sequences(&mut self, p: u32, part_in_topic: u32) {
+        let pp = &mut self.producers[p as usize].parts[part_in_topic as usize];
+        let Some(next) = pp.unresolved else { return };
+        if pp.in_flight > 0 {
+            return;
+        }
+        if pp.last_acked >= i64::from(next) - 1 {
+            pp.unresolved = None;
+        } else {
+            self.bump_epoch(p, part_in_topic);
+        }
+    }
+
+    /// Bump the idempotent producer's epoch for one partition: the
+    /// sequences of the batches not yet acknowledged start again from the
+    /// lowest of them (Kafka: `startSequencesAtBeginning`).
+    fn bump_epoch(&mut self, p: u32, part_in_topic: u32) {
+        let prod = &mut self.producers[p as usize];
+        let part = prod.first_part + part_in_topic;
+        let lowest_live = prod
+            .live
+            .iter()
+            .map(|&req| &self.requests[req as usize])
+            .filter(|r| r.part == part)
+            .map(|r| r.first_seq)
+            .min();
+        let epoch = prod.next_epoch;
+        prod.next_epoch += 1;
+        let pp = &mut prod.parts[part_in_topic as usize];
+        pp.epoch = epoch;
+        pp.seq_base = lowest_live.unwrap_or(pp.queued_from);
+        pp.last_acked = i64::from(pp.seq_base) - 1;
+        pp.unresolved = None;
     }
 
     pub(crate) fn on_produce_response(&mut self, req: u32, attempt: u32, result: ProduceResult) {
@@ -365,9 +474,36 @@ impl World {
         }
         match result {
             ProduceResult::Ok | ProduceResult::Duplicate => self.resolve(req, true),
+            ProduceResult::OutOfOrderSequence => {
+                self.on_out_of_order(req);
+                self.fail_attempt(req);
+            }
             ProduceResult::NotEnoughReplicas
-            | ProduceResult::OutOfOrderSequence
+            | ProduceResult::NotEnoughReplicasAfterAppend
+            | ProduceResult::InvalidProducerEpoch
             | ProduceResult::NotLeader => self.fail_attempt(req),
+        }
+    }
+
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER, as the Java producer handles it
+    /// (`TransactionManager.canRetry`): if the batch is not the next one
+    /// expected, an earlier batch is still unresolved, so just retry; if it
+    /// is (or it follows an abandoned batch), there is a gap in the log (an
+    /// acknowledged batch was lost), so bump the epoch and retry.
+    fn on_out_of_order(&mut self, req: u32) {
+        let r = self.requests[req as usize];
+        let prod = &self.producers[r.producer as usize];
+        let part_in_topic = r.part - prod.first_part;
+        let pp = &prod.parts[part_in_topic as usize];
+        if r.epoch != pp.epoch {
+            return; // stamped before a bump: its retry carries the new epoch
+        }
+        let gap = match pp.unresolved {
+            None => i64::from(r.first_seq) == pp.last_acked + 1,
+            Some(next) => r.first_seq == next,
+        };
+        if gap {
+            self.bump_epoch(r.producer, part_in_topic);
         }
     }
 
@@ -382,13 +518,81 @@ impl World {
             return;
         }
         let backoff = client.retry_backoff.ns();
+        let prod = &mut self.producers[r.producer as usize];
+        prod.parts[(r.part - prod.first_part) as usize].retrying += 1;
         self.requests[req as usize].state = ReqState::Backoff;
         self.kernel.schedule_in(backoff, Ev::Retry { req });
     }
 
+    /// The connection from producer `p` to `broker` closes (a request timed
+    /// out, or it dropped): every attempt in flight on it fails and is
+    /// retried, in sequence order (Kafka's NetworkClient disconnects a node
+    /// on a request timeout, failing all its in-flight requests).
+    fn disconnect(&mut self, p: u32, broker: u32) {
+        let mut on_it: Vec<(u32, u32, u32)> = self.producers[p as usize]
+            .live
+            .iter()
+            .map(|&req| (req, &self.requests[req as usize]))
+            .filter(|(_, r)| r.state == ReqState::Sent && r.broker == broker)
+            .map(|(req, r)| (r.part, r.first_seq, req))
+            .collect();
+        on_it.sort_unstable();
+        for (_, _, req) in on_it {
+            if self.requests[req as usize].state == ReqState::Sent {
+                self.fail_attempt(req);
+            }
+        }
+    }
+
+    /// The connection carrying attempt `attempt` dropped after the request
+    /// arrived: its response is lost, and the producer retries.
+    pub(crate) fn on_produce_disconnect(&mut self, req: u32, attempt: u32) {
+        let r = &mut self.requests[req as usize];
+        r.copies -= 1;
+        let r = *r;
+        if r.state == ReqState::Sent && r.attempt == attempt {
+            self.disconnect(r.producer, r.broker);
+        }
+        self.maybe_free(req);
+    }
+
     pub(crate) fn on_retry(&mut self, req: u32) {
-        if self.requests[req as usize].state == ReqState::Backoff {
-            self.send_request(req);
+        let r = &mut self.requests[req as usize];
+        if r.state == ReqState::Backoff {
+            r.state = ReqState::Ready;
+            let (p, part) = (r.producer, r.part);
+            self.send_ready(p, part);
+        }
+    }
+
+    /// Send the retries whose turn it is on a partition: an idempotent
+    /// producer sends only the lowest unacknowledged batch while it retries
+    /// (Kafka's accumulator drains a retried batch only if it is the first
+    /// in flight), so that retries reach the broker in sequence order;
+    /// otherwise every batch whose backoff is over.
+    fn send_ready(&mut self, p: u32, part: u32) {
+        let prod = &self.producers[p as usize];
+        let part_in_topic = (part - prod.first_part) as usize;
+        if prod.parts[part_in_topic].retrying == 0 {
+            return;
+        }
+        let mut mine: Vec<(u32, u32, ReqState)> = prod
+            .live
+            .iter()
+            .map(|&req| (req, &self.requests[req as usize]))
+            .filter(|(_, r)| r.part == part)
+            .map(|(req, r)| (r.first_seq, req, r.state))
+            .collect();
+        mine.sort_unstable_by_key(|&(seq, req, _)| (seq, req));
+        let idempotent = prod.client.idempotent;
+        for (_, req, state) in mine {
+            if state == ReqState::Ready {
+                self.producers[p as usize].parts[part_in_topic].retrying -= 1;
+                self.send_request(req);
+            }
+            if idempotent {
+                break;
+            }
         }
     }
 
@@ -400,11 +604,11 @@ impl World {
             let req = self.producers[p as usize].live[i];
             let r = &self.requests[req as usize];
             if r.state == ReqState::Sent && r.deadline_ns <= now {
-                self.fail_attempt(req);
-                // fail_attempt may resolve and swap_remove this entry.
-                if self.producers[p as usize].live.get(i) != Some(&req) {
-                    continue;
-                }
+                let broker = r.broker;
+                self.disconnect(p, broker);
+                // Attempts may have been resolved and removed: start over.
+                i = 0;
+                continue;
             }
             i += 1;
         }
@@ -466,14 +670,16 @@ impl World {
             pp.queued_from = to as u32;
             pp.queued_bytes = 0;
             pp.in_flight = 0;
+            pp.retrying = 0;
             for seq in from..to {
                 let event = self.producers[p as usize].parts[part_in_topic].seq_events[seq];
                 self.observe(Observation::ProduceFailed { event, producer: p });
             }
         }
-        let prod = &mut self.producers[p as usize];
         // A new producer id on restart: the broker's sequence check starts over.
-        prod.epoch += 1;
+        for part_in_topic in 0..self.producers[p as usize].parts.len() as u32 {
+            self.bump_epoch(p, part_in_topic);
+        }
     }
 
     /// The producer process starts again: arrivals resume now.

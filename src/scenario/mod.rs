@@ -81,7 +81,7 @@ impl ReportSpec {
 }
 
 /// Every invariant checker, by its stable name (DESIGN §5).
-pub const CHECKERS: [&str; 8] = [
+pub const CHECKERS: [&str; 9] = [
     "no-loss",
     "exactly-once-effect",
     "per-key-order",
@@ -90,6 +90,7 @@ pub const CHECKERS: [&str; 8] = [
     "no-duplicates-in-log",
     "nonmonotonic-poll",
     "skipped-offset",
+    "producer-progress",
 ];
 
 /// `[checks]`: which checkers run (default: all that apply) and their bounds.
@@ -110,6 +111,10 @@ pub struct ChecksSpec {
     /// without progress.
     #[serde(default = "default_liveness_bound")]
     pub liveness_bound: Duration,
+    /// `producer-progress`: the longest a producer may have records
+    /// outstanding without any acknowledgement.
+    #[serde(default = "default_liveness_bound")]
+    pub producer_progress_bound: Duration,
 }
 
 fn default_liveness_bound() -> Duration {
@@ -123,6 +128,7 @@ impl Default for ChecksSpec {
             skip: Vec::new(),
             convergence_deadline: None,
             liveness_bound: default_liveness_bound(),
+            producer_progress_bound: default_liveness_bound(),
         }
     }
 }
@@ -497,8 +503,10 @@ pub enum OffsetReset {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitMode {
-    /// A background commit of the consumer's position every
-    /// `auto_commit_interval`, which may run ahead of processing.
+    /// Kafka's `enable.auto.commit`, as the group's `client` does it: the
+    /// Java client commits in `poll()` what earlier polls returned (after
+    /// processing, with a synchronous handler); librdkafka commits on a
+    /// background timer, which may run ahead of processing.
     Auto,
     /// Commit after a polled batch is processed (at-least-once).
     AfterProcess,
@@ -506,6 +514,19 @@ pub enum CommitMode {
     BeforeProcess,
     /// Effect and offset commit in one transaction (exactly-once).
     Transactional,
+}
+
+/// Which Kafka client library a group's consumers behave like, where the
+/// clients differ (today: what `commit = "auto"` commits, and when).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsumerClient {
+    /// The Java `KafkaConsumer`: auto-commit runs inside `poll()` and commits
+    /// what the previous polls returned.
+    Java,
+    /// librdkafka (and the clients built on it): a background timer commits
+    /// the offsets stored for messages handed to the application.
+    Librdkafka,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -583,6 +604,9 @@ pub struct Group {
     pub commit: CommitMode,
     #[serde(default = "default_auto_commit_interval")]
     pub auto_commit_interval: Duration,
+    /// The client library the consumers behave like.
+    #[serde(default = "default_consumer_client")]
+    pub client: ConsumerClient,
     #[serde(default = "default_idempotency")]
     pub idempotency: Idempotency,
     /// Capacity of the processed-id store (`dedup`); absent: unbounded.
@@ -663,6 +687,9 @@ fn default_commit() -> CommitMode {
 }
 fn default_auto_commit_interval() -> Duration {
     Duration::from_secs(5)
+}
+fn default_consumer_client() -> ConsumerClient {
+    ConsumerClient::Java
 }
 fn default_idempotency() -> Idempotency {
     Idempotency::None
@@ -1047,11 +1074,19 @@ impl Scenario {
                 "expected at least 2 points".into(),
             );
         }
-        if self.checks.liveness_bound.ns() == 0 {
-            push(
-                vec![key("checks"), key("liveness_bound")],
-                "expected a duration greater than zero".into(),
-            );
+        for (field, bound) in [
+            ("liveness_bound", self.checks.liveness_bound),
+            (
+                "producer_progress_bound",
+                self.checks.producer_progress_bound,
+            ),
+        ] {
+            if bound.ns() == 0 {
+                push(
+                    vec![key("checks"), key(field)],
+                    "expected a duration greater than zero".into(),
+                );
+            }
         }
         out
     }

@@ -1,0 +1,291 @@
+//! The explainer: a second pass over a history that collects, for each
+//! violation, the observations that led to it.
+
+use super::*;
+
+/// One explanation line: (time, text, the event, group, partition it concerns).
+type Line = (Time, String, Option<EventId>, Option<u32>, Option<u32>);
+
+/// Collects, in a second pass over a history, the observations that
+/// explain a set of violations.
+pub struct Explainer {
+    ctx: Context,
+    events: BTreeSet<EventId>,
+    groups: BTreeSet<u32>,
+    partitions: BTreeSet<u32>,
+    /// (time, line, events / group / partition it concerns).
+    lines: Vec<Line>,
+}
+
+/// Violations explained per checker, at most.
+pub const EXPLAINED_PER_CHECKER: usize = 20;
+
+impl Explainer {
+    pub fn new(ctx: &Context, violations: &[Violation]) -> Explainer {
+        let mut e = Explainer {
+            ctx: ctx.clone(),
+            events: BTreeSet::new(),
+            groups: BTreeSet::new(),
+            partitions: BTreeSet::new(),
+            lines: Vec::new(),
+        };
+        let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+        for v in violations {
+            let n = per.entry(v.invariant.as_str()).or_default();
+            *n += 1;
+            if *n > EXPLAINED_PER_CHECKER {
+                continue;
+            }
+            e.events.extend(v.events.iter().copied());
+            e.groups.extend(v.ids.group);
+            e.partitions.extend(v.ids.partition);
+        }
+        e
+    }
+
+    /// Attach explanations to the violations (the first
+    /// `EXPLAINED_PER_CHECKER` of each checker).
+    pub fn explain(&self, violations: &mut [Violation]) {
+        let mut per: BTreeMap<String, usize> = BTreeMap::new();
+        for v in violations.iter_mut() {
+            let n = per.entry(v.invariant.clone()).or_default();
+            *n += 1;
+            if *n > EXPLAINED_PER_CHECKER {
+                continue;
+            }
+            let first = self
+                .lines
+                .iter()
+                .filter(|l| l.2.is_some_and(|e| v.events.contains(&e)))
+                .map(|l| l.0)
+                .min()
+                .unwrap_or(0);
+            let relevant: Vec<&Line> = self
+                .lines
+                .iter()
+                .filter(|l| l.0 <= v.t_ns)
+                .filter(|l| match (l.2, l.3, l.4) {
+                    (Some(e), _, _) => v.events.contains(&e),
+                    (None, Some(g), Some(p)) => {
+                        v.ids.group == Some(g) && v.ids.partition == Some(p) && l.0 >= first
+                    }
+                    (None, Some(g), None) => v.ids.group == Some(g) && l.0 >= first,
+                    (None, None, Some(p)) => v.ids.partition == Some(p) && l.0 >= first,
+                    (None, None, None) => l.0 >= first,
+                })
+                .collect();
+            // Every line about the violation's own events (the first and
+            // last few if there are many), and the context closest to it.
+            let own: Vec<usize> = (0..relevant.len())
+                .filter(|&i| relevant[i].2.is_some())
+                .collect();
+            let context: Vec<usize> = (0..relevant.len())
+                .filter(|&i| relevant[i].2.is_none())
+                .collect();
+            let mut keep: BTreeSet<usize> = BTreeSet::new();
+            keep.extend(own.iter().take(6));
+            keep.extend(own.iter().rev().take(4));
+            keep.extend(context.iter().rev().take(6));
+            v.explanation = keep.into_iter().map(|i| relevant[i].1.clone()).collect();
+        }
+    }
+
+    fn t(at: Time) -> String {
+        format!("{:.3}s", at as f64 / 1e9)
+    }
+}
+
+impl Observer for Explainer {
+    fn observe(&mut self, at: Time, o: &Observation) {
+        let c = &self.ctx.catalog;
+        let t = Self::t(at);
+        let mine = |e: &EventId| self.events.contains(e);
+        let line = match *o {
+            Observation::Acked {
+                event, producer, ..
+            } if mine(&event) => Some((
+                format!(
+                    "{t} event {event} acknowledged to {}",
+                    c.producers[producer as usize]
+                ),
+                Some(event),
+                None,
+                None,
+            )),
+            Observation::Appended {
+                event,
+                partition,
+                offset,
+            } if mine(&event) => Some((
+                format!(
+                    "{t} event {event} appended to {} at offset {offset}",
+                    c.partition_name(partition)
+                ),
+                Some(event),
+                None,
+                None,
+            )),
+            Observation::Delivered {
+                event,
+                consumer,
+                partition,
+                offset,
+                ..
+            } if mine(&event) => Some((
+                format!(
+                    "{t} event {event} delivered to {} ({} offset {offset})",
+                    c.consumer_name(consumer),
+                    c.partition_name(partition)
+                ),
+                Some(event),
+                None,
+                None,
+            )),
+            Observation::Applied {
+                event, consumer, ..
+            } if mine(&event) => Some((
+                format!("{t} event {event} applied by {}", c.consumer_name(consumer)),
+                Some(event),
+                None,
+                None,
+            )),
+            Observation::Truncated {
+                event,
+                partition,
+                offset,
+            } if mine(&event) => Some((
+                format!(
+                    "{t} event {event} truncated from {} (offset {offset}): the new leader never had it",
+                    c.partition_name(partition)
+                ),
+                Some(event),
+                None,
+                None,
+            )),
+            Observation::Expired { event, group, .. } if mine(&event) => Some((
+                format!(
+                    "{t} event {event} deleted by retention before group {} read it",
+                    c.groups[group as usize]
+                ),
+                Some(event),
+                None,
+                None,
+            )),
+            Observation::HandlerFailed {
+                event,
+                consumer,
+                attempt,
+                ..
+            } if mine(&event) => Some((
+                format!(
+                    "{t} event {event}: handler of {} failed (attempt {attempt})",
+                    c.consumer_name(consumer)
+                ),
+                Some(event),
+                None,
+                None,
+            )),
+            Observation::Committed {
+                group,
+                consumer,
+                partition,
+                offset,
+                generation,
+            } if self.partitions.contains(&partition) && self.groups.contains(&group) => Some((
+                format!(
+                    "{t} {} committed offset {offset} of {} (generation {generation})",
+                    c.consumer_name(consumer),
+                    c.partition_name(partition)
+                ),
+                None,
+                Some(group),
+                Some(partition),
+            )),
+            Observation::Assigned {
+                group,
+                consumer,
+                partition,
+                generation,
+                offset,
+            } if self.groups.contains(&group) && self.partitions.contains(&partition) => Some((
+                format!(
+                    "{t} {} received {} from offset {offset} (generation {generation})",
+                    c.consumer_name(consumer),
+                    c.partition_name(partition)
+                ),
+                None,
+                Some(group),
+                Some(partition),
+            )),
+            Observation::Expelled { group, consumer } if self.groups.contains(&group) => Some((
+                format!(
+                    "{t} {} expelled from group {} (session timeout)",
+                    c.consumer_name(consumer),
+                    c.groups[group as usize]
+                ),
+                None,
+                Some(group),
+                None,
+            )),
+            Observation::LeaderElected {
+                partition,
+                broker,
+                unclean,
+                ..
+            } if self.partitions.contains(&partition) => Some((
+                match broker {
+                    Some(b) => format!(
+                        "{t} broker-{b} elected leader of {}{}",
+                        c.partition_name(partition),
+                        if unclean {
+                            " (unclean: from outside the ISR)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    None => format!(
+                        "{t} {} offline: no eligible replica",
+                        c.partition_name(partition)
+                    ),
+                },
+                None,
+                None,
+                Some(partition),
+            )),
+            Observation::NodeState { node, state } => Some((
+                format!(
+                    "{t} {} {}",
+                    c.nodes.get(node as usize).map_or("?", String::as_str),
+                    ["up", "crashed", "paused"][state as usize % 3]
+                ),
+                None,
+                None,
+                None,
+            )),
+            Observation::FaultStarted { fault } => {
+                let f = &self.ctx.faults[fault as usize];
+                Some((
+                    format!(
+                        "{t} fault: {} {}",
+                        f.kind.as_str(),
+                        f.target.as_ref().map_or(String::new(), |x| x.to_string())
+                    ),
+                    None,
+                    None,
+                    None,
+                ))
+            }
+            _ => None,
+        };
+        if let Some((text, event, group, partition)) = line {
+            self.lines.push((at, text, event, group, partition));
+        }
+    }
+}
+
+/// Put each checker's first (explained) violation into its result.
+pub fn attach_first(results: &mut [CheckResult], violations: &[Violation]) {
+    for r in results {
+        r.first = violations.iter().find(|v| v.invariant == r.name).cloned();
+    }
+}

@@ -1,0 +1,342 @@
+//! Invariant checkers: streaming consumers of the history (DESIGN §5).
+//!
+//! Each checker has a stable name, watches observations as they happen and
+//! keeps only what the invariant needs (per key, per partition, or per
+//! event still in flight), then reports violations at the end of the run.
+//! A checker never looks at the model. Violations are explained afterwards
+//! by [`explain`]: a second pass over the same history (the run replayed
+//! from its seed, or the history file read again) that collects the
+//! observations involving each violation's events, group and partition.
+
+use crate::history::{Catalog, EventId, Observation, Observer};
+use crate::kernel::Time;
+use crate::metrics::EventBits;
+use crate::scenario::{Effect, Fault, Scenario};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: a fixed-seed hasher for the checkers' hot maps (small integer
+/// keys). Nothing iterates these maps into an output without sorting.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// Every checker, by its stable name.
+pub use crate::scenario::CHECKERS;
+
+/// One broken promise.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Violation {
+    pub invariant: String,
+    pub t_ns: Time,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub events: Vec<EventId>,
+    pub message: String,
+    /// The chain of observations that led to it, oldest first.
+    pub explanation: Vec<String>,
+    /// Ids behind the names, for the explainer.
+    #[serde(skip)]
+    pub ids: Subject,
+}
+
+/// What a violation is about, by id.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Subject {
+    pub group: Option<u32>,
+    pub partition: Option<u32>,
+}
+
+/// How a run ended, as the checkers need to know it.
+#[derive(Clone, Copy, Debug)]
+pub struct End {
+    pub t_ns: Time,
+    /// When producers had stopped and every fault had healed.
+    pub settled_ns: Time,
+}
+
+/// One checker's result in `summary.json`.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct CheckResult {
+    pub name: String,
+    /// `pass`, `fail` or `skipped`.
+    pub status: String,
+    pub violations: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<Violation>,
+    /// Convergence: time from settling to convergence, per group (ns).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub time_to_converge_ns: BTreeMap<String, Time>,
+}
+
+/// Which checkers run and their bounds (`[checks]` of a scenario).
+#[derive(Clone, Debug)]
+pub struct CheckConfig {
+    pub run: BTreeSet<String>,
+    pub convergence_deadline_ns: Time,
+    pub liveness_bound_ns: Time,
+    pub producer_progress_bound_ns: Time,
+}
+
+impl CheckConfig {
+    pub fn from_scenario(s: &Scenario) -> CheckConfig {
+        let c = &s.checks;
+        let mut run: BTreeSet<String> = match &c.run {
+            Some(list) => list.iter().cloned().collect(),
+            None => CHECKERS.iter().map(|s| s.to_string()).collect(),
+        };
+        for name in &c.skip {
+            run.remove(name);
+        }
+        CheckConfig {
+            run,
+            convergence_deadline_ns: c
+                .convergence_deadline
+                .map_or(s.scenario.drain.ns(), |d| d.ns()),
+            liveness_bound_ns: c.liveness_bound.ns(),
+            producer_progress_bound_ns: c.producer_progress_bound.ns(),
+        }
+    }
+}
+
+/// What checkers know of the system besides the history.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub catalog: Catalog,
+    /// Per group: its effect.
+    pub effects: Vec<Effect>,
+    /// Per producer (catalog order): whether it is idempotent.
+    pub idempotent: Vec<bool>,
+    /// Per partition: the groups that read it.
+    pub readers: Vec<Vec<u32>>,
+    pub faults: Vec<Fault>,
+}
+
+impl Context {
+    pub fn new(s: &Scenario, catalog: &Catalog, faults: Vec<Fault>) -> Context {
+        let mut idempotent: Vec<bool> = s.producers.iter().map(|p| p.idempotent).collect();
+        // Emitters and dead-letter publishers use the default (idempotent) client.
+        idempotent.resize(catalog.producers.len(), true);
+        let mut readers = vec![Vec::new(); catalog.partitions.len()];
+        for (g, parts) in catalog.group_partitions.iter().enumerate() {
+            for &p in parts {
+                readers[p as usize].push(g as u32);
+            }
+        }
+        Context {
+            catalog: catalog.clone(),
+            effects: s.groups.iter().map(|g| g.effect).collect(),
+            idempotent,
+            readers,
+            faults,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn violation(
+        &self,
+        invariant: &str,
+        t_ns: Time,
+        group: Option<u32>,
+        partition: Option<u32>,
+        key: Option<u32>,
+        events: Vec<EventId>,
+        message: String,
+    ) -> Violation {
+        Violation {
+            invariant: invariant.to_string(),
+            t_ns,
+            group: group.map(|g| self.catalog.groups[g as usize].clone()),
+            partition: partition.map(|p| self.catalog.partition_name(p)),
+            key: key.map(|k| self.catalog.keys[k as usize].clone()),
+            events,
+            message,
+            explanation: Vec::new(),
+            ids: Subject { group, partition },
+        }
+    }
+}
+
+/// A streaming invariant checker.
+pub trait Checker {
+    fn name(&self) -> &'static str;
+    fn observe(&mut self, ctx: &Context, at: Time, o: &Observation);
+    fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation>;
+    /// Extra figures for the summary (convergence times).
+    fn figures(&self) -> BTreeMap<String, Time> {
+        BTreeMap::new()
+    }
+}
+
+/// Every enabled checker, fed together.
+pub struct Checks {
+    pub ctx: Context,
+    pub config: CheckConfig,
+    checkers: Vec<Box<dyn Checker>>,
+    settled_ns: Time,
+    open_faults: BTreeSet<u32>,
+    /// A fault that never heals fired (a crash without restart, a poison).
+    permanent: bool,
+}
+
+impl Checks {
+    pub fn new(ctx: Context, config: CheckConfig) -> Checks {
+        let groups = ctx.catalog.groups.len();
+        let mut checkers: Vec<Box<dyn Checker>> = Vec::new();
+        for name in &config.run {
+            let c: Box<dyn Checker> = match name.as_str() {
+                "no-loss" => Box::new(NoLoss::new(groups)),
+                "exactly-once-effect" => Box::new(ExactlyOnce::new(groups)),
+                "per-key-order" => Box::new(PerKeyOrder::default()),
+                "convergence" => Box::new(Convergence::new(&ctx, config.convergence_deadline_ns)),
+                "liveness" => Box::new(Liveness::new(&ctx, config.liveness_bound_ns)),
+                "no-duplicates-in-log" => Box::new(NoDuplicatesInLog::default()),
+                "nonmonotonic-poll" => Box::new(Polls::new(true)),
+                "skipped-offset" => Box::new(Polls::new(false)),
+                "producer-progress" => Box::new(ProducerProgress::new(
+                    &ctx,
+                    config.producer_progress_bound_ns,
+                )),
+                _ => continue,
+            };
+            checkers.push(c);
+        }
+        Checks {
+            ctx,
+            config,
+            checkers,
+            settled_ns: 0,
+            open_faults: BTreeSet::new(),
+            permanent: false,
+        }
+    }
+
+    /// The results, in `CHECKERS` order, and every violation.
+    pub fn finish(
+        &mut self,
+        end_ns: Time,
+        production_end_ns: Time,
+    ) -> (Vec<CheckResult>, Vec<Violation>) {
+        let settled = if self.open_faults.is_empty() && !self.permanent {
+            self.settled_ns.max(production_end_ns)
+        } else {
+            end_ns
+        };
+        let end = End {
+            t_ns: end_ns,
+            settled_ns: settled.min(end_ns),
+        };
+        let applicable = self.applicable();
+        let mut results = Vec::new();
+        let mut all = Vec::new();
+        let mut by_name: BTreeMap<&'static str, (Vec<Violation>, BTreeMap<String, Time>)> =
+            BTreeMap::new();
+        for c in &mut self.checkers {
+            let v = c.finish(&self.ctx, end);
+            by_name.insert(c.name(), (v, c.figures()));
+        }
+        for name in CHECKERS {
+            let result = match by_name.remove(name) {
+                Some((v, figures)) if applicable.contains(name) => {
+                    let r = CheckResult {
+                        name: name.to_string(),
+                        status: if v.is_empty() { "pass" } else { "fail" }.to_string(),
+                        violations: v.len() as u64,
+                        first: v.first().cloned(),
+                        time_to_converge_ns: figures,
+                    };
+                    all.extend(v);
+                    r
+                }
+                _ => CheckResult {
+                    name: name.to_string(),
+                    status: "skipped".to_string(),
+                    violations: 0,
+                    first: None,
+                    time_to_converge_ns: BTreeMap::new(),
+                },
+            };
+            results.push(result);
+        }
+        (results, all)
+    }
+
+    fn applicable(&self) -> BTreeSet<&'static str> {
+        let groups = !self.ctx.catalog.groups.is_empty();
+        CHECKERS
+            .into_iter()
+            .filter(|&n| match n {
+                "no-duplicates-in-log" => self.ctx.idempotent.iter().any(|&x| x),
+                "producer-progress" => true,
+                _ => groups,
+            })
+            .collect()
+    }
+}
+
+impl Observer for Checks {
+    fn observe(&mut self, at: Time, o: &Observation) {
+        match *o {
+            Observation::FaultStarted { fault } => {
+                if self.ctx.faults[fault as usize].span().is_some() {
+                    self.open_faults.insert(fault);
+                } else {
+                    self.permanent = true;
+                }
+                self.settled_ns = self.settled_ns.max(at);
+            }
+            Observation::FaultEnded { fault } => {
+                self.open_faults.remove(&fault);
+                self.settled_ns = self.settled_ns.max(at);
+            }
+            _ => {}
+        }
+        for c in &mut self.checkers {
+            c.observe(&self.ctx, at, o);
+        }
+    }
+}
+
+mod convergence;
+mod exactly_once;
+mod explain;
+mod liveness;
+mod no_duplicates_in_log;
+mod no_loss;
+mod per_key_order;
+mod polls;
+mod producer_progress;
+#[cfg(test)]
+mod tests;
+
+use convergence::Convergence;
+use exactly_once::ExactlyOnce;
+pub use explain::{EXPLAINED_PER_CHECKER, Explainer, attach_first};
+use liveness::Liveness;
+use no_duplicates_in_log::NoDuplicatesInLog;
+use no_loss::NoLoss;
+use per_key_order::PerKeyOrder;
+use polls::Polls;
+use producer_progress::ProducerProgress;

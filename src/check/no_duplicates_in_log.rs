@@ -1,0 +1,55 @@
+//! `no-duplicates-in-log`.
+
+use super::*;
+
+/// `no-duplicates-in-log`: an idempotent producer's event is in a
+/// partition's log at most once.
+#[derive(Default)]
+pub(super) struct NoDuplicatesInLog {
+    in_log: EventBits,
+    idempotent: EventBits,
+    found: Vec<Violation>,
+}
+
+impl Checker for NoDuplicatesInLog {
+    fn name(&self) -> &'static str {
+        "no-duplicates-in-log"
+    }
+    fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
+        match *o {
+            Observation::Produced {
+                event, producer, ..
+            } if ctx.idempotent[producer as usize] => {
+                self.idempotent.insert(event);
+            }
+            Observation::Appended {
+                event,
+                partition,
+                offset,
+            } => {
+                if !self.idempotent.contains(event) {
+                    return;
+                }
+                if self.in_log.insert(event) {
+                    self.found.push(ctx.violation(
+                        "no-duplicates-in-log",
+                        at,
+                        None,
+                        Some(partition),
+                        None,
+                        vec![event],
+                        format!(
+                            "event {event} of an idempotent producer was appended again, at {} offset {offset}",
+                            ctx.catalog.partition_name(partition)
+                        ),
+                    ));
+                }
+            }
+            Observation::Truncated { event, .. } => self.in_log.remove(event),
+            _ => {}
+        }
+    }
+    fn finish(&mut self, _ctx: &Context, _end: End) -> Vec<Violation> {
+        std::mem::take(&mut self.found)
+    }
+}

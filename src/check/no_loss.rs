@@ -1,0 +1,177 @@
+//! `no-loss`.
+
+use super::*;
+
+/// `no-loss`: every acknowledged event stays in the log and is eventually
+/// applied by every group that reads its partition (from where the group
+/// started on it), unless the group's handler deliberately gave up on it
+/// (dead-letter, skip). Retention deleting it before the group read it is a
+/// loss (reported as such), and so is a leader change that truncated it.
+pub(super) struct NoLoss {
+    /// Per group: events appended and not yet applied, excused or lost.
+    pending: Vec<FastMap<EventId, (u32, u64, bool)>>,
+    /// Per group: events already settled (applied or excused).
+    done: Vec<EventBits>,
+    /// Per (group, partition): where the group started reading it.
+    started: FastMap<(u32, u32), u64>,
+    /// Events acknowledged before (or without) being appended where seen.
+    acked: EventBits,
+    /// Acknowledged events truncated from the log and not appended since.
+    truncated: BTreeMap<EventId, (Time, u32, u64)>,
+    /// Per group: acknowledged events retention deleted before it read them.
+    expired: Vec<Violation>,
+}
+
+impl NoLoss {
+    pub(super) fn new(groups: usize) -> Self {
+        NoLoss {
+            pending: vec![FastMap::default(); groups],
+            done: vec![EventBits::default(); groups],
+            started: FastMap::default(),
+            acked: EventBits::default(),
+            truncated: BTreeMap::new(),
+            expired: Vec::new(),
+        }
+    }
+    fn settle(&mut self, g: u32, event: EventId) {
+        self.done[g as usize].insert(event);
+        self.pending[g as usize].remove(&event);
+    }
+}
+
+impl Checker for NoLoss {
+    fn name(&self) -> &'static str {
+        "no-loss"
+    }
+    fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
+        match *o {
+            Observation::Appended {
+                event,
+                partition,
+                offset,
+            } => {
+                self.truncated.remove(&event);
+                let acked = self.acked.contains(event);
+                for &g in &ctx.readers[partition as usize] {
+                    if self.done[g as usize].contains(event) {
+                        continue;
+                    }
+                    if self
+                        .started
+                        .get(&(g, partition))
+                        .is_some_and(|&s| offset < s)
+                    {
+                        continue;
+                    }
+                    let e = self.pending[g as usize]
+                        .entry(event)
+                        .or_insert((partition, offset, acked));
+                    e.0 = partition;
+                    e.1 = offset;
+                }
+            }
+            Observation::Acked { event, .. } => {
+                self.acked.insert(event);
+                for p in &mut self.pending {
+                    if let Some(e) = p.get_mut(&event) {
+                        e.2 = true;
+                    }
+                }
+            }
+            Observation::Assigned {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                if let std::collections::hash_map::Entry::Vacant(v) =
+                    self.started.entry((group, partition))
+                {
+                    v.insert(offset);
+                    // What came before the group's first position on the
+                    // partition is not the group's to read (latest reset).
+                    self.pending[group as usize]
+                        .retain(|_, &mut (p, off, _)| p != partition || off >= offset);
+                }
+            }
+            Observation::Truncated {
+                event,
+                partition,
+                offset,
+            } => {
+                self.truncated.insert(event, (at, partition, offset));
+            }
+            Observation::Expired {
+                event,
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                self.settle(group, event);
+                if self.acked.contains(event) {
+                    self.expired.push(ctx.violation(
+                        "no-loss",
+                        at,
+                        Some(group),
+                        Some(partition),
+                        None,
+                        vec![event],
+                        format!(
+                            "event {event} ({} offset {offset}) was deleted by retention before group {} read it",
+                            ctx.catalog.partition_name(partition),
+                            ctx.catalog.groups[group as usize]
+                        ),
+                    ));
+                }
+            }
+            Observation::Applied { event, group, .. }
+            | Observation::Skipped { event, group, .. }
+            | Observation::GaveUp { event, group, .. } => self.settle(group, event),
+            _ => {}
+        }
+    }
+    fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
+        let mut out = std::mem::take(&mut self.expired);
+        for (&event, &(at, partition, offset)) in &self.truncated {
+            if !self.acked.contains(event) {
+                continue;
+            }
+            out.push(ctx.violation(
+                "no-loss",
+                at,
+                None,
+                Some(partition),
+                None,
+                vec![event],
+                format!(
+                    "acknowledged event {event} was truncated from {} (offset {offset}) by a leader change, and no log holds it",
+                    ctx.catalog.partition_name(partition)
+                ),
+            ));
+        }
+        for (g, pending) in self.pending.iter().enumerate() {
+            let mut pending: Vec<(&EventId, &(u32, u64, bool))> = pending.iter().collect();
+            pending.sort_unstable_by_key(|&(&e, _)| e);
+            for (&event, &(partition, offset, acked)) in pending {
+                if !(acked || self.acked.contains(event)) {
+                    continue;
+                }
+                out.push(ctx.violation(
+                    "no-loss",
+                    end.t_ns,
+                    Some(g as u32),
+                    Some(partition),
+                    None,
+                    vec![event],
+                    format!(
+                        "event {event} was acknowledged (appended at {} offset {offset}) but group {} never applied it",
+                        ctx.catalog.partition_name(partition),
+                        ctx.catalog.groups[g]
+                    ),
+                ));
+            }
+        }
+        out
+    }
+}

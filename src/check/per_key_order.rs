@@ -1,0 +1,62 @@
+//! `per-key-order`.
+
+use super::*;
+
+/// `per-key-order`: within a group, each producer's events of a key take
+/// effect in the order the producer created them. Re-applications of an
+/// event are `exactly-once-effect`'s business and are ignored here.
+#[derive(Default)]
+pub(super) struct PerKeyOrder {
+    seen: FastMap<u32, EventBits>,
+    /// (group, producer, key) -> (version, event) of the newest applied.
+    last: FastMap<(u32, u32, u32), (u32, EventId)>,
+    found: Vec<Violation>,
+}
+
+impl Checker for PerKeyOrder {
+    fn name(&self) -> &'static str {
+        "per-key-order"
+    }
+    fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
+        if let Observation::Applied {
+            event,
+            group,
+            partition,
+            producer,
+            key,
+            version,
+            ..
+        } = *o
+        {
+            if self.seen.entry(group).or_default().insert(event) {
+                return;
+            }
+            let last = self
+                .last
+                .entry((group, producer, key))
+                .or_insert((0, event));
+            if version < last.0 {
+                let newer = last.1;
+                self.found.push(ctx.violation(
+                    "per-key-order",
+                    at,
+                    Some(group),
+                    Some(partition),
+                    Some(key),
+                    vec![newer, event],
+                    format!(
+                        "group {} applied event {event} (version {version} of key {}) after event {newer} (version {})",
+                        ctx.catalog.groups[group as usize],
+                        ctx.catalog.keys[key as usize],
+                        last.0
+                    ),
+                ));
+            } else {
+                *last = (version, event);
+            }
+        }
+    }
+    fn finish(&mut self, _ctx: &Context, _end: End) -> Vec<Violation> {
+        std::mem::take(&mut self.found)
+    }
+}

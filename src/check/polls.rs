@@ -1,0 +1,115 @@
+//! `nonmonotonic-poll` and `skipped-offset`.
+
+use super::*;
+
+/// Kafka-history anomalies of consumers' polls, in the spirit of Jepsen's
+/// Kafka checker: within one assignment of a partition to a consumer, polls
+/// must return consecutive offsets from the assigned position.
+/// `nonmonotonic-poll`: an offset at or below one already returned.
+/// `skipped-offset`: an offset beyond the next one, with no offset reset
+/// (retention expiry or truncation) to explain it.
+pub(super) struct Polls {
+    nonmonotonic: bool,
+    /// (consumer, partition) -> (next expected offset, reset allowed).
+    next: FastMap<(u32, u32), (u64, bool)>,
+    /// Partitions whose offsets may have been reset (expiry, truncation).
+    reset: BTreeSet<(u32, u32)>,
+    found: Vec<Violation>,
+}
+
+impl Polls {
+    pub(super) fn new(nonmonotonic: bool) -> Self {
+        Polls {
+            nonmonotonic,
+            next: FastMap::default(),
+            reset: BTreeSet::new(),
+            found: Vec::new(),
+        }
+    }
+}
+
+impl Checker for Polls {
+    fn name(&self) -> &'static str {
+        if self.nonmonotonic {
+            "nonmonotonic-poll"
+        } else {
+            "skipped-offset"
+        }
+    }
+    fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
+        match *o {
+            Observation::Assigned {
+                consumer,
+                partition,
+                offset,
+                ..
+            } => {
+                self.next.insert((consumer, partition), (offset, false));
+            }
+            Observation::Expired {
+                group, partition, ..
+            } => {
+                self.reset.insert((group, partition));
+            }
+            Observation::Truncated { partition, .. } => {
+                for &g in &ctx.readers[partition as usize] {
+                    self.reset.insert((g, partition));
+                }
+            }
+            Observation::Delivered {
+                event,
+                group,
+                consumer,
+                partition,
+                offset,
+            } => {
+                let Some(&(next, _)) = self.next.get(&(consumer, partition)) else {
+                    return;
+                };
+                let name = || ctx.catalog.consumer_name(consumer);
+                let pname = || ctx.catalog.partition_name(partition);
+                if offset < next && self.nonmonotonic && !self.reset.contains(&(group, partition)) {
+                    self.found.push(ctx.violation(
+                        "nonmonotonic-poll",
+                        at,
+                        Some(group),
+                        Some(partition),
+                        None,
+                        vec![event],
+                        format!(
+                            "{} polled offset {offset} of {} after offset {} in the same assignment",
+                            name(),
+                            pname(),
+                            next - 1
+                        ),
+                    ));
+                } else if offset > next
+                    && !self.nonmonotonic
+                    && !self.reset.contains(&(group, partition))
+                {
+                    self.found.push(ctx.violation(
+                        "skipped-offset",
+                        at,
+                        Some(group),
+                        Some(partition),
+                        None,
+                        vec![event],
+                        format!(
+                            "{} polled offset {offset} of {} when {next} was next: offsets {next}..{} were skipped without a reset",
+                            name(),
+                            pname(),
+                            offset - 1
+                        ),
+                    ));
+                }
+                if offset + 1 > next {
+                    self.next.insert((consumer, partition), (offset + 1, false));
+                }
+            }
+            _ => {}
+        }
+    }
+    fn finish(&mut self, _ctx: &Context, _end: End) -> Vec<Violation> {
+        std::mem::take(&mut self.found)
+    }
+}

@@ -1,0 +1,115 @@
+//! `producer-progress`.
+
+use super::*;
+
+/// `producer-progress`: while a producer has records outstanding (created,
+/// neither acknowledged nor failed), it gets an acknowledgement at least
+/// every `bound`. A producer that keeps retrying without success (a
+/// livelock on sequence numbers, a partition it cannot reach, an ISR below
+/// `min_insync_replicas` for good) fails the run, as `liveness` does for a
+/// group that stops consuming. Failed records are no progress: a producer
+/// whose every batch expires is stuck too.
+pub(super) struct ProducerProgress {
+    bound_ns: Time,
+    /// Per producer: records outstanding.
+    outstanding: Vec<u64>,
+    /// Per producer: since when it has had records outstanding and no
+    /// acknowledgement, and how many records failed meanwhile.
+    since: Vec<Option<(Time, u64)>>,
+    /// Per producer: the oldest event of the current stretch.
+    oldest: Vec<EventId>,
+    /// Per producer: this stretch was reported.
+    reported: Vec<bool>,
+    found: Vec<Violation>,
+}
+
+impl ProducerProgress {
+    pub(super) fn new(ctx: &Context, bound_ns: Time) -> Self {
+        let n = ctx.catalog.producers.len();
+        ProducerProgress {
+            bound_ns,
+            outstanding: vec![0; n],
+            since: vec![None; n],
+            oldest: vec![0; n],
+            reported: vec![false; n],
+            found: Vec::new(),
+        }
+    }
+
+    fn check(&mut self, ctx: &Context, p: usize, now: Time, at_end: bool) {
+        let Some((since, failed)) = self.since[p] else {
+            return;
+        };
+        if self.reported[p] || now.saturating_sub(since) <= self.bound_ns {
+            return;
+        }
+        self.reported[p] = true;
+        self.found.push(ctx.violation(
+            "producer-progress",
+            now,
+            None,
+            None,
+            None,
+            vec![self.oldest[p]],
+            format!(
+                "producer {} had records outstanding and none acknowledged for {:.3}s (from {:.3}s{}): {} outstanding, {} failed meanwhile",
+                ctx.catalog.producers[p],
+                (now - since) as f64 / 1e9,
+                since as f64 / 1e9,
+                if at_end { " to the end of the run" } else { "" },
+                self.outstanding[p],
+                failed
+            ),
+        ));
+    }
+}
+
+impl Checker for ProducerProgress {
+    fn name(&self) -> &'static str {
+        "producer-progress"
+    }
+    fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
+        match *o {
+            Observation::Produced {
+                event, producer, ..
+            } => {
+                let p = producer as usize;
+                self.outstanding[p] += 1;
+                if self.since[p].is_none() {
+                    self.since[p] = Some((at, 0));
+                    self.oldest[p] = event;
+                    self.reported[p] = false;
+                }
+                self.check(ctx, p, at, false);
+            }
+            Observation::Sent { producer, .. } => self.check(ctx, producer as usize, at, false),
+            Observation::Acked {
+                event, producer, ..
+            } => {
+                let p = producer as usize;
+                self.check(ctx, p, at, false);
+                self.outstanding[p] = self.outstanding[p].saturating_sub(1);
+                self.since[p] = (self.outstanding[p] > 0).then_some((at, 0));
+                self.oldest[p] = event;
+                self.reported[p] = false;
+            }
+            Observation::ProduceFailed { producer, .. } => {
+                let p = producer as usize;
+                self.check(ctx, p, at, false);
+                self.outstanding[p] = self.outstanding[p].saturating_sub(1);
+                if self.outstanding[p] == 0 {
+                    self.since[p] = None;
+                } else if let Some((_, failed)) = &mut self.since[p] {
+                    *failed += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
+        for p in 0..self.since.len() {
+            self.check(ctx, p, end.t_ns, true);
+        }
+        std::mem::take(&mut self.found)
+    }
+}

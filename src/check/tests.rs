@@ -1,0 +1,430 @@
+//! Each checker on hand-written histories: one where it must fire, one
+//! where it must not.
+use super::*;
+use crate::history::Observation as O;
+
+/// One topic `t` of 2 partitions read by group `g` (sum effect); one
+/// idempotent producer; keys k0..k3.
+fn ctx(effect: Effect) -> Context {
+    let catalog = Catalog {
+        producers: vec!["p".into()],
+        topics: vec!["t".into()],
+        partitions: vec![(0, 0), (0, 1)],
+        groups: vec!["g".into()],
+        consumers: vec![(0, 0), (0, 1)],
+        event_types: vec!["E".into()],
+        keys: (0..4).map(|k| format!("k{k}")).collect(),
+        brokers: 1,
+        group_partitions: vec![vec![0, 1]],
+        replication: vec![1, 1],
+        nodes: vec!["p".into(), "broker-0".into(), "g/0".into(), "g/1".into()],
+    };
+    Context {
+        catalog,
+        effects: vec![effect],
+        idempotent: vec![true],
+        readers: vec![vec![0], vec![0]],
+        faults: Vec::new(),
+    }
+}
+
+fn config(name: &str) -> CheckConfig {
+    CheckConfig {
+        run: [name.to_string()].into(),
+        convergence_deadline_ns: 2_000,
+        liveness_bound_ns: 1_000,
+        producer_progress_bound_ns: 1_000,
+    }
+}
+
+/// Feed `history` to checker `name`; its violations.
+fn check(name: &str, effect: Effect, history: &[(Time, O)]) -> Vec<Violation> {
+    let mut c = Checks::new(ctx(effect), config(name));
+    for (t, o) in history {
+        c.observe(*t, o);
+    }
+    let end = history.last().map_or(0, |h| h.0);
+    let (results, violations) = c.finish(end, 0);
+    let r = results.iter().find(|r| r.name == name).unwrap();
+    assert_eq!(r.violations as usize, violations.len());
+    assert_eq!(
+        r.status,
+        if violations.is_empty() {
+            "pass"
+        } else {
+            "fail"
+        }
+    );
+    violations
+}
+
+fn assigned(consumer: u32, partition: u32, offset: u64) -> O {
+    O::Assigned {
+        group: 0,
+        consumer,
+        partition,
+        generation: 1,
+        offset,
+    }
+}
+fn produced(event: EventId, key: u32) -> O {
+    O::Produced {
+        event,
+        producer: 0,
+        partition: 0,
+        key,
+        event_type: 0,
+        origin: event,
+        origin_created_ns: 0,
+    }
+}
+fn appended(event: EventId, offset: u64) -> O {
+    O::Appended {
+        event,
+        partition: 0,
+        offset,
+    }
+}
+fn acked(event: EventId, key: u32, version: u32, value: u32) -> O {
+    O::Acked {
+        event,
+        producer: 0,
+        partition: 0,
+        key,
+        version,
+        value,
+        created_ns: 0,
+    }
+}
+fn delivered(event: EventId, consumer: u32, offset: u64) -> O {
+    O::Delivered {
+        event,
+        group: 0,
+        consumer,
+        partition: 0,
+        offset,
+    }
+}
+fn applied(event: EventId, key: u32, version: u32, value: u32) -> O {
+    O::Applied {
+        event,
+        group: 0,
+        consumer: 0,
+        partition: 0,
+        producer: 0,
+        key,
+        version,
+        value,
+        created_ns: 0,
+        origin_created_ns: 0,
+    }
+}
+
+/// Events 0..n of key 0 (version i+1, value 10), produced, appended at
+/// offset i, acknowledged.
+fn written(n: u32) -> Vec<(Time, O)> {
+    let mut h = vec![(0, assigned(0, 0, 0))];
+    for i in 0..n {
+        let t = u64::from(i) * 10 + 1;
+        h.push((t, produced(i, 0)));
+        h.push((t, appended(i, u64::from(i))));
+        h.push((t, acked(i, 0, i + 1, 10)));
+    }
+    h
+}
+
+fn consumed(h: &mut Vec<(Time, O)>, order: &[u32]) {
+    for (j, &i) in order.iter().enumerate() {
+        let t = 1000 + j as u64;
+        h.push((t, delivered(i, 0, u64::from(i))));
+        h.push((t, applied(i, 0, i + 1, 10)));
+    }
+}
+
+#[test]
+fn no_loss_fires_on_an_acknowledged_event_never_applied_and_not_otherwise() {
+    let mut h = written(3);
+    consumed(&mut h, &[0, 1, 2]);
+    assert!(check("no-loss", Effect::Sum, &h).is_empty());
+    let mut h = written(3);
+    consumed(&mut h, &[0, 2]);
+    let v = check("no-loss", Effect::Sum, &h);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].events, vec![1]);
+    assert_eq!(v[0].group.as_deref(), Some("g"));
+}
+
+#[test]
+fn no_loss_excuses_what_came_before_the_group_and_what_it_dead_lettered() {
+    // The group starts at offset 2 (latest): events 0 and 1 are not its own.
+    let mut h = written(3);
+    h[0] = (0, assigned(0, 0, 2));
+    h.push((50, assigned(0, 0, 2)));
+    consumed(&mut h, &[2]);
+    assert!(check("no-loss", Effect::Sum, &h).is_empty());
+    let mut h = written(2);
+    consumed(&mut h, &[0]);
+    h.push((
+        2000,
+        O::GaveUp {
+            event: 1,
+            group: 0,
+            consumer: 0,
+            dead_lettered: true,
+            key: 0,
+            value: 10,
+        },
+    ));
+    assert!(check("no-loss", Effect::Sum, &h).is_empty());
+}
+
+#[test]
+fn no_loss_reports_truncated_and_expired_acknowledged_events() {
+    let mut h = written(2);
+    consumed(&mut h, &[0, 1]);
+    h.push((
+        3000,
+        O::Truncated {
+            event: 1,
+            partition: 0,
+            offset: 1,
+        },
+    ));
+    let v = check("no-loss", Effect::Sum, &h);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("truncated"), "{}", v[0].message);
+    let mut h = written(2);
+    consumed(&mut h, &[0]);
+    h.push((
+        3000,
+        O::Expired {
+            event: 1,
+            group: 0,
+            partition: 0,
+            offset: 1,
+            key: 0,
+            value: 10,
+        },
+    ));
+    let v = check("no-loss", Effect::Sum, &h);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("retention"), "{}", v[0].message);
+}
+
+#[test]
+fn exactly_once_fires_on_a_second_application_only() {
+    let mut h = written(2);
+    consumed(&mut h, &[0, 1]);
+    assert!(check("exactly-once-effect", Effect::Sum, &h).is_empty());
+    h.push((5000, delivered(1, 1, 1)));
+    assert!(
+        check("exactly-once-effect", Effect::Sum, &h).is_empty(),
+        "a second delivery is no second effect"
+    );
+    h.push((5001, applied(1, 0, 2, 10)));
+    let v = check("exactly-once-effect", Effect::Sum, &h);
+    assert_eq!(v.len(), 1);
+    assert_eq!((v[0].t_ns, v[0].events.clone()), (5001, vec![1]));
+    assert_eq!(v[0].key.as_deref(), Some("k0"));
+}
+
+#[test]
+fn per_key_order_fires_on_an_inversion_and_ignores_reapplications() {
+    let mut h = written(3);
+    consumed(&mut h, &[0, 1, 2]);
+    h.push((5000, applied(1, 0, 2, 10))); // a duplicate, not an inversion
+    assert!(check("per-key-order", Effect::Sum, &h).is_empty());
+    let mut h = written(3);
+    consumed(&mut h, &[0, 2, 1]);
+    let v = check("per-key-order", Effect::Sum, &h);
+    assert_eq!(v.len(), 1);
+    assert_eq!(
+        v[0].events,
+        vec![2, 1],
+        "both events: the newer, then the late one"
+    );
+}
+
+#[test]
+fn convergence_compares_the_projection_with_the_reference() {
+    let mut h = written(3);
+    consumed(&mut h, &[0, 1, 2]);
+    assert!(check("convergence", Effect::Sum, &h).is_empty());
+    // A duplicate corrupts a sum...
+    h.push((1003, applied(1, 0, 2, 10)));
+    let v = check("convergence", Effect::Sum, &h);
+    assert_eq!(v.len(), 1);
+    assert!(
+        v[0].message.contains("40 instead of 30"),
+        "{}",
+        v[0].message
+    );
+    // ...and reordering corrupts a last-write projection: the reference
+    // keeps the newest version's value (7), the group applied 7 then 3.
+    let h = vec![
+        (0, assigned(0, 0, 0)),
+        (1, appended(0, 0)),
+        (1, acked(0, 0, 1, 3)),
+        (2, appended(1, 1)),
+        (2, acked(1, 0, 2, 7)),
+        (10, applied(1, 0, 2, 7)),
+        (11, applied(0, 0, 1, 3)),
+    ];
+    let v = check("convergence", Effect::LastWrite, &h);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("3 instead of 7"), "{}", v[0].message);
+}
+
+#[test]
+fn convergence_fires_when_it_takes_longer_than_the_deadline() {
+    let mut h = written(2);
+    h.push((100, applied(0, 0, 1, 10)));
+    h.push((5000, applied(1, 0, 2, 10))); // settled at 0, deadline 2000
+    let v = check("convergence", Effect::Sum, &h);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("deadline"), "{}", v[0].message);
+}
+
+#[test]
+fn liveness_fires_on_a_partition_left_behind() {
+    let mut h = written(3);
+    consumed(&mut h, &[0, 1, 2]);
+    assert!(check("liveness", Effect::Sum, &h).is_empty());
+    let mut h = written(3);
+    consumed(&mut h, &[0]);
+    h.push((1500, produced(9, 1))); // the run goes on, no progress
+    let v = check("liveness", Effect::Sum, &h);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("behind"), "{}", v[0].message);
+    let mut h = written(3);
+    consumed(&mut h, &[0]);
+    h.push((9000, produced(9, 1)));
+    let v = check("liveness", Effect::Sum, &h);
+    assert!(v[0].message.contains("no progress"), "{}", v[0].message);
+}
+
+#[test]
+fn no_duplicates_in_log_fires_on_a_second_append_unless_truncated_between() {
+    let mut h = written(2);
+    assert!(check("no-duplicates-in-log", Effect::Sum, &h).is_empty());
+    h.push((
+        100,
+        O::Truncated {
+            event: 1,
+            partition: 0,
+            offset: 1,
+        },
+    ));
+    h.push((101, appended(1, 1)));
+    assert!(check("no-duplicates-in-log", Effect::Sum, &h).is_empty());
+    h.push((102, appended(1, 2)));
+    assert_eq!(check("no-duplicates-in-log", Effect::Sum, &h).len(), 1);
+}
+
+#[test]
+fn polls_must_return_consecutive_offsets_within_an_assignment() {
+    let base = written(4);
+    let mut ok = base.clone();
+    for i in 0..4 {
+        ok.push((1000 + u64::from(i), delivered(i, 0, u64::from(i))));
+    }
+    ok.push((2000, assigned(1, 0, 2))); // another assignment starts over
+    ok.push((2001, delivered(2, 1, 2)));
+    assert!(check("nonmonotonic-poll", Effect::Sum, &ok).is_empty());
+    assert!(check("skipped-offset", Effect::Sum, &ok).is_empty());
+
+    let mut back = base.clone();
+    back.push((1000, delivered(0, 0, 0)));
+    back.push((1001, delivered(1, 0, 1)));
+    back.push((1002, delivered(0, 0, 0)));
+    assert_eq!(check("nonmonotonic-poll", Effect::Sum, &back).len(), 1);
+    assert!(check("skipped-offset", Effect::Sum, &back).is_empty());
+
+    let mut skip = base;
+    skip.push((1000, delivered(0, 0, 0)));
+    skip.push((1001, delivered(3, 0, 3)));
+    assert_eq!(check("skipped-offset", Effect::Sum, &skip).len(), 1);
+    assert!(check("nonmonotonic-poll", Effect::Sum, &skip).is_empty());
+}
+
+#[test]
+fn explanations_follow_the_events_and_the_faults() {
+    let mut h = written(2);
+    consumed(&mut h, &[0, 1]);
+    h.push((1500, O::NodeState { node: 2, state: 1 }));
+    h.push((
+        1600,
+        O::Expelled {
+            group: 0,
+            consumer: 0,
+        },
+    ));
+    h.push((2000, delivered(1, 1, 1)));
+    h.push((2001, applied(1, 0, 2, 10)));
+    let mut violations = check("exactly-once-effect", Effect::Sum, &h);
+    let mut e = Explainer::new(&ctx(Effect::Sum), &violations);
+    for (t, o) in &h {
+        e.observe(*t, o);
+    }
+    e.explain(&mut violations);
+    let text = violations[0].explanation.join("\n");
+    assert!(text.contains("event 1 applied by g/0"), "{text}");
+    assert!(text.contains("g/0 crashed"), "{text}");
+    assert!(text.contains("expelled"), "{text}");
+    assert!(text.ends_with("event 1 applied by g/0"), "{text}");
+}
+
+fn sent(event: EventId, attempt: u32) -> O {
+    O::Sent {
+        producer: 0,
+        partition: 0,
+        first_event: event,
+        count: 1,
+        attempt,
+    }
+}
+
+#[test]
+fn producer_progress_fires_on_a_producer_retrying_without_acknowledgements_only() {
+    // Acknowledged within the bound (1,000 ns) each time: progress.
+    let mut h = Vec::new();
+    for i in 0..5u32 {
+        let t = u64::from(i) * 800;
+        h.push((t, produced(i, 0)));
+        h.push((t + 700, acked(i, 0, i + 1, 10)));
+    }
+    assert!(check("producer-progress", Effect::Count, &h).is_empty());
+
+    // Event 5 is retried for 3,000 ns with no answer; event 6 fails: a stall,
+    // reported once, naming the oldest outstanding event.
+    let mut stuck = h.clone();
+    stuck.push((4_000, produced(5, 0)));
+    stuck.push((4_100, produced(6, 0)));
+    for a in 1..30u32 {
+        stuck.push((4_000 + u64::from(a) * 100, sent(5, a)));
+    }
+    stuck.push((
+        6_000,
+        O::ProduceFailed {
+            event: 6,
+            producer: 0,
+        },
+    ));
+    stuck.push((7_000, sent(5, 31)));
+    let v = check("producer-progress", Effect::Count, &stuck);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].events, vec![5]);
+    assert!(
+        v[0].message.contains("none acknowledged"),
+        "{}",
+        v[0].message
+    );
+
+    // The same stall found at the end of the run, with nothing sent after.
+    let mut silent = h;
+    silent.push((4_000, produced(5, 0)));
+    silent.push((9_000, appended(99, 50)));
+    let v = check("producer-progress", Effect::Count, &silent);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("to the end of the run"));
+}
