@@ -135,12 +135,17 @@ pub enum Observation {
         offset: u64,
         generation: u32,
     },
-    /// A service emitted `event` while processing `source`.
+    /// A service emitted `event` while processing `source`, by the group's
+    /// emit rule number `rule`. (source, group, rule) is the emission's
+    /// causal identity: processing `source` again emits a new event with
+    /// the same identity.
     Emitted {
         event: EventId,
         source: EventId,
         group: u32,
         consumer: u32,
+        #[serde(default)]
+        rule: u32,
     },
     /// A group finished a rebalance into `generation`.
     Rebalanced { group: u32, generation: u32 },

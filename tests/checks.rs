@@ -5,13 +5,23 @@
 mod common;
 use common::*;
 
-const PAIRS: [(&str, &str, &str); 6] = [
+const PAIRS: [(&str, &str, &str); 8] = [
     (
         "consumer-crash-duplicates",
         "exactly-once-effect",
         "consumer-crash-transactional",
     ),
     ("auto-commit-loss", "no-loss", "after-process-dedup"),
+    (
+        "auto-commit-java",
+        "exactly-once-effect",
+        "after-process-dedup",
+    ),
+    (
+        "dual-write-duplicates",
+        "exactly-once-effect",
+        "dual-write-outbox",
+    ),
     (
         "unclean-election-loss",
         "no-loss",

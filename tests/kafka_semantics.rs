@@ -494,3 +494,302 @@ processing = "3ms"          # 333/s: slower than the producer
     // Every batch committed at the end: no lag.
     assert_eq!(lag.last().unwrap().1, 0.0);
 }
+
+/// Item: network latency does not compound with load. A link keeps one
+/// latency draw for a short window, so messages queued behind each other
+/// on a connection do not inherit the largest of many independent draws:
+/// with exponential 3ms each way, produce->ack stays near 6ms from 100 to
+/// 20,000 messages per second (it was 7ms and 29ms).
+#[test]
+fn network_latency_does_not_compound_with_load() {
+    let text = |rate: u32| {
+        format!(
+            r#"
+[scenario]
+name = "latency-load"
+duration = "10s"
+
+[network]
+client_latency = {{ dist = "exponential", mean = "3ms" }}
+
+[[topics]]
+name = "t"
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = {rate}
+acks = "1"
+idempotent = false
+max_in_flight = 1000
+"#
+        )
+    };
+    let mean_ms = |rate| {
+        eventsim::run(&scenario(&text(rate)), 1)
+            .metrics
+            .produce_to_ack
+            .mean_ns()
+            / 1e6
+    };
+    let (low, high) = (mean_ms(100), mean_ms(20_000));
+    assert!((5.0..7.5).contains(&low), "{low}");
+    assert!(high < low * 1.2, "100/s: {low:.2}ms, 20,000/s: {high:.2}ms");
+}
+
+/// Item: with a bandwidth, payload size costs time: a 10 KB record takes
+/// 10ms to cross a 1 MB/s link, and a broker interface slower than the
+/// offered load makes requests queue.
+#[test]
+fn bandwidth_makes_payload_size_cost_time() {
+    let text = |bandwidth: &str, payload: u32| {
+        format!(
+            r#"
+[scenario]
+name = "bandwidth"
+duration = "10s"
+
+[network]
+client_latency = "1ms"
+{bandwidth}
+
+[[topics]]
+name = "t"
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 20
+arrival = "constant"
+payload = {payload}
+acks = "1"
+idempotent = false
+"#
+        )
+    };
+    let p50_ms = |bandwidth, payload| {
+        eventsim::run(&scenario(&text(bandwidth, payload)), 1)
+            .metrics
+            .produce_to_ack
+            .stats()
+            .p50 as f64
+            / 1e6
+    };
+    let free = p50_ms("", 10_000);
+    let link = p50_ms("link_bandwidth = 1e6", 10_000);
+    assert!((1.9..2.2).contains(&free), "{free}");
+    assert!(
+        (11.8..12.3).contains(&link),
+        "1ms + 10ms transmission + 1ms: {link}"
+    );
+    // 20 x 10 KB/s into a 100 KB/s broker interface: 200 KB/s offered,
+    // twice what it can take in: requests queue and latency grows.
+    let nic = p50_ms("broker_bandwidth = 1e5", 10_000);
+    assert!(nic > 1000.0, "{nic}");
+}
+
+/// Kafka's default partitioner sends a keyed record to
+/// `toPositive(murmur2(key bytes)) % partitions`: murmur2("21") is
+/// -973932308 (Kafka's UtilsTest), so key "21" goes to partition 0 of 12,
+/// 3 of 7 and 40 of 100, in every run.
+#[test]
+fn keyed_records_go_where_kafkas_default_partitioner_sends_them() {
+    for (partitions, expected) in [(12, 0), (7, 3), (100, 40)] {
+        let s = scenario(&format!(
+            r#"
+[scenario]
+name = "murmur2"
+duration = "2s"
+
+[[topics]]
+name = "t"
+partitions = {partitions}
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 500
+keys = {{ dist = "uniform", n = 30 }}
+key_prefix = "2"
+"#
+        ));
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(std::collections::BTreeSet::new()));
+        struct Placement(std::rc::Rc<std::cell::RefCell<std::collections::BTreeSet<(u32, u32)>>>);
+        impl eventsim::history::Observer for Placement {
+            fn observe(&mut self, _at: u64, o: &eventsim::history::Observation) {
+                if let eventsim::history::Observation::Produced { key, partition, .. } = *o {
+                    self.0.borrow_mut().insert((key, partition));
+                }
+            }
+        }
+        let mut w = eventsim::World::new(&s, 7);
+        w.add_observer(Box::new(Placement(seen.clone())));
+        let key21 = w.catalog().keys.iter().position(|k| k == "21").unwrap() as u32;
+        let r = w.run();
+        let parts: Vec<u32> = seen
+            .borrow()
+            .iter()
+            .filter(|&&(k, _)| k == key21)
+            .map(|&(_, p)| p)
+            .collect();
+        assert_eq!(parts.len(), 1, "one partition per key");
+        let (_, p) = r.catalog.partitions[parts[0] as usize];
+        assert_eq!(p, expected, "{partitions} partitions");
+    }
+}
+
+/// Consumers read only what the high watermark covers (what every in-sync
+/// replica has), whatever the faults.
+#[test]
+fn consumers_read_only_below_the_high_watermark() {
+    #[derive(Default)]
+    struct Reads {
+        hw: std::collections::BTreeMap<u32, u64>,
+        beyond: u64,
+        delivered: u64,
+    }
+    struct Obs(std::rc::Rc<std::cell::RefCell<Reads>>);
+    impl eventsim::history::Observer for Obs {
+        fn observe(&mut self, _at: u64, o: &eventsim::history::Observation) {
+            use eventsim::history::Observation as O;
+            let mut r = self.0.borrow_mut();
+            match *o {
+                O::HighWatermark { partition, offset } => {
+                    r.hw.insert(partition, offset);
+                }
+                O::Delivered {
+                    partition, offset, ..
+                } => {
+                    r.delivered += 1;
+                    if offset >= r.hw.get(&partition).copied().unwrap_or(0) {
+                        r.beyond += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let s = load("scenarios/faults/idempotent-acks-all-chaos.toml");
+    for seed in 0..10 {
+        let reads = std::rc::Rc::new(std::cell::RefCell::new(Reads::default()));
+        let mut w = eventsim::World::new(&s, seed);
+        w.add_observer(Box::new(Obs(reads.clone())));
+        w.run();
+        let r = reads.borrow();
+        assert!(r.delivered > 10_000);
+        assert_eq!(r.beyond, 0, "seed {seed}");
+    }
+}
+
+/// An idempotent producer whose acknowledged batch was lost (acks=all with
+/// min ISR 1 and an unclean election) finds the gap (OUT_OF_ORDER_SEQUENCE
+/// on its next batch), bumps its epoch and carries on (KIP-360; before, it
+/// retried forever and appended nothing more).
+#[test]
+fn an_idempotent_producer_bumps_its_epoch_after_a_gap_and_keeps_producing() {
+    let text = std::fs::read_to_string(repo("scenarios/faults/unclean-election-loss.toml"))
+        .unwrap()
+        .replace(
+            "acks = \"1\"\nidempotent = false",
+            "acks = \"all\"\nidempotent = true",
+        );
+    let s = scenario(&text);
+    let mut lossy = 0;
+    for seed in 0..10 {
+        let (r, a) = audited(&s, seed);
+        let c = &r.metrics.counts;
+        lossy += usize::from(a.acked_lost() > 0);
+        assert_eq!(a.duplicated(), 0, "seed {seed}");
+        assert!(
+            c.acked as f64 > 0.95 * c.produced as f64,
+            "seed {seed}: the producer carried on: {c:?}"
+        );
+    }
+    assert!(lossy > 0, "the unclean election lost acknowledged batches");
+}
+
+/// Eager rebalancing revokes every partition from every member; the
+/// cooperative protocol (KIP-429, cooperative-sticky) moves only the
+/// partitions that change owner: when one of three consumers crashes, only
+/// its two partitions are assigned anew.
+#[test]
+fn cooperative_rebalancing_moves_only_the_partitions_that_change_owner() {
+    let text = |assignment: &str| {
+        format!(
+            r#"
+[scenario]
+name = "rebalance"
+duration = "20s"
+
+[[topics]]
+name = "t"
+partitions = 6
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 300
+
+[[groups]]
+name = "g"
+topics = ["t"]
+consumers = 3
+assignment = "{assignment}"
+session_timeout = "3s"
+commit = "after-process"
+
+[[faults]]
+kind = "crash"
+target = "g/2"
+at = "5s"
+"#
+        )
+    };
+    struct Assigned(std::rc::Rc<std::cell::RefCell<Vec<(u64, u32)>>>);
+    impl eventsim::history::Observer for Assigned {
+        fn observe(&mut self, at: u64, o: &eventsim::history::Observation) {
+            if let eventsim::history::Observation::Assigned { partition, .. } = *o {
+                self.0.borrow_mut().push((at, partition));
+            }
+        }
+    }
+    let reassigned = |assignment| {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut w = eventsim::World::new(&scenario(&text(assignment)), 1);
+        w.add_observer(Box::new(Assigned(log.clone())));
+        w.run();
+        log.borrow()
+            .iter()
+            .filter(|&&(t, _)| t > 5_000_000_000)
+            .count()
+    };
+    assert_eq!(
+        reassigned("sticky"),
+        6,
+        "eager: all six revoked and assigned again"
+    );
+    assert_eq!(
+        reassigned("cooperative-sticky"),
+        2,
+        "cooperative: only g/2's two"
+    );
+}
+
+/// The safe configuration (idempotent acks=all producer, RF 3 / min ISR 2,
+/// clean elections, version-guarded effects) passes every checker under
+/// crashes, pauses and partitions of every node and latency spikes,
+/// dropped connections and held-back messages on every link. CI runs 300
+/// seeds; docs/kafka-semantics.md gives the command for 10,000.
+#[test]
+fn the_safe_configuration_passes_every_checker_under_chaos() {
+    let s = load("scenarios/faults/safe-chaos.toml");
+    for seed in 0..300 {
+        let c = eventsim::run_checked(&s, seed, Vec::new());
+        assert_eq!(
+            c.verdict(),
+            "pass",
+            "seed {seed}: {:?}",
+            c.violations.first()
+        );
+    }
+}

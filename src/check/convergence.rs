@@ -2,9 +2,19 @@
 
 use super::*;
 
+/// An acknowledged event a group has not started reading the partition of:
+/// (offset, key, version, value, event).
+type Waiting = (u64, u32, u32, u32, EventId);
+
 /// `convergence`: once producers stop and faults heal, each group's
 /// projection equals the reference (the fold of the unique acknowledged
 /// events it reads, in per-key version order), within the deadline.
+///
+/// Writes whose outcome the producer never learned as a success (failed
+/// after a timeout or a crash, or still unresolved) may or may not be in
+/// the log, as Jepsen treats indeterminate operations: those the group
+/// applied are taken as having happened and join the reference, the others
+/// as not.
 pub(super) struct Convergence {
     deadline_ns: Time,
     /// Per group: key -> projection.
@@ -14,6 +24,18 @@ pub(super) struct Convergence {
     reference: Vec<FastMap<u32, (i64, u32)>>,
     excluded: Vec<EventBits>,
     acked: EventBits,
+    /// Per group: events applied before (or without) an acknowledgement:
+    /// event -> (key, version, value). Those never acknowledged are
+    /// indeterminate writes that happened.
+    applied_unacked: Vec<FastMap<EventId, (u32, u32, u32)>>,
+    /// Per (group, partition): the offset the group started reading it from.
+    started: FastMap<(u32, u32), u64>,
+    /// Offsets of events on partitions some reader has not started yet.
+    offsets: FastMap<EventId, u64>,
+    /// Per (group, partition) not started yet: acknowledged events waiting
+    /// to learn whether they come before the group's start (a `latest`
+    /// group never reads those): (offset, key, version, value).
+    waiting: BTreeMap<(u32, u32), Vec<Waiting>>,
     /// Per group: the last time its projection changed.
     changed_ns: Vec<Time>,
     figures: BTreeMap<String, Time>,
@@ -29,8 +51,51 @@ impl Convergence {
             reference: vec![FastMap::default(); g],
             excluded: vec![EventBits::default(); g],
             acked: EventBits::default(),
+            applied_unacked: vec![FastMap::default(); g],
+            started: FastMap::default(),
+            offsets: FastMap::default(),
+            waiting: BTreeMap::new(),
             changed_ns: vec![0; g],
             figures: BTreeMap::new(),
+        }
+    }
+}
+
+impl Convergence {
+    /// An event that is not the group's to apply (retention deleted it
+    /// first, or the handler gave up on it): take it out of the reference.
+    fn exclude(
+        &mut self,
+        ctx: &Context,
+        group: u32,
+        partition: Option<u32>,
+        event: EventId,
+        key: u32,
+        value: u32,
+    ) {
+        let g = group as usize;
+        let effect = ctx.effects[g];
+        let folded = partition.is_none_or(|p| self.started.contains_key(&(group, p)));
+        if !self.excluded[g].insert(event)
+            && folded
+            && self.acked.contains(event)
+            && effect != Effect::LastWrite
+            && let Some(r) = self.reference[g].get_mut(&key)
+        {
+            r.0 -= contribution(effect, value);
+        }
+    }
+
+    /// Fold an event that happened into group `g`'s reference.
+    fn add_to_reference(&mut self, ctx: &Context, g: usize, key: u32, version: u32, value: u32) {
+        let effect = ctx.effects[g];
+        let r = self.reference[g].entry(key).or_insert((0, 0));
+        if effect == Effect::LastWrite {
+            if version > r.1 {
+                *r = (i64::from(value), version);
+            }
+        } else {
+            r.0 += contribution(effect, value);
         }
     }
 }
@@ -58,55 +123,83 @@ impl Checker for Convergence {
                 ..
             } => {
                 self.acked.insert(event);
+                let offset = self.offsets.get(&event).copied().unwrap_or(u64::MAX);
                 for &g in &ctx.readers[partition as usize] {
+                    if !self.started.contains_key(&(g, partition)) {
+                        self.waiting
+                            .entry((g, partition))
+                            .or_default()
+                            .push((offset, key, version, value, event));
+                        continue;
+                    }
                     let g = g as usize;
+                    self.applied_unacked[g].remove(&event);
                     if self.excluded[g].contains(event) {
                         continue;
                     }
-                    let effect = ctx.effects[g];
-                    let r = self.reference[g].entry(key).or_insert((0, 0));
-                    if effect == Effect::LastWrite {
-                        if version > r.1 {
-                            *r = (i64::from(value), version);
+                    self.add_to_reference(ctx, g, key, version, value);
+                }
+            }
+            Observation::Appended {
+                event,
+                partition,
+                offset,
+            } if ctx.readers[partition as usize]
+                .iter()
+                .any(|&g| !self.started.contains_key(&(g, partition))) =>
+            {
+                self.offsets.insert(event, offset);
+            }
+            Observation::Assigned {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                if let std::collections::hash_map::Entry::Vacant(v) =
+                    self.started.entry((group, partition))
+                {
+                    // What came before the group's first position is not its
+                    // to read (a `latest` start): fold in only the rest.
+                    v.insert(offset);
+                    let g = group as usize;
+                    for (o, key, version, value, event) in
+                        self.waiting.remove(&(group, partition)).unwrap_or_default()
+                    {
+                        self.applied_unacked[g].remove(&event);
+                        if o >= offset && !self.excluded[g].contains(event) {
+                            self.add_to_reference(ctx, g, key, version, value);
                         }
-                    } else {
-                        r.0 += contribution(effect, value);
                     }
                 }
             }
             Observation::Expired {
                 event,
                 group,
+                partition,
                 key,
                 value,
                 ..
-            }
-            | Observation::GaveUp {
+            } => self.exclude(ctx, group, Some(partition), event, key, value),
+            Observation::GaveUp {
                 event,
                 group,
                 key,
                 value,
                 ..
-            } => {
-                // Not the group's to apply: take it out of its reference.
-                let g = group as usize;
-                let effect = ctx.effects[g];
-                if !self.excluded[g].insert(event)
-                    && self.acked.contains(event)
-                    && effect != Effect::LastWrite
-                    && let Some(r) = self.reference[g].get_mut(&key)
-                {
-                    r.0 -= contribution(effect, value);
-                }
-            }
+            } => self.exclude(ctx, group, None, event, key, value),
             Observation::Applied {
                 event,
                 group,
                 key,
+                version,
                 value,
                 ..
             } => {
                 let g = group as usize;
+                if !self.acked.contains(event) {
+                    self.applied_unacked[g].insert(event, (key, version, value));
+                }
                 let effect = ctx.effects[g];
                 let slot = self.state[g].entry(key).or_insert(0);
                 let before = *slot;
@@ -129,7 +222,26 @@ impl Checker for Convergence {
     }
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
         let mut out = Vec::new();
+        // Partitions a group never started on: everything acknowledged
+        // there was the group's to read.
+        for ((group, _), events) in std::mem::take(&mut self.waiting) {
+            let g = group as usize;
+            for (_, key, version, value, event) in events {
+                self.applied_unacked[g].remove(&event);
+                if !self.excluded[g].contains(event) {
+                    self.add_to_reference(ctx, g, key, version, value);
+                }
+            }
+        }
         for g in 0..self.state.len() {
+            let mut indeterminate: Vec<(EventId, (u32, u32, u32))> =
+                self.applied_unacked[g].drain().collect();
+            indeterminate.sort_unstable();
+            for (event, (key, version, value)) in indeterminate {
+                if !self.excluded[g].contains(event) {
+                    self.add_to_reference(ctx, g, key, version, value);
+                }
+            }
             let name = &ctx.catalog.groups[g];
             let keys: BTreeSet<u32> = self.state[g]
                 .keys()

@@ -428,3 +428,82 @@ fn producer_progress_fires_on_a_producer_retrying_without_acknowledgements_only(
     assert_eq!(v.len(), 1);
     assert!(v[0].message.contains("to the end of the run"));
 }
+
+#[test]
+fn exactly_once_judges_by_causal_identity_so_a_re_emission_applied_twice_fires() {
+    let emitted = |event, source, rule| O::Emitted {
+        event,
+        source,
+        group: 0,
+        consumer: 0,
+        rule,
+    };
+    // Event 0 is processed twice upstream; each time the service emits
+    // (rule 0): events 10 and 11, one cause. Rule 1 emits event 12, another
+    // cause. Applying 10 and 12 is fine; applying 11 as well is not.
+    let mut h = written(1);
+    h.push((100, emitted(10, 0, 0)));
+    h.push((101, emitted(12, 0, 1)));
+    h.push((102, emitted(11, 0, 0)));
+    h.push((200, applied(10, 0, 2, 10)));
+    h.push((201, applied(12, 0, 3, 10)));
+    assert!(check("exactly-once-effect", Effect::Sum, &h).is_empty());
+    h.push((202, applied(11, 0, 4, 10)));
+    let v = check("exactly-once-effect", Effect::Sum, &h);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].events, vec![10, 11]);
+    assert!(v[0].message.contains("two emissions of one cause"));
+}
+
+#[test]
+fn convergence_takes_indeterminate_writes_the_group_applied_as_having_happened() {
+    // Event 1 failed at the producer (a timeout) but is in the log, and the
+    // group applied it; event 2 failed and was never applied. Both are
+    // allowed; the acknowledged event 0 must be there.
+    let mut h = written(1);
+    h.push((20, produced(1, 0)));
+    h.push((21, appended(1, 1)));
+    h.push((
+        22,
+        O::ProduceFailed {
+            event: 1,
+            producer: 0,
+        },
+    ));
+    h.push((23, produced(2, 0)));
+    h.push((
+        24,
+        O::ProduceFailed {
+            event: 2,
+            producer: 0,
+        },
+    ));
+    consumed(&mut h, &[0, 1]);
+    assert!(check("convergence", Effect::Sum, &h).is_empty());
+    assert!(check("convergence", Effect::LastWrite, &h).is_empty());
+    // Applied before its acknowledgement arrived: counted once.
+    let mut h = written(0);
+    h.push((1, produced(0, 0)));
+    h.push((2, appended(0, 0)));
+    h.push((3, applied(0, 0, 1, 10)));
+    h.push((4, acked(0, 0, 1, 10)));
+    assert!(check("convergence", Effect::Sum, &h).is_empty());
+}
+
+#[test]
+fn convergence_leaves_out_what_came_before_a_latest_groups_start() {
+    // Events 0..3 at offsets 0..3 are acknowledged before the group is
+    // assigned the partition at offset 2 (a `latest` start): only 2 is its.
+    let mut h = written(3);
+    h.retain(|(_, o)| !matches!(o, O::Assigned { .. }));
+    h.push((100, assigned(0, 0, 2)));
+    h.push((101, delivered(2, 0, 2)));
+    h.push((101, applied(2, 0, 3, 10)));
+    assert!(check("convergence", Effect::Sum, &h).is_empty());
+    // An earliest group assigned at 0 must have all three.
+    let mut h = written(3);
+    h.retain(|(_, o)| !matches!(o, O::Assigned { .. }));
+    h.push((100, assigned(0, 0, 0)));
+    h.push((101, applied(2, 0, 3, 10)));
+    assert_eq!(check("convergence", Effect::Sum, &h).len(), 1);
+}

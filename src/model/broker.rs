@@ -413,9 +413,17 @@ impl World {
             f.fetch_parked = false;
             // Everything the leader has: whole batches, as Kafka replicates.
             f.fetch_end = leader_leo;
+            let bytes = if self.net.counts_bytes() {
+                let log = &self.parts[part as usize].leader_log();
+                (offset..leader_leo)
+                    .map(|o| u64::from(self.events[log.get(o) as usize].size))
+                    .sum()
+            } else {
+                0
+            };
             let at = self
                 .net
-                .deliver_at(now, self.net.broker(from), self.net.broker(to));
+                .deliver_at(now, self.net.broker(from), self.net.broker(to), bytes);
             let replica = r as u32;
             let response = Ev::ReplicaFetchResponse {
                 part,
@@ -480,7 +488,7 @@ impl World {
         }
         let from = self.net.broker(p.replicas[replica as usize]);
         let to = self.net.broker(p.leader_broker());
-        let at = self.net.deliver_at(now, from, to);
+        let at = self.net.deliver_at(now, from, to, 0);
         let fetch = Ev::ReplicaFetchArrive {
             part,
             replica,
@@ -702,13 +710,19 @@ impl World {
         }
         let end = p.hw.min(cp.fetch_offset + u64::from(g.max_poll_records));
         let first = cp.fetch_offset;
+        let mut bytes = 0;
+        let counts_bytes = self.net.counts_bytes();
         for offset in first..end {
-            cp.inflight.push_back((offset, log.get(offset)));
+            let event = log.get(offset);
+            cp.inflight.push_back((offset, event));
+            if counts_bytes {
+                bytes += u64::from(self.events[event as usize].size);
+            }
         }
         cp.fetch_offset = end;
         let from = self.net.broker(p.leader_broker());
         let to = c.node;
-        match self.net.deliver_at(now, from, to) {
+        match self.net.deliver_at(now, from, to, bytes) {
             Some(at) => {
                 if self.net.duplicates(from, to) {
                     // The response arrives twice: the records are handed over twice.

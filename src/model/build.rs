@@ -324,13 +324,14 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         .iter()
         .map(|n| rng_stream(seed, &format!("net/{n}")))
         .collect();
-    let net = Network::new(
+    let mut net = Network::new(
         Sampler::new(&s.network.client_latency),
         Sampler::new(&s.network.replication_latency),
         producers.len() as u32,
         brokers_n,
         net_rngs,
     );
+    net.set_bandwidth(s.network.link_bandwidth, s.network.broker_bandwidth);
 
     let production_end_ns = s
         .producers

@@ -135,7 +135,7 @@ impl World {
         let (part, epoch) = (cp.part, cp.epoch);
         let broker = self.parts[part as usize].leader_broker();
         let to = self.net.broker(broker);
-        match self.net.deliver_at(now, c.node, to) {
+        match self.net.deliver_at(now, c.node, to, 0) {
             Some(at) => self.kernel.schedule_at(
                 at,
                 Ev::ConsumerFetchArrive {
@@ -493,6 +493,7 @@ impl World {
                 source,
                 group: g as u32,
                 consumer,
+                rule: i as u32,
             });
         }
     }

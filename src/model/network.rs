@@ -38,6 +38,27 @@ impl LinkFault {
     }
 }
 
+/// How long a link keeps one latency draw. A link's latency is propagation
+/// plus queueing along its path, which changes over time but is shared by
+/// the messages that cross it together: every message sent within one
+/// window takes the same draw, so a link's FIFO order does not make
+/// messages inherit the largest of many independent draws (which would
+/// make latency grow with load). A link carrying less than one message per
+/// window draws afresh for each.
+pub(crate) const LINK_DELAY_WINDOW_NS: Time = 10_000_000;
+
+/// One direction of a link between a node and a broker.
+#[derive(Clone, Copy, Default)]
+struct Link {
+    /// When the last message sent on it arrives (FIFO).
+    last_arrival: Time,
+    /// The current latency draw, and until when it holds.
+    delay: Time,
+    delay_until: Time,
+    /// With a bandwidth: when the link has finished transmitting.
+    free_at: Time,
+}
+
 /// Nodes are numbered producers, then brokers, then consumers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Node(pub u32);
@@ -49,8 +70,14 @@ pub(crate) struct Network {
     first_broker: u32,
     /// Per node, its own latency stream.
     rngs: Vec<Rng>,
-    /// Last delivery time per (node, broker, direction).
-    fifo: Vec<Time>,
+    /// Per (node, broker, direction).
+    links: Vec<Link>,
+    /// Nanoseconds to transmit one byte on a link (0: unlimited).
+    link_ns_per_byte: f64,
+    /// Nanoseconds for one byte through a broker's network interface (0:
+    /// unlimited), and when each broker's interface is free, out and in.
+    nic_ns_per_byte: f64,
+    nic_free: Vec<[Time; 2]>,
     /// Link faults in force, in the order they started.
     pub active: Vec<LinkFault>,
 }
@@ -70,9 +97,27 @@ impl Network {
             brokers,
             first_broker: producers,
             rngs,
-            fifo: vec![0; nodes * brokers as usize * 2],
+            links: vec![Link::default(); nodes * brokers as usize * 2],
+            link_ns_per_byte: 0.0,
+            nic_ns_per_byte: 0.0,
+            nic_free: vec![[0; 2]; brokers as usize],
             active: Vec::new(),
         }
+    }
+
+    /// Limit each link, and each broker's network interface, to so many
+    /// bytes per second (`None`: unlimited).
+    pub fn set_bandwidth(&mut self, link: Option<f64>, broker_nic: Option<f64>) {
+        let per_byte = |bw: Option<f64>| bw.map_or(0.0, |b| 1e9 / b);
+        self.link_ns_per_byte = per_byte(link);
+        self.nic_ns_per_byte = per_byte(broker_nic);
+    }
+
+    /// Whether message sizes matter (a bandwidth is set): callers that must
+    /// add up a message's bytes can skip it otherwise.
+    #[inline]
+    pub fn counts_bytes(&self) -> bool {
+        self.link_ns_per_byte > 0.0 || self.nic_ns_per_byte > 0.0
     }
 
     pub fn broker(&self, b: u32) -> Node {
@@ -84,11 +129,12 @@ impl Network {
             .filter(|&b| b < self.brokers)
     }
 
-    /// When a message sent now from `from` to `to` arrives; `None` when a
-    /// network partition drops it.
+    /// When a message of `bytes` bytes sent now from `from` to `to` arrives;
+    /// `None` when a network partition drops it.
     #[inline]
-    pub fn deliver_at(&mut self, now: Time, from: Node, to: Node) -> Option<Time> {
-        let (link, class) = match (self.broker_index(from), self.broker_index(to)) {
+    pub fn deliver_at(&mut self, now: Time, from: Node, to: Node, bytes: u64) -> Option<Time> {
+        let (from_b, to_b) = (self.broker_index(from), self.broker_index(to));
+        let (link, class) = match (from_b, to_b) {
             (Some(_), Some(b)) => (
                 (from.0 as usize * self.brokers as usize + b as usize) * 2,
                 &self.replication,
@@ -103,9 +149,13 @@ impl Network {
             ),
             (None, None) => unreachable!("every link has a broker at one end"),
         };
-        let mut delay = class.sample(&mut self.rngs[from.0 as usize]);
+        let l = &mut self.links[link];
+        if now >= l.delay_until {
+            l.delay = class.sample(&mut self.rngs[from.0 as usize]);
+            l.delay_until = now + LINK_DELAY_WINDOW_NS;
+        }
+        let mut delay = l.delay;
         if !self.active.is_empty() {
-            let mut held_back = None;
             for lf in &mut self.active {
                 if !lf.strikes(from, to) {
                     continue;
@@ -114,20 +164,59 @@ impl Network {
                     FaultKind::Partition => return None,
                     FaultKind::LatencySpike => delay += lf.latency,
                     FaultKind::Reorder if lf.rng.r#gen::<f64>() < lf.probability => {
-                        held_back = Some(lf.rng.gen_range(1..=lf.latency.max(1)));
+                        // Held back; TCP still delivers in order, so later
+                        // messages on the link wait behind it.
+                        delay += lf.rng.gen_range(1..=lf.latency.max(1));
                     }
                     _ => {}
                 }
             }
-            if let Some(extra) = held_back {
-                // Held back; TCP still delivers in order, so later
-                // messages on the link wait behind it.
-                delay += extra;
-            }
         }
-        let at = (now + delay).max(self.fifo[link]);
-        self.fifo[link] = at;
+        let sent = if self.counts_bytes() && bytes > 0 {
+            self.transmit(now, link, from_b, to_b, bytes)
+        } else {
+            now
+        };
+        let l = &mut self.links[link];
+        let mut at = (sent + delay).max(l.last_arrival);
+        if self.nic_ns_per_byte > 0.0
+            && bytes > 0
+            && let Some(b) = to_b
+        {
+            // The receiving broker's interface takes the bytes in.
+            let nic = &mut self.nic_free[b as usize][1];
+            at = at.max(*nic) + (bytes as f64 * self.nic_ns_per_byte).round() as Time;
+            *nic = at;
+        }
+        let l = &mut self.links[link];
+        l.last_arrival = at;
         Some(at)
+    }
+
+    /// Serialise `bytes` onto the sending broker's interface and the link;
+    /// when the last byte has left.
+    fn transmit(
+        &mut self,
+        now: Time,
+        link: usize,
+        from_b: Option<u32>,
+        _to_b: Option<u32>,
+        bytes: u64,
+    ) -> Time {
+        let mut t = now;
+        if self.nic_ns_per_byte > 0.0
+            && let Some(b) = from_b
+        {
+            let nic = &mut self.nic_free[b as usize][0];
+            t = t.max(*nic) + (bytes as f64 * self.nic_ns_per_byte).round() as Time;
+            *nic = t;
+        }
+        if self.link_ns_per_byte > 0.0 {
+            let l = &mut self.links[link];
+            t = t.max(l.free_at) + (bytes as f64 * self.link_ns_per_byte).round() as Time;
+            l.free_at = t;
+        }
+        t
     }
 
     /// Whether a `duplicate` fault strikes the message just sent: the
@@ -188,19 +277,19 @@ mod tests {
         let mut n = net();
         n.active.push(fault(FaultKind::Partition, 0.0, 0));
         let (p, b0, b1) = (Node(0), n.broker(0), n.broker(1));
-        assert_eq!(n.deliver_at(0, p, b0), None);
-        assert_eq!(n.deliver_at(0, b0, p), None, "both directions");
-        assert_eq!(n.deliver_at(0, p, b1), Some(1000));
+        assert_eq!(n.deliver_at(0, p, b0, 0), None);
+        assert_eq!(n.deliver_at(0, b0, p, 0), None, "both directions");
+        assert_eq!(n.deliver_at(0, p, b1, 0), Some(1000));
         assert!(n.cut(p, b0) && !n.cut(p, b1));
         n.active.clear();
-        assert_eq!(n.deliver_at(0, p, b0), Some(1000));
+        assert_eq!(n.deliver_at(0, p, b0, 0), Some(1000));
     }
 
     #[test]
     fn a_latency_spike_adds_its_latency() {
         let mut n = net();
         n.active.push(fault(FaultKind::LatencySpike, 0.0, 50_000));
-        assert_eq!(n.deliver_at(0, Node(0), n.broker(0)), Some(51_000));
+        assert_eq!(n.deliver_at(0, Node(0), n.broker(0), 0), Some(51_000));
     }
 
     #[test]
@@ -208,7 +297,9 @@ mod tests {
         let mut n = net();
         n.active.push(fault(FaultKind::Reorder, 0.5, 1_000_000));
         let (p, b0) = (Node(0), n.broker(0));
-        let times: Vec<Time> = (0..200).map(|t| n.deliver_at(t, p, b0).unwrap()).collect();
+        let times: Vec<Time> = (0..200)
+            .map(|t| n.deliver_at(t, p, b0, 0).unwrap())
+            .collect();
         assert!(
             times.windows(2).all(|w| w[1] >= w[0]),
             "TCP keeps the order"
@@ -234,7 +325,7 @@ mod tests {
         let (producer, broker) = (Node(0), net.broker(0));
         let mut last = 0;
         for t in 0..1000 {
-            let at = net.deliver_at(t * 10, producer, broker).unwrap();
+            let at = net.deliver_at(t * 10, producer, broker, 0).unwrap();
             assert!(at >= last && at >= t * 10);
             last = at;
         }

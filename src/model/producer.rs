@@ -339,7 +339,15 @@ impl World {
             count,
             attempt,
         });
-        match self.net.deliver_at(now, from, to) {
+        let bytes = if self.net.counts_bytes() {
+            let pp = &self.producers[p as usize].parts[part_in_topic];
+            (first_seq..first_seq + count)
+                .map(|q| u64::from(self.events[pp.seq_events[q as usize] as usize].size))
+                .sum()
+        } else {
+            0
+        };
+        match self.net.deliver_at(now, from, to, bytes) {
             Some(at) => {
                 let ev = Ev::ProduceArrive {
                     req,
@@ -634,7 +642,10 @@ impl World {
         if prod.client.acks == Acks::None {
             return;
         }
-        let Some(at) = self.net.deliver_at(now, self.net.broker(broker), prod.node) else {
+        let Some(at) = self
+            .net
+            .deliver_at(now, self.net.broker(broker), prod.node, 0)
+        else {
             return; // lost in a partition: the request timeout will notice
         };
         r.copies += 1;

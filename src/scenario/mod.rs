@@ -181,6 +181,13 @@ pub struct Network {
     /// sent again (Kafka's request.timeout.ms / replica.socket.timeout.ms).
     #[serde(default = "default_fetch_timeout")]
     pub request_timeout: Duration,
+    /// Bytes per second one link carries in one direction (absent: unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_bandwidth: Option<f64>,
+    /// Bytes per second through one broker's network interface, in and out
+    /// separately (absent: unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_bandwidth: Option<f64>,
 }
 
 fn default_fetch_timeout() -> Duration {
@@ -197,6 +204,8 @@ impl Default for Network {
             client_latency: default_latency(),
             replication_latency: default_latency(),
             request_timeout: default_fetch_timeout(),
+            link_bandwidth: None,
+            broker_bandwidth: None,
         }
     }
 }
@@ -1047,6 +1056,17 @@ impl Scenario {
                 vec![key("network"), key("request_timeout")],
                 "expected a duration greater than zero".into(),
             );
+        }
+        for (field, bandwidth) in [
+            ("link_bandwidth", self.network.link_bandwidth),
+            ("broker_bandwidth", self.network.broker_bandwidth),
+        ] {
+            if bandwidth.is_some_and(|b| !(b.is_finite() && b >= 1.0)) {
+                push(
+                    vec![key("network"), key(field)],
+                    "expected bytes per second, at least 1".into(),
+                );
+            }
         }
         self.fault_problems(&mut push);
         for (field, names) in [
