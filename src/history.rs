@@ -158,9 +158,15 @@ pub enum Observation {
         generation: u32,
         offset: u64,
     },
-    /// The coordinator expelled a consumer it had not heard from for its
-    /// session timeout.
-    Expelled { group: u32, consumer: u32 },
+    /// A consumer left its group: the coordinator expelled it after its
+    /// session timeout, or (`poll_timeout`) it left because it had not
+    /// polled within `max_poll_interval` (KIP-62).
+    Expelled {
+        group: u32,
+        consumer: u32,
+        #[serde(default)]
+        poll_timeout: bool,
+    },
     /// A new leader took over a partition (`broker: None`: the partition
     /// went offline, no replica may lead).
     LeaderElected {

@@ -793,3 +793,122 @@ fn the_safe_configuration_passes_every_checker_under_chaos() {
         );
     }
 }
+
+/// KIP-62: a consumer that does not call poll within `max.poll.interval.ms`
+/// (its batch takes longer to process) leaves the group, separately from
+/// the session timeout (its heartbeats go on). Its commits are refused, the
+/// partitions go to others from the committed offsets, and what it had
+/// processed is processed again. Smaller batches stay within the interval.
+#[test]
+fn a_handler_slower_than_max_poll_interval_leaves_the_group() {
+    let text = |max_poll_records: u32| {
+        format!(
+            r#"
+[scenario]
+name = "max-poll"
+duration = "30s"
+drain = "120s"
+
+[[topics]]
+name = "t"
+partitions = 2
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 40
+
+[[groups]]
+name = "g"
+topics = ["t"]
+consumers = 2
+auto_offset_reset = "earliest"
+commit = "after-process"
+max_poll_records = {max_poll_records}
+processing = "20ms"
+max_poll_interval = "5s"
+start = "20s"               # a backlog of 800 records is waiting
+"#
+        )
+    };
+    let slow = eventsim::run_checked(&scenario(&text(500)), 1, Vec::new());
+    let c = &slow.result.metrics.counts;
+    assert!(c.expelled > 0, "{c:?}");
+    assert!(c.duplicates_applied > 0, "{c:?}");
+    let left = slow
+        .violations
+        .iter()
+        .flat_map(|v| &v.explanation)
+        .any(|line| line.contains("no poll within max_poll_interval"));
+    assert!(left, "{:?}", slow.violations.first());
+    let fast = eventsim::run_checked(&scenario(&text(50)), 1, Vec::new());
+    let c = &fast.result.metrics.counts;
+    assert_eq!(c.expelled, 0, "{c:?}");
+    assert_eq!(fast.verdict(), "pass", "{:?}", fast.violations.first());
+}
+
+/// KIP-345: with static membership (group.instance.id), a consumer that
+/// restarts within its session timeout gets its partitions back without a
+/// rebalance; a dynamic member's restart rebalances the group.
+#[test]
+fn a_static_member_restarting_within_its_session_timeout_causes_no_rebalance() {
+    let text = |static_membership: bool| {
+        format!(
+            r#"
+[scenario]
+name = "static"
+duration = "30s"
+
+[[topics]]
+name = "t"
+partitions = 6
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 300
+
+[[groups]]
+name = "g"
+topics = ["t"]
+consumers = 3
+commit = "after-process"
+session_timeout = "30s"
+static_membership = {static_membership}
+
+[[faults]]
+kind = "crash"
+target = "g/1"
+at = "10s"
+restart_after = "5s"
+"#
+        )
+    };
+    let fixed = eventsim::run_checked(&scenario(&text(true)), 1, Vec::new());
+    assert_eq!(
+        fixed.result.metrics.counts.rebalances, 1,
+        "only the first join"
+    );
+    assert_eq!(fixed.verdict(), "pass", "{:?}", fixed.violations.first());
+    let dynamic = eventsim::run(&scenario(&text(false)), 1);
+    assert!(dynamic.metrics.counts.rebalances >= 2);
+}
+
+/// A rebalance completes only when every member has rejoined: a paused
+/// member that has not been expelled holds it, so when it resumes it
+/// finishes its event while still owning the partition (and commits it),
+/// instead of applying it again after the partition moved. These seeds of
+/// random-chaos.toml each applied one effect twice before.
+#[test]
+fn a_paused_member_holds_the_rebalance_so_no_partition_has_two_owners() {
+    let s = load("scenarios/faults/random-chaos.toml");
+    for seed in [1060, 1168, 1282, 1788] {
+        let c = eventsim::run_checked(&s, seed, Vec::new());
+        assert_eq!(
+            c.verdict(),
+            "pass",
+            "seed {seed}: {:?}",
+            c.violations.first()
+        );
+    }
+}

@@ -217,11 +217,25 @@ impl Observer for Explainer {
                 Some(group),
                 Some(partition),
             )),
-            Observation::Expelled { group, consumer } if self.groups.contains(&group) => Some((
+            Observation::Expelled {
+                group,
+                consumer,
+                poll_timeout,
+            } if self.groups.contains(&group) => Some((
                 format!(
-                    "{t} {} expelled from group {} (session timeout)",
+                    "{t} {} {} group {} ({})",
                     c.consumer_name(consumer),
-                    c.groups[group as usize]
+                    if poll_timeout {
+                        "left"
+                    } else {
+                        "expelled from"
+                    },
+                    c.groups[group as usize],
+                    if poll_timeout {
+                        "no poll within max_poll_interval"
+                    } else {
+                        "session timeout"
+                    }
                 ),
                 None,
                 Some(group),

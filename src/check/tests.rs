@@ -357,6 +357,7 @@ fn explanations_follow_the_events_and_the_faults() {
         O::Expelled {
             group: 0,
             consumer: 0,
+            poll_timeout: false,
         },
     ));
     h.push((2000, delivered(1, 1, 1)));

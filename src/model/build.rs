@@ -265,6 +265,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 current: None,
                 waiting: true,
                 last_heard_ns: 0,
+                last_poll_ns: 0,
                 auto_commit_due_ns: 0,
                 auto_commit_timer: false,
             });
@@ -292,6 +293,8 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             by_type,
             emits,
             session_timeout_ns: g.session_timeout.ns(),
+            max_poll_interval_ns: g.max_poll_interval.ns(),
+            static_membership: g.static_membership,
             on_failure: g.failure_policy(),
             handler_retries: g.handler_retries,
             handler_backoff_ns: g.handler_retry_backoff.ns(),

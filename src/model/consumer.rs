@@ -120,6 +120,8 @@ pub(crate) struct ConsumerRt {
     pub waiting: bool,
     /// When the group coordinator last heard from the consumer.
     pub last_heard_ns: Time,
+    /// When the application last called poll (KIP-62's clock).
+    pub last_poll_ns: Time,
     /// Java auto-commit: the next poll at or after this commits.
     pub auto_commit_due_ns: Time,
     /// Java auto-commit: an `AutoCommit` event is queued for an idle poll.
@@ -198,6 +200,7 @@ impl World {
         if c.current.is_some() || !c.batch.is_empty() {
             return;
         }
+        c.last_poll_ns = self.kernel.now();
         if self.groups[g].generation > 0 && !self.groups[g].members.contains(&consumer) {
             // Expelled while it was away: Kafka's poll rejoins the group.
             self.rejoin(consumer);

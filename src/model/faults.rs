@@ -665,6 +665,7 @@ impl World {
             }
             let coordinator = self.coordinator(g as u32);
             let timeout = grp.session_timeout_ns;
+            let max_poll = grp.max_poll_interval_ns;
             for i in 0..self.groups[g].members.len() {
                 let Some(&c) = self.groups[g].members.get(i) else {
                     break;
@@ -673,10 +674,15 @@ impl World {
                 let heard = self.is_up(node)
                     && coordinator.is_some_and(|b| !self.net.cut(node, self.net.broker(b)));
                 let cr = &mut self.consumers[c as usize];
+                let busy = cr.current.is_some() || !cr.batch.is_empty();
                 if heard {
                     cr.last_heard_ns = now;
+                    if busy && now.saturating_sub(cr.last_poll_ns) > max_poll {
+                        // KIP-62: the heartbeat thread sends LeaveGroup.
+                        self.expel(c, true);
+                    }
                 } else if now.saturating_sub(cr.last_heard_ns) > timeout {
-                    self.expel(c);
+                    self.expel(c, false);
                 }
             }
         }

@@ -46,6 +46,10 @@ pub(crate) struct GroupRt {
     pub by_type: Vec<Option<Sampler>>,
     pub emits: Vec<EmitRt>,
     pub session_timeout_ns: Time,
+    pub max_poll_interval_ns: Time,
+    /// Static membership (KIP-345): members keep their identity across
+    /// restarts.
+    pub static_membership: bool,
     pub on_failure: OnFailure,
     pub handler_retries: u32,
     pub handler_backoff_ns: Time,
@@ -160,11 +164,15 @@ impl World {
         if self.groups[g as usize].generation != generation {
             return; // superseded by a later rebalance
         }
-        // The coordinator waits for running members still finishing an
-        // event of a revoked partition (they rejoin from their next poll).
+        // The coordinator waits for every member to rejoin: running members
+        // still finishing an event of a revoked partition (they rejoin from
+        // their next poll), and members that are down (paused, crashed) but
+        // not yet expelled, which rejoin when they come back or are removed
+        // when their session expires. Kafka's JoinGroup completes only when
+        // every known member has joined (or timed out).
         let finishing = self.groups[g as usize].members.iter().any(|&m| {
             let c = &self.consumers[m as usize];
-            self.is_up(c.node) && c.current.is_some_and(|cur| cur.revoked)
+            !self.is_up(c.node) || c.current.is_some_and(|cur| cur.revoked)
         });
         if finishing {
             self.kernel.schedule_in(
@@ -261,16 +269,21 @@ impl World {
         });
     }
 
-    /// The coordinator expels a consumer whose session expired; the group
-    /// rebalances without it.
-    pub(crate) fn expel(&mut self, consumer: u32) {
+    /// The coordinator expels a consumer whose session expired, or the
+    /// consumer leaves because it has not polled within `max_poll_interval`
+    /// (`poll_timeout`); the group rebalances without it.
+    pub(crate) fn expel(&mut self, consumer: u32, poll_timeout: bool) {
         let g = self.consumers[consumer as usize].group;
         let grp = &mut self.groups[g as usize];
         let Some(i) = grp.members.iter().position(|&m| m == consumer) else {
             return;
         };
         grp.members.remove(i);
-        self.observe(Observation::Expelled { group: g, consumer });
+        self.observe(Observation::Expelled {
+            group: g,
+            consumer,
+            poll_timeout,
+        });
         self.trigger_rebalance(g);
     }
 
@@ -315,7 +328,24 @@ impl World {
         if grp.generation == 0 {
             return;
         }
+        let keeps_identity = grp.static_membership && grp.members.contains(&consumer);
         self.start_auto_commit(consumer);
+        if keeps_identity {
+            // KIP-345: back with the same group.instance.id before its
+            // session expired, the member gets its assignment back from
+            // the committed offsets, and the group does not rebalance.
+            let now = self.now();
+            let c = &mut self.consumers[consumer as usize];
+            c.last_heard_ns = now;
+            c.last_poll_ns = now;
+            for idx in 0..self.groups[g as usize].parts.len() {
+                if self.groups[g as usize].owner[idx] == Some(consumer) {
+                    let part = self.groups[g as usize].parts[idx];
+                    self.assign_part(consumer, part, idx);
+                }
+            }
+            return;
+        }
         self.rejoin(consumer);
     }
 

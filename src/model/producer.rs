@@ -125,8 +125,9 @@ pub(crate) struct Request {
     pub part: u32,
     pub first_seq: u32,
     pub count: u32,
-    /// The broker the current attempt went to (its connection).
+    /// The broker the current attempt went to (its connection), and when.
     pub broker: u32,
+    pub sent_ns: Time,
     /// Producer epoch of the current attempt, and the sequence that starts it.
     pub epoch: u32,
     pub seq_base: u32,
@@ -271,6 +272,7 @@ impl World {
                 first_seq,
                 count,
                 broker: 0,
+                sent_ns: 0,
                 epoch: 0,
                 seq_base: 0,
                 attempt: 0,
@@ -315,6 +317,7 @@ impl World {
         r.attempt += 1;
         r.copies += 1;
         r.state = ReqState::Sent;
+        r.sent_ns = now;
         let prod = &self.producers[r.producer as usize];
         r.deadline_ns = now + prod.client.request_timeout.ns();
         let (p, part) = (r.producer, r.part);
@@ -480,6 +483,17 @@ impl World {
             self.maybe_free(req);
             return;
         }
+        let r = self.requests[req as usize];
+        if self.answered_out_of_order(&r) {
+            // A connection answers in request order (TCP, and Kafka's
+            // broker handles a connection's requests one at a time): an
+            // earlier request of this partition on it got no answer, so its
+            // response was lost and the connection with it. Every attempt
+            // on it fails, this one included.
+            self.disconnect(r.producer, r.broker);
+            self.maybe_free(req);
+            return;
+        }
         match result {
             ProduceResult::Ok | ProduceResult::Duplicate => self.resolve(req, true),
             ProduceResult::OutOfOrderSequence => {
@@ -491,6 +505,22 @@ impl World {
             | ProduceResult::InvalidProducerEpoch
             | ProduceResult::NotLeader => self.fail_attempt(req),
         }
+    }
+
+    /// Whether an attempt of the same partition sent earlier on the same
+    /// connection is still unanswered.
+    fn answered_out_of_order(&self, r: &Request) -> bool {
+        let prod = &self.producers[r.producer as usize];
+        if prod.parts[(r.part - prod.first_part) as usize].in_flight < 2 {
+            return false;
+        }
+        prod.live.iter().any(|&o| {
+            let q = &self.requests[o as usize];
+            q.part == r.part
+                && q.broker == r.broker
+                && q.state == ReqState::Sent
+                && q.sent_ns < r.sent_ns
+        })
     }
 
     /// OUT_OF_ORDER_SEQUENCE_NUMBER, as the Java producer handles it

@@ -629,6 +629,15 @@ pub struct Group {
     /// paused, cut off) leaves the group, which rebalances (session.timeout.ms).
     #[serde(default = "default_session_timeout")]
     pub session_timeout: Duration,
+    /// A consumer that does not poll within this long (a handler slower
+    /// than its batch allows) leaves the group (max.poll.interval.ms, KIP-62).
+    #[serde(default = "default_max_poll_interval")]
+    pub max_poll_interval: Duration,
+    /// Static membership (group.instance.id, KIP-345): a consumer that
+    /// restarts within its session timeout gets its partitions back without
+    /// a rebalance.
+    #[serde(default)]
+    pub static_membership: bool,
     /// What the handler does with an event that keeps failing. Default:
     /// `dead-letter` when `dead_letter_topic` is set, else `block`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -668,6 +677,9 @@ impl Group {
 
 fn default_session_timeout() -> Duration {
     Duration::from_secs(45)
+}
+fn default_max_poll_interval() -> Duration {
+    Duration::from_secs(300)
 }
 fn default_handler_retries() -> u32 {
     3
@@ -995,11 +1007,13 @@ impl Scenario {
                     );
                 }
             }
-            if g.session_timeout.ns() == 0 {
-                push(
-                    at("session_timeout"),
-                    "expected a duration greater than zero".into(),
-                );
+            for (field, d) in [
+                ("session_timeout", g.session_timeout),
+                ("max_poll_interval", g.max_poll_interval),
+            ] {
+                if d.ns() == 0 {
+                    push(at(field), "expected a duration greater than zero".into());
+                }
             }
             if NODE_CLASSES.contains(&g.name.as_str()) {
                 push(
