@@ -28,8 +28,11 @@ pub(super) struct Convergence {
     /// event -> (key, version, value). Those never acknowledged are
     /// indeterminate writes that happened.
     applied_unacked: Vec<FastMap<EventId, (u32, u32, u32)>>,
-    /// Per (group, partition): the offset the group started reading it from.
-    started: FastMap<(u32, u32), u64>,
+    /// Per group x partition: whether the group has started reading it.
+    started: Vec<bool>,
+    /// Per partition: reader groups that have not started reading it.
+    unstarted: Vec<u32>,
+    partitions: usize,
     /// Offsets of events on partitions some reader has not started yet.
     offsets: FastMap<EventId, u64>,
     /// Per (group, partition) not started yet: acknowledged events waiting
@@ -52,7 +55,9 @@ impl Convergence {
             excluded: vec![EventBits::default(); g],
             acked: EventBits::default(),
             applied_unacked: vec![FastMap::default(); g],
-            started: FastMap::default(),
+            started: vec![false; g * ctx.catalog.partitions.len()],
+            unstarted: ctx.readers.iter().map(|r| r.len() as u32).collect(),
+            partitions: ctx.catalog.partitions.len(),
             offsets: FastMap::default(),
             waiting: BTreeMap::new(),
             changed_ns: vec![0; g],
@@ -62,6 +67,10 @@ impl Convergence {
 }
 
 impl Convergence {
+    fn started(&self, group: u32, partition: u32) -> bool {
+        self.started[group as usize * self.partitions + partition as usize]
+    }
+
     /// An event that is not the group's to apply (retention deleted it
     /// first, or the handler gave up on it): take it out of the reference.
     fn exclude(
@@ -75,7 +84,7 @@ impl Convergence {
     ) {
         let g = group as usize;
         let effect = ctx.effects[g];
-        let folded = partition.is_none_or(|p| self.started.contains_key(&(group, p)));
+        let folded = partition.is_none_or(|p| self.started(group, p));
         if !self.excluded[g].insert(event)
             && folded
             && self.acked.contains(event)
@@ -125,7 +134,7 @@ impl Checker for Convergence {
                 self.acked.insert(event);
                 let offset = self.offsets.get(&event).copied().unwrap_or(u64::MAX);
                 for &g in &ctx.readers[partition as usize] {
-                    if !self.started.contains_key(&(g, partition)) {
+                    if self.unstarted[partition as usize] > 0 && !self.started(g, partition) {
                         self.waiting
                             .entry((g, partition))
                             .or_default()
@@ -144,10 +153,7 @@ impl Checker for Convergence {
                 event,
                 partition,
                 offset,
-            } if ctx.readers[partition as usize]
-                .iter()
-                .any(|&g| !self.started.contains_key(&(g, partition))) =>
-            {
+            } if self.unstarted[partition as usize] > 0 => {
                 self.offsets.insert(event, offset);
             }
             Observation::Assigned {
@@ -156,12 +162,12 @@ impl Checker for Convergence {
                 offset,
                 ..
             } => {
-                if let std::collections::hash_map::Entry::Vacant(v) =
-                    self.started.entry((group, partition))
-                {
+                let i = group as usize * self.partitions + partition as usize;
+                if !self.started[i] {
                     // What came before the group's first position is not its
                     // to read (a `latest` start): fold in only the rest.
-                    v.insert(offset);
+                    self.started[i] = true;
+                    self.unstarted[partition as usize] -= 1;
                     let g = group as usize;
                     for (o, key, version, value, event) in
                         self.waiting.remove(&(group, partition)).unwrap_or_default()

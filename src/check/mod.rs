@@ -311,6 +311,13 @@ impl Observer for Checks {
                 self.open_faults.remove(&fault);
                 self.settled_ns = self.settled_ns.max(at);
             }
+            // Kinds no checker reads: skip the calls (they come often).
+            Observation::HighWatermark { .. }
+            | Observation::Replicated { .. }
+            | Observation::IsrChanged { .. }
+            | Observation::Committed { .. }
+            | Observation::Rebalanced { .. }
+            | Observation::HandlerFailed { .. } => return,
             _ => {}
         }
         for c in &mut self.checkers {
