@@ -507,8 +507,13 @@ impl World {
         }
     }
 
-    /// Whether an attempt of the same partition sent earlier on the same
-    /// connection is still unanswered.
+    /// Whether an attempt of the same partition with lower sequences, sent
+    /// earlier on the same connection, is still unanswered. The broker
+    /// handles a partition's requests from one connection in order and
+    /// answers acks=all in offset order, so such an answer was lost. (A
+    /// retried lower batch answered before higher ones sent earlier is not
+    /// out of order here: its duplicate is answered as soon as the high
+    /// watermark covers it.)
     fn answered_out_of_order(&self, r: &Request) -> bool {
         let prod = &self.producers[r.producer as usize];
         if prod.parts[(r.part - prod.first_part) as usize].in_flight < 2 {
@@ -520,6 +525,7 @@ impl World {
                 && q.broker == r.broker
                 && q.state == ReqState::Sent
                 && q.sent_ns < r.sent_ns
+                && q.first_seq < r.first_seq
         })
     }
 
