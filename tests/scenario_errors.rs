@@ -297,3 +297,23 @@ fn unwritable_history_and_trace_files_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn transactional_is_the_old_name_of_atomic_with_effect() {
+    let base = "[scenario]\nname = \"x\"\nduration = \"1s\"\n[[topics]]\nname = \"t\"\n[[groups]]\nname = \"g\"\ntopics = [\"t\"]\n";
+    let old = eventsim::scenario::Scenario::parse(
+        &format!("{base}commit = \"transactional\"\n"),
+        "a.toml",
+    )
+    .unwrap();
+    let new = eventsim::scenario::Scenario::parse(
+        &format!("{base}commit = \"atomic-with-effect\"\n"),
+        "b.toml",
+    )
+    .unwrap();
+    assert_eq!(old.groups[0].commit, new.groups[0].commit);
+    assert_eq!(
+        new.groups[0].commit,
+        eventsim::scenario::CommitMode::AtomicWithEffect
+    );
+}

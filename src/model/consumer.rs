@@ -359,7 +359,7 @@ impl World {
                 key: e.key,
                 value: e.value,
             });
-        } else if self.groups[g as usize].commit == CommitMode::Transactional
+        } else if self.groups[g as usize].commit == CommitMode::AtomicWithEffect
             && !self.in_generation(consumer)
         {
             // The transaction's offset commit is fenced (the consumer was
@@ -372,14 +372,16 @@ impl World {
             let c = &mut self.consumers[consumer as usize];
             if let Some(cp) = c.parts.iter_mut().find(|cp| cp.part == cur.part) {
                 cp.processed = cur.offset + 1;
-                if commit == CommitMode::Transactional {
+                if commit == CommitMode::AtomicWithEffect {
                     // Effect and offset commit in one transaction.
                     self.commit(consumer, cur.part, cur.offset + 1);
                 }
             }
-        } else if matches!(commit, CommitMode::AfterProcess | CommitMode::Transactional)
-            || (commit == CommitMode::Auto
-                && self.groups[g as usize].client == ConsumerClient::Java)
+        } else if matches!(
+            commit,
+            CommitMode::AfterProcess | CommitMode::AtomicWithEffect
+        ) || (commit == CommitMode::Auto
+            && self.groups[g as usize].client == ConsumerClient::Java)
         {
             // Revoked while processing: the revocation callback waits for
             // this event and commits it (the rebalance waits too).

@@ -144,7 +144,7 @@ impl World {
             // committed when it finishes, as the rebalance waits for it).
             CommitMode::Auto if client == ConsumerClient::Java => Some(c.parts[idx].processed),
             CommitMode::Auto => Some(c.parts[idx].position),
-            CommitMode::BeforeProcess | CommitMode::Transactional => None,
+            CommitMode::BeforeProcess | CommitMode::AtomicWithEffect => None,
         };
         if let Some(offset) = offset {
             self.commit(consumer, part, offset);

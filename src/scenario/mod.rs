@@ -521,8 +521,12 @@ pub enum CommitMode {
     AfterProcess,
     /// Commit as soon as a batch is polled (at-most-once).
     BeforeProcess,
-    /// Effect and offset commit in one transaction (exactly-once).
-    Transactional,
+    /// The offset is stored atomically with the effect, in the service's own
+    /// store (the KafkaConsumer javadoc's "storing offsets outside Kafka"):
+    /// exactly-once effects for this group. Not Kafka transactions (KIP-98);
+    /// `transactional` is accepted as its old name.
+    #[serde(alias = "transactional")]
+    AtomicWithEffect,
 }
 
 /// Which Kafka client library a group's consumers behave like, where the
