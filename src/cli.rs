@@ -402,6 +402,12 @@ fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         c.unclean_leader_elections,
         c.expelled
     );
+    if c.compacted > 0 {
+        println!(
+            "  compacted {} (records removed by log compaction before a group read them)",
+            c.compacted
+        );
+    }
     if !s.faults.is_empty() {
         let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!("  faults fired: {}", list.join(", "));

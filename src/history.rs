@@ -198,6 +198,16 @@ pub enum Observation {
         key: u32,
         value: u32,
     },
+    /// Log compaction removed the event (a later record of its key exists)
+    /// before the group read it: not the group's to apply.
+    Compacted {
+        event: EventId,
+        group: u32,
+        partition: u32,
+        offset: u64,
+        key: u32,
+        value: u32,
+    },
     /// A node changed state: 0 up, 1 crashed, 2 paused.
     NodeState { node: u32, state: u8 },
     /// A fault of the plan fired (index into the run's fault plan).

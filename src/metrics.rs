@@ -25,6 +25,9 @@ pub struct Counts {
     pub duplicates_applied: u64,
     /// Deleted by retention before a group read them (per group).
     pub expired: u64,
+    /// Removed by log compaction before a group read them (per group).
+    #[serde(default)]
+    pub compacted: u64,
     /// Handler gave up and published to the dead-letter topic.
     pub dead_lettered: u64,
     /// Handler gave up and dropped the event (`on_failure = "skip"`).
@@ -322,6 +325,7 @@ impl Observer for Metrics {
             Observation::Committed { .. } => self.counts.committed += 1,
             Observation::Rebalanced { .. } => self.counts.rebalances += 1,
             Observation::Expired { .. } => self.counts.expired += 1,
+            Observation::Compacted { .. } => self.counts.compacted += 1,
             Observation::GaveUp { dead_lettered, .. } => {
                 if dead_lettered {
                     self.counts.dead_lettered += 1;

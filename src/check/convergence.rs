@@ -186,6 +186,14 @@ impl Checker for Convergence {
                 key,
                 value,
                 ..
+            }
+            | Observation::Compacted {
+                event,
+                group,
+                partition,
+                key,
+                value,
+                ..
             } => self.exclude(ctx, group, Some(partition), event, key, value),
             Observation::GaveUp {
                 event,

@@ -126,6 +126,7 @@ impl Checker for NoLoss {
                 }
             }
             Observation::Applied { event, group, .. }
+            | Observation::Compacted { event, group, .. }
             | Observation::Skipped { event, group, .. }
             | Observation::GaveUp { event, group, .. } => self.settle(group, event),
             _ => {}

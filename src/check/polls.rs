@@ -48,6 +48,9 @@ impl Checker for Polls {
             }
             Observation::Expired {
                 group, partition, ..
+            }
+            | Observation::Compacted {
+                group, partition, ..
             } => {
                 self.reset.insert((group, partition));
             }

@@ -107,6 +107,38 @@ pub(crate) struct BrokerRt {
     pub disk_factor: f64,
 }
 
+/// What marks a compacted record in a replica's log: the slot stays (offsets
+/// never move), fetches skip it.
+pub(crate) const COMPACTED: EventId = EventId::MAX;
+
+/// Log compaction of one partition (Kafka's log cleaner, one pass a
+/// second): the latest offset of each key below the high watermark, and
+/// the records superseded since, each removable once `lag` has passed.
+#[derive(Default)]
+pub(crate) struct Compaction {
+    pub lag_ns: Time,
+    /// Records below this offset have been indexed.
+    pub indexed_to: u64,
+    pub latest: std::collections::HashMap<u32, u64, std::hash::BuildHasherDefault<KeyHasher>>,
+    /// (offset, when it may go), in the order superseded.
+    pub superseded: VecDeque<(u64, Time)>,
+}
+
+/// A fixed-seed hasher for compaction's key map (never iterated).
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// One replica's copy of a partition log.
 #[derive(Default)]
 pub(crate) struct ReplicaLog {
@@ -148,6 +180,8 @@ pub(crate) struct PartitionRt {
     pub hw: u64,
     pub min_isr: u32,
     pub retention_ns: Time,
+    /// `cleanup_policy = "compact"`: the compaction state, else None.
+    pub compaction: Option<Box<Compaction>>,
     /// acks = all requests waiting for the high watermark: (request, attempt, end offset).
     pub pending_acks: VecDeque<(u32, u32, u64)>,
     /// Elections that cut the leader's log: (new leader epoch, offset from
@@ -416,7 +450,9 @@ impl World {
             let bytes = if self.net.counts_bytes() {
                 let log = &self.parts[part as usize].leader_log();
                 (offset..leader_leo)
-                    .map(|o| u64::from(self.events[log.get(o) as usize].size))
+                    .map(|o| log.get(o))
+                    .filter(|&e| e != COMPACTED)
+                    .map(|e| u64::from(self.events[e as usize].size))
                     .sum()
             } else {
                 0
@@ -608,7 +644,7 @@ impl World {
         let mut expired: Vec<(EventId, u32, u64)> = Vec::new();
         for (part, p) in self.parts.iter_mut().enumerate() {
             let horizon = now.saturating_sub(p.retention_ns);
-            if horizon == 0 {
+            if horizon == 0 || p.compaction.is_some() {
                 continue;
             }
             let hw = p.hw;
@@ -631,6 +667,71 @@ impl World {
                 if self.read_point(g, part).is_some_and(|read| offset >= read) {
                     let e = self.events[event as usize];
                     self.observe(Observation::Expired {
+                        event,
+                        group: g,
+                        partition: part,
+                        offset,
+                        key: e.key,
+                        value: e.value,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Log compaction (`cleanup_policy = "compact"`), one pass: index the
+    /// records newly below the high watermark by key, and remove those
+    /// superseded by a later record of their key at least
+    /// `min_compaction_lag` ago, from every replica (the slot stays, so
+    /// offsets never move; fetches skip it). A removed record a group had
+    /// not read yet is `Compacted` for that group: not its to read.
+    pub(crate) fn compact_logs(&mut self) {
+        let now = self.now();
+        let mut removed: Vec<(EventId, u32, u64)> = Vec::new();
+        for part in 0..self.parts.len() {
+            let p = &mut self.parts[part];
+            let Some(c) = p.compaction.as_mut() else {
+                continue;
+            };
+            let leader = p.leader;
+            let hw = p.hw;
+            let from = c.indexed_to.max(p.logs[leader].start);
+            for offset in from..hw.min(p.logs[leader].leo()) {
+                let event = p.logs[leader].get(offset);
+                if event == COMPACTED {
+                    continue;
+                }
+                let key = self.events[event as usize].key;
+                if let Some(old) = c.latest.insert(key, offset) {
+                    c.superseded.push_back((old, now + c.lag_ns));
+                }
+            }
+            c.indexed_to = c.indexed_to.max(hw);
+            while let Some(&(offset, at)) = c.superseded.front() {
+                if at > now {
+                    break;
+                }
+                c.superseded.pop_front();
+                let mut event = COMPACTED;
+                for log in &mut p.logs {
+                    if offset >= log.start && offset < log.leo() {
+                        let slot = &mut log.entries[(offset - log.start) as usize];
+                        if *slot != COMPACTED {
+                            event = *slot;
+                        }
+                        *slot = COMPACTED;
+                    }
+                }
+                if event != COMPACTED {
+                    removed.push((event, part as u32, offset));
+                }
+            }
+        }
+        for (event, part, offset) in removed {
+            for g in 0..self.groups.len() as u32 {
+                if self.read_point(g, part).is_some_and(|read| offset >= read) {
+                    let e = self.events[event as usize];
+                    self.observe(Observation::Compacted {
                         event,
                         group: g,
                         partition: part,
@@ -714,6 +815,9 @@ impl World {
         let counts_bytes = self.net.counts_bytes();
         for offset in first..end {
             let event = log.get(offset);
+            if event == COMPACTED {
+                continue;
+            }
             cp.inflight.push_back((offset, event));
             if counts_bytes {
                 bytes += u64::from(self.events[event as usize].size);
@@ -727,7 +831,9 @@ impl World {
                 if self.net.duplicates(from, to) {
                     // The response arrives twice: the records are handed over twice.
                     for offset in first..end {
-                        cp.inflight.push_back((offset, log.get(offset)));
+                        if log.get(offset) != COMPACTED {
+                            cp.inflight.push_back((offset, log.get(offset)));
+                        }
                     }
                 }
                 self.kernel.schedule_at(
@@ -949,7 +1055,9 @@ impl World {
                 if q == old {
                     let log = &p.logs[q];
                     for offset in d.max(log.start)..log.leo() {
-                        lost.push((offset, log.get(offset)));
+                        if log.get(offset) != COMPACTED {
+                            lost.push((offset, log.get(offset)));
+                        }
                     }
                 }
                 truncate(&mut p.logs[q], d);

@@ -79,6 +79,14 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 hw: 0,
                 min_isr: t.min_insync_replicas,
                 retention_ns: t.retention.ns(),
+                compaction: (t.cleanup_policy == crate::scenario::CleanupPolicy::Compact).then(
+                    || {
+                        Box::new(super::broker::Compaction {
+                            lag_ns: t.min_compaction_lag.ns(),
+                            ..Default::default()
+                        })
+                    },
+                ),
                 pending_acks: VecDeque::new(),
                 parked_consumers: Vec::new(),
                 producer_state: Vec::new(),

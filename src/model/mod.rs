@@ -390,6 +390,7 @@ impl World {
         self.maintain_isr();
         if self.ticks.is_multiple_of(10) {
             self.apply_retention();
+            self.compact_logs();
         }
         if self.now() >= self.production_end_ns && self.quiescent() {
             self.stop = Some(StopReason::Quiescent);

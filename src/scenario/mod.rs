@@ -279,6 +279,28 @@ pub struct Topic {
     /// truncated to what that replica has and acknowledged events can be lost.
     #[serde(default)]
     pub unclean_leader_election: bool,
+    /// `delete` (by `retention`) or `compact` (keep the latest record of
+    /// each key): Kafka's cleanup.policy.
+    #[serde(default = "default_cleanup_policy")]
+    pub cleanup_policy: CleanupPolicy,
+    /// `compact`: a record is compacted away no sooner than this after it
+    /// was superseded (Kafka's min.compaction.lag.ms).
+    #[serde(default)]
+    pub min_compaction_lag: Duration,
+}
+
+/// Kafka's `cleanup.policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CleanupPolicy {
+    /// Records older than `retention` are deleted.
+    Delete,
+    /// Records superseded by a later record of the same key are removed.
+    Compact,
+}
+
+fn default_cleanup_policy() -> CleanupPolicy {
+    CleanupPolicy::Delete
 }
 
 fn default_retention() -> Duration {
