@@ -662,17 +662,35 @@ impl World {
                 }
             }
         }
-        for (event, part, offset) in expired {
+        self.removed_unread(&expired, false);
+    }
+
+    /// Records removed from a log (by retention, or `compacted`): each is
+    /// observed for every group that had not read it yet.
+    fn removed_unread(&mut self, removed: &[(EventId, u32, u64)], compacted: bool) {
+        for &(event, part, offset) in removed {
             for g in 0..self.groups.len() as u32 {
                 if self.read_point(g, part).is_some_and(|read| offset >= read) {
                     let e = self.events[event as usize];
-                    self.observe(Observation::Expired {
-                        event,
-                        group: g,
-                        partition: part,
-                        offset,
-                        key: e.key,
-                        value: e.value,
+                    let (group, partition, key, value) = (g, part, e.key, e.value);
+                    self.observe(if compacted {
+                        Observation::Compacted {
+                            event,
+                            group,
+                            partition,
+                            offset,
+                            key,
+                            value,
+                        }
+                    } else {
+                        Observation::Expired {
+                            event,
+                            group,
+                            partition,
+                            offset,
+                            key,
+                            value,
+                        }
                     });
                 }
             }
@@ -727,21 +745,7 @@ impl World {
                 }
             }
         }
-        for (event, part, offset) in removed {
-            for g in 0..self.groups.len() as u32 {
-                if self.read_point(g, part).is_some_and(|read| offset >= read) {
-                    let e = self.events[event as usize];
-                    self.observe(Observation::Compacted {
-                        event,
-                        group: g,
-                        partition: part,
-                        offset,
-                        key: e.key,
-                        value: e.value,
-                    });
-                }
-            }
-        }
+        self.removed_unread(&removed, true);
     }
 
     /// The offset from which group `g` has yet to read `part` (`None`: the
