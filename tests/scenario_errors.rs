@@ -317,3 +317,43 @@ fn transactional_is_the_old_name_of_atomic_with_effect() {
         eventsim::scenario::CommitMode::AtomicWithEffect
     );
 }
+
+#[test]
+fn the_conformance_fields_are_validated_with_their_location() {
+    let groups = |extra: &str| {
+        GOOD.replace(
+            "topics = [\"orders\"]\n",
+            &format!("topics = [\"orders\"]\n{extra}\n"),
+        )
+    };
+    assert_error(
+        &groups("client = \"kafkajs\""),
+        "18:10",
+        &["groups[0].client", "expected `java` or `librdkafka`"],
+    );
+    assert_error(
+        &groups("max_poll_interval = \"0\""),
+        "18:21",
+        &["groups[0].max_poll_interval", "greater than zero"],
+    );
+    let text = GOOD.replace(
+        "partitions = 2",
+        "partitions = 2\ncleanup_policy = \"archive\"",
+    );
+    assert_error(
+        &text,
+        "9:18",
+        &["topics[0].cleanup_policy", "expected `delete` or `compact`"],
+    );
+    let text = GOOD.replace(
+        "duration = \"1s\"",
+        "duration = \"1s\"\n[network]\nlink_bandwidth = 0.5",
+    );
+    assert_error(&text, "6:18", &["network.link_bandwidth", "at least 1"]);
+    let text = format!("{GOOD}\n[checks]\nproducer_progress_bound = \"0\"\n");
+    assert_error(
+        &text,
+        "20:27",
+        &["checks.producer_progress_bound", "greater than zero"],
+    );
+}
