@@ -980,3 +980,76 @@ fn a_group_replaying_a_compacted_topic_reads_the_latest_record_of_each_key() {
     };
     assert_eq!(summary(), summary());
 }
+
+/// Every new mechanism is a pure function of (scenario, seed): the shipped
+/// scenarios that exercise them, and one with bandwidth limits, static
+/// membership, a short max_poll_interval and librdkafka auto-commit, give
+/// byte-identical summaries and violations when run twice.
+#[test]
+fn the_new_mechanisms_are_deterministic() {
+    let inline = scenario(
+        r#"
+[scenario]
+name = "everything-new"
+duration = "20s"
+
+[network]
+client_latency = { dist = "exponential", mean = "2ms" }
+link_bandwidth = 5e6
+broker_bandwidth = 2e7
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "t"
+partitions = 4
+replication_factor = 3
+min_insync_replicas = 2
+cleanup_policy = "compact"
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 300
+payload = 2000
+keys = { dist = "uniform", n = 50 }
+
+[[groups]]
+name = "g"
+topics = ["t"]
+consumers = 2
+commit = "auto"
+client = "librdkafka"
+static_membership = true
+max_poll_interval = "2s"
+max_poll_records = 200
+processing = "15ms"
+auto_offset_reset = "earliest"
+
+[[faults]]
+kind = "crash"
+target = "g/1"
+at = "5s"
+restart_after = "3s"
+"#,
+    );
+    let mut scenarios = vec![inline];
+    for f in [
+        "faults/safe-chaos",
+        "faults/idempotent-acks-all-chaos",
+        "faults/auto-commit-java",
+        "faults/dual-write-duplicates",
+        "compacted-replay",
+    ] {
+        scenarios.push(load(&format!("scenarios/{f}.toml")));
+    }
+    for s in &scenarios {
+        let once = || {
+            let c = eventsim::run_checked(s, 11, Vec::new());
+            let summary = eventsim::report::Summary::new(&c.result, String::new()).to_json();
+            (summary, format!("{:?}", c.violations))
+        };
+        assert_eq!(once(), once(), "{}", s.scenario.name);
+    }
+}
