@@ -1053,3 +1053,129 @@ restart_after = "3s"
         assert_eq!(once(), once(), "{}", s.scenario.name);
     }
 }
+
+/// Per partition being consumed just before `from` (a delivery in the
+/// half second before), the longest time between two deliveries from
+/// `from` on: a partition stopped by a rebalance shows a long gap.
+fn longest_delivery_gaps(s: &eventsim::scenario::Scenario, seed: u64, from: u64) -> Vec<u64> {
+    use eventsim::history::{Observation, Observer, Shared};
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+    #[derive(Default)]
+    struct Gaps {
+        from: u64,
+        last: BTreeMap<u32, u64>,
+        longest: BTreeMap<u32, u64>,
+    }
+    impl Observer for Gaps {
+        fn observe(&mut self, at: u64, o: &Observation) {
+            let Observation::Delivered { partition, .. } = *o else {
+                return;
+            };
+            if at + 500_000_000 < self.from {
+                return;
+            }
+            let last = self.last.insert(partition, at);
+            if let Some(last) = last.filter(|_| at >= self.from) {
+                let gap = self.longest.entry(partition).or_default();
+                *gap = (*gap).max(at - last.max(self.from));
+            }
+        }
+    }
+    let gaps = Rc::new(RefCell::new(Gaps {
+        from,
+        ..Gaps::default()
+    }));
+    let checked = eventsim::run_checked(s, seed, vec![Box::new(Shared(gaps.clone()))]);
+    assert_eq!(
+        checked.verdict(),
+        "pass",
+        "seed {seed}: {:?}",
+        checked.violations.first()
+    );
+    let g = gaps.borrow();
+    g.longest.values().copied().collect()
+}
+
+/// A rebalance triggered by a restarted consumer: the others learn of it
+/// at their next heartbeat (every 3s), so an eager rebalance stops each
+/// member's partitions from when it rejoins until the last member has, and
+/// that wait grows with the group. Cooperative rebalancing (KIP-429) stops
+/// only the partitions that move.
+fn rebalance_scenario(consumers: u32, assignment: &str) -> eventsim::scenario::Scenario {
+    scenario(&format!(
+        r#"
+[scenario]
+name = "rebalance-cost"
+duration = "30s"
+
+[[topics]]
+name = "t"
+partitions = 24
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 4800
+
+[[groups]]
+name = "g"
+topics = ["t"]
+consumers = {consumers}
+assignment = "{assignment}"
+commit = "after-process"
+processing = {{ dist = "constant", value = "50us" }}
+session_timeout = "30s"
+
+[[faults]]
+kind = "crash"
+target = "g/0"
+at = "10s"
+restart_after = "1s"
+"#
+    ))
+}
+
+#[test]
+fn an_eager_rebalance_stops_every_partition_longer_as_the_group_grows_and_cooperative_stops_only_what_moves()
+ {
+    const STALL: u64 = 500_000_000;
+    let mut mean_stall = Vec::new();
+    for consumers in [2, 12] {
+        let mut total = 0u64;
+        let mut n = 0u64;
+        for seed in 0..8 {
+            let gaps = longest_delivery_gaps(
+                &rebalance_scenario(consumers, "range"),
+                seed,
+                11_000_000_000,
+            );
+            total += gaps.iter().sum::<u64>();
+            n += gaps.len() as u64;
+        }
+        mean_stall.push(total / n);
+    }
+    assert!(
+        mean_stall[1] > 3 * mean_stall[0],
+        "mean longest gap per partition, eager: 2 members {}ms, 12 members {}ms",
+        mean_stall[0] / 1_000_000,
+        mean_stall[1] / 1_000_000
+    );
+    for seed in 0..8 {
+        let stalled = |assignment: &str| {
+            longest_delivery_gaps(&rebalance_scenario(12, assignment), seed, 11_000_000_000)
+                .iter()
+                .filter(|&&g| g > STALL)
+                .count()
+        };
+        let (eager, cooperative) = (stalled("sticky"), stalled("cooperative-sticky"));
+        // Of the 22 partitions being consumed when the restarted member
+        // rejoins, an eager rebalance stops most for over half a second;
+        // a cooperative one stops at most the few that move to it.
+        assert!(
+            cooperative <= 4 && eager >= 8,
+            "seed {seed}: partitions stalled over 500ms: eager {eager}, cooperative {cooperative}"
+        );
+    }
+}

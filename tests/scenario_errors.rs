@@ -336,6 +336,11 @@ fn the_conformance_fields_are_validated_with_their_location() {
         "18:21",
         &["groups[0].max_poll_interval", "greater than zero"],
     );
+    assert_error(
+        &groups("session_timeout = \"3s\"\nheartbeat_interval = \"5s\""),
+        "19:22",
+        &["groups[0].heartbeat_interval", "below session_timeout (3s)"],
+    );
     let text = GOOD.replace(
         "partitions = 2",
         "partitions = 2\ncleanup_policy = \"archive\"",

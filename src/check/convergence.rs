@@ -28,8 +28,9 @@ pub(super) struct Convergence {
     /// event -> (key, version, value). Those never acknowledged are
     /// indeterminate writes that happened.
     applied_unacked: Vec<FastMap<EventId, (u32, u32, u32)>>,
-    /// Per group x partition: whether the group has started reading it.
-    started: Vec<bool>,
+    /// Per group x partition: the offset the group started reading it
+    /// from, once it has.
+    start: Vec<Option<u64>>,
     /// Per partition: reader groups that have not started reading it.
     unstarted: Vec<u32>,
     partitions: usize,
@@ -55,7 +56,7 @@ impl Convergence {
             excluded: vec![EventBits::default(); g],
             acked: EventBits::default(),
             applied_unacked: vec![FastMap::default(); g],
-            started: vec![false; g * ctx.catalog.partitions.len()],
+            start: vec![None; g * ctx.catalog.partitions.len()],
             unstarted: ctx.readers.iter().map(|r| r.len() as u32).collect(),
             partitions: ctx.catalog.partitions.len(),
             offsets: FastMap::default(),
@@ -68,7 +69,7 @@ impl Convergence {
 
 impl Convergence {
     fn started(&self, group: u32, partition: u32) -> bool {
-        self.started[group as usize * self.partitions + partition as usize]
+        self.start[group as usize * self.partitions + partition as usize].is_some()
     }
 
     /// An event that is not the group's to apply (retention deleted it
@@ -141,9 +142,12 @@ impl Checker for Convergence {
                             .push((offset, key, version, value, event));
                         continue;
                     }
+                    let start = self.start[g as usize * self.partitions + partition as usize];
                     let g = g as usize;
                     self.applied_unacked[g].remove(&event);
-                    if self.excluded[g].contains(event) {
+                    // Appended below where a `latest` group started, but
+                    // acknowledged only after: not the group's to read.
+                    if self.excluded[g].contains(event) || start.is_some_and(|s| offset < s) {
                         continue;
                     }
                     self.add_to_reference(ctx, g, key, version, value);
@@ -163,10 +167,10 @@ impl Checker for Convergence {
                 ..
             } => {
                 let i = group as usize * self.partitions + partition as usize;
-                if !self.started[i] {
+                if self.start[i].is_none() {
                     // What came before the group's first position is not its
                     // to read (a `latest` start): fold in only the rest.
-                    self.started[i] = true;
+                    self.start[i] = Some(offset);
                     self.unstarted[partition as usize] -= 1;
                     let g = group as usize;
                     for (o, key, version, value, event) in

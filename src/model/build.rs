@@ -15,6 +15,7 @@ use crate::history::Catalog;
 use crate::kernel::{Budget, Kernel, NS_PER_S, rng_stream};
 use crate::metrics::{EventBits, Metrics};
 use crate::scenario::{Arrival, Partitioner, ProducerClient, Scenario};
+use rand::Rng as _;
 use std::collections::{BTreeMap, VecDeque};
 
 pub(crate) struct TopicRt {
@@ -257,6 +258,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             }
         }
         let mut members = Vec::new();
+        let heartbeat_ns = g.heartbeat_interval().ns().max(1);
         for i in 0..g.consumers {
             let id = consumers.len() as u32;
             members.push(id);
@@ -267,6 +269,8 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 rng: rng_stream(seed, &name),
                 token: 0,
                 generation: 0,
+                heartbeat_phase_ns: rng_stream(seed, &format!("{name}/heartbeat"))
+                    .gen_range(0..heartbeat_ns),
                 parts: Vec::new(),
                 rr: 0,
                 batch: VecDeque::new(),
@@ -301,6 +305,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             by_type,
             emits,
             session_timeout_ns: g.session_timeout.ns(),
+            heartbeat_interval_ns: heartbeat_ns,
             max_poll_interval_ns: g.max_poll_interval.ns(),
             static_membership: g.static_membership,
             on_failure: g.failure_policy(),
@@ -310,6 +315,9 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             generation: 0,
             members: Vec::new(),
             rebalancing: false,
+            second_round: false,
+            joins_pending: 0,
+            last_join_ns: 0,
             owner: vec![None; n],
             target: vec![None; n],
             committed: vec![None; n],

@@ -118,6 +118,8 @@ pub(crate) struct ConsumerRt {
     pub current: Option<Current>,
     /// Nothing to process: the next fetch response polls.
     pub waiting: bool,
+    /// When the consumer heartbeats (every `heartbeat_interval` from it).
+    pub heartbeat_phase_ns: Time,
     /// When the group coordinator last heard from the consumer.
     pub last_heard_ns: Time,
     /// When the application last called poll (KIP-62's clock).

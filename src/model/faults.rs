@@ -543,6 +543,7 @@ impl World {
             | Ev::FetchRetry { consumer, .. } => self.consumers[consumer as usize].node,
             Ev::GroupStart { .. }
             | Ev::RebalanceDone { .. }
+            | Ev::JoinGroup { .. }
             | Ev::Tick
             | Ev::FaultStart { .. }
             | Ev::FaultEnd { .. } => return None,
@@ -690,7 +691,7 @@ impl World {
 
     /// The broker hosting a group's coordinator: the first live broker
     /// from the group's hash slot (it moves when its broker fails).
-    fn coordinator(&self, g: u32) -> Option<u32> {
+    pub(crate) fn coordinator(&self, g: u32) -> Option<u32> {
         let nb = self.brokers.len() as u32;
         (0..nb)
             .map(|i| (g + i) % nb)

@@ -46,6 +46,7 @@ pub(crate) struct GroupRt {
     pub by_type: Vec<Option<Sampler>>,
     pub emits: Vec<EmitRt>,
     pub session_timeout_ns: Time,
+    pub heartbeat_interval_ns: Time,
     pub max_poll_interval_ns: Time,
     /// Static membership (KIP-345): members keep their identity across
     /// restarts.
@@ -59,6 +60,12 @@ pub(crate) struct GroupRt {
     pub generation: u32,
     pub members: Vec<u32>,
     pub rebalancing: bool,
+    /// Cooperative: the current round hands on what the first one revoked.
+    pub second_round: bool,
+    /// Members of the current round whose JoinGroup has not arrived, and
+    /// when the last one that did arrived.
+    pub joins_pending: u32,
+    pub last_join_ns: Time,
     pub owner: Vec<Option<u32>>,
     pub target: Vec<Option<u32>>,
     pub committed: Vec<Option<u64>>,
@@ -81,11 +88,15 @@ impl World {
             let consumer = self.groups[g as usize].consumers[i];
             self.start_auto_commit(consumer);
         }
-        self.trigger_rebalance(g);
+        let everyone = self.groups[g as usize].members.clone();
+        self.trigger_rebalance(g, &everyone);
     }
 
-    /// Membership changed: start a rebalance into a new generation.
-    pub(crate) fn trigger_rebalance(&mut self, g: u32) {
+    /// Membership changed: start a rebalance into a new generation. The
+    /// members in `at_once` (a consumer joining, or every member when the
+    /// group starts) send JoinGroup at once; the others learn of the
+    /// rebalance from their next heartbeat's REBALANCE_IN_PROGRESS.
+    pub(crate) fn trigger_rebalance(&mut self, g: u32, at_once: &[u32]) {
         let grp = &self.groups[g as usize];
         let target = assign(
             grp.assignment,
@@ -93,32 +104,116 @@ impl World {
             &grp.members,
             &grp.owner,
         );
-        let eager = grp.assignment != Assignment::CooperativeSticky;
-        // Revoke first, while the old generation still accepts commits.
-        for (idx, new) in target.iter().enumerate() {
-            let old = self.groups[g as usize].owner[idx];
-            if let Some(old) = old.filter(|&old| eager || Some(old) != *new) {
-                let part = self.groups[g as usize].parts[idx];
-                self.revoke(old, part);
-                self.groups[g as usize].owner[idx] = None;
+        let grp = &mut self.groups[g as usize];
+        // Partitions of members that left are free at once.
+        for owner in grp.owner.iter_mut() {
+            if owner.is_some_and(|o| !grp.members.contains(&o)) {
+                *owner = None;
             }
         }
-        let grp = &mut self.groups[g as usize];
-        grp.generation += 1;
         grp.target = target;
         grp.rebalancing = true;
-        let generation = grp.generation;
-        for &m in &grp.members {
-            self.consumers[m as usize].generation = generation;
+        grp.second_round = false;
+        self.start_round(g, at_once);
+    }
+
+    /// One join + sync round into a new generation: every member sends
+    /// JoinGroup (when it learns of the round), and the round completes
+    /// `rebalance_time` after the last one arrives.
+    fn start_round(&mut self, g: u32, at_once: &[u32]) {
+        let now = self.now();
+        let grp = &mut self.groups[g as usize];
+        grp.generation += 1;
+        grp.joins_pending = grp.members.len() as u32;
+        grp.last_join_ns = now;
+        let (generation, interval) = (grp.generation, grp.heartbeat_interval_ns);
+        if grp.members.is_empty() {
+            let at = grp.rebalance_time_ns;
+            self.kernel.schedule_in(
+                at,
+                Ev::RebalanceDone {
+                    group: g,
+                    generation,
+                },
+            );
+            return;
         }
-        let at = grp.rebalance_time_ns;
-        self.kernel.schedule_in(
-            at,
-            Ev::RebalanceDone {
-                group: g,
-                generation,
-            },
-        );
+        for i in 0..self.groups[g as usize].members.len() {
+            let m = self.groups[g as usize].members[i];
+            let c = &mut self.consumers[m as usize];
+            c.generation = generation;
+            let wait = if at_once.contains(&m) {
+                0
+            } else {
+                until_heartbeat(now, c.heartbeat_phase_ns, interval)
+            };
+            self.kernel.schedule_in(
+                wait,
+                Ev::JoinGroup {
+                    group: g,
+                    generation,
+                    consumer: m,
+                },
+            );
+        }
+    }
+
+    /// A member learned of the round and (re)joins: an eager member first
+    /// revokes everything it owns (committing, onPartitionsRevoked); any
+    /// member finishes the event in hand of a revoked partition first (the
+    /// Java client rejoins inside poll()). JoinGroup then crosses the
+    /// network to the coordinator; a member that is down or cut off tries
+    /// again until it is back or its session expires.
+    pub(crate) fn on_join_group(&mut self, g: u32, generation: u32, consumer: u32) {
+        let grp = &self.groups[g as usize];
+        if grp.generation != generation || !grp.members.contains(&consumer) {
+            return;
+        }
+        let again = Ev::JoinGroup {
+            group: g,
+            generation,
+            consumer,
+        };
+        let node = self.consumers[consumer as usize].node;
+        if !self.is_up(node) {
+            self.kernel.schedule_in(REJOIN_POLL_NS, again);
+            return;
+        }
+        if grp.assignment != Assignment::CooperativeSticky {
+            for idx in 0..grp.parts.len() {
+                if self.groups[g as usize].owner[idx] == Some(consumer) {
+                    let part = self.groups[g as usize].parts[idx];
+                    self.revoke(consumer, part);
+                    self.groups[g as usize].owner[idx] = None;
+                }
+            }
+        }
+        let c = &self.consumers[consumer as usize];
+        if c.current.is_some_and(|cur| cur.revoked) {
+            self.kernel.schedule_in(REJOIN_POLL_NS, again);
+            return;
+        }
+        let now = self.now();
+        let arrival = self
+            .coordinator(g)
+            .and_then(|b| self.net.deliver_at(now, node, self.net.broker(b), 0));
+        let Some(arrival) = arrival else {
+            self.kernel.schedule_in(REJOIN_POLL_NS, again);
+            return;
+        };
+        let grp = &mut self.groups[g as usize];
+        grp.last_join_ns = grp.last_join_ns.max(arrival);
+        grp.joins_pending -= 1;
+        if grp.joins_pending == 0 {
+            let at = grp.last_join_ns + grp.rebalance_time_ns;
+            self.kernel.schedule_at(
+                at,
+                Ev::RebalanceDone {
+                    group: g,
+                    generation,
+                },
+            );
+        }
     }
 
     /// Take `part` away from `consumer` (Kafka's onPartitionsRevoked: commit
@@ -184,6 +279,18 @@ impl World {
             );
             return;
         }
+        // Cooperative (KIP-429): the first round only takes away what moves;
+        // its owners revoke it and rejoin, and a second round hands it on.
+        // Everything else is never stopped.
+        let grp = &self.groups[g as usize];
+        let moving: Vec<usize> =
+            if grp.assignment == Assignment::CooperativeSticky && !grp.second_round {
+                (0..grp.parts.len())
+                    .filter(|&idx| grp.owner[idx].is_some_and(|o| grp.target[idx] != Some(o)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
         for idx in 0..self.groups[g as usize].parts.len() {
             let grp = &mut self.groups[g as usize];
             if let (None, Some(consumer)) = (grp.owner[idx], grp.target[idx]) {
@@ -192,11 +299,26 @@ impl World {
                 self.assign_part(consumer, part, idx);
             }
         }
-        self.groups[g as usize].rebalancing = false;
         self.observe(Observation::Rebalanced {
             group: g,
             generation,
         });
+        if !moving.is_empty() {
+            let mut revokers = Vec::new();
+            for idx in moving {
+                let grp = &mut self.groups[g as usize];
+                let (Some(old), part) = (grp.owner[idx], grp.parts[idx]) else {
+                    continue;
+                };
+                grp.owner[idx] = None;
+                self.revoke(old, part);
+                revokers.push(old);
+            }
+            self.groups[g as usize].second_round = true;
+            self.start_round(g, &revokers);
+            return;
+        }
+        self.groups[g as usize].rebalancing = false;
         for i in 0..self.groups[g as usize].members.len() {
             let consumer = self.groups[g as usize].members[i];
             if self.consumers[consumer as usize].waiting {
@@ -284,7 +406,7 @@ impl World {
             consumer,
             poll_timeout,
         });
-        self.trigger_rebalance(g);
+        self.trigger_rebalance(g, &[]);
     }
 
     /// A consumer (re)joins its group with empty hands: whatever it held is
@@ -299,11 +421,16 @@ impl World {
         c.last_heard_ns = now;
         let g = c.group;
         let grp = &mut self.groups[g as usize];
+        for owner in grp.owner.iter_mut() {
+            if *owner == Some(consumer) {
+                *owner = None;
+            }
+        }
         if !grp.members.contains(&consumer) {
             grp.members.push(consumer);
             grp.members.sort_unstable();
         }
-        self.trigger_rebalance(g);
+        self.trigger_rebalance(g, &[consumer]);
     }
 
     /// The consumer process dies with its in-memory progress: buffered and
@@ -382,5 +509,17 @@ impl World {
                     .find(|cp| cp.part == part)
                     .is_some_and(|cp| cp.processed >= hw && cp.buffer.is_empty())
         })
+    }
+}
+
+/// Time from `now` to a consumer's next heartbeat (heartbeats at `phase`,
+/// `phase + interval`, ...).
+fn until_heartbeat(now: Time, phase: Time, interval: Time) -> Time {
+    if now <= phase || interval == 0 {
+        return phase.saturating_sub(now);
+    }
+    match (now - phase) % interval {
+        0 => 0,
+        r => interval - r,
     }
 }

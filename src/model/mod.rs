@@ -110,6 +110,12 @@ pub(crate) enum Ev {
     AutoCommit { consumer: u32, token: u32 },
     /// A group's consumers join for the first time.
     GroupStart { group: u32 },
+    /// A member learned of a rebalance round and sends JoinGroup.
+    JoinGroup {
+        group: u32,
+        generation: u32,
+        consumer: u32,
+    },
     /// A rebalance's join and sync rounds are over.
     RebalanceDone { group: u32, generation: u32 },
     /// Periodic housekeeping: sessions, ISR, retention, end-of-run detection.
@@ -378,6 +384,11 @@ impl World {
             Ev::AutoCommit { consumer, token } => self.on_auto_commit(consumer, token),
             Ev::GroupStart { group } => self.on_group_start(group),
             Ev::RebalanceDone { group, generation } => self.on_rebalance_done(group, generation),
+            Ev::JoinGroup {
+                group,
+                generation,
+                consumer,
+            } => self.on_join_group(group, generation, consumer),
             Ev::Tick => self.on_tick(),
             Ev::FaultStart { fault } => self.on_fault_start(fault),
             Ev::FaultEnd { fault } => self.on_fault_end(fault),

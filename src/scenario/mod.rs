@@ -619,7 +619,9 @@ pub struct Group {
     pub consumers: u32,
     #[serde(default = "default_assignment")]
     pub assignment: Assignment,
-    /// Time a rebalance takes from trigger to new assignment (join + sync).
+    /// The coordinator's and the group leader's share of a rebalance round:
+    /// from the last member's JoinGroup to every member holding its
+    /// assignment (the leader's assignment and the SyncGroup round).
     #[serde(default = "default_rebalance_time")]
     pub rebalance_time: Duration,
     #[serde(default = "default_offset_reset")]
@@ -655,6 +657,12 @@ pub struct Group {
     /// paused, cut off) leaves the group, which rebalances (session.timeout.ms).
     #[serde(default = "default_session_timeout")]
     pub session_timeout: Duration,
+    /// How often a consumer heartbeats to the coordinator
+    /// (heartbeat.interval.ms): a member learns that a rebalance started at
+    /// its next heartbeat. Default: Kafka's 3s, or a third of
+    /// `session_timeout` if that is shorter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_interval: Option<Duration>,
     /// A consumer that does not poll within this long (a handler slower
     /// than its batch allows) leaves the group (max.poll.interval.ms, KIP-62).
     #[serde(default = "default_max_poll_interval")]
@@ -691,6 +699,14 @@ pub enum OnFailure {
 }
 
 impl Group {
+    /// `heartbeat_interval`, or its default: Kafka's 3s, capped at a third
+    /// of the session timeout (Kafka requires it below the session timeout
+    /// and advises a third of it).
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.heartbeat_interval
+            .unwrap_or_else(|| Duration(3_000_000_000.min(self.session_timeout.ns() / 3)))
+    }
+
     pub fn failure_policy(&self) -> OnFailure {
         self.on_failure
             .unwrap_or(if self.dead_letter_topic.is_some() {
@@ -966,124 +982,7 @@ impl Scenario {
             } else if !groups.insert(g.name.clone()) || nodes.contains(&g.name) {
                 push(at("name"), format!("name `{}` is used twice", g.name));
             }
-            if g.topics.is_empty() {
-                push(at("topics"), "expected at least one topic".into());
-            }
-            for (j, t) in g.topics.iter().enumerate() {
-                if !topic_known(t) {
-                    push(
-                        vec![key("groups"), Step::Index(i), key("topics"), Step::Index(j)],
-                        format!("unknown topic `{t}`; defined topics: {}", list(&topics)),
-                    );
-                }
-            }
-            if g.consumers == 0 {
-                push(at("consumers"), "expected at least 1 consumer".into());
-            }
-            if g.max_poll_records == 0 {
-                push(at("max_poll_records"), "expected at least 1".into());
-            }
-            if g.commit == CommitMode::Auto && g.auto_commit_interval.ns() == 0 {
-                push(
-                    at("auto_commit_interval"),
-                    "expected a duration greater than zero".into(),
-                );
-            }
-            if let Some(msg) = g.processing.problem() {
-                push(at("processing"), msg);
-            }
-            for (t, d) in &g.processing_by_type {
-                if let Some(msg) = d.problem() {
-                    push(
-                        vec![
-                            key("groups"),
-                            Step::Index(i),
-                            key("processing_by_type"),
-                            key(t),
-                        ],
-                        msg,
-                    );
-                }
-            }
-            if g.dedup_capacity == Some(0) {
-                push(
-                    at("dedup_capacity"),
-                    "expected a positive capacity, or leave it out for an unbounded store".into(),
-                );
-            }
-            if g.dedup_capacity.is_some() && g.idempotency != Idempotency::Dedup {
-                push(
-                    at("dedup_capacity"),
-                    "applies only to idempotency = \"dedup\"".into(),
-                );
-            }
-            for t in g.processing_by_type.keys() {
-                if !self.event_types().contains(t) {
-                    push(
-                        vec![
-                            key("groups"),
-                            Step::Index(i),
-                            key("processing_by_type"),
-                            key(t),
-                        ],
-                        format!(
-                            "unknown event type `{t}`; known: {}",
-                            self.event_types().join(", ")
-                        ),
-                    );
-                }
-            }
-            for (field, d) in [
-                ("session_timeout", g.session_timeout),
-                ("max_poll_interval", g.max_poll_interval),
-            ] {
-                if d.ns() == 0 {
-                    push(at(field), "expected a duration greater than zero".into());
-                }
-            }
-            if NODE_CLASSES.contains(&g.name.as_str()) {
-                push(
-                    at("name"),
-                    format!("`{}` is reserved in fault targets", g.name),
-                );
-            }
-            match (&g.dead_letter_topic, g.failure_policy()) {
-                (Some(t), _) if !topic_known(t) => push(
-                    at("dead_letter_topic"),
-                    format!("unknown topic `{t}`; defined topics: {}", list(&topics)),
-                ),
-                (Some(t), _) if g.topics.contains(t) || g.emit.iter().any(|e| &e.topic == t) => {
-                    push(
-                        at("dead_letter_topic"),
-                        format!(
-                            "`{t}` is already read or emitted by this group; use a topic of its own"
-                        ),
-                    )
-                }
-                (None, OnFailure::DeadLetter) => push(
-                    at("on_failure"),
-                    "\"dead-letter\" needs a `dead_letter_topic`".into(),
-                ),
-                _ => {}
-            }
-            for (j, e) in g.emit.iter().enumerate() {
-                if !topic_known(&e.topic) {
-                    push(
-                        vec![
-                            key("groups"),
-                            Step::Index(i),
-                            key("emit"),
-                            Step::Index(j),
-                            key("topic"),
-                        ],
-                        format!(
-                            "unknown topic `{}`; defined topics: {}",
-                            e.topic,
-                            list(&topics)
-                        ),
-                    );
-                }
-            }
+            self.group_problems(i, g, &topics, &mut push);
         }
         if c.broker_session_timeout.ns() == 0 {
             push(
@@ -1149,6 +1048,143 @@ impl Scenario {
             }
         }
         out
+    }
+
+    /// What is wrong with one `[[groups]]` entry (its name is checked by the caller).
+    fn group_problems(
+        &self,
+        i: usize,
+        g: &Group,
+        topics: &BTreeSet<&str>,
+        push: &mut dyn FnMut(Vec<Step>, String),
+    ) {
+        let at = |f: &str| vec![key("groups"), Step::Index(i), key(f)];
+        let topic_known = |name: &str| topics.contains(name);
+        if g.topics.is_empty() {
+            push(at("topics"), "expected at least one topic".into());
+        }
+        for (j, t) in g.topics.iter().enumerate() {
+            if !topic_known(t) {
+                push(
+                    vec![key("groups"), Step::Index(i), key("topics"), Step::Index(j)],
+                    format!("unknown topic `{t}`; defined topics: {}", list(topics)),
+                );
+            }
+        }
+        if g.consumers == 0 {
+            push(at("consumers"), "expected at least 1 consumer".into());
+        }
+        if g.max_poll_records == 0 {
+            push(at("max_poll_records"), "expected at least 1".into());
+        }
+        if g.commit == CommitMode::Auto && g.auto_commit_interval.ns() == 0 {
+            push(
+                at("auto_commit_interval"),
+                "expected a duration greater than zero".into(),
+            );
+        }
+        if let Some(msg) = g.processing.problem() {
+            push(at("processing"), msg);
+        }
+        for (t, d) in &g.processing_by_type {
+            if let Some(msg) = d.problem() {
+                push(
+                    vec![
+                        key("groups"),
+                        Step::Index(i),
+                        key("processing_by_type"),
+                        key(t),
+                    ],
+                    msg,
+                );
+            }
+        }
+        if g.dedup_capacity == Some(0) {
+            push(
+                at("dedup_capacity"),
+                "expected a positive capacity, or leave it out for an unbounded store".into(),
+            );
+        }
+        if g.dedup_capacity.is_some() && g.idempotency != Idempotency::Dedup {
+            push(
+                at("dedup_capacity"),
+                "applies only to idempotency = \"dedup\"".into(),
+            );
+        }
+        for t in g.processing_by_type.keys() {
+            if !self.event_types().contains(t) {
+                push(
+                    vec![
+                        key("groups"),
+                        Step::Index(i),
+                        key("processing_by_type"),
+                        key(t),
+                    ],
+                    format!(
+                        "unknown event type `{t}`; known: {}",
+                        self.event_types().join(", ")
+                    ),
+                );
+            }
+        }
+        for (field, d) in [
+            ("session_timeout", g.session_timeout),
+            ("max_poll_interval", g.max_poll_interval),
+        ] {
+            if d.ns() == 0 {
+                push(at(field), "expected a duration greater than zero".into());
+            }
+        }
+        if let Some(hb) = g.heartbeat_interval
+            && (hb.ns() == 0 || hb.ns() >= g.session_timeout.ns())
+        {
+            push(
+                at("heartbeat_interval"),
+                format!(
+                    "expected a duration greater than zero and below session_timeout ({})",
+                    g.session_timeout
+                ),
+            );
+        }
+        if NODE_CLASSES.contains(&g.name.as_str()) {
+            push(
+                at("name"),
+                format!("`{}` is reserved in fault targets", g.name),
+            );
+        }
+        match (&g.dead_letter_topic, g.failure_policy()) {
+            (Some(t), _) if !topic_known(t) => push(
+                at("dead_letter_topic"),
+                format!("unknown topic `{t}`; defined topics: {}", list(topics)),
+            ),
+            (Some(t), _) if g.topics.contains(t) || g.emit.iter().any(|e| &e.topic == t) => push(
+                at("dead_letter_topic"),
+                format!("`{t}` is already read or emitted by this group; use a topic of its own"),
+            ),
+            (None, OnFailure::DeadLetter) => push(
+                at("on_failure"),
+                "\"dead-letter\" needs a `dead_letter_topic`".into(),
+            ),
+            _ => {}
+        }
+        for (j, e) in g.emit.iter().enumerate() {
+            if !topic_known(&e.topic) {
+                push(
+                    vec![
+                        key("groups"),
+                        Step::Index(i),
+                        key("emit"),
+                        Step::Index(j),
+                        key("topic"),
+                    ],
+                    format!(
+                        "unknown topic `{}`; defined topics: {}",
+                        e.topic,
+                        list(topics)
+                    ),
+                );
+            }
+        }
     }
 
     /// Simulated time at which producers stop by default.
