@@ -94,6 +94,26 @@ pub enum Observation {
     },
     /// The producer gave up on the event (retries or delivery timeout exhausted).
     ProduceFailed { event: EventId, producer: u32 },
+    /// The transaction holding the event aborted: it is never committed,
+    /// and `read_committed` consumers never see it.
+    Aborted { event: EventId, producer: u32 },
+    /// A transaction marker is committed in a partition (below the high
+    /// watermark): the transaction is over there. It occupies `offset`;
+    /// the transaction's records there lie in `first..offset`.
+    TxnMarker {
+        producer: u32,
+        partition: u32,
+        offset: u64,
+        first: u64,
+        commit: bool,
+    },
+    /// The transaction coordinator decided how a transaction ends
+    /// (PrepareCommit or PrepareAbort), with so many records.
+    TxnEnded {
+        producer: u32,
+        committed: bool,
+        records: u32,
+    },
     /// The partition leader appended the event at `offset`.
     Appended {
         event: EventId,

@@ -40,6 +40,14 @@ pub struct Counts {
     pub unclean_leader_elections: u64,
     /// Consumers expelled from their group by the session timeout.
     pub expelled: u64,
+    /// Transactions whose producer learned they committed, or aborted.
+    #[serde(default)]
+    pub transactions_committed: u64,
+    #[serde(default)]
+    pub transactions_aborted: u64,
+    /// Records of aborted transactions.
+    #[serde(default)]
+    pub aborted_records: u64,
 }
 
 /// A latency distribution: HdrHistogram at 3 significant digits, plus the
@@ -283,6 +291,15 @@ impl Observer for Metrics {
                 self.produce_to_ack_by_producer[producer as usize].record(at - created_ns);
             }
             Observation::ProduceFailed { .. } => self.counts.produce_failed += 1,
+            Observation::Aborted { .. } => self.counts.aborted_records += 1,
+            Observation::TxnMarker { .. } => {}
+            Observation::TxnEnded { committed, .. } => {
+                if committed {
+                    self.counts.transactions_committed += 1;
+                } else {
+                    self.counts.transactions_aborted += 1;
+                }
+            }
             Observation::Appended { partition, .. } => {
                 self.counts.appended += 1;
                 self.appended_by_topic[self.partition_topic[partition as usize] as usize].hit(at);

@@ -1040,6 +1040,7 @@ restart_after = "3s"
         "faults/idempotent-acks-all-chaos",
         "faults/auto-commit-java",
         "faults/dual-write-duplicates",
+        "faults/transactions",
         "compacted-replay",
     ] {
         scenarios.push(load(&format!("scenarios/{f}.toml")));
@@ -1178,4 +1179,119 @@ fn an_eager_rebalance_stops_every_partition_longer_as_the_group_grows_and_cooper
             "seed {seed}: partitions stalled over 500ms: eager {eager}, cooperative {cooperative}"
         );
     }
+}
+
+/// KIP-98: a read_committed consumer never applies a record of an aborted
+/// transaction, and an open transaction holds it at the last stable offset
+/// (here for the 10s transaction timeout, behind a stalled producer), other
+/// producers' committed records included. A read_uncommitted consumer
+/// reads up to the high watermark: no wait, but it applies the aborted
+/// records, and convergence says so.
+#[test]
+fn read_committed_skips_aborted_transactions_and_waits_at_the_last_stable_offset() {
+    let committed = load("scenarios/faults/transactions.toml");
+    let text = std::fs::read_to_string(repo("scenarios/faults/transactions.toml")).unwrap();
+    let uncommitted = scenario(&text.replace(
+        "isolation = \"read_committed\"",
+        "isolation = \"read_uncommitted\"",
+    ));
+    let (mut aborted_seeds, mut held_seeds) = (0, 0);
+    for seed in 0..12 {
+        let c = eventsim::run_checked(&committed, seed, Vec::new());
+        assert_eq!(
+            c.verdict(),
+            "pass",
+            "seed {seed}: {:?}",
+            c.violations.first()
+        );
+        let m = &c.result.metrics;
+        assert!(m.counts.transactions_committed > 200, "seed {seed}");
+        assert_eq!(m.counts.acked + m.counts.produce_failed, m.counts.produced);
+        let wait = m.end_to_end[0].stats().max;
+        if m.counts.aborted_records > 0 {
+            aborted_seeds += 1;
+        }
+        let u = eventsim::run_checked(&uncommitted, seed, Vec::new());
+        let uwait = u.result.metrics.end_to_end[0].stats().max;
+        // Records the stalled producer had not sent yet wait for it under
+        // either isolation; only read_committed waits for the LSO.
+        assert!(uwait <= wait, "seed {seed}");
+        if wait > 9_000_000_000 && uwait < 1_000_000_000 {
+            held_seeds += 1;
+        }
+        if m.counts.aborted_records > 0 {
+            let v = u.violations.iter().find(|v| v.invariant == "convergence");
+            assert!(
+                v.is_some_and(|v| v.message.contains("aborted transactions")),
+                "seed {seed}: {:?}",
+                u.violations.first()
+            );
+        } else {
+            assert_eq!(u.verdict(), "pass", "seed {seed}");
+        }
+    }
+    assert!(aborted_seeds >= 6, "aborts on {aborted_seeds} of 12 seeds");
+    assert!(
+        held_seeds >= 6,
+        "an open transaction held read_committed on {held_seeds} of 12 seeds"
+    );
+}
+
+/// A transactional producer's records are acknowledged when their
+/// transaction commits (so about half a `transaction_interval` after they
+/// are produced, on average), and a committed record is never lost or
+/// duplicated under broker, producer and consumer chaos with the safe
+/// configuration and read_committed consumers.
+#[test]
+fn transactional_records_are_acknowledged_at_commit_and_never_lost_under_chaos() {
+    let text = std::fs::read_to_string(repo("scenarios/faults/safe-chaos.toml")).unwrap();
+    let text = text
+        .replace(
+            "idempotent = true",
+            "idempotent = true\ntransactional = true\ntransaction_timeout = \"10s\"",
+        )
+        .replace(
+            "commit = \"after-process\"",
+            "commit = \"after-process\"\nisolation = \"read_committed\"",
+        );
+    let s = scenario(&text);
+    for seed in 0..30 {
+        let c = eventsim::run_checked(&s, seed, Vec::new());
+        assert_eq!(
+            c.verdict(),
+            "pass",
+            "seed {seed}: {:?}",
+            c.violations.first()
+        );
+        assert!(c.result.metrics.counts.transactions_committed > 100);
+    }
+    let quiet = scenario(
+        r#"
+[scenario]
+name = "txn-ack"
+duration = "20s"
+
+[[topics]]
+name = "t"
+partitions = 3
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 500
+transactional = true
+transaction_interval = "200ms"
+
+[[groups]]
+name = "g"
+topics = ["t"]
+isolation = "read_committed"
+"#,
+    );
+    let r = eventsim::run(&quiet, 3);
+    let mean = r.metrics.produce_to_ack.mean_ns();
+    assert!(
+        (80_000_000.0..140_000_000.0).contains(&mean),
+        "produce->ack mean {mean}ns with 200ms transactions"
+    );
 }

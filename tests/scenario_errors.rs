@@ -355,6 +355,28 @@ fn the_conformance_fields_are_validated_with_their_location() {
         "duration = \"1s\"\n[network]\nlink_bandwidth = 0.5",
     );
     assert_error(&text, "6:18", &["network.link_bandwidth", "at least 1"]);
+    assert_error(
+        &groups("isolation = \"read-committed\""),
+        "18:13",
+        &[
+            "groups[0].isolation",
+            "expected `read_uncommitted` or `read_committed`",
+        ],
+    );
+    let producer = |extra: &str| GOOD.replace("rate = 10\n", &format!("rate = 10\n{extra}\n"));
+    assert_error(
+        &producer("transactional = true\nidempotent = false\nacks = \"1\""),
+        "15:14",
+        &[
+            "producers[0].idempotent",
+            "a transactional producer is idempotent",
+        ],
+    );
+    assert_error(
+        &producer("transactional = true\ntransaction_interval = \"0\""),
+        "15:24",
+        &["producers[0].transaction_interval", "greater than zero"],
+    );
     let text = format!("{GOOD}\n[checks]\nproducer_progress_bound = \"0\"\n");
     assert_error(
         &text,

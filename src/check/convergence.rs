@@ -24,6 +24,10 @@ pub(super) struct Convergence {
     reference: Vec<FastMap<u32, (i64, u32)>>,
     excluded: Vec<EventBits>,
     acked: EventBits,
+    /// Records of aborted transactions: never committed, so not part of
+    /// any group's reference, even if a `read_uncommitted` group applied
+    /// them.
+    aborted: EventBits,
     /// Per group: events applied before (or without) an acknowledgement:
     /// event -> (key, version, value). Those never acknowledged are
     /// indeterminate writes that happened.
@@ -55,6 +59,7 @@ impl Convergence {
             reference: vec![FastMap::default(); g],
             excluded: vec![EventBits::default(); g],
             acked: EventBits::default(),
+            aborted: EventBits::default(),
             applied_unacked: vec![FastMap::default(); g],
             start: vec![None; g * ctx.catalog.partitions.len()],
             unstarted: ctx.readers.iter().map(|r| r.len() as u32).collect(),
@@ -206,6 +211,9 @@ impl Checker for Convergence {
                 value,
                 ..
             } => self.exclude(ctx, group, None, event, key, value),
+            Observation::Aborted { event, .. } => {
+                self.aborted.insert(event);
+            }
             Observation::Applied {
                 event,
                 group,
@@ -255,8 +263,11 @@ impl Checker for Convergence {
             let mut indeterminate: Vec<(EventId, (u32, u32, u32))> =
                 self.applied_unacked[g].drain().collect();
             indeterminate.sort_unstable();
+            let mut dirty = 0;
             for (event, (key, version, value)) in indeterminate {
-                if !self.excluded[g].contains(event) {
+                if self.aborted.contains(event) {
+                    dirty += 1;
+                } else if !self.excluded[g].contains(event) {
                     self.add_to_reference(ctx, g, key, version, value);
                 }
             }
@@ -282,11 +293,18 @@ impl Checker for Convergence {
                     Some(k),
                     Vec::new(),
                     format!(
-                        "group {name}'s projection differs from the reference on {} key(s); key {}: {} instead of {}",
+                        "group {name}'s projection differs from the reference on {} key(s); key {}: {} instead of {}{}",
                         differing.len(),
                         ctx.catalog.keys[k as usize],
                         self.state[g].get(&k).copied().unwrap_or(0),
-                        self.reference[g].get(&k).map_or(0, |r| r.0)
+                        self.reference[g].get(&k).map_or(0, |r| r.0),
+                        if dirty > 0 {
+                            format!(
+                                " (it applied {dirty} record(s) of aborted transactions: use isolation = \"read_committed\")"
+                            )
+                        } else {
+                            String::new()
+                        }
                     ),
                 ));
                 continue;

@@ -131,6 +131,8 @@ pub struct Context {
     pub idempotent: Vec<bool>,
     /// Per partition: the groups that read it.
     pub readers: Vec<Vec<u32>>,
+    /// Per group: whether it reads with `isolation = "read_committed"`.
+    pub read_committed: Vec<bool>,
     pub faults: Vec<Fault>,
 }
 
@@ -150,6 +152,11 @@ impl Context {
             effects: s.groups.iter().map(|g| g.effect).collect(),
             idempotent,
             readers,
+            read_committed: s
+                .groups
+                .iter()
+                .map(|g| g.isolation == crate::scenario::Isolation::ReadCommitted)
+                .collect(),
             faults,
         }
     }

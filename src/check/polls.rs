@@ -14,6 +14,12 @@ pub(super) struct Polls {
     next: FastMap<(u32, u32), (u64, bool)>,
     /// Partitions whose offsets may have been reset (expiry, truncation).
     reset: BTreeSet<(u32, u32)>,
+    /// Per partition: offsets of transaction markers (never records), and
+    /// the ranges of aborted transactions (`read_committed` skips their
+    /// records; the range may hold other producers' records too, so the
+    /// check is weaker inside it).
+    markers: FastMap<u32, BTreeSet<u64>>,
+    aborted: FastMap<u32, Vec<(u64, u64)>>,
     found: Vec<Violation>,
 }
 
@@ -23,8 +29,24 @@ impl Polls {
             nonmonotonic,
             next: FastMap::default(),
             reset: BTreeSet::new(),
+            markers: FastMap::default(),
+            aborted: FastMap::default(),
             found: Vec::new(),
         }
+    }
+
+    /// Whether group `g` may skip every offset in `from..to` of `partition`
+    /// (transaction markers, and aborted records for read_committed).
+    fn skippable(&self, ctx: &Context, g: u32, partition: u32, from: u64, to: u64) -> bool {
+        let markers = self.markers.get(&partition);
+        let aborted = self
+            .aborted
+            .get(&partition)
+            .filter(|_| ctx.read_committed[g as usize]);
+        (from..to).all(|o| {
+            markers.is_some_and(|m| m.contains(&o))
+                || aborted.is_some_and(|a| a.iter().any(|&(f, m)| f <= o && o < m))
+        })
     }
 }
 
@@ -53,6 +75,21 @@ impl Checker for Polls {
                 group, partition, ..
             } => {
                 self.reset.insert((group, partition));
+            }
+            Observation::TxnMarker {
+                partition,
+                offset,
+                first,
+                commit,
+                ..
+            } => {
+                self.markers.entry(partition).or_default().insert(offset);
+                if !commit && first < offset {
+                    self.aborted
+                        .entry(partition)
+                        .or_default()
+                        .push((first, offset));
+                }
             }
             Observation::Truncated { partition, .. } => {
                 for &g in &ctx.readers[partition as usize] {
@@ -89,6 +126,7 @@ impl Checker for Polls {
                 } else if offset > next
                     && !self.nonmonotonic
                     && !self.reset.contains(&(group, partition))
+                    && !self.skippable(ctx, group, partition, next, offset)
                 {
                     self.found.push(ctx.violation(
                         "skipped-offset",

@@ -24,6 +24,7 @@ fn ctx(effect: Effect) -> Context {
         effects: vec![effect],
         idempotent: vec![true],
         readers: vec![vec![0], vec![0]],
+        read_committed: vec![false],
         faults: Vec::new(),
     }
 }
@@ -507,4 +508,62 @@ fn convergence_leaves_out_what_came_before_a_latest_groups_start() {
     h.push((100, assigned(0, 0, 0)));
     h.push((101, applied(2, 0, 3, 10)));
     assert_eq!(check("convergence", Effect::Sum, &h).len(), 1);
+}
+
+#[test]
+fn skipped_offset_lets_polls_jump_transaction_markers_and_nothing_else() {
+    // Offsets 0, 1 are records, 2 a commit marker, 3 a record.
+    let mut h = written(2);
+    h.push((
+        30,
+        O::TxnMarker {
+            producer: 0,
+            partition: 0,
+            offset: 2,
+            first: 0,
+            commit: true,
+        },
+    ));
+    h.push((31, produced(3, 0)));
+    h.push((32, appended(3, 3)));
+    let mut ok = h.clone();
+    for (i, o) in [(0, 0), (1, 1), (3, 3)] {
+        ok.push((1000 + u64::from(i), delivered(i, 0, o)));
+    }
+    assert!(check("skipped-offset", Effect::Sum, &ok).is_empty());
+    // Jumping a record (offset 1) is still caught.
+    let mut skip = h;
+    skip.push((1000, delivered(0, 0, 0)));
+    skip.push((1001, delivered(3, 0, 3)));
+    assert_eq!(check("skipped-offset", Effect::Sum, &skip).len(), 1);
+}
+
+#[test]
+fn convergence_fires_on_a_group_that_applied_an_aborted_transactions_record() {
+    // Event 1's transaction aborted; a read_uncommitted group applied it.
+    let mut h = written(1);
+    h.push((20, produced(1, 0)));
+    h.push((21, appended(1, 1)));
+    h.push((
+        22,
+        O::Aborted {
+            event: 1,
+            producer: 0,
+        },
+    ));
+    h.push((
+        23,
+        O::ProduceFailed {
+            event: 1,
+            producer: 0,
+        },
+    ));
+    let mut dirty = h.clone();
+    consumed(&mut dirty, &[0, 1]);
+    let v = check("convergence", Effect::Sum, &dirty);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("1 record(s) of aborted transactions"));
+    // A read_committed group skips it: no violation.
+    consumed(&mut h, &[0]);
+    assert!(check("convergence", Effect::Sum, &h).is_empty());
 }

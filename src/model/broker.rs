@@ -16,10 +16,11 @@
 
 use super::dist::Sampler;
 use super::faults::RECONNECT_BACKOFF_NS;
+use super::txn::{PendingMarker, is_record};
 use super::{Ev, ProduceResult, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::{Rng, Time};
-use crate::scenario::{Acks, OffsetReset};
+use crate::scenario::{Acks, Isolation, OffsetReset};
 use std::collections::VecDeque;
 
 /// Batches of one producer whose metadata a partition keeps for duplicate
@@ -184,6 +185,15 @@ pub(crate) struct PartitionRt {
     pub compaction: Option<Box<Compaction>>,
     /// acks = all requests waiting for the high watermark: (request, attempt, end offset).
     pub pending_acks: VecDeque<(u32, u32, u64)>,
+    /// Transactions with records here and no committed marker yet:
+    /// (producer, offset of their first record here). The earliest holds
+    /// the last stable offset back.
+    pub txn_open: Vec<(u32, u64)>,
+    /// Aborted transactions' ranges: (producer, first offset, marker
+    /// offset); `read_committed` fetches skip the producer's records there.
+    pub txn_aborted: Vec<(u32, u64, u64)>,
+    /// Markers appended and not yet below the high watermark.
+    pub markers: Vec<PendingMarker>,
     /// Elections that cut the leader's log: (new leader epoch, offset from
     /// which the old leader's records were lost), for consumers' KIP-320
     /// divergence check.
@@ -202,6 +212,29 @@ impl PartitionRt {
     #[inline]
     pub fn leader_log(&self) -> &ReplicaLog {
         &self.logs[self.leader]
+    }
+    /// The last stable offset: the high watermark, or the first offset of
+    /// the earliest transaction still open here if lower.
+    pub fn lso(&self) -> u64 {
+        self.txn_open
+            .iter()
+            .map(|&(_, first)| first)
+            .fold(self.hw, u64::min)
+    }
+    /// Where a consumer with `isolation` may read up to.
+    #[inline]
+    pub fn readable_end(&self, isolation: Isolation) -> u64 {
+        match isolation {
+            Isolation::ReadUncommitted => self.hw,
+            Isolation::ReadCommitted => self.lso(),
+        }
+    }
+    /// Whether `producer`'s record at `offset` belongs to an aborted
+    /// transaction.
+    pub fn aborted(&self, producer: u32, offset: u64) -> bool {
+        self.txn_aborted
+            .iter()
+            .any(|&(p, first, marker)| p == producer && first <= offset && offset < marker)
     }
     pub fn isr_count(&self) -> u32 {
         self.isr.iter().filter(|&&x| x).count() as u32
@@ -285,6 +318,13 @@ impl World {
             self.maybe_free(req);
             return;
         }
+        if let Some(t) = self.producers[r.producer as usize].txn.as_ref()
+            && !t.accepts(r.txn)
+        {
+            self.respond(broker, req, attempt, ProduceResult::InvalidTxnState);
+            self.maybe_free(req);
+            return;
+        }
         if idempotent {
             let state = &p.producer_state[r.producer as usize];
             let last = r.first_seq + r.count - 1;
@@ -325,6 +365,11 @@ impl World {
         }
         let p = &mut self.parts[part];
         let end = p.leader_log().leo();
+        if self.producers[r.producer as usize].txn.is_some()
+            && !p.txn_open.iter().any(|o| o.0 == r.producer)
+        {
+            p.txn_open.push((r.producer, end - u64::from(r.count)));
+        }
         if idempotent {
             p.producer_state[r.producer as usize].push(
                 r.epoch,
@@ -383,7 +428,7 @@ impl World {
         }
     }
 
-    fn after_leader_append(&mut self, part: u32) {
+    pub(crate) fn after_leader_append(&mut self, part: u32) {
         for r in 0..self.parts[part as usize].replicas.len() {
             let p = &self.parts[part as usize];
             if r != p.leader && p.logs[r].fetch_parked {
@@ -422,6 +467,9 @@ impl World {
             self.respond(leader, req, attempt, result);
             self.maybe_free(req);
         }
+        if !self.parts[part as usize].markers.is_empty() {
+            self.markers_committed(part);
+        }
         let p = &mut self.parts[part as usize];
         let mut parked = std::mem::take(&mut p.parked_consumers);
         for (consumer, epoch) in parked.drain(..) {
@@ -451,7 +499,7 @@ impl World {
                 let log = &self.parts[part as usize].leader_log();
                 (offset..leader_leo)
                     .map(|o| log.get(o))
-                    .filter(|&e| e != COMPACTED)
+                    .filter(|&e| is_record(e))
                     .map(|e| u64::from(self.events[e as usize].size))
                     .sum()
             } else {
@@ -651,10 +699,12 @@ impl World {
             let leader = p.leader;
             for (li, log) in p.logs.iter_mut().enumerate() {
                 while let Some(&event) = log.entries.front() {
-                    if log.start >= hw || self.events[event as usize].created_ns > horizon {
+                    if log.start >= hw
+                        || (is_record(event) && self.events[event as usize].created_ns > horizon)
+                    {
                         break;
                     }
-                    if li == leader {
+                    if li == leader && is_record(event) {
                         expired.push((event, part as u32, log.start));
                     }
                     log.entries.pop_front();
@@ -716,7 +766,7 @@ impl World {
             let from = c.indexed_to.max(p.logs[leader].start);
             for offset in from..hw.min(p.logs[leader].leo()) {
                 let event = p.logs[leader].get(offset);
-                if event == COMPACTED {
+                if !is_record(event) {
                     continue;
                 }
                 let key = self.events[event as usize].key;
@@ -803,23 +853,35 @@ impl World {
             }
             cp.fetched_epoch = p.epoch;
         }
+        let readable = p.readable_end(g.isolation);
         if cp.fetch_offset < log.start || cp.fetch_offset > log.leo() {
             cp.fetch_offset = match g.auto_offset_reset {
                 OffsetReset::Earliest => log.start,
-                OffsetReset::Latest => p.hw,
+                OffsetReset::Latest => readable,
             };
         }
-        if cp.fetch_offset >= p.hw {
+        if cp.fetch_offset >= readable {
             p.parked_consumers.push((consumer, epoch));
             return;
         }
-        let end = p.hw.min(cp.fetch_offset + u64::from(g.max_poll_records));
+        let end = readable.min(cp.fetch_offset + u64::from(g.max_poll_records));
         let first = cp.fetch_offset;
         let mut bytes = 0;
         let counts_bytes = self.net.counts_bytes();
+        let read_committed = g.isolation == Isolation::ReadCommitted && !p.txn_aborted.is_empty();
+        let before = cp.inflight.len();
         for offset in first..end {
             let event = log.get(offset);
-            if event == COMPACTED {
+            // Markers, compacted slots and (read_committed) aborted
+            // records are skipped; if the response ends with them, one
+            // placeholder takes the consumer's position past them.
+            let skip = !is_record(event)
+                || (read_committed
+                    && p.aborted(u32::from(self.events[event as usize].producer), offset));
+            if skip {
+                if offset + 1 == end {
+                    cp.inflight.push_back((offset, COMPACTED));
+                }
                 continue;
             }
             cp.inflight.push_back((offset, event));
@@ -834,10 +896,9 @@ impl World {
             Some(at) => {
                 if self.net.duplicates(from, to) {
                     // The response arrives twice: the records are handed over twice.
-                    for offset in first..end {
-                        if log.get(offset) != COMPACTED {
-                            cp.inflight.push_back((offset, log.get(offset)));
-                        }
+                    for i in before..cp.inflight.len() {
+                        let record = cp.inflight[i];
+                        cp.inflight.push_back(record);
                     }
                 }
                 self.kernel.schedule_at(
@@ -1059,7 +1120,7 @@ impl World {
                 if q == old {
                     let log = &p.logs[q];
                     for offset in d.max(log.start)..log.leo() {
-                        if log.get(offset) != COMPACTED {
+                        if is_record(log.get(offset)) {
                             lost.push((offset, log.get(offset)));
                         }
                     }
@@ -1080,6 +1141,8 @@ impl World {
         if old != r && (self.brokers[b as usize].fenced || !self.broker_up(b)) {
             self.parts[part as usize].isr[old] = false;
         }
+        let leo = self.parts[part as usize].leader_log().leo();
+        self.truncate_txn_state(part, leo);
         if let Some(&(offset, _)) = lost.first() {
             self.truncate_producer_state(part, offset);
             let p = &mut self.parts[part as usize];

@@ -8,6 +8,7 @@ use super::group::EmitRt;
 use super::network::{Network, Node};
 use super::partitioner::PartitionChooser;
 use super::producer::{ArrivalRt, ProdPart};
+use super::txn::TxnRt;
 use super::{
     BrokerRt, ConsumerRt, Ev, GroupRt, NodeState, PartitionRt, ProducerRt, TICK_NS, World,
 };
@@ -89,6 +90,9 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                     },
                 ),
                 pending_acks: VecDeque::new(),
+                txn_open: Vec::new(),
+                txn_aborted: Vec::new(),
+                markers: Vec::new(),
                 parked_consumers: Vec::new(),
                 producer_state: Vec::new(),
                 truncations: Vec::new(),
@@ -154,6 +158,13 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             timer_pending: false,
             arrival_pending: false,
             next_epoch: 1,
+            txn: p.client().transactions.map(|tx| {
+                Box::new(TxnRt::new(
+                    tx.interval.ns(),
+                    tx.timeout.ns(),
+                    t.partitions as usize,
+                ))
+            }),
         });
         node_names.push(format!("producer/{}", p.name));
         catalog.producers.push(p.name.clone());
@@ -210,6 +221,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 timer_pending: false,
                 arrival_pending: false,
                 next_epoch: 1,
+                txn: None,
             });
             node_names.push(format!("producer/{name}"));
             catalog.producers.push(name);
@@ -298,6 +310,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             commit: g.commit,
             auto_commit_interval_ns: g.auto_commit_interval.ns(),
             client: g.client,
+            isolation: g.isolation,
             idempotency: g.idempotency,
             dedup_capacity: g.dedup_capacity,
             effect: g.effect,
@@ -405,6 +418,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         fetch_timeout_ns: s.network.request_timeout.ns(),
         broker_session_ns: s.cluster.broker_session_timeout.ns(),
         next_fetch_generation: 0,
+        next_marker: 0,
         progress: None,
     };
 

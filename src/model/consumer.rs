@@ -6,6 +6,7 @@
 //! Kafka consumer's fetcher does.
 
 use super::network::Node;
+use super::txn::is_record;
 use super::{Ev, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::{Rng, Time};
@@ -221,10 +222,26 @@ impl World {
         for i in 0..n {
             let j = rr + i;
             let cp = &mut c.parts[if j >= n { j - n } else { j }];
+            let mut took = false;
             while c.batch.len() < max {
-                let Some((offset, event)) = cp.buffer.pop_front() else {
+                let Some(&(offset, event)) = cp.buffer.front() else {
                     break;
                 };
+                if !is_record(event) {
+                    // A placeholder for skipped entries (transaction
+                    // markers, aborted records): the position moves past
+                    // them once everything before is processed, which it
+                    // is at the start of a poll.
+                    if took {
+                        break;
+                    }
+                    cp.buffer.pop_front();
+                    cp.position = offset + 1;
+                    cp.processed = offset + 1;
+                    continue;
+                }
+                cp.buffer.pop_front();
+                took = true;
                 c.batch.push_back((cp.part, offset, event));
                 cp.position = offset + 1;
             }

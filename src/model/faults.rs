@@ -541,6 +541,14 @@ impl World {
             | Ev::ProcessDone { consumer, .. }
             | Ev::AutoCommit { consumer, .. }
             | Ev::FetchRetry { consumer, .. } => self.consumers[consumer as usize].node,
+            Ev::TxnCommitDue { producer, .. }
+            | Ev::EndTxnSend { producer, .. }
+            | Ev::EndTxnResponse { producer, .. }
+            | Ev::TxnReady { producer, .. } => self.producers[producer as usize].node,
+            Ev::TxnMarkerArrive { broker, .. } => self.net.broker(broker),
+            // The transaction coordinator, like the group coordinator, is
+            // always reachable (it moves with its broker).
+            Ev::EndTxnArrive { .. } | Ev::TxnMarkerSend { .. } => return None,
             Ev::GroupStart { .. }
             | Ev::RebalanceDone { .. }
             | Ev::JoinGroup { .. }
@@ -581,6 +589,19 @@ impl World {
             Ev::Linger { producer, part } => {
                 self.producers[producer as usize].parts[part as usize].linger_pending = false
             }
+            Ev::TxnMarkerArrive {
+                producer,
+                number,
+                part,
+                ..
+            } => self.kernel.schedule_in(
+                RECONNECT_BACKOFF_NS,
+                Ev::TxnMarkerSend {
+                    producer,
+                    number,
+                    part,
+                },
+            ),
             Ev::ConsumerFetchArrive {
                 consumer,
                 part,

@@ -9,7 +9,8 @@ use crate::history::{EventId, Observation};
 use crate::kernel::Time;
 use crate::metrics::EventBits;
 use crate::scenario::{
-    Assignment, CommitMode, ConsumerClient, Effect, EmitMode, Idempotency, OffsetReset, OnFailure,
+    Assignment, CommitMode, ConsumerClient, Effect, EmitMode, Idempotency, Isolation, OffsetReset,
+    OnFailure,
 };
 use std::collections::VecDeque;
 
@@ -39,6 +40,7 @@ pub(crate) struct GroupRt {
     pub commit: CommitMode,
     pub auto_commit_interval_ns: Time,
     pub client: ConsumerClient,
+    pub isolation: Isolation,
     pub idempotency: Idempotency,
     pub dedup_capacity: Option<u64>,
     pub effect: Effect,
@@ -334,7 +336,7 @@ impl World {
         let p = &self.parts[part as usize];
         let start = grp.committed[idx].unwrap_or(match grp.auto_offset_reset {
             OffsetReset::Earliest => p.leader_log().start,
-            OffsetReset::Latest => p.hw,
+            OffsetReset::Latest => p.readable_end(grp.isolation),
         });
         let leader_epoch = match grp.committed[idx] {
             Some(_) => grp.committed_epoch[idx],

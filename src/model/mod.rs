@@ -21,6 +21,7 @@ mod group;
 mod network;
 pub mod partitioner;
 mod producer;
+mod txn;
 
 use crate::history::{Catalog, EventId, Observation, Observer};
 use crate::kernel::{Kernel, StopReason, Time};
@@ -110,6 +111,37 @@ pub(crate) enum Ev {
     AutoCommit { consumer: u32, token: u32 },
     /// A group's consumers join for the first time.
     GroupStart { group: u32 },
+    /// A transaction's `transaction_interval` is over: commit it.
+    TxnCommitDue { producer: u32, token: u32 },
+    /// Send EndTxn again (the coordinator was unreachable).
+    EndTxnSend { producer: u32, token: u32 },
+    /// EndTxn reaches the transaction coordinator.
+    EndTxnArrive {
+        producer: u32,
+        number: u32,
+        commit: bool,
+    },
+    /// The coordinator's answer to EndTxn reaches the producer.
+    EndTxnResponse {
+        producer: u32,
+        number: u32,
+        committed: bool,
+    },
+    /// The coordinator (re)sends a transaction marker to a partition leader.
+    TxnMarkerSend {
+        producer: u32,
+        number: u32,
+        part: u32,
+    },
+    /// A transaction marker reaches the broker the coordinator took for the leader.
+    TxnMarkerArrive {
+        producer: u32,
+        number: u32,
+        part: u32,
+        broker: u32,
+    },
+    /// The coordinator completed the previous transaction: the next may begin.
+    TxnReady { producer: u32, token: u32 },
     /// A member learned of a rebalance round and sends JoinGroup.
     JoinGroup {
         group: u32,
@@ -140,6 +172,9 @@ pub(crate) enum ProduceResult {
     OutOfOrderSequence,
     /// Idempotent producer: the partition has seen a newer epoch.
     InvalidProducerEpoch,
+    /// Transactional producer: the record's transaction is no longer
+    /// ongoing (aborted by the coordinator; KIP-890's verification).
+    InvalidTxnState,
     /// The broker does not lead the partition (or is gone): refresh and retry.
     NotLeader,
 }
@@ -201,6 +236,8 @@ pub struct World {
     pub(crate) fetch_timeout_ns: Time,
     pub(crate) broker_session_ns: Time,
     pub(crate) next_fetch_generation: u32,
+    /// Serial of the next transaction marker (markers are unique log entries).
+    pub(crate) next_marker: u32,
     /// Told (simulated now, simulated end) every 65,536 kernel events.
     pub(crate) progress: Option<Box<dyn FnMut(Time, Time)>>,
 }
@@ -389,6 +426,38 @@ impl World {
                 generation,
                 consumer,
             } => self.on_join_group(group, generation, consumer),
+            Ev::TxnCommitDue { producer, token } => self.on_txn_commit_due(producer, token),
+            Ev::EndTxnSend { producer, token } => {
+                if self.producers[producer as usize]
+                    .txn
+                    .as_ref()
+                    .is_some_and(|t| t.token == token)
+                {
+                    self.send_end_txn(producer);
+                }
+            }
+            Ev::EndTxnArrive {
+                producer,
+                number,
+                commit,
+            } => self.on_end_txn_arrive(producer, number, commit),
+            Ev::EndTxnResponse {
+                producer,
+                number,
+                committed,
+            } => self.on_end_txn_response(producer, number, committed),
+            Ev::TxnMarkerSend {
+                producer,
+                number,
+                part,
+            } => self.send_marker(producer, number, part),
+            Ev::TxnMarkerArrive {
+                producer,
+                number,
+                part,
+                broker,
+            } => self.on_txn_marker_arrive(producer, number, part, broker),
+            Ev::TxnReady { producer, token } => self.on_txn_ready(producer, token),
             Ev::Tick => self.on_tick(),
             Ev::FaultStart { fault } => self.on_fault_start(fault),
             Ev::FaultEnd { fault } => self.on_fault_end(fault),
@@ -399,6 +468,7 @@ impl World {
         self.ticks += 1;
         self.check_sessions();
         self.maintain_isr();
+        self.expire_transactions();
         if self.ticks.is_multiple_of(10) {
             self.apply_retention();
             self.compact_logs();

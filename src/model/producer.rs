@@ -92,12 +92,15 @@ pub(crate) struct ProducerRt {
     /// The next producer epoch to hand out (epochs are unique per producer
     /// and only grow; a restart's new producer id is a new epoch here).
     pub next_epoch: u32,
+    /// A transactional producer's transactions (KIP-98).
+    pub txn: Option<Box<super::txn::TxnRt>>,
 }
 
 impl ProducerRt {
     /// No record waiting and no request outstanding.
     pub fn idle(&self) -> bool {
         self.live.is_empty()
+            && self.txn.as_ref().is_none_or(|t| t.idle())
             && self
                 .parts
                 .iter()
@@ -137,6 +140,8 @@ pub(crate) struct Request {
     pub state: ReqState,
     pub deadline_ns: Time,
     pub first_created_ns: Time,
+    /// A transactional producer's transaction number at the last attempt.
+    pub txn: u32,
 }
 
 impl World {
@@ -199,6 +204,7 @@ impl World {
         let pp = &mut prod.parts[part_in_topic as usize];
         pp.seq_events.push(id);
         pp.queued_bytes += size;
+        let transactional = prod.txn.is_some();
         let origin_created_ns = self.events[origin as usize].created_ns;
         self.observe(Observation::Produced {
             event: id,
@@ -209,6 +215,9 @@ impl World {
             origin,
             origin_created_ns,
         });
+        if transactional {
+            self.txn_add(p, id, partition);
+        }
         self.try_send(p, part_in_topic);
         id
     }
@@ -224,13 +233,18 @@ impl World {
             let max_in_flight = prod.client.max_in_flight;
             let batch_size = prod.client.batch_size;
             let linger = prod.client.linger.ns();
+            // A transactional producer sends only the open transaction's
+            // records; a transaction being committed is flushed at once.
+            let (txn_limit, flushing) = prod.txn.as_ref().map_or((u32::MAX, false), |t| {
+                (t.limit[part_in_topic as usize], t.ending)
+            });
             let pp = &mut prod.parts[part_in_topic as usize];
-            let queued_to = pp.seq_events.len() as u32;
+            let queued_to = (pp.seq_events.len() as u32).min(txn_limit);
             let held = prod.client.idempotent && (pp.unresolved.is_some() || pp.retrying > 0);
-            if pp.in_flight >= max_in_flight || pp.queued_from == queued_to || held {
+            if pp.in_flight >= max_in_flight || pp.queued_from >= queued_to || held {
                 return;
             }
-            if linger > 0 && pp.queued_bytes < batch_size {
+            if linger > 0 && pp.queued_bytes < batch_size && !flushing {
                 let oldest =
                     self.events[pp.seq_events[pp.queued_from as usize] as usize].created_ns;
                 if now < oldest + linger {
@@ -280,6 +294,7 @@ impl World {
                 state: ReqState::Sent,
                 deadline_ns: 0,
                 first_created_ns,
+                txn: 0,
             };
             let req = self.alloc_request(request);
             self.producers[p as usize].live.push(req);
@@ -322,10 +337,17 @@ impl World {
         r.deadline_ns = now + prod.client.request_timeout.ns();
         let (p, part) = (r.producer, r.part);
         let part_in_topic = (part - prod.first_part) as usize;
+        let transactional = prod.txn.is_some();
         // Stamped at each attempt: a batch retried after an epoch bump
         // carries the new epoch (Kafka rewrites in-flight batches' sequences).
         r.epoch = prod.parts[part_in_topic].epoch;
         r.seq_base = prod.parts[part_in_topic].seq_base;
+        if transactional {
+            let number = self.txn_register(p, part);
+            self.requests[req as usize].txn = number;
+        }
+        let r = &mut self.requests[req as usize];
+        let prod = &self.producers[r.producer as usize];
         // The producer sends to the leader its metadata names (the current
         // one, or the last one while the partition is offline).
         let broker = self.parts[part as usize].leader_broker();
@@ -391,7 +413,10 @@ impl World {
         self.requests[req as usize].state = ReqState::Resolved;
         let p = r.producer;
         let part_in_topic = r.part - self.producers[p as usize].first_part;
-        for seq in r.first_seq..r.first_seq + r.count {
+        // A transactional producer's records are acknowledged (or fail)
+        // when their transaction ends.
+        let transactional = self.producers[p as usize].txn.is_some();
+        for seq in (r.first_seq..r.first_seq + r.count).filter(|_| !transactional) {
             let event =
                 self.producers[p as usize].parts[part_in_topic as usize].seq_events[seq as usize];
             let e = self.events[event as usize];
@@ -434,6 +459,9 @@ impl World {
         }
         self.send_ready(p, r.part);
         self.try_send(p, part_in_topic);
+        if transactional {
+            self.txn_resolved(p, r.txn, r.count, ok);
+        }
     }
 
     /// Once a partition with an abandoned batch has nothing in flight: if a
@@ -504,6 +532,8 @@ impl World {
             | ProduceResult::NotEnoughReplicasAfterAppend
             | ProduceResult::InvalidProducerEpoch
             | ProduceResult::NotLeader => self.fail_attempt(req),
+            // Fatal for the transaction: it can only abort.
+            ProduceResult::InvalidTxnState => self.resolve(req, false),
         }
     }
 
@@ -699,12 +729,14 @@ impl World {
     /// application never learns their fate; requests already on the wire
     /// may still be appended), and its buffers and timers are gone.
     pub(crate) fn crash_producer(&mut self, p: u32) {
+        // A transactional producer's records fail with their transaction.
+        let transactional = self.producers[p as usize].txn.is_some();
         let live = std::mem::take(&mut self.producers[p as usize].live);
         for req in live {
             let r = self.requests[req as usize];
             self.requests[req as usize].state = ReqState::Resolved;
             let part_in_topic = (r.part - self.producers[p as usize].first_part) as usize;
-            for seq in r.first_seq..r.first_seq + r.count {
+            for seq in (r.first_seq..r.first_seq + r.count).filter(|_| !transactional) {
                 let event =
                     self.producers[p as usize].parts[part_in_topic].seq_events[seq as usize];
                 self.observe(Observation::ProduceFailed { event, producer: p });
@@ -718,11 +750,12 @@ impl World {
             pp.queued_bytes = 0;
             pp.in_flight = 0;
             pp.retrying = 0;
-            for seq in from..to {
+            for seq in (from..to).filter(|_| !transactional) {
                 let event = self.producers[p as usize].parts[part_in_topic].seq_events[seq];
                 self.observe(Observation::ProduceFailed { event, producer: p });
             }
         }
+        self.txn_crash(p);
         // A new producer id on restart: the broker's sequence check starts over.
         for part_in_topic in 0..self.producers[p as usize].parts.len() as u32 {
             self.bump_epoch(p, part_in_topic);
@@ -741,6 +774,7 @@ impl World {
             prod.arrival_pending = true;
             self.kernel.schedule_at(at, Ev::Arrival { producer: p });
         }
+        self.txn_restart(p);
         for part_in_topic in 0..self.producers[p as usize].parts.len() as u32 {
             self.try_send(p, part_in_topic);
         }

@@ -424,6 +424,31 @@ pub struct Producer {
     /// How long a non-full batch waits for more records (linger.ms).
     #[serde(default)]
     pub linger: Duration,
+    /// Kafka's `transactional.id`: the producer writes its records in
+    /// transactions (KIP-98), committing one every `transaction_interval`.
+    #[serde(default)]
+    pub transactional: bool,
+    #[serde(default = "default_transaction_interval")]
+    pub transaction_interval: Duration,
+    /// The coordinator aborts a transaction open longer than this
+    /// (`transaction.timeout.ms`).
+    #[serde(default = "default_transaction_timeout")]
+    pub transaction_timeout: Duration,
+}
+
+fn default_transaction_interval() -> Duration {
+    Duration::from_ms(100)
+}
+fn default_transaction_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// A transactional producer's transactions: how often it commits, and the
+/// coordinator's timeout.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Transactions {
+    pub interval: Duration,
+    pub timeout: Duration,
 }
 
 /// The Kafka producer settings shared by producers and service emitters.
@@ -438,6 +463,7 @@ pub struct ProducerClient {
     pub idempotent: bool,
     pub batch_size: u64,
     pub linger: Duration,
+    pub transactions: Option<Transactions>,
 }
 
 impl Producer {
@@ -452,6 +478,10 @@ impl Producer {
             idempotent: self.idempotent,
             batch_size: self.batch_size,
             linger: self.linger,
+            transactions: self.transactional.then_some(Transactions {
+                interval: self.transaction_interval,
+                timeout: self.transaction_timeout,
+            }),
         }
     }
 }
@@ -468,6 +498,7 @@ impl Default for ProducerClient {
             idempotent: true,
             batch_size: default_batch_size(),
             linger: Duration::ZERO,
+            transactions: None,
         }
     }
 }
@@ -644,6 +675,10 @@ pub struct Group {
     /// The client library the consumers behave like.
     #[serde(default = "default_consumer_client")]
     pub client: ConsumerClient,
+    /// Kafka's `isolation.level`: `read_committed` consumers read only
+    /// below the last stable offset and skip aborted transactions' records.
+    #[serde(default = "default_isolation")]
+    pub isolation: Isolation,
     #[serde(default = "default_idempotency")]
     pub idempotency: Idempotency,
     /// Capacity of the processed-id store (`dedup`); absent: unbounded.
@@ -684,6 +719,21 @@ pub struct Group {
     /// Topic that receives events the handler gave up on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_topic: Option<String>,
+}
+
+/// A consumer's `isolation.level`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Read up to the high watermark, records of open and aborted
+    /// transactions included (Kafka's default).
+    ReadUncommitted,
+    /// Read up to the last stable offset; skip aborted transactions.
+    ReadCommitted,
+}
+
+fn default_isolation() -> Isolation {
+    Isolation::ReadUncommitted
 }
 
 /// What a consumer does with an event whose handler keeps failing.
@@ -1205,6 +1255,19 @@ fn client_problems(c: &ProducerClient, push: &mut dyn FnMut(&str, String)) {
             "request_timeout",
             "expected a duration greater than zero".into(),
         );
+    }
+    if let Some(t) = c.transactions {
+        if !c.idempotent {
+            push("idempotent", "a transactional producer is idempotent (Kafka requires enable.idempotence with a transactional.id)".into());
+        }
+        for (field, d) in [
+            ("transaction_interval", t.interval),
+            ("transaction_timeout", t.timeout),
+        ] {
+            if d.ns() == 0 {
+                push(field, "expected a duration greater than zero".into());
+            }
+        }
     }
     if c.idempotent {
         if c.acks != Acks::All {

@@ -1,0 +1,680 @@
+//! Kafka transactions (KIP-98): a transactional producer writes its
+//! records in transactions that it commits every `transaction_interval`.
+//! Committing flushes the transaction's records, then sends EndTxn to the
+//! transaction coordinator, which decides (PrepareCommit or PrepareAbort),
+//! answers, and writes a commit or abort marker into every partition the
+//! transaction wrote to. Until a partition's marker is committed (below
+//! the high watermark), the transaction holds the partition's last stable
+//! offset (LSO) back: `read_committed` consumers read only below the LSO
+//! and never see an aborted record; `read_uncommitted` consumers read up
+//! to the high watermark, aborted records included.
+//!
+//! A transaction aborts when one of its records fails, when it stays open
+//! longer than `transaction_timeout` (the coordinator aborts it: what
+//! happens when its producer crashed), or when its producer restarts
+//! (initTransactions aborts what the previous incarnation left open).
+//! Records of a transaction that is no longer ongoing are refused by the
+//! partition leader (KIP-890's verification), so a zombie's late record
+//! can never reopen it.
+//!
+//! The producer and coordinator sides of one producer's transactions are
+//! kept together in `TxnRt` (one coordinator per transactional id).
+
+use super::faults::RECONNECT_BACKOFF_NS;
+use super::{Ev, World};
+use crate::history::{EventId, Observation};
+use crate::kernel::Time;
+
+/// Log entries at or above this are not records: transaction markers
+/// (`MARKER_BIT | serial`, unique so that diverging logs differ) and
+/// compacted slots.
+pub(crate) const MARKER_BIT: EventId = 1 << 31;
+
+/// Whether a log entry is a record (not a marker or a compacted slot).
+#[inline]
+pub(crate) fn is_record(entry: EventId) -> bool {
+    entry < MARKER_BIT
+}
+
+/// The coordinator's state of a producer's current transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TxnState {
+    /// No transaction in progress (the last one is complete).
+    Empty,
+    Ongoing,
+    /// Decided; markers are being written.
+    PrepareCommit,
+    PrepareAbort,
+}
+
+pub(crate) struct TxnRt {
+    pub interval_ns: Time,
+    pub timeout_ns: Time,
+    // Coordinator side.
+    /// Number of the current transaction (the producer's epoch, in effect).
+    pub number: u32,
+    pub state: TxnState,
+    /// When the coordinator learned of the current transaction.
+    pub started_ns: Time,
+    /// Partitions the transaction wrote to (AddPartitionsToTxn).
+    pub parts: Vec<u32>,
+    pub markers_pending: u32,
+    /// The transaction's records and their partitions.
+    pub events: Vec<(EventId, u32)>,
+    /// The coordinator aborted the transaction on its own (timeout or
+    /// restart): its producer's EndTxn is answered with an abort.
+    pub doomed: bool,
+    // Producer side.
+    /// A transaction has begun (a record was produced into it).
+    pub open: bool,
+    /// Records of the open transaction neither acknowledged nor failed.
+    pub unresolved: u32,
+    /// A record of the open transaction failed: it can only abort.
+    pub failed: bool,
+    /// commitTransaction was called: flushing, then EndTxn.
+    pub ending: bool,
+    pub end_sent: bool,
+    /// The producer crashed: the application learned nothing of the
+    /// transaction's records (they are already `ProduceFailed`).
+    pub orphaned: bool,
+    /// Waiting for the coordinator to complete the previous transaction
+    /// before the next one can add partitions (CONCURRENT_TRANSACTIONS).
+    pub waiting_complete: bool,
+    /// Records produced while a transaction was ending: the next one's.
+    pub next: Vec<(EventId, u32)>,
+    /// Per partition of the topic: sequences from here on belong to the
+    /// next transaction and are not sent yet (`u32::MAX`: nothing held).
+    pub limit: Vec<u32>,
+    /// Bumped by a crash, so the old incarnation's timers do nothing.
+    pub token: u32,
+}
+
+impl TxnRt {
+    pub fn new(interval_ns: Time, timeout_ns: Time, parts: usize) -> TxnRt {
+        TxnRt {
+            interval_ns,
+            timeout_ns,
+            number: 0,
+            state: TxnState::Empty,
+            started_ns: 0,
+            parts: Vec::new(),
+            markers_pending: 0,
+            events: Vec::new(),
+            doomed: false,
+            open: false,
+            unresolved: 0,
+            failed: false,
+            ending: false,
+            end_sent: false,
+            orphaned: false,
+            waiting_complete: false,
+            next: Vec::new(),
+            limit: vec![u32::MAX; parts],
+            token: 0,
+        }
+    }
+
+    /// Nothing of the producer's transactions is left to finish.
+    pub fn idle(&self) -> bool {
+        !self.open && self.next.is_empty() && self.state == TxnState::Empty
+    }
+
+    /// Whether the leader accepts a record of transaction `number` (KIP-890:
+    /// only while that transaction is ongoing at the coordinator).
+    pub fn accepts(&self, number: u32) -> bool {
+        self.number == number && self.state == TxnState::Ongoing && !self.doomed
+    }
+}
+
+impl World {
+    /// Producer `p` produced `event` to `partition`: it joins the open
+    /// transaction, beginning one if none is, or waits for the next.
+    pub(crate) fn txn_add(&mut self, p: u32, event: EventId, partition: u32) {
+        let now = self.now();
+        let Some(t) = self.producers[p as usize].txn.as_mut() else {
+            return;
+        };
+        if t.ending || t.waiting_complete || t.orphaned {
+            t.next.push((event, partition));
+            return;
+        }
+        if !t.open {
+            t.open = true;
+            let (at, token) = (now + t.interval_ns, t.token);
+            self.kernel
+                .schedule_at(at, Ev::TxnCommitDue { producer: p, token });
+        }
+        t.events.push((event, partition));
+        t.unresolved += 1;
+    }
+
+    /// A batch of the open transaction is sent to `part`: the coordinator
+    /// adds the partition (AddPartitionsToTxn) and the transaction is
+    /// ongoing from its first. Returns the transaction's number.
+    pub(crate) fn txn_register(&mut self, p: u32, part: u32) -> u32 {
+        let now = self.now();
+        let Some(t) = self.producers[p as usize].txn.as_mut() else {
+            return 0;
+        };
+        if t.doomed {
+            return t.number;
+        }
+        if t.state == TxnState::Empty {
+            t.state = TxnState::Ongoing;
+            t.started_ns = now;
+        }
+        if !t.parts.contains(&part) {
+            t.parts.push(part);
+        }
+        t.number
+    }
+
+    /// The broker acknowledged (`ok`) or gave up on `count` records of the
+    /// open transaction.
+    pub(crate) fn txn_resolved(&mut self, p: u32, number: u32, count: u32, ok: bool) {
+        let Some(t) = self.producers[p as usize].txn.as_mut() else {
+            return;
+        };
+        if t.number != number || !t.open {
+            return; // a request of a transaction already given up
+        }
+        t.unresolved = t.unresolved.saturating_sub(count);
+        t.failed |= !ok;
+        self.maybe_end_txn(p);
+    }
+
+    /// `transaction_interval` after a transaction began: commit it (flush
+    /// its records first; the next transaction's wait).
+    pub(crate) fn on_txn_commit_due(&mut self, p: u32, token: u32) {
+        let prod = &mut self.producers[p as usize];
+        let Some(t) = prod.txn.as_mut() else { return };
+        if t.token != token || !t.open || t.ending {
+            return;
+        }
+        t.ending = true;
+        for (i, pp) in prod.parts.iter().enumerate() {
+            t.limit[i] = pp.seq_events.len() as u32;
+        }
+        for part_in_topic in 0..self.producers[p as usize].parts.len() as u32 {
+            self.try_send(p, part_in_topic);
+        }
+        self.maybe_end_txn(p);
+    }
+
+    /// Once every record of an ending transaction is resolved, send EndTxn
+    /// (commit, or abort if a record failed).
+    pub(crate) fn maybe_end_txn(&mut self, p: u32) {
+        let Some(t) = self.producers[p as usize].txn.as_ref() else {
+            return;
+        };
+        if !t.ending || t.end_sent || t.unresolved > 0 {
+            return;
+        }
+        self.send_end_txn(p);
+    }
+
+    pub(crate) fn send_end_txn(&mut self, p: u32) {
+        let now = self.now();
+        let prod = &self.producers[p as usize];
+        let Some(t) = prod.txn.as_ref() else { return };
+        if !t.ending || t.end_sent || !self.is_up(prod.node) {
+            return;
+        }
+        let (number, commit, token) = (t.number, !t.failed, t.token);
+        let arrival = self
+            .txn_coordinator(p)
+            .and_then(|b| self.net.deliver_at(now, prod.node, self.net.broker(b), 0));
+        match arrival {
+            Some(at) => {
+                self.producers[p as usize]
+                    .txn
+                    .as_mut()
+                    .expect("transactional")
+                    .end_sent = true;
+                self.kernel.schedule_at(
+                    at,
+                    Ev::EndTxnArrive {
+                        producer: p,
+                        number,
+                        commit,
+                    },
+                );
+            }
+            None => self
+                .kernel
+                .schedule_in(RECONNECT_BACKOFF_NS, Ev::EndTxnSend { producer: p, token }),
+        }
+    }
+
+    /// The broker coordinating producer `p`'s transactions: the first live
+    /// broker from its hash slot (it moves when its broker fails).
+    fn txn_coordinator(&self, p: u32) -> Option<u32> {
+        let nb = self.brokers.len() as u32;
+        (0..nb)
+            .map(|i| (p + i) % nb)
+            .find(|&b| self.broker_up(b) && !self.brokers[b as usize].fenced)
+    }
+
+    /// EndTxn reaches the coordinator: decide, answer, write the markers.
+    pub(crate) fn on_end_txn_arrive(&mut self, p: u32, number: u32, commit: bool) {
+        let t = self.producers[p as usize]
+            .txn
+            .as_ref()
+            .expect("transactional");
+        if t.number != number {
+            return;
+        }
+        let committed = match t.state {
+            TxnState::Ongoing if !t.doomed => {
+                self.decide(p, commit);
+                commit
+            }
+            TxnState::PrepareCommit => true,
+            // Aborted by the coordinator (timeout), or it never wrote a
+            // record (nothing to mark).
+            _ => commit && !t.doomed,
+        };
+        let coordinator = self.txn_coordinator(p).unwrap_or(0);
+        let now = self.now();
+        let node = self.producers[p as usize].node;
+        let at = self
+            .net
+            .deliver_at(now, self.net.broker(coordinator), node, 0)
+            .unwrap_or(now + RECONNECT_BACKOFF_NS);
+        self.kernel.schedule_at(
+            at,
+            Ev::EndTxnResponse {
+                producer: p,
+                number,
+                committed,
+            },
+        );
+    }
+
+    /// The coordinator decides the current transaction: PrepareCommit or
+    /// PrepareAbort, then a marker to every partition it wrote to.
+    fn decide(&mut self, p: u32, commit: bool) {
+        let t = self.producers[p as usize]
+            .txn
+            .as_mut()
+            .expect("transactional");
+        if t.state != TxnState::Ongoing {
+            return;
+        }
+        t.state = if commit {
+            TxnState::PrepareCommit
+        } else {
+            TxnState::PrepareAbort
+        };
+        t.markers_pending = t.parts.len() as u32;
+        let number = t.number;
+        let records = t.events.len() as u32;
+        self.observe(Observation::TxnEnded {
+            producer: p,
+            committed: commit,
+            records,
+        });
+        let t = self.producers[p as usize]
+            .txn
+            .as_mut()
+            .expect("transactional");
+        if !commit {
+            let events = std::mem::take(&mut t.events);
+            for &(event, _) in &events {
+                self.observe(Observation::Aborted { event, producer: p });
+            }
+            let t = self.producers[p as usize]
+                .txn
+                .as_mut()
+                .expect("transactional");
+            if t.orphaned {
+                t.events.clear();
+            } else {
+                t.events = events;
+            }
+        }
+        let parts = self.producers[p as usize]
+            .txn
+            .as_ref()
+            .expect("transactional")
+            .parts
+            .clone();
+        if parts.is_empty() {
+            self.txn_complete(p);
+            return;
+        }
+        for part in parts {
+            self.send_marker(p, number, part);
+        }
+    }
+
+    /// The coordinator sends a marker to the partition's leader.
+    pub(crate) fn send_marker(&mut self, p: u32, number: u32, part: u32) {
+        let now = self.now();
+        let leader = self.parts[part as usize].leader_broker();
+        let from = self.txn_coordinator(p);
+        let at = from.and_then(|b| {
+            self.net
+                .deliver_at(now, self.net.broker(b), self.net.broker(leader), 0)
+        });
+        match at {
+            Some(at) => self.kernel.schedule_at(
+                at,
+                Ev::TxnMarkerArrive {
+                    producer: p,
+                    number,
+                    part,
+                    broker: leader,
+                },
+            ),
+            None => self.kernel.schedule_in(
+                RECONNECT_BACKOFF_NS,
+                Ev::TxnMarkerSend {
+                    producer: p,
+                    number,
+                    part,
+                },
+            ),
+        }
+    }
+
+    /// A marker reaches a broker: the leader appends it (it counts once
+    /// the high watermark passes it); anyone else sends it back to try the
+    /// current leader.
+    pub(crate) fn on_txn_marker_arrive(&mut self, p: u32, number: u32, part: u32, broker: u32) {
+        let t = self.producers[p as usize]
+            .txn
+            .as_ref()
+            .expect("transactional");
+        let commit = match t.state {
+            TxnState::PrepareCommit => true,
+            TxnState::PrepareAbort => false,
+            _ => return,
+        };
+        if t.number != number {
+            return;
+        }
+        if !self.leads(part, broker) {
+            self.kernel.schedule_in(
+                RECONNECT_BACKOFF_NS,
+                Ev::TxnMarkerSend {
+                    producer: p,
+                    number,
+                    part,
+                },
+            );
+            return;
+        }
+        let serial = self.next_marker;
+        self.next_marker += 1;
+        let pr = &mut self.parts[part as usize];
+        let leader = pr.leader;
+        let offset = pr.logs[leader].leo();
+        pr.logs[leader]
+            .entries
+            .push_back(MARKER_BIT | (serial & (MARKER_BIT - 2)));
+        pr.markers.push(PendingMarker {
+            producer: p,
+            number,
+            offset,
+            commit,
+        });
+        self.after_leader_append(part);
+    }
+
+    /// The high watermark passed a marker: the transaction is over on this
+    /// partition (an abort leaves its range to skip), and the coordinator
+    /// completes the transaction once every marker is.
+    pub(crate) fn markers_committed(&mut self, part: u32) {
+        let hw = self.parts[part as usize].hw;
+        let mut done: Vec<PendingMarker> = Vec::new();
+        self.parts[part as usize].markers.retain(|m| {
+            if m.offset < hw {
+                done.push(*m);
+                false
+            } else {
+                true
+            }
+        });
+        for m in done {
+            let pr = &mut self.parts[part as usize];
+            let mut first = m.offset;
+            if let Some(i) = pr.txn_open.iter().position(|o| o.0 == m.producer) {
+                first = pr.txn_open.swap_remove(i).1;
+                if !m.commit {
+                    pr.txn_aborted.push((m.producer, first, m.offset));
+                }
+            }
+            self.observe(Observation::TxnMarker {
+                producer: m.producer,
+                partition: part,
+                offset: m.offset,
+                first,
+                commit: m.commit,
+            });
+            let t = self.producers[m.producer as usize]
+                .txn
+                .as_mut()
+                .expect("transactional");
+            if t.number == m.number && t.markers_pending > 0 {
+                t.markers_pending -= 1;
+                if t.markers_pending == 0 {
+                    self.txn_complete(m.producer);
+                }
+            }
+        }
+    }
+
+    /// Every marker is written: the coordinator's transaction is complete
+    /// and the producer may begin the next (it learns when its
+    /// AddPartitionsToTxn retry gets through).
+    fn txn_complete(&mut self, p: u32) {
+        let now = self.now();
+        let t = self.producers[p as usize]
+            .txn
+            .as_mut()
+            .expect("transactional");
+        t.state = TxnState::Empty;
+        t.parts.clear();
+        if t.orphaned {
+            t.events.clear();
+            t.orphaned = false;
+        }
+        if t.waiting_complete {
+            let token = t.token;
+            let node = self.producers[p as usize].node;
+            let at = self
+                .txn_coordinator(p)
+                .and_then(|b| self.net.deliver_at(now, self.net.broker(b), node, 0))
+                .unwrap_or(now + RECONNECT_BACKOFF_NS);
+            self.kernel
+                .schedule_at(at, Ev::TxnReady { producer: p, token });
+        }
+    }
+
+    /// The producer learns how its transaction ended: its records are
+    /// acknowledged, or failed; then the next transaction begins once the
+    /// coordinator has completed this one.
+    pub(crate) fn on_end_txn_response(&mut self, p: u32, number: u32, committed: bool) {
+        let prod = &mut self.producers[p as usize];
+        let Some(t) = prod.txn.as_mut() else { return };
+        if t.number != number || !t.end_sent || t.orphaned {
+            return;
+        }
+        let events = std::mem::take(&mut t.events);
+        for &(event, partition) in &events {
+            let e = self.events[event as usize];
+            self.observe(if committed {
+                Observation::Acked {
+                    event,
+                    producer: p,
+                    partition,
+                    key: e.key,
+                    version: e.version,
+                    value: e.value,
+                    created_ns: e.created_ns,
+                }
+            } else {
+                Observation::ProduceFailed { event, producer: p }
+            });
+        }
+        let t = self.producers[p as usize]
+            .txn
+            .as_mut()
+            .expect("transactional");
+        t.open = false;
+        t.ending = false;
+        t.end_sent = false;
+        t.failed = false;
+        t.unresolved = 0;
+        if t.state == TxnState::Empty {
+            self.begin_next_txn(p);
+        } else {
+            t.waiting_complete = true;
+        }
+    }
+
+    pub(crate) fn on_txn_ready(&mut self, p: u32, token: u32) {
+        let Some(t) = self.producers[p as usize].txn.as_ref() else {
+            return;
+        };
+        if t.token == token && t.waiting_complete && t.state == TxnState::Empty {
+            self.begin_next_txn(p);
+        }
+    }
+
+    /// A new transaction, with the records produced meanwhile.
+    fn begin_next_txn(&mut self, p: u32) {
+        let prod = &mut self.producers[p as usize];
+        let t = prod.txn.as_mut().expect("transactional");
+        t.waiting_complete = false;
+        t.doomed = false;
+        t.number += 1;
+        t.limit.iter_mut().for_each(|l| *l = u32::MAX);
+        let next = std::mem::take(&mut t.next);
+        for (event, partition) in next {
+            self.txn_add(p, event, partition);
+        }
+        for part_in_topic in 0..self.producers[p as usize].parts.len() as u32 {
+            self.try_send(p, part_in_topic);
+        }
+    }
+
+    /// The coordinator aborts transactions open longer than their timeout
+    /// (`transaction.timeout.ms`): what ends a crashed producer's.
+    pub(crate) fn expire_transactions(&mut self) {
+        let now = self.now();
+        for p in 0..self.producers.len() as u32 {
+            let Some(t) = self.producers[p as usize].txn.as_ref() else {
+                continue;
+            };
+            if t.state == TxnState::Ongoing
+                && !t.doomed
+                && now.saturating_sub(t.started_ns) > t.timeout_ns
+            {
+                self.doom(p);
+            }
+        }
+    }
+
+    /// The coordinator aborts the current transaction on its own.
+    fn doom(&mut self, p: u32) {
+        self.decide(p, false);
+        let t = self.producers[p as usize]
+            .txn
+            .as_mut()
+            .expect("transactional");
+        t.doomed = true;
+    }
+
+    /// The producer crashed: the application never learns how its
+    /// transaction ends; the coordinator aborts it on timeout or restart.
+    pub(crate) fn txn_crash(&mut self, p: u32) {
+        let Some(t) = self.producers[p as usize].txn.as_mut() else {
+            return;
+        };
+        t.token += 1;
+        let failed: Vec<EventId> = t.events.iter().chain(&t.next).map(|&(e, _)| e).collect();
+        t.next.clear();
+        t.orphaned = !t.events.is_empty() || t.state != TxnState::Empty;
+        if !t.orphaned {
+            t.events.clear();
+        }
+        t.open = false;
+        t.ending = false;
+        t.end_sent = false;
+        t.failed = false;
+        t.unresolved = 0;
+        t.waiting_complete = false;
+        // Records produced after the restart wait for its first transaction.
+        let prod = &mut self.producers[p as usize];
+        let t = prod.txn.as_mut().expect("transactional");
+        for (l, pp) in t.limit.iter_mut().zip(&prod.parts) {
+            *l = pp.seq_events.len() as u32;
+        }
+        for event in failed {
+            self.observe(Observation::ProduceFailed { event, producer: p });
+        }
+    }
+
+    /// The producer starts again (initTransactions): an ongoing
+    /// transaction of the previous incarnation is aborted, and the first
+    /// transaction waits until the coordinator has completed it.
+    pub(crate) fn txn_restart(&mut self, p: u32) {
+        let Some(t) = self.producers[p as usize].txn.as_ref() else {
+            return;
+        };
+        if t.state == TxnState::Ongoing && !t.doomed {
+            self.doom(p);
+        }
+        let t = self.producers[p as usize]
+            .txn
+            .as_mut()
+            .expect("transactional");
+        if t.state == TxnState::Empty {
+            t.orphaned = false;
+            t.events.clear();
+            self.begin_next_txn(p);
+        } else {
+            t.waiting_complete = true;
+            t.orphaned = true;
+        }
+    }
+
+    /// The leader's log lost everything from `offset` on: transactions
+    /// that started there are no longer open there, and markers there are
+    /// written again by the coordinator.
+    pub(crate) fn truncate_txn_state(&mut self, part: u32, offset: u64) {
+        let pr = &mut self.parts[part as usize];
+        pr.txn_open.retain(|o| o.1 < offset);
+        pr.txn_aborted.retain(|a| a.2 < offset);
+        let mut resend = Vec::new();
+        pr.markers.retain(|m| {
+            if m.offset >= offset {
+                resend.push(*m);
+                false
+            } else {
+                true
+            }
+        });
+        for m in resend {
+            self.kernel.schedule_in(
+                RECONNECT_BACKOFF_NS,
+                Ev::TxnMarkerSend {
+                    producer: m.producer,
+                    number: m.number,
+                    part,
+                },
+            );
+        }
+    }
+}
+
+/// A marker in a partition's log, not yet below the high watermark.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PendingMarker {
+    pub producer: u32,
+    pub number: u32,
+    pub offset: u64,
+    pub commit: bool,
+}
