@@ -97,6 +97,14 @@ pub enum Observation {
     /// The transaction holding the event aborted: it is never committed,
     /// and `read_committed` consumers never see it.
     Aborted { event: EventId, producer: u32 },
+    /// A consumer went back to `offset` of a partition it holds (its
+    /// transaction aborted, so it processes from the committed offset again).
+    Rewound {
+        group: u32,
+        consumer: u32,
+        partition: u32,
+        offset: u64,
+    },
     /// A transaction marker is committed in a partition (below the high
     /// watermark): the transaction is over there. It occupies `offset`;
     /// the transaction's records there lie in `first..offset`.

@@ -292,7 +292,7 @@ impl Observer for Metrics {
             }
             Observation::ProduceFailed { .. } => self.counts.produce_failed += 1,
             Observation::Aborted { .. } => self.counts.aborted_records += 1,
-            Observation::TxnMarker { .. } => {}
+            Observation::TxnMarker { .. } | Observation::Rewound { .. } => {}
             Observation::TxnEnded { committed, .. } => {
                 if committed {
                     self.counts.transactions_committed += 1;

@@ -363,6 +363,22 @@ fn the_conformance_fields_are_validated_with_their_location() {
             "expected `read_uncommitted` or `read_committed`",
         ],
     );
+    let in_transaction = |extra: &str| {
+        format!(
+            "{}\ncommit = \"in-transaction\"\n{extra}\n[[groups.emit]]\ntopic = \"orders\"\nevent_type = \"E\"\n",
+            GOOD.trim_end()
+        )
+    };
+    assert_error(
+        &in_transaction("commit_interval = \"0\""),
+        "19:19",
+        &["groups[0].commit_interval", "greater than zero"],
+    );
+    assert_error(
+        &format!("{}mode = \"dual-write\"\n", in_transaction("")),
+        "23:8",
+        &["groups[0].emit[0].mode", "emits inside its transaction"],
+    );
     let producer = |extra: &str| GOOD.replace("rate = 10\n", &format!("rate = 10\n{extra}\n"));
     assert_error(
         &producer("transactional = true\nidempotent = false\nacks = \"1\""),

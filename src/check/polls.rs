@@ -65,6 +65,12 @@ impl Checker for Polls {
                 partition,
                 offset,
                 ..
+            }
+            | Observation::Rewound {
+                consumer,
+                partition,
+                offset,
+                ..
             } => {
                 self.next.insert((consumer, partition), (offset, false));
             }

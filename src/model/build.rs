@@ -281,6 +281,8 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 rng: rng_stream(seed, &name),
                 token: 0,
                 generation: 0,
+                txn_producer: None,
+                txn_waiting: false,
                 heartbeat_phase_ns: rng_stream(seed, &format!("{name}/heartbeat"))
                     .gen_range(0..heartbeat_ns),
                 parts: Vec::new(),
@@ -343,9 +345,58 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         });
         catalog.groups.push(g.name.clone());
     }
-    let first_consumer_node = producers.len() as u32 + brokers_n;
+    let producer_nodes = producers.len() as u32;
+    let first_consumer_node = producer_nodes + brokers_n;
     for (i, c) in consumers.iter_mut().enumerate() {
         c.node = Node(first_consumer_node + i as u32);
+    }
+    // commit = "in-transaction": each consumer has its own transactional
+    // producer, in its own process (its node), that can write to every
+    // partition (what the service emits, wherever it goes).
+    for (gi, g) in s.groups.iter().enumerate() {
+        if g.commit != crate::scenario::CommitMode::InTransaction {
+            continue;
+        }
+        for (i, &c) in groups[gi].consumers.iter().enumerate() {
+            let id = producers.len() as u32;
+            let name = format!("{}/{}/producer", g.name, i);
+            let mut txn = TxnRt::new(
+                g.commit_interval.ns(),
+                g.transaction_timeout.ns(),
+                parts.len(),
+            );
+            txn.consumer = Some(c);
+            producers.push(ProducerRt {
+                node: consumers[c as usize].node,
+                first_part: 0,
+                event_type: 0,
+                client: ProducerClient::default(),
+                arrival: None,
+                rng: rng_stream(seed, &format!("producer/{name}")),
+                keys: None,
+                key_ids: Vec::new(),
+                chooser: PartitionChooser::new(
+                    Partitioner::RoundRobin,
+                    parts.len() as u32,
+                    1,
+                    ProducerClient::default().batch_size,
+                    |_| Vec::new(),
+                    &mut rng_stream(seed, "unused"),
+                ),
+                payload: Sampler::Constant(0),
+                parts: (0..parts.len()).map(|_| ProdPart::default()).collect(),
+                live: Vec::new(),
+                timer_pending: false,
+                arrival_pending: false,
+                next_epoch: 1,
+                txn: Some(Box::new(txn)),
+            });
+            consumers[c as usize].txn_producer = Some(id);
+            catalog.producers.push(name);
+        }
+    }
+    for p in &mut parts {
+        p.producer_state = vec![Default::default(); producers.len()];
     }
     catalog.event_types = types.names;
     catalog.keys = key_texts;
@@ -359,7 +410,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     let mut net = Network::new(
         Sampler::new(&s.network.client_latency),
         Sampler::new(&s.network.replication_latency),
-        producers.len() as u32,
+        producer_nodes,
         brokers_n,
         net_rngs,
     );
@@ -419,6 +470,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         broker_session_ns: s.cluster.broker_session_timeout.ns(),
         next_fetch_generation: 0,
         next_marker: 0,
+        producer_nodes,
         progress: None,
     };
 

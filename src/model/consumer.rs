@@ -34,6 +34,9 @@ pub(crate) struct CPart {
     pub accepted_to: u64,
     /// Leader epoch of the partition when the consumer last fetched it.
     pub fetched_epoch: u32,
+    /// Where the assignment started (what a rewind without a committed
+    /// offset goes back to).
+    pub assigned_at: u64,
 }
 
 impl CPart {
@@ -49,6 +52,7 @@ impl CPart {
             fetching: false,
             accepted_to: start,
             fetched_epoch: leader_epoch,
+            assigned_at: start,
         }
     }
 
@@ -119,6 +123,11 @@ pub(crate) struct ConsumerRt {
     pub current: Option<Current>,
     /// Nothing to process: the next fetch response polls.
     pub waiting: bool,
+    /// `in-transaction`: the consumer's own transactional producer.
+    pub txn_producer: Option<u32>,
+    /// `in-transaction`: processing waits while the transaction commits
+    /// (a Kafka Streams thread commits between records, synchronously).
+    pub txn_waiting: bool,
     /// When the consumer heartbeats (every `heartbeat_interval` from it).
     pub heartbeat_phase_ns: Time,
     /// When the group coordinator last heard from the consumer.
@@ -197,6 +206,10 @@ impl World {
 
     /// Hand the next batch of up to max_poll_records to the application.
     pub(crate) fn poll(&mut self, consumer: u32) {
+        if self.txn_busy(consumer) {
+            self.consumers[consumer as usize].txn_waiting = true;
+            return;
+        }
         let g = self.consumers[consumer as usize].group as usize;
         let max = self.groups[g].max_poll_records as usize;
         let c = &mut self.consumers[consumer as usize];
@@ -335,6 +348,9 @@ impl World {
             return;
         };
         let g = c.group;
+        // `in-transaction`: the effect is applied when the transaction
+        // commits (the event whose effect it is, if any).
+        let mut deferred = None;
         if self.handler_fails(consumer, cur.event) {
             cur.attempt += 1;
             self.observe(Observation::HandlerFailed {
@@ -378,6 +394,20 @@ impl World {
                 key: e.key,
                 value: e.value,
             });
+        } else if self.groups[g as usize].commit == CommitMode::InTransaction {
+            if cur.revoked {
+                // The partition is gone: its next owner processes this
+                // record, in its own transaction; nothing of it here.
+            } else {
+                // The service's state changes and what it emits commit with
+                // its offsets in one Kafka transaction, as a Kafka Streams task
+                // does (its state store's changelog is written in the
+                // transaction): emitted now, applied at commit.
+                if self.would_apply(g, cur.event) {
+                    self.emit(consumer, cur.event, EmitMode::Outbox);
+                }
+                deferred = Some(cur.event);
+            }
         } else if self.groups[g as usize].commit == CommitMode::AtomicWithEffect
             && !self.in_generation(consumer)
         {
@@ -387,6 +417,12 @@ impl World {
             self.emit(consumer, cur.event, EmitMode::Outbox);
         }
         let commit = self.groups[g as usize].commit;
+        if commit == CommitMode::InTransaction {
+            if !cur.revoked {
+                self.txn_offset(consumer, cur.part, cur.offset + 1, deferred);
+            }
+            self.txn_between_records(consumer);
+        }
         if !cur.revoked {
             let c = &mut self.consumers[consumer as usize];
             if let Some(cp) = c.parts.iter_mut().find(|cp| cp.part == cur.part) {
@@ -406,6 +442,17 @@ impl World {
             // this event and commits it (the rebalance waits too).
             self.commit(consumer, cur.part, cur.offset + 1);
         }
+        self.next_record(consumer);
+    }
+
+    /// Go on with the batch in hand, or poll for the next one (unless the
+    /// consumer's transaction is committing).
+    pub(crate) fn next_record(&mut self, consumer: u32) {
+        if self.txn_busy(consumer) {
+            self.consumers[consumer as usize].txn_waiting = true;
+            return;
+        }
+        let commit = self.groups[self.consumers[consumer as usize].group as usize].commit;
         if self.consumers[consumer as usize].batch.is_empty() {
             if commit == CommitMode::AfterProcess {
                 self.commit_processed(consumer);
@@ -438,7 +485,7 @@ impl World {
 
     /// Apply `event`'s effect to the consumer's group state, unless the
     /// idempotency guard stops it. Returns whether it was applied.
-    fn apply_effect(&mut self, consumer: u32, partition: u32, event: EventId) -> bool {
+    pub(crate) fn apply_effect(&mut self, consumer: u32, partition: u32, event: EventId) -> bool {
         let g = self.consumers[consumer as usize].group;
         let e = self.events[event as usize];
         if !self.would_apply(g, event) {
@@ -504,8 +551,14 @@ impl World {
             let part = prod
                 .chooser
                 .choose(u64::from(e.key), u64::from(e.size), &mut prod.rng);
+            // In a transaction, the consumer's own producer writes it (it
+            // writes to every partition, so the partition is global).
+            let (producer, part) = match self.consumers[consumer as usize].txn_producer {
+                Some(own) => (own, prod.first_part + part),
+                None => (rule.producer, part),
+            };
             let id = self.create_event(
-                rule.producer,
+                producer,
                 e.key,
                 part,
                 u64::from(e.size),

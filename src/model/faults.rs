@@ -216,7 +216,7 @@ fn struck_node(s: &Scenario, f: &Fault) -> Option<NodeRef> {
 impl World {
     /// Node id of a node the scenario names.
     pub(crate) fn node_id(&self, r: NodeRef) -> u32 {
-        let clients = self.producers.len() as u32;
+        let clients = self.producer_nodes;
         match r {
             NodeRef::Producer(i) => i,
             NodeRef::Broker(b) => clients + b,
@@ -227,7 +227,7 @@ impl World {
     }
 
     pub(crate) fn node_kind(&self, n: u32) -> NodeKind {
-        let clients = self.producers.len() as u32;
+        let clients = self.producer_nodes;
         let brokers = self.brokers.len() as u32;
         if n < clients {
             NodeKind::Producer(n)

@@ -241,7 +241,12 @@ impl World {
             // committed when it finishes, as the rebalance waits for it).
             CommitMode::Auto if client == ConsumerClient::Java => Some(c.parts[idx].processed),
             CommitMode::Auto => Some(c.parts[idx].position),
-            CommitMode::BeforeProcess | CommitMode::AtomicWithEffect => None,
+            // In a transaction, offsets commit with the transaction (a
+            // revoked partition's open transaction is fenced by the
+            // generation and aborts; the new owner processes again).
+            CommitMode::BeforeProcess
+            | CommitMode::AtomicWithEffect
+            | CommitMode::InTransaction => None,
         };
         if let Some(offset) = offset {
             self.commit(consumer, part, offset);
@@ -439,7 +444,11 @@ impl World {
     /// processed-but-uncommitted events will be delivered again to whoever
     /// gets its partitions. The group notices after the session timeout.
     pub(crate) fn crash_consumer(&mut self, consumer: u32) {
+        if let Some(p) = self.consumers[consumer as usize].txn_producer {
+            self.crash_producer(p);
+        }
         let c = &mut self.consumers[consumer as usize];
+        c.txn_waiting = false;
         c.token += 1;
         c.parts.clear();
         c.batch.clear();
@@ -451,6 +460,9 @@ impl World {
     /// The consumer process starts again and joins its group (if the group
     /// has started; otherwise it joins when the group does).
     pub(crate) fn restart_consumer(&mut self, consumer: u32) {
+        if let Some(p) = self.consumers[consumer as usize].txn_producer {
+            self.restart_producer(p);
+        }
         let g = self.consumers[consumer as usize].group;
         let grp = &self.groups[g as usize];
         self.consumers[consumer as usize].waiting = true;

@@ -238,6 +238,10 @@ pub struct World {
     pub(crate) next_fetch_generation: u32,
     /// Serial of the next transaction marker (markers are unique log entries).
     pub(crate) next_marker: u32,
+    /// Producers with a node of their own (numbered first); consumers'
+    /// transactional producers (`in-transaction`) follow them and live on
+    /// their consumer's node.
+    pub(crate) producer_nodes: u32,
     /// Told (simulated now, simulated end) every 65,536 kernel events.
     pub(crate) progress: Option<Box<dyn FnMut(Time, Time)>>,
 }

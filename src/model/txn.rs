@@ -80,6 +80,9 @@ pub(crate) struct TxnRt {
     /// Waiting for the coordinator to complete the previous transaction
     /// before the next one can add partitions (CONCURRENT_TRANSACTIONS).
     pub waiting_complete: bool,
+    /// `in-transaction`: the commit came due while the consumer was in the
+    /// middle of a record; it commits when the record is done.
+    pub commit_requested: bool,
     /// Records produced while a transaction was ending: the next one's.
     pub next: Vec<(EventId, u32)>,
     /// Per partition of the topic: sequences from here on belong to the
@@ -87,6 +90,12 @@ pub(crate) struct TxnRt {
     pub limit: Vec<u32>,
     /// Bumped by a crash, so the old incarnation's timers do nothing.
     pub token: u32,
+    /// `in-transaction`: the consumer whose offsets the transactions carry,
+    /// the offsets of the open transaction (partition, next offset, the
+    /// group generation they were consumed in), and those of the next.
+    pub consumer: Option<u32>,
+    pub offsets: Vec<TxnInput>,
+    pub next_offsets: Vec<TxnInput>,
 }
 
 impl TxnRt {
@@ -111,12 +120,19 @@ impl TxnRt {
             next: Vec::new(),
             limit: vec![u32::MAX; parts],
             token: 0,
+            commit_requested: false,
+            consumer: None,
+            offsets: Vec::new(),
+            next_offsets: Vec::new(),
         }
     }
 
     /// Nothing of the producer's transactions is left to finish.
     pub fn idle(&self) -> bool {
-        !self.open && self.next.is_empty() && self.state == TxnState::Empty
+        !self.open
+            && self.next.is_empty()
+            && self.next_offsets.is_empty()
+            && self.state == TxnState::Empty
     }
 
     /// Whether the leader accepts a record of transaction `number` (KIP-890:
@@ -146,6 +162,138 @@ impl World {
         }
         t.events.push((event, partition));
         t.unresolved += 1;
+    }
+
+    /// `in-transaction`: the consumer processed up to `offset` of `part`;
+    /// the offset joins its producer's open transaction
+    /// (`sendOffsetsToTransaction`), beginning one if none is open.
+    pub(crate) fn txn_offset(
+        &mut self,
+        consumer: u32,
+        part: u32,
+        offset: u64,
+        effect: Option<EventId>,
+    ) {
+        let Some(p) = self.consumers[consumer as usize].txn_producer else {
+            return;
+        };
+        let Some(assignment) = self.consumers[consumer as usize]
+            .parts
+            .iter()
+            .find(|cp| cp.part == part)
+            .map(|cp| cp.epoch)
+        else {
+            return;
+        };
+        let entry = TxnInput {
+            part,
+            offset,
+            assignment,
+            effect,
+        };
+        let t = self.producers[p as usize]
+            .txn
+            .as_mut()
+            .expect("transactional");
+        if t.ending || t.waiting_complete || t.orphaned {
+            t.next_offsets.push(entry);
+            return;
+        }
+        self.txn_add_offset(p, entry);
+    }
+
+    /// Whether `consumer`'s transaction is committing (it processes nothing
+    /// meanwhile).
+    pub(crate) fn txn_busy(&self, consumer: u32) -> bool {
+        self.consumers[consumer as usize]
+            .txn_producer
+            .and_then(|p| self.producers[p as usize].txn.as_ref())
+            .is_some_and(|t| t.ending || t.waiting_complete)
+    }
+
+    /// A consumer finished a record: a commit that came due meanwhile
+    /// starts now.
+    pub(crate) fn txn_between_records(&mut self, consumer: u32) {
+        let Some(p) = self.consumers[consumer as usize].txn_producer else {
+            return;
+        };
+        let t = self.producers[p as usize]
+            .txn
+            .as_ref()
+            .expect("transactional");
+        if t.commit_requested {
+            let token = t.token;
+            self.on_txn_commit_due(p, token);
+        }
+    }
+
+    /// The transaction of `consumer` aborted while it runs: its offsets
+    /// were not committed, so it goes back to the committed offsets of the
+    /// partitions it holds and processes them again (as a Kafka Streams
+    /// task is reinitialised), dropping what it had fetched beyond them.
+    fn rewind_to_committed(&mut self, consumer: u32) {
+        let g = self.consumers[consumer as usize].group as usize;
+        self.consumers[consumer as usize].batch.clear();
+        for i in 0..self.consumers[consumer as usize].parts.len() {
+            let cp = &self.consumers[consumer as usize].parts[i];
+            let idx = self.groups[g].part_index[cp.part as usize] as usize;
+            let to = self.groups[g].committed[idx].unwrap_or(cp.assigned_at);
+            let part = cp.part;
+            // A fetch in flight or parked at the broker was for the old
+            // position: a new fetch epoch makes it stale, and a new fetch
+            // starts from `to`.
+            let epoch = self.next_part_epoch;
+            self.next_part_epoch += 1;
+            let cp = &mut self.consumers[consumer as usize].parts[i];
+            cp.rewind(to);
+            cp.epoch = epoch;
+            cp.fetching = false;
+            self.send_fetch(consumer, i);
+            self.observe(Observation::Rewound {
+                group: g as u32,
+                consumer,
+                partition: part,
+                offset: to,
+            });
+        }
+    }
+
+    /// The transaction is over and the next may begin: a consumer that
+    /// waited for it goes on.
+    fn txn_resume_consumer(&mut self, p: u32) {
+        let Some(c) = self.producers[p as usize]
+            .txn
+            .as_ref()
+            .and_then(|t| t.consumer)
+        else {
+            return;
+        };
+        if std::mem::take(&mut self.consumers[c as usize].txn_waiting)
+            && self.consumers[c as usize].current.is_none()
+        {
+            self.next_record(c);
+        }
+    }
+
+    /// An offset joins the open transaction of consumer producer `p`.
+    fn txn_add_offset(&mut self, p: u32, entry: TxnInput) {
+        let now = self.now();
+        let t = self.producers[p as usize]
+            .txn
+            .as_mut()
+            .expect("transactional");
+        if !t.open {
+            t.open = true;
+            let (at, token) = (now + t.interval_ns, t.token);
+            self.kernel
+                .schedule_at(at, Ev::TxnCommitDue { producer: p, token });
+        }
+        // The coordinator learns of the transaction (AddOffsetsToTxn).
+        if t.state == TxnState::Empty && !t.doomed {
+            t.state = TxnState::Ongoing;
+            t.started_ns = now;
+        }
+        t.offsets.push(entry);
     }
 
     /// A batch of the open transaction is sent to `part`: the coordinator
@@ -191,6 +339,14 @@ impl World {
         if t.token != token || !t.open || t.ending {
             return;
         }
+        // A consumer's transaction commits between records.
+        if let Some(c) = t.consumer
+            && self.consumers[c as usize].current.is_some()
+        {
+            t.commit_requested = true;
+            return;
+        }
+        t.commit_requested = false;
         t.ending = true;
         for (i, pp) in prod.parts.iter().enumerate() {
             t.limit[i] = pp.seq_events.len() as u32;
@@ -265,10 +421,7 @@ impl World {
             return;
         }
         let committed = match t.state {
-            TxnState::Ongoing if !t.doomed => {
-                self.decide(p, commit);
-                commit
-            }
+            TxnState::Ongoing if !t.doomed => self.decide(p, commit),
             TxnState::PrepareCommit => true,
             // Aborted by the coordinator (timeout), or it never wrote a
             // record (nothing to mark).
@@ -292,15 +445,52 @@ impl World {
     }
 
     /// The coordinator decides the current transaction: PrepareCommit or
-    /// PrepareAbort, then a marker to every partition it wrote to.
-    fn decide(&mut self, p: u32, commit: bool) {
+    /// PrepareAbort, then a marker to every partition it wrote to. Returns
+    /// whether it commits.
+    fn decide(&mut self, p: u32, commit: bool) -> bool {
+        let t = self.producers[p as usize]
+            .txn
+            .as_ref()
+            .expect("transactional");
+        if t.state != TxnState::Ongoing {
+            return t.state == TxnState::PrepareCommit;
+        }
+        // KIP-447: the consumer's offsets are committed with its group
+        // generation, and a new owner of a partition waits for pending
+        // transactional offsets before it reads the committed one. Here:
+        // if the consumer is no longer a member, or no longer holds a
+        // partition it consumed in this transaction (the partition was
+        // revoked, maybe to be read again by another member from the
+        // committed offset), the offset commit is fenced and the whole
+        // transaction aborts.
+        let offsets = t.offsets.clone();
+        let fenced = t.consumer.is_some_and(|c| {
+            let cr = &self.consumers[c as usize];
+            let grp = &self.groups[cr.group as usize];
+            !grp.members.contains(&c)
+                || offsets.iter().any(|o| {
+                    let idx = grp.part_index[o.part as usize] as usize;
+                    grp.owner[idx] != Some(c)
+                        || cr
+                            .parts
+                            .iter()
+                            .any(|cp| cp.part == o.part && cp.epoch != o.assignment)
+                })
+        });
+        let commit = commit && !fenced;
+        if let Some(c) = t.consumer.filter(|_| commit) {
+            for o in &offsets {
+                if let Some(event) = o.effect {
+                    self.apply_effect(c, o.part, event);
+                }
+                self.commit(c, o.part, o.offset);
+            }
+        }
         let t = self.producers[p as usize]
             .txn
             .as_mut()
             .expect("transactional");
-        if t.state != TxnState::Ongoing {
-            return;
-        }
+        t.offsets.clear();
         t.state = if commit {
             TxnState::PrepareCommit
         } else {
@@ -341,11 +531,12 @@ impl World {
             .clone();
         if parts.is_empty() {
             self.txn_complete(p);
-            return;
+            return commit;
         }
         for part in parts {
             self.send_marker(p, number, part);
         }
+        commit
     }
 
     /// The coordinator sends a marker to the partition's leader.
@@ -518,6 +709,13 @@ impl World {
                 Observation::ProduceFailed { event, producer: p }
             });
         }
+        let consumer = self.producers[p as usize]
+            .txn
+            .as_ref()
+            .and_then(|t| t.consumer);
+        if let Some(c) = consumer.filter(|_| !committed) {
+            self.rewind_to_committed(c);
+        }
         let t = self.producers[p as usize]
             .txn
             .as_mut()
@@ -552,12 +750,17 @@ impl World {
         t.number += 1;
         t.limit.iter_mut().for_each(|l| *l = u32::MAX);
         let next = std::mem::take(&mut t.next);
+        let next_offsets = std::mem::take(&mut t.next_offsets);
         for (event, partition) in next {
             self.txn_add(p, event, partition);
+        }
+        for entry in next_offsets {
+            self.txn_add_offset(p, entry);
         }
         for part_in_topic in 0..self.producers[p as usize].parts.len() as u32 {
             self.try_send(p, part_in_topic);
         }
+        self.txn_resume_consumer(p);
     }
 
     /// The coordinator aborts transactions open longer than their timeout
@@ -596,6 +799,8 @@ impl World {
         t.token += 1;
         let failed: Vec<EventId> = t.events.iter().chain(&t.next).map(|&(e, _)| e).collect();
         t.next.clear();
+        // The offsets already sent to the coordinator stay with it.
+        t.next_offsets.clear();
         t.orphaned = !t.events.is_empty() || t.state != TxnState::Empty;
         if !t.orphaned {
             t.events.clear();
@@ -668,6 +873,18 @@ impl World {
             );
         }
     }
+}
+
+/// `in-transaction`: what a consumer's processing of one record puts in its
+/// transaction: the offset to commit (with the generation it was consumed
+/// in) and the event whose effect on the service's state commits with it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TxnInput {
+    pub part: u32,
+    pub offset: u64,
+    /// The consumer's assignment of the partition it was consumed in.
+    pub assignment: u32,
+    pub effect: Option<EventId>,
 }
 
 /// A marker in a partition's log, not yet below the high watermark.

@@ -442,6 +442,9 @@ fn default_transaction_interval() -> Duration {
 fn default_transaction_timeout() -> Duration {
     Duration::from_secs(60)
 }
+fn default_group_transaction_timeout() -> Duration {
+    Duration::from_secs(10)
+}
 
 /// A transactional producer's transactions: how often it commits, and the
 /// coordinator's timeout.
@@ -580,6 +583,11 @@ pub enum CommitMode {
     /// `transactional` is accepted as its old name.
     #[serde(alias = "transactional")]
     AtomicWithEffect,
+    /// Consume-transform-produce in Kafka transactions (KIP-98, KIP-447):
+    /// each consumer has its own transactional producer; what the service
+    /// emits and the consumed offsets (`sendOffsetsToTransaction`) commit
+    /// together every `commit_interval`, or abort together.
+    InTransaction,
 }
 
 /// Which Kafka client library a group's consumers behave like, where the
@@ -672,6 +680,14 @@ pub struct Group {
     pub commit: CommitMode,
     #[serde(default = "default_auto_commit_interval")]
     pub auto_commit_interval: Duration,
+    /// `in-transaction`: how often each consumer commits its transaction
+    /// (Kafka Streams' `commit.interval.ms`, 100ms under exactly-once).
+    #[serde(default = "default_transaction_interval")]
+    pub commit_interval: Duration,
+    /// `in-transaction`: the consumers' producers' `transaction.timeout.ms`
+    /// (Kafka Streams sets 10s under exactly-once).
+    #[serde(default = "default_group_transaction_timeout")]
+    pub transaction_timeout: Duration,
     /// The client library the consumers behave like.
     #[serde(default = "default_consumer_client")]
     pub client: ConsumerClient,
@@ -1183,6 +1199,24 @@ impl Scenario {
         ] {
             if d.ns() == 0 {
                 push(at(field), "expected a duration greater than zero".into());
+            }
+        }
+        if g.commit == CommitMode::InTransaction {
+            for (field, d) in [
+                ("commit_interval", g.commit_interval),
+                ("transaction_timeout", g.transaction_timeout),
+            ] {
+                if d.ns() == 0 {
+                    push(at(field), "expected a duration greater than zero".into());
+                }
+            }
+            for (j, e) in g.emit.iter().enumerate() {
+                if e.mode == EmitMode::DualWrite {
+                    push(
+                        vec![key("groups"), Step::Index(i), key("emit"), Step::Index(j), key("mode")],
+                        "with commit = \"in-transaction\" the service emits inside its transaction; leave `mode` out".into(),
+                    );
+                }
             }
         }
         if let Some(hb) = g.heartbeat_interval
