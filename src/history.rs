@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 /// Index of an event in the run (unique across producers and emitters).
 pub type EventId = u32;
 
+/// The `value` of a tombstone: a record with a null value, which deletes
+/// its key (a `last-write` projection holds 0 for it afterwards; log
+/// compaction keeps it for `delete_retention`). Other records' values are
+/// 1..=1000.
+pub const TOMBSTONE: u32 = 0;
+
 /// Names behind the ids that observations carry.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {

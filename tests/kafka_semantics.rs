@@ -1367,3 +1367,116 @@ fn exactly_once_processing_survives_chaos_for_every_seed() {
         );
     }
 }
+
+/// Tombstones on a compacted topic: a record with a null value deletes its
+/// key; compaction keeps it (so that consumers see the delete) for
+/// `delete_retention` (delete.retention.ms) after it became the key's
+/// latest record, then removes it too. A group replaying the topic later
+/// reads one record per live key and nothing of a deleted one, and ends
+/// with the same projection as the group that read everything.
+#[test]
+fn compaction_keeps_a_tombstone_for_delete_retention_then_removes_the_key() {
+    use eventsim::history::{Observation, Observer, Shared, TOMBSTONE};
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+    #[derive(Default)]
+    struct Seen {
+        /// (group, key) -> records applied.
+        applied: BTreeMap<(u32, u32), u32>,
+        /// key -> (version, value) of its latest acknowledged record.
+        latest: BTreeMap<u32, (u32, u32)>,
+    }
+    impl Observer for Seen {
+        fn observe(&mut self, _: u64, o: &Observation) {
+            match *o {
+                Observation::Applied { group, key, .. } => {
+                    *self.applied.entry((group, key)).or_default() += 1;
+                }
+                Observation::Acked {
+                    key,
+                    version,
+                    value,
+                    ..
+                } => {
+                    let l = self.latest.entry(key).or_default();
+                    if version > l.0 {
+                        *l = (version, value);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let text = |delete_retention: &str| {
+        format!(
+            r#"
+[scenario]
+name = "tombstones"
+duration = "10s"
+drain = "60s"
+
+[[topics]]
+name = "accounts"
+partitions = 2
+cleanup_policy = "compact"
+delete_retention = "{delete_retention}"
+
+[[producers]]
+name = "ledger"
+topic = "accounts"
+rate = 100
+keys = {{ dist = "uniform", n = 30 }}
+tombstones = 0.3
+
+[[groups]]
+name = "live"
+topics = ["accounts"]
+auto_offset_reset = "earliest"
+effect = "last-write"
+idempotency = "version"
+
+[[groups]]
+name = "rebuild"
+topics = ["accounts"]
+start = "20s"
+auto_offset_reset = "earliest"
+effect = "last-write"
+idempotency = "version"
+"#
+        )
+    };
+    for (retention, removed) in [("2s", true), ("24h", false)] {
+        for seed in 0..5 {
+            let seen = Rc::new(RefCell::new(Seen::default()));
+            let c = eventsim::run_checked(
+                &scenario(&text(retention)),
+                seed,
+                vec![Box::new(Shared(seen.clone()))],
+            );
+            assert_eq!(
+                c.verdict(),
+                "pass",
+                "seed {seed}: {:?}",
+                c.violations.first()
+            );
+            let seen = seen.borrow();
+            let deleted: Vec<u32> = seen
+                .latest
+                .iter()
+                .filter(|(_, l)| l.1 == TOMBSTONE)
+                .map(|(&k, _)| k)
+                .collect();
+            assert!(!deleted.is_empty(), "seed {seed}: no key ends deleted");
+            for (&key, l) in &seen.latest {
+                let rebuilt = seen.applied.get(&(1, key)).copied().unwrap_or(0);
+                let expected = if l.1 == TOMBSTONE && removed { 0 } else { 1 };
+                assert_eq!(
+                    rebuilt, expected,
+                    "seed {seed}, delete_retention {retention}: key {key} (latest value {}) rebuilt from {rebuilt} records",
+                    l.1
+                );
+            }
+        }
+    }
+}

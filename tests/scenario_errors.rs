@@ -379,6 +379,11 @@ fn the_conformance_fields_are_validated_with_their_location() {
         "23:8",
         &["groups[0].emit[0].mode", "emits inside its transaction"],
     );
+    assert_error(
+        &GOOD.replace("rate = 10\n", "rate = 10\ntombstones = 0.2\n"),
+        "16:1",
+        &["groups[0].effect", "writes tombstones", "only `last-write`"],
+    );
     let producer = |extra: &str| GOOD.replace("rate = 10\n", &format!("rate = 10\n{extra}\n"));
     assert_error(
         &producer("transactional = true\nidempotent = false\nacks = \"1\""),

@@ -12,6 +12,9 @@ pub(super) struct Liveness {
     read: FastMap<(u32, u32), (u64, Option<Time>)>,
     found: Vec<Violation>,
     stalled: BTreeSet<(u32, u32)>,
+    /// Per (group, partition): offsets at or after its next one that were
+    /// removed (retention, compaction) before it read them: nothing to read.
+    removed: FastMap<(u32, u32), BTreeSet<u64>>,
 }
 
 impl Liveness {
@@ -22,6 +25,26 @@ impl Liveness {
             read: FastMap::default(),
             found: Vec::new(),
             stalled: BTreeSet::new(),
+            removed: FastMap::default(),
+        }
+    }
+
+    /// Move (group, partition)'s next offset past removed records.
+    fn skip_removed(&mut self, at: Time, g: u32, p: u32) {
+        let (Some(r), Some(removed)) = (self.read.get_mut(&(g, p)), self.removed.get_mut(&(g, p)))
+        else {
+            return;
+        };
+        while removed.first().is_some_and(|&o| o <= r.0) {
+            let o = removed.pop_first().expect("checked");
+            if o == r.0 {
+                r.0 += 1;
+            }
+        }
+        if r.1.is_some() && r.0 >= self.log_end[p as usize] {
+            r.1 = None;
+        } else if r.1.is_none() && r.0 < self.log_end[p as usize] {
+            r.1 = Some(at);
         }
     }
     fn stall(&mut self, ctx: &Context, g: u32, p: u32, since: Time, until: Time, ongoing: bool) {
@@ -75,6 +98,24 @@ impl Checker for Liveness {
                 let end = &mut self.log_end[partition as usize];
                 *end = (*end).min(offset);
             }
+            Observation::Compacted {
+                group,
+                partition,
+                offset,
+                ..
+            }
+            | Observation::Expired {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                self.removed
+                    .entry((group, partition))
+                    .or_default()
+                    .insert(offset);
+                self.skip_removed(at, group, partition);
+            }
             Observation::Assigned {
                 group,
                 partition,
@@ -85,6 +126,7 @@ impl Checker for Liveness {
                 self.read
                     .entry((group, partition))
                     .or_insert((offset, behind.then_some(at)));
+                self.skip_removed(at, group, partition);
             }
             Observation::Delivered {
                 group,
@@ -104,6 +146,7 @@ impl Checker for Liveness {
                 let caught_up = offset + 1 >= self.log_end[partition as usize];
                 self.read
                     .insert((group, partition), (offset + 1, (!caught_up).then_some(at)));
+                self.skip_removed(at, group, partition);
             }
             _ => {}
         }

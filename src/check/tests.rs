@@ -567,3 +567,28 @@ fn convergence_fires_on_a_group_that_applied_an_aborted_transactions_record() {
     consumed(&mut h, &[0]);
     assert!(check("convergence", Effect::Sum, &h).is_empty());
 }
+
+#[test]
+fn liveness_does_not_wait_for_records_removed_before_the_group_read_them() {
+    // Offsets 0..3 appended; the group reads 0 and 1; 2 is compacted away
+    // before it reads it: the group is caught up. Without the compaction
+    // it ended one behind.
+    let mut h = written(3);
+    h.push((5, assigned(0, 0, 0)));
+    h.push((10, delivered(0, 0, 0)));
+    h.push((11, delivered(1, 0, 1)));
+    let mut compacted = h.clone();
+    compacted.push((
+        12,
+        O::Compacted {
+            event: 2,
+            group: 0,
+            partition: 0,
+            offset: 2,
+            key: 0,
+            value: 1,
+        },
+    ));
+    assert!(check("liveness", Effect::Sum, &compacted).is_empty());
+    assert_eq!(check("liveness", Effect::Sum, &h).len(), 1);
+}

@@ -18,7 +18,7 @@ use super::dist::Sampler;
 use super::faults::RECONNECT_BACKOFF_NS;
 use super::txn::{PendingMarker, is_record};
 use super::{Ev, ProduceResult, World};
-use crate::history::{EventId, Observation};
+use crate::history::{EventId, Observation, TOMBSTONE};
 use crate::kernel::{Rng, Time};
 use crate::scenario::{Acks, Isolation, OffsetReset};
 use std::collections::VecDeque;
@@ -123,6 +123,9 @@ pub(crate) struct Compaction {
     pub latest: std::collections::HashMap<u32, u64, std::hash::BuildHasherDefault<KeyHasher>>,
     /// (offset, when it may go), in the order superseded.
     pub superseded: VecDeque<(u64, Time)>,
+    /// Tombstones: (offset, key, when it may go if still its key's latest).
+    pub delete_retention_ns: Time,
+    pub tombstones: VecDeque<(u64, u32, Time)>,
 }
 
 /// A fixed-seed hasher for compaction's key map (never iterated).
@@ -769,12 +772,33 @@ impl World {
                 if !is_record(event) {
                     continue;
                 }
-                let key = self.events[event as usize].key;
+                let e = &self.events[event as usize];
+                let key = e.key;
                 if let Some(old) = c.latest.insert(key, offset) {
                     c.superseded.push_back((old, now + c.lag_ns));
                 }
+                if e.value == TOMBSTONE {
+                    c.tombstones
+                        .push_back((offset, key, now + c.delete_retention_ns));
+                }
             }
             c.indexed_to = c.indexed_to.max(hw);
+            // A tombstone still its key's latest record after
+            // delete_retention goes too, and the key is forgotten.
+            let mut gone: Vec<u64> = Vec::new();
+            while let Some(&(offset, key, at)) = c.tombstones.front() {
+                if at > now {
+                    break;
+                }
+                c.tombstones.pop_front();
+                if c.latest.get(&key) == Some(&offset) {
+                    c.latest.remove(&key);
+                    gone.push(offset);
+                }
+            }
+            for offset in gone {
+                c.superseded.push_front((offset, now));
+            }
             while let Some(&(offset, at)) = c.superseded.front() {
                 if at > now {
                     break;

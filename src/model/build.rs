@@ -85,6 +85,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                     || {
                         Box::new(super::broker::Compaction {
                             lag_ns: t.min_compaction_lag.ns(),
+                            delete_retention_ns: t.delete_retention.ns(),
                             ..Default::default()
                         })
                     },
@@ -158,6 +159,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             timer_pending: false,
             arrival_pending: false,
             next_epoch: 1,
+            tombstones: p.tombstones,
             txn: p.client().transactions.map(|tx| {
                 Box::new(TxnRt::new(
                     tx.interval.ns(),
@@ -221,6 +223,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 timer_pending: false,
                 arrival_pending: false,
                 next_epoch: 1,
+                tombstones: 0.0,
                 txn: None,
             });
             node_names.push(format!("producer/{name}"));
@@ -370,7 +373,10 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 node: consumers[c as usize].node,
                 first_part: 0,
                 event_type: 0,
-                client: ProducerClient::default(),
+                client: ProducerClient {
+                    request_timeout: g.producer_request_timeout,
+                    ..ProducerClient::default()
+                },
                 arrival: None,
                 rng: rng_stream(seed, &format!("producer/{name}")),
                 keys: None,
@@ -389,6 +395,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 timer_pending: false,
                 arrival_pending: false,
                 next_epoch: 1,
+                tombstones: 0.0,
                 txn: Some(Box::new(txn)),
             });
             consumers[c as usize].txn_producer = Some(id);

@@ -6,6 +6,7 @@
 //! Kafka consumer's fetcher does.
 
 use super::network::Node;
+use super::producer::NewRecord;
 use super::txn::is_record;
 use super::{Ev, World};
 use crate::history::{EventId, Observation};
@@ -378,11 +379,14 @@ impl World {
                     .choose(u64::from(e.key), u64::from(e.size), &mut prod.rng);
                 self.create_event(
                     dlt,
-                    e.key,
-                    part,
-                    u64::from(e.size),
-                    e.event_type,
-                    Some(e.origin),
+                    NewRecord {
+                        key: e.key,
+                        part_in_topic: part,
+                        size: u64::from(e.size),
+                        event_type: e.event_type,
+                        origin: Some(e.origin),
+                        value: None,
+                    },
                 );
             }
             let e = self.events[cur.event as usize];
@@ -559,11 +563,14 @@ impl World {
             };
             let id = self.create_event(
                 producer,
-                e.key,
-                part,
-                u64::from(e.size),
-                rule.event_type,
-                Some(e.origin),
+                NewRecord {
+                    key: e.key,
+                    part_in_topic: part,
+                    size: u64::from(e.size),
+                    event_type: rule.event_type,
+                    origin: Some(e.origin),
+                    value: None,
+                },
             );
             self.observe(Observation::Emitted {
                 event: id,

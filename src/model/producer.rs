@@ -11,10 +11,22 @@ use super::dist::{KeySampler, Sampler};
 use super::network::Node;
 use super::partitioner::PartitionChooser;
 use super::{Ev, EventMeta, ProduceResult, World};
-use crate::history::{EventId, Observation};
+use crate::history::{EventId, Observation, TOMBSTONE};
 use crate::kernel::{Rng, Time};
 use crate::scenario::{Acks, Arrival, ProducerClient};
 use rand_distr::{Distribution, Exp1};
+
+/// What a new record is: its key, partition (in the producer's topic),
+/// size and type, the event it was caused by (none: it is an origin), and
+/// its value (none: drawn; `TOMBSTONE`: a delete).
+pub(crate) struct NewRecord {
+    pub key: u32,
+    pub part_in_topic: u32,
+    pub size: u64,
+    pub event_type: u16,
+    pub origin: Option<EventId>,
+    pub value: Option<u32>,
+}
 
 pub(crate) struct ArrivalRt {
     pub kind: Arrival,
@@ -92,6 +104,8 @@ pub(crate) struct ProducerRt {
     /// The next producer epoch to hand out (epochs are unique per producer
     /// and only grow; a restart's new producer id is a new epoch here).
     pub next_epoch: u32,
+    /// Fraction of records that are tombstones.
+    pub tombstones: f64,
     /// A transactional producer's transactions (KIP-98).
     pub txn: Option<Box<super::txn::TxnRt>>,
 }
@@ -163,23 +177,36 @@ impl World {
         let key = prod.key_ids[key_num as usize];
         let gap = next_gap(arrival, now, &mut prod.rng);
         let event_type = prod.event_type;
+        let tombstone =
+            prod.tombstones > 0.0 && rand::Rng::r#gen::<f64>(&mut prod.rng) < prod.tombstones;
         if let Some(at) = gap {
             self.producers[p as usize].arrival_pending = true;
             self.kernel.schedule_at(at, Ev::Arrival { producer: p });
         }
-        self.create_event(p, key, part_in_topic, size, event_type, None);
+        let value = tombstone.then_some(TOMBSTONE);
+        self.create_event(
+            p,
+            NewRecord {
+                key,
+                part_in_topic,
+                size,
+                event_type,
+                origin: None,
+                value,
+            },
+        );
     }
 
     /// Create an event and hand it to producer `p`'s accumulator.
-    pub(crate) fn create_event(
-        &mut self,
-        p: u32,
-        key: u32,
-        part_in_topic: u32,
-        size: u64,
-        event_type: u16,
-        origin: Option<EventId>,
-    ) -> EventId {
+    pub(crate) fn create_event(&mut self, p: u32, r: NewRecord) -> EventId {
+        let NewRecord {
+            key,
+            part_in_topic,
+            size,
+            event_type,
+            origin,
+            value,
+        } = r;
         let now = self.now();
         let id = self.events.len() as EventId;
         let version = {
@@ -189,7 +216,8 @@ impl World {
         };
         let prod = &mut self.producers[p as usize];
         let partition = prod.first_part + part_in_topic;
-        let value = (rand::Rng::r#gen::<u32>(&mut prod.rng) % 1000) + 1;
+        let drawn = (rand::Rng::r#gen::<u32>(&mut prod.rng) % 1000) + 1;
+        let value = value.unwrap_or(drawn);
         let origin = origin.unwrap_or(id);
         self.events.push(EventMeta {
             created_ns: now,

@@ -287,6 +287,15 @@ pub struct Topic {
     /// was superseded (Kafka's min.compaction.lag.ms).
     #[serde(default)]
     pub min_compaction_lag: Duration,
+    /// `compact`: a tombstone (a record that deletes its key) is itself
+    /// removed this long after it became the key's latest record (Kafka's
+    /// delete.retention.ms, 24h).
+    #[serde(default = "default_delete_retention")]
+    pub delete_retention: Duration,
+}
+
+fn default_delete_retention() -> Duration {
+    Duration::from_secs(86_400)
 }
 
 /// Kafka's `cleanup.policy`.
@@ -424,6 +433,10 @@ pub struct Producer {
     /// How long a non-full batch waits for more records (linger.ms).
     #[serde(default)]
     pub linger: Duration,
+    /// Fraction of records that are tombstones: a null value that deletes
+    /// the key (what a changelog writes for a deleted entity).
+    #[serde(default)]
+    pub tombstones: f64,
     /// Kafka's `transactional.id`: the producer writes its records in
     /// transactions (KIP-98), committing one every `transaction_interval`.
     #[serde(default)]
@@ -688,6 +701,10 @@ pub struct Group {
     /// (Kafka Streams sets 10s under exactly-once).
     #[serde(default = "default_group_transaction_timeout")]
     pub transaction_timeout: Duration,
+    /// `in-transaction`: the consumers' producers' `request.timeout.ms`
+    /// (Kafka Streams' `producer.request.timeout.ms`).
+    #[serde(default = "default_request_timeout")]
+    pub producer_request_timeout: Duration,
     /// The client library the consumers behave like.
     #[serde(default = "default_consumer_client")]
     pub client: ConsumerClient,
@@ -1038,6 +1055,12 @@ impl Scenario {
                 push(at("payload"), msg);
             }
             client_problems(&p.client(), &mut |f, m| push(at(f), m));
+            if !(0.0..=1.0).contains(&p.tombstones) {
+                push(
+                    at("tombstones"),
+                    "expected a fraction between 0 and 1".into(),
+                );
+            }
         }
 
         let mut groups = BTreeSet::new();
@@ -1205,6 +1228,7 @@ impl Scenario {
             for (field, d) in [
                 ("commit_interval", g.commit_interval),
                 ("transaction_timeout", g.transaction_timeout),
+                ("producer_request_timeout", g.producer_request_timeout),
             ] {
                 if d.ns() == 0 {
                     push(at(field), "expected a duration greater than zero".into());
@@ -1218,6 +1242,20 @@ impl Scenario {
                     );
                 }
             }
+        }
+        if g.effect != Effect::LastWrite
+            && let Some(p) = self
+                .producers
+                .iter()
+                .find(|p| p.tombstones > 0.0 && g.topics.contains(&p.topic))
+        {
+            push(
+                at("effect"),
+                format!(
+                    "producer `{}` writes tombstones to `{}`: a tombstone deletes its key's value, which only `last-write` models",
+                    p.name, p.topic
+                ),
+            );
         }
         if let Some(hb) = g.heartbeat_interval
             && (hb.ns() == 0 || hb.ns() >= g.session_timeout.ns())
