@@ -1047,6 +1047,18 @@ restart_after = "3s"
     ] {
         scenarios.push(load(&format!("scenarios/{f}.toml")));
     }
+    let compacted = std::fs::read_to_string(repo("scenarios/compacted-replay.toml")).unwrap();
+    scenarios.push(scenario(
+        &compacted
+            .replace(
+                "key_prefix = \"account-\"",
+                "key_prefix = \"account-\"\ntombstones = 0.2",
+            )
+            .replace(
+                "partitions = 3\n",
+                "partitions = 3\ndelete_retention = \"2s\"\n",
+            ),
+    ));
     for s in &scenarios {
         let once = || {
             let c = eventsim::run_checked(s, 11, Vec::new());
