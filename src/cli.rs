@@ -408,6 +408,12 @@ fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
             c.compacted
         );
     }
+    if c.transactions_committed + c.transactions_aborted > 0 {
+        println!(
+            "  transactions committed {}  aborted {} ({} records never committed)",
+            c.transactions_committed, c.transactions_aborted, c.aborted_records
+        );
+    }
     if !s.faults.is_empty() {
         let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!("  faults fired: {}", list.join(", "));

@@ -180,3 +180,29 @@ fn usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no/such/file.toml"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_run_with_transactions_reports_them_in_the_summary_and_on_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    let o = eventsim(&[
+        "run",
+        "scenarios/faults/transactions.toml",
+        "--seed",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&out);
+    let c = &s["counts"];
+    assert!(c["transactions_committed"].as_u64().unwrap() > 200);
+    assert_eq!(c["transactions_aborted"].as_u64(), Some(2));
+    assert_eq!(c["aborted_records"].as_u64(), Some(12));
+    assert!(
+        stdout(&o).contains("transactions committed")
+            && stdout(&o).contains("aborted 2 (12 records"),
+        "{}",
+        stdout(&o)
+    );
+}
