@@ -603,7 +603,8 @@ impl World {
         let offset = pr.logs[leader].leo();
         pr.logs[leader]
             .entries
-            .push_back(MARKER_BIT | (serial & (MARKER_BIT - 2)));
+            // Unique (up to 2^31 - 1 markers) and below `COMPACTED`.
+            .push_back(MARKER_BIT | (serial % (MARKER_BIT - 1)));
         pr.markers.push(PendingMarker {
             producer: p,
             number,
