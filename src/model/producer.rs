@@ -434,6 +434,24 @@ impl World {
         }
     }
 
+    /// Tell how a record ended for its producer: acknowledged (`ok`) or failed.
+    pub(crate) fn observe_outcome(&mut self, p: u32, event: EventId, partition: u32, ok: bool) {
+        let e = self.events[event as usize];
+        self.observe(if ok {
+            Observation::Acked {
+                event,
+                producer: p,
+                partition,
+                key: e.key,
+                version: e.version,
+                value: e.value,
+                created_ns: e.created_ns,
+            }
+        } else {
+            Observation::ProduceFailed { event, producer: p }
+        });
+    }
+
     /// The request is done: acknowledged (`ok`) or abandoned.
     fn resolve(&mut self, req: u32, ok: bool) {
         let r = self.requests[req as usize];
@@ -447,20 +465,7 @@ impl World {
         for seq in (r.first_seq..r.first_seq + r.count).filter(|_| !transactional) {
             let event =
                 self.producers[p as usize].parts[part_in_topic as usize].seq_events[seq as usize];
-            let e = self.events[event as usize];
-            self.observe(if ok {
-                Observation::Acked {
-                    event,
-                    producer: p,
-                    partition: r.part,
-                    key: e.key,
-                    version: e.version,
-                    value: e.value,
-                    created_ns: e.created_ns,
-                }
-            } else {
-                Observation::ProduceFailed { event, producer: p }
-            });
+            self.observe_outcome(p, event, r.part, ok);
         }
         let prod = &mut self.producers[p as usize];
         let idempotent = prod.client.idempotent;

@@ -695,20 +695,7 @@ impl World {
         }
         let events = std::mem::take(&mut t.events);
         for &(event, partition) in &events {
-            let e = self.events[event as usize];
-            self.observe(if committed {
-                Observation::Acked {
-                    event,
-                    producer: p,
-                    partition,
-                    key: e.key,
-                    version: e.version,
-                    value: e.value,
-                    created_ns: e.created_ns,
-                }
-            } else {
-                Observation::ProduceFailed { event, producer: p }
-            });
+            self.observe_outcome(p, event, partition, committed);
         }
         let consumer = self.producers[p as usize]
             .txn
