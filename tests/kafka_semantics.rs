@@ -211,13 +211,7 @@ fn idempotent_acks_all_loses_and_duplicates_nothing_and_progresses_for_every_see
             c.acked as f64 > 0.95 * c.produced as f64,
             "seed {seed}: the producer kept going: {c:?}"
         );
-        let checked = eventsim::run_checked(&s, seed, Vec::new());
-        assert_eq!(
-            checked.verdict(),
-            "pass",
-            "seed {seed}: {:?}",
-            checked.violations.first()
-        );
+        run_passing(&s, seed);
     }
 }
 
@@ -784,13 +778,7 @@ at = "5s"
 fn the_safe_configuration_passes_every_checker_under_chaos() {
     let s = load("scenarios/faults/safe-chaos.toml");
     for seed in 0..300 {
-        let c = eventsim::run_checked(&s, seed, Vec::new());
-        assert_eq!(
-            c.verdict(),
-            "pass",
-            "seed {seed}: {:?}",
-            c.violations.first()
-        );
+        run_passing(&s, seed);
     }
 }
 
@@ -903,13 +891,7 @@ restart_after = "5s"
 fn a_paused_member_holds_the_rebalance_so_no_partition_has_two_owners() {
     let s = load("scenarios/faults/random-chaos.toml");
     for seed in [1060, 1168, 1282, 1788] {
-        let c = eventsim::run_checked(&s, seed, Vec::new());
-        assert_eq!(
-            c.verdict(),
-            "pass",
-            "seed {seed}: {:?}",
-            c.violations.first()
-        );
+        run_passing(&s, seed);
     }
 }
 
@@ -950,13 +932,7 @@ fn a_group_replaying_a_compacted_topic_reads_the_latest_record_of_each_key() {
         "cleanup_policy = \"delete\"",
     ));
     for seed in 0..5 {
-        let c = eventsim::run_checked(&compact, seed, Vec::new());
-        assert_eq!(
-            c.verdict(),
-            "pass",
-            "seed {seed}: {:?}",
-            c.violations.first()
-        );
+        let c = run_passing(&compact, seed);
         let r = &c.result;
         let (live, rebuild) = (
             r.metrics.applied_by_group[0].count,
@@ -1211,13 +1187,7 @@ fn read_committed_skips_aborted_transactions_and_waits_at_the_last_stable_offset
     ));
     let (mut aborted_seeds, mut held_seeds) = (0, 0);
     for seed in 0..12 {
-        let c = eventsim::run_checked(&committed, seed, Vec::new());
-        assert_eq!(
-            c.verdict(),
-            "pass",
-            "seed {seed}: {:?}",
-            c.violations.first()
-        );
+        let c = run_passing(&committed, seed);
         let m = &c.result.metrics;
         assert!(m.counts.transactions_committed > 200, "seed {seed}");
         assert_eq!(m.counts.acked + m.counts.produce_failed, m.counts.produced);
@@ -1270,13 +1240,7 @@ fn transactional_records_are_acknowledged_at_commit_and_never_lost_under_chaos()
         );
     let s = scenario(&text);
     for seed in 0..30 {
-        let c = eventsim::run_checked(&s, seed, Vec::new());
-        assert_eq!(
-            c.verdict(),
-            "pass",
-            "seed {seed}: {:?}",
-            c.violations.first()
-        );
+        let c = run_passing(&s, seed);
         assert!(c.result.metrics.counts.transactions_committed > 100);
     }
     let quiet = scenario(
@@ -1334,13 +1298,7 @@ fn consume_transform_produce_in_transactions_applies_each_emission_once_downstre
     ));
     let mut reemitted = 0;
     for seed in 0..20 {
-        let c = eventsim::run_checked(&eos, seed, Vec::new());
-        assert_eq!(
-            c.verdict(),
-            "pass",
-            "seed {seed}: {:?}",
-            c.violations.first()
-        );
+        let c = run_passing(&eos, seed);
         let counts = &c.result.metrics.counts;
         assert!(
             counts.transactions_aborted > 0 && counts.aborted_records > 0,
@@ -1370,13 +1328,7 @@ fn consume_transform_produce_in_transactions_applies_each_emission_once_downstre
 fn exactly_once_processing_survives_chaos_for_every_seed() {
     let s = load("scenarios/faults/exactly-once-chaos.toml");
     for seed in 0..40 {
-        let c = eventsim::run_checked(&s, seed, Vec::new());
-        assert_eq!(
-            c.verdict(),
-            "pass",
-            "seed {seed}: {:?}",
-            c.violations.first()
-        );
+        run_passing(&s, seed);
     }
 }
 

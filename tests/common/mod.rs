@@ -109,3 +109,15 @@ pub fn audited(
 pub fn load(path: &str) -> eventsim::scenario::Scenario {
     eventsim::scenario::Scenario::load(&repo(path)).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Run `s` with its checkers for `seed` and assert that every one passes.
+pub fn run_passing(s: &eventsim::scenario::Scenario, seed: u64) -> eventsim::Checked {
+    let c = eventsim::run_checked(s, seed, Vec::new());
+    assert_eq!(
+        c.verdict(),
+        "pass",
+        "seed {seed}: {:?}",
+        c.violations.first()
+    );
+    c
+}
