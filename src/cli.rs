@@ -1,5 +1,7 @@
 //! The command line: parse arguments, call the library, print, and map
-//! outcomes to exit codes (0 pass, 1 an invariant failed, 2 bad input or usage).
+//! outcomes to exit codes (0 pass, 1 an invariant failed, 2 bad input or
+//! usage, 3 inconclusive: a budget stopped the run before it was decided,
+//! 130 a sweep or comparison interrupted before every run finished).
 
 use crate::report::{self, Perf, Summary};
 use crate::scenario::Scenario;
@@ -132,6 +134,9 @@ pub const EXIT_PASS: i32 = 0;
 pub const EXIT_FAIL: i32 = 1;
 /// Exit status: bad input or usage.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit status: a budget stopped the run before the checkers could decide
+/// (and none found a violation), or a sweep found only such seeds.
+pub const EXIT_INCONCLUSIVE: i32 = 3;
 
 /// Entry point of the binary; returns the exit status.
 pub fn main() -> i32 {
@@ -313,10 +318,15 @@ fn run(
         print_summary(&summary, &perf, &dir);
         print_violations(&summary, &checked.violations);
     }
-    if summary.verdict == "pass" {
-        EXIT_PASS
-    } else {
-        EXIT_FAIL
+    exit_status(&summary.verdict)
+}
+
+/// The exit status of a verdict.
+fn exit_status(verdict: &str) -> i32 {
+    match verdict {
+        "pass" => EXIT_PASS,
+        "inconclusive" => EXIT_INCONCLUSIVE,
+        _ => EXIT_FAIL,
     }
 }
 
@@ -419,6 +429,9 @@ fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         println!("  faults fired: {}", list.join(", "));
     }
     println!("  verdict: {}", s.verdict);
+    if !s.verdict_note.is_empty() {
+        println!("    ({})", s.verdict_note);
+    }
     println!("  report:  {}", dir.join("summary.json").display());
     println!("  repro:   {}", s.repro);
 }
@@ -516,7 +529,16 @@ fn check_history(path: &Path, scenario_path: &Path) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let (mut results, mut violations) = checks.finish(trailer.end_ns, trailer.production_end_ns);
+    let Some(stop) = crate::kernel::StopReason::parse(&trailer.stopped_by) else {
+        eprintln!(
+            "error: {}: the trailer's stopped_by is `{}`, not one of quiescent, queue-empty, sim-time-max, kernel-events-max",
+            path.display(),
+            trailer.stopped_by
+        );
+        return EXIT_USAGE;
+    };
+    let (mut results, mut violations) =
+        checks.finish(trailer.end_ns, trailer.production_end_ns, stop.is_budget());
     if !violations.is_empty() {
         let mut explainer = crate::check::Explainer::new(&ctx, &violations);
         if let Err(e) = read_history(path, &mut explainer) {
@@ -535,20 +557,15 @@ fn check_history(path: &Path, scenario_path: &Path) -> i32 {
         trailer.stopped_by
     );
     for r in &results {
-        println!("  {:<22} {:<7} {}", r.name, r.status, r.violations);
+        println!("  {:<22} {:<12} {}", r.name, r.status, r.violations);
     }
-    let verdict = if violations.is_empty() {
-        "pass"
-    } else {
-        "fail"
-    };
+    let (verdict, note) = crate::check::verdict(&results, stop);
     println!("  verdict: {verdict}");
-    print_violation_details(&violations);
-    if violations.is_empty() {
-        EXIT_PASS
-    } else {
-        EXIT_FAIL
+    if let Some(note) = note {
+        println!("  ({note})");
     }
+    print_violation_details(&violations);
+    exit_status(verdict)
 }
 
 fn read_header(path: &Path) -> Result<crate::history::Header, String> {
@@ -860,13 +877,27 @@ fn sweep(
 /// Print what failed and how to reproduce it; the exit status.
 fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) -> i32 {
     let failing: Vec<&crate::sweep::SeedResult> =
-        results.iter().filter(|r| r.verdict != "pass").collect();
+        results.iter().filter(|r| r.verdict == "fail").collect();
+    let inconclusive: Vec<u64> = results
+        .iter()
+        .filter(|r| r.verdict == "inconclusive")
+        .map(|r| r.seed)
+        .collect();
     println!(
-        "{} seed(s) run, {} failed; results in {}",
+        "{} seed(s) run, {} failed, {} inconclusive; results in {}",
         results.len(),
         failing.len(),
+        inconclusive.len(),
         dir.join("sweep.jsonl").display()
     );
+    if !inconclusive.is_empty() {
+        let shown: Vec<String> = inconclusive.iter().take(10).map(u64::to_string).collect();
+        println!(
+            "  inconclusive (a budget stopped the run before it was decided): {}{}",
+            shown.join(", "),
+            if inconclusive.len() > 10 { ", ..." } else { "" }
+        );
+    }
     for (invariant, seeds) in crate::sweep::failures(results) {
         let shown: Vec<String> = seeds.iter().take(10).map(u64::to_string).collect();
         let more = if seeds.len() > 10 {
@@ -883,10 +914,12 @@ fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) -> i32 {
     for r in failing.iter().take(20) {
         println!("  repro: eventsim run {} --seed {}", r.scenario, r.seed);
     }
-    if failing.is_empty() {
-        EXIT_PASS
-    } else {
+    if !failing.is_empty() {
         EXIT_FAIL
+    } else if !inconclusive.is_empty() {
+        EXIT_INCONCLUSIVE
+    } else {
+        EXIT_PASS
     }
 }
 

@@ -92,6 +92,24 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// The run was stopped by a budget (simulated time, kernel events)
+    /// rather than by running out of work.
+    pub fn is_budget(self) -> bool {
+        matches!(self, StopReason::SimTimeMax | StopReason::KernelEventsMax)
+    }
+
+    /// The reason named by [`StopReason::as_str`].
+    pub fn parse(text: &str) -> Option<StopReason> {
+        [
+            StopReason::Quiescent,
+            StopReason::QueueEmpty,
+            StopReason::SimTimeMax,
+            StopReason::KernelEventsMax,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StopReason::Quiescent => "quiescent",

@@ -45,13 +45,14 @@ pub struct Checked {
 }
 
 impl Checked {
-    /// `pass` when no checker found a violation, else `fail`.
+    /// `pass`, `fail` or `inconclusive`: see [`check::verdict`].
     pub fn verdict(&self) -> &'static str {
-        if self.violations.is_empty() {
-            "pass"
-        } else {
-            "fail"
-        }
+        check::verdict(&self.checks, self.result.stop_reason).0
+    }
+
+    /// Why the verdict is `inconclusive`, if it is.
+    pub fn verdict_note(&self) -> Option<String> {
+        check::verdict(&self.checks, self.result.stop_reason).1
     }
 }
 
@@ -124,7 +125,11 @@ fn run_checks_with(
     let result = world.run();
     let (results, violations) = checks
         .borrow_mut()
-        .finish(result.sim_time_ns, result.production_end_ns);
+        .finish(
+            result.sim_time_ns,
+            result.production_end_ns,
+            result.stop_reason.is_budget(),
+        );
     (
         Checked {
             result,

@@ -29,7 +29,11 @@ pub struct Summary {
     /// Faults that fired, per kind.
     pub faults: BTreeMap<String, u64>,
     pub checks: Vec<crate::check::CheckResult>,
+    /// `pass`, `fail` or `inconclusive` (a budget stopped the run before
+    /// the checkers could decide; `verdict_note` says which and what).
     pub verdict: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub verdict_note: String,
     pub repro: String,
 }
 
@@ -113,6 +117,7 @@ impl Summary {
             },
             checks: Vec::new(),
             verdict: "pass".to_string(),
+            verdict_note: String::new(),
             repro,
         }
     }
@@ -122,6 +127,7 @@ impl Summary {
         let mut s = Summary::new(&c.result, repro);
         s.checks = c.checks.clone();
         s.verdict = c.verdict().to_string();
+        s.verdict_note = c.verdict_note().unwrap_or_default();
         s
     }
 

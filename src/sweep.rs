@@ -153,7 +153,7 @@ pub fn sweep(
                     return None;
                 }
                 let r = run_seed(s, path, seed);
-                if r.verdict != "pass" {
+                if r.verdict == "fail" {
                     failed.fetch_add(1, Ordering::Relaxed);
                     if fail_fast {
                         stop.store(true, Ordering::Relaxed);

@@ -180,7 +180,7 @@ fn a_history_file_rechecks_offline_to_the_same_result() {
         let offline = stdout(&o);
         for c in summary["checks"].as_array().unwrap() {
             let line = format!(
-                "  {:<22} {:<7} {}",
+                "  {:<22} {:<12} {}",
                 c["name"].as_str().unwrap(),
                 c["status"].as_str().unwrap(),
                 c["violations"]

@@ -206,3 +206,91 @@ fn a_run_with_transactions_reports_them_in_the_summary_and_on_the_terminal() {
         stdout(&o)
     );
 }
+
+/// A scenario cut by its kernel event budget mid-production.
+const CUT: &str = r#"
+[scenario]
+name = "cut"
+duration = "10s"
+max_kernel_events = 3000
+
+[[topics]]
+name = "orders"
+partitions = 3
+
+[[producers]]
+name = "p"
+topic = "orders"
+rate = 200
+
+[[groups]]
+name = "g"
+topics = ["orders"]
+consumers = 2
+auto_offset_reset = "earliest"
+"#;
+
+#[test]
+fn a_run_cut_by_its_budget_is_inconclusive_with_its_own_exit_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("cut.toml");
+    std::fs::write(&file, CUT).unwrap();
+    let out = tmp.path().join("r");
+    let history = tmp.path().join("h.jsonl");
+    let o = eventsim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let s = summary(&out);
+    assert_eq!(s["stopped_by"], "kernel-events-max");
+    assert_eq!(s["verdict"], "inconclusive");
+    let note = s["verdict_note"].as_str().unwrap();
+    assert!(note.contains("max_kernel_events"), "{note}");
+    let check = |name: &str| {
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // Events still in flight are not lost: undecided, not violations.
+    let no_loss = check("no-loss");
+    assert_eq!(no_loss["status"], "inconclusive");
+    assert_eq!(no_loss["violations"], 0);
+    assert!(no_loss["note"].as_str().unwrap().contains("group g"));
+    // What a prefix decides is still judged.
+    assert_eq!(check("per-key-order")["status"], "pass");
+    assert!(stdout(&o).contains("verdict: inconclusive"), "{}", stdout(&o));
+    // Offline, the history's trailer says the same.
+    let o = eventsim(&[
+        "check-history",
+        history.to_str().unwrap(),
+        "--scenario",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(stdout(&o).contains("verdict: inconclusive"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_violation_found_before_the_budget_still_fails_the_run() {
+    // Retries reorder a key well before this budget runs out.
+    let text = std::fs::read_to_string(repo("scenarios/faults/retry-reordering.toml")).unwrap();
+    let text = text.replacen("[scenario]", "[scenario]\nmax_kernel_events = 100000", 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("s.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("r");
+    let o = eventsim(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let s = summary(&out);
+    assert_eq!(s["stopped_by"], "kernel-events-max", "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert_eq!(s["verdict"], "fail");
+}

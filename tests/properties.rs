@@ -158,3 +158,29 @@ proptest! {
         prop_assert_eq!(&again.metrics.counts, c);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A budget that cuts a passing run short never turns it into a
+    /// failure: what the truncated history cannot decide (events not
+    /// applied yet, projections not caught up, groups still behind) makes
+    /// the verdict `inconclusive`, never `fail`; and a cut run is never a
+    /// `pass` before the scenario has played out.
+    #[test]
+    fn a_budget_cut_never_fails_a_safe_run(seed in 0u64..1_000_000, budget in 1u64..60_000) {
+        let mut s = load("scenarios/faults/safe-chaos.toml");
+        s.scenario.max_kernel_events = budget;
+        let checked = eventsim::run_checked(&s, seed, Vec::new());
+        let full = checked.result.stop_reason != eventsim::kernel::StopReason::KernelEventsMax;
+        prop_assert_eq!(
+            checked.verdict(),
+            if full { "pass" } else { "inconclusive" },
+            "{:?} {:?}", checked.violations.first(), checked.verdict_note()
+        );
+        if !full {
+            let note = checked.verdict_note().unwrap();
+            prop_assert!(note.contains("max_kernel_events"), "{}", note);
+        }
+    }
+}

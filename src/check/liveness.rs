@@ -12,6 +12,8 @@ pub(super) struct Liveness {
     read: FastMap<(u32, u32), (u64, Option<Time>)>,
     found: Vec<Violation>,
     stalled: BTreeSet<(u32, u32)>,
+    /// On a cut run: what was behind without having stalled yet.
+    open: Option<String>,
     /// Per (group, partition): offsets at or after its next one that were
     /// removed (retention, compaction) before it read them: nothing to read.
     removed: FastMap<(u32, u32), BTreeSet<u64>>,
@@ -25,6 +27,7 @@ impl Liveness {
             read: FastMap::default(),
             found: Vec::new(),
             stalled: BTreeSet::new(),
+            open: None,
             removed: FastMap::default(),
         }
     }
@@ -160,10 +163,13 @@ impl Checker for Liveness {
             .collect();
         let mut behind = behind;
         behind.sort_unstable();
+        let mut open = 0;
         for (g, p, next, since) in behind {
             let since = since.unwrap_or(end.t_ns);
             if end.t_ns.saturating_sub(since) > self.bound_ns {
                 self.stall(ctx, g, p, since, end.t_ns, true);
+            } else if end.cut {
+                open += 1;
             } else if !self.stalled.contains(&(g, p)) {
                 self.stalled.insert((g, p));
                 self.found.push(ctx.violation(
@@ -183,6 +189,12 @@ impl Checker for Liveness {
                 ));
             }
         }
+        self.open = (open > 0).then(|| {
+            format!("{open} (group, partition) pair(s) behind but still progressing when the run stopped")
+        });
         std::mem::take(&mut self.found)
+    }
+    fn undecided(&self) -> Option<String> {
+        self.open.clone()
     }
 }

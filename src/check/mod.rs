@@ -9,7 +9,7 @@
 //! observations involving each violation's events, group and partition.
 
 use crate::history::{Catalog, EventId, Observation, Observer};
-use crate::kernel::Time;
+use crate::kernel::{StopReason, Time};
 use crate::metrics::EventBits;
 use crate::scenario::{Effect, Fault, Scenario};
 use serde::Serialize;
@@ -75,20 +75,62 @@ pub struct End {
     pub t_ns: Time,
     /// When producers had stopped and every fault had healed.
     pub settled_ns: Time,
+    /// The run was stopped by a budget (its kernel event budget, or its
+    /// simulated time running out before every group caught up): what had
+    /// not happened yet by then may still have happened later, so a
+    /// checker judges only what the truncated history decides and names
+    /// the rest in [`Checker::undecided`].
+    pub cut: bool,
 }
 
 /// One checker's result in `summary.json`.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CheckResult {
     pub name: String,
-    /// `pass`, `fail` or `skipped`.
+    /// `pass`, `fail`, `inconclusive` (the run was cut by a budget before
+    /// the checker could decide; `note` says what was left open) or
+    /// `skipped`.
     pub status: String,
     pub violations: u64,
+    /// Why the check is inconclusive.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first: Option<Violation>,
     /// Convergence: time from settling to convergence, per group (ns).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub time_to_converge_ns: BTreeMap<String, Time>,
+}
+
+/// A run's verdict from its check results and what stopped it: `fail`
+/// when a checker found a violation; else `inconclusive` when a budget
+/// stopped the run before every checker could decide, or before the
+/// scenario had played out at all (the kernel event budget), with the
+/// reason; else `pass`.
+pub fn verdict(checks: &[CheckResult], stop: StopReason) -> (&'static str, Option<String>) {
+    if checks.iter().any(|c| c.status == "fail") {
+        return ("fail", None);
+    }
+    let open: Vec<String> = checks
+        .iter()
+        .filter(|c| c.status == "inconclusive")
+        .map(|c| format!("{}: {}", c.name, c.note))
+        .collect();
+    let budget = match stop {
+        StopReason::KernelEventsMax => {
+            "the run stopped at its kernel event budget (scenario.max_kernel_events)"
+        }
+        StopReason::SimTimeMax if !open.is_empty() => {
+            "the run stopped at its simulated time budget (scenario.duration + scenario.drain) before every group caught up"
+        }
+        _ => return ("pass", None),
+    };
+    let note = if open.is_empty() {
+        format!("{budget}, before the scenario had played out")
+    } else {
+        format!("{budget}; undecided: {}", open.join("; "))
+    };
+    ("inconclusive", Some(note))
 }
 
 /// Which checkers run and their bounds (`[checks]` of a scenario).
@@ -191,6 +233,11 @@ pub trait Checker {
     fn name(&self) -> &'static str;
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation);
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation>;
+    /// After `finish` on a cut run: what the checker could not decide
+    /// (e.g. "120 acknowledged events not applied yet"), if anything.
+    fn undecided(&self) -> Option<String> {
+        None
+    }
     /// Extra figures for the summary (convergence times).
     fn figures(&self) -> BTreeMap<String, Time> {
         BTreeMap::new()
@@ -245,6 +292,7 @@ impl Checks {
         &mut self,
         end_ns: Time,
         production_end_ns: Time,
+        cut: bool,
     ) -> (Vec<CheckResult>, Vec<Violation>) {
         let settled = if self.open_faults.is_empty() && !self.permanent {
             self.settled_ns.max(production_end_ns)
@@ -254,23 +302,31 @@ impl Checks {
         let end = End {
             t_ns: end_ns,
             settled_ns: settled.min(end_ns),
+            cut,
         };
         let applicable = self.applicable();
         let mut results = Vec::new();
         let mut all = Vec::new();
-        let mut by_name: BTreeMap<&'static str, (Vec<Violation>, BTreeMap<String, Time>)> =
-            BTreeMap::new();
+        type Finished = (Vec<Violation>, Option<String>, BTreeMap<String, Time>);
+        let mut by_name: BTreeMap<&'static str, Finished> = BTreeMap::new();
         for c in &mut self.checkers {
             let v = c.finish(&self.ctx, end);
-            by_name.insert(c.name(), (v, c.figures()));
+            let open = if cut { c.undecided() } else { None };
+            by_name.insert(c.name(), (v, open, c.figures()));
         }
         for name in CHECKERS {
             let result = match by_name.remove(name) {
-                Some((v, figures)) if applicable.contains(name) => {
+                Some((v, open, figures)) if applicable.contains(name) => {
+                    let status = match (&open, v.is_empty()) {
+                        (_, false) => "fail",
+                        (Some(_), true) => "inconclusive",
+                        (None, true) => "pass",
+                    };
                     let r = CheckResult {
                         name: name.to_string(),
-                        status: if v.is_empty() { "pass" } else { "fail" }.to_string(),
+                        status: status.to_string(),
                         violations: v.len() as u64,
+                        note: open.unwrap_or_default(),
                         first: v.first().cloned(),
                         time_to_converge_ns: figures,
                     };
@@ -281,6 +337,7 @@ impl Checks {
                     name: name.to_string(),
                     status: "skipped".to_string(),
                     violations: 0,
+                    note: String::new(),
                     first: None,
                     time_to_converge_ns: BTreeMap::new(),
                 },

@@ -20,6 +20,9 @@ pub(super) struct NoLoss {
     truncated: BTreeMap<EventId, (Time, u32, u64)>,
     /// Per group: acknowledged events retention deleted before it read them.
     expired: Vec<Violation>,
+    /// On a cut run: acknowledged events still in the log and not applied
+    /// yet (they may have been applied later), per group.
+    open: Option<String>,
 }
 
 impl NoLoss {
@@ -31,6 +34,7 @@ impl NoLoss {
             acked: EventBits::default(),
             truncated: BTreeMap::new(),
             expired: Vec::new(),
+            open: None,
         }
     }
     fn settle(&mut self, g: u32, event: EventId) {
@@ -151,11 +155,17 @@ impl Checker for NoLoss {
                 ),
             ));
         }
+        let mut open: Vec<String> = Vec::new();
         for (g, pending) in self.pending.iter().enumerate() {
             let mut pending: Vec<(&EventId, &(u32, u64, bool))> = pending.iter().collect();
             pending.sort_unstable_by_key(|&(&e, _)| e);
+            let mut not_yet = 0u64;
             for (&event, &(partition, offset, acked)) in pending {
                 if !(acked || self.acked.contains(event)) {
+                    continue;
+                }
+                if end.cut {
+                    not_yet += 1;
                     continue;
                 }
                 out.push(ctx.violation(
@@ -172,7 +182,19 @@ impl Checker for NoLoss {
                     ),
                 ));
             }
+            if not_yet > 0 {
+                open.push(format!("{not_yet} for group {}", ctx.catalog.groups[g]));
+            }
         }
+        self.open = (!open.is_empty()).then(|| {
+            format!(
+                "acknowledged events still in the log, not applied yet when the run stopped: {}",
+                open.join(", ")
+            )
+        });
         out
+    }
+    fn undecided(&self) -> Option<String> {
+        self.open.clone()
     }
 }

@@ -45,7 +45,7 @@ fn check(name: &str, effect: Effect, history: &[(Time, O)]) -> Vec<Violation> {
         c.observe(*t, o);
     }
     let end = history.last().map_or(0, |h| h.0);
-    let (results, violations) = c.finish(end, 0);
+    let (results, violations) = c.finish(end, 0, false);
     let r = results.iter().find(|r| r.name == name).unwrap();
     assert_eq!(r.violations as usize, violations.len());
     assert_eq!(
