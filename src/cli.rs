@@ -1,7 +1,8 @@
 //! The command line: parse arguments, call the library, print, and map
 //! outcomes to exit codes (0 pass, 1 an invariant failed, 2 bad input or
 //! usage, 3 inconclusive: a budget stopped the run before it was decided,
-//! 130 a sweep or comparison interrupted before every run finished).
+//! 4 incomplete: a sweep or comparison interrupted, a merge with seeds
+//! missing).
 
 use crate::report::{self, Perf, Summary};
 use crate::scenario::Scenario;
@@ -10,6 +11,8 @@ use std::cell::RefCell;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -71,7 +74,7 @@ enum Command {
     Sweep {
         /// The scenario file (TOML).
         scenario: PathBuf,
-        /// Seeds A..B (B excluded), e.g. 0..1000.
+        /// Seeds A..B (B excluded), A..=B, or one seed A, e.g. 0..1000.
         #[arg(long)]
         seeds: String,
         /// Parallel runs (default: the number of cores).
@@ -83,6 +86,10 @@ enum Command {
         /// Stop starting new seeds after the first failure.
         #[arg(long)]
         fail_fast: bool,
+        /// Skip the seeds the output folder already holds results for (from
+        /// an interrupted or shorter run of the same sweep).
+        #[arg(long)]
+        resume: bool,
         /// Output folder (default: reports/<name>/sweep-A..B[-shard-I-of-N]/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -137,6 +144,9 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit status: a budget stopped the run before the checkers could decide
 /// (and none found a violation), or a sweep found only such seeds.
 pub const EXIT_INCONCLUSIVE: i32 = 3;
+/// Exit status: a sweep or comparison was interrupted before every run
+/// finished, or a merge found seeds missing (what finished is kept).
+pub const EXIT_INCOMPLETE: i32 = 4;
 
 /// Entry point of the binary; returns the exit status.
 pub fn main() -> i32 {
@@ -176,8 +186,17 @@ pub fn main() -> i32 {
             jobs,
             shard,
             fail_fast,
+            resume,
             out,
-        } => sweep(&scenario, &seeds, jobs, shard.as_deref(), fail_fast, out),
+        } => sweep(
+            &scenario,
+            &seeds,
+            jobs,
+            shard.as_deref(),
+            fail_fast,
+            resume,
+            out,
+        ),
         Command::Merge { dirs, out } => merge(&dirs, out),
         Command::Compare {
             scenario,
@@ -232,11 +251,55 @@ fn run(
             .join(sanitize(&scenario.scenario.name))
             .join(format!("seed-{seed}"))
     });
+    // Every output is checked, and the folder locked, before simulating.
+    let report_files: Vec<(String, PathBuf)> = report::RUN_FILES
+        .iter()
+        .map(|f| (format!("the report's {f}"), dir.join(f)))
+        .collect();
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    if let Some(h) = &history {
+        outputs.push(("--history", h));
+    }
+    if let Some(t) = &trace {
+        outputs.push(("--trace", t));
+    }
+    outputs.extend(report_files.iter().map(|(w, p)| (w.as_str(), p.as_path())));
+    if let Err(e) = crate::output::refuse_overlaps(&[path], &outputs) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    let mut outdir = match crate::output::OutDir::lock(&dir) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let started = Instant::now();
-    let writer = match history.as_ref().map(|h| open_history(h, &scenario, seed)) {
+    let opened = |what: &str, p: &Path| {
+        crate::output::StreamFile::create(p).map_err(|e| {
+            eprintln!("error: cannot write the {what} to {}: {e}", p.display());
+            EXIT_USAGE
+        })
+    };
+    let mut history_file = match history.as_deref().map(|h| opened("history", h)) {
+        Some(Err(code)) => return code,
+        x => x.map(Result::unwrap),
+    };
+    let mut trace_file = match trace.as_deref().map(|t| opened("trace", t)) {
+        Some(Err(code)) => return code,
+        x => x.map(Result::unwrap),
+    };
+    let writer = match history_file
+        .as_mut()
+        .map(|f| open_history(f, &scenario, seed))
+    {
         None => None,
         Some(Ok(w)) => Some(w),
-        Some(Err(code)) => return code,
+        Some(Err(e)) => {
+            eprintln!("error: cannot write the history: {e}");
+            return EXIT_USAGE;
+        }
     };
     let mut extra: Vec<Box<dyn crate::history::Observer>> = Vec::new();
     if let Some(w) = &writer {
@@ -244,16 +307,14 @@ fn run(
     }
     type TraceFile = crate::trace::TraceWriter<std::io::BufWriter<std::fs::File>>;
     let mut tracer: Option<Rc<RefCell<TraceFile>>> = None;
-    if let Some(t) = &trace {
+    if let Some(f) = &mut trace_file {
         // The catalog and fault plan of this very run.
         let world = crate::World::new(&scenario, seed);
-        let opened = std::fs::File::create(t).and_then(|f| {
-            crate::trace::TraceWriter::new(
-                std::io::BufWriter::new(f),
-                world.catalog(),
-                world.fault_plan(),
-            )
-        });
+        let opened = crate::trace::TraceWriter::new(
+            std::io::BufWriter::new(f.take_file()),
+            world.catalog(),
+            world.fault_plan(),
+        );
         match opened {
             Ok(w) => {
                 let w = Rc::new(RefCell::new(w));
@@ -261,25 +322,24 @@ fn run(
                 tracer = Some(w);
             }
             Err(e) => {
-                eprintln!("error: cannot write the trace to {}: {e}", t.display());
+                eprintln!("error: cannot write the trace: {e}");
                 return EXIT_USAGE;
             }
         }
     }
     let checked = crate::run_checked_with(&scenario, seed, extra, progress_bar(quiet));
-    if let (Some(w), Some(t)) = (tracer, trace.as_ref()) {
+    if let (Some(w), Some(f), Some(t)) = (tracer, trace_file, trace.as_ref()) {
         let w = Rc::try_unwrap(w)
             .ok()
             .expect("the run is over")
             .into_inner();
-        if let Err(e) = w.finish() {
+        if let Err(e) = w.finish().and_then(|()| f.commit()) {
             eprintln!("error: cannot write the trace to {}: {e}", t.display());
             return EXIT_USAGE;
         }
     }
-    let wall = started.elapsed();
     let result = &checked.result;
-    if let (Some(w), Some(h)) = (writer, history.as_ref()) {
+    if let (Some(w), Some(f), Some(h)) = (writer, history_file, history.as_ref()) {
         let w = Rc::try_unwrap(w)
             .ok()
             .expect("the run is over")
@@ -289,36 +349,77 @@ fn run(
             production_end_ns: result.production_end_ns,
             stopped_by: result.stop_reason.as_str().to_string(),
         };
-        if let Err(e) = w.finish(&trailer) {
+        if let Err(e) = w.finish(&trailer).and_then(|()| f.commit()) {
             eprintln!("error: cannot write the history to {}: {e}", h.display());
             return EXIT_USAGE;
         }
     }
-    let repro = format!("eventsim run {} --seed {seed}", path.display());
+    let repro = repro_command(&["run"], path, Some(seed));
     let summary = Summary::checked(&checked, repro);
-    let perf = Perf::new(result, wall);
-    let written = report::write(&dir, &summary, &perf).and_then(|()| {
-        std::fs::write(dir.join("faults.csv"), report::faults_csv(result))?;
-        std::fs::write(dir.join("faults.toml"), report::faults_toml(result))?;
-        std::fs::write(
-            dir.join("violations.jsonl"),
-            report::violations_jsonl(&checked.violations),
-        )?;
-        std::fs::write(dir.join("timeseries.csv"), report::timeseries_csv(result))?;
-        std::fs::write(dir.join("latency.csv"), report::latency_csv(result))?;
-        let data = crate::plot::PlotData::from_run(result, &scenario.scenario.name);
-        crate::plot::render_all(&data, &dir).map_err(std::io::Error::other)?;
-        write_index(&dir, &summary, &data)
-    });
-    if let Err(e) = written {
-        eprintln!("error: cannot write the report to {}: {e}", dir.display());
-        return EXIT_USAGE;
-    }
+    let data = crate::plot::PlotData::from_run(result, &scenario.scenario.name);
+    let wall = started.elapsed();
+    let written = write_run_report(&mut outdir, &checked, &summary, &data, wall)
+        .and_then(|perf| outdir.finish().map(|()| perf));
+    let perf = match written {
+        Ok(perf) => perf,
+        Err(e) => {
+            eprintln!("error: cannot write the report to {}: {e}", dir.display());
+            return EXIT_USAGE;
+        }
+    };
     if !quiet {
         print_summary(&summary, &perf, &dir);
         print_violations(&summary, &checked.violations);
     }
     exit_status(&summary.verdict)
+}
+
+/// Write a run's report into its locked folder: the data files and plots
+/// first, then the files that carry the verdict (`index.html`,
+/// `summary.json`), then `perf.json`. `wall` is the simulation's; the peak
+/// memory in `perf.json` is read after everything else is written, so it
+/// covers the writing too. The caller finishes with the manifest.
+fn write_run_report(
+    out: &mut crate::output::OutDir,
+    checked: &crate::Checked,
+    summary: &Summary,
+    data: &crate::plot::PlotData,
+    wall: std::time::Duration,
+) -> std::io::Result<Perf> {
+    let result = &checked.result;
+    out.begin(&["summary.json", "index.html", "violations.jsonl"])?;
+    out.write("faults.csv", report::faults_csv(result).as_bytes())?;
+    out.write("faults.toml", report::faults_toml(result).as_bytes())?;
+    out.write("timeseries.csv", report::timeseries_csv(result).as_bytes())?;
+    out.write("latency.csv", report::latency_csv(result).as_bytes())?;
+    let svgs = write_plots(out, data)?;
+    out.write(
+        "violations.jsonl",
+        report::violations_jsonl(&checked.violations).as_bytes(),
+    )?;
+    out.write(
+        "index.html",
+        report::index_html(summary, &data.faults, &svgs).as_bytes(),
+    )?;
+    out.write("summary.json", summary.to_json().as_bytes())?;
+    let perf = Perf::new(result, wall);
+    out.write("perf.json", perf.to_json().as_bytes())?;
+    Ok(perf)
+}
+
+/// Draw the plots into `out`; their SVG text, for the page.
+fn write_plots(
+    out: &mut crate::output::OutDir,
+    data: &crate::plot::PlotData,
+) -> std::io::Result<Vec<(String, String)>> {
+    let drawn = crate::plot::render_all(data).map_err(std::io::Error::other)?;
+    let mut svgs = Vec::new();
+    for (stem, d) in drawn {
+        out.write(&format!("{stem}.png"), &d.png)?;
+        out.write(&format!("{stem}.svg"), d.svg.as_bytes())?;
+        svgs.push((stem.to_string(), d.svg));
+    }
+    Ok(svgs)
 }
 
 /// The exit status of a verdict.
@@ -438,25 +539,66 @@ fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
 
 type HistoryFile = crate::history::HistoryWriter<std::io::BufWriter<std::fs::File>>;
 
-fn open_history(path: &Path, s: &Scenario, seed: u64) -> Result<Rc<RefCell<HistoryFile>>, i32> {
+fn open_history(
+    file: &mut crate::output::StreamFile,
+    s: &Scenario,
+    seed: u64,
+) -> std::io::Result<Rc<RefCell<HistoryFile>>> {
     let header = crate::history::Header {
         eventsim_history: 1,
         version: crate::VERSION.to_string(),
         scenario: s.scenario.name.clone(),
         seed,
     };
-    std::fs::File::create(path)
-        .and_then(|f| crate::history::HistoryWriter::new(std::io::BufWriter::new(f), &header))
+    crate::history::HistoryWriter::new(std::io::BufWriter::new(file.take_file()), &header)
         .map(|w| Rc::new(RefCell::new(w)))
-        .map_err(|e| {
-            eprintln!("error: cannot write the history to {}: {e}", path.display());
-            EXIT_USAGE
-        })
 }
 
-/// Read a history file: header, entries (fed to `observer`), trailer.
+/// A word as the shell reads it back: as it is when it holds nothing the
+/// shell would interpret, else single-quoted (or `$'...'` with escapes
+/// when it holds control characters, which a terminal must not receive).
+pub fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_string();
+    }
+    if word.chars().any(char::is_control) {
+        let mut out = String::from("$'");
+        for c in word.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        return out;
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// The command line that reproduces a run, safe to paste into a shell.
+fn repro_command(command: &[&str], path: &Path, seed: Option<u64>) -> String {
+    let mut words: Vec<String> = vec!["eventsim".into()];
+    words.extend(command.iter().map(|w| w.to_string()));
+    words.push(shell_quote(&path.to_string_lossy()));
+    if let Some(seed) = seed {
+        words.push(format!("--seed {seed}"));
+    }
+    words.join(" ")
+}
+
+/// Read a history file: header, entries (each validated against the run's
+/// catalog, then fed to `observer`), trailer.
 fn read_history(
     path: &Path,
+    ctx: &crate::check::Context,
     observer: &mut dyn crate::history::Observer,
 ) -> Result<(crate::history::Header, crate::history::Trailer), String> {
     use crate::history::{Entry, Header, Trailer};
@@ -472,13 +614,19 @@ fn read_history(
     let header: Header =
         serde_json::from_str(&first).map_err(|e| bad(n, "the history header", &e))?;
     let mut trailer = None;
+    let mut validator = crate::history::Validator::new(&ctx.catalog, ctx.faults.len());
     for (n, line) in lines {
         let line = line.map_err(|e| bad(n, "a line", &e))?;
         if trailer.is_some() {
             return Err(bad(n, "nothing after the trailer", &"more lines"));
         }
         match serde_json::from_str::<Entry>(&line) {
-            Ok(e) => observer.observe(e.t, &e.observation),
+            Ok(e) => {
+                validator
+                    .check(e.t, &e.observation)
+                    .map_err(|why| format!("{}:{}: {why}", path.display(), n + 1))?;
+                observer.observe(e.t, &e.observation)
+            }
             Err(err) => match serde_json::from_str::<Trailer>(&line) {
                 Ok(t) => trailer = Some(t),
                 Err(_) => return Err(bad(n, "an observation", &err)),
@@ -513,7 +661,7 @@ fn check_history(path: &Path, scenario_path: &Path) -> i32 {
         ctx.clone(),
         crate::check::CheckConfig::from_scenario(&scenario),
     );
-    let (header, trailer) = match read_history(path, &mut checks) {
+    let (header, trailer) = match read_history(path, &ctx, &mut checks) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
@@ -541,7 +689,7 @@ fn check_history(path: &Path, scenario_path: &Path) -> i32 {
         checks.finish(trailer.end_ns, trailer.production_end_ns, stop.is_budget());
     if !violations.is_empty() {
         let mut explainer = crate::check::Explainer::new(&ctx, &violations);
-        if let Err(e) = read_history(path, &mut explainer) {
+        if let Err(e) = read_history(path, &ctx, &mut explainer) {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
@@ -623,6 +771,29 @@ fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: Option<P
         return EXIT_USAGE;
     }
     let seed = seed.unwrap_or(scenario.scenario.seed);
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(sanitize(&scenario.scenario.name))
+            .join(format!("shrunk-seed-{seed}.toml"))
+    });
+    // Where the repro goes is checked before the (long) shrinking.
+    let writable = crate::output::refuse_overlaps(&[path], &[("--out", &out)]).and_then(|()| {
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+        parent.map_or(Ok(()), |p| {
+            std::fs::create_dir_all(p).map_err(|e| format!("cannot create {}: {e}", p.display()))
+        })?;
+        if std::fs::metadata(&out).is_ok_and(|m| m.is_dir()) {
+            return Err(format!(
+                "--out {} is a folder; expected a file name",
+                out.display()
+            ));
+        }
+        Ok(())
+    });
+    if let Err(e) = writable {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
     let terminal = std::io::stderr().is_terminal();
     let mut progress = |n: u64| {
         if terminal {
@@ -643,16 +814,8 @@ fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: Option<P
     if terminal {
         eprintln!();
     }
-    let out = out.unwrap_or_else(|| {
-        PathBuf::from("reports")
-            .join(sanitize(&scenario.scenario.name))
-            .join(format!("shrunk-seed-{seed}.toml"))
-    });
     let text = crate::shrink::repro_file(&shrunk, &path.display().to_string(), seed);
-    let written = out
-        .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(&out, text));
+    let written = crate::output::write_atomic(&out, text.as_bytes());
     if let Err(e) = written {
         eprintln!("error: cannot write {}: {e}", out.display());
         return EXIT_USAGE;
@@ -676,43 +839,43 @@ fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: Option<P
             f.at
         );
     }
-    println!("  repro:   eventsim run {}", out.display());
+    println!("  repro:   {}", repro_command(&["run"], &out, None));
     EXIT_PASS
 }
 
-/// Write `index.html` from the summary, the plots already in `dir` and the faults.
-fn write_index(dir: &Path, summary: &Summary, data: &crate::plot::PlotData) -> std::io::Result<()> {
-    let mut svgs = Vec::new();
-    for (stem, _) in crate::plot::PLOTS {
-        svgs.push((
-            stem.to_string(),
-            std::fs::read_to_string(dir.join(format!("{stem}.svg")))?,
-        ));
-    }
-    std::fs::write(
-        dir.join("index.html"),
-        report::index_html(summary, &data.faults, &svgs),
-    )
-}
-
 fn plot(dir: &Path) -> i32 {
-    let (data, summary) = match crate::plot::PlotData::from_dir(dir) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
+    let redrawn = crate::output::OutDir::lock(dir).and_then(|mut out| {
+        // summary.json is written after the files it is drawn from, and
+        // removed before they are rewritten: when it is there, they match.
+        let (data, summary) = crate::plot::PlotData::from_dir(dir)?;
+        let kept = match crate::output::read_manifest(dir) {
+            Ok(m) => m.files.into_iter().map(|e| e.name).collect(),
+            Err(_) => crate::plot::PlotData::INPUTS.map(String::from).to_vec(),
+        };
+        let mut redraw = || -> std::io::Result<()> {
+            out.begin(&["index.html"])?;
+            let svgs = write_plots(&mut out, &data)?;
+            out.write(
+                "index.html",
+                report::index_html(&summary, &data.faults, &svgs).as_bytes(),
+            )?;
+            Ok(())
+        };
+        redraw().map_err(|e| format!("cannot draw into {}: {e}", dir.display()))?;
+        for name in &kept {
+            out.keep(name)
+                .map_err(|e| format!("{}: {e}", dir.join(name).display()))?;
         }
-    };
-    let drawn = crate::plot::render_all(&data, dir)
-        .map_err(std::io::Error::other)
-        .and_then(|()| write_index(dir, &summary, &data));
-    match drawn {
+        out.finish()
+            .map_err(|e| format!("cannot write into {}: {e}", dir.display()))
+    });
+    match redrawn {
         Ok(()) => {
             println!("plots and index.html redrawn in {}", dir.display());
             EXIT_PASS
         }
         Err(e) => {
-            eprintln!("error: cannot draw into {}: {e}", dir.display());
+            eprintln!("error: {e}");
             EXIT_USAGE
         }
     }
@@ -751,40 +914,125 @@ fn progress_bar(quiet: bool) -> Option<Box<dyn FnMut(u64, u64)>> {
     }))
 }
 
+/// How many worker threads: one per core unless told; at least 1, at
+/// most [`MAX_JOBS_PER_CORE`] per core (more only slows every run down).
+fn worker_threads(jobs: Option<usize>) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match jobs {
+        None => Ok(cores),
+        Some(0) => Err("--jobs must be at least 1".to_string()),
+        Some(j) if j > cores * MAX_JOBS_PER_CORE => {
+            eprintln!(
+                "note: --jobs {j} is more than {MAX_JOBS_PER_CORE} per core on this {cores}-core machine; using {}",
+                cores * MAX_JOBS_PER_CORE
+            );
+            Ok(cores * MAX_JOBS_PER_CORE)
+        }
+        Some(j) => Ok(j),
+    }
+}
+
+/// The most worker threads per core `--jobs` starts.
+const MAX_JOBS_PER_CORE: usize = 4;
+
+/// Ctrl-C or SIGTERM: the first asks the runs to stop (running ones finish
+/// and are kept, no new one starts), the second exits at once (what
+/// finished is already on disk).
+fn on_interrupt(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
+    let _ = ctrlc::set_handler(move || {
+        if interrupted.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INCOMPLETE);
+        }
+        stop.store(true, Ordering::SeqCst);
+        eprintln!(
+            "\ninterrupted: finishing the runs under way and keeping every result (interrupt again to stop at once)"
+        );
+    });
+}
+
+/// The results a sweep folder already holds for `status`'s sweep: its
+/// `sweep.jsonl` and the journal of an interrupted run (a last line cut
+/// short by a kill is ignored).
+fn previous_results(
+    dir: &Path,
+    status: &crate::sweep::Status,
+) -> Result<Vec<crate::sweep::SeedResult>, String> {
+    use crate::sweep::{SeedResult, Status};
+    let mut found = Vec::new();
+    let status_file = dir.join("sweep.json");
+    let journal = dir.join(SWEEP_JOURNAL);
+    let read = |p: &Path| match std::fs::read_to_string(p) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", p.display())),
+    };
+    if let Some(text) = read(&status_file)? {
+        let old: Status =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", status_file.display()))?;
+        if (&old.scenario_hash, &old.seeds, &old.shard)
+            != (&status.scenario_hash, &status.seeds, &status.shard)
+        {
+            return Err(format!(
+                "{} holds another sweep (scenario fingerprint {}, seeds {}, shard {}); resume needs the same scenario file, --seeds and --shard, or choose another --out",
+                dir.display(),
+                old.scenario_hash,
+                old.seeds,
+                old.shard
+            ));
+        }
+        if let Some(text) = read(&dir.join("sweep.jsonl"))? {
+            found.extend(crate::sweep::from_jsonl(
+                &text,
+                &dir.join("sweep.jsonl").display().to_string(),
+            )?);
+        }
+    }
+    if let Some(text) = read(&journal)? {
+        for line in text.lines() {
+            match serde_json::from_str::<SeedResult>(line) {
+                Ok(r) => found.push(r),
+                Err(_) => break,
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The journal a sweep appends each result to as it finishes.
+const SWEEP_JOURNAL: &str = "sweep.partial.jsonl";
+
+#[allow(clippy::too_many_arguments)]
 fn sweep(
     path: &Path,
     seeds: &str,
     jobs: Option<usize>,
     shard: Option<&str>,
     fail_fast: bool,
+    resume: bool,
     out: Option<PathBuf>,
 ) -> i32 {
-    use std::io::IsTerminal;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use crate::sweep::{Seeds, Shard, Status};
+    use std::collections::BTreeMap;
+    use std::io::{IsTerminal, Write};
     let scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let parsed = crate::sweep::parse_seeds(seeds).and_then(|range| {
-        let shard = shard.map_or(Ok(crate::sweep::Shard::ALL), crate::sweep::Shard::parse)?;
-        Ok((range, shard))
+    let parsed = Seeds::parse(seeds).and_then(|range| {
+        let shard = shard.map_or(Ok(Shard::ALL), Shard::parse)?;
+        let jobs = worker_threads(jobs)?;
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok((range, shard, jobs, crate::sweep::fingerprint(&bytes)))
     });
-    let (range, shard) = match parsed {
+    let (range, shard, jobs, hash) = match parsed {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        eprintln!("error: --jobs must be at least 1");
-        return EXIT_USAGE;
-    }
-    let list = shard.seeds(range.clone());
     let dir = out.unwrap_or_else(|| {
-        let mut name = format!("sweep-{}..{}", range.start, range.end);
+        let mut name = format!("sweep-{range}");
         if shard.count > 1 {
             name.push_str(&format!("-shard-{}-of-{}", shard.index, shard.count));
         }
@@ -792,86 +1040,188 @@ fn sweep(
             .join(sanitize(&scenario.scenario.name))
             .join(name)
     });
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // Ctrl-C: finish the running seeds, start no new one, keep the results.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    let mut status = Status {
+        eventsim_sweep: 1,
+        version: crate::VERSION.to_string(),
+        scenario: path.display().to_string(),
+        scenario_hash: hash,
+        seeds: range.to_string(),
+        shard: shard.to_string(),
+        seeds_run: 0,
+        complete: false,
+        stopped_by: String::new(),
+        missing: Vec::new(),
+        missing_ranges: 0,
+    };
+    let mut outdir = match crate::output::OutDir::lock(&dir) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut results: BTreeMap<u64, crate::sweep::SeedResult> = BTreeMap::new();
+    if resume {
+        match previous_results(&dir, &status) {
+            Ok(found) => {
+                for r in found {
+                    if shard.owns(range, r.seed) {
+                        results.insert(r.seed, r);
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        }
     }
-    let done = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let bar = if std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(list.len() as u64);
+    // What is known goes to the journal first (whole), then the old
+    // verdict-bearing files go: a kill at any point keeps every result.
+    let known = crate::sweep::to_jsonl(&results.values().cloned().collect::<Vec<_>>());
+    let opened = crate::output::write_atomic(&dir.join(SWEEP_JOURNAL), known.as_bytes())
+        .and_then(|()| outdir.begin(&["sweep.json", "sweep.jsonl"]))
+        .and_then(|()| outdir.journal(SWEEP_JOURNAL));
+    let mut journal = match opened {
+        Ok(j) => std::io::BufWriter::new(j),
+        Err(e) => {
+            eprintln!("error: cannot write into {}: {e}", dir.display());
+            return EXIT_USAGE;
+        }
+    };
+    if !results.is_empty() {
+        println!(
+            "resuming: {} seed(s) already in {}",
+            results.len(),
+            dir.display()
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    on_interrupt(stop.clone(), interrupted.clone());
+    let todo = shard.len(range).saturating_sub(results.len() as u128);
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(todo.min(u64::MAX as u128) as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template(
                 "  sweeping {bar:40} {pos}/{len} seeds, {msg} failed, ETA {eta}",
             )
             .expect("a valid template"),
         );
-        Some(b)
-    } else {
-        None
-    };
-    let results = std::thread::scope(|scope| {
-        let ticker = bar.as_ref().map(|b| {
-            let (done, failed, stop_ticker) = (done.clone(), failed.clone(), stop.clone());
-            let b = b.clone();
-            let total = list.len() as u64;
-            scope.spawn(move || {
-                loop {
-                    let n = done.load(Ordering::Relaxed);
-                    b.set_position(n);
-                    b.set_message(failed.load(Ordering::Relaxed).to_string());
-                    if n >= total || stop_ticker.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-            })
-        });
-        let r = crate::sweep::sweep(
-            &scenario,
-            &path.display().to_string(),
-            &list,
-            jobs,
-            fail_fast,
-            &stop,
-            &done,
-            &failed,
-        );
-        stop.store(true, Ordering::Relaxed);
-        if let Some(t) = ticker {
-            let _ = t.join();
-        }
-        r
+        b
     });
+    let already: std::collections::BTreeSet<u64> = results.keys().copied().collect();
+    let mut failed = 0u64;
+    let mut write_error: Option<std::io::Error> = None;
+    let path_text = path.display().to_string();
+    crate::sweep::sweep(
+        &scenario,
+        &path_text,
+        shard.seeds(range).filter(|s| !already.contains(s)),
+        jobs,
+        fail_fast,
+        &stop,
+        |r| {
+            if r.verdict == "fail" {
+                failed += 1;
+            }
+            if let Some(b) = &bar {
+                b.inc(1);
+                b.set_message(failed.to_string());
+            }
+            let line = crate::sweep::to_jsonl(std::slice::from_ref(&r));
+            if write_error.is_none()
+                && let Err(e) = journal
+                    .write_all(line.as_bytes())
+                    .and_then(|()| journal.flush())
+            {
+                write_error = Some(e);
+                stop.store(true, Ordering::SeqCst);
+            }
+            results.insert(r.seed, r);
+        },
+    );
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let results = match results {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("sweep.jsonl"), crate::sweep::to_jsonl(&results)));
-    if let Err(e) = written {
+    if let Some(e) = write_error {
         eprintln!(
             "error: cannot write {}: {e}",
-            dir.join("sweep.jsonl").display()
+            dir.join(SWEEP_JOURNAL).display()
         );
         return EXIT_USAGE;
     }
-    if results.len() < list.len() {
-        println!(
-            "stopped early: {} of {} seeds ran",
-            results.len(),
-            list.len()
-        );
+    drop(journal);
+    let results: Vec<crate::sweep::SeedResult> = results.into_values().collect();
+    let done: std::collections::BTreeSet<u64> = results.iter().map(|r| r.seed).collect();
+    let missing = crate::sweep::missing(range, shard, &done);
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    status.seeds_run = results.len() as u64;
+    status.complete = missing.is_empty();
+    status.stopped_by = if missing.is_empty() {
+        "complete"
+    } else if was_interrupted {
+        "interrupted"
+    } else {
+        "fail-fast"
     }
-    sweep_summary(&results, &dir)
+    .to_string();
+    status.missing_ranges = missing.len() as u64;
+    status.missing = missing
+        .iter()
+        .take(crate::sweep::MISSING_LISTED)
+        .map(|r| format!("{}..={}", r.first, r.last))
+        .collect();
+    let mut status_text = serde_json::to_string_pretty(&status).expect("a status serializes");
+    status_text.push('\n');
+    let written = outdir
+        .write("sweep.jsonl", crate::sweep::to_jsonl(&results).as_bytes())
+        .and_then(|()| outdir.write("sweep.json", status_text.as_bytes()))
+        .and_then(|()| outdir.remove(SWEEP_JOURNAL))
+        .and_then(|()| outdir.finish());
+    if let Err(e) = written {
+        eprintln!("error: cannot write into {}: {e}", dir.display());
+        return EXIT_USAGE;
+    }
+    if !missing.is_empty() {
+        println!(
+            "stopped early ({}): {} of {} seed(s) ran; missing: {}",
+            status.stopped_by,
+            results.len(),
+            shard.len(range),
+            crate::sweep::describe(&missing, 5)
+        );
+        if was_interrupted {
+            println!(
+                "  to finish it: {} --resume",
+                sweep_command(path, &range, shard, &dir)
+            );
+        }
+    }
+    let code = sweep_summary(&results, &dir);
+    if was_interrupted && !missing.is_empty() {
+        EXIT_INCOMPLETE
+    } else {
+        code
+    }
+}
+
+/// The command line of a sweep, for resuming it.
+fn sweep_command(
+    path: &Path,
+    range: &crate::sweep::Seeds,
+    shard: crate::sweep::Shard,
+    dir: &Path,
+) -> String {
+    let mut cmd = format!(
+        "eventsim sweep {} --seeds {range}",
+        shell_quote(&path.to_string_lossy())
+    );
+    if shard.count > 1 {
+        cmd.push_str(&format!(" --shard {shard}"));
+    }
+    cmd.push_str(&format!(" --out {}", shell_quote(&dir.to_string_lossy())));
+    cmd
 }
 
 /// Print what failed and how to reproduce it; the exit status.
@@ -912,7 +1262,10 @@ fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) -> i32 {
         );
     }
     for r in failing.iter().take(20) {
-        println!("  repro: eventsim run {} --seed {}", r.scenario, r.seed);
+        println!(
+            "  repro: {}",
+            repro_command(&["run"], Path::new(&r.scenario), Some(r.seed))
+        );
     }
     if !failing.is_empty() {
         EXIT_FAIL
@@ -927,38 +1280,105 @@ fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     if dirs.iter().all(|d| d.join("compare-runs.jsonl").exists()) {
         return merge_compare(dirs, out);
     }
-    let mut parts = Vec::new();
-    for d in dirs {
-        let file = d.join("sweep.jsonl");
-        let read = std::fs::read_to_string(&file)
-            .map_err(|e| format!("{}: {e}", file.display()))
-            .and_then(|t| crate::sweep::from_jsonl(&t, &file.display().to_string()));
-        match read {
-            Ok(p) => parts.push(p),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_USAGE;
-            }
-        }
-    }
-    let merged = match crate::sweep::merge(parts) {
-        Ok(m) => m,
+    match merge_sweeps(dirs, out) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            return EXIT_USAGE;
+            EXIT_USAGE
         }
-    };
-    let dir = out.unwrap_or_else(|| PathBuf::from("."));
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("sweep.jsonl"), crate::sweep::to_jsonl(&merged)));
-    if let Err(e) = written {
-        eprintln!(
-            "error: cannot write {}: {e}",
-            dir.join("sweep.jsonl").display()
-        );
-        return EXIT_USAGE;
     }
-    sweep_summary(&merged, &dir)
+}
+
+/// Merge sweep folders: every seed once; the seeds of the range that no
+/// folder holds are named, and make the exit status 4.
+fn merge_sweeps(dirs: &[PathBuf], out: Option<PathBuf>) -> Result<i32, String> {
+    use crate::sweep::{Seeds, Shard, Status};
+    let mut parts = Vec::new();
+    let mut first: Option<(Status, &Path)> = None;
+    for d in dirs {
+        let status_file = d.join("sweep.json");
+        let text = std::fs::read_to_string(&status_file).map_err(|e| {
+            format!(
+                "{}: {e} (a sweep folder holds sweep.json and sweep.jsonl; copy both from each shard)",
+                status_file.display()
+            )
+        })?;
+        let status: Status =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", status_file.display()))?;
+        if let Some((f, fdir)) = &first
+            && (&f.scenario_hash, &f.seeds) != (&status.scenario_hash, &status.seeds)
+        {
+            return Err(format!(
+                "{} and {} hold different sweeps (scenario fingerprint {} vs {}, seeds {} vs {})",
+                fdir.display(),
+                d.display(),
+                f.scenario_hash,
+                status.scenario_hash,
+                f.seeds,
+                status.seeds
+            ));
+        }
+        let file = d.join("sweep.jsonl");
+        let results = std::fs::read_to_string(&file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|t| crate::sweep::from_jsonl(&t, &file.display().to_string()))?;
+        parts.push(results);
+        if first.is_none() {
+            first = Some((status, d));
+        }
+    }
+    let Some((status, _)) = first else {
+        return Err("no folder to merge".to_string());
+    };
+    let merged = crate::sweep::merge(parts)?;
+    let range = Seeds::parse(&status.seeds)?;
+    let done: std::collections::BTreeSet<u64> = merged.iter().map(|r| r.seed).collect();
+    let missing = crate::sweep::missing(range, Shard::ALL, &done);
+    let dir = out.unwrap_or_else(|| PathBuf::from("."));
+    let merged_status = Status {
+        version: crate::VERSION.to_string(),
+        shard: Shard::ALL.to_string(),
+        seeds_run: merged.len() as u64,
+        complete: missing.is_empty(),
+        stopped_by: if missing.is_empty() {
+            "complete"
+        } else {
+            "incomplete"
+        }
+        .to_string(),
+        missing_ranges: missing.len() as u64,
+        missing: missing
+            .iter()
+            .take(crate::sweep::MISSING_LISTED)
+            .map(|r| format!("{}..={}", r.first, r.last))
+            .collect(),
+        ..status
+    };
+    let mut status_text =
+        serde_json::to_string_pretty(&merged_status).expect("a status serializes");
+    status_text.push('\n');
+    let mut outdir = crate::output::OutDir::lock(&dir)?;
+    outdir
+        .begin(&["sweep.json", "sweep.jsonl"])
+        .and_then(|()| outdir.write("sweep.jsonl", crate::sweep::to_jsonl(&merged).as_bytes()))
+        .and_then(|()| outdir.write("sweep.json", status_text.as_bytes()))
+        .and_then(|()| outdir.finish())
+        .map_err(|e| format!("cannot write into {}: {e}", dir.display()))?;
+    if !missing.is_empty() {
+        println!(
+            "incomplete: the folders hold {} of the {} seeds of {}; missing: {}",
+            merged.len(),
+            range.len(),
+            range,
+            crate::sweep::describe(&missing, 10)
+        );
+    }
+    let code = sweep_summary(&merged, &dir);
+    Ok(if missing.is_empty() {
+        code
+    } else {
+        EXIT_INCOMPLETE
+    })
 }
 
 fn compare(
@@ -970,7 +1390,7 @@ fn compare(
     out: Option<PathBuf>,
 ) -> i32 {
     use crate::compare::{self, Vary};
-    use rayon::prelude::*;
+    use crate::sweep::{Seeds, Shard};
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -987,126 +1407,133 @@ fn compare(
         .map(|v| Vary::parse(v))
         .collect::<Result<Vec<_>, _>>()
         .and_then(|varies| {
-            let range = crate::sweep::parse_seeds(seeds)?;
+            let range = Seeds::parse(seeds)?;
+            let shard = shard.map_or(Ok(Shard::ALL), Shard::parse)?;
+            let jobs = worker_threads(jobs)?;
             let variants = compare::variants(&text, &path.display().to_string(), &varies)?;
-            Ok((varies, range, variants))
+            Ok((varies, range, shard, jobs, variants))
         });
-    let (varies, range, variants) = match prepared {
+    let (varies, range, shard, jobs, variants) = match prepared {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    let shard = match shard.map_or(Ok(crate::sweep::Shard::ALL), crate::sweep::Shard::parse) {
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(sanitize(&base.scenario.name))
+            .join("compare")
+    });
+    // The folder is checked and locked before anything runs.
+    let outdir = match crate::output::OutDir::lock(&dir) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    on_interrupt(stop.clone(), interrupted.clone());
+    let total = compare::shard_len(variants.len(), range, shard);
+    let mut runs: Vec<compare::RunFigures> = Vec::new();
+    crate::sweep::pool(
+        jobs,
+        compare::shard_runs(variants.len(), range, shard),
+        &stop,
+        |(v, seed)| compare::run_variant(&variants[v], seed),
+        |r| runs.push(r),
+    );
+    let runs = match compare::merge_runs(&variants, runs) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let title = base.scenario.name.clone();
+    let header = compare::Header {
+        compare: 1,
+        scenario: path.display().to_string(),
+        vary: vary.to_vec(),
+        seeds: range.to_string(),
+    };
+    let summary = match write_comparison(outdir, &header, &title, &varies, &variants, &runs) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()
-    {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: cannot start {jobs} threads: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let pairs: Vec<(usize, u64)> = (0..variants.len())
-        .flat_map(|v| range.clone().map(move |s| (v, s)))
-        .enumerate()
-        .filter(|(i, _)| *i as u64 % shard.count == shard.index)
-        .map(|(_, p)| p)
-        .collect();
-    let runs: Vec<compare::RunFigures> = pool.install(|| {
-        pairs
-            .par_iter()
-            .with_max_len(1)
-            .map(|&(v, seed)| compare::run_variant(&variants[v], seed))
-            .collect()
-    });
-    let dir = out.unwrap_or_else(|| {
-        PathBuf::from("reports")
-            .join(sanitize(&base.scenario.name))
-            .join("compare")
-    });
-    let title = base.scenario.name.clone();
-    let header = compare::Header {
-        compare: 1,
-        scenario: path.display().to_string(),
-        vary: vary.to_vec(),
-        seeds: seeds.to_string(),
-    };
-    let summary = match write_comparison(&dir, &header, &title, &varies, &variants, &runs) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "error: cannot write the comparison to {}: {e}",
-                dir.display()
-            );
-            return EXIT_USAGE;
-        }
-    };
-    print!("{}", compare::to_markdown(&title, seeds, &summary));
+    print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
     println!("\nwritten: {}", dir.join("comparison.csv").display());
+    if (runs.len() as u128) < total {
+        println!(
+            "interrupted: {} of {} runs finished; the comparison covers those only (compare-runs.jsonl keeps them)",
+            runs.len(),
+            total
+        );
+        return EXIT_INCOMPLETE;
+    }
     EXIT_PASS
 }
 
-/// Write compare-runs.jsonl, comparison.csv, comparison.md and the charts.
+/// Write compare-runs.jsonl, the charts, comparison.csv and comparison.md
+/// (the summaries last), then the manifest.
 fn write_comparison(
-    dir: &Path,
+    mut out: crate::output::OutDir,
     header: &crate::compare::Header,
     title: &str,
     varies: &[crate::compare::Vary],
     variants: &[crate::compare::Variant],
     runs: &[crate::compare::RunFigures],
-) -> std::io::Result<crate::compare::Summary> {
+) -> Result<crate::compare::Summary, String> {
     use crate::compare;
     let summary = compare::summarise(variants, runs);
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(
-        dir.join("compare-runs.jsonl"),
-        compare::runs_jsonl(header, runs),
-    )?;
-    std::fs::write(
-        dir.join("comparison.csv"),
-        compare::to_csv(varies, &summary),
-    )?;
-    std::fs::write(
-        dir.join("comparison.md"),
-        compare::to_markdown(title, &header.seeds, &summary),
-    )?;
-    for (stem, idx, label, scale) in [
-        (
-            "compare-p99",
-            2usize,
-            "end-to-end p99 (ms), worst group",
-            1e6,
-        ),
-        (
-            "compare-skew",
-            5usize,
-            "partition skew (max / mean load)",
-            1.0,
-        ),
-    ] {
-        let bars: Vec<(String, f64, f64)> = summary
-            .iter()
-            .map(|(l, _, _, st, _)| (l.clone(), st[idx].0 / scale, st[idx].1 / scale))
-            .collect();
-        crate::plot::render_bars(
-            &format!("{title}: {label}"),
-            label,
-            &bars,
-            &dir.join(format!("{stem}.png")),
-            &dir.join(format!("{stem}.svg")),
-        )
-        .map_err(std::io::Error::other)?;
-    }
+    let dir = out.path().to_path_buf();
+    let mut write = || -> std::io::Result<()> {
+        out.begin(&["comparison.csv", "comparison.md"])?;
+        out.write(
+            "compare-runs.jsonl",
+            compare::runs_jsonl(header, runs).as_bytes(),
+        )?;
+        for (stem, idx, label, scale) in [
+            (
+                "compare-p99",
+                2usize,
+                "end-to-end p99 (ms), worst group",
+                1e6,
+            ),
+            (
+                "compare-skew",
+                5usize,
+                "partition skew (max / mean load)",
+                1.0,
+            ),
+        ] {
+            let bars: Vec<(String, f64, f64)> = summary
+                .iter()
+                .map(|(l, _, _, st, _)| (l.clone(), st[idx].0 / scale, st[idx].1 / scale))
+                .collect();
+            let drawn = crate::plot::render_bars(&format!("{title}: {label}"), label, &bars)
+                .map_err(std::io::Error::other)?;
+            out.write(&format!("{stem}.png"), &drawn.png)?;
+            out.write(&format!("{stem}.svg"), drawn.svg.as_bytes())?;
+        }
+        out.write(
+            "comparison.csv",
+            compare::to_csv(varies, &summary).as_bytes(),
+        )?;
+        out.write(
+            "comparison.md",
+            compare::to_markdown(title, &header.seeds, &summary).as_bytes(),
+        )?;
+        Ok(())
+    };
+    write()
+        .and_then(|()| out.finish())
+        .map_err(|e| format!("cannot write the comparison to {}: {e}", dir.display()))?;
     Ok(summary)
 }
 
@@ -1166,17 +1593,32 @@ fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
         .first()
         .map_or(String::new(), |v| v.scenario.scenario.name.clone());
     let dir = out.unwrap_or_else(|| PathBuf::from("."));
-    match write_comparison(&dir, &header, &title, &varies, &variants, &runs) {
+    let missing = match crate::sweep::Seeds::parse(&header.seeds) {
+        Ok(range) => compare::missing_runs(&variants, range, &runs),
+        Err(e) => {
+            eprintln!("error: compare-runs.jsonl: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let written = crate::output::OutDir::lock(&dir)
+        .and_then(|o| write_comparison(o, &header, &title, &varies, &variants, &runs));
+    match written {
         Ok(summary) => {
             print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
             println!("\nwritten: {}", dir.join("comparison.csv").display());
-            EXIT_PASS
+            if missing.is_empty() {
+                return EXIT_PASS;
+            }
+            println!(
+                "incomplete: runs missing from the folders (the comparison covers the others):"
+            );
+            for (label, ranges) in &missing {
+                println!("  {label}: seeds {}", crate::sweep::describe(ranges, 10));
+            }
+            EXIT_INCOMPLETE
         }
         Err(e) => {
-            eprintln!(
-                "error: cannot write the comparison to {}: {e}",
-                dir.display()
-            );
+            eprintln!("error: {e}");
             EXIT_USAGE
         }
     }

@@ -1,4 +1,4 @@
-//! Design comparisons (DESIGN §7): the cross product of variants (values of
+//! Design comparisons: the cross product of variants (values of
 //! scenario fields) by seeds, each run with its checkers, summarised per
 //! variant as a mean and a 95% confidence interval over seeds.
 //!
@@ -379,6 +379,60 @@ pub fn parse_runs(text: &str, file: &str) -> Result<(Header, Vec<RunFigures>), S
 }
 
 /// The runs of all shards, each (variant, seed) once, in variant then seed order.
+/// The (variant, seed) runs of `variants` x `range` that `shard` owns,
+/// lazily: runs are numbered variant by variant, then seed by seed, and
+/// shard I of N runs those numbered I modulo N.
+pub fn shard_runs(
+    variants: usize,
+    range: crate::sweep::Seeds,
+    shard: crate::sweep::Shard,
+) -> impl Iterator<Item = (usize, u64)> + Send {
+    let n = range.len();
+    (0..variants).flat_map(move |v| {
+        // The first seed offset k with (v * n + k) % count == index.
+        let count = shard.count as u128;
+        let base = (v as u128 * n) % count;
+        let k0 = (shard.index as u128 + count - base) % count;
+        let first = (k0 < n).then(|| range.first + k0 as u64);
+        std::iter::successors(first, move |&s| {
+            s.checked_add(shard.count).filter(|&x| x <= range.last)
+        })
+        .map(move |s| (v, s))
+    })
+}
+
+/// How many runs [`shard_runs`] yields.
+pub fn shard_len(variants: usize, range: crate::sweep::Seeds, shard: crate::sweep::Shard) -> u128 {
+    let total = variants as u128 * range.len();
+    let (i, c) = (shard.index as u128, shard.count as u128);
+    if total <= i {
+        0
+    } else {
+        (total - i - 1) / c + 1
+    }
+}
+
+/// Per variant with runs missing: its label and the seeds of `range` it
+/// has no run for.
+pub fn missing_runs(
+    variants: &[Variant],
+    range: crate::sweep::Seeds,
+    runs: &[RunFigures],
+) -> Vec<(String, Vec<crate::sweep::Seeds>)> {
+    variants
+        .iter()
+        .filter_map(|v| {
+            let done: std::collections::BTreeSet<u64> = runs
+                .iter()
+                .filter(|r| r.variant == v.label)
+                .map(|r| r.seed)
+                .collect();
+            let missing = crate::sweep::missing(range, crate::sweep::Shard::ALL, &done);
+            (!missing.is_empty()).then(|| (v.label.clone(), missing))
+        })
+        .collect()
+}
+
 pub fn merge_runs(variants: &[Variant], runs: Vec<RunFigures>) -> Result<Vec<RunFigures>, String> {
     let order = |r: &RunFigures| variants.iter().position(|v| v.label == r.variant);
     let mut keyed: BTreeMap<(usize, u64), RunFigures> = BTreeMap::new();

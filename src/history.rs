@@ -267,6 +267,287 @@ pub enum Observation {
     },
 }
 
+/// Checks, observation by observation, that a history read from a file
+/// names only what its scenario has: ids of producers, partitions, groups,
+/// consumers (of that group), brokers, nodes, faults, keys and event types
+/// in range, events numbered in creation order and mentioned only once
+/// created, and time that never goes back. What reaches the checkers is
+/// then something a run could have produced.
+pub struct Validator<'a> {
+    catalog: &'a Catalog,
+    faults: u32,
+    next_event: EventId,
+    now: Time,
+}
+
+impl<'a> Validator<'a> {
+    pub fn new(catalog: &'a Catalog, faults: usize) -> Self {
+        Validator {
+            catalog,
+            faults: faults as u32,
+            next_event: 0,
+            now: 0,
+        }
+    }
+
+    /// Accept `o` at `t`, or say what is wrong with it.
+    pub fn check(&mut self, t: Time, o: &Observation) -> Result<(), String> {
+        use Observation::*;
+        if t < self.now {
+            return Err(format!(
+                "time {t} is before the previous observation's {}",
+                self.now
+            ));
+        }
+        self.now = t;
+        let c = self.catalog;
+        let within = |what: &str, id: u32, n: usize| {
+            if (id as usize) < n {
+                Ok(())
+            } else {
+                Err(format!("{what} {id} does not exist (the scenario has {n})"))
+            }
+        };
+        let producer = |id| within("producer", id, c.producers.len());
+        let partition = |id| within("partition", id, c.partitions.len());
+        let group = |id| within("group", id, c.groups.len());
+        let key = |id| within("key", id, c.keys.len());
+        let member = |g: u32, consumer: u32| {
+            group(g)?;
+            within("consumer", consumer, c.consumers.len())?;
+            if c.consumers[consumer as usize].0 == g {
+                Ok(())
+            } else {
+                Err(format!("consumer {consumer} is not a member of group {g}"))
+            }
+        };
+        let next = self.next_event;
+        let event = |e: EventId| {
+            if e < next {
+                Ok(())
+            } else {
+                Err(format!("event {e} is mentioned before it was produced"))
+            }
+        };
+        match *o {
+            Produced {
+                event: e,
+                producer: p,
+                partition: part,
+                key: k,
+                event_type,
+                origin,
+                ..
+            } => {
+                if e != next {
+                    return Err(format!(
+                        "event {e} is produced out of order (the next event is {next})"
+                    ));
+                }
+                producer(p)?;
+                partition(part)?;
+                key(k)?;
+                within("event type", event_type as u32, c.event_types.len())?;
+                if origin > e {
+                    return Err(format!("event {e}'s origin {origin} comes after it"));
+                }
+                self.next_event += 1;
+            }
+            Acked {
+                event: e,
+                producer: p,
+                partition: part,
+                key: k,
+                ..
+            } => {
+                event(e)?;
+                producer(p)?;
+                partition(part)?;
+                key(k)?;
+            }
+            Sent {
+                producer: p,
+                partition: part,
+                first_event,
+                ..
+            } => {
+                producer(p)?;
+                partition(part)?;
+                event(first_event)?;
+            }
+            Replicated {
+                partition: part,
+                broker,
+                ..
+            } => {
+                partition(part)?;
+                within("broker", broker, c.brokers as usize)?;
+            }
+            ProduceFailed {
+                event: e,
+                producer: p,
+            }
+            | Aborted {
+                event: e,
+                producer: p,
+            } => {
+                event(e)?;
+                producer(p)?;
+            }
+            Rewound {
+                group: g,
+                consumer,
+                partition: part,
+                ..
+            }
+            | Committed {
+                group: g,
+                consumer,
+                partition: part,
+                ..
+            }
+            | Assigned {
+                group: g,
+                consumer,
+                partition: part,
+                ..
+            } => {
+                member(g, consumer)?;
+                partition(part)?;
+            }
+            TxnMarker {
+                producer: p,
+                partition: part,
+                ..
+            } => {
+                producer(p)?;
+                partition(part)?;
+            }
+            TxnEnded { producer: p, .. } => producer(p)?,
+            Appended {
+                event: e,
+                partition: part,
+                ..
+            }
+            | Truncated {
+                event: e,
+                partition: part,
+                ..
+            } => {
+                event(e)?;
+                partition(part)?;
+            }
+            Delivered {
+                event: e,
+                group: g,
+                consumer,
+                partition: part,
+                ..
+            } => {
+                event(e)?;
+                member(g, consumer)?;
+                partition(part)?;
+            }
+            Applied {
+                event: e,
+                group: g,
+                consumer,
+                partition: part,
+                producer: p,
+                key: k,
+                ..
+            } => {
+                event(e)?;
+                member(g, consumer)?;
+                partition(part)?;
+                producer(p)?;
+                key(k)?;
+            }
+            Skipped {
+                event: e,
+                group: g,
+                consumer,
+            }
+            | HandlerFailed {
+                event: e,
+                group: g,
+                consumer,
+                ..
+            } => {
+                event(e)?;
+                member(g, consumer)?;
+            }
+            GaveUp {
+                event: e,
+                group: g,
+                consumer,
+                key: k,
+                ..
+            } => {
+                event(e)?;
+                member(g, consumer)?;
+                key(k)?;
+            }
+            Emitted {
+                event: e,
+                source,
+                group: g,
+                consumer,
+                ..
+            } => {
+                event(e)?;
+                event(source)?;
+                member(g, consumer)?;
+            }
+            Rebalanced { group: g, .. } => group(g)?,
+            Expelled {
+                group: g, consumer, ..
+            } => member(g, consumer)?,
+            LeaderElected {
+                partition: part,
+                broker,
+                ..
+            } => {
+                partition(part)?;
+                if let Some(b) = broker {
+                    within("broker", b, c.brokers as usize)?;
+                }
+            }
+            IsrChanged {
+                partition: part, ..
+            }
+            | HighWatermark {
+                partition: part, ..
+            } => partition(part)?,
+            Fenced { broker } => within("broker", broker, c.brokers as usize)?,
+            Expired {
+                event: e,
+                group: g,
+                partition: part,
+                key: k,
+                ..
+            }
+            | Compacted {
+                event: e,
+                group: g,
+                partition: part,
+                key: k,
+                ..
+            } => {
+                event(e)?;
+                group(g)?;
+                partition(part)?;
+                key(k)?;
+            }
+            NodeState { node, .. } => within("node", node, c.nodes.len())?,
+            FaultStarted { fault } | FaultEnded { fault } => {
+                within("fault", fault, self.faults as usize)?
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Something that watches a run as it happens.
 pub trait Observer {
     fn observe(&mut self, at: Time, observation: &Observation);

@@ -2,7 +2,7 @@
 //!
 //! The kernel knows nothing about Kafka. It orders opaque events by
 //! `(time, sequence number)` so that ties are broken by insertion order and
-//! never by memory address, hash or thread (DESIGN §1). Time is an integer
+//! never by memory address, hash or thread. Time is an integer
 //! number of nanoseconds; the wall clock is never read here.
 
 use rand::SeedableRng;
@@ -24,7 +24,7 @@ pub type Rng = ChaCha8Rng;
 ///
 /// The stream depends only on the master seed and the component's stable
 /// name, so adding or removing another component (or fault) never shifts the
-/// numbers this one draws (DESIGN §1).
+/// numbers this one draws.
 pub fn rng_stream(master_seed: u64, name: &str) -> Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(master_seed);
     rng.set_stream(fnv1a64(name.as_bytes()));

@@ -2,7 +2,7 @@
 //! event-driven architectures (producers, a replicated log broker, consumer
 //! groups and the services they feed).
 //!
-//! Data flows one way (DESIGN §2):
+//! Data flows one way:
 //! `scenario` (parse, validate) -> `model` on the `kernel` (run) ->
 //! `history` observations -> `metrics` -> `report` (files) -> `cli`.
 //!
@@ -19,6 +19,7 @@ pub mod history;
 pub mod kernel;
 pub mod metrics;
 pub mod model;
+pub mod output;
 pub mod plot;
 pub mod report;
 pub mod scenario;
@@ -123,13 +124,11 @@ fn run_checks_with(
         world.add_observer(o);
     }
     let result = world.run();
-    let (results, violations) = checks
-        .borrow_mut()
-        .finish(
-            result.sim_time_ns,
-            result.production_end_ns,
-            result.stop_reason.is_budget(),
-        );
+    let (results, violations) = checks.borrow_mut().finish(
+        result.sim_time_ns,
+        result.production_end_ns,
+        result.stop_reason.is_budget(),
+    );
     (
         Checked {
             result,

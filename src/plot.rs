@@ -83,6 +83,14 @@ impl PlotData {
         }
     }
 
+    /// The files [`PlotData::from_dir`] reads.
+    pub const INPUTS: [&str; 4] = [
+        "summary.json",
+        "latency.csv",
+        "timeseries.csv",
+        "faults.csv",
+    ];
+
     /// Read back what a run wrote into `dir`: summary.json, latency.csv,
     /// timeseries.csv and faults.csv.
     pub fn from_dir(dir: &Path) -> Result<(PlotData, crate::report::Summary), String> {
@@ -204,26 +212,63 @@ pub const PLOTS: [(&str, &str); 4] = [
     ("throughput", "events per second"),
 ];
 
-/// Render every plot into `dir` as PNG and SVG.
-pub fn render_all(data: &PlotData, dir: &Path) -> Result<(), String> {
+/// One plot drawn twice: a PNG (bytes) and an SVG (text).
+pub struct Drawn {
+    pub png: Vec<u8>,
+    pub svg: String,
+}
+
+/// Draw with `paint` on an in-memory bitmap and an in-memory SVG: files
+/// are written by the caller, whole (see `output`).
+fn draw_both(
+    what: &str,
+    paint_png: impl for<'a> FnOnce(
+        &DrawingArea<BitMapBackend<'a>, Shift>,
+    ) -> DrawResult<BitMapBackend<'a>>,
+    paint_svg: impl for<'a> FnOnce(&DrawingArea<SVGBackend<'a>, Shift>) -> DrawResult<SVGBackend<'a>>,
+) -> Result<Drawn, String> {
     register_font();
-    for (stem, _) in PLOTS {
-        let png = dir.join(format!("{stem}.png"));
-        let svg = dir.join(format!("{stem}.svg"));
-        {
-            let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
-            draw(stem, data, &root).map_err(|e| format!("{}: {e}", png.display()))?;
-            root.present()
-                .map_err(|e| format!("{}: {e}", png.display()))?;
-        }
-        {
-            let root = SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area();
-            draw(stem, data, &root).map_err(|e| format!("{}: {e}", svg.display()))?;
-            root.present()
-                .map_err(|e| format!("{}: {e}", svg.display()))?;
-        }
+    let mut rgb = vec![0u8; WIDTH as usize * HEIGHT as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
+        paint_png(&root).map_err(|e| format!("{what}.png: {e}"))?;
+        root.present().map_err(|e| format!("{what}.png: {e}"))?;
     }
-    Ok(())
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        paint_svg(&root).map_err(|e| format!("{what}.svg: {e}"))?;
+        root.present().map_err(|e| format!("{what}.svg: {e}"))?;
+    }
+    Ok(Drawn {
+        png: encode_png(&rgb, WIDTH, HEIGHT).map_err(|e| format!("{what}.png: {e}"))?,
+        svg,
+    })
+}
+
+/// An RGB8 buffer as a PNG file's bytes.
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, png::EncodingError> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, width, height);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Best);
+        enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+        let mut w = enc.write_header()?;
+        w.write_image_data(rgb)?;
+    }
+    Ok(out)
+}
+
+/// Draw every plot of [`PLOTS`], in that order.
+pub fn render_all(data: &PlotData) -> Result<Vec<(&'static str, Drawn)>, String> {
+    PLOTS
+        .iter()
+        .map(|&(stem, _)| {
+            draw_both(stem, |r| draw(stem, data, r), |r| draw(stem, data, r)).map(|d| (stem, d))
+        })
+        .collect()
 }
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
@@ -468,20 +513,12 @@ pub fn render_bars(
     title: &str,
     y_label: &str,
     bars: &[(String, f64, f64)],
-    png: &Path,
-    svg: &Path,
-) -> Result<(), String> {
-    register_font();
-    {
-        let root = BitMapBackend::new(png, (WIDTH, HEIGHT)).into_drawing_area();
-        draw_bars(title, y_label, bars, &root).map_err(|e| format!("{}: {e}", png.display()))?;
-        root.present()
-            .map_err(|e| format!("{}: {e}", png.display()))?;
-    }
-    let root = SVGBackend::new(svg, (WIDTH, HEIGHT)).into_drawing_area();
-    draw_bars(title, y_label, bars, &root).map_err(|e| format!("{}: {e}", svg.display()))?;
-    root.present()
-        .map_err(|e| format!("{}: {e}", svg.display()))
+) -> Result<Drawn, String> {
+    draw_both(
+        title,
+        |r| draw_bars(title, y_label, bars, r),
+        |r| draw_bars(title, y_label, bars, r),
+    )
 }
 
 fn draw_bars<DB: DrawingBackend>(

@@ -9,7 +9,6 @@ use crate::metrics::LatencyStats;
 use crate::model::RunResult;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 #[derive(Serialize, serde::Deserialize)]
 pub struct Summary {
@@ -163,6 +162,12 @@ impl Perf {
             peak_memory_bytes: peak_memory_bytes(),
         }
     }
+
+    pub fn to_json(&self) -> String {
+        let mut p = serde_json::to_string_pretty(self).expect("perf serializes");
+        p.push('\n');
+        p
+    }
 }
 
 /// Peak resident memory of this process (Linux VmHWM), if the OS tells.
@@ -216,13 +221,26 @@ pub fn faults_toml(result: &RunResult) -> String {
 }
 
 /// Write `summary.json` and `perf.json` into `dir` (created if missing).
-pub fn write(dir: &Path, summary: &Summary, perf: &Perf) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("summary.json"), summary.to_json())?;
-    let mut p = serde_json::to_string_pretty(perf).expect("perf serializes");
-    p.push('\n');
-    std::fs::write(dir.join("perf.json"), p)
-}
+/// The files `eventsim run` writes into its report folder (besides the
+/// lock and `manifest.json`).
+pub const RUN_FILES: [&str; 16] = [
+    "faults.csv",
+    "faults.toml",
+    "timeseries.csv",
+    "latency.csv",
+    "latency-percentiles.png",
+    "latency-percentiles.svg",
+    "latency-over-time.png",
+    "latency-over-time.svg",
+    "lag.png",
+    "lag.svg",
+    "throughput.png",
+    "throughput.svg",
+    "violations.jsonl",
+    "index.html",
+    "summary.json",
+    "perf.json",
+];
 
 /// `violations.jsonl`: one violation per line, in checker order.
 pub fn violations_jsonl(violations: &[crate::check::Violation]) -> String {

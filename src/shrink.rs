@@ -1,4 +1,4 @@
-//! Shrinking a failing run to a small repro (DESIGN §7): the run's fired
+//! Shrinking a failing run to a small repro: the run's fired
 //! faults become a concrete schedule (the random generator off), delta
 //! debugging (ddmin) removes faults while the same invariant still fails,
 //! then the workload shrinks (shorter duration, lower rates, fewer keys,

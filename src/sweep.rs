@@ -1,5 +1,5 @@
-//! Many runs of one scenario: a seed sweep (DESIGN §7), in parallel across
-//! runs (rayon; each run stays single-threaded), one JSON line per seed,
+//! Many runs of one scenario: a seed sweep, in parallel across
+//! runs (worker threads; each run stays single-threaded), one JSON line per seed,
 //! sorted by seed so that the output is the same whatever the number of
 //! jobs. A sweep can be split into shards (`I/N`: the seeds whose position
 //! in the range is I modulo N), run anywhere, and merged back.
@@ -7,7 +7,7 @@
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One seed's outcome: a line of `sweep.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +29,63 @@ pub struct SeedResult {
     pub sim_time_ns: u64,
     pub kernel_events: u64,
     pub faults: u64,
+}
+
+/// A range of seeds, both ends included (so that the largest seed, u64::MAX,
+/// can be named). Never materialised: seeds are drawn from it one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seeds {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl Seeds {
+    /// Parse `A..B` (B excluded), `A..=B` (B included) or a single seed `A`.
+    pub fn parse(text: &str) -> Result<Seeds, String> {
+        let err = || {
+            format!(
+                "expected seeds as A..B (B excluded), A..=B or A, each between 0 and {}, e.g. 0..100, not `{text}`",
+                u64::MAX
+            )
+        };
+        let num = |t: &str| t.trim().parse::<u64>().map_err(|_| err());
+        let (first, last) = if let Some((a, b)) = text.split_once("..=") {
+            (num(a)?, num(b)?)
+        } else if let Some((a, b)) = text.split_once("..") {
+            let (a, b) = (num(a)?, num(b)?);
+            (a, b.checked_sub(1).ok_or_else(err)?)
+        } else {
+            let a = num(text)?;
+            (a, a)
+        };
+        if first > last {
+            return Err(err());
+        }
+        Ok(Seeds { first, last })
+    }
+
+    /// How many seeds.
+    pub fn len(self) -> u128 {
+        (self.last - self.first) as u128 + 1
+    }
+
+    pub fn is_empty(self) -> bool {
+        false
+    }
+
+    pub fn contains(self, seed: u64) -> bool {
+        (self.first..=self.last).contains(&seed)
+    }
+}
+
+impl std::fmt::Display for Seeds {
+    /// `A..B` (B excluded) when B fits in a u64, else `A..=B`.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self.last.checked_add(1) {
+            Some(end) => write!(f, "{}..{end}", self.first),
+            None => write!(f, "{}..={}", self.first, self.last),
+        }
+    }
 }
 
 /// A share of a range of seeds: `index` of `count` (0-based).
@@ -55,34 +112,135 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// The seeds of `range` this shard runs.
-    pub fn seeds(self, range: std::ops::Range<u64>) -> Vec<u64> {
-        let start = range.start;
-        range
-            .filter(|s| (s - start) % self.count == self.index)
-            .collect()
+    /// Whether `seed` of `range` is this shard's.
+    pub fn owns(self, range: Seeds, seed: u64) -> bool {
+        range.contains(seed) && (seed - range.first) % self.count == self.index
+    }
+
+    /// The seeds of `range` this shard runs, in order, lazily.
+    pub fn seeds(self, range: Seeds) -> impl Iterator<Item = u64> + Send {
+        let start = range
+            .first
+            .checked_add(self.index)
+            .filter(|&s| s <= range.last);
+        let step = self.count;
+        std::iter::successors(start, move |&s| {
+            s.checked_add(step).filter(|&n| n <= range.last)
+        })
+    }
+
+    /// How many seeds of `range` this shard runs.
+    pub fn len(self, range: Seeds) -> u128 {
+        let n = range.len();
+        let i = self.index as u128;
+        if n <= i {
+            0
+        } else {
+            (n - i - 1) / self.count as u128 + 1
+        }
+    }
+
+    pub fn is_empty(self, range: Seeds) -> bool {
+        self.len(range) == 0
     }
 }
 
-/// Parse `A..B` (B excluded) or a single seed `A`.
-pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
-    let err = || format!("expected seeds as A..B (B excluded), e.g. 0..100, not `{text}`");
-    match text.split_once("..") {
-        Some((a, b)) => {
-            let (a, b): (u64, u64) = (
-                a.trim().parse().map_err(|_| err())?,
-                b.trim().parse().map_err(|_| err())?,
-            );
-            if a >= b {
-                return Err(err());
-            }
-            Ok(a..b)
-        }
-        None => {
-            let a: u64 = text.trim().parse().map_err(|_| err())?;
-            Ok(a..a + 1)
-        }
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
+}
+
+/// The seeds of `range` owned by `shard` that are not in `done`, as
+/// ranges `A..=B` (seeds of other shards inside a range are not meant).
+pub fn missing(range: Seeds, shard: Shard, done: &std::collections::BTreeSet<u64>) -> Vec<Seeds> {
+    let mut out = Vec::new();
+    // The next seed of the shard not yet accounted for.
+    let mut next = shard.seeds(range).next();
+    for &seed in done.range(range.first..=range.last) {
+        let Some(n) = next else { break };
+        if !shard.owns(range, seed) || seed < n {
+            continue;
+        }
+        if seed > n {
+            out.push(Seeds {
+                first: n,
+                last: seed - shard.count,
+            });
+        }
+        next = seed.checked_add(shard.count).filter(|&s| s <= range.last);
+    }
+    if let Some(n) = next {
+        let last = range.last - (range.last - n) % shard.count;
+        out.push(Seeds { first: n, last });
+    }
+    out
+}
+
+/// Ranges of seeds, shortened for a message: the first `shown`, then how
+/// many more.
+pub fn describe(ranges: &[Seeds], shown: usize) -> String {
+    let mut parts: Vec<String> = ranges
+        .iter()
+        .take(shown)
+        .map(|r| {
+            if r.first == r.last {
+                r.first.to_string()
+            } else {
+                format!("{}..={}", r.first, r.last)
+            }
+        })
+        .collect();
+    if ranges.len() > shown {
+        parts.push(format!("and {} more range(s)", ranges.len() - shown));
+    }
+    parts.join(", ")
+}
+
+/// `sweep.json`: what a sweep folder holds, written last.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub eventsim_sweep: u32,
+    pub version: String,
+    /// The scenario file, as the sweep was given it.
+    pub scenario: String,
+    /// FNV-1a of the scenario file's bytes: a resume or a merge of another
+    /// scenario's results is refused.
+    pub scenario_hash: String,
+    /// The seed range asked for, `A..B` or `A..=B`.
+    pub seeds: String,
+    /// `I/N`.
+    pub shard: String,
+    /// How many seeds this folder's `sweep.jsonl` holds.
+    pub seeds_run: u64,
+    /// Every seed of the shard ran (or `--fail-fast` stopped it on purpose:
+    /// `stopped_by` says so).
+    pub complete: bool,
+    /// `complete`, `fail-fast` or `interrupted`.
+    pub stopped_by: String,
+    /// Seeds of the shard that did not run, as `A..=B` ranges (of the
+    /// shard's seeds only), at most `MISSING_LISTED` of them.
+    pub missing: Vec<String>,
+    /// How many ranges `missing` would list in full.
+    pub missing_ranges: u64,
+}
+
+/// At most this many missing ranges are listed in `sweep.json`.
+pub const MISSING_LISTED: usize = 1000;
+
+/// FNV-1a (64 bits) of `bytes`, in hex: a stable fingerprint of a file.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Parse `A..=B` / `A` ranges as written in `Status::missing`.
+pub fn parse_ranges(items: &[String]) -> Result<Vec<Seeds>, String> {
+    items.iter().map(|t| Seeds::parse(t)).collect()
 }
 
 /// Run one seed with the checkers (violations are counted, not explained).
@@ -125,47 +283,74 @@ pub fn run_seed(s: &Scenario, path: &str, seed: u64) -> SeedResult {
     }
 }
 
-/// Run `seeds` on `jobs` threads. `stop` ends the sweep early (Ctrl-C,
-/// or the first failure with `fail_fast`): seeds already running finish,
-/// no new one starts. `done` counts finished seeds (for a progress bar).
-#[allow(clippy::too_many_arguments)]
+/// Run `f` on every item of `items` with `jobs` worker threads, handing
+/// each result to `done` on the calling thread as it comes (in completion
+/// order: sort afterwards for a deterministic output). Items are drawn
+/// one at a time, so `items` may be endless; `stop` ends the run early:
+/// running items finish, no new one starts.
+pub fn pool<I, T, R>(
+    jobs: usize,
+    items: I,
+    stop: &AtomicBool,
+    f: impl Fn(T) -> R + Sync,
+    mut done: impl FnMut(R),
+) where
+    I: Iterator<Item = T> + Send,
+    T: Send,
+    R: Send,
+{
+    let items = std::sync::Mutex::new(items);
+    let (tx, rx) = std::sync::mpsc::channel::<R>();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            let tx = tx.clone();
+            let (items, f) = (&items, &f);
+            scope.spawn(move || {
+                loop {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Some(item) = items.lock().map_or(None, |mut i| i.next()) else {
+                        break;
+                    };
+                    if tx.send(f(item)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for r in rx {
+            done(r);
+        }
+    });
+}
+
+/// Run the `seeds` on `jobs` threads, handing each result to `done` as it
+/// finishes. `stop` ends the sweep early (Ctrl-C, or the first failure
+/// with `fail_fast`): seeds already running finish, no new one starts.
 pub fn sweep(
     s: &Scenario,
     path: &str,
-    seeds: &[u64],
+    seeds: impl Iterator<Item = u64> + Send,
     jobs: usize,
     fail_fast: bool,
     stop: &AtomicBool,
-    done: &AtomicU64,
-    failed: &AtomicU64,
-) -> Result<Vec<SeedResult>, String> {
-    use rayon::prelude::*;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()
-        .map_err(|e| format!("cannot start {jobs} threads: {e}"))?;
-    let mut results: Vec<SeedResult> = pool.install(|| {
-        seeds
-            .par_iter()
-            .with_max_len(1)
-            .filter_map(|&seed| {
-                if stop.load(Ordering::Relaxed) {
-                    return None;
-                }
-                let r = run_seed(s, path, seed);
-                if r.verdict == "fail" {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    if fail_fast {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                }
-                done.fetch_add(1, Ordering::Relaxed);
-                Some(r)
-            })
-            .collect()
-    });
-    results.sort_by_key(|r| r.seed);
-    Ok(results)
+    done: impl FnMut(SeedResult),
+) {
+    pool(
+        jobs,
+        seeds,
+        stop,
+        |seed| {
+            let r = run_seed(s, path, seed);
+            if fail_fast && r.verdict == "fail" {
+                stop.store(true, Ordering::SeqCst);
+            }
+            r
+        },
+        done,
+    );
 }
 
 /// `sweep.jsonl`: one line per seed, by seed.
@@ -223,20 +408,94 @@ mod tests {
 
     #[test]
     fn shards_partition_the_seeds() {
+        let range = Seeds::parse("10..30").unwrap();
         let all: Vec<u64> = (10..30).collect();
         let mut union: Vec<u64> = (0..3)
-            .flat_map(|i| Shard { index: i, count: 3 }.seeds(10..30))
+            .flat_map(|i| Shard { index: i, count: 3 }.seeds(range))
             .collect();
         union.sort_unstable();
         assert_eq!(union, all);
+        for i in 0..3 {
+            let shard = Shard { index: i, count: 3 };
+            assert_eq!(shard.len(range), shard.seeds(range).count() as u128);
+        }
         assert_eq!(Shard::parse("2/3").unwrap(), Shard { index: 2, count: 3 });
         assert!(
             Shard::parse("3/3").is_err()
                 && Shard::parse("1/0").is_err()
                 && Shard::parse("x").is_err()
         );
-        assert_eq!(parse_seeds("0..20").unwrap(), 0..20);
-        assert_eq!(parse_seeds("7").unwrap(), 7..8);
-        assert!(parse_seeds("5..5").is_err() && parse_seeds("a..b").is_err());
+        assert_eq!(Seeds::parse("0..20").unwrap(), Seeds { first: 0, last: 19 });
+        assert_eq!(Seeds::parse("7").unwrap(), Seeds { first: 7, last: 7 });
+        assert_eq!(Seeds::parse("3..=5").unwrap(), Seeds { first: 3, last: 5 });
+        assert!(Seeds::parse("5..5").is_err() && Seeds::parse("a..b").is_err());
+        assert!(Seeds::parse("18446744073709551616").is_err());
+    }
+
+    #[test]
+    fn the_largest_seed_is_a_seed_and_huge_ranges_are_not_materialised() {
+        let max = Seeds::parse("18446744073709551615").unwrap();
+        assert_eq!(max.len(), 1);
+        assert_eq!(Shard::ALL.seeds(max).collect::<Vec<_>>(), vec![u64::MAX]);
+        assert_eq!(
+            max.to_string(),
+            "18446744073709551615..=18446744073709551615"
+        );
+        let all = Seeds::parse("0..=18446744073709551615").unwrap();
+        assert_eq!(all.len(), 1u128 << 64);
+        let shard = Shard { index: 5, count: 7 };
+        let first: Vec<u64> = shard.seeds(all).take(3).collect();
+        assert_eq!(first, vec![5, 12, 19]);
+        let tail = Seeds {
+            first: u64::MAX - 10,
+            last: u64::MAX,
+        };
+        assert_eq!(Shard::ALL.seeds(tail).count(), 11);
+    }
+
+    #[test]
+    fn missing_seeds_are_the_shards_seeds_that_did_not_run() {
+        let range = Seeds::parse("0..20").unwrap();
+        let shard = Shard { index: 1, count: 3 }; // 1 4 7 10 13 16 19
+        let done: std::collections::BTreeSet<u64> = [1, 4, 13, 2].into_iter().collect();
+        let m = missing(range, shard, &done);
+        assert_eq!(
+            m,
+            vec![
+                Seeds { first: 7, last: 10 },
+                Seeds {
+                    first: 16,
+                    last: 19
+                }
+            ]
+        );
+        assert_eq!(describe(&m, 1), "7..=10, and 1 more range(s)");
+        let all: std::collections::BTreeSet<u64> = shard.seeds(range).collect();
+        assert!(missing(range, shard, &all).is_empty());
+        assert_eq!(missing(range, Shard::ALL, &Default::default()), vec![range]);
+    }
+
+    #[test]
+    fn a_pool_runs_every_item_once_and_stops_when_told() {
+        let stop = AtomicBool::new(false);
+        let mut got = Vec::new();
+        pool(3, 0..100u64, &stop, |x| x * 2, |r| got.push(r));
+        got.sort_unstable();
+        assert_eq!(got, (0..100).map(|x| x * 2).collect::<Vec<_>>());
+        let stop = AtomicBool::new(false);
+        let mut n = 0;
+        pool(
+            2,
+            0..,
+            &stop,
+            |x: u64| {
+                if x >= 10 {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                x
+            },
+            |_| n += 1,
+        );
+        assert!((11..=20).contains(&n), "an endless range stops: {n}");
     }
 }

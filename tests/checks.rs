@@ -375,3 +375,80 @@ duration = "1s"
         .collect();
     assert_eq!(kinds, ["crash"]);
 }
+
+#[test]
+fn a_history_naming_what_its_scenario_lacks_is_refused_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = tmp.path().join("h.jsonl");
+    let o = eventsim(&[
+        "run",
+        "scenarios/order-flow.toml",
+        "--quiet",
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+        "--history",
+        h.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let good = std::fs::read_to_string(&h).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    // Every shipped history passes the validation (the run above did), and
+    // each of these edits of one line is refused, with the line's number.
+    let applied = lines
+        .iter()
+        .position(|l| l.contains("\"type\":\"applied\""))
+        .unwrap();
+    let edits: Vec<(&str, &str, &str)> = vec![
+        (
+            "\"partition\":",
+            "\"partition\":999,\"x\":",
+            "partition 999 does not exist",
+        ),
+        (
+            "\"group\":",
+            "\"group\":77,\"x\":",
+            "group 77 does not exist",
+        ),
+        (
+            "\"consumer\":",
+            "\"consumer\":4000000000,\"x\":",
+            "consumer 4000000000 does not exist",
+        ),
+        (
+            "\"event\":",
+            "\"event\":123456789,\"x\":",
+            "event 123456789 is mentioned before it was produced",
+        ),
+        (
+            "\"key\":",
+            "\"key\":4294967295,\"x\":",
+            "key 4294967295 does not exist",
+        ),
+        (
+            "\"t\":",
+            "\"t\":0,\"x\":",
+            "is before the previous observation",
+        ),
+    ];
+    for (field, replacement, needle) in edits {
+        let mut bad: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        // The edit puts the new value first and renames the original
+        // field to `x`, which the reader ignores.
+        bad[applied] = bad[applied].replacen(field, replacement, 1);
+        let path = tmp.path().join("bad.jsonl");
+        std::fs::write(&path, bad.join("\n") + "\n").unwrap();
+        let o = eventsim(&[
+            "check-history",
+            path.to_str().unwrap(),
+            "--scenario",
+            "scenarios/order-flow.toml",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{needle}: {}", stderr(&o));
+        let want = format!("bad.jsonl:{}: ", applied + 1);
+        assert!(
+            stderr(&o).contains(&want) && stderr(&o).contains(needle),
+            "{needle}: {}",
+            stderr(&o)
+        );
+    }
+}

@@ -267,7 +267,11 @@ fn a_run_cut_by_its_budget_is_inconclusive_with_its_own_exit_status() {
     assert!(no_loss["note"].as_str().unwrap().contains("group g"));
     // What a prefix decides is still judged.
     assert_eq!(check("per-key-order")["status"], "pass");
-    assert!(stdout(&o).contains("verdict: inconclusive"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("verdict: inconclusive"),
+        "{}",
+        stdout(&o)
+    );
     // Offline, the history's trailer says the same.
     let o = eventsim(&[
         "check-history",
@@ -276,7 +280,11 @@ fn a_run_cut_by_its_budget_is_inconclusive_with_its_own_exit_status() {
         file.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
-    assert!(stdout(&o).contains("verdict: inconclusive"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("verdict: inconclusive"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -288,9 +296,173 @@ fn a_violation_found_before_the_budget_still_fails_the_run() {
     let file = tmp.path().join("s.toml");
     std::fs::write(&file, text).unwrap();
     let out = tmp.path().join("r");
-    let o = eventsim(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = eventsim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let s = summary(&out);
     assert_eq!(s["stopped_by"], "kernel-events-max", "{}", stdout(&o));
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert_eq!(s["verdict"], "fail");
+}
+
+#[test]
+fn outputs_that_would_overwrite_the_scenario_or_each_other_are_refused_before_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("s.toml");
+    std::fs::write(&file, CUT).unwrap();
+    let out = tmp.path().join("r");
+    let f = file.to_str().unwrap();
+    let same = tmp.path().join("h.jsonl");
+    for (args, needle) in [
+        (vec!["--history", f], "would overwrite the input"),
+        (vec!["--trace", f], "would overwrite the input"),
+        (
+            vec![
+                "--history",
+                same.to_str().unwrap(),
+                "--trace",
+                same.to_str().unwrap(),
+            ],
+            "both name",
+        ),
+    ] {
+        let mut all = vec!["run", f, "--out", out.to_str().unwrap()];
+        all.extend(args);
+        let o = eventsim(&all);
+        assert_eq!(o.status.code(), Some(2), "{all:?}");
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+        assert!(!out.exists(), "refused before anything is written");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), CUT);
+    // A file where the output folder should be.
+    let o = eventsim(&["run", f, "--out", f]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is a file"), "{}", stderr(&o));
+    // A folder where the history file should be.
+    let o = eventsim(&[
+        "run",
+        f,
+        "--out",
+        out.to_str().unwrap(),
+        "--history",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("folder"), "{}", stderr(&o));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_in_the_output_folder_is_replaced_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let out = tmp.path().join("r");
+    std::fs::create_dir_all(&out).unwrap();
+    for name in ["summary.json", "timeseries.csv", "lag.svg"] {
+        std::os::unix::fs::symlink(&victim, out.join(name)).unwrap();
+    }
+    let o = eventsim(&[
+        "run",
+        "scenarios/mm1.toml",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(
+        !std::fs::symlink_metadata(out.join("summary.json"))
+            .unwrap()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn a_second_run_into_a_locked_folder_is_refused_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    std::fs::create_dir_all(&out).unwrap();
+    // Hold the folder's lock as a running eventsim would.
+    let lock = std::fs::File::create(out.join(".eventsim.lock")).unwrap();
+    lock.lock().unwrap();
+    let o = eventsim(&[
+        "run",
+        "scenarios/mm1.toml",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("another eventsim run is writing into"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.join("summary.json").exists());
+    drop(lock);
+    let o = eventsim(&[
+        "run",
+        "scenarios/mm1.toml",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The manifest, written last, names every file of the report.
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let names: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, eventsim::report::RUN_FILES.to_vec());
+}
+
+#[test]
+fn the_repro_line_is_shell_quoted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("my file;touch PWNED;.toml");
+    std::fs::copy(repo("scenarios/mm1.toml"), &file).unwrap();
+    let out = tmp.path().join("r");
+    let o = eventsim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line = stdout(&o)
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("repro:")
+                .map(|r| r.trim().to_string())
+        })
+        .unwrap();
+    assert_eq!(
+        line,
+        format!("eventsim run '{}' --seed 1", file.display()),
+        "{line}"
+    );
+    // The shell reads it back as one word, and runs nothing else.
+    let echoed = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(
+            line.replacen("eventsim run", "printf %s", 1)
+                .replace(" --seed 1", ""),
+        )
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&echoed.stdout),
+        file.display().to_string()
+    );
+    assert!(!tmp.path().join("PWNED").exists());
 }

@@ -279,13 +279,14 @@ fn report_and_checks_settings_are_validated() {
 
 #[test]
 fn unwritable_history_and_trace_files_are_usage_errors() {
+    let tmp = tempfile::tempdir().unwrap();
     for flag in ["--history", "--trace"] {
         let o = eventsim(&[
             "run",
             "scenarios/mm1.toml",
             "--quiet",
             "--out",
-            "/nonexistent-dir/out",
+            tmp.path().to_str().unwrap(),
             flag,
             "/nonexistent-dir/file.json",
         ]);

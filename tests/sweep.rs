@@ -118,3 +118,224 @@ fn bad_seed_ranges_and_shards_are_usage_errors() {
     let o = eventsim(&["merge", tmp.path().join("none").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A scenario fast enough to sweep hundreds of seeds in a test.
+const QUICK: &str = r#"
+[scenario]
+name = "quick"
+duration = "2s"
+
+[[topics]]
+name = "t"
+partitions = 2
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 300
+
+[[groups]]
+name = "g"
+topics = ["t"]
+auto_offset_reset = "earliest"
+"#;
+
+fn status(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("sweep.json")).unwrap()).unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_keeps_what_finished_says_what_is_missing_and_a_rerun_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("quick.toml");
+    std::fs::write(&file, QUICK).unwrap();
+    let dir = tmp.path().join("s");
+    let args = [
+        "sweep",
+        file.to_str().unwrap(),
+        "--seeds",
+        "0..100000",
+        "--jobs",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_eventsim"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for a few results in the journal, then SIGTERM.
+    let journal = dir.join("sweep.partial.jsonl");
+    for _ in 0..600 {
+        let lines = std::fs::read_to_string(&journal).map_or(0, |t| t.lines().count());
+        if lines >= 5 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "interrupted: {}", stderr(&out));
+    let s = status(&dir);
+    assert_eq!(s["stopped_by"], "interrupted");
+    assert_eq!(s["complete"], false);
+    let ran = s["seeds_run"].as_u64().unwrap();
+    assert!(ran >= 5, "{s}");
+    let results = std::fs::read_to_string(dir.join("sweep.jsonl")).unwrap();
+    assert_eq!(results.lines().count() as u64, ran);
+    assert!(!journal.exists(), "the journal is folded into sweep.jsonl");
+    assert!(
+        s["missing"][0].as_str().unwrap().ends_with("..=99999"),
+        "{s}"
+    );
+    assert!(stdout(&out).contains("--resume"), "{}", stdout(&out));
+    // The folder belongs to this sweep: resuming another range into it is
+    // refused (resuming the same one is the next test).
+    let mut other = args.to_vec();
+    other[3] = "0..50";
+    other.push("--resume");
+    let o = eventsim(&other);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("another sweep"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_resumed_sweep_skips_the_seeds_it_has_and_ends_as_one_run_would() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("quick.toml");
+    std::fs::write(&file, QUICK).unwrap();
+    let run = |dir: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            file.to_str().unwrap(),
+            "--seeds",
+            "0..12",
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        eventsim(&args)
+    };
+    let whole = tmp.path().join("whole");
+    assert_eq!(run(&whole, &[]).status.code(), Some(0));
+    // A partial result: the first 5 seeds' lines in the journal of an
+    // interrupted run (the last one cut short by a kill).
+    let part = tmp.path().join("part");
+    std::fs::create_dir_all(&part).unwrap();
+    let lines: Vec<String> = std::fs::read_to_string(whole.join("sweep.jsonl"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut journal = lines[..5].join("\n");
+    journal.push('\n');
+    journal.push_str(&lines[5][..20]);
+    std::fs::write(part.join("sweep.partial.jsonl"), journal).unwrap();
+    let o = run(&part, &["--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("resuming: 5 seed(s)"), "{}", stdout(&o));
+    assert_eq!(
+        std::fs::read(part.join("sweep.jsonl")).unwrap(),
+        std::fs::read(whole.join("sweep.jsonl")).unwrap()
+    );
+    assert_eq!(status(&part)["complete"], true);
+}
+
+#[test]
+fn merge_names_the_seeds_no_shard_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("quick.toml");
+    std::fs::write(&file, QUICK).unwrap();
+    let mut dirs = Vec::new();
+    for i in [0, 2] {
+        let d = tmp.path().join(format!("shard{i}"));
+        let o = eventsim(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--seeds",
+            "0..9",
+            "--shard",
+            &format!("{i}/3"),
+            "--out",
+            d.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        dirs.push(d.to_str().unwrap().to_string());
+    }
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["merge"];
+    args.extend(dirs.iter().map(String::as_str));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let o = eventsim(&args);
+    assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+    // Shard 1/3 held 1, 4 and 7.
+    assert!(stdout(&o).contains("missing: 1, 4, 7"), "{}", stdout(&o));
+    assert_eq!(
+        status(&merged)["missing"],
+        serde_json::json!(["1..=1", "4..=4", "7..=7"])
+    );
+}
+
+#[test]
+fn huge_seed_ranges_start_at_once_and_the_largest_seed_is_a_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Every seed of this scenario fails: fail-fast stops after the first.
+    let d = tmp.path().join("huge");
+    let o = eventsim(&[
+        "sweep",
+        "scenarios/faults/auto-commit-loss.toml",
+        "--seeds",
+        "0..100000000000",
+        "--shard",
+        "7/1000",
+        "--jobs",
+        "1",
+        "--fail-fast",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let s = status(&d);
+    assert_eq!(s["stopped_by"], "fail-fast");
+    assert_eq!(s["seeds_run"], 1);
+    assert_eq!(s["missing"], serde_json::json!(["1007..=99999999007"]));
+    let d = tmp.path().join("max");
+    let o = eventsim(&[
+        "sweep",
+        "scenarios/mm1.toml",
+        "--seeds",
+        "18446744073709551615",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line = std::fs::read_to_string(d.join("sweep.jsonl")).unwrap();
+    assert!(line.contains("\"seed\":18446744073709551615"), "{line}");
+    for bad in ["18446744073709551616", "0..18446744073709551617"] {
+        let o = eventsim(&["sweep", "scenarios/mm1.toml", "--seeds", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+    }
+    let o = eventsim(&[
+        "compare",
+        "scenarios/mm1.toml",
+        "--vary",
+        "scenario.seed=1,2",
+        "--seeds",
+        "0..2",
+        "--jobs",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--jobs must be at least 1"),
+        "{}",
+        stderr(&o)
+    );
+}

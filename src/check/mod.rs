@@ -1,4 +1,4 @@
-//! Invariant checkers: streaming consumers of the history (DESIGN §5).
+//! Invariant checkers: streaming consumers of the history.
 //!
 //! Each checker has a stable name, watches observations as they happen and
 //! keeps only what the invariant needs (per key, per partition, or per

@@ -80,7 +80,7 @@ impl ReportSpec {
     }
 }
 
-/// Every invariant checker, by its stable name (DESIGN §5).
+/// Every invariant checker, by its stable name.
 pub const CHECKERS: [&str; 9] = [
     "no-loss",
     "exactly-once-effect",
