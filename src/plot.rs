@@ -9,6 +9,7 @@
 //! `RunResult` or from a run's CSV files (`eventsim plot DIR`), so that both
 //! give the same pictures.
 
+use crate::scenario::names::printable;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -98,8 +99,10 @@ impl PlotData {
             std::fs::read_to_string(dir.join(f))
                 .map_err(|e| format!("{}: {e}", dir.join(f).display()))
         };
-        let summary: crate::report::Summary = serde_json::from_str(&read("summary.json")?)
+        let mut summary: crate::report::Summary = serde_json::from_str(&read("summary.json")?)
             .map_err(|e| format!("{}: {e}", dir.join("summary.json").display()))?;
+        // Files may have been edited: nothing unprintable reaches a drawing.
+        summary.scenario = printable(&summary.scenario).into_owned();
         let csv_rows = |f: &str| -> Result<Vec<csv::StringRecord>, String> {
             let text = read(f)?;
             csv::Reader::from_reader(text.as_bytes())
@@ -107,61 +110,103 @@ impl PlotData {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("{}: {e}", dir.join(f).display()))
         };
-        let bad = |f: &str, what: &str| format!("{}: bad {what}", dir.join(f).display());
+        // A field of a CSV row as a number, or an error naming the file,
+        // the line, the field and what was found. Floats must be finite
+        // (`inf` and `NaN` do not plot).
+        fn field<T: std::str::FromStr>(
+            path: &Path,
+            r: &csv::StringRecord,
+            i: usize,
+            what: &str,
+            expected: &str,
+        ) -> Result<T, String> {
+            let raw = r.get(i).unwrap_or("");
+            raw.trim().parse().map_err(|_| {
+                format!(
+                    "{}:{}: {what} `{}` is not {expected}",
+                    path.display(),
+                    r.position().map_or(0, |p| p.line()),
+                    printable(raw)
+                )
+            })
+        }
+        let finite = |f: &str, r: &csv::StringRecord, i: usize, what: &str| {
+            let v: f64 = field(&dir.join(f), r, i, what, "a finite number")?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(format!(
+                    "{}:{}: {what} `{}` is not a finite number",
+                    dir.join(f).display(),
+                    r.position().map_or(0, |p| p.line()),
+                    r.get(i).unwrap_or("")
+                ))
+            }
+        };
+        let nanos = |f: &str, r: &csv::StringRecord, i: usize, what: &str| -> Result<u64, String> {
+            field(&dir.join(f), r, i, what, "a whole number of nanoseconds")
+        };
         let mut latency: Vec<(String, Vec<(u64, f64)>)> = Vec::new();
         for r in csv_rows("latency.csv")? {
-            let name = r.get(0).ok_or_else(|| bad("latency.csv", "stream"))?;
+            let name = r.get(0).unwrap_or("");
             if !plotted(name) {
                 continue;
             }
-            let v: u64 = r
-                .get(1)
-                .and_then(|x| x.parse().ok())
-                .ok_or_else(|| bad("latency.csv", "value_ns"))?;
-            let q: f64 = r
-                .get(2)
-                .and_then(|x| x.parse().ok())
-                .ok_or_else(|| bad("latency.csv", "percentile"))?;
+            let v = nanos("latency.csv", &r, 1, "value_ns")?;
+            let q = finite("latency.csv", &r, 2, "percentile")?;
+            if !(0.0..=100.0).contains(&q) {
+                return Err(format!(
+                    "{}:{}: percentile `{q}` is not between 0 and 100",
+                    dir.join("latency.csv").display(),
+                    r.position().map_or(0, |p| p.line()),
+                ));
+            }
+            let name = printable(name);
             match latency.last_mut() {
-                Some((n, pts)) if n == name => pts.push((v, q)),
-                _ => latency.push((name.to_string(), vec![(v, q)])),
+                Some((n, pts)) if *n == name => pts.push((v, q)),
+                _ => latency.push((name.into_owned(), vec![(v, q)])),
             }
         }
         let mut series: Vec<NamedSeries> = Vec::new();
         for r in csv_rows("timeseries.csv")? {
-            let t: u64 = r
-                .get(0)
-                .and_then(|x| x.parse().ok())
-                .ok_or_else(|| bad("timeseries.csv", "t_ns"))?;
+            let t = nanos("timeseries.csv", &r, 0, "t_ns")?;
             let (m, l) = (r.get(1).unwrap_or(""), r.get(2).unwrap_or(""));
-            let v: f64 = r
-                .get(3)
-                .and_then(|x| x.parse().ok())
-                .ok_or_else(|| bad("timeseries.csv", "value"))?;
+            let v = finite("timeseries.csv", &r, 3, "value")?;
+            let (m, l) = (printable(m), printable(l));
             match series.last_mut() {
-                Some((sm, sl, pts)) if sm == m && sl == l => pts.push((t, v)),
-                _ => series.push((m.to_string(), l.to_string(), vec![(t, v)])),
+                Some((sm, sl, pts)) if *sm == m && *sl == l => pts.push((t, v)),
+                _ => series.push((m.into_owned(), l.into_owned(), vec![(t, v)])),
             }
         }
-        let rows = csv_rows("faults.csv")?;
-        let mut faults = Vec::new();
-        for (i, r) in rows.iter().enumerate() {
-            if r.get(1) != Some("start") {
-                continue;
+        // Each start is paired with the first unpaired end of the same
+        // fault kind and target after it, in one pass.
+        let mut faults: Vec<(u64, u64, String)> = Vec::new();
+        let mut open: std::collections::BTreeMap<
+            (String, String),
+            std::collections::VecDeque<usize>,
+        > = Default::default();
+        for r in csv_rows("faults.csv")? {
+            let t = nanos("faults.csv", &r, 0, "t_ns")?;
+            let id = (
+                r.get(2).unwrap_or("").to_string(),
+                r.get(3).unwrap_or("").to_string(),
+            );
+            match r.get(1) {
+                Some("start") => {
+                    open.entry(id.clone()).or_default().push_back(faults.len());
+                    let label = printable(&format!("{} {}", id.0, id.1)).into_owned();
+                    faults.push((t, summary.sim_time_ns, label));
+                }
+                Some("end") => {
+                    if let Some(i) = open.get_mut(&id).and_then(|q| q.pop_front()) {
+                        faults[i].1 = t;
+                    }
+                }
+                _ => {}
             }
-            let start: u64 = r
-                .get(0)
-                .and_then(|x| x.parse().ok())
-                .ok_or_else(|| bad("faults.csv", "t_ns"))?;
-            let (kind, target) = (r.get(2).unwrap_or(""), r.get(3).unwrap_or(""));
-            let end = rows[i + 1..]
-                .iter()
-                .find(|e| {
-                    e.get(1) == Some("end") && e.get(2) == Some(kind) && e.get(3) == Some(target)
-                })
-                .and_then(|e| e.get(0).and_then(|x| x.parse().ok()))
-                .unwrap_or(summary.sim_time_ns);
-            faults.push((start, end.max(start), format!("{kind} {target}")));
+        }
+        for f in &mut faults {
+            f.1 = f.1.max(f.0);
         }
         let data = PlotData {
             title: summary.scenario.clone(),
@@ -184,20 +229,20 @@ impl PlotData {
 
 /// Each fault that started, as a span (an end at the run's end if it never ended).
 fn fault_spans(r: &crate::RunResult) -> Vec<(u64, u64, String)> {
-    let mut out = Vec::new();
-    for (i, rec) in r.fault_log.iter().enumerate() {
-        if rec.phase != "start" {
-            continue;
+    // When each fault ended, by fault index (a fault starts and ends once).
+    let mut ends = vec![r.sim_time_ns; r.faults.len()];
+    for rec in r.fault_log.iter().filter(|e| e.phase == "end") {
+        if let Some(e) = ends.get_mut(rec.fault as usize) {
+            *e = rec.t_ns;
         }
-        let end = r.fault_log[i..]
-            .iter()
-            .find(|e| e.phase == "end" && e.fault == rec.fault)
-            .map_or(r.sim_time_ns, |e| e.t_ns);
+    }
+    let mut out = Vec::new();
+    for rec in r.fault_log.iter().filter(|e| e.phase == "start") {
         let f = &r.faults[rec.fault as usize];
         let target = f.target.as_ref().map_or(String::new(), |t| t.to_string());
         out.push((
             rec.t_ns,
-            end.max(rec.t_ns),
+            ends[rec.fault as usize].max(rec.t_ns),
             format!("{} {target}", f.kind.as_str()),
         ));
     }

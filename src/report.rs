@@ -339,8 +339,10 @@ pub fn latency_csv(result: &RunResult) -> String {
     String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 text")
 }
 
-/// Escape text for HTML (element content and attribute values).
+/// Escape text for HTML (element content and attribute values); control
+/// characters, which HTML and XML cannot carry, are shown as escapes.
 pub fn html_escape(text: &str) -> String {
+    let text = crate::scenario::names::printable(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

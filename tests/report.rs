@@ -405,3 +405,70 @@ fn the_readme_images_are_what_order_flow_draws() {
         );
     }
 }
+
+#[test]
+fn plot_refuses_non_finite_values_and_escapes_hidden_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    run_to(&run, "scenarios/order-flow.toml", "42");
+    let copy = |name: &str| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in [
+            "summary.json",
+            "latency.csv",
+            "timeseries.csv",
+            "faults.csv",
+        ] {
+            std::fs::copy(run.join(f), dir.join(f)).unwrap();
+        }
+        dir
+    };
+    for (file, bad) in [
+        ("timeseries.csv", "inf"),
+        ("timeseries.csv", "NaN"),
+        ("latency.csv", "-inf"),
+    ] {
+        let dir = copy(&format!("{bad}-{file}"));
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        // The value column of line 3.
+        let mut cells: Vec<&str> = lines[2].split(',').collect();
+        let col = if file == "latency.csv" { 2 } else { 3 };
+        cells[col] = bad;
+        lines[2] = cells.join(",");
+        std::fs::write(dir.join(file), lines.join("\n") + "\n").unwrap();
+        let o = eventsim(&["plot", dir.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{bad} in {file}: {err}");
+        assert!(err.contains(&format!("{file}:3:")), "{err}");
+        assert!(err.contains("finite"), "{err}");
+    }
+
+    // A summary edited to carry ESC and NUL in the scenario's name: the
+    // drawn plots stay well-formed XML, the characters shown as escapes.
+    let dir = copy("hidden");
+    let summary = std::fs::read_to_string(dir.join("summary.json"))
+        .unwrap()
+        .replace(
+            "\"scenario\": \"order-flow\"",
+            "\"scenario\": \"order\\u001b[2J\\u0000flow\"",
+        );
+    std::fs::write(dir.join("summary.json"), summary).unwrap();
+    let o = eventsim(&["plot", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for (stem, _) in eventsim::plot::PLOTS {
+        let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            !svg.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{stem}: a raw control character in the SVG"
+        );
+    }
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(
+        !html
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    );
+}

@@ -406,3 +406,102 @@ fn the_conformance_fields_are_validated_with_their_location() {
         &["checks.producer_progress_bound", "greater than zero"],
     );
 }
+
+#[test]
+fn names_follow_a_character_set_and_a_length_limit() {
+    assert_error(
+        &GOOD.replace("name = \"orders\"", "name = \"or ders\""),
+        "7:8",
+        &["topics[0].name", "` ` is not allowed in a name"],
+    );
+    let long = "t".repeat(250);
+    assert_error(
+        &GOOD
+            .replace("name = \"orders\"", &format!("name = \"{long}\""))
+            .replace("topic = \"orders\"", &format!("topic = \"{long}\"")),
+        "7:8",
+        &["topics[0].name", "250 characters; at most 249"],
+    );
+    assert_error(
+        &GOOD.replace("name = \"p\"", "name = \"p/../../x\""),
+        "11:8",
+        &["producers[0].name", "`/` is not allowed"],
+    );
+    assert_error(
+        &GOOD.replace("name = \"g\"", &format!("name = \"{}\"", "g".repeat(129))),
+        "16:8",
+        &["groups[0].name", "at most 128"],
+    );
+    // Kafka refuses `.` and `..` as topic names.
+    assert_error(
+        &GOOD
+            .replace("name = \"orders\"", "name = \"..\"")
+            .replace("\"orders\"", "\"..\""),
+        "7:8",
+        &["topics[0].name"],
+    );
+}
+
+#[test]
+fn control_characters_are_refused_and_never_printed_raw() {
+    // ESC and NUL written as TOML escapes: the parsed name holds them.
+    for bad in ["\\u001b[31mred", "a\\u0000b", "x\\u202Ey"] {
+        let (code, err) = check(&GOOD.replace("name = \"t\"", &format!("name = \"{bad}\"")));
+        assert_eq!(code, Some(2), "{bad}: {err}");
+        assert!(err.contains("bad.toml:3:8:"), "{err}");
+        assert!(err.contains("scenario.name"), "{err}");
+        assert!(
+            !err.chars().any(|c| c.is_control() && c != '\n'),
+            "raw control character in: {err:?}"
+        );
+    }
+    // A raw control character in the file itself is a TOML error, and the
+    // excerpt of the line shows it escaped.
+    let (code, err) = check(&GOOD.replace("name = \"t\"", "name = \"t\u{1b}[2J\""));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad.toml:3:"), "{err}");
+    assert!(
+        !err.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control character in: {err:?}"
+    );
+}
+
+#[test]
+fn unreadable_and_invalid_files_get_a_reason_or_a_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Invalid UTF-8 on line 3.
+    let mut bytes = GOOD.as_bytes().to_vec();
+    let at = GOOD.find("name = \"t\"").unwrap() + 8;
+    bytes[at] = 0xff;
+    let path = tmp.path().join("latin.toml");
+    std::fs::write(&path, &bytes).unwrap();
+    let o = eventsim(&["check", path.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("latin.toml:3:9:"), "{err}");
+    assert!(err.contains("UTF-8"), "{err}");
+    assert!(!err.contains(":0:0"), "{err}");
+
+    // A folder where a file is expected.
+    let o = eventsim(&["check", tmp.path().to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(!err.contains(":0:0") && !err.contains("panicked"), "{err}");
+
+    // A file larger than any scenario: refused without reading it all.
+    let big = tmp.path().join("big.toml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(64 << 20).unwrap();
+    let o = eventsim(&["check", big.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger than 16 MiB"), "{err}");
+
+    // An endless stream: bounded read, clear error.
+    if std::path::Path::new("/dev/zero").exists() {
+        let o = eventsim(&["check", "/dev/zero"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("larger than 16 MiB"), "{err}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Errors in scenario files: every one names the file, line, column and field.
 
+use super::names::printable;
 use std::fmt;
 use std::ops::Range;
 use toml_edit::{ImDocument, Item, Value};
@@ -52,24 +53,39 @@ impl ScenarioError {
 }
 
 impl fmt::Display for ScenarioError {
+    /// `file:line:column: field `f`: message` and the line with a caret;
+    /// `file: message` when there is no position (an unreadable file).
+    /// Control characters from the file are shown escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
-        if self.field.is_empty() {
-            write!(f, "{}", self.message)?;
+        let file = printable(&self.file);
+        if self.line == 0 {
+            write!(f, "{file}: ")?;
         } else {
-            write!(f, "field `{}`: {}", self.field, self.message)?;
+            write!(f, "{file}:{}:{}: ", self.line, self.column)?;
+        }
+        if self.field.is_empty() {
+            write!(f, "{}", printable(&self.message))?;
+        } else {
+            write!(
+                f,
+                "field `{}`: {}",
+                printable(&self.field),
+                printable(&self.message)
+            )?;
         }
         if let Some(src) = &self.source_line {
             let width = self.line.to_string().len();
+            // The caret under the column, counted on the line as shown.
+            let before: String = src.chars().take(self.column.saturating_sub(1)).collect();
+            let col = printable(&before).chars().count() + 1;
             write!(
                 f,
                 "\n{:width$} |\n{} | {}\n{:width$} | {:>col$}",
                 "",
                 self.line,
-                src,
+                printable(src),
                 "",
                 "^",
-                col = self.column
             )?;
         }
         Ok(())

@@ -8,6 +8,7 @@
 
 mod error;
 pub mod faults;
+pub mod names;
 pub mod units;
 
 pub use error::{ScenarioError, Step, render_path};
@@ -851,6 +852,40 @@ pub struct Problem {
     pub message: String,
 }
 
+/// Read a scenario file: at most [`Scenario::MAX_FILE_BYTES`], and UTF-8,
+/// with the line and column of the first byte that is not.
+fn read_bounded(path: &Path, file: &str) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(Scenario::MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| ScenarioError::io(file, &e))?;
+    if bytes.len() as u64 > Scenario::MAX_FILE_BYTES {
+        return Err(ScenarioError::io(
+            file,
+            &std::io::Error::other(format!(
+                "it is larger than {} MiB; a scenario file is a few kilobytes of TOML",
+                Scenario::MAX_FILE_BYTES >> 20
+            )),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let prefix = String::from_utf8_lossy(&bytes[..good]).into_owned();
+        let bad = bytes[good];
+        let mut text = prefix.clone();
+        text.push('?');
+        ScenarioError::at(
+            file,
+            &text,
+            good..good + 1,
+            String::new(),
+            format!("invalid UTF-8 (byte 0x{bad:02x}); a scenario file is UTF-8 text"),
+        )
+    })
+}
+
 fn key(k: &str) -> Step {
     Step::Key(k.to_string())
 }
@@ -859,9 +894,13 @@ impl Scenario {
     /// Read, parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(&file, &e))?;
+        let text = read_bounded(path, &file)?;
         Scenario::parse(&text, &file)
     }
+
+    /// The largest scenario file read (scenarios are a few kilobytes; this
+    /// keeps `check /dev/zero` from reading until memory runs out).
+    pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
     /// Parse and validate scenario text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
@@ -898,13 +937,8 @@ impl Scenario {
         let mut out = vec![];
         let mut push = |path: Vec<Step>, message: String| out.push(Problem { path, message });
 
+        self.name_problems(&mut push);
         let meta = &self.scenario;
-        if meta.name.trim().is_empty() {
-            push(
-                vec![key("scenario"), key("name")],
-                "expected a non-empty name".into(),
-            );
-        }
         if meta.duration.ns() == 0 {
             push(
                 vec![key("scenario"), key("duration")],

@@ -1,0 +1,182 @@
+//! Names in a scenario: what characters and lengths they may have.
+//!
+//! Names reach file paths, CSV and JSON, HTML and SVG, plot legends and the
+//! terminal. Topics follow Kafka's own rule (ASCII letters, digits, `.`,
+//! `_` and `-`, at most 249 characters, not `.` or `..`); producers,
+//! groups and event types follow the same character set with at most 128
+//! characters; the scenario's name may be any text without control or
+//! bidirectional-formatting characters, at most 128 characters; its
+//! description any text of at most 10,000 characters with no control
+//! character but newlines and tabs.
+
+use super::error::Step;
+use super::{Scenario, key};
+use std::borrow::Cow;
+
+/// Kafka's limit on a topic name's length.
+pub const TOPIC_MAX: usize = 249;
+/// The longest producer, group, event type or scenario name.
+pub const NAME_MAX: usize = 128;
+/// The longest key prefix.
+pub const KEY_PREFIX_MAX: usize = 64;
+/// The longest description.
+pub const DESCRIPTION_MAX: usize = 10_000;
+
+/// A character a terminal or an XML file must not receive as it is:
+/// control characters and the bidirectional overrides that make text
+/// display other than it reads.
+fn hidden(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every control or bidirectional-formatting character written
+/// as an escape (`\u{1b}`), for terminal output and drawn text.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(hidden) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if hidden(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// What is wrong with an identifier (topic, producer, group, event type),
+/// if anything.
+fn identifier(name: &str, max: usize) -> Option<String> {
+    if name.is_empty() {
+        return Some("expected a non-empty name".into());
+    }
+    let n = name.chars().count();
+    if n > max {
+        return Some(format!("a name of {n} characters; at most {max}"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Some(format!(
+            "`{}` is not allowed in a name; use ASCII letters, digits, `.`, `_` and `-`",
+            c.escape_default()
+        ));
+    }
+    None
+}
+
+impl Scenario {
+    /// Every name of the scenario against its rule.
+    pub(super) fn name_problems(&self, push: &mut dyn FnMut(Vec<Step>, String)) {
+        let meta = &self.scenario;
+        let name_len = meta.name.chars().count();
+        if meta.name.trim().is_empty() {
+            push(
+                vec![key("scenario"), key("name")],
+                "expected a non-empty name".into(),
+            );
+        } else if name_len > NAME_MAX {
+            push(
+                vec![key("scenario"), key("name")],
+                format!("a name of {name_len} characters; at most {NAME_MAX}"),
+            );
+        } else if let Some(c) = meta.name.chars().find(|&c| hidden(c)) {
+            push(
+                vec![key("scenario"), key("name")],
+                format!(
+                    "the control character `{}` is not allowed in a name",
+                    c.escape_unicode()
+                ),
+            );
+        }
+        let len = meta.description.chars().count();
+        if len > DESCRIPTION_MAX {
+            push(
+                vec![key("scenario"), key("description")],
+                format!("a description of {len} characters; at most {DESCRIPTION_MAX}"),
+            );
+        } else if let Some(c) = meta
+            .description
+            .chars()
+            .find(|&c| hidden(c) && c != '\n' && c != '\t')
+        {
+            push(
+                vec![key("scenario"), key("description")],
+                format!(
+                    "the control character `{}` is not allowed in a description",
+                    c.escape_unicode()
+                ),
+            );
+        }
+        let at =
+            |section: &str, i: usize, field: &str| vec![key(section), Step::Index(i), key(field)];
+        for (i, t) in self.topics.iter().enumerate() {
+            let problem = identifier(&t.name, TOPIC_MAX).or_else(|| {
+                (t.name == "." || t.name == "..")
+                    .then(|| "Kafka does not allow `.` or `..` as a topic name".to_string())
+            });
+            if let Some(m) = problem {
+                push(at("topics", i, "name"), m);
+            }
+        }
+        let mut check = |path: Vec<Step>, name: &str, max: usize| {
+            if let Some(m) = identifier(name, max) {
+                push(path, m);
+            }
+        };
+        for (i, p) in self.producers.iter().enumerate() {
+            check(at("producers", i, "name"), &p.name, NAME_MAX);
+            check(at("producers", i, "event_type"), &p.event_type, NAME_MAX);
+            if !p.key_prefix.is_empty() {
+                check(
+                    at("producers", i, "key_prefix"),
+                    &p.key_prefix,
+                    KEY_PREFIX_MAX,
+                );
+            }
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            check(at("groups", i, "name"), &g.name, NAME_MAX);
+            for (j, e) in g.emit.iter().enumerate() {
+                let mut path = at("groups", i, "emit");
+                path.extend([Step::Index(j), key("event_type")]);
+                check(path, &e.event_type, NAME_MAX);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(printable("order-flow"), "order-flow");
+        assert_eq!(printable("a\u{1b}[31mb\0"), "a\\u{1b}[31mb\\u{0}");
+        assert_eq!(printable("x\u{202E}y"), "x\\u{202e}y");
+        assert_eq!(printable("café <b>"), "café <b>");
+    }
+
+    #[test]
+    fn identifiers_follow_kafkas_topic_rule() {
+        assert!(identifier("orders.v1_x-2", TOPIC_MAX).is_none());
+        assert!(identifier("", TOPIC_MAX).is_some());
+        assert!(identifier("a b", TOPIC_MAX).unwrap().contains("` `"));
+        assert!(
+            identifier("a\u{1b}", TOPIC_MAX)
+                .unwrap()
+                .contains("\\u{1b}")
+        );
+        assert!(
+            identifier(&"x".repeat(250), TOPIC_MAX)
+                .unwrap()
+                .contains("at most 249")
+        );
+    }
+}
