@@ -24,6 +24,11 @@ use std::time::Instant;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Memory budget, e.g. 4GiB (default: half of this machine's memory).
+    /// A scenario estimated to need more is refused; a run whose memory
+    /// grows past it stops, inconclusive.
+    #[arg(long, global = true, value_name = "SIZE")]
+    max_memory: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -162,6 +167,15 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if let Some(m) = &cli.max_memory {
+        match crate::budget::parse_size(m) {
+            Ok(bytes) => crate::budget::set_max_memory(bytes),
+            Err(e) => {
+                eprintln!("error: --max-memory: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
     match cli.command {
         Command::Run {
             scenario,

@@ -89,13 +89,19 @@ pub enum StopReason {
     SimTimeMax,
     /// The kernel event budget was reached.
     KernelEventsMax,
+    /// The process's resident memory went over the memory budget
+    /// (`--max-memory`).
+    MemoryMax,
 }
 
 impl StopReason {
     /// The run was stopped by a budget (simulated time, kernel events)
     /// rather than by running out of work.
     pub fn is_budget(self) -> bool {
-        matches!(self, StopReason::SimTimeMax | StopReason::KernelEventsMax)
+        matches!(
+            self,
+            StopReason::SimTimeMax | StopReason::KernelEventsMax | StopReason::MemoryMax
+        )
     }
 
     /// The reason named by [`StopReason::as_str`].
@@ -105,6 +111,7 @@ impl StopReason {
             StopReason::QueueEmpty,
             StopReason::SimTimeMax,
             StopReason::KernelEventsMax,
+            StopReason::MemoryMax,
         ]
         .into_iter()
         .find(|r| r.as_str() == text)
@@ -116,6 +123,7 @@ impl StopReason {
             StopReason::QueueEmpty => "queue-empty",
             StopReason::SimTimeMax => "sim-time-max",
             StopReason::KernelEventsMax => "kernel-events-max",
+            StopReason::MemoryMax => "memory-max",
         }
     }
 }

@@ -12,6 +12,7 @@
 //! println!("{} events applied", result.metrics.counts.applied);
 //! ```
 
+pub mod budget;
 pub mod check;
 pub mod cli;
 pub mod compare;

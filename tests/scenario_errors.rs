@@ -505,3 +505,57 @@ fn unreadable_and_invalid_files_get_a_reason_or_a_position() {
         assert!(err.contains("larger than 16 MiB"), "{err}");
     }
 }
+
+#[test]
+fn a_scenario_beyond_the_memory_budget_is_refused_at_its_costliest_field() {
+    // Sizes a user could mean but no machine holds: refused before
+    // anything is built, at the field, with the estimate.
+    assert_error(
+        &GOOD.replace("partitions = 2", "partitions = 1000000000"),
+        "8:14",
+        &["topics[0].partitions", "TiB of memory", "--max-memory"],
+    );
+    assert_error(
+        &GOOD.replace(
+            "rate = 10",
+            "rate = 10\nkeys = { dist = \"uniform\", n = 9223372036854775807 }",
+        ),
+        "14:8",
+        &["producers[0].keys", "a key space of 9.223e18 keys"],
+    );
+    assert_error(
+        &GOOD.replace("rate = 10", "rate = 1e15"),
+        "13:8",
+        &["producers[0].rate", "events kept for the run"],
+    );
+    assert_error(
+        &GOOD.replace(
+            "duration = \"1s\"",
+            "duration = \"1s\"\n[cluster]\nbrokers = 65536",
+        ),
+        "6:11",
+        &["cluster.brokers", "links"],
+    );
+
+    // The budget is the user's to set; a bad size is a usage error.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.toml");
+    std::fs::write(&path, GOOD.replace("partitions = 2", "partitions = 100000")).unwrap();
+    let p = path.to_str().unwrap();
+    let o = eventsim(&["check", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = eventsim(&["check", p, "--max-memory", "64MiB"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("budget of 64 MiB (--max-memory)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = eventsim(&["check", p, "--max-memory", "lots"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--max-memory: `lots` is not a size"),
+        "{}",
+        stderr(&o)
+    );
+}

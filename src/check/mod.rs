@@ -120,6 +120,9 @@ pub fn verdict(checks: &[CheckResult], stop: StopReason) -> (&'static str, Optio
         StopReason::KernelEventsMax => {
             "the run stopped at its kernel event budget (scenario.max_kernel_events)"
         }
+        StopReason::MemoryMax => {
+            "the run stopped at its memory budget (--max-memory; by default half of the machine's memory)"
+        }
         StopReason::SimTimeMax if !open.is_empty() => {
             "the run stopped at its simulated time budget (scenario.duration + scenario.drain) before every group caught up"
         }

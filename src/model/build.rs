@@ -479,6 +479,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         next_marker: 0,
         producer_nodes,
         progress: None,
+        max_memory: crate::budget::max_memory(),
     };
 
     // First events: arrivals, follower fetches, group joins, the tick.

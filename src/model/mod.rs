@@ -244,6 +244,8 @@ pub struct World {
     pub(crate) producer_nodes: u32,
     /// Told (simulated now, simulated end) every 65,536 kernel events.
     pub(crate) progress: Option<Box<dyn FnMut(Time, Time)>>,
+    /// The memory budget (bytes of resident memory) the run stops at.
+    pub(crate) max_memory: u64,
 }
 
 /// What a finished run hands to reports.
@@ -335,10 +337,13 @@ impl World {
             if let Some(reason) = self.stop {
                 break reason;
             }
-            if self.kernel.events_processed() & 0xFFFF == 0
-                && let Some(p) = &mut self.progress
-            {
-                p(self.kernel.now(), self.kernel.budget().sim_time_max_ns);
+            if self.kernel.events_processed() & 0xFFFF == 0 {
+                if let Some(p) = &mut self.progress {
+                    p(self.kernel.now(), self.kernel.budget().sim_time_max_ns);
+                }
+                if crate::budget::resident_bytes().is_some_and(|b| b > self.max_memory) {
+                    break StopReason::MemoryMax;
+                }
             }
         };
         let end = self.kernel.now();
@@ -495,5 +500,45 @@ impl World {
                 .iter()
                 .enumerate()
                 .all(|(g, _)| self.group_caught_up(g as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_over_its_memory_budget_stops_cleanly_and_is_inconclusive() {
+        let s = crate::scenario::Scenario::parse(
+            r#"
+[scenario]
+name = "m"
+duration = "10s"
+[[topics]]
+name = "t"
+partitions = 2
+[[producers]]
+name = "p"
+topic = "t"
+rate = 10000
+[[groups]]
+name = "g"
+topics = ["t"]
+"#,
+            "m.toml",
+        )
+        .unwrap();
+        let whole = World::new(&s, 1).run();
+        assert_ne!(whole.stop_reason, StopReason::MemoryMax);
+        assert!(whole.kernel_events > 1 << 16);
+        let mut w = World::new(&s, 1);
+        w.max_memory = 1;
+        let cut = w.run();
+        assert_eq!(cut.stop_reason, StopReason::MemoryMax);
+        assert_eq!(cut.kernel_events, 1 << 16, "checked every 65,536 events");
+        assert!(cut.stop_reason.is_budget());
+        let (verdict, note) = crate::check::verdict(&[], cut.stop_reason);
+        assert_eq!(verdict, "inconclusive");
+        assert!(note.unwrap().contains("memory budget"));
     }
 }

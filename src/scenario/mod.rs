@@ -8,6 +8,7 @@
 
 mod error;
 pub mod faults;
+pub mod footprint;
 pub mod names;
 pub mod units;
 
@@ -886,6 +887,12 @@ fn read_bounded(path: &Path, file: &str) -> Result<String, ScenarioError> {
     })
 }
 
+/// A name fault targets use for something else: a node class (`brokers`,
+/// ...) or a broker (`broker-0`).
+fn reserved(name: &str) -> bool {
+    NODE_CLASSES.contains(&name) || name.starts_with("broker-")
+}
+
 fn key(k: &str) -> Step {
     Step::Key(k.to_string())
 }
@@ -919,7 +926,12 @@ impl Scenario {
             let field = render_path(&error::path_at(&doc, span.start));
             ScenarioError::at(file, text, span, field, e.message().trim().to_string())
         })?;
-        if let Some(problem) = scenario.problems().into_iter().next() {
+        // Sizes first: validation itself lists nodes (every consumer of a
+        // group named as a fault target), which a huge count must not reach.
+        let problem = scenario
+            .footprint_problem(crate::budget::max_memory())
+            .or_else(|| scenario.problems().into_iter().next());
+        if let Some(problem) = problem {
             let span = error::span_of(&doc, &problem.path).unwrap_or(0..0);
             return Err(ScenarioError::at(
                 file,
@@ -1026,9 +1038,9 @@ impl Scenario {
         let mut nodes = BTreeSet::new();
         for (i, p) in self.producers.iter().enumerate() {
             let at = |f: &str| vec![key("producers"), Step::Index(i), key(f)];
-            if p.name.trim().is_empty() || p.name.contains('/') {
-                push(at("name"), "expected a non-empty name without `/`".into());
-            } else if NODE_CLASSES.contains(&p.name.as_str()) || p.name.starts_with("broker-") {
+            // Empty names and characters such as `/` are refused by the
+            // names rule (names.rs).
+            if reserved(&p.name) {
                 push(
                     at("name"),
                     format!("`{}` is reserved for fault targets", p.name),
@@ -1100,8 +1112,11 @@ impl Scenario {
         let mut groups = BTreeSet::new();
         for (i, g) in self.groups.iter().enumerate() {
             let at = |f: &str| vec![key("groups"), Step::Index(i), key(f)];
-            if g.name.trim().is_empty() || g.name.contains('/') {
-                push(at("name"), "expected a non-empty name without `/`".into());
+            if reserved(&g.name) {
+                push(
+                    at("name"),
+                    format!("`{}` is reserved for fault targets", g.name),
+                );
             } else if !groups.insert(g.name.clone()) || nodes.contains(&g.name) {
                 push(at("name"), format!("name `{}` is used twice", g.name));
             }

@@ -1,0 +1,222 @@
+//! What a scenario will cost in memory, estimated before it is built.
+//!
+//! The estimate adds, for each thing a run keeps, its count times a
+//! per-item cost measured on this implementation (peak resident memory of
+//! runs that grow one dimension at a time) and rounded up: per partition
+//! (its state, each replica's log, each producer's batch state, each
+//! subscribed group's assignment and offsets), per consumer (its state and
+//! its links to every broker), per key of a producer's key space (the key
+//! text and the per-key state of each group and checker), per event kept
+//! for the run (produced and emitted events, at most one per kernel event)
+//! per fault the random generator plans, and per point of the time series
+//! kept for each partition. Arithmetic is in `f64`, so no
+//! user number can overflow it.
+
+use super::error::Step;
+use super::{Scenario, key};
+
+/// Bytes one partition costs, apart from its replicas and subscribers.
+const PER_PARTITION: f64 = 1_000.0;
+/// Bytes per replica of a partition.
+const PER_REPLICA: f64 = 400.0;
+/// Bytes per partition a producer of its topic keeps (batch state).
+const PER_PRODUCER_PARTITION: f64 = 200.0;
+/// Bytes per partition a subscribed group keeps (assignment, offsets,
+/// per-partition checker state, the time series).
+const PER_GROUP_PARTITION: f64 = 600.0;
+/// Bytes per consumer, apart from its links.
+const PER_CONSUMER: f64 = 1_500.0;
+/// Bytes per network link (every node has two, one each way, to each
+/// broker, brokers included).
+const PER_LINK: f64 = 32.0;
+/// Bytes per key of a key space (its text and version).
+const PER_KEY: f64 = 220.0;
+/// Bytes per key per group (the group's and the checkers' per-key state).
+const PER_GROUP_KEY: f64 = 24.0;
+/// Bytes per event kept for the whole run.
+const PER_EVENT: f64 = 100.0;
+/// Bytes per fault of the plan.
+const PER_FAULT: f64 = 300.0;
+/// Bytes per point of a time series (time and value, and the spare
+/// capacity of a growing vector).
+const PER_POINT: f64 = 24.0;
+/// What every run costs whatever its size (code, buffers, reports).
+const BASE: f64 = 16.0 * 1024.0 * 1024.0;
+
+/// One contributor to the estimate: the field that sets its size, what it
+/// is, and its bytes.
+#[derive(Clone, Debug)]
+pub struct Cost {
+    pub path: Vec<Step>,
+    pub what: String,
+    pub bytes: f64,
+}
+
+/// The estimate: every contributor and the total.
+#[derive(Clone, Debug)]
+pub struct Footprint {
+    pub costs: Vec<Cost>,
+}
+
+impl Footprint {
+    pub fn bytes(&self) -> f64 {
+        BASE + self.costs.iter().map(|c| c.bytes).sum::<f64>()
+    }
+
+    /// The contributor that costs most.
+    pub fn largest(&self) -> Option<&Cost> {
+        self.costs.iter().max_by(|a, b| a.bytes.total_cmp(&b.bytes))
+    }
+}
+
+fn count(n: f64) -> String {
+    if n < 1e6 {
+        format!("{n:.0}")
+    } else {
+        format!("{n:.3e}")
+    }
+}
+
+impl Scenario {
+    /// Estimate the memory a run of this scenario needs.
+    pub fn footprint(&self) -> Footprint {
+        let mut costs = vec![];
+        let brokers = self.cluster.brokers as f64;
+        let mut subscribers = vec![0.0f64; self.topics.len()];
+        let mut producers_of = vec![0.0f64; self.topics.len()];
+        for g in &self.groups {
+            for t in &g.topics {
+                if let Some(i) = self.topics.iter().position(|x| &x.name == t) {
+                    subscribers[i] += 1.0;
+                }
+            }
+        }
+        for p in &self.producers {
+            if let Some(i) = self.topics.iter().position(|x| x.name == p.topic) {
+                producers_of[i] += 1.0;
+            }
+        }
+        // Time series keep a point per interval (at most `max_points`) for
+        // each partition's appends and ISR and each group's lag on it.
+        let run_ns = (self.scenario.duration.ns() as f64) + (self.scenario.drain.ns() as f64);
+        let points = (run_ns / (self.report.interval.ns().max(1) as f64))
+            .min(self.report.max_points as f64)
+            .max(1.0);
+        for (i, t) in self.topics.iter().enumerate() {
+            let n = t.partitions as f64;
+            let per = PER_POINT * points * (2.0 + subscribers[i])
+                + PER_PARTITION
+                + PER_REPLICA * t.replication_factor as f64
+                + PER_PRODUCER_PARTITION * producers_of[i]
+                + PER_GROUP_PARTITION * subscribers[i];
+            costs.push(Cost {
+                path: vec![key("topics"), Step::Index(i), key("partitions")],
+                what: format!(
+                    "{} partitions x {} replicas",
+                    count(n),
+                    t.replication_factor
+                ),
+                bytes: n * per,
+            });
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            let n = g.consumers as f64;
+            costs.push(Cost {
+                path: vec![key("groups"), Step::Index(i), key("consumers")],
+                what: format!("{} consumers", count(n)),
+                bytes: n * (PER_CONSUMER + 2.0 * brokers * PER_LINK),
+            });
+        }
+        // Producers, brokers and the publishers of emit rules and dead
+        // letters are nodes too; consumers' links are counted above.
+        let nodes = brokers
+            + self.producers.len() as f64
+            + self
+                .groups
+                .iter()
+                .map(|g| (g.emit.len() + 1) as f64)
+                .sum::<f64>();
+        costs.push(Cost {
+            path: vec![key("cluster"), key("brokers")],
+            what: format!(
+                "{} brokers and their links to {} nodes",
+                count(brokers),
+                count(nodes)
+            ),
+            bytes: brokers * (PER_CONSUMER + 2.0 * nodes * PER_LINK),
+        });
+        let groups = self.groups.len() as f64;
+        let end = self.scenario.duration.ns() as f64;
+        let mut events = 0.0;
+        for (i, p) in self.producers.iter().enumerate() {
+            let n = p.keys.n() as f64;
+            costs.push(Cost {
+                path: vec![key("producers"), Step::Index(i), key("keys")],
+                what: format!("a key space of {} keys", count(n)),
+                bytes: n * (PER_KEY + PER_GROUP_KEY * groups),
+            });
+            let stop = p.stop.map_or(end, |d| d.ns() as f64);
+            let window = (stop - p.start.ns() as f64).max(0.0) / 1e9;
+            events += p.rate.max(0.0) * window;
+        }
+        // Each event a group applies may emit one per emit rule.
+        let emits: f64 = self.groups.iter().map(|g| g.emit.len() as f64).sum();
+        let events = (events * (1.0 + emits)).min(self.scenario.max_kernel_events as f64);
+        if let Some(i) = (0..self.producers.len())
+            .max_by(|&a, &b| self.producers[a].rate.total_cmp(&self.producers[b].rate))
+        {
+            costs.push(Cost {
+                path: vec![key("producers"), Step::Index(i), key("rate")],
+                what: format!("about {} events kept for the run", count(events)),
+                bytes: events * PER_EVENT,
+            });
+        }
+        if let Some(r) = &self.faults.random {
+            let start = r.start.ns() as f64;
+            let stop = r.stop.map_or(end, |d| d.ns() as f64).max(start);
+            for (i, k) in r.kinds.iter().enumerate() {
+                let Some(rate) = k.rate else { continue };
+                // `rate` is faults per minute.
+                let n = rate.max(0.0) * (stop - start) / 60e9;
+                costs.push(Cost {
+                    path: vec![
+                        key("faults"),
+                        key("random"),
+                        key("kinds"),
+                        Step::Index(i),
+                        key("rate"),
+                    ],
+                    what: format!("about {} planned faults", count(n)),
+                    bytes: n * PER_FAULT,
+                });
+            }
+        }
+        Footprint { costs }
+    }
+
+    /// A problem if the estimated footprint is above `budget` bytes, at
+    /// the field that costs most.
+    pub fn footprint_problem(&self, budget: u64) -> Option<super::Problem> {
+        let f = self.footprint();
+        let total = f.bytes();
+        if total.is_nan() || total <= budget as f64 {
+            return None;
+        }
+        let largest = f.largest()?;
+        let how = if crate::budget::is_default() {
+            "half of this machine's memory; set another with --max-memory"
+        } else {
+            "--max-memory"
+        };
+        Some(super::Problem {
+            path: largest.path.clone(),
+            message: format!(
+                "a run of this scenario needs about {} of memory, more than the budget of {} ({how}); most of it for {}: about {}",
+                crate::budget::human(total),
+                crate::budget::human(budget as f64),
+                largest.what,
+                crate::budget::human(largest.bytes),
+            ),
+        })
+    }
+}
