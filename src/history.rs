@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// Index of an event in the run (unique across producers and emitters).
 pub type EventId = u32;
 
+/// A key's id in the run's [`KeySpace`].
+pub type KeyId = u64;
+
 /// The `value` of a tombstone: a record with a null value, which deletes
 /// its key (a `last-write` projection holds 0 for it afterwards; log
 /// compaction keeps it for `delete_retention`). Other records' values are
@@ -28,8 +31,8 @@ pub struct Catalog {
     /// Global consumer index -> (group index, index in the group).
     pub consumers: Vec<(u32, u32)>,
     pub event_types: Vec<String>,
-    /// Global key index -> key text.
-    pub keys: Vec<String>,
+    /// Key id -> key text, computed on demand (nothing is kept per key).
+    pub keys: KeySpace,
     pub brokers: u32,
     /// For each group, the global partition indices it subscribes to.
     pub group_partitions: Vec<Vec<u32>>,
@@ -53,6 +56,87 @@ impl Catalog {
     }
 }
 
+/// The run's keys: a producer's key is its `key_prefix` followed by a
+/// number below its `keys.n`. A key's id is its prefix's first id plus its
+/// number, so a key space of any size costs nothing until a key is drawn;
+/// producers with the same prefix share its keys (and the largest `n`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeySpace {
+    /// (prefix, first id, count), in order of first use: first ids grow.
+    ranges: Vec<(String, u64, u64)>,
+}
+
+impl KeySpace {
+    /// The key space of (prefix, n) pairs, in producer order. Ids past
+    /// `u64::MAX` saturate (validation refuses such scenarios).
+    pub fn new<'a>(producers: impl IntoIterator<Item = (&'a str, u64)>) -> KeySpace {
+        let mut ranges: Vec<(String, u64, u64)> = Vec::new();
+        for (prefix, n) in producers {
+            match ranges.iter().position(|r| r.0 == prefix) {
+                Some(i) => ranges[i].2 = ranges[i].2.max(n),
+                None => ranges.push((prefix.to_string(), 0, n)),
+            }
+        }
+        let mut next = 0u64;
+        for r in &mut ranges {
+            r.1 = next;
+            next = next.saturating_add(r.2);
+        }
+        KeySpace { ranges }
+    }
+
+    /// How many keys there are (ids are `0..len`).
+    pub fn len(&self) -> u64 {
+        self.ranges.last().map_or(0, |r| r.1.saturating_add(r.2))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The id of key number 0 of `prefix` (0 for an unknown prefix).
+    pub fn base(&self, prefix: &str) -> u64 {
+        self.ranges
+            .iter()
+            .find(|r| r.0 == prefix)
+            .map_or(0, |r| r.1)
+    }
+
+    /// (prefix, number) of key `id`.
+    pub fn parts(&self, id: u64) -> (&str, u64) {
+        let i = self.ranges.partition_point(|r| r.1 <= id).saturating_sub(1);
+        match self.ranges.get(i) {
+            Some((prefix, base, _)) => (prefix, id - base),
+            None => ("", id),
+        }
+    }
+
+    /// The key's text, e.g. `order-17`.
+    pub fn text(&self, id: u64) -> String {
+        let (prefix, n) = self.parts(id);
+        format!("{prefix}{n}")
+    }
+
+    /// The key's text as bytes in `buf` (no allocation when it fits).
+    pub fn write_text<'b>(&self, id: u64, buf: &'b mut Vec<u8>) -> &'b [u8] {
+        use std::io::Write as _;
+        let (prefix, n) = self.parts(id);
+        buf.clear();
+        buf.extend_from_slice(prefix.as_bytes());
+        let _ = write!(buf, "{n}");
+        buf
+    }
+
+    /// The id of the key whose text is `text`, if a producer makes it.
+    pub fn find(&self, text: &str) -> Option<u64> {
+        self.ranges.iter().find_map(|(prefix, base, count)| {
+            let digits = text.strip_prefix(prefix.as_str())?;
+            let n = digits.parse::<u64>().ok()?;
+            (n.to_string() == digits && n < *count).then(|| base + n)
+        })
+    }
+}
+
 /// One thing that happened. Times are given with the observation.
 ///
 /// In a history file each is one JSON line: `{"t": NS, "type": "appended",
@@ -65,7 +149,7 @@ pub enum Observation {
         event: EventId,
         producer: u32,
         partition: u32,
-        key: u32,
+        key: KeyId,
         event_type: u16,
         /// The event that started the causal chain (itself for a root event).
         origin: EventId,
@@ -76,7 +160,7 @@ pub enum Observation {
         event: EventId,
         producer: u32,
         partition: u32,
-        key: u32,
+        key: KeyId,
         /// The event's per-key version (creation order of the key's events).
         version: u32,
         /// The amount a `sum` effect adds, the value `last-write` keeps.
@@ -149,7 +233,7 @@ pub enum Observation {
         consumer: u32,
         partition: u32,
         producer: u32,
-        key: u32,
+        key: KeyId,
         version: u32,
         value: u32,
         created_ns: Time,
@@ -229,7 +313,7 @@ pub enum Observation {
         group: u32,
         partition: u32,
         offset: u64,
-        key: u32,
+        key: KeyId,
         value: u32,
     },
     /// Log compaction removed the event (a later record of its key exists)
@@ -239,7 +323,7 @@ pub enum Observation {
         group: u32,
         partition: u32,
         offset: u64,
-        key: u32,
+        key: KeyId,
         value: u32,
     },
     /// A node changed state: 0 up, 1 crashed, 2 paused.
@@ -262,7 +346,7 @@ pub enum Observation {
         group: u32,
         consumer: u32,
         dead_lettered: bool,
-        key: u32,
+        key: KeyId,
         value: u32,
     },
 }
@@ -311,7 +395,16 @@ impl<'a> Validator<'a> {
         let producer = |id| within("producer", id, c.producers.len());
         let partition = |id| within("partition", id, c.partitions.len());
         let group = |id| within("group", id, c.groups.len());
-        let key = |id| within("key", id, c.keys.len());
+        let key = |id: KeyId| {
+            if id < c.keys.len() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "key {id} does not exist (the scenario has {})",
+                    c.keys.len()
+                ))
+            }
+        };
         let member = |g: u32, consumer: u32| {
             group(g)?;
             within("consumer", consumer, c.consumers.len())?;

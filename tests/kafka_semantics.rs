@@ -608,7 +608,7 @@ key_prefix = "2"
 "#
         ));
         let seen = std::rc::Rc::new(std::cell::RefCell::new(std::collections::BTreeSet::new()));
-        struct Placement(std::rc::Rc<std::cell::RefCell<std::collections::BTreeSet<(u32, u32)>>>);
+        struct Placement(std::rc::Rc<std::cell::RefCell<std::collections::BTreeSet<(u64, u32)>>>);
         impl eventsim::history::Observer for Placement {
             fn observe(&mut self, _at: u64, o: &eventsim::history::Observation) {
                 if let eventsim::history::Observation::Produced { key, partition, .. } = *o {
@@ -618,7 +618,7 @@ key_prefix = "2"
         }
         let mut w = eventsim::World::new(&s, 7);
         w.add_observer(Box::new(Placement(seen.clone())));
-        let key21 = w.catalog().keys.iter().position(|k| k == "21").unwrap() as u32;
+        let key21 = w.catalog().keys.find("21").unwrap();
         let r = w.run();
         let parts: Vec<u32> = seen
             .borrow()
@@ -1347,9 +1347,9 @@ fn compaction_keeps_a_tombstone_for_delete_retention_then_removes_the_key() {
     #[derive(Default)]
     struct Seen {
         /// (group, key) -> records applied.
-        applied: BTreeMap<(u32, u32), u32>,
+        applied: BTreeMap<(u32, u64), u32>,
         /// key -> (version, value) of its latest acknowledged record.
-        latest: BTreeMap<u32, (u32, u32)>,
+        latest: BTreeMap<u64, (u32, u32)>,
     }
     impl Observer for Seen {
         fn observe(&mut self, _: u64, o: &Observation) {
@@ -1425,7 +1425,7 @@ idempotency = "version"
                 c.violations.first()
             );
             let seen = seen.borrow();
-            let deleted: Vec<u32> = seen
+            let deleted: Vec<u64> = seen
                 .latest
                 .iter()
                 .filter(|(_, l)| l.1 == TOMBSTONE)

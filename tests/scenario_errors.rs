@@ -507,6 +507,47 @@ fn unreadable_and_invalid_files_get_a_reason_or_a_position() {
 }
 
 #[test]
+fn key_prefixes_that_make_the_same_texts_or_too_many_keys_are_refused() {
+    let two = |a: &str, an: &str, b: &str, bn: &str| {
+        GOOD.replace(
+            "rate = 10\n",
+            &format!(
+                "rate = 10\nkey_prefix = \"{a}\"\nkeys = {{ dist = \"uniform\", n = {an} }}\n\n\
+                 [[producers]]\nname = \"q\"\ntopic = \"orders\"\nrate = 10\n\
+                 key_prefix = \"{b}\"\nkeys = {{ dist = \"uniform\", n = {bn} }}\n"
+            ),
+        )
+    };
+    // `k` + 12 and `k1` + 2 are both `k12`.
+    assert_error(
+        &two("k", "100", "k1", "100"),
+        "21:14",
+        &["producers[1].key_prefix", "`k1`", "`k`", "same key texts"],
+    );
+    // A zero after the shorter prefix cannot clash (numbers have no
+    // leading zeros), nor can a separator; a shared prefix shares keys.
+    for (a, b) in [("k", "k0"), ("k", "k-"), ("order-", "order-")] {
+        let (code, err) = check(&two(a, "100", b, "100"));
+        assert_eq!(code, Some(0), "{a} {b}: {err}");
+    }
+    let max = "9223372036854775807";
+    let (code, err) = check(&two("a-", max, "b-", max));
+    assert_eq!(
+        code,
+        Some(0),
+        "two largest key spaces fit in 64 bits: {err}"
+    );
+    let three = two("a-", max, "b-", max).replace(
+        "[[groups]]",
+        &format!(
+            "[[producers]]\nname = \"r\"\ntopic = \"orders\"\nrate = 10\n\
+             key_prefix = \"c-\"\nkeys = {{ dist = \"uniform\", n = {max} }}\n\n[[groups]]"
+        ),
+    );
+    assert_error(&three, "29:8", &["producers[2].keys", "exceed 2^64 keys"]);
+}
+
+#[test]
 fn a_scenario_beyond_the_memory_budget_is_refused_at_its_costliest_field() {
     // Sizes a user could mean but no machine holds: refused before
     // anything is built, at the field, with the estimate.
@@ -515,13 +556,15 @@ fn a_scenario_beyond_the_memory_budget_is_refused_at_its_costliest_field() {
         "8:14",
         &["topics[0].partitions", "TiB of memory", "--max-memory"],
     );
+    // A key space costs what is drawn of it: 2^63 keys are fine at 10/s,
+    // not at a rate that would draw ten billion of them.
+    let huge_keys = "keys = { dist = \"uniform\", n = 9223372036854775807 }";
+    let (code, err) = check(&GOOD.replace("rate = 10", &format!("rate = 10\n{huge_keys}")));
+    assert_eq!(code, Some(0), "{err}");
     assert_error(
-        &GOOD.replace(
-            "rate = 10",
-            "rate = 10\nkeys = { dist = \"uniform\", n = 9223372036854775807 }",
-        ),
+        &GOOD.replace("rate = 10", &format!("rate = 1e10\n{huge_keys}")),
         "14:8",
-        &["producers[0].keys", "a key space of 9.223e18 keys"],
+        &["producers[0].keys", "keys drawn of 9.223e18"],
     );
     assert_error(
         &GOOD.replace("rate = 10", "rate = 1e15"),

@@ -4,7 +4,7 @@ use super::*;
 
 /// An acknowledged event a group has not started reading the partition of:
 /// (offset, key, version, value, event).
-type Waiting = (u64, u32, u32, u32, EventId);
+type Waiting = (u64, KeyId, u32, u32, EventId);
 
 /// `convergence`: once producers stop and faults heal, each group's
 /// projection equals the reference (the fold of the unique acknowledged
@@ -18,10 +18,10 @@ type Waiting = (u64, u32, u32, u32, EventId);
 pub(super) struct Convergence {
     deadline_ns: Time,
     /// Per group: key -> projection.
-    state: Vec<FastMap<u32, i64>>,
+    state: Vec<FastMap<KeyId, i64>>,
     set_seen: Vec<EventBits>,
     /// Per group: key -> (reference value, newest version for last-write).
-    reference: Vec<FastMap<u32, (i64, u32)>>,
+    reference: Vec<FastMap<KeyId, (i64, u32)>>,
     excluded: Vec<EventBits>,
     acked: EventBits,
     /// Records of aborted transactions: never committed, so not part of
@@ -31,7 +31,7 @@ pub(super) struct Convergence {
     /// Per group: events applied before (or without) an acknowledgement:
     /// event -> (key, version, value). Those never acknowledged are
     /// indeterminate writes that happened.
-    applied_unacked: Vec<FastMap<EventId, (u32, u32, u32)>>,
+    applied_unacked: Vec<FastMap<EventId, (KeyId, u32, u32)>>,
     /// Per group x partition: the offset the group started reading it
     /// from, once it has.
     start: Vec<Option<u64>>,
@@ -88,7 +88,7 @@ impl Convergence {
         group: u32,
         partition: Option<u32>,
         event: EventId,
-        key: u32,
+        key: KeyId,
         value: u32,
     ) {
         let g = group as usize;
@@ -105,7 +105,7 @@ impl Convergence {
     }
 
     /// Fold an event that happened into group `g`'s reference.
-    fn add_to_reference(&mut self, ctx: &Context, g: usize, key: u32, version: u32, value: u32) {
+    fn add_to_reference(&mut self, ctx: &Context, g: usize, key: KeyId, version: u32, value: u32) {
         let effect = ctx.effects[g];
         let r = self.reference[g].entry(key).or_insert((0, 0));
         if effect == Effect::LastWrite {
@@ -264,7 +264,7 @@ impl Checker for Convergence {
         }
         let mut open = Vec::new();
         for g in 0..self.state.len() {
-            let mut indeterminate: Vec<(EventId, (u32, u32, u32))> =
+            let mut indeterminate: Vec<(EventId, (KeyId, u32, u32))> =
                 self.applied_unacked[g].drain().collect();
             indeterminate.sort_unstable();
             let mut dirty = 0;
@@ -276,12 +276,12 @@ impl Checker for Convergence {
                 }
             }
             let name = &ctx.catalog.groups[g];
-            let keys: BTreeSet<u32> = self.state[g]
+            let keys: BTreeSet<KeyId> = self.state[g]
                 .keys()
                 .chain(self.reference[g].keys())
                 .copied()
                 .collect();
-            let differing: Vec<u32> = keys
+            let differing: Vec<KeyId> = keys
                 .into_iter()
                 .filter(|k| {
                     self.state[g].get(k).copied().unwrap_or(0)
@@ -303,7 +303,7 @@ impl Checker for Convergence {
                     format!(
                         "group {name}'s projection differs from the reference on {} key(s); key {}: {} instead of {}{}",
                         differing.len(),
-                        ctx.catalog.keys[k as usize],
+                        ctx.catalog.keys.text(k),
                         self.state[g].get(&k).copied().unwrap_or(0),
                         self.reference[g].get(&k).map_or(0, |r| r.0),
                         if dirty > 0 {

@@ -19,7 +19,7 @@ pub(super) struct ExactlyOnce {
     /// Re-emitted event -> the identity it shares (only re-emissions).
     alias: FastMap<EventId, EventId>,
     /// (when, group, event applied, its identity, partition, key).
-    found: Vec<(Time, u32, EventId, EventId, u32, u32)>,
+    found: Vec<(Time, u32, EventId, EventId, u32, KeyId)>,
 }
 
 impl ExactlyOnce {

@@ -8,7 +8,7 @@
 //! from its seed, or the history file read again) that collects the
 //! observations involving each violation's events, group and partition.
 
-use crate::history::{Catalog, EventId, Observation, Observer};
+use crate::history::{Catalog, EventId, KeyId, Observation, Observer};
 use crate::kernel::{StopReason, Time};
 use crate::metrics::EventBits;
 use crate::scenario::{Effect, Fault, Scenario};
@@ -213,7 +213,7 @@ impl Context {
         t_ns: Time,
         group: Option<u32>,
         partition: Option<u32>,
-        key: Option<u32>,
+        key: Option<KeyId>,
         events: Vec<EventId>,
         message: String,
     ) -> Violation {
@@ -222,7 +222,7 @@ impl Context {
             t_ns,
             group: group.map(|g| self.catalog.groups[g as usize].clone()),
             partition: partition.map(|p| self.catalog.partition_name(p)),
-            key: key.map(|k| self.catalog.keys[k as usize].clone()),
+            key: key.map(|k| self.catalog.keys.text(k)),
             events,
             message,
             explanation: Vec::new(),

@@ -9,7 +9,7 @@ use super::*;
 pub(super) struct PerKeyOrder {
     seen: FastMap<u32, EventBits>,
     /// (group, producer, key) -> (version, event) of the newest applied.
-    last: FastMap<(u32, u32, u32), (u32, EventId)>,
+    last: FastMap<(u32, u32, KeyId), (u32, EventId)>,
     found: Vec<Violation>,
 }
 
@@ -47,7 +47,7 @@ impl Checker for PerKeyOrder {
                     format!(
                         "group {} applied event {event} (version {version} of key {}) after event {newer} (version {})",
                         ctx.catalog.groups[group as usize],
-                        ctx.catalog.keys[key as usize],
+                        ctx.catalog.keys.text(key),
                         last.0
                     ),
                 ));

@@ -13,7 +13,7 @@ fn ctx(effect: Effect) -> Context {
         groups: vec!["g".into()],
         consumers: vec![(0, 0), (0, 1)],
         event_types: vec!["E".into()],
-        keys: (0..4).map(|k| format!("k{k}")).collect(),
+        keys: crate::history::KeySpace::new([("k", 4)]),
         brokers: 1,
         group_partitions: vec![vec![0, 1]],
         replication: vec![1, 1],
@@ -68,7 +68,7 @@ fn assigned(consumer: u32, partition: u32, offset: u64) -> O {
         offset,
     }
 }
-fn produced(event: EventId, key: u32) -> O {
+fn produced(event: EventId, key: u64) -> O {
     O::Produced {
         event,
         producer: 0,
@@ -86,7 +86,7 @@ fn appended(event: EventId, offset: u64) -> O {
         offset,
     }
 }
-fn acked(event: EventId, key: u32, version: u32, value: u32) -> O {
+fn acked(event: EventId, key: u64, version: u32, value: u32) -> O {
     O::Acked {
         event,
         producer: 0,
@@ -106,7 +106,7 @@ fn delivered(event: EventId, consumer: u32, offset: u64) -> O {
         offset,
     }
 }
-fn applied(event: EventId, key: u32, version: u32, value: u32) -> O {
+fn applied(event: EventId, key: u64, version: u32, value: u32) -> O {
     O::Applied {
         event,
         group: 0,

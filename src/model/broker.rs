@@ -18,7 +18,7 @@ use super::dist::Sampler;
 use super::faults::RECONNECT_BACKOFF_NS;
 use super::txn::{PendingMarker, is_record};
 use super::{Ev, ProduceResult, World};
-use crate::history::{EventId, Observation, TOMBSTONE};
+use crate::history::{EventId, KeyId, Observation, TOMBSTONE};
 use crate::kernel::{Rng, Time};
 use crate::scenario::{Acks, Isolation, OffsetReset};
 use std::collections::VecDeque;
@@ -120,12 +120,12 @@ pub(crate) struct Compaction {
     pub lag_ns: Time,
     /// Records below this offset have been indexed.
     pub indexed_to: u64,
-    pub latest: std::collections::HashMap<u32, u64, std::hash::BuildHasherDefault<KeyHasher>>,
+    pub latest: std::collections::HashMap<KeyId, u64, std::hash::BuildHasherDefault<KeyHasher>>,
     /// (offset, when it may go), in the order superseded.
     pub superseded: VecDeque<(u64, Time)>,
     /// Tombstones: (offset, key, when it may go if still its key's latest).
     pub delete_retention_ns: Time,
-    pub tombstones: VecDeque<(u64, u32, Time)>,
+    pub tombstones: VecDeque<(u64, KeyId, Time)>,
 }
 
 /// A fixed-seed hasher for compaction's key map (never iterated).

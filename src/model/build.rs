@@ -5,6 +5,7 @@ use super::broker::ReplicaLog;
 use super::dist::{KeySampler, Sampler};
 use super::faults::concrete_plan;
 use super::group::EmitRt;
+use super::keymap::KeyMap;
 use super::network::{Network, Node};
 use super::partitioner::PartitionChooser;
 use super::producer::{ArrivalRt, ProdPart};
@@ -12,12 +13,13 @@ use super::txn::TxnRt;
 use super::{
     BrokerRt, ConsumerRt, Ev, GroupRt, NodeState, PartitionRt, ProducerRt, TICK_NS, World,
 };
-use crate::history::Catalog;
+use crate::history::{Catalog, KeySpace};
 use crate::kernel::{Budget, Kernel, NS_PER_S, rng_stream};
 use crate::metrics::{EventBits, Metrics};
 use crate::scenario::{Arrival, Partitioner, ProducerClient, Scenario};
 use rand::Rng as _;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 pub(crate) struct TopicRt {
     pub first_part: u32,
@@ -105,7 +107,11 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
 
     // Event types and keys.
     let mut types = Interner::default();
-    let mut keys = Interner::default();
+    let key_space = Arc::new(KeySpace::new(
+        s.producers
+            .iter()
+            .map(|p| (p.key_prefix.as_str(), p.keys.n())),
+    ));
     for p in &s.producers {
         types.id(&p.event_type);
     }
@@ -121,17 +127,14 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     for p in &s.producers {
         let mut rng = rng_stream(seed, &format!("producer/{}", p.name));
         let t = &topics[topic_id[p.topic.as_str()] as usize];
-        let n = p.keys.n();
-        let key_ids: Vec<u32> = (0..n)
-            .map(|k| keys.id(&format!("{}{}", p.key_prefix, k)))
-            .collect();
-        let prefix = p.key_prefix.clone();
+        let first_key = key_space.base(&p.key_prefix);
         let chooser = PartitionChooser::new(
             p.partitioner,
             t.partitions,
-            n,
+            key_space.clone(),
+            first_key,
+            p.keys.n(),
             p.batch_size,
-            |k| format!("{prefix}{k}").into_bytes(),
             &mut rng,
         );
         let stop_ns = p.stop.map_or(s.duration_ns(), |d| d.ns());
@@ -151,7 +154,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             }),
             rng,
             keys: Some(KeySampler::new(&p.keys)),
-            key_ids,
+            first_key,
             chooser,
             payload: Sampler::new(&p.payload),
             parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
@@ -171,7 +174,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         node_names.push(format!("producer/{}", p.name));
         catalog.producers.push(p.name.clone());
     }
-    let key_texts = keys.names.clone();
     let mut group_emits: Vec<Vec<EmitRt>> = Vec::new();
     let mut dlt_producers = Vec::new();
     for g in &s.groups {
@@ -187,9 +189,10 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             let chooser = PartitionChooser::new(
                 Partitioner::Murmur2,
                 t.partitions,
-                key_texts.len() as u64,
+                key_space.clone(),
+                0,
+                key_space.len(),
                 client.batch_size,
-                |k| key_texts[k as usize].clone().into_bytes(),
                 &mut rng,
             );
             let event_type = match e {
@@ -215,7 +218,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 arrival: None,
                 rng,
                 keys: None,
-                key_ids: Vec::new(),
+                first_key: 0,
                 chooser,
                 payload: Sampler::Constant(0),
                 parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
@@ -340,10 +343,10 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             target: vec![None; n],
             committed: vec![None; n],
             committed_epoch: vec![0; n],
-            state: vec![0; key_texts.len()],
+            state: KeyMap::new(key_space.len()),
             dedup: EventBits::default(),
             dedup_fifo: VecDeque::new(),
-            versions: vec![0; key_texts.len()],
+            versions: KeyMap::new(key_space.len()),
             set_members: EventBits::default(),
         });
         catalog.groups.push(g.name.clone());
@@ -380,13 +383,14 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 arrival: None,
                 rng: rng_stream(seed, &format!("producer/{name}")),
                 keys: None,
-                key_ids: Vec::new(),
+                first_key: 0,
                 chooser: PartitionChooser::new(
                     Partitioner::RoundRobin,
                     parts.len() as u32,
+                    key_space.clone(),
+                    0,
                     1,
                     ProducerClient::default().batch_size,
-                    |_| Vec::new(),
                     &mut rng_stream(seed, "unused"),
                 ),
                 payload: Sampler::Constant(0),
@@ -406,7 +410,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         p.producer_state = vec![Default::default(); producers.len()];
     }
     catalog.event_types = types.names;
-    catalog.keys = key_texts;
+    catalog.keys = (*key_space).clone();
     catalog.nodes = s.all_nodes().into_iter().map(|n| s.node_name(n)).collect();
     debug_assert_eq!(catalog.nodes.len(), node_names.len());
 
@@ -434,7 +438,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         sim_time_max_ns: production_end_ns.saturating_add(s.scenario.drain.ns()),
         kernel_events_max: s.scenario.max_kernel_events,
     };
-    let key_count = catalog.keys.len();
     let node_count = node_names.len();
     let mut world = World {
         kernel: Kernel::new(budget),
@@ -458,7 +461,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         requests: Vec::new(),
         free_requests: Vec::new(),
         events: Vec::new(),
-        key_versions: vec![0; key_count],
+        key_versions: KeyMap::new(key_space.len()),
         groups,
         consumers,
         observers: Vec::new(),

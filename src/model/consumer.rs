@@ -374,9 +374,7 @@ impl World {
             if dead_lettered && let Some(dlt) = self.groups[g as usize].dlt_producer {
                 let e = self.events[cur.event as usize];
                 let prod = &mut self.producers[dlt as usize];
-                let part = prod
-                    .chooser
-                    .choose(u64::from(e.key), u64::from(e.size), &mut prod.rng);
+                let part = prod.chooser.choose(e.key, u64::from(e.size), &mut prod.rng);
                 self.create_event(
                     dlt,
                     NewRecord {
@@ -482,7 +480,7 @@ impl World {
             Idempotency::Dedup => !grp.dedup.contains(event),
             Idempotency::Version => {
                 let e = &self.events[event as usize];
-                e.version > grp.versions[e.key as usize]
+                e.version > grp.versions.get(e.key)
             }
         }
     }
@@ -513,9 +511,9 @@ impl World {
                     }
                 }
             }
-            Idempotency::Version => grp.versions[e.key as usize] = e.version,
+            Idempotency::Version => *grp.versions.get_mut(e.key) = e.version,
         }
-        let slot = &mut grp.state[e.key as usize];
+        let slot = grp.state.get_mut(e.key);
         match grp.effect {
             Effect::Sum => *slot += i64::from(e.value),
             Effect::LastWrite => *slot = i64::from(e.value),
@@ -552,9 +550,7 @@ impl World {
                 continue;
             }
             let prod = &mut self.producers[rule.producer as usize];
-            let part = prod
-                .chooser
-                .choose(u64::from(e.key), u64::from(e.size), &mut prod.rng);
+            let part = prod.chooser.choose(e.key, u64::from(e.size), &mut prod.rng);
             // In a transaction, the consumer's own producer writes it (it
             // writes to every partition, so the partition is global).
             let (producer, part) = match self.consumers[consumer as usize].txn_producer {

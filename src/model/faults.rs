@@ -12,7 +12,7 @@
 use super::dist::Sampler;
 use super::network::{LinkFault, Node};
 use super::{Ev, World};
-use crate::history::{EventId, Observation};
+use crate::history::{EventId, KeyId, Observation};
 use crate::kernel::{NS_PER_S, Rng, Time, rng_stream};
 use crate::scenario::{Fault, FaultKind, NodeRef, RandomFaults, Scenario, Target};
 use rand::Rng as _;
@@ -46,7 +46,7 @@ pub(crate) struct FaultRt {
     pub sides: Option<(Vec<bool>, Vec<bool>)>,
     /// Handler-errors, poison: the group (`None`: every group).
     pub group: Option<u32>,
-    pub poison_key: Option<u32>,
+    pub poison_key: Option<KeyId>,
     pub poison_type: Option<u16>,
     pub rng: Option<Rng>,
     pub active: bool,
@@ -299,12 +299,7 @@ impl World {
                 _ => {}
             }
             if let Some(k) = &spec.key {
-                rt.poison_key = self
-                    .catalog
-                    .keys
-                    .iter()
-                    .position(|x| x == k)
-                    .map(|i| i as u32);
+                rt.poison_key = self.catalog.keys.find(k);
             }
             if let Some(t) = &spec.event_type {
                 rt.poison_type = self

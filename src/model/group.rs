@@ -75,10 +75,10 @@ pub(crate) struct GroupRt {
     /// a consumer that starts from it checks it for divergence).
     pub committed_epoch: Vec<u32>,
     // State store.
-    pub state: Vec<i64>,
+    pub state: super::keymap::KeyMap<i64>,
     pub dedup: EventBits,
     pub dedup_fifo: VecDeque<EventId>,
-    pub versions: Vec<u32>,
+    pub versions: super::keymap::KeyMap<u32>,
     pub set_members: EventBits,
 }
 

@@ -18,12 +18,13 @@ mod consumer;
 pub mod dist;
 pub mod faults;
 mod group;
+mod keymap;
 mod network;
 pub mod partitioner;
 mod producer;
 mod txn;
 
-use crate::history::{Catalog, EventId, Observation, Observer};
+use crate::history::{Catalog, EventId, KeyId, Observation, Observer};
 use crate::kernel::{Kernel, StopReason, Time};
 use crate::metrics::Metrics;
 use crate::scenario::{Fault, Scenario};
@@ -184,7 +185,7 @@ pub(crate) enum ProduceResult {
 pub(crate) struct EventMeta {
     pub created_ns: Time,
     pub origin: EventId,
-    pub key: u32,
+    pub key: KeyId,
     /// Per-key version: 1 for the key's first event in the run, and so on.
     pub version: u32,
     /// The amount a `sum` effect adds / the value a `last-write` stores.
@@ -212,7 +213,7 @@ pub struct World {
     pub(crate) requests: Vec<Request>,
     pub(crate) free_requests: Vec<u32>,
     pub(crate) events: Vec<EventMeta>,
-    pub(crate) key_versions: Vec<u32>,
+    pub(crate) key_versions: keymap::KeyMap<u32>,
     pub(crate) groups: Vec<GroupRt>,
     pub(crate) consumers: Vec<ConsumerRt>,
     pub(crate) metrics: Metrics,

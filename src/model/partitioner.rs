@@ -4,9 +4,11 @@
 //! (`toPositive(murmur2(keyBytes)) % numPartitions`), so a key lands on the
 //! same partition here as in a real cluster with the same partition count.
 
+use crate::history::{KeyId, KeySpace};
 use crate::kernel::Rng;
 use crate::scenario::Partitioner;
 use rand::Rng as _;
+use std::sync::Arc;
 
 /// Kafka's murmur2 (org.apache.kafka.common.utils.Utils#murmur2).
 pub fn murmur2(data: &[u8]) -> i32 {
@@ -46,14 +48,25 @@ pub fn murmur2_partition(key: &[u8], partitions: u32) -> u32 {
     ((murmur2(key) & 0x7fff_ffff) as u32) % partitions
 }
 
+/// Slots of the murmur2 cache: key spaces up to this size are cached
+/// whole, larger ones in a direct-mapped cache of this many keys.
+const HASH_CACHE_MAX: u64 = 1 << 12;
+
 /// Partitioner state of one producer for one topic.
 #[derive(Clone, Debug)]
 pub struct PartitionChooser {
     kind: Partitioner,
     partitions: u32,
+    /// The producer's keys are ids `first..first + keys` of `space`.
+    space: Arc<KeySpace>,
+    first: KeyId,
     keys: u64,
-    /// murmur2 partition of each key number, computed once.
-    hashed: Vec<u32>,
+    /// murmur2 partitions of recently used keys: (key id, partition),
+    /// direct-mapped by the key's number; `KeyId::MAX` marks an empty slot.
+    /// A key's partition is computed from its text when first needed, so
+    /// a key space of any size costs nothing up front.
+    cache: Vec<(KeyId, u32)>,
+    text: Vec<u8>,
     counter: u32,
     sticky: u32,
     sticky_bytes: u64,
@@ -61,27 +74,30 @@ pub struct PartitionChooser {
 }
 
 impl PartitionChooser {
-    /// `key_bytes(k)` gives the bytes of key number `k` in `0..keys`.
+    /// A chooser over keys `first..first + keys` of `space`.
     pub fn new(
         kind: Partitioner,
         partitions: u32,
+        space: Arc<KeySpace>,
+        first: KeyId,
         keys: u64,
         batch_size: u64,
-        key_bytes: impl Fn(u64) -> Vec<u8>,
         rng: &mut Rng,
     ) -> Self {
-        let hashed = if kind == Partitioner::Murmur2 {
-            (0..keys)
-                .map(|k| murmur2_partition(&key_bytes(k), partitions))
-                .collect()
+        let cache = if kind == Partitioner::Murmur2 {
+            let slots = keys.clamp(1, HASH_CACHE_MAX).next_power_of_two();
+            vec![(KeyId::MAX, 0); slots as usize]
         } else {
             Vec::new()
         };
         PartitionChooser {
             kind,
             partitions,
+            space,
+            first,
             keys,
-            hashed,
+            cache,
+            text: Vec::new(),
             counter: 0,
             sticky: rng.gen_range(0..partitions),
             sticky_bytes: 0,
@@ -89,11 +105,23 @@ impl PartitionChooser {
         }
     }
 
-    /// The partition (0-based within the topic) of a record with key number `key`.
     #[inline]
-    pub fn choose(&mut self, key: u64, size_bytes: u64, rng: &mut Rng) -> u32 {
+    fn murmur2_of(&mut self, key: KeyId) -> u32 {
+        let slot = (key.wrapping_sub(self.first) as usize) & (self.cache.len() - 1);
+        let (cached, p) = self.cache[slot];
+        if cached == key {
+            return p;
+        }
+        let p = murmur2_partition(self.space.write_text(key, &mut self.text), self.partitions);
+        self.cache[slot] = (key, p);
+        p
+    }
+
+    /// The partition (0-based within the topic) of a record with key `key`.
+    #[inline]
+    pub fn choose(&mut self, key: KeyId, size_bytes: u64, rng: &mut Rng) -> u32 {
         match self.kind {
-            Partitioner::Murmur2 => self.hashed[key as usize],
+            Partitioner::Murmur2 => self.murmur2_of(key),
             Partitioner::RoundRobin => {
                 let p = self.counter % self.partitions;
                 self.counter = self.counter.wrapping_add(1);
@@ -101,7 +129,10 @@ impl PartitionChooser {
             }
             Partitioner::Random => rng.gen_range(0..self.partitions),
             Partitioner::KeyRange => {
-                ((key as u128 * self.partitions as u128) / self.keys as u128) as u32
+                let n = key
+                    .saturating_sub(self.first)
+                    .min(self.keys.saturating_sub(1));
+                ((n as u128 * self.partitions as u128) / self.keys.max(1) as u128) as u32
             }
             Partitioner::Sticky => {
                 // Kafka's sticky partitioner: fill a batch on one partition,
@@ -146,14 +177,8 @@ mod tests {
 
     fn chooser(kind: Partitioner, partitions: u32, keys: u64) -> (PartitionChooser, Rng) {
         let mut rng = rng_stream(0, "p");
-        let c = PartitionChooser::new(
-            kind,
-            partitions,
-            keys,
-            1000,
-            |k| format!("key-{k}").into_bytes(),
-            &mut rng,
-        );
+        let space = Arc::new(KeySpace::new([("key-", keys)]));
+        let c = PartitionChooser::new(kind, partitions, space, 0, keys, 1000, &mut rng);
         (c, rng)
     }
 
@@ -167,6 +192,34 @@ mod tests {
             }
             assert_eq!(first, murmur2_partition(format!("key-{k}").as_bytes(), 12));
         }
+    }
+
+    #[test]
+    fn murmur2_is_kafkas_for_keys_past_the_cache_and_far_into_huge_spaces() {
+        // Two prefixes: the second producer's keys start after the first's.
+        let space = Arc::new(KeySpace::new([
+            ("user-", 1 << 40),
+            ("order-", u64::MAX / 4),
+        ]));
+        let first = space.base("order-");
+        let mut rng = rng_stream(0, "p");
+        let mut c = PartitionChooser::new(
+            Partitioner::Murmur2,
+            1000,
+            space.clone(),
+            first,
+            u64::MAX / 4,
+            1000,
+            &mut rng,
+        );
+        for n in [0u64, 1, 4096, 8192, 1 << 33, u64::MAX / 4 - 1, 4096, 0] {
+            let want = murmur2_partition(format!("order-{n}").as_bytes(), 1000);
+            assert_eq!(c.choose(first + n, 1, &mut rng), want, "order-{n}");
+        }
+        assert_eq!(space.text(first + 17), "order-17");
+        assert_eq!(space.find("order-17"), Some(first + 17));
+        assert_eq!(space.find("order-017"), None);
+        assert_eq!(space.find("user-1099511627776"), None, "past user's n");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::dist::{KeySampler, Sampler};
 use super::network::Node;
 use super::partitioner::PartitionChooser;
 use super::{Ev, EventMeta, ProduceResult, World};
-use crate::history::{EventId, Observation, TOMBSTONE};
+use crate::history::{EventId, KeyId, Observation, TOMBSTONE};
 use crate::kernel::{Rng, Time};
 use crate::scenario::{Acks, Arrival, ProducerClient};
 use rand_distr::{Distribution, Exp1};
@@ -20,7 +20,7 @@ use rand_distr::{Distribution, Exp1};
 /// size and type, the event it was caused by (none: it is an origin), and
 /// its value (none: drawn; `TOMBSTONE`: a delete).
 pub(crate) struct NewRecord {
-    pub key: u32,
+    pub key: KeyId,
     pub part_in_topic: u32,
     pub size: u64,
     pub event_type: u16,
@@ -91,8 +91,8 @@ pub(crate) struct ProducerRt {
     pub arrival: Option<ArrivalRt>,
     pub rng: Rng,
     pub keys: Option<KeySampler>,
-    /// Key number (in the chooser's key space) -> global key id.
-    pub key_ids: Vec<u32>,
+    /// The id of the producer's key number 0 (its keys' ids follow).
+    pub first_key: KeyId,
     pub chooser: PartitionChooser,
     pub payload: Sampler,
     pub parts: Vec<ProdPart>,
@@ -173,8 +173,8 @@ impl World {
             .expect("a producer with arrivals has keys");
         let key_num = keys.sample(&mut prod.rng);
         let size = prod.payload.sample(&mut prod.rng).max(1);
-        let part_in_topic = prod.chooser.choose(key_num, size, &mut prod.rng);
-        let key = prod.key_ids[key_num as usize];
+        let key = prod.first_key + key_num;
+        let part_in_topic = prod.chooser.choose(key, size, &mut prod.rng);
         let gap = next_gap(arrival, now, &mut prod.rng);
         let event_type = prod.event_type;
         let tombstone =
@@ -210,7 +210,7 @@ impl World {
         let now = self.now();
         let id = self.events.len() as EventId;
         let version = {
-            let v = &mut self.key_versions[key as usize];
+            let v = self.key_versions.get_mut(key);
             *v += 1;
             *v
         };

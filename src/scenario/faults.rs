@@ -494,11 +494,13 @@ impl Scenario {
 
     /// Keys the producers use, as the scenario names them.
     fn key_known(&self, k: &str) -> bool {
-        self.producers.iter().any(|p| {
-            k.strip_prefix(p.key_prefix.as_str())
-                .and_then(|n| n.parse::<u64>().ok().filter(|v| v.to_string() == n))
-                .is_some_and(|n| n < p.keys.n())
-        })
+        crate::history::KeySpace::new(
+            self.producers
+                .iter()
+                .map(|p| (p.key_prefix.as_str(), p.keys.n())),
+        )
+        .find(k)
+        .is_some()
     }
 
     pub(super) fn fault_problems(&self, push: &mut dyn FnMut(Vec<Step>, String)) {

@@ -5,8 +5,9 @@
 //! runs that grow one dimension at a time) and rounded up: per partition
 //! (its state, each replica's log, each producer's batch state, each
 //! subscribed group's assignment and offsets), per consumer (its state and
-//! its links to every broker), per key of a producer's key space (the key
-//! text and the per-key state of each group and checker), per event kept
+//! its links to every broker), per key drawn (at most one per event, and
+//! never more than the key space: keys cost nothing until drawn; the
+//! per-key state of the model, each group and checker), per event kept
 //! for the run (produced and emitted events, at most one per kernel event)
 //! per fault the random generator plans, and per point of the time series
 //! kept for each partition. Arithmetic is in `f64`, so no
@@ -29,10 +30,11 @@ const PER_CONSUMER: f64 = 1_500.0;
 /// Bytes per network link (every node has two, one each way, to each
 /// broker, brokers included).
 const PER_LINK: f64 = 32.0;
-/// Bytes per key of a key space (its text and version).
-const PER_KEY: f64 = 220.0;
-/// Bytes per key per group (the group's and the checkers' per-key state).
-const PER_GROUP_KEY: f64 = 24.0;
+/// Bytes per key drawn (its version in the model).
+const PER_KEY: f64 = 64.0;
+/// Bytes per key drawn per group (the group's and the checkers' per-key
+/// state, in hash maps that double as they grow).
+const PER_GROUP_KEY: f64 = 192.0;
 /// Bytes per event kept for the whole run.
 const PER_EVENT: f64 = 100.0;
 /// Bytes per fault of the plan.
@@ -149,15 +151,17 @@ impl Scenario {
         let end = self.scenario.duration.ns() as f64;
         let mut events = 0.0;
         for (i, p) in self.producers.iter().enumerate() {
-            let n = p.keys.n() as f64;
-            costs.push(Cost {
-                path: vec![key("producers"), Step::Index(i), key("keys")],
-                what: format!("a key space of {} keys", count(n)),
-                bytes: n * (PER_KEY + PER_GROUP_KEY * groups),
-            });
             let stop = p.stop.map_or(end, |d| d.ns() as f64);
             let window = (stop - p.start.ns() as f64).max(0.0) / 1e9;
-            events += p.rate.max(0.0) * window;
+            let made = (p.rate.max(0.0) * window).min(self.scenario.max_kernel_events as f64);
+            events += made;
+            let n = p.keys.n() as f64;
+            let drawn = n.min(made.ceil());
+            costs.push(Cost {
+                path: vec![key("producers"), Step::Index(i), key("keys")],
+                what: format!("about {} keys drawn of {}", count(drawn), count(n)),
+                bytes: drawn * (PER_KEY + PER_GROUP_KEY * groups),
+            });
         }
         // Each event a group applies may emit one per emit rule.
         let emits: f64 = self.groups.iter().map(|g| g.emit.len() as f64).sum();

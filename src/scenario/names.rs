@@ -148,6 +148,58 @@ impl Scenario {
                 check(path, &e.event_type, NAME_MAX);
             }
         }
+        self.key_space_problems(push);
+    }
+}
+
+impl Scenario {
+    /// Keys are `key_prefix` + a number: two prefixes must never make the
+    /// same text (`k` and `k1` both make `k12`), and all keys together
+    /// must be numbered by a 64-bit id.
+    fn key_space_problems(&self, push: &mut dyn FnMut(Vec<Step>, String)) {
+        let at = |i: usize, field: &str| vec![key("producers"), Step::Index(i), key(field)];
+        let mut total: u64 = 0;
+        let mut seen: Vec<(&str, u64)> = Vec::new();
+        for (i, p) in self.producers.iter().enumerate() {
+            let b = p.key_prefix.as_str();
+            if let Some(j) = seen.iter().position(|&(a, _)| a == b) {
+                let grown = p.keys.n().saturating_sub(seen[j].1);
+                seen[j].1 = seen[j].1.max(p.keys.n());
+                total = total.saturating_add(grown);
+            } else {
+                let clash = seen.iter().find(|&&(a, _)| {
+                    let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
+                    long.strip_prefix(short).is_some_and(|rest| {
+                        rest.bytes().all(|c| c.is_ascii_digit()) && !rest.starts_with('0')
+                    })
+                });
+                if let Some(&(a, _)) = clash {
+                    push(
+                        at(i, "key_prefix"),
+                        format!(
+                            "key prefix `{b}` and another producer's `{a}` make the same key texts \
+                             (e.g. `{}`); end prefixes with a separator such as `-`",
+                            if a.len() < b.len() {
+                                format!("{b}1")
+                            } else {
+                                format!("{a}1")
+                            }
+                        ),
+                    );
+                }
+                seen.push((b, p.keys.n()));
+                total = total.saturating_add(p.keys.n());
+            }
+            if total == u64::MAX {
+                push(
+                    at(i, "keys"),
+                    "the producers' key spaces together exceed 2^64 keys; use fewer keys or \
+                     share a key_prefix"
+                        .to_string(),
+                );
+                return;
+            }
+        }
     }
 }
 

@@ -43,8 +43,8 @@ pub struct LogAudit {
     pub copies: BTreeMap<EventId, i64>,
     pub acked: Vec<EventId>,
     pub expired: Vec<EventId>,
-    key: BTreeMap<EventId, u32>,
-    last_by_key: BTreeMap<u32, EventId>,
+    key: BTreeMap<EventId, u64>,
+    last_by_key: BTreeMap<u64, EventId>,
     /// Appends of an event after a newer event of the same key.
     pub inversions: u64,
 }
