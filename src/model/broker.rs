@@ -832,12 +832,9 @@ impl World {
         }
         let idx = idx as usize;
         if let Some(c) = grp.owner[idx]
-            && let Some(cp) = self.consumers[c as usize]
-                .parts
-                .iter()
-                .find(|cp| cp.part == part)
+            && let Some(i) = self.consumers[c as usize].idx(part)
         {
-            return Some(cp.fetch_offset);
+            return Some(self.consumers[c as usize].parts[i].fetch_offset);
         }
         match (grp.committed[idx], grp.auto_offset_reset) {
             (Some(offset), _) => Some(offset),
@@ -851,13 +848,11 @@ impl World {
     pub(crate) fn serve_consumer_fetch(&mut self, consumer: u32, part: u32, epoch: u32) {
         let now = self.now();
         let c = &mut self.consumers[consumer as usize];
-        let Some(cp) = c
-            .parts
-            .iter_mut()
-            .find(|cp| cp.part == part && cp.epoch == epoch)
-        else {
+        let Some(i) = c.idx(part).filter(|&i| c.parts[i].epoch == epoch) else {
             return; // the partition was revoked meanwhile
         };
+        c.dirty.insert(i as u32);
+        let cp = &mut c.parts[i];
         let g = &self.groups[c.group as usize];
         let p = &mut self.parts[part as usize];
         let log = &p.logs[p.leader];

@@ -292,6 +292,10 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 heartbeat_phase_ns: rng_stream(seed, &format!("{name}/heartbeat"))
                     .gen_range(0..heartbeat_ns),
                 parts: Vec::new(),
+                index: Default::default(),
+                ready: Default::default(),
+                idle: Default::default(),
+                dirty: Default::default(),
                 rr: 0,
                 batch: VecDeque::new(),
                 current: None,

@@ -12,7 +12,8 @@ use super::{Ev, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::{Rng, Time};
 use crate::scenario::{CommitMode, ConsumerClient, Effect, EmitMode, Idempotency, OnFailure};
-use std::collections::VecDeque;
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeSet, VecDeque};
 
 /// A partition assigned to a consumer.
 pub(crate) struct CPart {
@@ -119,6 +120,19 @@ pub(crate) struct ConsumerRt {
     /// Generation of the group this consumer last joined.
     pub generation: u32,
     pub parts: Vec<CPart>,
+    /// Partition -> its index in `parts`; with the sets below, rebuilt by
+    /// `reindex` whenever `parts` changes shape (a rebalance), so that the
+    /// work per record never grows with the number of partitions held.
+    pub index: FxHashMap<u32, u32>,
+    /// Indices in `parts` whose buffer may hold records (poll visits only
+    /// these; an entry whose buffer is empty is dropped when visited).
+    pub ready: BTreeSet<u32>,
+    /// Indices in `parts` that may have no fetch outstanding (a response
+    /// came back with a full buffer): poll refetches them once drained.
+    pub idle: BTreeSet<u32>,
+    /// Indices in `parts` whose position or processed offset may differ
+    /// from the committed offset: what a commit of every partition visits.
+    pub dirty: BTreeSet<u32>,
     pub rr: usize,
     pub batch: VecDeque<(u32, u64, EventId)>,
     pub current: Option<Current>,
@@ -139,6 +153,34 @@ pub(crate) struct ConsumerRt {
     pub auto_commit_due_ns: Time,
     /// Java auto-commit: an `AutoCommit` event is queued for an idle poll.
     pub auto_commit_timer: bool,
+}
+
+impl ConsumerRt {
+    /// The index in `parts` of partition `part`, if the consumer holds it.
+    #[inline]
+    pub fn idx(&self, part: u32) -> Option<usize> {
+        self.index.get(&part).map(|&i| i as usize)
+    }
+
+    /// `parts` changed shape: rebuild the index and the sets (every
+    /// partition may need a poll, a fetch or a commit).
+    pub fn reindex(&mut self) {
+        self.index.clear();
+        self.ready.clear();
+        self.idle.clear();
+        self.dirty.clear();
+        for (i, cp) in self.parts.iter().enumerate() {
+            let i = i as u32;
+            self.index.insert(cp.part, i);
+            if !cp.buffer.is_empty() {
+                self.ready.insert(i);
+            }
+            if !cp.fetching {
+                self.idle.insert(i);
+            }
+            self.dirty.insert(i);
+        }
+    }
 }
 
 impl World {
@@ -174,11 +216,10 @@ impl World {
     /// A fetch failed or went unanswered: send it again if still wanted.
     pub(crate) fn on_fetch_retry(&mut self, consumer: u32, part: u32, epoch: u32) {
         let c = &self.consumers[consumer as usize];
-        if let Some(idx) = c
-            .parts
-            .iter()
-            .position(|cp| cp.part == part && cp.epoch == epoch && cp.fetching)
-        {
+        if let Some(idx) = c.idx(part).filter(|&i| {
+            let cp = &c.parts[i];
+            cp.epoch == epoch && cp.fetching
+        }) {
             self.send_fetch(consumer, idx);
         }
     }
@@ -187,17 +228,19 @@ impl World {
         let max =
             self.groups[self.consumers[consumer as usize].group as usize].max_poll_records as usize;
         let c = &mut self.consumers[consumer as usize];
-        let Some(idx) = c
-            .parts
-            .iter()
-            .position(|cp| cp.part == part && cp.epoch == epoch)
-        else {
+        let Some(idx) = c.idx(part).filter(|&i| c.parts[i].epoch == epoch) else {
             return;
         };
         let cp = &mut c.parts[idx];
         cp.accept();
         cp.fetching = false;
-        if cp.buffer.len() < max {
+        let (has_records, full) = (!cp.buffer.is_empty(), cp.buffer.len() >= max);
+        if has_records {
+            c.ready.insert(idx as u32);
+        }
+        if full {
+            c.idle.insert(idx as u32);
+        } else {
             self.send_fetch(consumer, idx);
         }
         if self.consumers[consumer as usize].waiting {
@@ -230,12 +273,26 @@ impl World {
         }
         let c = &mut self.consumers[consumer as usize];
         let n = c.parts.len();
-        // (rr + i) % n without a division per partition (rr may exceed n
-        // after partitions were revoked).
+        // Round robin from `rr` over the partitions with records buffered
+        // (rr may exceed n after partitions were revoked).
         let rr = if c.rr >= n && n > 0 { c.rr % n } else { c.rr };
-        for i in 0..n {
-            let j = rr + i;
-            let cp = &mut c.parts[if j >= n { j - n } else { j }];
+        let mut cursor = rr as u32;
+        let mut wrapped = false;
+        while c.batch.len() < max {
+            let next = c.ready.range(cursor..).next().copied();
+            let i = match next {
+                Some(i) if !wrapped || i < rr as u32 => i,
+                Some(_) => break,
+                None if !wrapped && rr > 0 => {
+                    wrapped = true;
+                    cursor = 0;
+                    continue;
+                }
+                None => break,
+            };
+            cursor = i + 1;
+            c.dirty.insert(i);
+            let cp = &mut c.parts[i as usize];
             let mut took = false;
             while c.batch.len() < max {
                 let Some(&(offset, event)) = cp.buffer.front() else {
@@ -259,14 +316,29 @@ impl World {
                 c.batch.push_back((cp.part, offset, event));
                 cp.position = offset + 1;
             }
+            if cp.buffer.is_empty() {
+                c.ready.remove(&i);
+            }
         }
         if n > 0 {
             c.rr = if rr + 1 >= n { 0 } else { rr + 1 };
         }
-        for idx in 0..n {
-            let cp = &self.consumers[consumer as usize].parts[idx];
-            if !cp.fetching && cp.buffer.len() < max {
-                self.send_fetch(consumer, idx);
+        // Refetch, in partition order, what has no fetch outstanding.
+        let mut cursor = 0;
+        while let Some(i) = self.consumers[consumer as usize]
+            .idle
+            .range(cursor..)
+            .next()
+            .copied()
+        {
+            cursor = i + 1;
+            let c = &mut self.consumers[consumer as usize];
+            let cp = &c.parts[i as usize];
+            if cp.fetching {
+                c.idle.remove(&i);
+            } else if cp.buffer.len() < max {
+                c.idle.remove(&i);
+                self.send_fetch(consumer, i as usize);
             }
         }
         let c = &mut self.consumers[consumer as usize];
@@ -427,8 +499,9 @@ impl World {
         }
         if !cur.revoked {
             let c = &mut self.consumers[consumer as usize];
-            if let Some(cp) = c.parts.iter_mut().find(|cp| cp.part == cur.part) {
-                cp.processed = cur.offset + 1;
+            if let Some(i) = c.idx(cur.part) {
+                c.dirty.insert(i as u32);
+                c.parts[i].processed = cur.offset + 1;
                 if commit == CommitMode::AtomicWithEffect {
                     // Effect and offset commit in one transaction.
                     self.commit(consumer, cur.part, cur.offset + 1);
@@ -639,19 +712,32 @@ impl World {
 
     /// Commit the position (everything polled) of every assigned partition.
     pub(crate) fn commit_positions(&mut self, consumer: u32) {
-        for i in 0..self.consumers[consumer as usize].parts.len() {
-            let cp = &self.consumers[consumer as usize].parts[i];
-            let (part, offset) = (cp.part, cp.position);
-            self.commit(consumer, part, offset);
-        }
+        self.commit_dirty(consumer, |cp| cp.position);
     }
 
     /// Commit what has been processed on every assigned partition.
     fn commit_processed(&mut self, consumer: u32) {
-        for i in 0..self.consumers[consumer as usize].parts.len() {
-            let cp = &self.consumers[consumer as usize].parts[i];
-            let (part, offset) = (cp.part, cp.processed);
-            self.commit(consumer, part, offset);
+        self.commit_dirty(consumer, |cp| cp.processed);
+    }
+
+    /// Commit `offset(partition)` of every assigned partition, in partition
+    /// order; only those that moved since their last commit can differ
+    /// from it, so only those are visited. A commit the coordinator
+    /// refuses (an old generation) stays due.
+    fn commit_dirty(&mut self, consumer: u32, offset: impl Fn(&CPart) -> u64) {
+        let mut cursor = 0;
+        while let Some(i) = self.consumers[consumer as usize]
+            .dirty
+            .range(cursor..)
+            .next()
+            .copied()
+        {
+            cursor = i + 1;
+            let cp = &self.consumers[consumer as usize].parts[i as usize];
+            let (part, offset) = (cp.part, offset(cp));
+            if self.commit(consumer, part, offset) {
+                self.consumers[consumer as usize].dirty.remove(&i);
+            }
         }
     }
 }

@@ -229,7 +229,7 @@ impl World {
         let commit = self.groups[g as usize].commit;
         let up = self.is_up(self.consumers[consumer as usize].node);
         let c = &self.consumers[consumer as usize];
-        let Some(idx) = c.parts.iter().position(|cp| cp.part == part) else {
+        let Some(idx) = c.idx(part) else {
             return;
         };
         let client = self.groups[g as usize].client;
@@ -253,6 +253,7 @@ impl World {
         }
         let c = &mut self.consumers[consumer as usize];
         c.parts.remove(idx);
+        c.reindex();
         c.batch.retain(|&(p, _, _)| p != part);
         if let Some(cur) = c.current.as_mut().filter(|cur| cur.part == part) {
             cur.revoked = true;
@@ -359,6 +360,10 @@ impl World {
         ));
         c.waiting = c.current.is_none() && c.batch.is_empty();
         let idx_in_consumer = c.parts.len() - 1;
+        let i = idx_in_consumer as u32;
+        c.index.insert(part, i);
+        c.idle.insert(i);
+        c.dirty.insert(i);
         self.observe(Observation::Assigned {
             group: g,
             consumer,
@@ -370,22 +375,21 @@ impl World {
     }
 
     /// Record a commit, unless the consumer's generation is fenced.
-    pub(crate) fn commit(&mut self, consumer: u32, part: u32, offset: u64) {
+    /// Whether the offset is committed now (false: refused).
+    pub(crate) fn commit(&mut self, consumer: u32, part: u32, offset: u64) -> bool {
         let c = &self.consumers[consumer as usize];
         let g = c.group;
         let grp = &mut self.groups[g as usize];
         if c.generation != grp.generation {
-            return; // Kafka: ILLEGAL_GENERATION, the commit is refused.
+            return false; // Kafka: ILLEGAL_GENERATION, the commit is refused.
         }
         let idx = grp.part_index[part as usize] as usize;
         if grp.committed[idx] == Some(offset) {
-            return;
+            return true;
         }
         let leader_epoch = c
-            .parts
-            .iter()
-            .find(|cp| cp.part == part)
-            .map_or(self.parts[part as usize].epoch, |cp| cp.fetched_epoch);
+            .idx(part)
+            .map_or(self.parts[part as usize].epoch, |i| c.parts[i].fetched_epoch);
         grp.committed[idx] = Some(offset);
         grp.committed_epoch[idx] = leader_epoch;
         let generation = grp.generation;
@@ -396,6 +400,7 @@ impl World {
             offset,
             generation,
         });
+        true
     }
 
     /// The coordinator expels a consumer whose session expired, or the
@@ -422,6 +427,7 @@ impl World {
         let now = self.now();
         let c = &mut self.consumers[consumer as usize];
         c.parts.clear();
+        c.reindex();
         c.batch.clear();
         c.rr = 0;
         c.waiting = c.current.is_none();
@@ -451,6 +457,7 @@ impl World {
         c.txn_waiting = false;
         c.token += 1;
         c.parts.clear();
+        c.reindex();
         c.batch.clear();
         c.current = None;
         c.waiting = false;
@@ -518,10 +525,10 @@ impl World {
             let c = &self.consumers[*consumer as usize];
             let hw = self.parts[part as usize].hw;
             c.current.is_none_or(|cur| cur.part != part)
-                && c.parts
-                    .iter()
-                    .find(|cp| cp.part == part)
-                    .is_some_and(|cp| cp.processed >= hw && cp.buffer.is_empty())
+                && c.idx(part).is_some_and(|i| {
+                    let cp = &c.parts[i];
+                    cp.processed >= hw && cp.buffer.is_empty()
+                })
         })
     }
 }

@@ -177,12 +177,8 @@ impl World {
         let Some(p) = self.consumers[consumer as usize].txn_producer else {
             return;
         };
-        let Some(assignment) = self.consumers[consumer as usize]
-            .parts
-            .iter()
-            .find(|cp| cp.part == part)
-            .map(|cp| cp.epoch)
-        else {
+        let c = &self.consumers[consumer as usize];
+        let Some(assignment) = c.idx(part).map(|i| c.parts[i].epoch) else {
             return;
         };
         let entry = TxnInput {
@@ -248,6 +244,7 @@ impl World {
             cp.rewind(to);
             cp.epoch = epoch;
             cp.fetching = false;
+            self.consumers[consumer as usize].dirty.insert(i as u32);
             self.send_fetch(consumer, i);
             self.observe(Observation::Rewound {
                 group: g as u32,
@@ -472,9 +469,8 @@ impl World {
                     let idx = grp.part_index[o.part as usize] as usize;
                     grp.owner[idx] != Some(c)
                         || cr
-                            .parts
-                            .iter()
-                            .any(|cp| cp.part == o.part && cp.epoch != o.assignment)
+                            .idx(o.part)
+                            .is_some_and(|i| cr.parts[i].epoch != o.assignment)
                 })
         });
         let commit = commit && !fenced;
