@@ -7,6 +7,13 @@
 //! number of series times `max_points`: when a series would grow past it,
 //! the interval doubles and every series merges its points pairwise, so a
 //! long run keeps its whole span at a coarser grain.
+//!
+//! Per-partition series stay bounded too: a group reading more than
+//! `partition_series` partitions gets the distribution of lag across its
+//! partitions (min, p50, p99, max per interval) and a lag series for only
+//! the `partition_series` partitions with the highest lag; a topic with
+//! more partitions than that gets its smallest ISR and its count of
+//! under-replicated partitions instead of an ISR series per partition.
 
 use crate::history::{Catalog, Observation, Observer};
 use crate::kernel::Time;
@@ -78,6 +85,24 @@ pub struct Series {
     merge_max: bool,
 }
 
+/// A partition among a large group's highest-lag ones: its lag series
+/// from the interval it entered that set.
+struct Watched {
+    part: u32,
+    /// The largest lag it had while watched.
+    peak: u64,
+    points: Vec<(Time, f64)>,
+}
+
+/// Lag of a group that reads more than `partition_series` partitions.
+#[derive(Default)]
+struct LargeGroup {
+    /// At most `partition_series`, by partition.
+    watched: Vec<Watched>,
+    /// (lag, partition) of every partition this interval (reused).
+    scratch: Vec<(u64, u32)>,
+}
+
 /// The time series of a run.
 pub struct TimeSeries {
     pub interval_ns: Time,
@@ -105,6 +130,8 @@ pub struct TimeSeries {
     appends: Vec<VecDeque<(u64, Time)>>,
     in_flight: Vec<i64>,
     isr: Vec<u32>,
+    /// Per partition: its replication factor (a full ISR).
+    replication: Vec<u32>,
     node_state: Vec<u8>,
     // Series indices.
     s_append: usize,
@@ -121,6 +148,18 @@ pub struct TimeSeries {
     s_p99: usize,
     /// The largest lag each group had, in events.
     pub max_lag: Vec<u64>,
+    /// Per group: its lag watch, if it reads more than `partition_series`
+    /// partitions (its series base in `s_lag_dist`).
+    large: Vec<Option<LargeGroup>>,
+    partition_series: usize,
+    s_lag_dist: usize,
+    /// Per partition: its ISR series, or None if its topic is large.
+    isr_series: Vec<Option<usize>>,
+    /// Large topics: (topic, partitions) and their series.
+    large_topics: Vec<(u32, Vec<u32>)>,
+    s_isr_topic: usize,
+    part_names: Vec<String>,
+    group_names: Vec<String>,
 }
 
 impl TimeSeries {
@@ -131,6 +170,7 @@ impl TimeSeries {
         earliest: &[bool],
         interval_ns: Time,
         max_points: usize,
+        partition_series: usize,
     ) -> TimeSeries {
         let groups = catalog.groups.len();
         let parts = catalog.partitions.len();
@@ -156,9 +196,14 @@ impl TimeSeries {
         let mut lag_labels = Vec::new();
         let mut next = vec![None; groups * parts];
         let mut committed = vec![None; groups * parts];
+        let mut large = Vec::new();
         for (g, gp) in catalog.group_partitions.iter().enumerate() {
+            let is_large = gp.len() > partition_series;
+            large.push(is_large.then(LargeGroup::default));
             for &p in gp {
-                lag_labels.push(format!("{}/{}", catalog.groups[g], part_names[p as usize]));
+                if !is_large {
+                    lag_labels.push(format!("{}/{}", catalog.groups[g], part_names[p as usize]));
+                }
                 next[g * parts + p as usize] = Some(0);
                 if earliest.get(g).copied().unwrap_or(false) {
                     committed[g * parts + p as usize] = Some(0);
@@ -170,7 +215,38 @@ impl TimeSeries {
         let s_lag_time = add("group_lag_time_ns", catalog.groups.clone(), true);
         let s_unpolled = add("group_unpolled_events", catalog.groups.clone(), true);
         let s_in_flight = add("in_flight", catalog.producers.clone(), true);
-        let s_isr = add("isr", part_names, false);
+        let mut per_topic = vec![Vec::new(); catalog.topics.len()];
+        for (p, &(t, _)) in catalog.partitions.iter().enumerate() {
+            per_topic[t as usize].push(p as u32);
+        }
+        let mut isr_series = vec![None; parts];
+        let mut isr_labels = Vec::new();
+        let mut large_topics = Vec::new();
+        for (t, ps) in per_topic.into_iter().enumerate() {
+            if ps.len() > partition_series {
+                large_topics.push((t as u32, ps));
+            } else {
+                for p in ps {
+                    isr_series[p as usize] = Some(isr_labels.len());
+                    isr_labels.push(part_names[p as usize].clone());
+                }
+            }
+        }
+        let s_isr = add("isr", isr_labels, false);
+        let large_groups: Vec<String> = (0..groups)
+            .filter(|&g| large[g].is_some())
+            .map(|g| catalog.groups[g].clone())
+            .collect();
+        let s_lag_dist = add("lag_events_min", large_groups.clone(), false);
+        add("lag_events_p50", large_groups.clone(), false);
+        add("lag_events_p99", large_groups.clone(), true);
+        add("lag_events_max", large_groups, true);
+        let topic_names: Vec<String> = large_topics
+            .iter()
+            .map(|(t, _)| catalog.topics[*t as usize].clone())
+            .collect();
+        let s_isr_topic = add("isr_min", topic_names.clone(), false);
+        add("under_replicated_partitions", topic_names, true);
         let s_node = add("node_state", catalog.nodes.clone(), true);
         let s_p50 = add("e2e_p50_ns", catalog.groups.clone(), false);
         let s_p99 = add("e2e_p99_ns", catalog.groups.clone(), true);
@@ -192,6 +268,7 @@ impl TimeSeries {
             appends: vec![VecDeque::new(); parts],
             in_flight: vec![0; catalog.producers.len()],
             isr: catalog.replication.clone(),
+            replication: catalog.replication.clone(),
             node_state: vec![0; catalog.nodes.len()],
             s_append,
             s_produce,
@@ -206,6 +283,14 @@ impl TimeSeries {
             s_p50,
             s_p99,
             max_lag: vec![0; groups],
+            large,
+            partition_series,
+            s_lag_dist,
+            isr_series,
+            large_topics,
+            s_isr_topic,
+            part_names,
+            group_names: catalog.groups.clone(),
         }
     }
 
@@ -220,12 +305,95 @@ impl TimeSeries {
         }
     }
 
-    /// Close the last, partial interval at the end of the run.
+    /// Close the last, partial interval at the end of the run; the lag
+    /// series of large groups' watched partitions join the others.
     pub fn finish(&mut self, end_ns: Time) {
         self.advance(end_ns);
         let start = self.next_ns - self.interval_ns;
         if end_ns > start {
             self.sample(end_ns, end_ns - start);
+        }
+        for g in 0..self.groups {
+            let Some(large) = self.large[g].take() else {
+                continue;
+            };
+            for w in large.watched {
+                self.series.push(Series {
+                    metric: "lag_events",
+                    label: format!(
+                        "{}/{}",
+                        self.group_names[g], self.part_names[w.part as usize]
+                    ),
+                    points: w.points,
+                    merge_max: true,
+                });
+            }
+        }
+    }
+
+    /// A large group's lag this interval: its distribution across the
+    /// partitions, and the watched partitions' points. A partition joins
+    /// the watched ones when its lag is among the interval's highest and
+    /// above the smallest peak of those watched, which it then replaces.
+    fn sample_large(&mut self, g: usize, t: Time, slot: usize) {
+        let Some(large) = self.large[g].as_mut() else {
+            return;
+        };
+        let k = self.partition_series;
+        let n = large.scratch.len();
+        if n == 0 {
+            return;
+        }
+        // Highest lag first, ties by partition: the first k are the top.
+        let order = |a: &(u64, u32), b: &(u64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        let top = k.min(n);
+        if top < n {
+            large.scratch.select_nth_unstable_by(top, order);
+        }
+        large.scratch[..top].sort_unstable_by(order);
+        for &(lag, part) in &large.scratch[..top] {
+            if lag == 0 || large.watched.iter().any(|w| w.part == part) {
+                continue;
+            }
+            if large.watched.len() < k {
+                large.watched.push(Watched {
+                    part,
+                    peak: 0,
+                    points: Vec::new(),
+                });
+            } else if let Some(i) = (0..large.watched.len())
+                .min_by_key(|&i| (large.watched[i].peak, u32::MAX - large.watched[i].part))
+                .filter(|&i| lag > large.watched[i].peak)
+            {
+                large.watched[i] = Watched {
+                    part,
+                    peak: 0,
+                    points: Vec::new(),
+                };
+            }
+        }
+        large.watched.sort_unstable_by_key(|w| w.part);
+        for w in &mut large.watched {
+            let i = g * self.parts + w.part as usize;
+            let lag = self.committed[i].map_or(0, |c| self.hw[w.part as usize].saturating_sub(c));
+            w.peak = w.peak.max(lag);
+            w.points.push((t, lag as f64));
+        }
+        // The distribution across partitions (nearest rank).
+        let rank = |q: f64| ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+        let by_lag = |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0);
+        let s = &mut large.scratch;
+        let max = s.iter().map(|x| x.0).max().unwrap_or(0);
+        let min = s.iter().map(|x| x.0).min().unwrap_or(0);
+        let p50 = s.select_nth_unstable_by(rank(0.5), by_lag).1.0;
+        let p99 = s.select_nth_unstable_by(rank(0.99), by_lag).1.0;
+        let base = self.s_lag_dist;
+        let per = self.large.iter().filter(|l| l.is_some()).count();
+        // `per` large groups in each of the four metrics; this is number `slot`.
+        for (m, v) in [min, p50, p99, max].into_iter().enumerate() {
+            self.series[base + m * per + slot]
+                .points
+                .push((t, v as f64));
         }
     }
 
@@ -247,10 +415,15 @@ impl TimeSeries {
             *n = 0;
         }
         let mut k = 0;
+        let mut slot = 0;
         for g in 0..self.groups {
             let mut total = 0u64;
             let mut unpolled = 0u64;
             let mut oldest: Option<Time> = None;
+            let mut large = self.large[g].as_mut().map(|l| {
+                l.scratch.clear();
+                &mut l.scratch
+            });
             for p in 0..self.parts {
                 let Some(next) = self.next[g * self.parts + p] else {
                     continue;
@@ -266,8 +439,17 @@ impl TimeSeries {
                 {
                     oldest = Some(oldest.map_or(at, |o: Time| o.min(at)));
                 }
-                push(&mut self.series, self.s_lag, k, lag as f64);
-                k += 1;
+                match large.as_mut() {
+                    Some(scratch) => scratch.push((lag, p as u32)),
+                    None => {
+                        push(&mut self.series, self.s_lag, k, lag as f64);
+                        k += 1;
+                    }
+                }
+            }
+            if self.large[g].is_some() {
+                self.sample_large(g, t, slot);
+                slot += 1;
             }
             self.max_lag[g] = self.max_lag[g].max(total);
             push(&mut self.series, self.s_lag_group, g, total as f64);
@@ -281,8 +463,20 @@ impl TimeSeries {
         for (i, &n) in self.in_flight.iter().enumerate() {
             push(&mut self.series, self.s_in_flight, i, n as f64);
         }
-        for (i, &n) in self.isr.iter().enumerate() {
-            push(&mut self.series, self.s_isr, i, f64::from(n));
+        for (p, &n) in self.isr.iter().enumerate() {
+            if let Some(i) = self.isr_series[p] {
+                push(&mut self.series, self.s_isr, i, f64::from(n));
+            }
+        }
+        let topics = self.large_topics.len();
+        for (i, (_, ps)) in self.large_topics.iter().enumerate() {
+            let min = ps.iter().map(|&p| self.isr[p as usize]).min().unwrap_or(0);
+            let under = ps
+                .iter()
+                .filter(|&&p| self.isr[p as usize] < self.replication[p as usize])
+                .count();
+            push(&mut self.series, self.s_isr_topic, i, f64::from(min));
+            push(&mut self.series, self.s_isr_topic + topics, i, under as f64);
         }
         for (i, &n) in self.node_state.iter().enumerate() {
             push(&mut self.series, self.s_node, i, f64::from(n));
@@ -326,8 +520,25 @@ impl TimeSeries {
                 .collect();
             s.points = merged;
         }
-        // The next boundary is a multiple of the doubled interval.
+        // Watched partitions entered at any interval: merge by time, into
+        // the doubled intervals every other series now has.
         let doubled = self.interval_ns * 2;
+        for large in self.large.iter_mut().flatten() {
+            for w in &mut large.watched {
+                let mut merged: Vec<(Time, f64)> = Vec::with_capacity(w.points.len() / 2 + 1);
+                let mut last_bucket = None;
+                for &(t, v) in &w.points {
+                    let bucket = t.saturating_sub(1) / doubled;
+                    match merged.last_mut() {
+                        Some(m) if last_bucket == Some(bucket) => *m = (t, m.1.max(v)),
+                        _ => merged.push((t, v)),
+                    }
+                    last_bucket = Some(bucket);
+                }
+                w.points = merged;
+            }
+        }
+        // The next boundary is a multiple of the doubled interval.
         self.next_ns = self.next_ns.div_ceil(doubled) * doubled;
         self.interval_ns = doubled;
     }
@@ -437,6 +648,100 @@ mod tests {
             assert_eq!(l.take_p50_p99(), expected, "n = {n}");
             assert_eq!(l.take_p50_p99(), (0, 0), "cleared after n = {n}");
         }
+    }
+
+    /// One topic of `parts` partitions (replication 3) read by one
+    /// `earliest` group.
+    fn many_partitions(parts: u32, partition_series: usize) -> TimeSeries {
+        let catalog = Catalog {
+            producers: vec!["p".into()],
+            topics: vec!["t".into()],
+            partitions: (0..parts).map(|p| (0, p)).collect(),
+            groups: vec!["g".into()],
+            consumers: vec![(0, 0)],
+            event_types: vec!["E".into()],
+            keys: crate::history::KeySpace::new([("k", 4)]),
+            brokers: 3,
+            group_partitions: vec![(0..parts).collect()],
+            replication: vec![3; parts as usize],
+            nodes: vec!["p".into()],
+        };
+        TimeSeries::new(&catalog, &[true], 100, 1000, partition_series)
+    }
+
+    fn metric<'a>(ts: &'a TimeSeries, m: &str) -> Vec<&'a Series> {
+        ts.series.iter().filter(|s| s.metric == m).collect()
+    }
+
+    #[test]
+    fn a_large_group_keeps_its_highest_lag_partitions_and_the_distribution() {
+        let mut ts = many_partitions(1000, 3);
+        // Partition p has lag p % 100 in the first interval, except three
+        // partitions far behind.
+        for p in 0..1000u32 {
+            let lag = match p {
+                17 => 5000,
+                500 => 4000,
+                999 => 3000,
+                _ => u64::from(p % 100),
+            };
+            ts.observe(
+                1,
+                &Observation::HighWatermark {
+                    partition: p,
+                    offset: lag,
+                },
+            );
+        }
+        // Partition 42 falls far behind later: it replaces the smallest peak.
+        ts.observe(
+            150,
+            &Observation::HighWatermark {
+                partition: 42,
+                offset: 9000,
+            },
+        );
+        ts.observe(
+            250,
+            &Observation::IsrChanged {
+                partition: 7,
+                isr: 2,
+            },
+        );
+        ts.finish(300);
+        let lag: Vec<(&str, usize)> = metric(&ts, "lag_events")
+            .iter()
+            .map(|s| (s.label.as_str(), s.points.len()))
+            .collect();
+        assert_eq!(
+            lag,
+            vec![("g/t-17", 3), ("g/t-42", 2), ("g/t-500", 3)],
+            "the three highest peaks, by partition; t-42 from when it entered"
+        );
+        let last = |m: &str| metric(&ts, m)[0].points[0].1;
+        assert_eq!(last("lag_events_max"), 5000.0);
+        assert_eq!(last("lag_events_min"), 0.0);
+        // Nearest rank over 1000 values: 997 of them are p % 100 (0, 17
+        // and 99 once less), so the 500th smallest is 50, the 990th 99.
+        assert_eq!(last("lag_events_p50"), 50.0);
+        assert_eq!(last("lag_events_p99"), 99.0);
+        // Per-partition ISR gives way to the topic's smallest ISR and its
+        // under-replicated count.
+        assert!(metric(&ts, "isr").is_empty());
+        let isr_min = metric(&ts, "isr_min")[0];
+        assert_eq!((isr_min.points[0].1, isr_min.points[2].1), (3.0, 2.0));
+        let under = metric(&ts, "under_replicated_partitions")[0];
+        assert_eq!((under.points[0].1, under.points[2].1), (0.0, 1.0));
+    }
+
+    #[test]
+    fn a_small_group_keeps_a_series_per_partition() {
+        let mut ts = many_partitions(3, 3);
+        ts.finish(250);
+        assert_eq!(metric(&ts, "lag_events").len(), 3);
+        assert_eq!(metric(&ts, "isr").len(), 3);
+        assert!(metric(&ts, "lag_events_p99").is_empty());
+        assert!(metric(&ts, "isr_min").is_empty());
     }
 
     #[test]

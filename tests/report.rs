@@ -472,3 +472,95 @@ fn plot_refuses_non_finite_values_and_escapes_hidden_characters() {
             .any(|c| c.is_control() && c != '\n' && c != '\t')
     );
 }
+
+/// 3,000 partitions, two groups and a crash: the report stays small and
+/// readable (a bounded number of series), and byte-identical by seed.
+#[test]
+fn thousands_of_partitions_give_a_bounded_report() {
+    let text = r#"
+[scenario]
+name = "wide"
+duration = "20s"
+drain = "30s"
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "orders"
+partitions = 3000
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "p"
+topic = "orders"
+rate = 2000
+keys = { dist = "zipf", n = 10000000, s = 1.1 }
+
+[[groups]]
+name = "fast"
+topics = ["orders"]
+consumers = 4
+auto_offset_reset = "earliest"
+
+[[groups]]
+name = "slow"
+topics = ["orders"]
+consumers = 2
+auto_offset_reset = "earliest"
+processing = { dist = "exponential", mean = "0.4ms" }
+
+[[faults]]
+kind = "crash"
+target = "broker-1"
+at = "5s"
+restart_after = "12s"
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("wide.toml");
+    std::fs::write(&path, text).unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for out in [&a, &b] {
+        let o = eventsim(&[
+            "run",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    for f in ["summary.json", "timeseries.csv", "latency.csv"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let csv = std::fs::read_to_string(a.join("timeseries.csv")).unwrap();
+    let mut series = std::collections::BTreeSet::new();
+    for line in csv.lines().skip(1) {
+        let mut f = line.split(',');
+        let (_, metric, label) = (f.next(), f.next().unwrap(), f.next().unwrap());
+        series.insert((metric.to_string(), label.to_string()));
+    }
+    let count = |m: &str| series.iter().filter(|(x, _)| x == m).count();
+    // At most 20 partition series per group, and the distribution of each.
+    assert!(count("lag_events") <= 40, "{}", count("lag_events"));
+    assert!(count("lag_events") >= 20, "{}", count("lag_events"));
+    assert_eq!(count("lag_events_p99"), 2);
+    assert_eq!(count("isr"), 0);
+    assert_eq!(count("under_replicated_partitions"), 1);
+    // The crash leaves partitions under-replicated for a while.
+    assert!(
+        csv.lines()
+            .filter(|l| l.contains(",under_replicated_partitions,"))
+            .any(|l| !l.ends_with(",0")),
+        "no under-replicated partition during the crash"
+    );
+    let folder: u64 = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(folder < 5 << 20, "report folder of {folder} bytes");
+}

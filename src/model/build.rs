@@ -454,6 +454,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 .collect::<Vec<_>>(),
             s.report.interval.ns(),
             s.report.max_points as usize,
+            s.report.partition_series as usize,
         ),
         catalog,
         scenario_name: s.scenario.name.clone(),

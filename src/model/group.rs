@@ -387,9 +387,9 @@ impl World {
         if grp.committed[idx] == Some(offset) {
             return true;
         }
-        let leader_epoch = c
-            .idx(part)
-            .map_or(self.parts[part as usize].epoch, |i| c.parts[i].fetched_epoch);
+        let leader_epoch = c.idx(part).map_or(self.parts[part as usize].epoch, |i| {
+            c.parts[i].fetched_epoch
+        });
         grp.committed[idx] = Some(offset);
         grp.committed_epoch[idx] = leader_epoch;
         let generation = grp.generation;

@@ -104,10 +104,18 @@ impl Scenario {
         let points = (run_ns / (self.report.interval.ns().max(1) as f64))
             .min(self.report.max_points as f64)
             .max(1.0);
+        // Per-partition series: at most `partition_series` per topic (ISR)
+        // and per group (lag); append rates are per topic.
+        let series_per_topic = f64::from(self.report.partition_series);
         for (i, t) in self.topics.iter().enumerate() {
             let n = t.partitions as f64;
-            let per = PER_POINT * points * (2.0 + subscribers[i])
-                + PER_PARTITION
+            let series = n.min(series_per_topic) * (1.0 + subscribers[i]) + 4.0;
+            costs.push(Cost {
+                path: vec![key("report"), key("max_points")],
+                what: format!("time series of topic {}", t.name),
+                bytes: PER_POINT * points * series,
+            });
+            let per = PER_PARTITION
                 + PER_REPLICA * t.replication_factor as f64
                 + PER_PRODUCER_PARTITION * producers_of[i]
                 + PER_GROUP_PARTITION * subscribers[i];

@@ -58,6 +58,16 @@ pub struct ReportSpec {
     /// Points per series at most: beyond, the interval doubles.
     #[serde(default = "default_max_points")]
     pub max_points: u32,
+    /// A group reading more partitions than this gets the distribution of
+    /// lag across them and a lag series for this many of its partitions
+    /// (those with the highest lag); a topic with more partitions, its
+    /// smallest ISR and under-replicated count instead of per-partition ISR.
+    #[serde(default = "default_partition_series")]
+    pub partition_series: u32,
+}
+
+fn default_partition_series() -> u32 {
+    20
 }
 
 fn default_interval() -> Duration {
@@ -72,6 +82,7 @@ impl Default for ReportSpec {
         ReportSpec {
             interval: default_interval(),
             max_points: default_max_points(),
+            partition_series: default_partition_series(),
         }
     }
 }
@@ -1169,6 +1180,12 @@ impl Scenario {
             push(
                 vec![key("report"), key("max_points")],
                 "expected at least 2 points".into(),
+            );
+        }
+        if self.report.partition_series > 10_000 {
+            push(
+                vec![key("report"), key("partition_series")],
+                "expected at most 10000 series per group".into(),
             );
         }
         for (field, bound) in [
