@@ -137,6 +137,86 @@ impl KeySpace {
     }
 }
 
+/// The kind of an observation (its variant), for observers that read only
+/// some kinds: checkers subscribe by kind, so each is called only for
+/// what it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    Produced,
+    Acked,
+    Sent,
+    Replicated,
+    ProduceFailed,
+    Aborted,
+    Rewound,
+    TxnMarker,
+    TxnEnded,
+    Appended,
+    Delivered,
+    Applied,
+    Skipped,
+    Committed,
+    Emitted,
+    Rebalanced,
+    Assigned,
+    Expelled,
+    LeaderElected,
+    Truncated,
+    IsrChanged,
+    HighWatermark,
+    Fenced,
+    Expired,
+    Compacted,
+    NodeState,
+    FaultStarted,
+    FaultEnded,
+    HandlerFailed,
+    GaveUp,
+}
+
+/// How many kinds of observation there are.
+pub const KINDS: usize = Kind::GaveUp as usize + 1;
+
+impl Observation {
+    /// The observation's kind.
+    #[inline]
+    pub fn kind(&self) -> Kind {
+        match self {
+            Observation::Produced { .. } => Kind::Produced,
+            Observation::Acked { .. } => Kind::Acked,
+            Observation::Sent { .. } => Kind::Sent,
+            Observation::Replicated { .. } => Kind::Replicated,
+            Observation::ProduceFailed { .. } => Kind::ProduceFailed,
+            Observation::Aborted { .. } => Kind::Aborted,
+            Observation::Rewound { .. } => Kind::Rewound,
+            Observation::TxnMarker { .. } => Kind::TxnMarker,
+            Observation::TxnEnded { .. } => Kind::TxnEnded,
+            Observation::Appended { .. } => Kind::Appended,
+            Observation::Delivered { .. } => Kind::Delivered,
+            Observation::Applied { .. } => Kind::Applied,
+            Observation::Skipped { .. } => Kind::Skipped,
+            Observation::Committed { .. } => Kind::Committed,
+            Observation::Emitted { .. } => Kind::Emitted,
+            Observation::Rebalanced { .. } => Kind::Rebalanced,
+            Observation::Assigned { .. } => Kind::Assigned,
+            Observation::Expelled { .. } => Kind::Expelled,
+            Observation::LeaderElected { .. } => Kind::LeaderElected,
+            Observation::Truncated { .. } => Kind::Truncated,
+            Observation::IsrChanged { .. } => Kind::IsrChanged,
+            Observation::HighWatermark { .. } => Kind::HighWatermark,
+            Observation::Fenced { .. } => Kind::Fenced,
+            Observation::Expired { .. } => Kind::Expired,
+            Observation::Compacted { .. } => Kind::Compacted,
+            Observation::NodeState { .. } => Kind::NodeState,
+            Observation::FaultStarted { .. } => Kind::FaultStarted,
+            Observation::FaultEnded { .. } => Kind::FaultEnded,
+            Observation::HandlerFailed { .. } => Kind::HandlerFailed,
+            Observation::GaveUp { .. } => Kind::GaveUp,
+        }
+    }
+}
+
 /// One thing that happened. Times are given with the observation.
 ///
 /// In a history file each is one JSON line: `{"t": NS, "type": "appended",

@@ -130,6 +130,18 @@ impl Checker for Convergence {
     fn name(&self) -> &'static str {
         "convergence"
     }
+    fn kinds(&self) -> &'static [Kind] {
+        &[
+            Kind::Aborted,
+            Kind::Acked,
+            Kind::Appended,
+            Kind::Applied,
+            Kind::Assigned,
+            Kind::Compacted,
+            Kind::Expired,
+            Kind::GaveUp,
+        ]
+    }
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
         match *o {
             Observation::Acked {

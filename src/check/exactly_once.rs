@@ -41,6 +41,9 @@ impl Checker for ExactlyOnce {
     fn name(&self) -> &'static str {
         "exactly-once-effect"
     }
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind::Applied, Kind::Emitted]
+    }
     fn observe(&mut self, _ctx: &Context, at: Time, o: &Observation) {
         match *o {
             Observation::Emitted {

@@ -79,6 +79,16 @@ impl Checker for Liveness {
     fn name(&self) -> &'static str {
         "liveness"
     }
+    fn kinds(&self) -> &'static [Kind] {
+        &[
+            Kind::Appended,
+            Kind::Assigned,
+            Kind::Compacted,
+            Kind::Delivered,
+            Kind::Expired,
+            Kind::Truncated,
+        ]
+    }
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
         match *o {
             Observation::Appended {

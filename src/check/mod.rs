@@ -8,7 +8,7 @@
 //! from its seed, or the history file read again) that collects the
 //! observations involving each violation's events, group and partition.
 
-use crate::history::{Catalog, EventId, KeyId, Observation, Observer};
+use crate::history::{Catalog, EventId, KINDS, KeyId, Kind, Observation, Observer};
 use crate::kernel::{StopReason, Time};
 use crate::metrics::EventBits;
 use crate::scenario::{Effect, Fault, Scenario};
@@ -234,6 +234,8 @@ impl Context {
 /// A streaming invariant checker.
 pub trait Checker {
     fn name(&self) -> &'static str;
+    /// The kinds of observation `observe` reads: it is called for those only.
+    fn kinds(&self) -> &'static [Kind];
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation);
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation>;
     /// After `finish` on a cut run: what the checker could not decide
@@ -252,6 +254,8 @@ pub struct Checks {
     pub ctx: Context,
     pub config: CheckConfig,
     checkers: Vec<Box<dyn Checker>>,
+    /// Per kind of observation: the checkers that read it.
+    by_kind: Vec<Vec<usize>>,
     settled_ns: Time,
     open_faults: BTreeSet<u32>,
     /// A fault that never heals fired (a crash without restart, a poison).
@@ -280,10 +284,17 @@ impl Checks {
             };
             checkers.push(c);
         }
+        let mut by_kind = vec![Vec::new(); KINDS];
+        for (i, c) in checkers.iter().enumerate() {
+            for &k in c.kinds() {
+                by_kind[k as usize].push(i);
+            }
+        }
         Checks {
             ctx,
             config,
             checkers,
+            by_kind,
             settled_ns: 0,
             open_faults: BTreeSet::new(),
             permanent: false,
@@ -378,17 +389,10 @@ impl Observer for Checks {
                 self.open_faults.remove(&fault);
                 self.settled_ns = self.settled_ns.max(at);
             }
-            // Kinds no checker reads: skip the calls (they come often).
-            Observation::HighWatermark { .. }
-            | Observation::Replicated { .. }
-            | Observation::IsrChanged { .. }
-            | Observation::Committed { .. }
-            | Observation::Rebalanced { .. }
-            | Observation::HandlerFailed { .. } => return,
             _ => {}
         }
-        for c in &mut self.checkers {
-            c.observe(&self.ctx, at, o);
+        for &i in &self.by_kind[o.kind() as usize] {
+            self.checkers[i].observe(&self.ctx, at, o);
         }
     }
 }

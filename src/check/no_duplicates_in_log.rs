@@ -15,6 +15,9 @@ impl Checker for NoDuplicatesInLog {
     fn name(&self) -> &'static str {
         "no-duplicates-in-log"
     }
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind::Appended, Kind::Produced, Kind::Truncated]
+    }
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
         match *o {
             Observation::Produced {

@@ -47,6 +47,19 @@ impl Checker for NoLoss {
     fn name(&self) -> &'static str {
         "no-loss"
     }
+    fn kinds(&self) -> &'static [Kind] {
+        &[
+            Kind::Acked,
+            Kind::Appended,
+            Kind::Applied,
+            Kind::Assigned,
+            Kind::Compacted,
+            Kind::Expired,
+            Kind::GaveUp,
+            Kind::Skipped,
+            Kind::Truncated,
+        ]
+    }
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
         match *o {
             Observation::Appended {

@@ -17,6 +17,9 @@ impl Checker for PerKeyOrder {
     fn name(&self) -> &'static str {
         "per-key-order"
     }
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind::Applied]
+    }
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
         if let Observation::Applied {
             event,

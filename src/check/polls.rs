@@ -58,6 +58,17 @@ impl Checker for Polls {
             "skipped-offset"
         }
     }
+    fn kinds(&self) -> &'static [Kind] {
+        &[
+            Kind::Assigned,
+            Kind::Compacted,
+            Kind::Delivered,
+            Kind::Expired,
+            Kind::Rewound,
+            Kind::Truncated,
+            Kind::TxnMarker,
+        ]
+    }
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
         match *o {
             Observation::Assigned {

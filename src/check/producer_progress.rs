@@ -68,6 +68,9 @@ impl Checker for ProducerProgress {
     fn name(&self) -> &'static str {
         "producer-progress"
     }
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind::Acked, Kind::ProduceFailed, Kind::Produced, Kind::Sent]
+    }
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
         match *o {
             Observation::Produced {

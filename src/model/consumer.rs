@@ -5,6 +5,7 @@
 //! per assigned partition and refills its buffer while it processes, as the
 //! Kafka consumer's fetcher does.
 
+use super::idxset::IdxSet;
 use super::network::Node;
 use super::producer::NewRecord;
 use super::txn::is_record;
@@ -13,7 +14,7 @@ use crate::history::{EventId, Observation};
 use crate::kernel::{Rng, Time};
 use crate::scenario::{CommitMode, ConsumerClient, Effect, EmitMode, Idempotency, OnFailure};
 use rustc_hash::FxHashMap;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// A partition assigned to a consumer.
 pub(crate) struct CPart {
@@ -126,13 +127,13 @@ pub(crate) struct ConsumerRt {
     pub index: FxHashMap<u32, u32>,
     /// Indices in `parts` whose buffer may hold records (poll visits only
     /// these; an entry whose buffer is empty is dropped when visited).
-    pub ready: BTreeSet<u32>,
+    pub ready: IdxSet,
     /// Indices in `parts` that may have no fetch outstanding (a response
     /// came back with a full buffer): poll refetches them once drained.
-    pub idle: BTreeSet<u32>,
+    pub idle: IdxSet,
     /// Indices in `parts` whose position or processed offset may differ
     /// from the committed offset: what a commit of every partition visits.
-    pub dirty: BTreeSet<u32>,
+    pub dirty: IdxSet,
     pub rr: usize,
     pub batch: VecDeque<(u32, u64, EventId)>,
     pub current: Option<Current>,
@@ -279,7 +280,7 @@ impl World {
         let mut cursor = rr as u32;
         let mut wrapped = false;
         while c.batch.len() < max {
-            let next = c.ready.range(cursor..).next().copied();
+            let next = c.ready.next_from(cursor);
             let i = match next {
                 Some(i) if !wrapped || i < rr as u32 => i,
                 Some(_) => break,
@@ -317,7 +318,7 @@ impl World {
                 cp.position = offset + 1;
             }
             if cp.buffer.is_empty() {
-                c.ready.remove(&i);
+                c.ready.remove(i);
             }
         }
         if n > 0 {
@@ -325,19 +326,14 @@ impl World {
         }
         // Refetch, in partition order, what has no fetch outstanding.
         let mut cursor = 0;
-        while let Some(i) = self.consumers[consumer as usize]
-            .idle
-            .range(cursor..)
-            .next()
-            .copied()
-        {
+        while let Some(i) = self.consumers[consumer as usize].idle.next_from(cursor) {
             cursor = i + 1;
             let c = &mut self.consumers[consumer as usize];
             let cp = &c.parts[i as usize];
             if cp.fetching {
-                c.idle.remove(&i);
+                c.idle.remove(i);
             } else if cp.buffer.len() < max {
-                c.idle.remove(&i);
+                c.idle.remove(i);
                 self.send_fetch(consumer, i as usize);
             }
         }
@@ -726,17 +722,12 @@ impl World {
     /// refuses (an old generation) stays due.
     fn commit_dirty(&mut self, consumer: u32, offset: impl Fn(&CPart) -> u64) {
         let mut cursor = 0;
-        while let Some(i) = self.consumers[consumer as usize]
-            .dirty
-            .range(cursor..)
-            .next()
-            .copied()
-        {
+        while let Some(i) = self.consumers[consumer as usize].dirty.next_from(cursor) {
             cursor = i + 1;
             let cp = &self.consumers[consumer as usize].parts[i as usize];
             let (part, offset) = (cp.part, offset(cp));
             if self.commit(consumer, part, offset) {
-                self.consumers[consumer as usize].dirty.remove(&i);
+                self.consumers[consumer as usize].dirty.remove(i);
             }
         }
     }

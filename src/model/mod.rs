@@ -18,6 +18,7 @@ mod consumer;
 pub mod dist;
 pub mod faults;
 mod group;
+mod idxset;
 mod keymap;
 mod network;
 pub mod partitioner;
