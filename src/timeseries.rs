@@ -160,6 +160,8 @@ pub struct TimeSeries {
     s_isr_topic: usize,
     part_names: Vec<String>,
     group_names: Vec<String>,
+    /// Per group: the partitions it reads, in the order of its topics.
+    group_parts: Vec<Vec<u32>>,
 }
 
 impl TimeSeries {
@@ -291,6 +293,7 @@ impl TimeSeries {
             s_isr_topic,
             part_names,
             group_names: catalog.groups.clone(),
+            group_parts: catalog.group_partitions.clone(),
         }
     }
 
@@ -424,7 +427,9 @@ impl TimeSeries {
                 l.scratch.clear();
                 &mut l.scratch
             });
-            for p in 0..self.parts {
+            // In the group's partition order, the order of its series' labels.
+            for &p in &self.group_parts[g] {
+                let p = p as usize;
                 let Some(next) = self.next[g * self.parts + p] else {
                     continue;
                 };
@@ -732,6 +737,46 @@ mod tests {
         assert_eq!((isr_min.points[0].1, isr_min.points[2].1), (3.0, 2.0));
         let under = metric(&ts, "under_replicated_partitions")[0];
         assert_eq!((under.points[0].1, under.points[2].1), (0.0, 1.0));
+    }
+
+    #[test]
+    fn lag_series_follow_the_group_topic_order() {
+        // Topics a (partitions 0, 1) and b (2, 3); the group lists b first.
+        let catalog = Catalog {
+            producers: vec!["p".into()],
+            topics: vec!["a".into(), "b".into()],
+            partitions: vec![(0, 0), (0, 1), (1, 0), (1, 1)],
+            groups: vec!["g".into()],
+            consumers: vec![(0, 0)],
+            event_types: vec!["E".into()],
+            keys: crate::history::KeySpace::new([("k", 4)]),
+            brokers: 1,
+            group_partitions: vec![vec![2, 3, 0, 1]],
+            replication: vec![1; 4],
+            nodes: vec!["p".into()],
+        };
+        let mut ts = TimeSeries::new(&catalog, &[true], 100, 1000, 20);
+        ts.observe(
+            1,
+            &Observation::HighWatermark {
+                partition: 0,
+                offset: 7,
+            },
+        );
+        ts.finish(100);
+        let lag: Vec<(&str, f64)> = metric(&ts, "lag_events")
+            .iter()
+            .map(|s| (s.label.as_str(), s.points[0].1))
+            .collect();
+        assert_eq!(
+            lag,
+            vec![
+                ("g/b-0", 0.0),
+                ("g/b-1", 0.0),
+                ("g/a-0", 7.0),
+                ("g/a-1", 0.0)
+            ]
+        );
     }
 
     #[test]

@@ -572,6 +572,25 @@ fn a_scenario_beyond_the_memory_budget_is_refused_at_its_costliest_field() {
         &["producers[0].rate", "events kept for the run"],
     );
     assert_error(
+        &GOOD.replace("rate = 10", "rate = 1e12"),
+        "13:8",
+        &["producers[0].rate", "events kept for the run"],
+    );
+    // A run of 100,000 days at 10 events/s: the events it would keep.
+    assert_error(
+        &GOOD.replace("duration = \"1s\"", "duration = \"100000d\""),
+        "13:8",
+        &["producers[0].rate", "about 2.000e9 events kept for the run"],
+    );
+    assert_error(
+        &GOOD.replace(
+            "topics = [\"orders\"]",
+            "topics = [\"orders\"]\nconsumers = 100000000",
+        ),
+        "18:13",
+        &["groups[0].consumers", "1.000e8 consumers"],
+    );
+    assert_error(
         &GOOD.replace(
             "duration = \"1s\"",
             "duration = \"1s\"\n[cluster]\nbrokers = 65536",
