@@ -13,31 +13,11 @@ use crate::kernel::{StopReason, Time};
 use crate::metrics::EventBits;
 use crate::scenario::{Effect, Fault, Scenario};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// FNV-1a: a fixed-seed hasher for the checkers' hot maps (small integer
-/// keys). Nothing iterates these maps into an output without sorting.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+/// The checkers' hot maps: FxHash (rustc's, a word at a time, fixed seed).
+/// Nothing iterates these maps into an output without sorting.
+type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Every checker, by its stable name.
 pub use crate::scenario::CHECKERS;

@@ -120,27 +120,13 @@ pub(crate) struct Compaction {
     pub lag_ns: Time,
     /// Records below this offset have been indexed.
     pub indexed_to: u64,
-    pub latest: std::collections::HashMap<KeyId, u64, std::hash::BuildHasherDefault<KeyHasher>>,
+    /// Key -> its latest offset (FxHash, fixed seed; never iterated).
+    pub latest: rustc_hash::FxHashMap<KeyId, u64>,
     /// (offset, when it may go), in the order superseded.
     pub superseded: VecDeque<(u64, Time)>,
     /// Tombstones: (offset, key, when it may go if still its key's latest).
     pub delete_retention_ns: Time,
     pub tombstones: VecDeque<(u64, KeyId, Time)>,
-}
-
-/// A fixed-seed hasher for compaction's key map (never iterated).
-#[derive(Default)]
-pub(crate) struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
 }
 
 /// One replica's copy of a partition log.
