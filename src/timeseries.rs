@@ -13,7 +13,9 @@
 //! partitions (min, p50, p99, max per interval) and a lag series for only
 //! the `partition_series` partitions with the highest lag; a topic with
 //! more partitions than that gets its smallest ISR and its count of
-//! under-replicated partitions instead of an ISR series per partition.
+//! under-replicated partitions instead of an ISR series per partition, and
+//! a group with more consumers than that, its count of consumers down
+//! instead of a state series per consumer.
 
 use crate::history::{Catalog, Observation, Observer};
 use crate::kernel::Time;
@@ -133,6 +135,15 @@ pub struct TimeSeries {
     /// Per partition: its replication factor (a full ISR).
     replication: Vec<u32>,
     node_state: Vec<u8>,
+    /// Per node: its `node_state` series, or None if it is a consumer of
+    /// a group with more than `partition_series` consumers...
+    node_series: Vec<Option<usize>>,
+    /// ...whose consumers down are counted instead: the group's number
+    /// among those groups.
+    node_crowd: Vec<Option<u32>>,
+    /// Per such group: consumers not up (crashed or paused).
+    down: Vec<u32>,
+    s_down: usize,
     // Series indices.
     s_append: usize,
     s_produce: usize,
@@ -249,7 +260,49 @@ impl TimeSeries {
             .collect();
         let s_isr_topic = add("isr_min", topic_names.clone(), false);
         add("under_replicated_partitions", topic_names, true);
-        let s_node = add("node_state", catalog.nodes.clone(), true);
+        // Consumers are the last nodes, in catalog order.
+        let first_consumer = catalog.nodes.len().saturating_sub(catalog.consumers.len());
+        let mut members = vec![0usize; groups];
+        for &(g, _) in &catalog.consumers {
+            members[g as usize] += 1;
+        }
+        let crowd: Vec<Option<u32>> = {
+            let mut slot = 0;
+            members
+                .iter()
+                .map(|&m| {
+                    (m > partition_series).then(|| {
+                        slot += 1;
+                        slot - 1
+                    })
+                })
+                .collect()
+        };
+        let node_crowd: Vec<Option<u32>> = (0..catalog.nodes.len())
+            .map(|n| {
+                let c = n.checked_sub(first_consumer)?;
+                crowd[catalog.consumers[c].0 as usize]
+            })
+            .collect();
+        let node_labels: Vec<String> = (0..catalog.nodes.len())
+            .filter(|&n| node_crowd[n].is_none())
+            .map(|n| catalog.nodes[n].clone())
+            .collect();
+        let mut node_series = vec![None; catalog.nodes.len()];
+        let mut next_series = 0;
+        for (n, s) in node_series.iter_mut().enumerate() {
+            if node_crowd[n].is_none() {
+                *s = Some(next_series);
+                next_series += 1;
+            }
+        }
+        let s_node = add("node_state", node_labels, true);
+        let crowd_names: Vec<String> = (0..groups)
+            .filter(|&g| crowd[g].is_some())
+            .map(|g| catalog.groups[g].clone())
+            .collect();
+        let crowds = crowd_names.len();
+        let s_down = add("consumers_down", crowd_names, true);
         let s_p50 = add("e2e_p50_ns", catalog.groups.clone(), false);
         let s_p99 = add("e2e_p99_ns", catalog.groups.clone(), true);
         TimeSeries {
@@ -272,6 +325,10 @@ impl TimeSeries {
             isr: catalog.replication.clone(),
             replication: catalog.replication.clone(),
             node_state: vec![0; catalog.nodes.len()],
+            node_series,
+            node_crowd,
+            down: vec![0; crowds],
+            s_down,
             s_append,
             s_produce,
             s_apply,
@@ -483,8 +540,13 @@ impl TimeSeries {
             push(&mut self.series, self.s_isr_topic, i, f64::from(min));
             push(&mut self.series, self.s_isr_topic + topics, i, under as f64);
         }
-        for (i, &n) in self.node_state.iter().enumerate() {
-            push(&mut self.series, self.s_node, i, f64::from(n));
+        for (node, &n) in self.node_state.iter().enumerate() {
+            if let Some(i) = self.node_series[node] {
+                push(&mut self.series, self.s_node, i, f64::from(n));
+            }
+        }
+        for (i, &n) in self.down.iter().enumerate() {
+            push(&mut self.series, self.s_down, i, f64::from(n));
         }
         // Records every group has committed are no longer needed for lag time.
         for p in 0..self.parts {
@@ -622,7 +684,19 @@ impl Observer for TimeSeries {
                 self.latency[group as usize].record(at - created_ns);
             }
             Observation::IsrChanged { partition, isr } => self.isr[partition as usize] = isr,
-            Observation::NodeState { node, state } => self.node_state[node as usize] = state,
+            Observation::NodeState { node, state } => {
+                let was = std::mem::replace(&mut self.node_state[node as usize], state);
+                if let Some(c) = self.node_crowd[node as usize]
+                    && (was == 0) != (state == 0)
+                {
+                    let d = &mut self.down[c as usize];
+                    *d = if state == 0 {
+                        d.saturating_sub(1)
+                    } else {
+                        *d + 1
+                    };
+                }
+            }
             _ => {}
         }
     }
@@ -777,6 +851,48 @@ mod tests {
                 ("g/a-1", 0.0)
             ]
         );
+    }
+
+    #[test]
+    fn a_large_group_counts_its_consumers_down_instead_of_a_series_each() {
+        // Group g has 30 consumers (nodes 2..32 after a producer and a
+        // broker), group h has 2.
+        let mut consumers: Vec<(u32, u32)> = (0..30).map(|i| (0, i)).collect();
+        consumers.extend([(1, 0), (1, 1)]);
+        let mut nodes = vec!["p".to_string(), "broker-0".to_string()];
+        nodes.extend(
+            consumers
+                .iter()
+                .map(|&(g, i)| format!("{}/{i}", ["g", "h"][g as usize])),
+        );
+        let catalog = Catalog {
+            producers: vec!["p".into()],
+            topics: vec!["t".into()],
+            partitions: vec![(0, 0)],
+            groups: vec!["g".into(), "h".into()],
+            consumers,
+            event_types: vec!["E".into()],
+            keys: crate::history::KeySpace::new([("k", 4)]),
+            brokers: 1,
+            group_partitions: vec![vec![0], vec![0]],
+            replication: vec![1],
+            nodes,
+        };
+        let mut ts = TimeSeries::new(&catalog, &[true, true], 100, 1000, 20);
+        for (at, node, state) in [(10, 5, 1), (20, 6, 2), (30, 5, 2), (150, 6, 0)] {
+            ts.observe(at, &Observation::NodeState { node, state });
+        }
+        ts.finish(200);
+        let labels: Vec<&str> = metric(&ts, "node_state")
+            .iter()
+            .map(|s| s.label.as_str())
+            .collect();
+        assert_eq!(labels, vec!["p", "broker-0", "h/0", "h/1"]);
+        let down = metric(&ts, "consumers_down");
+        assert_eq!(down.len(), 1);
+        assert_eq!(down[0].label, "g");
+        let values: Vec<f64> = down[0].points.iter().map(|p| p.1).collect();
+        assert_eq!(values, vec![2.0, 1.0]);
     }
 
     #[test]
