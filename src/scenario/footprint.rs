@@ -14,7 +14,7 @@
 //! user number can overflow it.
 
 use super::error::Step;
-use super::{Scenario, key};
+use super::{Keys, Scenario, key};
 
 /// Bytes one partition costs, apart from its replicas and subscribers.
 const PER_PARTITION: f64 = 1_000.0;
@@ -76,6 +76,38 @@ fn count(n: f64) -> String {
         format!("{n:.0}")
     } else {
         format!("{n:.3e}")
+    }
+}
+
+/// How many distinct keys `draws` draws from `keys` are expected to hit:
+/// uniform `n(1 - e^(-draws/n))`; Zipf, the keys drawn about once or
+/// more (rank below `(draws / H)^(1/s)`) plus the expected number of the
+/// rarer ones (a sum approximated by its integral); sequential, one per
+/// draw. Never more than the draws or the key space.
+fn distinct_keys(keys: &Keys, draws: f64) -> f64 {
+    let n = keys.n() as f64;
+    let m = draws.max(0.0);
+    let d = match *keys {
+        Keys::Uniform { .. } => n * -(-m / n).exp_m1(),
+        Keys::Sequential { .. } => m,
+        Keys::Zipf { s, .. } => {
+            // H(n, s) and the tail sum of k^-s over (a, n], by integrals.
+            let integral = |a: f64, b: f64| {
+                if (s - 1.0).abs() < 1e-9 {
+                    (b / a).ln()
+                } else {
+                    (a.powf(1.0 - s) - b.powf(1.0 - s)) / (s - 1.0)
+                }
+            };
+            let h = 1.0 + integral(1.0, n.max(1.0));
+            let head = (m / h).powf(1.0 / s).clamp(1.0, n.max(1.0));
+            head + m / h * integral(head, n.max(head))
+        }
+    };
+    if d.is_finite() {
+        d.min(m).min(n).max(0.0)
+    } else {
+        m.min(n)
     }
 }
 
@@ -164,11 +196,22 @@ impl Scenario {
             let made = (p.rate.max(0.0) * window).min(self.scenario.max_kernel_events as f64);
             events += made;
             let n = p.keys.n() as f64;
-            let drawn = n.min(made.ceil());
+            let drawn = distinct_keys(&p.keys, made);
+            // Per-key state is kept by the groups that read the topic
+            // (and, for emitted events, downstream; counted as all groups
+            // when any group emits).
+            let readers = if self.groups.iter().any(|g| !g.emit.is_empty()) {
+                groups
+            } else {
+                self.groups
+                    .iter()
+                    .filter(|g| g.topics.contains(&p.topic))
+                    .count() as f64
+            };
             costs.push(Cost {
                 path: vec![key("producers"), Step::Index(i), key("keys")],
                 what: format!("about {} keys drawn of {}", count(drawn), count(n)),
-                bytes: drawn * (PER_KEY + PER_GROUP_KEY * groups),
+                bytes: drawn * (PER_KEY + PER_GROUP_KEY * readers),
             });
         }
         // Each event a group applies may emit one per emit rule.
@@ -230,5 +273,31 @@ impl Scenario {
                 crate::budget::human(largest.bytes),
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_keys_drawn_follow_the_distribution() {
+        let uniform = Keys::Uniform { n: 1000 };
+        assert!((distinct_keys(&uniform, 1000.0) - 632.3).abs() < 1.0);
+        assert_eq!(distinct_keys(&uniform, 1e9), 1000.0);
+        assert_eq!(distinct_keys(&Keys::Sequential { n: 10 }, 7.0), 7.0);
+        // Zipf: far fewer distinct keys than draws, more than the head.
+        let zipf = Keys::Zipf {
+            n: 10_000_000,
+            s: 1.1,
+        };
+        let d = distinct_keys(&zipf, 1.8e6);
+        assert!(d > 50_000.0 && d < 900_000.0, "{d}");
+        let huge = Keys::Zipf {
+            n: u64::MAX,
+            s: 1.0,
+        };
+        let d = distinct_keys(&huge, 1e6);
+        assert!(d.is_finite() && d <= 1e6, "{d}");
     }
 }
