@@ -599,3 +599,20 @@ fn a_slow_disk_slows_acknowledgements() {
         "{slow:?} vs {normal:?} (no disk latency: {base:?})"
     );
 }
+
+/// The production-sized scenario (1,000 partitions, 10M Zipf keys, five
+/// groups) through its broker crash: the safe configuration loses and
+/// duplicates nothing.
+#[test]
+fn production_scale_survives_its_broker_crash() {
+    let mut s = load("scenarios/production.toml");
+    s.scenario.duration = eventsim::scenario::Duration::from_secs(30);
+    let c = run_passing(&s, 1);
+    let counts = &c.result.metrics.counts;
+    assert!(counts.produced > 1_400_000, "{}", counts.produced);
+    assert_eq!(counts.acked, counts.produced);
+    assert_eq!(counts.duplicates_applied, 0);
+    assert!(counts.leader_elections > 100, "{}", counts.leader_elections);
+    // The crash at 25 s and the restart 20 s later, during the drain.
+    assert_eq!(c.result.fault_log.len(), 2);
+}
