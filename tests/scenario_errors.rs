@@ -269,6 +269,16 @@ fn report_and_checks_settings_are_validated() {
     assert_error(&text, "20:12", &["report.interval", "greater than zero"]);
     let text = format!("{GOOD}\n[report]\nmax_points = 1\n");
     assert_error(&text, "20:14", &["report.max_points", "at least 2"]);
+    let text = format!("{GOOD}\n[report]\npartition_series = 20000\n");
+    assert_error(
+        &text,
+        "20:20",
+        &["report.partition_series", "at most 10000"],
+    );
+    let text = format!("{GOOD}\n[report]\npartition_series = -1\n");
+    assert_error(&text, "20:20", &["report.partition_series"]);
+    let (code, err) = check(&format!("{GOOD}\n[report]\npartition_series = 0\n"));
+    assert_eq!(code, Some(0), "0: only the distribution: {err}");
     let text = format!("{GOOD}\n[checks]\nskip = [\"liveness\", \"speed\"]\n");
     assert_error(
         &text,
