@@ -1,8 +1,8 @@
 //! The command line: parse arguments, call the library, print, and map
 //! outcomes to exit codes (0 pass, 1 an invariant failed, 2 bad input or
-//! usage, 3 inconclusive: a budget stopped the run before it was decided,
-//! 4 incomplete: a sweep or comparison interrupted, a merge with seeds
-//! missing).
+//! usage, 3 inconclusive: a budget or an interrupt stopped the run before
+//! it was decided, 4 incomplete: a sweep or comparison interrupted, a merge
+//! with seeds missing; 130 a run interrupted twice, nothing written).
 
 use crate::report::{self, Perf, Summary};
 use crate::scenario::Scenario;
@@ -152,6 +152,9 @@ pub const EXIT_INCONCLUSIVE: i32 = 3;
 /// Exit status: a sweep or comparison was interrupted before every run
 /// finished, or a merge found seeds missing (what finished is kept).
 pub const EXIT_INCOMPLETE: i32 = 4;
+/// Exit status: a run interrupted a second time, before it wrote its
+/// report (128 + SIGINT, as a shell reports a process Ctrl-C killed).
+const EXIT_INTERRUPTED_TWICE: i32 = 130;
 
 /// Entry point of the binary; returns the exit status.
 pub fn main() -> i32 {
@@ -282,6 +285,19 @@ fn run(
         eprintln!("error: {e}");
         return EXIT_USAGE;
     }
+    // Ctrl-C or SIGTERM: the run stops at its next check and writes its
+    // report (inconclusive, stopped_by "interrupted"); a second one exits
+    // at once, writing nothing. Installed before the folder is locked.
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED_TWICE);
+        }
+        eprintln!(
+            "\ninterrupted: stopping the run and writing its report (interrupt again to stop at once)"
+        );
+    });
     let mut outdir = match crate::output::OutDir::lock(&dir) {
         Ok(o) => o,
         Err(e) => {
@@ -341,7 +357,8 @@ fn run(
             }
         }
     }
-    let checked = crate::run_checked_with(&scenario, seed, extra, progress_bar(quiet));
+    let checked =
+        crate::run_checked_with(&scenario, seed, extra, progress_bar(quiet), Some(interrupt));
     if let (Some(w), Some(f), Some(t)) = (tracer, trace_file, trace.as_ref()) {
         let w = Rc::try_unwrap(w)
             .ok()

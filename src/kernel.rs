@@ -92,6 +92,8 @@ pub enum StopReason {
     /// The process's resident memory went over the memory budget
     /// (`--max-memory`).
     MemoryMax,
+    /// The user interrupted the run (Ctrl-C or SIGTERM).
+    Interrupted,
 }
 
 impl StopReason {
@@ -100,7 +102,10 @@ impl StopReason {
     pub fn is_budget(self) -> bool {
         matches!(
             self,
-            StopReason::SimTimeMax | StopReason::KernelEventsMax | StopReason::MemoryMax
+            StopReason::SimTimeMax
+                | StopReason::KernelEventsMax
+                | StopReason::MemoryMax
+                | StopReason::Interrupted
         )
     }
 
@@ -112,6 +117,7 @@ impl StopReason {
             StopReason::SimTimeMax,
             StopReason::KernelEventsMax,
             StopReason::MemoryMax,
+            StopReason::Interrupted,
         ]
         .into_iter()
         .find(|r| r.as_str() == text)
@@ -124,6 +130,7 @@ impl StopReason {
             StopReason::SimTimeMax => "sim-time-max",
             StopReason::KernelEventsMax => "kernel-events-max",
             StopReason::MemoryMax => "memory-max",
+            StopReason::Interrupted => "interrupted",
         }
     }
 }
@@ -171,6 +178,11 @@ impl<E> Kernel<E> {
     /// Events waiting in the queue.
     pub fn pending(&self) -> usize {
         self.queue.len() + self.current.len()
+    }
+
+    /// Lower the kernel event budget to `events` (never raise it).
+    pub fn cut_at(&mut self, events: u64) {
+        self.budget.kernel_events_max = self.budget.kernel_events_max.min(events);
     }
 
     pub fn budget(&self) -> Budget {

@@ -66,26 +66,36 @@ pub fn run_checked(
     seed: u64,
     extra: Vec<Box<dyn history::Observer>>,
 ) -> Checked {
-    run_checked_with(scenario, seed, extra, None)
+    run_checked_with(scenario, seed, extra, None, None)
 }
 
 /// [`run_checked`], telling `progress` (simulated now, simulated end) as
-/// the main run goes.
+/// the main run goes, and stopping it (`interrupted`, an inconclusive
+/// verdict) soon after `interrupt` is set.
 pub fn run_checked_with(
     scenario: &scenario::Scenario,
     seed: u64,
     extra: Vec<Box<dyn history::Observer>>,
     progress: Option<Box<dyn FnMut(kernel::Time, kernel::Time)>>,
+    interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> Checked {
     use std::cell::RefCell;
     use std::rc::Rc;
-    let (mut checked, ctx) = run_checks_with(scenario, seed, extra, progress);
+    let (mut checked, ctx) = run_checks_with(scenario, seed, extra, progress, interrupt);
     if !checked.violations.is_empty() {
         let explainer = Rc::new(RefCell::new(check::Explainer::new(
             &ctx,
             &checked.violations,
         )));
         let mut again = World::new(scenario, seed);
+        // A run cut from outside (memory, an interrupt) at a point no
+        // budget of the scenario marks: the replay stops at the same event.
+        if matches!(
+            checked.result.stop_reason,
+            kernel::StopReason::MemoryMax | kernel::StopReason::Interrupted
+        ) {
+            again.cut_at(checked.result.kernel_events);
+        }
         again.add_observer(Box::new(history::Shared(explainer.clone())));
         again.run();
         explainer.borrow().explain(&mut checked.violations);
@@ -100,7 +110,7 @@ pub fn run_checks(
     seed: u64,
     extra: Vec<Box<dyn history::Observer>>,
 ) -> (Checked, check::Context) {
-    run_checks_with(scenario, seed, extra, None)
+    run_checks_with(scenario, seed, extra, None, None)
 }
 
 fn run_checks_with(
@@ -108,12 +118,16 @@ fn run_checks_with(
     seed: u64,
     extra: Vec<Box<dyn history::Observer>>,
     progress: Option<Box<dyn FnMut(kernel::Time, kernel::Time)>>,
+    interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> (Checked, check::Context) {
     use std::cell::RefCell;
     use std::rc::Rc;
     let mut world = World::new(scenario, seed);
     if let Some(p) = progress {
         world.set_progress(p);
+    }
+    if let Some(flag) = interrupt {
+        world.set_interrupt(flag);
     }
     let ctx = check::Context::new(scenario, world.catalog(), world.fault_plan());
     let checks = Rc::new(RefCell::new(check::Checks::new(

@@ -466,3 +466,73 @@ fn the_repro_line_is_shell_quoted() {
     );
     assert!(!tmp.path().join("PWNED").exists());
 }
+
+/// Ctrl-C (here SIGINT) during a long run stops it at its next check and
+/// writes its report: inconclusive, `stopped_by = "interrupted"`, exit 3.
+#[test]
+fn an_interrupted_run_writes_an_inconclusive_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("long.toml");
+    std::fs::write(
+        &path,
+        r#"
+[scenario]
+name = "long"
+duration = "100000s"
+
+[[topics]]
+name = "t"
+partitions = 4
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 2000
+
+[[groups]]
+name = "g"
+topics = ["t"]
+auto_offset_reset = "earliest"
+"#,
+    )
+    .unwrap();
+    let dir = tmp.path().join("out");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_eventsim"))
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+            "--quiet",
+            "--max-memory",
+            "1TiB",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The handler is installed before the folder is locked: once the lock
+    // file exists, an interrupt is the run's to handle.
+    for _ in 0..600 {
+        if dir.join(".eventsim.lock").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let summary = summary(&dir);
+    assert_eq!(summary["stopped_by"], "interrupted");
+    assert_eq!(summary["verdict"], "inconclusive");
+    assert!(
+        summary["sim_time_ns"].as_u64().unwrap() < 100_000_000_000_000,
+        "stopped early"
+    );
+    assert!(dir.join("manifest.json").exists());
+}

@@ -103,6 +103,7 @@ pub fn verdict(checks: &[CheckResult], stop: StopReason) -> (&'static str, Optio
         StopReason::MemoryMax => {
             "the run stopped at its memory budget (--max-memory; by default half of the machine's memory)"
         }
+        StopReason::Interrupted => "the run was interrupted (Ctrl-C or SIGTERM)",
         StopReason::SimTimeMax if !open.is_empty() => {
             "the run stopped at its simulated time budget (scenario.duration + scenario.drain) before every group caught up"
         }

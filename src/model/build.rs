@@ -488,6 +488,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         producer_nodes,
         progress: None,
         max_memory: crate::budget::max_memory(),
+        interrupt: None,
     };
 
     // First events: arrivals, follower fetches, group joins, the tick.

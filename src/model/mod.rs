@@ -250,6 +250,9 @@ pub struct World {
     pub(crate) progress: Option<Box<dyn FnMut(Time, Time)>>,
     /// The memory budget (bytes of resident memory) the run stops at.
     pub(crate) max_memory: u64,
+    /// Set from outside (a Ctrl-C handler): the run stops at its next
+    /// check, every 65,536 kernel events.
+    pub(crate) interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What a finished run hands to reports.
@@ -295,6 +298,17 @@ impl World {
     /// kernel events: for progress bars. Nothing of the run depends on it.
     pub fn set_progress(&mut self, f: Box<dyn FnMut(Time, Time)>) {
         self.progress = Some(f);
+    }
+
+    /// Stop (as `interrupted`) at the next check after `flag` is set.
+    pub fn set_interrupt(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.interrupt = Some(flag);
+    }
+
+    /// End the run after `events` kernel events (as `kernel-events-max`),
+    /// if it would go on longer: replays a cut run to the same point.
+    pub fn cut_at(&mut self, events: u64) {
+        self.kernel.cut_at(events);
     }
 
     /// Add an observer of the history (metrics are always observed).
@@ -347,6 +361,13 @@ impl World {
                 }
                 if crate::budget::resident_bytes().is_some_and(|b| b > self.max_memory) {
                     break StopReason::MemoryMax;
+                }
+                if self
+                    .interrupt
+                    .as_ref()
+                    .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+                {
+                    break StopReason::Interrupted;
                 }
             }
         };
@@ -510,6 +531,42 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interrupted_run_stops_at_its_next_check_and_replays_to_the_same_event() {
+        let s = crate::scenario::Scenario::parse(
+            r#"
+[scenario]
+name = "i"
+duration = "1000s"
+[[topics]]
+name = "t"
+partitions = 2
+[[producers]]
+name = "p"
+topic = "t"
+rate = 1000
+[[groups]]
+name = "g"
+topics = ["t"]
+"#,
+            "i.toml",
+        )
+        .unwrap();
+        let mut w = World::new(&s, 1);
+        w.set_interrupt(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+            true,
+        )));
+        let cut = w.run();
+        assert_eq!(cut.stop_reason, StopReason::Interrupted);
+        assert_eq!(cut.kernel_events, 1 << 16);
+        let mut again = World::new(&s, 1);
+        again.cut_at(cut.kernel_events);
+        let replay = again.run();
+        assert_eq!(replay.kernel_events, cut.kernel_events);
+        assert_eq!(replay.sim_time_ns, cut.sim_time_ns);
+        assert_eq!(replay.metrics.counts.applied, cut.metrics.counts.applied);
+    }
 
     #[test]
     fn an_event_costs_36_bytes() {
