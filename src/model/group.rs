@@ -182,13 +182,16 @@ impl World {
             return;
         }
         if grp.assignment != Assignment::CooperativeSticky {
+            // Eager: the member gives up everything it owns, in order.
+            let grp = &mut self.groups[g as usize];
+            let mut owned = Vec::new();
             for idx in 0..grp.parts.len() {
-                if self.groups[g as usize].owner[idx] == Some(consumer) {
-                    let part = self.groups[g as usize].parts[idx];
-                    self.revoke(consumer, part);
-                    self.groups[g as usize].owner[idx] = None;
+                if grp.owner[idx] == Some(consumer) {
+                    owned.push(grp.parts[idx]);
+                    grp.owner[idx] = None;
                 }
             }
+            self.revoke_many(consumer, &owned);
         }
         let c = &self.consumers[consumer as usize];
         if c.current.is_some_and(|cur| cur.revoked) {
@@ -222,40 +225,66 @@ impl World {
     /// first). An expelled consumer is not told (it finds out when it next
     /// polls or commits); a member that is down cannot commit.
     fn revoke(&mut self, consumer: u32, part: u32) {
+        self.revoke_many(consumer, &[part]);
+    }
+
+    /// [`World::revoke`] for several partitions, in order: each commits as
+    /// it would alone, and the consumer's partitions are re-indexed once.
+    fn revoke_many(&mut self, consumer: u32, revoked: &[u32]) {
         let g = self.consumers[consumer as usize].group;
         if !self.groups[g as usize].members.contains(&consumer) {
             return;
         }
         let commit = self.groups[g as usize].commit;
-        let up = self.is_up(self.consumers[consumer as usize].node);
-        let c = &self.consumers[consumer as usize];
-        let Some(idx) = c.idx(part) else {
-            return;
-        };
         let client = self.groups[g as usize].client;
-        let offset = match commit {
-            _ if !up => None,
-            CommitMode::AfterProcess => Some(c.parts[idx].processed),
-            // Java: the revocation runs inside poll(), when what earlier
-            // polls returned has been processed (the event in hand is
-            // committed when it finishes, as the rebalance waits for it).
-            CommitMode::Auto if client == ConsumerClient::Java => Some(c.parts[idx].processed),
-            CommitMode::Auto => Some(c.parts[idx].position),
-            // In a transaction, offsets commit with the transaction (a
-            // revoked partition's open transaction is fenced by the
-            // generation and aborts; the new owner processes again).
-            CommitMode::BeforeProcess
-            | CommitMode::AtomicWithEffect
-            | CommitMode::InTransaction => None,
-        };
-        if let Some(offset) = offset {
-            self.commit(consumer, part, offset);
+        let up = self.is_up(self.consumers[consumer as usize].node);
+        let mut gone = Vec::with_capacity(revoked.len());
+        for &part in revoked {
+            let c = &self.consumers[consumer as usize];
+            let Some(idx) = c.idx(part) else {
+                continue;
+            };
+            gone.push((idx, part));
+            let offset = match commit {
+                _ if !up => None,
+                CommitMode::AfterProcess => Some(c.parts[idx].processed),
+                // Java: the revocation runs inside poll(), when what earlier
+                // polls returned has been processed (the event in hand is
+                // committed when it finishes, as the rebalance waits for it).
+                CommitMode::Auto if client == ConsumerClient::Java => Some(c.parts[idx].processed),
+                CommitMode::Auto => Some(c.parts[idx].position),
+                // In a transaction, offsets commit with the transaction (a
+                // revoked partition's open transaction is fenced by the
+                // generation and aborts; the new owner processes again).
+                CommitMode::BeforeProcess
+                | CommitMode::AtomicWithEffect
+                | CommitMode::InTransaction => None,
+            };
+            if let Some(offset) = offset {
+                self.commit(consumer, part, offset);
+            }
+        }
+        if gone.is_empty() {
+            return;
         }
         let c = &mut self.consumers[consumer as usize];
-        c.parts.remove(idx);
+        let mut keep = vec![true; c.parts.len()];
+        for &(idx, _) in &gone {
+            keep[idx] = false;
+        }
+        let mut i = 0;
+        c.parts.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
         c.reindex();
-        c.batch.retain(|&(p, _, _)| p != part);
-        if let Some(cur) = c.current.as_mut().filter(|cur| cur.part == part) {
+        let held = &c.index;
+        c.batch.retain(|&(p, _, _)| held.contains_key(&p));
+        if let Some(cur) = c
+            .current
+            .as_mut()
+            .filter(|cur| gone.iter().any(|&(_, p)| p == cur.part))
+        {
             cur.revoked = true;
         }
         if c.rr >= c.parts.len() {
