@@ -532,27 +532,23 @@ impl World {
 mod tests {
     use super::*;
 
+    /// One producer into two partitions read by one group.
+    fn pipeline(duration: &str, rate: u32) -> crate::scenario::Scenario {
+        crate::scenario::Scenario::parse(
+            &format!(
+                "[scenario]\nname = \"t\"\nduration = \"{duration}\"\n\
+                 [[topics]]\nname = \"t\"\npartitions = 2\n\
+                 [[producers]]\nname = \"p\"\ntopic = \"t\"\nrate = {rate}\n\
+                 [[groups]]\nname = \"g\"\ntopics = [\"t\"]\n"
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn an_interrupted_run_stops_at_its_next_check_and_replays_to_the_same_event() {
-        let s = crate::scenario::Scenario::parse(
-            r#"
-[scenario]
-name = "i"
-duration = "1000s"
-[[topics]]
-name = "t"
-partitions = 2
-[[producers]]
-name = "p"
-topic = "t"
-rate = 1000
-[[groups]]
-name = "g"
-topics = ["t"]
-"#,
-            "i.toml",
-        )
-        .unwrap();
+        let s = pipeline("1000s", 1000);
         let mut w = World::new(&s, 1);
         w.set_interrupt(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
             true,
@@ -577,25 +573,7 @@ topics = ["t"]
 
     #[test]
     fn a_run_over_its_memory_budget_stops_cleanly_and_is_inconclusive() {
-        let s = crate::scenario::Scenario::parse(
-            r#"
-[scenario]
-name = "m"
-duration = "10s"
-[[topics]]
-name = "t"
-partitions = 2
-[[producers]]
-name = "p"
-topic = "t"
-rate = 10000
-[[groups]]
-name = "g"
-topics = ["t"]
-"#,
-            "m.toml",
-        )
-        .unwrap();
+        let s = pipeline("10s", 10000);
         let whole = World::new(&s, 1).run();
         assert_ne!(whole.stop_reason, StopReason::MemoryMax);
         assert!(whole.kernel_events > 1 << 16);
