@@ -24,16 +24,26 @@ topics = ["orders"]
 
 /// Run `eventsim check` on `text` and return (exit code, stderr).
 fn check(text: &str) -> (Option<i32>, String) {
+    check_with(text, &[])
+}
+
+fn check_with(text: &str, args: &[&str]) -> (Option<i32>, String) {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("bad.toml");
     std::fs::write(&path, text).unwrap();
-    let o = eventsim(&["check", path.to_str().unwrap()]);
+    let mut all = args.to_vec();
+    all.extend(["check", path.to_str().unwrap()]);
+    let o = eventsim(&all);
     let err = stderr(&o).replace(path.to_str().unwrap(), "bad.toml");
     (o.status.code(), err)
 }
 
 fn assert_error(text: &str, location: &str, needles: &[&str]) {
-    let (code, err) = check(text);
+    assert_error_with(text, &[], location, needles);
+}
+
+fn assert_error_with(text: &str, args: &[&str], location: &str, needles: &[&str]) {
+    let (code, err) = check_with(text, args);
     assert_eq!(code, Some(2), "expected exit 2, stderr: {err}");
     assert!(
         err.contains(&format!("bad.toml:{location}:")),
@@ -576,19 +586,25 @@ fn a_scenario_beyond_the_memory_budget_is_refused_at_its_costliest_field() {
         "14:8",
         &["producers[0].keys", "keys drawn of 9.223e18"],
     );
-    assert_error(
+    // Rates and durations beyond the kernel event budget (2e9 events):
+    // the checkers' bits for 2e9 events, about 12 GB, beyond 4 GiB.
+    let budget = ["--max-memory", "4GiB"];
+    assert_error_with(
         &GOOD.replace("rate = 10", "rate = 1e15"),
+        &budget,
         "13:8",
         &["producers[0].rate", "events kept for the run"],
     );
-    assert_error(
+    assert_error_with(
         &GOOD.replace("rate = 10", "rate = 1e12"),
+        &budget,
         "13:8",
         &["producers[0].rate", "events kept for the run"],
     );
     // A run of 100,000 days at 10 events/s: the events it would keep.
-    assert_error(
+    assert_error_with(
         &GOOD.replace("duration = \"1s\"", "duration = \"100000d\""),
+        &budget,
         "13:8",
         &["producers[0].rate", "about 2.000e9 events kept for the run"],
     );

@@ -9,6 +9,7 @@ use super::keymap::KeyMap;
 use super::network::{Network, Node};
 use super::partitioner::PartitionChooser;
 use super::producer::{ArrivalRt, ProdPart};
+use super::release::RELEASE_MIN;
 use super::txn::TxnRt;
 use super::{
     BrokerRt, ConsumerRt, Ev, GroupRt, NodeState, PartitionRt, ProducerRt, TICK_NS, World,
@@ -325,7 +326,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             isolation: g.isolation,
             idempotency: g.idempotency,
             dedup_capacity: g.dedup_capacity,
-            effect: g.effect,
             processing: Sampler::new(&g.processing),
             by_type,
             emits,
@@ -347,11 +347,9 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             target: vec![None; n],
             committed: vec![None; n],
             committed_epoch: vec![0; n],
-            state: KeyMap::new(key_space.len()),
             dedup: EventBits::default(),
             dedup_fifo: VecDeque::new(),
             versions: KeyMap::new(key_space.len()),
-            set_members: EventBits::default(),
         });
         catalog.groups.push(g.name.clone());
     }
@@ -465,7 +463,10 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         producers,
         requests: Vec::new(),
         free_requests: Vec::new(),
-        events: Vec::new(),
+        events: Default::default(),
+        release_at: RELEASE_MIN,
+        release_min: RELEASE_MIN,
+        release_mask: 0xFFFF,
         key_versions: KeyMap::new(key_space.len()),
         groups,
         consumers,

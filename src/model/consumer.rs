@@ -12,7 +12,7 @@ use super::txn::is_record;
 use super::{Ev, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::{Rng, Time};
-use crate::scenario::{CommitMode, ConsumerClient, Effect, EmitMode, Idempotency, OnFailure};
+use crate::scenario::{CommitMode, ConsumerClient, EmitMode, Idempotency, OnFailure};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
@@ -450,7 +450,7 @@ impl World {
                         part_in_topic: part,
                         size: u64::from(e.size),
                         event_type: e.event_type,
-                        origin: Some(e.origin),
+                        origin: Some((e.origin, e.origin_created_ns)),
                         value: None,
                     },
                 );
@@ -582,18 +582,9 @@ impl World {
             }
             Idempotency::Version => *grp.versions.get_mut(e.key) = e.version,
         }
-        let slot = grp.state.get_mut(e.key);
-        match grp.effect {
-            Effect::Sum => *slot += i64::from(e.value),
-            Effect::LastWrite => *slot = i64::from(e.value),
-            Effect::Count => *slot += 1,
-            Effect::Set => {
-                if !grp.set_members.insert(event) {
-                    *slot += 1;
-                }
-            }
-        }
-        let origin_created_ns = self.events[e.origin as usize].created_ns;
+        // The effect on the service's state is the observation: the
+        // checkers fold it (`convergence`), so the model keeps no copy.
+        let origin_created_ns = e.origin_created_ns;
         self.observe(Observation::Applied {
             event,
             group: g,
@@ -633,7 +624,7 @@ impl World {
                     part_in_topic: part,
                     size: u64::from(e.size),
                     event_type: rule.event_type,
-                    origin: Some(e.origin),
+                    origin: Some((e.origin, e.origin_created_ns)),
                     value: None,
                 },
             );

@@ -9,7 +9,7 @@ use crate::history::{EventId, Observation};
 use crate::kernel::Time;
 use crate::metrics::EventBits;
 use crate::scenario::{
-    Assignment, CommitMode, ConsumerClient, Effect, EmitMode, Idempotency, Isolation, OffsetReset,
+    Assignment, CommitMode, ConsumerClient, EmitMode, Idempotency, Isolation, OffsetReset,
     OnFailure,
 };
 use std::collections::VecDeque;
@@ -43,7 +43,6 @@ pub(crate) struct GroupRt {
     pub isolation: Isolation,
     pub idempotency: Idempotency,
     pub dedup_capacity: Option<u64>,
-    pub effect: Effect,
     pub processing: Sampler,
     pub by_type: Vec<Option<Sampler>>,
     pub emits: Vec<EmitRt>,
@@ -75,11 +74,9 @@ pub(crate) struct GroupRt {
     /// a consumer that starts from it checks it for divergence).
     pub committed_epoch: Vec<u32>,
     // State store.
-    pub state: super::keymap::KeyMap<i64>,
     pub dedup: EventBits,
     pub dedup_fifo: VecDeque<EventId>,
     pub versions: super::keymap::KeyMap<u32>,
-    pub set_members: EventBits,
 }
 
 impl World {

@@ -23,7 +23,9 @@ mod keymap;
 mod network;
 pub mod partitioner;
 mod producer;
+mod release;
 mod txn;
+mod window;
 
 use crate::history::{Catalog, EventId, KeyId, Observation, Observer};
 use crate::kernel::{Kernel, StopReason, Time};
@@ -181,12 +183,16 @@ pub(crate) enum ProduceResult {
     NotLeader,
 }
 
-/// What one event is, kept once for the whole run: 36 bytes (4-byte
-/// alignment, so the two 64-bit fields leave no padding).
+/// What one event is, kept while any part of the model can reach it:
+/// 44 bytes (4-byte alignment, so the 64-bit fields leave no padding).
 #[derive(Clone, Copy, Debug)]
 #[repr(C, packed(4))]
 pub(crate) struct EventMeta {
     pub created_ns: Time,
+    /// When the origin of its causal chain was created (its own
+    /// `created_ns` for an origin): kept here because the origin's own
+    /// record may be released long before.
+    pub origin_created_ns: Time,
     pub origin: EventId,
     pub key: KeyId,
     /// Per-key version: 1 for the key's first event in the run, and so on.
@@ -215,7 +221,15 @@ pub struct World {
     pub(crate) producers: Vec<ProducerRt>,
     pub(crate) requests: Vec<Request>,
     pub(crate) free_requests: Vec<u32>,
-    pub(crate) events: Vec<EventMeta>,
+    /// Event records, indexed by event id; those no part of the model can
+    /// reach any more are released (`World::release`).
+    pub(crate) events: window::Window<EventMeta>,
+    /// Release again once this many event records are held.
+    pub(crate) release_at: usize,
+    /// Fewest records added between two releases, and how often (a mask
+    /// of the kernel event count) to look: see `release.rs`.
+    pub(crate) release_min: usize,
+    pub(crate) release_mask: u64,
     pub(crate) key_versions: keymap::KeyMap<u32>,
     pub(crate) groups: Vec<GroupRt>,
     pub(crate) consumers: Vec<ConsumerRt>,
@@ -300,6 +314,16 @@ impl World {
         self.progress = Some(f);
     }
 
+    /// Release what the run can no longer reach far more often than
+    /// needed (every 64 kernel events, and whenever 64 more event records
+    /// are held): for tests that check releasing changes no output.
+    #[doc(hidden)]
+    pub fn release_often(&mut self) {
+        self.release_min = 64;
+        self.release_mask = 63;
+        self.release_at = 64;
+    }
+
     /// Stop (as `interrupted`) at the next check after `flag` is set.
     pub fn set_interrupt(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
         self.interrupt = Some(flag);
@@ -354,6 +378,11 @@ impl World {
             }
             if let Some(reason) = self.stop {
                 break reason;
+            }
+            if self.kernel.events_processed() & self.release_mask == 0
+                && self.events.live() >= self.release_at
+            {
+                self.release();
             }
             if self.kernel.events_processed() & 0xFFFF == 0 {
                 if let Some(p) = &mut self.progress {
@@ -565,10 +594,10 @@ mod tests {
     }
 
     #[test]
-    fn an_event_costs_36_bytes() {
-        // Kept for every event of the run: its size is the run's memory
-        // per event (docs/performance.md).
-        assert_eq!(std::mem::size_of::<EventMeta>(), 36);
+    fn an_event_costs_44_bytes() {
+        // Kept for every live event: its size is most of the run's memory
+        // per live event (docs/performance.md).
+        assert_eq!(std::mem::size_of::<EventMeta>(), 44);
     }
 
     #[test]

@@ -17,14 +17,15 @@ use crate::scenario::{Acks, Arrival, ProducerClient};
 use rand_distr::{Distribution, Exp1};
 
 /// What a new record is: its key, partition (in the producer's topic),
-/// size and type, the event it was caused by (none: it is an origin), and
+/// size and type, the origin of the chain it was caused by and when that
+/// origin was created (none: it is an origin), and
 /// its value (none: drawn; `TOMBSTONE`: a delete).
 pub(crate) struct NewRecord {
     pub key: KeyId,
     pub part_in_topic: u32,
     pub size: u64,
     pub event_type: u16,
-    pub origin: Option<EventId>,
+    pub origin: Option<(EventId, Time)>,
     pub value: Option<u32>,
 }
 
@@ -45,7 +46,7 @@ pub(crate) struct ArrivalRt {
 /// first batch against it.
 pub(crate) struct ProdPart {
     /// Event of each sequence number sent to this partition (what a request carries).
-    pub seq_events: Vec<EventId>,
+    pub seq_events: super::window::Window<EventId>,
     /// First sequence number not yet in a request.
     pub queued_from: u32,
     pub queued_bytes: u64,
@@ -69,7 +70,7 @@ pub(crate) struct ProdPart {
 impl Default for ProdPart {
     fn default() -> Self {
         ProdPart {
-            seq_events: Vec::new(),
+            seq_events: Default::default(),
             queued_from: 0,
             queued_bytes: 0,
             in_flight: 0,
@@ -218,9 +219,13 @@ impl World {
         let partition = prod.first_part + part_in_topic;
         let drawn = (rand::Rng::r#gen::<u32>(&mut prod.rng) % 1000) + 1;
         let value = value.unwrap_or(drawn);
-        let origin = origin.unwrap_or(id);
+        let (origin, origin_created_ns) = match origin {
+            Some(o) => o,
+            None => (id, now),
+        };
         self.events.push(EventMeta {
             created_ns: now,
+            origin_created_ns,
             origin,
             key,
             version,
@@ -233,7 +238,6 @@ impl World {
         pp.seq_events.push(id);
         pp.queued_bytes += size;
         let transactional = prod.txn.is_some();
-        let origin_created_ns = self.events[origin as usize].created_ns;
         self.observe(Observation::Produced {
             event: id,
             producer: p,

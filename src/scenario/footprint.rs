@@ -8,7 +8,8 @@
 //! its links to every broker), per key drawn (at most one per event, and
 //! never more than the key space: keys cost nothing until drawn; the
 //! per-key state of the model, each group and checker), per event kept
-//! for the run (produced and emitted events, at most one per kernel event)
+//! for the run (the checkers' bits for produced and emitted events, at
+//! most one per kernel event)
 //! per fault the random generator plans, and per point of the time series
 //! kept for each partition. Arithmetic is in `f64`, so no
 //! user number can overflow it.
@@ -35,8 +36,13 @@ const PER_KEY: f64 = 64.0;
 /// Bytes per key drawn per group (the group's and the checkers' per-key
 /// state, in hash maps that double as they grow).
 const PER_GROUP_KEY: f64 = 192.0;
-/// Bytes per event kept for the whole run.
-const PER_EVENT: f64 = 100.0;
+/// Bytes per event kept for the whole run: the metrics' and checkers'
+/// bits per event (a few global, a few per group, in vectors that double
+/// as they grow). The model's own record of an event is released once no
+/// part of it can reach the event, so it is live state, not per event.
+const PER_EVENT: f64 = 4.0;
+/// Bytes per event kept for the whole run, per group.
+const PER_EVENT_GROUP: f64 = 2.0;
 /// Bytes per fault of the plan.
 const PER_FAULT: f64 = 300.0;
 /// Bytes per point of a time series (time and value, and the spare
@@ -223,7 +229,7 @@ impl Scenario {
             costs.push(Cost {
                 path: vec![key("producers"), Step::Index(i), key("rate")],
                 what: format!("about {} events kept for the run", count(events)),
-                bytes: events * PER_EVENT,
+                bytes: events * (PER_EVENT + PER_EVENT_GROUP * groups),
             });
         }
         if let Some(r) = &self.faults.random {
