@@ -724,6 +724,11 @@ impl<'a> Validator<'a> {
 /// Something that watches a run as it happens.
 pub trait Observer {
     fn observe(&mut self, at: Time, observation: &Observation);
+    /// No later observation of this run names an event below `below`:
+    /// per-event state for those may go. Told by a running model (never
+    /// by a history file read back); not an observation, and nothing an
+    /// observer reports may depend on it.
+    fn released(&mut self, _below: EventId) {}
 }
 
 /// One line of a history file.
@@ -799,5 +804,8 @@ pub struct Shared<O>(pub std::rc::Rc<std::cell::RefCell<O>>);
 impl<O: Observer> Observer for Shared<O> {
     fn observe(&mut self, at: Time, observation: &Observation) {
         self.0.borrow_mut().observe(at, observation);
+    }
+    fn released(&mut self, below: EventId) {
+        self.0.borrow_mut().released(below);
     }
 }

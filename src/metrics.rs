@@ -157,33 +157,54 @@ impl Rate {
     }
 }
 
-/// A growable bit set over event ids.
+/// A growable bit set over event ids. The words below an id can be
+/// released ([`EventBits::release_below`]) once no observation can name
+/// those events again; a released id reads as absent.
 #[derive(Clone, Debug, Default)]
-pub struct EventBits(Vec<u64>);
+pub struct EventBits {
+    words: Vec<u64>,
+    /// Index of `words[0]` among all words.
+    base: u32,
+}
 
 impl EventBits {
     /// Set the bit; returns whether it was already set.
     #[inline]
     pub fn insert(&mut self, id: EventId) -> bool {
-        let (word, bit) = ((id / 64) as usize, id % 64);
-        if word >= self.0.len() {
-            self.0.resize((word + 1).next_power_of_two(), 0);
+        let (word, bit) = ((id / 64).wrapping_sub(self.base) as usize, id % 64);
+        if word >= self.words.len() {
+            if id / 64 < self.base {
+                return false; // released: the caller never names it again
+            }
+            self.words.resize((word + 1).next_power_of_two(), 0);
         }
-        let was = self.0[word] >> bit & 1 == 1;
-        self.0[word] |= 1 << bit;
+        let was = self.words[word] >> bit & 1 == 1;
+        self.words[word] |= 1 << bit;
         was
     }
 
     #[inline]
     pub fn contains(&self, id: EventId) -> bool {
-        self.0
-            .get((id / 64) as usize)
+        self.words
+            .get((id / 64).wrapping_sub(self.base) as usize)
             .is_some_and(|w| w >> (id % 64) & 1 == 1)
     }
 
     pub fn remove(&mut self, id: EventId) {
-        if let Some(w) = self.0.get_mut((id / 64) as usize) {
+        if let Some(w) = self
+            .words
+            .get_mut((id / 64).wrapping_sub(self.base) as usize)
+        {
             *w &= !(1 << (id % 64));
+        }
+    }
+
+    /// Forget every id below `below` (rounded down to a word).
+    pub fn release_below(&mut self, below: EventId) {
+        let n = ((below / 64).saturating_sub(self.base) as usize).min(self.words.len());
+        if n > 0 {
+            self.words.drain(..n);
+            self.base += n as u32;
         }
     }
 }
@@ -276,6 +297,12 @@ impl Metrics {
 }
 
 impl Observer for Metrics {
+    fn released(&mut self, below: EventId) {
+        for b in self.delivered.iter_mut().chain(&mut self.applied) {
+            b.release_below(below);
+        }
+    }
+
     // Inlined into each call site, where the variant is known: the match
     // folds away to the one arm that applies.
     #[inline(always)]
@@ -390,6 +417,30 @@ mod tests {
         assert!(b.contains(1000) && !b.contains(999));
         b.remove(5);
         assert!(!b.contains(5));
+    }
+
+    #[test]
+    fn released_bits_read_as_absent_and_the_rest_keep_their_ids() {
+        let mut b = EventBits::default();
+        for id in [3, 64, 130, 200, 5000] {
+            b.insert(id);
+        }
+        b.release_below(150); // words 0 and 1 go; word 2 (128..192) stays
+        assert!(!b.contains(3) && !b.contains(64));
+        assert!(b.contains(130) && b.contains(200) && b.contains(5000));
+        assert!(!b.contains(131));
+        assert!(b.insert(200));
+        assert!(!b.insert(6000));
+        assert!(b.contains(6000));
+        b.remove(130);
+        assert!(!b.contains(130));
+        // Below what was released: no panic, nothing kept.
+        assert!(!b.insert(10));
+        assert!(!b.contains(10));
+        b.remove(10);
+        b.release_below(1_000_000);
+        assert!(!b.contains(6000));
+        assert!(!b.insert(1_000_100) && b.contains(1_000_100));
     }
 
     #[test]

@@ -194,31 +194,50 @@ impl eventsim::history::Observer for Transcript {
     }
 }
 
+/// Every observation of a run, then its end, counts and every checker's
+/// results and violations.
 fn transcript(s: &eventsim::scenario::Scenario, seed: u64, release_often: bool) -> Vec<String> {
-    let lines = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let lines = Rc::new(RefCell::new(Vec::new()));
     let mut world = eventsim::World::new(s, seed);
     if release_often {
         world.release_often();
     }
+    let ctx = eventsim::check::Context::new(s, world.catalog(), world.fault_plan());
+    let checks = Rc::new(RefCell::new(eventsim::check::Checks::new(
+        ctx,
+        eventsim::check::CheckConfig::from_scenario(s),
+    )));
+    world.add_observer(Box::new(eventsim::history::Shared(checks.clone())));
     world.add_observer(Box::new(Transcript(lines.clone())));
     let r = world.run();
-    let mut lines = std::rc::Rc::try_unwrap(lines)
+    let (results, violations) = checks.borrow_mut().finish(
+        r.sim_time_ns,
+        r.production_end_ns,
+        r.stop_reason.is_budget(),
+    );
+    let mut lines = Rc::try_unwrap(lines)
         .expect("the world is gone")
         .into_inner();
     lines.push(format!(
         "end {} {} {:?} {:?}",
         r.sim_time_ns, r.kernel_events, r.stop_reason, r.log_end_offsets
     ));
+    lines.push(format!("{:?}", r.metrics.counts));
+    lines.push(format!("{results:?}"));
+    lines.push(format!("{violations:?}"));
     lines
 }
 
 /// Releasing what the run can no longer reach (trimmed logs and sequence
-/// tables, released event records) changes nothing a run does: every
-/// shipped scenario, released every 64 kernel events, observes exactly
-/// what it observes without. A release that dropped something still
-/// needed would panic or change an observation.
+/// tables, released event records, the checkers' and metrics' per-event
+/// bits) changes nothing a run does: every shipped scenario, released
+/// every 64 kernel events, observes, counts and judges exactly what it
+/// does without. A release that dropped something still needed would
+/// panic or change a line.
 #[test]
-fn releasing_unreachable_state_changes_no_observation() {
+fn releasing_unreachable_state_changes_no_observation_or_verdict() {
     let mut files: Vec<String> = std::fs::read_dir(repo("scenarios/faults"))
         .expect("scenarios/faults")
         .map(|e| {

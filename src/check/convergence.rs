@@ -261,6 +261,14 @@ impl Checker for Convergence {
             _ => {}
         }
     }
+    fn released(&mut self, below: EventId) {
+        // Kept: `excluded` and `aborted`, which `finish` reads for writes
+        // applied and never acknowledged, however old.
+        self.acked.release_below(below);
+        for b in &mut self.set_seen {
+            b.release_below(below);
+        }
+    }
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
         let mut out = Vec::new();
         // Partitions a group never started on: everything acknowledged

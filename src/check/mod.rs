@@ -228,6 +228,9 @@ pub trait Checker {
     fn figures(&self) -> BTreeMap<String, Time> {
         BTreeMap::new()
     }
+    /// No later observation names an event below `below` (see
+    /// [`Observer::released`]).
+    fn released(&mut self, _below: EventId) {}
 }
 
 /// Every enabled checker, fed together.
@@ -356,6 +359,12 @@ impl Checks {
 }
 
 impl Observer for Checks {
+    fn released(&mut self, below: EventId) {
+        for c in &mut self.checkers {
+            c.released(below);
+        }
+    }
+
     fn observe(&mut self, at: Time, o: &Observation) {
         match *o {
             Observation::FaultStarted { fault } => {

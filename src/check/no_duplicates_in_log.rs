@@ -52,6 +52,10 @@ impl Checker for NoDuplicatesInLog {
             _ => {}
         }
     }
+    fn released(&mut self, below: EventId) {
+        self.in_log.release_below(below);
+        self.idempotent.release_below(below);
+    }
     fn finish(&mut self, _ctx: &Context, _end: End) -> Vec<Violation> {
         std::mem::take(&mut self.found)
     }

@@ -16,8 +16,9 @@ pub(super) struct NoLoss {
     started: FastMap<(u32, u32), u64>,
     /// Events acknowledged before (or without) being appended where seen.
     acked: EventBits,
-    /// Acknowledged events truncated from the log and not appended since.
-    truncated: BTreeMap<EventId, (Time, u32, u64)>,
+    /// Events truncated from the log and not appended since: when,
+    /// where, and whether acknowledged (so far).
+    truncated: BTreeMap<EventId, (Time, u32, u64, bool)>,
     /// Per group: acknowledged events retention deleted before it read them.
     expired: Vec<Violation>,
     /// On a cut run: acknowledged events still in the log and not applied
@@ -89,6 +90,9 @@ impl Checker for NoLoss {
             }
             Observation::Acked { event, .. } => {
                 self.acked.insert(event);
+                if let Some(t) = self.truncated.get_mut(&event) {
+                    t.3 = true;
+                }
                 for p in &mut self.pending {
                     if let Some(e) = p.get_mut(&event) {
                         e.2 = true;
@@ -116,7 +120,8 @@ impl Checker for NoLoss {
                 partition,
                 offset,
             } => {
-                self.truncated.insert(event, (at, partition, offset));
+                let acked = self.acked.contains(event);
+                self.truncated.insert(event, (at, partition, offset, acked));
             }
             Observation::Expired {
                 event,
@@ -149,10 +154,17 @@ impl Checker for NoLoss {
             _ => {}
         }
     }
+    fn released(&mut self, below: EventId) {
+        // What is still pending or truncated carries its acknowledgement.
+        self.acked.release_below(below);
+        for d in &mut self.done {
+            d.release_below(below);
+        }
+    }
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
         let mut out = std::mem::take(&mut self.expired);
-        for (&event, &(at, partition, offset)) in &self.truncated {
-            if !self.acked.contains(event) {
+        for (&event, &(at, partition, offset, acked)) in &self.truncated {
+            if !acked {
                 continue;
             }
             out.push(ctx.violation(

@@ -59,6 +59,11 @@ impl Checker for PerKeyOrder {
             }
         }
     }
+    fn released(&mut self, below: EventId) {
+        for b in self.seen.values_mut() {
+            b.release_below(below);
+        }
+    }
     fn finish(&mut self, _ctx: &Context, _end: End) -> Vec<Violation> {
         std::mem::take(&mut self.found)
     }

@@ -16,7 +16,10 @@
 //! 2. trims each producer's sequence-to-event table below its oldest
 //!    sequence still queued or in a request that is not done with.
 //! 3. releases the event records below the lowest event id that any log,
-//!    consumer, producer or transaction still holds.
+//!    consumer, producer or transaction still holds, and tells the
+//!    groups' dedup sets, the metrics and every observer (the checkers)
+//!    that no observation will name those events again
+//!    (`Observer::released`), so their per-event bits go too.
 //!
 //! The pass reads the live state only, so its cost, spread over the
 //! events added since the last one, is constant per event. Nothing it
@@ -26,7 +29,7 @@ use super::World;
 use super::broker::COMPACTED;
 use super::producer::ReqState;
 use super::txn::is_record;
-use crate::history::EventId;
+use crate::history::{EventId, Observer};
 use crate::scenario::OffsetReset;
 
 /// Fewest event records added between two passes.
@@ -39,6 +42,16 @@ impl World {
         self.trim_sequences();
         let floor = self.event_floor();
         self.events.release_below(floor);
+        // No observation will name an event below the floor again: the
+        // per-event sets of the groups, metrics and checkers may let go.
+        let below = floor as EventId;
+        for g in &mut self.groups {
+            g.dedup.release_below(below);
+        }
+        self.metrics.released(below);
+        for o in &mut self.observers {
+            o.released(below);
+        }
         let live = self.events.live();
         self.release_at = live + live.max(self.release_min);
     }
