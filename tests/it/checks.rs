@@ -2,8 +2,7 @@
 //! is caught by the right checker (exit 1) for every seed in 0..20, and its
 //! safe twin passes (exit 0); histories re-check offline to the same result.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const PAIRS: [(&str, &str, &str); 8] = [
     (

@@ -2,8 +2,7 @@
 //! the documented series, memory stays bounded on long runs, and the files
 //! are byte-identical across runs of the same seed.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn run_to(dir: &std::path::Path, scenario: &str, seed: &str) {
     let o = eventsim(&[

@@ -2,8 +2,7 @@
 //! path: with free network and broker, a single partition with one
 //! consumer is a single-server FIFO queue.
 
-mod common;
-use common::*;
+use crate::common::*;
 use eventsim::scenario::Scenario;
 
 fn mean_end_to_end_ns(s: &Scenario, seed: u64) -> (f64, u64) {

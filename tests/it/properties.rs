@@ -3,8 +3,7 @@
 //! configuration loses nothing and applies nothing twice; and a run is a
 //! pure function of its scenario and seed.
 
-mod common;
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 
 fn config(

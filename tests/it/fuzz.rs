@@ -9,13 +9,11 @@
 //! the same mutant. CI runs a short corpus; run a longer one with
 //!
 //! ```text
-//! EVENTSIM_FUZZ_CASES=5000 EVENTSIM_FUZZ_SEED=7 cargo test --release --test fuzz
+//! EVENTSIM_FUZZ_CASES=5000 EVENTSIM_FUZZ_SEED=7 cargo test --release --test it fuzz::
 //! ```
 //!
 //! A failing mutant is written to `target/fuzz-failures/` with the command
 //! that reproduces it.
-
-mod common;
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -49,7 +47,7 @@ fn corpus() -> Vec<(String, String)> {
         }
     }
     let mut files = vec![];
-    walk(&common::repo("scenarios"), &mut files);
+    walk(&crate::common::repo("scenarios"), &mut files);
     files
         .into_iter()
         .map(|p| {
@@ -519,7 +517,7 @@ fn fuzz(part: u64, parts: u64) {
             *tally.entry(what.clone()).or_insert(0u64) += 1;
         }
         if let Err(why) = result {
-            let dir = common::repo("target/fuzz-failures");
+            let dir = crate::common::repo("target/fuzz-failures");
             std::fs::create_dir_all(&dir).unwrap();
             let file = dir.join(format!("seed-{seed}-case-{case}.toml"));
             std::fs::write(&file, &text).unwrap();

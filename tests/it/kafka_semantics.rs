@@ -1,8 +1,7 @@
 //! Kafka semantics that must be visible in runs: idempotent producers,
 //! acks and min.insync.replicas, keyed partitioning, late groups.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A broker too slow for the request timeout: requests time out and are
 /// retried while the originals are still queued and will be appended.

@@ -1,8 +1,7 @@
 //! Seed sweeps: the same output whatever --jobs, shards that merge into the
 //! unsharded result, failing seeds listed with repro commands that work.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const SCENARIO: &str = "scenarios/faults/random-chaos-at-least-once.toml";
 

@@ -3,8 +3,7 @@
 //! same faults, same bytes; the fired schedule replays the run; bad fault
 //! specs exit 2 with a location.
 
-mod common;
-use common::*;
+use crate::common::*;
 use eventsim::scenario::{Faults, Scenario};
 
 fn counts(path: &str, seed: u64) -> eventsim::metrics::Counts {

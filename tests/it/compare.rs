@@ -1,8 +1,7 @@
 //! `eventsim compare`: variants x seeds, the documented CSV columns, and
 //! the partition-strategy trade-off a user should see.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn comparing_partitioners_shows_the_hot_key_trade_off() {

@@ -1,7 +1,6 @@
 //! `eventsim run` and `eventsim check` on the shipped scenarios.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn summary(dir: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json written");

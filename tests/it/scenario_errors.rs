@@ -1,7 +1,6 @@
 //! Bad scenario files exit 2 with file:line:col, the field and what was expected.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const GOOD: &str = r#"
 [scenario]

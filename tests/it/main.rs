@@ -1,0 +1,16 @@
+//! The integration tests, in one binary: each module runs the CLI or the
+//! library on real scenario files (one binary links the crate once, not
+//! once per file).
+
+mod checks;
+mod cli_run;
+mod common;
+mod compare;
+mod faults;
+mod fuzz;
+mod kafka_semantics;
+mod properties;
+mod queueing;
+mod report;
+mod scenario_errors;
+mod sweep;
