@@ -199,6 +199,12 @@ impl EventBits {
         }
     }
 
+    /// Whether `id`'s bit has been forgotten by [`EventBits::release_below`].
+    #[inline]
+    pub fn released(&self, id: EventId) -> bool {
+        id / 64 < self.base
+    }
+
     /// Forget every id below `below` (rounded down to a word).
     pub fn release_below(&mut self, below: EventId) {
         let n = ((below / 64).saturating_sub(self.base) as usize).min(self.words.len());

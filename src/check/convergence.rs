@@ -17,11 +17,10 @@ type Waiting = (u64, KeyId, u32, u32, EventId);
 /// as not.
 pub(super) struct Convergence {
     deadline_ns: Time,
-    /// Per group: key -> projection.
-    state: Vec<FastMap<KeyId, i64>>,
+    /// Per group: the projection against the reference, for the keys where
+    /// they differ now.
+    keys: Vec<Projection>,
     set_seen: Vec<EventBits>,
-    /// Per group: key -> (reference value, newest version for last-write).
-    reference: Vec<FastMap<KeyId, (i64, u32)>>,
     excluded: Vec<EventBits>,
     acked: EventBits,
     /// Records of aborted transactions: never committed, so not part of
@@ -56,9 +55,18 @@ impl Convergence {
         let g = ctx.catalog.groups.len();
         Convergence {
             deadline_ns,
-            state: vec![FastMap::default(); g],
+            keys: ctx
+                .effects
+                .iter()
+                .map(|&e| {
+                    if e == Effect::LastWrite {
+                        Projection::LastWrite(FastMap::default())
+                    } else {
+                        Projection::Difference(FastMap::default())
+                    }
+                })
+                .collect(),
             set_seen: vec![EventBits::default(); g],
-            reference: vec![FastMap::default(); g],
             excluded: vec![EventBits::default(); g],
             acked: EventBits::default(),
             aborted: EventBits::default(),
@@ -97,23 +105,90 @@ impl Convergence {
         if !self.excluded[g].insert(event)
             && folded
             && self.acked.contains(event)
-            && effect != Effect::LastWrite
-            && let Some(r) = self.reference[g].get_mut(&key)
+            && let Projection::Difference(d) = &mut self.keys[g]
         {
-            r.0 -= contribution(effect, value);
+            add(d, key, contribution(effect, value));
         }
     }
 
     /// Fold an event that happened into group `g`'s reference.
     fn add_to_reference(&mut self, ctx: &Context, g: usize, key: KeyId, version: u32, value: u32) {
-        let effect = ctx.effects[g];
-        let r = self.reference[g].entry(key).or_insert((0, 0));
-        if effect == Effect::LastWrite {
-            if version > r.1 {
-                *r = (i64::from(value), version);
+        match &mut self.keys[g] {
+            Projection::LastWrite(m) => {
+                let k = m.entry(key).or_default();
+                if version > k.reference_version {
+                    k.reference = i64::from(value);
+                    k.reference_version = version;
+                }
             }
-        } else {
-            r.0 += contribution(effect, value);
+            Projection::Difference(d) => add(d, key, -contribution(ctx.effects[g], value)),
+        }
+    }
+}
+
+/// A group's projection held against its reference.
+///
+/// For `sum`, `count` and `set` only the difference (projection minus
+/// reference) of the keys where it is not zero: a key whose effects have
+/// all been both applied and acknowledged costs nothing, so memory follows
+/// what is in flight, not the number of keys ever written. `last-write`
+/// keeps both values and the reference's version for every key: whether a
+/// late acknowledgement replaces the reference depends on that version.
+enum Projection {
+    Difference(FastMap<KeyId, i64>),
+    LastWrite(FastMap<KeyId, LastWrite>),
+}
+
+#[derive(Clone, Copy, Default)]
+struct LastWrite {
+    projection: i64,
+    reference: i64,
+    reference_version: u32,
+}
+
+/// Add `delta` to `key`'s difference, forgetting the key when it is zero.
+fn add(d: &mut FastMap<KeyId, i64>, key: KeyId, delta: i64) {
+    if delta == 0 {
+        return;
+    }
+    let slot = d.entry(key).or_insert(0);
+    *slot += delta;
+    if *slot == 0 {
+        d.remove(&key);
+    }
+}
+
+impl Projection {
+    /// The keys where the projection differs from the reference, in key
+    /// order, with the difference, or the projection and the reference.
+    fn differing(&self) -> Vec<(KeyId, Differs)> {
+        let mut out: Vec<(KeyId, Differs)> = match self {
+            Projection::Difference(d) => d.iter().map(|(&k, &by)| (k, Differs::By(by))).collect(),
+            Projection::LastWrite(m) => m
+                .iter()
+                .filter(|(_, w)| w.projection != w.reference)
+                .map(|(&k, w)| (k, Differs::Values(w.projection, w.reference)))
+                .collect(),
+        };
+        out.sort_unstable_by_key(|&(k, _)| k);
+        out
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Differs {
+    By(i64),
+    Values(i64, i64),
+}
+
+impl std::fmt::Display for Differs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Differs::By(by) if by > 0 => write!(f, "{by} more than the reference"),
+            Differs::By(by) => write!(f, "{} less than the reference", -by),
+            Differs::Values(projection, reference) => {
+                write!(f, "{projection} instead of {reference}")
+            }
         }
     }
 }
@@ -241,20 +316,23 @@ impl Checker for Convergence {
                 if !self.acked.contains(event) {
                     self.applied_unacked[g].insert(event, (key, version, value));
                 }
-                let effect = ctx.effects[g];
-                let slot = self.state[g].entry(key).or_insert(0);
-                let before = *slot;
-                match effect {
-                    Effect::Sum => *slot += i64::from(value),
-                    Effect::LastWrite => *slot = i64::from(value),
-                    Effect::Count => *slot += 1,
-                    Effect::Set => {
-                        if !self.set_seen[g].insert(event) {
-                            *slot += 1;
-                        }
+                let changed = match &mut self.keys[g] {
+                    Projection::LastWrite(m) => {
+                        let k = m.entry(key).or_default();
+                        let before = k.projection;
+                        k.projection = i64::from(value);
+                        k.projection != before
                     }
-                }
-                if *slot != before {
+                    Projection::Difference(d) => {
+                        let delta = match ctx.effects[g] {
+                            Effect::Set if self.set_seen[g].insert(event) => 0,
+                            effect => contribution(effect, value),
+                        };
+                        add(d, key, delta);
+                        delta != 0
+                    }
+                };
+                if changed {
                     self.changed_ns[g] = at;
                 }
             }
@@ -283,7 +361,7 @@ impl Checker for Convergence {
             }
         }
         let mut open = Vec::new();
-        for g in 0..self.state.len() {
+        for g in 0..self.keys.len() {
             let mut indeterminate: Vec<(EventId, (KeyId, u32, u32))> =
                 self.applied_unacked[g].drain().collect();
             indeterminate.sort_unstable();
@@ -296,23 +374,12 @@ impl Checker for Convergence {
                 }
             }
             let name = &ctx.catalog.groups[g];
-            let keys: BTreeSet<KeyId> = self.state[g]
-                .keys()
-                .chain(self.reference[g].keys())
-                .copied()
-                .collect();
-            let differing: Vec<KeyId> = keys
-                .into_iter()
-                .filter(|k| {
-                    self.state[g].get(k).copied().unwrap_or(0)
-                        != self.reference[g].get(k).map_or(0, |r| r.0)
-                })
-                .collect();
+            let differing = self.keys[g].differing();
             if end.cut && !differing.is_empty() {
                 open.push(format!("group {name} on {} key(s)", differing.len()));
                 continue;
             }
-            if let Some(&k) = differing.first() {
+            if let Some(&(k, differs)) = differing.first() {
                 out.push(ctx.violation(
                     "convergence",
                     end.t_ns,
@@ -321,11 +388,9 @@ impl Checker for Convergence {
                     Some(k),
                     Vec::new(),
                     format!(
-                        "group {name}'s projection differs from the reference on {} key(s); key {}: {} instead of {}{}",
+                        "group {name}'s projection differs from the reference on {} key(s); key {}: {differs}{}",
                         differing.len(),
                         ctx.catalog.keys.text(k),
-                        self.state[g].get(&k).copied().unwrap_or(0),
-                        self.reference[g].get(&k).map_or(0, |r| r.0),
                         if dirty > 0 {
                             format!(
                                 " (it applied {dirty} record(s) of aborted transactions: use isolation = \"read_committed\")"

@@ -18,6 +18,10 @@ pub(super) struct ExactlyOnce {
     first_emission: FastMap<(EventId, u32, u32), EventId>,
     /// Re-emitted event -> the identity it shares (only re-emissions).
     alias: FastMap<EventId, EventId>,
+    /// (identity, group) applied, for identities whose bits are released
+    /// but that a live event may still take: an alias's target, or the
+    /// first emission of a cause a live event may emit for again.
+    old_applied: rustc_hash::FxHashSet<(EventId, u32)>,
     /// (when, group, event applied, its identity, partition, key).
     found: Vec<(Time, u32, EventId, EventId, u32, KeyId)>,
 }
@@ -28,6 +32,7 @@ impl ExactlyOnce {
             applied: vec![EventBits::default(); groups],
             first_emission: FastMap::default(),
             alias: FastMap::default(),
+            old_applied: Default::default(),
             found: Vec::new(),
         }
     }
@@ -71,12 +76,43 @@ impl Checker for ExactlyOnce {
                 ..
             } => {
                 let identity = self.identity(event);
-                if self.applied[group as usize].insert(identity) {
+                let bits = &mut self.applied[group as usize];
+                let again = if bits.released(identity) {
+                    !self.old_applied.insert((identity, group))
+                } else {
+                    bits.insert(identity)
+                };
+                if again {
                     self.found
                         .push((at, group, event, identity, partition, key));
                 }
             }
             _ => {}
+        }
+    }
+    fn released(&mut self, below: EventId) {
+        // Only live events are applied or emitted from now on. Each
+        // takes its own identity (not released) or an alias's; and a live
+        // source's cause is its identity.
+        self.alias.retain(|&event, _| event >= below);
+        let live: rustc_hash::FxHashSet<EventId> = self
+            .alias
+            .values()
+            .copied()
+            .filter(|&i| i < below)
+            .collect();
+        self.first_emission
+            .retain(|&(cause, _, _), _| cause >= below || live.contains(&cause));
+        let mut keep = live;
+        keep.extend(self.first_emission.values().copied().filter(|&i| i < below));
+        self.old_applied.retain(|(i, _)| keep.contains(i));
+        for (g, bits) in self.applied.iter_mut().enumerate() {
+            for &i in &keep {
+                if !bits.released(i) && bits.contains(i) {
+                    self.old_applied.insert((i, g as u32));
+                }
+            }
+            bits.release_below(below);
         }
     }
     fn finish(&mut self, ctx: &Context, _end: End) -> Vec<Violation> {

@@ -9,6 +9,9 @@ use super::*;
 pub(super) struct PerKeyOrder {
     seen: FastMap<u32, EventBits>,
     /// (group, producer, key) -> (version, event) of the newest applied.
+    /// A key's versions follow its events' ids (both are assigned when the
+    /// event is created), so once that event is released no event that can
+    /// still be applied is older: the entry is dropped.
     last: FastMap<(u32, u32, KeyId), (u32, EventId)>,
     found: Vec<Violation>,
 }
@@ -63,6 +66,7 @@ impl Checker for PerKeyOrder {
         for b in self.seen.values_mut() {
             b.release_below(below);
         }
+        self.last.retain(|_, &mut (_, event)| event >= below);
     }
     fn finish(&mut self, _ctx: &Context, _end: End) -> Vec<Violation> {
         std::mem::take(&mut self.found)
