@@ -7,15 +7,16 @@
 //! subscribed group's assignment and offsets), per consumer (its state and
 //! its links to every broker), per key drawn (at most one per event, and
 //! never more than the key space: keys cost nothing until drawn; the
-//! per-key state of the model, each group and checker), per event kept
-//! for the run (the checkers' bits for produced and emitted events, at
-//! most one per kernel event)
+//! model's versions, and the per-key state of groups with a `last-write`
+//! effect or version idempotency), per record held at once (seconds of
+//! traffic, more while a fault keeps a replica or a group behind), per
+//! event kept for the run (the few bits that must outlive the event),
 //! per fault the random generator plans, and per point of the time series
 //! kept for each partition. Arithmetic is in `f64`, so no
 //! user number can overflow it.
 
 use super::error::Step;
-use super::{Keys, Scenario, key};
+use super::{Effect, Idempotency, Keys, Scenario, key};
 
 /// Bytes one partition costs, apart from its replicas and subscribers.
 const PER_PARTITION: f64 = 1_000.0;
@@ -31,18 +32,34 @@ const PER_CONSUMER: f64 = 1_500.0;
 /// Bytes per network link (every node has two, one each way, to each
 /// broker, brokers included).
 const PER_LINK: f64 = 32.0;
-/// Bytes per key drawn (its version in the model).
+/// Bytes per key drawn (its version in the model, in a hash map that
+/// doubles as it grows).
 const PER_KEY: f64 = 64.0;
-/// Bytes per key drawn per group (the group's and the checkers' per-key
-/// state, in hash maps that double as they grow).
+/// Bytes per key of the key space at most for the model's versions: the
+/// hash map turns into a table of 4 bytes per key when it holds a fifth of
+/// the key space (64 / 5, plus 4).
+const PER_KEY_SLOT: f64 = 17.0;
+/// Bytes per key drawn per group that keeps per-key state for the run: a
+/// `last-write` projection (the checkers' values and version) or
+/// `idempotency = "version"` (the group's versions). Other groups' and
+/// checkers' per-key state is held only while an event of the key is in
+/// flight.
 const PER_GROUP_KEY: f64 = 192.0;
-/// Bytes per event kept for the whole run: the metrics' and checkers'
-/// bits per event (a few global, a few per group, in vectors that double
-/// as they grow). The model's own record of an event is released once no
-/// part of it can reach the event, so it is live state, not per event.
-const PER_EVENT: f64 = 4.0;
-/// Bytes per event kept for the whole run, per group.
-const PER_EVENT_GROUP: f64 = 2.0;
+/// Bytes per event kept for the whole run: the bits of events that must
+/// be remembered however old (records of aborted transactions). Every
+/// other record of an event, the model's and the checkers', is released
+/// once nothing can reach the event, so it is live state, not per event.
+const PER_EVENT: f64 = 0.25;
+/// Bytes per event kept for the whole run, per group (the events left out
+/// of its reference: expired, compacted or given up on).
+const PER_EVENT_GROUP: f64 = 0.125;
+/// Bytes per record held at once (the event's record, each replica's log
+/// entry, a consumer's copy, and the spare room of a pass that releases
+/// them only when what is held has doubled).
+const PER_RECORD: f64 = 200.0;
+/// Seconds of traffic held when nothing is down: records wait for every
+/// group to commit past them (auto-commit every 5 seconds by default).
+const HELD_S: f64 = 5.0;
 /// Bytes per fault of the plan.
 const PER_FAULT: f64 = 300.0;
 /// Bytes per point of a time series (time and value, and the spare
@@ -203,21 +220,21 @@ impl Scenario {
             events += made;
             let n = p.keys.n() as f64;
             let drawn = distinct_keys(&p.keys, made);
-            // Per-key state is kept by the groups that read the topic
-            // (and, for emitted events, downstream; counted as all groups
-            // when any group emits).
-            let readers = if self.groups.iter().any(|g| !g.emit.is_empty()) {
-                groups
-            } else {
-                self.groups
-                    .iter()
-                    .filter(|g| g.topics.contains(&p.topic))
-                    .count() as f64
-            };
+            // Per-key state for the run is kept by the groups that read
+            // the topic with a `last-write` effect or version idempotency
+            // (and, for emitted events, downstream; counted as all such
+            // groups when any group emits).
+            let emits = self.groups.iter().any(|g| !g.emit.is_empty());
+            let readers = self
+                .groups
+                .iter()
+                .filter(|g| emits || g.topics.contains(&p.topic))
+                .filter(|g| g.effect == Effect::LastWrite || g.idempotency == Idempotency::Version)
+                .count() as f64;
             costs.push(Cost {
                 path: vec![key("producers"), Step::Index(i), key("keys")],
                 what: format!("about {} keys drawn of {}", count(drawn), count(n)),
-                bytes: drawn * (PER_KEY + PER_GROUP_KEY * readers),
+                bytes: (drawn * PER_KEY).min(n * PER_KEY_SLOT) + drawn * PER_GROUP_KEY * readers,
             });
         }
         // Each event a group applies may emit one per emit rule.
@@ -230,6 +247,30 @@ impl Scenario {
                 path: vec![key("producers"), Step::Index(i), key("rate")],
                 what: format!("about {} events kept for the run", count(events)),
                 bytes: events * (PER_EVENT + PER_EVENT_GROUP * groups),
+            });
+        }
+        // Records are held until every reader has committed past them and
+        // every replica has them: a few seconds of traffic, and all of it
+        // while a fault keeps a replica or a group behind (the longest
+        // scheduled one; to the end of the run if it never heals).
+        let longest = self
+            .faults
+            .schedule
+            .iter()
+            .map(|f| {
+                let at = f.at.ns() as f64;
+                f.span().map_or(end - at, |d| d.ns() as f64).clamp(0.0, end)
+            })
+            .fold(0.0, f64::max);
+        let rate: f64 = self.producers.iter().map(|p| p.rate.max(0.0)).sum::<f64>() * (1.0 + emits);
+        let held = (rate * (HELD_S + longest / 1e9)).min(events);
+        if let Some(i) = (0..self.producers.len())
+            .max_by(|&a, &b| self.producers[a].rate.total_cmp(&self.producers[b].rate))
+        {
+            costs.push(Cost {
+                path: vec![key("producers"), Step::Index(i), key("rate")],
+                what: format!("about {} records held at once", count(held)),
+                bytes: held * PER_RECORD,
             });
         }
         if let Some(r) = &self.faults.random {
