@@ -564,8 +564,8 @@ fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
     if !s.verdict_note.is_empty() {
         println!("    ({})", s.verdict_note);
     }
-    println!("  report:  {}", dir.join("summary.json").display());
-    println!("  repro:   {}", s.repro);
+    println!("  report:  {}", dir.join("index.html").display());
+    println!("  repro:   {}", as_invoked(&s.repro));
 }
 
 type HistoryFile = crate::history::HistoryWriter<std::io::BufWriter<std::fs::File>>;
@@ -612,6 +612,22 @@ pub fn shell_quote(word: &str) -> String {
         return out;
     }
     format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// A repro command as this shell can run it: `eventsim` replaced by the
+/// program as it was started, when that was by a path (`cargo run` starts
+/// `target/release/eventsim`; an installed `eventsim` is found on the
+/// PATH and stays `eventsim`). The reports keep the plain form: they must
+/// not depend on where the program was.
+fn as_invoked(repro: &str) -> String {
+    let program = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a.contains(std::path::MAIN_SEPARATOR) || a.contains('/'));
+    match (program, repro.strip_prefix("eventsim ")) {
+        (Some(p), Some(rest)) => format!("{} {rest}", shell_quote(&p)),
+        _ => repro.to_string(),
+    }
 }
 
 /// The command line that reproduces a run, safe to paste into a shell.
@@ -787,7 +803,7 @@ fn print_violation_details(violations: &[crate::check::Violation]) {
 }
 
 fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: Option<PathBuf>) -> i32 {
-    use std::io::{IsTerminal, Write};
+    use std::io::IsTerminal;
     let scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -825,26 +841,34 @@ fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: Option<P
         eprintln!("error: {e}");
         return EXIT_USAGE;
     }
-    let terminal = std::io::stderr().is_terminal();
+    // A spinner with the count of candidate runs (how many there will be
+    // is not known in advance), cleared when shrinking ends.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "  {spinner} shrinking: {pos} candidate runs tried, {elapsed}",
+            )
+            .expect("a valid template"),
+        );
+        b
+    });
     let mut progress = |n: u64| {
-        if terminal {
-            eprint!("\r  shrinking: {n} candidate runs tried");
-            let _ = std::io::stderr().flush();
+        if let Some(b) = &bar {
+            b.set_position(n);
         }
     };
-    let shrunk = match crate::shrink::shrink(&scenario, seed, invariant, &mut progress) {
+    let result = crate::shrink::shrink(&scenario, seed, invariant, &mut progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let shrunk = match result {
         Ok(s) => s,
         Err(e) => {
-            if terminal {
-                eprintln!();
-            }
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    if terminal {
-        eprintln!();
-    }
     let text = crate::shrink::repro_file(&shrunk, &path.display().to_string(), seed);
     let written = crate::output::write_atomic(&out, text.as_bytes());
     if let Err(e) = written {
@@ -862,15 +886,16 @@ fn shrink(path: &Path, seed: Option<u64>, invariant: Option<&str>, out: Option<P
     for r in &shrunk.removed {
         println!("  removed: {r}");
     }
-    for f in &shrunk.scenario.faults.schedule {
-        println!(
-            "  kept:    fault {} {} at {}",
-            f.kind.as_str(),
-            f.target.as_ref().map_or(String::new(), |t| t.to_string()),
-            f.at
-        );
+    for r in &shrunk.reduced {
+        println!("  reduced: {r}");
     }
-    println!("  repro:   {}", repro_command(&["run"], &out, None));
+    for f in &shrunk.scenario.faults.schedule {
+        println!("  kept:    {}", crate::shrink::describe(f));
+    }
+    println!(
+        "  repro:   {}",
+        as_invoked(&repro_command(&["run"], &out, None))
+    );
     EXIT_PASS
 }
 
@@ -1295,7 +1320,11 @@ fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) -> i32 {
     for r in failing.iter().take(20) {
         println!(
             "  repro: {}",
-            repro_command(&["run"], Path::new(&r.scenario), Some(r.seed))
+            as_invoked(&repro_command(
+                &["run"],
+                Path::new(&r.scenario),
+                Some(r.seed)
+            ))
         );
     }
     if !failing.is_empty() {

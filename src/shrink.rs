@@ -13,8 +13,10 @@ pub struct Shrunk {
     pub scenario: Scenario,
     pub invariant: String,
     pub faults_before: usize,
-    /// What was removed or reduced, in words.
+    /// The faults removed, in words.
     pub removed: Vec<String>,
+    /// What of the workload was reduced, in words (`duration 20s -> 10s`).
+    pub reduced: Vec<String>,
     /// Candidate runs tried.
     pub tried: u64,
 }
@@ -88,17 +90,13 @@ pub fn shrink(
     });
     for f in &schedule {
         if !kept.contains(f) {
-            removed.push(format!(
-                "fault {} {} at {}",
-                f.kind.as_str(),
-                f.target.as_ref().map_or(String::new(), |t| t.to_string()),
-                f.at
-            ));
+            removed.push(describe(f));
         }
     }
     let mut current = with(&kept);
 
     // The workload, greedily, while it still fails.
+    let mut reduced = Vec::new();
     let budget_end = tried.get() + MAX_WORKLOAD_TRIES;
     let mut changed = true;
     while changed && tried.get() < budget_end {
@@ -111,20 +109,35 @@ pub fn shrink(
                 continue;
             }
             if fails(&candidate) {
-                removed.push(what);
+                reduced.push(what);
                 current = candidate;
                 changed = true;
                 break;
             }
         }
     }
+    // Its own name, so that running it writes its own report
+    // (reports/NAME-shrunk/...) instead of over the one being investigated.
+    // The name reaches no random stream: the repro fails the same way.
+    current.scenario.name = format!("{}-shrunk", s.scenario.name);
     Ok(Shrunk {
         scenario: current,
         invariant,
         faults_before,
         removed,
+        reduced,
         tried: tried.get(),
     })
+}
+
+/// A fault in words: `crash broker-1 at 10.445s`.
+pub fn describe(f: &Fault) -> String {
+    let target = f.target.as_ref().map_or(String::new(), |t| format!(" {t}"));
+    format!(
+        "fault {}{target} at {:.3}s",
+        f.kind.as_str(),
+        f.at.ns() as f64 / 1e9
+    )
 }
 
 /// Smaller variants of a scenario's workload, each with what it changes.
@@ -259,6 +272,9 @@ pub fn repro_file(shrunk: &Shrunk, source: &str, seed: u64) -> String {
     );
     for r in &shrunk.removed {
         out.push_str(&format!("# removed: {r}\n"));
+    }
+    for r in &shrunk.reduced {
+        out.push_str(&format!("# reduced: {r}\n"));
     }
     out.push('\n');
     out.push_str(

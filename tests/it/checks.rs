@@ -87,7 +87,8 @@ fn exit_status_is_1_on_a_violation_and_0_on_the_safe_twin() {
         assert!(text.contains("verdict: fail"), "{text}");
         assert!(text.contains(&format!("{checker} at ")), "{text}");
         assert!(text.contains(&format!(
-            "repro:   eventsim run scenarios/faults/{bad}.toml --seed 1"
+            "repro:   {} run scenarios/faults/{bad}.toml --seed 1",
+            program()
         )));
         let summary: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
@@ -274,6 +275,17 @@ fn shrink_reduces_a_random_fault_plan_to_a_small_repro_that_fails_the_same_way()
         repro.faults.schedule.len()
     );
     assert_eq!(repro.scenario.seed, 1);
+    // Its own name, so that its report does not overwrite the original's;
+    // what was taken out is "removed", what was made smaller "reduced",
+    // with times in units.
+    assert_eq!(repro.scenario.name, "random-chaos-at-least-once-shrunk");
+    assert!(text.contains("reduced: "), "{text}");
+    assert!(
+        !text
+            .split_whitespace()
+            .any(|w| w.ends_with("ns") && w[..w.len() - 2].parse::<u64>().is_ok()),
+        "times in units: {text}"
+    );
     // The repro runs on its own and fails the same way.
     let o = eventsim(&[
         "run",

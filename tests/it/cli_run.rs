@@ -88,7 +88,10 @@ fn run_writes_a_summary_with_the_documented_fields() {
         serde_json::from_str(&std::fs::read_to_string(out.join("perf.json")).unwrap()).unwrap();
     assert!(perf["kernel_events_per_s"].as_f64().unwrap() > 0.0);
     assert!(s.get("wall_time_s").is_none());
-    assert!(stdout(&o).contains("repro:   eventsim run scenarios/order-flow.toml --seed 42"));
+    assert!(stdout(&o).contains(&format!(
+        "repro:   {} run scenarios/order-flow.toml --seed 42",
+        program()
+    )));
 }
 
 #[test]
@@ -446,14 +449,14 @@ fn the_repro_line_is_shell_quoted() {
         .unwrap();
     assert_eq!(
         line,
-        format!("eventsim run '{}' --seed 1", file.display()),
+        format!("{} run '{}' --seed 1", program(), file.display()),
         "{line}"
     );
     // The shell reads it back as one word, and runs nothing else.
     let echoed = std::process::Command::new("sh")
         .arg("-c")
         .arg(
-            line.replacen("eventsim run", "printf %s", 1)
+            line.replacen(&format!("{} run", program()), "printf %s", 1)
                 .replace(" --seed 1", ""),
         )
         .current_dir(tmp.path())

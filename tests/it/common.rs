@@ -12,6 +12,12 @@ pub fn eventsim(args: &[&str]) -> Output {
         .expect("eventsim runs")
 }
 
+/// The program as a repro line printed by it names it: the path it was
+/// started by (tests start it by its path, as `cargo run` does).
+pub fn program() -> String {
+    eventsim::cli::shell_quote(env!("CARGO_BIN_EXE_eventsim"))
+}
+
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }

@@ -91,12 +91,23 @@ fn failing_seeds_are_listed_with_repro_commands_that_reproduce_them() {
         .filter_map(|l| l.trim().strip_prefix("repro: "))
         .collect();
     assert!(!repros.is_empty(), "{text}");
+    // Pasted into a shell as printed (the program named as it was started,
+    // here by its path), each fails again.
     for (i, repro) in repros.iter().take(2).enumerate() {
-        let mut args: Vec<&str> = repro.split_whitespace().skip(1).collect();
         let out = tmp.path().join(format!("r{i}"));
-        args.extend(["--out", out.to_str().unwrap(), "--quiet"]);
-        let o = eventsim(&args);
-        assert_eq!(o.status.code(), Some(1), "{repro} fails again");
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{repro} --out {} --quiet", out.display()))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{repro} fails again: {}",
+            stderr(&o)
+        );
+        assert!(out.join("summary.json").exists(), "{repro}");
     }
 }
 
