@@ -467,6 +467,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         release_at: RELEASE_MIN,
         release_min: RELEASE_MIN,
         release_mask: 0xFFFF,
+        release_aside_all: false,
         key_versions: KeyMap::new(key_space.len()),
         groups,
         consumers,

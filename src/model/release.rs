@@ -15,10 +15,12 @@
 //!    every reader is at or past it. Compacted topics are left whole.
 //! 2. trims each producer's sequence-to-event table below its oldest
 //!    sequence still queued or in a request that is not done with.
-//! 3. releases the event records below the lowest event id that any log,
-//!    consumer, producer or transaction still holds, and tells the
-//!    groups' dedup sets, the metrics and every observer (the checkers)
-//!    that no observation will name those events again
+//! 3. releases the event records that no log, consumer, producer or
+//!    transaction still holds: all of them below a cut, except the few
+//!    held there, which are set aside (so a slow partition's old records
+//!    do not pin every later record), and tells the groups' dedup sets,
+//!    the metrics and every observer (the checkers) that no observation
+//!    will name an event below the lowest one held again
 //!    (`Observer::released`), so their per-event bits go too.
 //!
 //! The pass reads the live state only, so its cost, spread over the
@@ -40,8 +42,10 @@ impl World {
     pub(crate) fn release(&mut self) {
         self.trim_logs();
         self.trim_sequences();
-        let floor = self.event_floor();
-        self.events.release_below(floor);
+        let held = self.held_events();
+        let floor = held.first().copied().unwrap_or(self.events.len());
+        let cut = self.events_cut(&held);
+        self.events.release_except(cut, &held);
         // No observation will name an event below the floor again: the
         // per-event sets of the groups, metrics and checkers may let go.
         let below = floor as EventId;
@@ -151,12 +155,34 @@ impl World {
         }
     }
 
-    /// The lowest event id the model still holds anywhere.
-    fn event_floor(&self) -> usize {
-        let mut low: EventId = EventId::MAX;
+    /// Where to cut the event records: everything held below the cut is
+    /// set aside (a hash map entry, about twice a record in the window),
+    /// everything above stays in the window, held or not. The cut that
+    /// costs least: usually far past the lowest id held when one slow
+    /// partition holds a few old records (a hot key's consumer falling
+    /// behind must not pin every later record of every partition).
+    fn events_cut(&self, held: &[usize]) -> usize {
+        let len = self.events.len();
+        if self.release_aside_all {
+            return len;
+        }
+        let mut best = (usize::MAX, len);
+        for j in 0..=held.len() {
+            let cut = held.get(j).copied().unwrap_or(len);
+            let cost = (len - cut).saturating_add(2 * j);
+            if cost < best.0 {
+                best = (cost, cut);
+            }
+        }
+        best.1
+    }
+
+    /// Every event id the model still holds anywhere, ascending, once each.
+    fn held_events(&self) -> Vec<usize> {
+        let mut held: Vec<usize> = Vec::new();
         let mut hold = |e: EventId| {
             if is_record(e) && e != COMPACTED {
-                low = low.min(e);
+                held.push(e as usize);
             }
         };
         for p in &self.parts {
@@ -188,10 +214,8 @@ impl World {
                     .for_each(&mut hold);
             }
         }
-        if low == EventId::MAX {
-            self.events.len()
-        } else {
-            low as usize
-        }
+        held.sort_unstable();
+        held.dedup();
+        held
     }
 }
