@@ -103,7 +103,7 @@ enum Command {
     Compare {
         /// The scenario file (TOML).
         scenario: PathBuf,
-        /// PATH=V1,V2,... e.g. producers.order-service.partitioner=murmur2,round-robin (repeatable).
+        /// PATH=V1,V2,... e.g. producers.order-service.partitioner=murmur2,round-robin (repeatable). Quote a dotted name ("clicks.v1"); commas inside quotes, {} and [] do not split values.
         #[arg(long = "vary", required = true, value_name = "PATH=V1,V2")]
         vary: Vec<String>,
         /// Seeds A..B (B excluded).

@@ -19,12 +19,35 @@ pub struct Vary {
 }
 
 impl Vary {
+    /// `PATH=V1,V2,...`. A path segment with a dot in it is written in
+    /// double quotes (`topics."clicks.v1".partitions=4,8`, as TOML writes
+    /// such keys); a value with a comma in it is a quoted string or an
+    /// inline table or array (`groups.g.processing={dist="exponential",
+    /// mean="1ms"},{dist="constant",value="1ms"}`): commas inside quotes,
+    /// braces and brackets do not separate values.
     pub fn parse(text: &str) -> Result<Vary, String> {
-        let (path, values) = text
-            .split_once('=')
+        let eq = split_outside(text, '=')
+            .filter(|parts| parts.len() >= 2)
+            .map(|parts| parts[0].len())
             .ok_or_else(|| format!("expected PATH=V1,V2,... (e.g. producers.orders.partitioner=murmur2,round-robin), not `{text}`"))?;
-        let path: Vec<String> = path.split('.').map(|p| p.trim().to_string()).collect();
-        let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+        let (path, values) = (&text[..eq], &text[eq + 1..]);
+        let unbalanced = || format!("unclosed quote, brace or bracket in `{text}`");
+        let path: Vec<String> = split_outside(path, '.')
+            .ok_or_else(unbalanced)?
+            .into_iter()
+            .map(|p| {
+                let p = p.trim();
+                p.strip_prefix('"')
+                    .and_then(|q| q.strip_suffix('"'))
+                    .unwrap_or(p)
+                    .to_string()
+            })
+            .collect();
+        let values: Vec<String> = split_outside(values, ',')
+            .ok_or_else(unbalanced)?
+            .into_iter()
+            .map(|v| v.trim().to_string())
+            .collect();
         if path.iter().any(String::is_empty) || values.iter().any(String::is_empty) {
             return Err(format!("empty path segment or value in `{text}`"));
         }
@@ -35,6 +58,45 @@ impl Vary {
     pub fn field(&self) -> &str {
         self.path.last().map_or("", String::as_str)
     }
+}
+
+/// `text` split at each `sep` outside quotes (`"`, `'`), braces and
+/// brackets; `None` if one is left open.
+fn split_outside(text: &str, sep: char) -> Option<Vec<&str>> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0);
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '{' | '[' => depth += 1,
+                '}' | ']' => depth -= 1,
+                c if c == sep && depth == 0 => {
+                    parts.push(&text[start..i]);
+                    start = i + c.len_utf8();
+                }
+                _ => {}
+            },
+        }
+        if depth < 0 {
+            return None;
+        }
+    }
+    if quote.is_some() || depth != 0 {
+        return None;
+    }
+    parts.push(&text[start..]);
+    Some(parts)
 }
 
 /// Set `path` to `value` in scenario text.
@@ -219,17 +281,28 @@ pub fn mean_ci(xs: &[f64]) -> (f64, f64) {
     }
     let mean = xs.iter().sum::<f64>() / n as f64;
     if n < 2 {
-        return (mean, 0.0);
+        return (mean, f64::NAN); // one seed says nothing about the spread
     }
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    // t(0.975, n-1) for small samples, then the normal quantile.
-    const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    let t = T.get(n - 2).copied().unwrap_or(1.96);
-    (mean, t * (var / n as f64).sqrt())
+    (mean, t_975(n - 1) * (var / n as f64).sqrt())
+}
+
+/// Student's t quantile 0.975 with `df` degrees of freedom (exact, for
+/// any `df`: 12.706 for 1, 2.042 for 30, 1.984 for 100).
+pub fn t_975(df: usize) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    StudentsT::new(0.0, 1.0, df as f64)
+        .map(|t| t.inverse_cdf(0.975))
+        .unwrap_or(f64::NAN)
+}
+
+/// A mean ± interval for a table: `n/a` for the interval of one seed.
+fn pm(m: f64, ci: f64, scale: f64) -> String {
+    if ci.is_nan() {
+        format!("{:.2} ± n/a", m / scale)
+    } else {
+        format!("{:.2} ± {:.2}", m / scale, ci / scale)
+    }
 }
 
 /// The metrics of comparison.csv, in column order.
@@ -282,6 +355,9 @@ pub fn summarise(variants: &[Variant], runs: &[RunFigures]) -> Summary {
 }
 
 fn r3(x: f64) -> String {
+    if x.is_nan() {
+        return String::new(); // no interval from one seed
+    }
     let r = (x * 1000.0).round() / 1000.0;
     if r == r.trunc() {
         format!("{}", r as i64)
@@ -322,8 +398,8 @@ pub fn to_markdown(title: &str, seeds: &str, s: &Summary) -> String {
         "# {title}: comparison over seeds {seeds}\n\nMean ± 95% confidence interval over seeds; latency is the worst group's end-to-end.\n\n| variant | throughput/s | p50 ms | p99 ms | p99.9 ms | max lag | skew | per-key order violations | failed checks |\n|---|---|---|---|---|---|---|---|---|\n"
     );
     for (label, _, _, st, failed) in s {
-        let ms = |(m, c): (f64, f64)| format!("{:.2} ± {:.2}", m / 1e6, c / 1e6);
-        let pm = |(m, c): (f64, f64)| format!("{:.2} ± {:.2}", m, c);
+        let ms = |(m, c): (f64, f64)| pm(m, c, 1e6);
+        let pm = |(m, c): (f64, f64)| pm(m, c, 1.0);
         out.push_str(&format!(
             "| {label} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             pm(st[0]),
@@ -450,4 +526,61 @@ pub fn merge_runs(variants: &[Variant], runs: Vec<RunFigures>) -> Result<Vec<Run
         keyed.insert((v, r.seed), r);
     }
     Ok(keyed.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vary_paths_quote_dotted_names_and_values_keep_their_commas() {
+        let v = Vary::parse("topics.\"clicks.v1\".partitions=4,8").unwrap();
+        assert_eq!(v.path, ["topics", "clicks.v1", "partitions"]);
+        assert_eq!(v.values, ["4", "8"]);
+        let v = Vary::parse(
+            "groups.g.processing={dist=\"exponential\",mean=\"1ms\"},{dist=\"constant\",value=\"1ms\"}",
+        )
+        .unwrap();
+        assert_eq!(
+            v.values,
+            [
+                "{dist=\"exponential\",mean=\"1ms\"}",
+                "{dist=\"constant\",value=\"1ms\"}"
+            ]
+        );
+        let v = Vary::parse("producers.p.key_prefix=\"a,b\",'c=d',[1,2]").unwrap();
+        assert_eq!(v.values, ["\"a,b\"", "'c=d'", "[1,2]"]);
+        // Plain forms are unchanged.
+        let v = Vary::parse("cluster.brokers=3, 5").unwrap();
+        assert_eq!(
+            (v.path.len(), v.values.clone()),
+            (2, vec!["3".into(), "5".into()])
+        );
+        for bad in ["x", "a.b={c=1", "a.\"b=1", "a..b=1", "a.b=1,,2"] {
+            assert!(Vary::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn intervals_use_students_t_for_any_number_of_seeds_and_none_for_one() {
+        for (df, t) in [
+            (1, 12.706),
+            (4, 2.776),
+            (30, 2.042),
+            (31, 2.040),
+            (100, 1.984),
+        ] {
+            assert!((t_975(df) - t).abs() < 5e-4, "df {df}: {}", t_975(df));
+        }
+        let (m, ci) = mean_ci(&[5.0]);
+        assert_eq!(m, 5.0);
+        assert!(ci.is_nan());
+        assert_eq!(pm(m, ci, 1.0), "5.00 ± n/a");
+        assert_eq!(r3(ci), "");
+        // 40 seeds: t(39) = 2.023, not the normal 1.96.
+        let xs: Vec<f64> = (0..40).map(f64::from).collect();
+        let (_, ci) = mean_ci(&xs);
+        let sd = (xs.iter().map(|x| (x - 19.5).powi(2)).sum::<f64>() / 39.0).sqrt();
+        assert!((ci / (sd / 40f64.sqrt()) - 2.0227).abs() < 1e-3, "{ci}");
+    }
 }

@@ -615,6 +615,9 @@ fn draw_bars<DB: DrawingBackend>(
         );
         bar.set_margin(0, 0, 14, 14);
         chart.draw_series(std::iter::once(bar))?;
+        if ci.is_nan() {
+            continue; // one seed: no interval to draw
+        }
         chart.draw_series(std::iter::once(ErrorBar::new_vertical(
             SegmentValue::CenterOf(i),
             (mean - ci).max(0.0),

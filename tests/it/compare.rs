@@ -161,3 +161,61 @@ fn compare_shards_merge_into_the_unsharded_comparison() {
         );
     }
 }
+
+#[test]
+fn vary_reaches_a_dotted_topic_and_one_seed_has_no_interval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("dotted.toml");
+    std::fs::write(
+        &file,
+        r#"
+[scenario]
+name = "dotted"
+duration = "2s"
+
+[[topics]]
+name = "clicks.v1"
+partitions = 2
+
+[[producers]]
+name = "p"
+topic = "clicks.v1"
+rate = 200
+
+[[groups]]
+name = "g"
+topics = ["clicks.v1"]
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("c");
+    let o = eventsim(&[
+        "compare",
+        file.to_str().unwrap(),
+        "--vary",
+        "topics.\"clicks.v1\".partitions=1,4",
+        "--vary",
+        "groups.g.processing={dist=\"constant\",value=\"1ms\"},{dist=\"exponential\",mean=\"2ms\"}",
+        "--seeds",
+        "0..1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert_eq!(md.matches("| partitions=").count(), 4, "{md}");
+    assert!(md.contains("± n/a"), "{md}");
+    assert!(!md.contains("± 0.00"), "{md}");
+    let mut csv = csv::Reader::from_path(out.join("comparison.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    assert_eq!(&header[1], "topics.clicks.v1.partitions");
+    let ci = header
+        .iter()
+        .position(|h| h == "throughput_per_s_ci95")
+        .unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        assert_eq!(&row[ci], "", "{row:?}");
+    }
+}
