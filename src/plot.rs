@@ -252,7 +252,7 @@ fn fault_spans(r: &crate::RunResult) -> Vec<(u64, u64, String)> {
 /// The plots, by file stem, with their axis labels.
 pub const PLOTS: [(&str, &str); 4] = [
     ("latency-percentiles", "latency (ms, log scale)"),
-    ("latency-over-time", "latency (ms)"),
+    ("latency-over-time", "latency (ms, log scale)"),
     ("lag", "consumer lag (events)"),
     ("throughput", "events per second"),
 ];
@@ -334,27 +334,20 @@ fn draw<DB: DrawingBackend>(
             for (label, pts) in d.metric("e2e_p99_ns") {
                 lines.push((format!("{label} p99"), to_ms(pts)));
             }
+            // A log axis: a spike of seconds must not flatten the
+            // milliseconds of the rest of the run.
             over_time(
                 d,
                 root,
                 "end-to-end latency per interval",
-                "latency (ms)",
+                "latency (ms, log scale)",
                 lines,
+                Axis::Log,
             )
         }
         "lag" => {
-            let lines = d
-                .metric("lag_events")
-                .into_iter()
-                .map(|(l, pts)| (l.to_string(), pts.to_vec()))
-                .collect();
-            over_time(
-                d,
-                root,
-                "consumer lag per partition",
-                "consumer lag (events)",
-                lines,
-            )
+            let (what, lines) = lag_lines(d);
+            over_time(d, root, &what, "consumer lag (events)", lines, Axis::Linear)
         }
         _ => {
             let mut lines: Vec<(String, Vec<(u64, f64)>)> = d
@@ -367,9 +360,63 @@ fn draw<DB: DrawingBackend>(
                     .into_iter()
                     .map(|(l, pts)| (format!("applied by {l}"), pts.to_vec())),
             );
-            over_time(d, root, "throughput", "events per second", lines)
+            over_time(
+                d,
+                root,
+                "throughput",
+                "events per second",
+                lines,
+                Axis::Linear,
+            )
         }
     }
+}
+
+/// Up to [`PALETTE`]'s size the lag of each (group, partition); beyond,
+/// each group's total lag, its legend naming the partition that lagged
+/// most, so that every line drawn has its own colour and legend entry.
+fn lag_lines(d: &PlotData) -> (String, Vec<Line>) {
+    let parts = d.metric("lag_events");
+    if parts.len() <= PALETTE.len() {
+        let lines = parts
+            .into_iter()
+            .map(|(l, pts)| (l.to_string(), pts.to_vec()))
+            .collect();
+        return ("consumer lag per partition".into(), lines);
+    }
+    let peak = |pts: &[(u64, f64)]| pts.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    let lines = d
+        .metric("group_lag_events")
+        .into_iter()
+        .map(|(group, pts)| {
+            let prefix = format!("{group}/");
+            let worst = parts
+                .iter()
+                .filter(|(l, _)| l.starts_with(&prefix))
+                .max_by(|a, b| peak(a.1).total_cmp(&peak(b.1)))
+                .filter(|(_, pts)| peak(pts) > 0.0)
+                .map(|(l, pts)| {
+                    format!("; most on {} ({})", &l[prefix.len()..], fmt_num(peak(pts)))
+                })
+                .unwrap_or_default();
+            (format!("{group}, all partitions{worst}"), pts.to_vec())
+        })
+        .collect();
+    (
+        format!("consumer lag per group ({} partition series)", parts.len()),
+        lines,
+    )
+}
+
+/// A labelled line: (legend entry, (time ns, value) points).
+type Line = (String, Vec<(u64, f64)>);
+
+/// How values map to the y axis.
+#[derive(Clone, Copy, PartialEq)]
+enum Axis {
+    Linear,
+    /// log10 of the value (values at or below zero are left out).
+    Log,
 }
 
 fn to_ms(pts: &[(u64, f64)]) -> Vec<(u64, f64)> {
@@ -389,66 +436,146 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-const FAULT_FILL: RGBAColor = RGBAColor(214, 39, 40, 0.15);
+/// The colour of line `i`: the palette, then hues spread by the golden
+/// angle, so no two lines of a plot share one.
+fn line_color(i: usize) -> RGBColor {
+    if let Some(&c) = PALETTE.get(i) {
+        return c;
+    }
+    let hue = ((i - PALETTE.len()) as f64 * 0.618_033_988_75).fract();
+    let (r, g, b) = HSLColor(hue, 0.65, 0.45).rgb();
+    RGBColor(r, g, b)
+}
 
-/// Lines over simulated time (seconds), faults shaded behind them.
+/// Fault bands: a colour per fault kind, translucent behind the lines.
+fn fault_fill(kind: &str) -> RGBAColor {
+    const KINDS: [(&str, (u8, u8, u8)); 6] = [
+        ("crash", (214, 39, 40)),
+        ("pause", (255, 127, 14)),
+        ("partition", (148, 103, 189)),
+        ("latency-spike", (23, 190, 207)),
+        ("slow-disk", (140, 86, 75)),
+        ("handler-errors", (227, 119, 194)),
+    ];
+    let (r, g, b) = KINDS
+        .iter()
+        .find(|k| k.0 == kind)
+        .map_or((127, 127, 127), |k| k.1);
+    RGBAColor(r, g, b, 0.18)
+}
+
+/// Lines over simulated time (seconds), faults shaded behind them: a
+/// colour per fault kind, each kind in the legend with its faults (`crash
+/// broker-1`), and the fault's name over its band when there are few.
 fn over_time<DB: DrawingBackend>(
     d: &PlotData,
     root: &DrawingArea<DB, Shift>,
     what: &str,
     y_label: &str,
     lines: Vec<(String, Vec<(u64, f64)>)>,
+    axis: Axis,
 ) -> DrawResult<DB> {
+    let lines: Vec<(String, Vec<(u64, f64)>)> = match axis {
+        Axis::Linear => lines,
+        Axis::Log => lines
+            .into_iter()
+            .map(|(l, pts)| {
+                let pts = pts
+                    .into_iter()
+                    .filter(|p| p.1 > 0.0)
+                    .map(|(t, v)| (t, v.log10()))
+                    .collect();
+                (l, pts)
+            })
+            .collect(),
+    };
     let x_max = (d.end_ns as f64 / 1e9).max(1e-3);
-    let y_max = lines
-        .iter()
-        .flat_map(|l| l.1.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max)
-        .max(1.0)
-        * 1.05;
+    let values = || lines.iter().flat_map(|l| l.1.iter().map(|p| p.1));
+    let (y_min, y_max) = match axis {
+        Axis::Linear => (0.0, values().fold(0.0f64, f64::max).max(1.0) * 1.05),
+        Axis::Log => {
+            let lo = values().fold(f64::INFINITY, f64::min);
+            let hi = values().fold(f64::NEG_INFINITY, f64::max);
+            if lo.is_finite() && hi.is_finite() {
+                (lo.floor(), hi.ceil().max(lo.floor() + 1.0))
+            } else {
+                (0.0, 1.0)
+            }
+        }
+    };
+    let decades = (y_max - y_min).round() as usize + 1;
     let mut chart = ChartBuilder::on(root)
         .caption(format!("{}: {what}", d.title), ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-    chart
-        .configure_mesh()
-        .x_desc("simulated time (s)")
+        .build_cartesian_2d(0f64..x_max, y_min..y_max)?;
+    let log_label = |y: &f64| fmt_num(10f64.powf(*y));
+    let lin_label = |y: &f64| fmt_num(*y);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc("simulated time (s)")
         .y_desc(y_label)
         .x_label_formatter(&|x| fmt_num(*x))
-        .y_label_formatter(&|y| fmt_num(*y))
         .light_line_style(WHITE.mix(0.0))
         .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 14))
-        .draw()?;
-    for (i, (start, end, _)) in d.faults.iter().enumerate() {
+        .axis_desc_style(("sans-serif", 14));
+    if axis == Axis::Log {
+        mesh.y_labels(decades.clamp(2, 12))
+            .y_label_formatter(&log_label);
+    } else {
+        mesh.y_label_formatter(&lin_label);
+    }
+    mesh.draw()?;
+    // One legend entry per fault kind, naming its faults.
+    let mut kinds: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (_, _, label) in &d.faults {
+        let kind = label.split(' ').next().unwrap_or("");
+        match kinds.iter_mut().find(|k| k.0 == kind) {
+            Some(k) => k.1.push(label),
+            None => kinds.push((kind, vec![label])),
+        }
+    }
+    let few = d.faults.len() <= 8;
+    for (n, (start, end, label)) in d.faults.iter().enumerate() {
+        let kind = label.split(' ').next().unwrap_or("");
+        let fill = fault_fill(kind);
         let (x0, x1) = (
             *start as f64 / 1e9,
             (*end as f64 / 1e9).max(*start as f64 / 1e9 + x_max / 500.0),
         );
         let s = chart.draw_series(std::iter::once(Rectangle::new(
-            [(x0, 0.0), (x1, y_max)],
-            FAULT_FILL.filled(),
+            [(x0, y_min), (x1, y_max)],
+            fill.filled(),
         )))?;
-        if i == 0 {
-            s.label("faults").legend(|(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 16, y + 5)], FAULT_FILL.filled())
-            });
+        if let Some(k) = kinds.iter_mut().find(|k| k.0 == kind && !k.1.is_empty()) {
+            let named = if k.1.len() <= 2 {
+                k.1.join(", ")
+            } else {
+                format!("{} ({} faults)", k.0, k.1.len())
+            };
+            k.1.clear(); // labelled once
+            s.label(named)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], fill.filled()));
+        }
+        if few {
+            // Staggered, so that overlapping faults' names do not overprint.
+            let y = y_max - (n % 4) as f64 * (y_max - y_min) * 0.045;
+            chart.draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (x0, y),
+                ("sans-serif", 11).into_font().color(&BLACK.mix(0.7)),
+            )))?;
         }
     }
-    let many = lines.len() > 12;
     for (i, (label, pts)) in lines.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
+        let color = line_color(i);
         let s = chart.draw_series(LineSeries::new(
             pts.iter().map(|&(t, v)| (t as f64 / 1e9, v)),
-            color.stroke_width(if many { 1 } else { 2 }),
+            color.stroke_width(2),
         ))?;
-        if !many || i < 10 {
-            s.label(label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-            });
-        }
+        s.label(label.clone()).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+        });
     }
     chart
         .configure_series_labels()

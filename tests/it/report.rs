@@ -244,10 +244,90 @@ fn every_plot_renders_as_a_real_png_and_a_well_formed_svg() {
         assert!(svg.contains(x_label), "{stem}: x axis label");
         if stem != "latency-percentiles" {
             assert!(
-                svg.contains("\nfaults\n"),
-                "{stem}: the broker crash is shaded and in the legend"
+                svg.contains("\ncrash broker-1\n"),
+                "{stem}: the broker crash is shaded and named in the legend"
             );
         }
+    }
+    // 60 (group, partition) lag series: one line per group instead, each
+    // in the legend, naming the partition that lagged most.
+    let lag = std::fs::read_to_string(tmp.path().join("lag.svg")).unwrap();
+    assert!(lag.contains("consumer lag per group (60 partition series)"));
+    for group in ["payment", "inventory", "notification", "analytics"] {
+        assert!(
+            lag.contains(&format!("\n{group}, all partitions; most on ")),
+            "{group} in the lag legend"
+        );
+    }
+    assert!(
+        !lag.contains("payment/orders-"),
+        "no unlabelled partition lines"
+    );
+}
+
+#[test]
+fn every_line_of_a_time_plot_has_its_own_colour_and_legend_entry() {
+    // A scenario with more (group, partition) lag lines than colours in
+    // the palette but few enough to draw: 2 groups x 5 partitions = 10
+    // lines, each labelled; 2 x 6 = 12 fold into one line per group.
+    for (partitions, lines) in [(5, 10), (6, 2)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("s.toml");
+        std::fs::write(
+            &file,
+            format!(
+                r#"
+[scenario]
+name = "lines"
+duration = "2s"
+
+[[topics]]
+name = "t"
+partitions = {partitions}
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 500
+
+[[groups]]
+name = "a"
+topics = ["t"]
+
+[[groups]]
+name = "b"
+topics = ["t"]
+
+[[faults]]
+kind = "pause"
+target = "a/0"
+at = "500ms"
+duration = "500ms"
+"#
+            ),
+        )
+        .unwrap();
+        let out = tmp.path().join("r");
+        let o = eventsim(&[
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let svg = std::fs::read_to_string(out.join("lag.svg")).unwrap();
+        let strokes: std::collections::BTreeSet<&str> = svg
+            .split("<polyline")
+            .skip(1)
+            .filter_map(|p| p.split("stroke=\"").nth(1)?.split('"').next())
+            .filter(|&c| c != "#000000") // the axes
+            .collect();
+        assert_eq!(
+            strokes.len(),
+            lines,
+            "{partitions} partitions: distinct line colours"
+        );
+        assert!(svg.contains("\npause a/0\n"), "the fault named");
     }
 }
 
