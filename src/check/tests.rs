@@ -141,6 +141,18 @@ fn applied(event: EventId, key: u64, version: u32, value: u32) -> O {
     }
 }
 
+/// Group 0's service, processing event `source`, emitted `event` by
+/// emit rule `rule`.
+fn emitted(event: EventId, source: EventId, rule: u32) -> O {
+    O::Emitted {
+        event,
+        source,
+        group: 0,
+        consumer: 0,
+        rule,
+    }
+}
+
 /// Events 0..n of key 0 (version i+1, value 10), produced, appended at
 /// offset i, acknowledged.
 fn written(n: u32) -> Vec<(Time, O)> {
@@ -453,13 +465,6 @@ fn producer_progress_fires_on_a_producer_retrying_without_acknowledgements_only(
 
 #[test]
 fn exactly_once_judges_by_causal_identity_so_a_re_emission_applied_twice_fires() {
-    let emitted = |event, source, rule| O::Emitted {
-        event,
-        source,
-        group: 0,
-        consumer: 0,
-        rule,
-    };
     // Event 0 is processed twice upstream; each time the service emits
     // (rule 0): events 10 and 11, one cause. Rule 1 emits event 12, another
     // cause. Applying 10 and 12 is fine; applying 11 as well is not.
@@ -479,13 +484,6 @@ fn exactly_once_judges_by_causal_identity_so_a_re_emission_applied_twice_fires()
 
 #[test]
 fn exactly_once_keeps_what_a_live_re_emission_needs_when_old_ids_are_released() {
-    let emitted = |event, source, rule| O::Emitted {
-        event,
-        source,
-        group: 0,
-        consumer: 0,
-        rule,
-    };
     // Event 100 (emitted for event 0) is applied, then everything below
     // 200 is released while event 200, a re-emission of the same cause,
     // is still on its way: applying it is the effect applied twice.
