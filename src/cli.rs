@@ -228,7 +228,8 @@ pub fn main() -> i32 {
 
 fn load(path: &Path) -> Result<Scenario, i32> {
     Scenario::load(path).map_err(|e| {
-        eprintln!("error: {e}");
+        // Rendered as diagnostics, each beginning `error: `.
+        eprintln!("{e}");
         EXIT_USAGE
     })
 }

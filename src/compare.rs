@@ -186,7 +186,7 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
             .collect();
         let label = label.join(" ");
         let scenario = Scenario::parse(&t, file)
-            .map_err(|e: ScenarioError| format!("variant `{label}`: {e}"))?;
+            .map_err(|e: ScenarioError| format!("variant `{label}`:\n{e}"))?;
         out.push(Variant {
             label,
             values,

@@ -1,15 +1,24 @@
-//! Errors in scenario files: every one names the file, line, column and field.
+//! Errors in scenario files: every problem found, each naming the file,
+//! line, column and field, with the offending text underlined (rendered
+//! the way rustc renders its diagnostics, by `annotate-snippets`).
 
 use super::names::printable;
 use std::fmt;
 use std::ops::Range;
 use toml_edit::{ImDocument, Item, Value};
 
-/// A scenario file that cannot be run, and where exactly.
+/// A scenario file that cannot be run: every problem found in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
     /// The file as the user named it.
     pub file: String,
+    /// What is wrong, in the order of the file; never empty.
+    pub problems: Vec<Diagnostic>,
+}
+
+/// One problem in a scenario file, and where exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
     /// 1-based line and column of the offending text (0 when unknown, e.g. unreadable file).
     pub line: usize,
     pub column: usize,
@@ -17,76 +26,163 @@ pub struct ScenarioError {
     pub field: String,
     /// What was wrong and what was expected.
     pub message: String,
-    /// The offending source line, for display.
-    pub source_line: Option<String>,
+    /// A likely fix (`did you mean `partitions`?`), if one is known.
+    pub help: Option<String>,
+    /// The lines of the file the offending text is on, and its byte range
+    /// within them, for display.
+    pub excerpt: Option<(String, Range<usize>)>,
+}
+
+/// The most lines of the file one problem shows (a longer span, say a
+/// whole array, is underlined to the end of its first line).
+const EXCERPT_LINES: usize = 4;
+
+impl Diagnostic {
+    /// A problem located at a byte span of `text`.
+    pub fn at(text: &str, span: Range<usize>, field: String, message: String) -> Self {
+        let start = span.start.min(text.len());
+        let end = span.end.clamp(start, text.len());
+        let before = &text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let column = text[line_start..start].chars().count() + 1;
+        // The excerpt: whole lines from the span's first to its last, at
+        // most EXCERPT_LINES of them.
+        let first_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let mut excerpt_end = first_end;
+        let mut end = end;
+        if end > first_end {
+            let last_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+            if text[line_start..last_end].lines().count() <= EXCERPT_LINES {
+                excerpt_end = last_end;
+            } else {
+                end = first_end;
+            }
+        }
+        let excerpt = text[line_start..excerpt_end]
+            .trim_end_matches('\r')
+            .to_string();
+        let local = (start - line_start)..(end - line_start).min(excerpt.len());
+        Diagnostic {
+            line,
+            column,
+            field,
+            message,
+            help: None,
+            excerpt: Some((excerpt, local)),
+        }
+    }
+
+    /// This problem with a suggested fix.
+    pub fn with_help(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
+    }
+
+    /// The title line: `field `f`: message`, or the message alone.
+    fn title(&self) -> String {
+        if self.field.is_empty() {
+            printable(&self.message).into_owned()
+        } else {
+            format!(
+                "field `{}`: {}",
+                printable(&self.field),
+                printable(&self.message)
+            )
+        }
+    }
 }
 
 impl ScenarioError {
     pub fn io(file: &str, err: &std::io::Error) -> Self {
         ScenarioError {
             file: file.to_string(),
-            line: 0,
-            column: 0,
-            field: String::new(),
-            message: format!("cannot read scenario file: {err}"),
-            source_line: None,
+            problems: vec![Diagnostic {
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message: format!("cannot read scenario file: {err}"),
+                help: None,
+                excerpt: None,
+            }],
         }
     }
 
-    /// An error located at a byte span of `text`.
+    /// An error with one problem, located at a byte span of `text`.
     pub fn at(file: &str, text: &str, span: Range<usize>, field: String, message: String) -> Self {
-        let start = span.start.min(text.len());
-        let before = &text[..start];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let column = text[line_start..start].chars().count() + 1;
-        let source_line = text[line_start..].lines().next().map(str::to_string);
         ScenarioError {
             file: file.to_string(),
-            line,
-            column,
-            field,
-            message,
-            source_line,
+            problems: vec![Diagnostic::at(text, span, field, message)],
         }
     }
 }
 
+/// `excerpt` as shown: control characters escaped line by line (a
+/// line's `\r` dropped), and `span` moved to match; an empty span widened
+/// to the character it points at.
+fn printable_excerpt(excerpt: &str, span: &Range<usize>) -> (String, Range<usize>) {
+    fn shown(s: &str) -> String {
+        s.split('\n')
+            .map(|l| printable(l.strip_suffix('\r').unwrap_or(l)).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+    let mut end = span.end;
+    if end == span.start
+        && let Some(c) = excerpt[end..].chars().next()
+        && c != '\n'
+    {
+        end += c.len_utf8();
+    }
+    let text = shown(excerpt);
+    let start = shown(&excerpt[..span.start]).len();
+    let end = shown(&excerpt[..end]).len().min(text.len());
+    (text, start..end.max(start))
+}
+
 impl fmt::Display for ScenarioError {
-    /// `file:line:column: field `f`: message` and the line with a caret;
-    /// `file: message` when there is no position (an unreadable file).
-    /// Control characters from the file are shown escaped.
+    /// Each problem as rustc shows a diagnostic: `error: field `f`:
+    /// message`, ` --> file:line:column`, the line with the offending text
+    /// underlined, and a `help:` line when a fix is known; then how many
+    /// problems there were. Control characters from the file are shown
+    /// escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use annotate_snippets::{Level, Renderer, Snippet};
         let file = printable(&self.file);
-        if self.line == 0 {
-            write!(f, "{file}: ")?;
-        } else {
-            write!(f, "{file}:{}:{}: ", self.line, self.column)?;
+        let renderer = Renderer::plain();
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f, "\n")?;
+            }
+            let title = p.title();
+            let help = p.help.as_deref().map(printable);
+            let mut message = match &p.excerpt {
+                None => {
+                    // No position: the file itself (unreadable, too large).
+                    let title = format!("{file}: {title}");
+                    write!(f, "{}", renderer.render(Level::Error.title(&title)))?;
+                    continue;
+                }
+                Some(_) => Level::Error.title(&title),
+            };
+            let (source, span) = p
+                .excerpt
+                .as_ref()
+                .map(|(e, s)| printable_excerpt(e, s))
+                .unwrap_or_default();
+            message = message.snippet(
+                Snippet::source(&source)
+                    .line_start(p.line)
+                    .origin(&file)
+                    .annotation(Level::Error.span(span)),
+            );
+            if let Some(help) = &help {
+                message = message.footer(Level::Help.title(help));
+            }
+            write!(f, "{}", renderer.render(message))?;
         }
-        if self.field.is_empty() {
-            write!(f, "{}", printable(&self.message))?;
-        } else {
-            write!(
-                f,
-                "field `{}`: {}",
-                printable(&self.field),
-                printable(&self.message)
-            )?;
-        }
-        if let Some(src) = &self.source_line {
-            let width = self.line.to_string().len();
-            // The caret under the column, counted on the line as shown.
-            let before: String = src.chars().take(self.column.saturating_sub(1)).collect();
-            let col = printable(&before).chars().count() + 1;
-            write!(
-                f,
-                "\n{:width$} |\n{} | {}\n{:width$} | {:>col$}",
-                "",
-                self.line,
-                printable(src),
-                "",
-                "^",
-            )?;
+        if self.problems.len() > 1 {
+            write!(f, "\n\nerror: {} problems in {file}", self.problems.len())?;
         }
         Ok(())
     }
@@ -211,6 +307,113 @@ fn contains_deep(item: &Item, offset: usize) -> bool {
             .any(|t| covers(t.span(), offset) || contains_deep(&Item::Table(t.clone()), offset)),
         Item::Value(v) => covers(v.span(), offset),
         Item::None => false,
+    }
+}
+
+/// The byte range of the `key = value` entry whose key covers `offset`,
+/// with the comma that parts it from a neighbour in an inline table (found
+/// in `text`, the document's text as it is now); `None` when the key is a
+/// table's (a header, not an entry).
+pub fn entry_at(doc: &ImDocument<String>, text: &str, offset: usize) -> Option<Range<usize>> {
+    let Range { mut start, mut end } = entry_in_item(doc.as_item(), offset)?;
+    let bytes = text.as_bytes();
+    let after = end + text[end..].len() - text[end..].trim_start_matches([' ', '\t']).len();
+    let before = text[..start].trim_end_matches([' ', '\t']).len();
+    if bytes.get(after) == Some(&b',') {
+        end = after + 1;
+    } else if before > 0 && bytes[before - 1] == b',' {
+        start = before - 1;
+    }
+    Some(start..end)
+}
+
+/// The span of the key `name` inside `within`, if there is exactly one.
+pub fn key_within(
+    doc: &ImDocument<String>,
+    within: &Range<usize>,
+    name: &str,
+) -> Option<Range<usize>> {
+    let mut found = vec![];
+    keys_named(doc.as_item(), name, &mut found);
+    found.retain(|k| within.start <= k.start && k.end <= within.end);
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+fn keys_named(item: &Item, name: &str, out: &mut Vec<Range<usize>>) {
+    match item {
+        Item::Table(t) => {
+            for (k, v) in t.iter() {
+                if k == name
+                    && let Some(span) = t.key(k).and_then(|key| key.span())
+                {
+                    out.push(span);
+                }
+                keys_named(v, name, out);
+            }
+        }
+        Item::ArrayOfTables(a) => {
+            for t in a.iter() {
+                keys_named(&Item::Table(t.clone()), name, out);
+            }
+        }
+        Item::Value(Value::InlineTable(t)) => {
+            for (k, _) in t.iter() {
+                if let Some((key, val)) = t.get_key_value(k) {
+                    if k == name
+                        && let Some(span) = key.span()
+                    {
+                        out.push(span);
+                    }
+                    keys_named(val, name, out);
+                }
+            }
+        }
+        Item::Value(Value::Array(a)) => {
+            for v in a.iter() {
+                keys_named(&Item::Value(v.clone()), name, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn entry_in_item(item: &Item, offset: usize) -> Option<Range<usize>> {
+    match item {
+        Item::Table(t) => t.iter().find_map(|(k, v)| {
+            let key = t.key(k).and_then(|key| key.span());
+            if covers(key.clone(), offset) {
+                return match v {
+                    Item::Value(val) => Some(key?.start..val.span()?.end),
+                    _ => None,
+                };
+            }
+            entry_in_item(v, offset)
+        }),
+        Item::ArrayOfTables(a) => a
+            .iter()
+            .find_map(|t| entry_in_item(&Item::Table(t.clone()), offset)),
+        Item::Value(v) => entry_in_value(v, offset),
+        Item::None => None,
+    }
+}
+
+fn entry_in_value(v: &Value, offset: usize) -> Option<Range<usize>> {
+    match v {
+        Value::InlineTable(t) => t.iter().find_map(|(k, _)| {
+            let (key, val) = t.get_key_value(k)?;
+            if covers(key.span(), offset) {
+                return match val {
+                    Item::Value(x) => Some(key.span()?.start..x.span()?.end),
+                    _ => None,
+                };
+            }
+            entry_in_item(val, offset)
+        }),
+        Value::Array(a) => a.iter().find_map(|x| entry_in_value(x, offset)),
+        _ => None,
     }
 }
 

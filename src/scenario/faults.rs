@@ -560,7 +560,7 @@ impl Scenario {
                     at("event_type"),
                     format!(
                         "unknown event type `{t}`; known: {}",
-                        self.event_types().join(", ")
+                        super::quoted(self.event_types())
                     ),
                 );
             }
@@ -707,8 +707,9 @@ impl Scenario {
             FaultKind::HandlerErrors | FaultKind::Poison => match target {
                 Target::Node(name) if self.groups.iter().any(|g| &g.name == name) => None,
                 Target::Node(name) => Some(format!(
-                    "unknown group `{name}`; kind = \"{}\" strikes a consumer group's handler",
-                    kind.as_str()
+                    "unknown group `{name}`; kind = \"{}\" strikes a consumer group's handler; groups: {}",
+                    kind.as_str(),
+                    super::quoted(self.groups.iter().map(|g| g.name.as_str()))
                 )),
                 _ => Some("expected a group name".into()),
             },
@@ -738,14 +739,18 @@ impl Scenario {
 }
 
 fn unknown_node(s: &Scenario, name: &str) -> String {
-    let mut known: Vec<String> = s.client_names();
-    if s.cluster.brokers > 0 {
-        known.push(format!("broker-0..broker-{}", s.cluster.brokers - 1));
+    // Each name in back quotes; a range's ends too (`broker-0`..`broker-5`),
+    // which a "did you mean" does not take for names.
+    let mut known: Vec<String> = s.client_names().iter().map(|n| format!("`{n}`")).collect();
+    match s.cluster.brokers {
+        0 => {}
+        1 => known.push("`broker-0`".into()),
+        n => known.push(format!("`broker-0`..`broker-{}`", n - 1)),
     }
     for g in &s.groups {
         known.push(match g.consumers {
-            0 | 1 => format!("{}/0", g.name),
-            n => format!("{}/0..{}/{}", g.name, g.name, n - 1),
+            0 | 1 => format!("`{}/0`", g.name),
+            n => format!("`{}/0`..`{}/{}`", g.name, g.name, n - 1),
         });
     }
     format!("unknown node `{name}`; nodes are {}", known.join(", "))

@@ -10,9 +10,10 @@ mod error;
 pub mod faults;
 pub mod footprint;
 pub mod names;
+mod suggest;
 pub mod units;
 
-pub use error::{ScenarioError, Step, render_path};
+pub use error::{Diagnostic, ScenarioError, Step, render_path};
 pub use faults::{
     Fault, FaultKind, Faults, NODE_CLASSES, NodeRef, RandomFault, RandomFaults, Target,
 };
@@ -921,6 +922,11 @@ impl Scenario {
     pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
     /// Parse and validate scenario text; `file` names it in errors.
+    ///
+    /// The error lists every problem found: unknown fields (reading on as
+    /// if they were absent), the first value that cannot be read as its
+    /// field's type (the reader cannot go past it), and, once the file
+    /// reads as a scenario, every problem validation finds.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let doc = toml_edit::ImDocument::parse(text.to_string()).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
@@ -932,27 +938,109 @@ impl Scenario {
                 format!("invalid TOML: {}", e.message().trim()),
             )
         })?;
-        let scenario: Scenario = toml_edit::de::from_str(text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            let field = render_path(&error::path_at(&doc, span.start));
-            ScenarioError::at(file, text, span, field, e.message().trim().to_string())
-        })?;
-        // Sizes first: validation itself lists nodes (every consumer of a
-        // group named as a fault target), which a huge count must not reach.
-        let problem = scenario
-            .footprint_problem(crate::budget::max_memory())
-            .or_else(|| scenario.problems().into_iter().next());
-        if let Some(problem) = problem {
-            let span = error::span_of(&doc, &problem.path).unwrap_or(0..0);
-            return Err(ScenarioError::at(
-                file,
-                text,
-                span,
-                render_path(&problem.path),
-                problem.message,
-            ));
+        let mut found: Vec<(usize, Diagnostic)> = vec![];
+        let scenario = Scenario::read_past_unknown_fields(&doc, text, &mut found);
+        if let Some(scenario) = &scenario {
+            // Sizes first: validation itself lists nodes (every consumer of
+            // a group named as a fault target), which a huge count must not
+            // reach.
+            let problems = match scenario.footprint_problem(crate::budget::max_memory()) {
+                Some(p) => vec![p],
+                None => scenario.problems(),
+            };
+            for problem in problems {
+                let span = error::span_of(&doc, &problem.path).unwrap_or(0..0);
+                let help = suggest::for_message(&problem.message);
+                let d = Diagnostic::at(
+                    text,
+                    span.clone(),
+                    render_path(&problem.path),
+                    problem.message,
+                );
+                found.push((span.start, d.with_help(help)));
+            }
         }
-        Ok(scenario)
+        if found.is_empty() {
+            return Ok(scenario.expect("a scenario that reads, with no problem"));
+        }
+        found.sort_by_key(|(at, _)| *at);
+        Err(ScenarioError {
+            file: file.to_string(),
+            problems: found.into_iter().map(|(_, d)| d).collect(),
+        })
+    }
+
+    /// The most unknown fields read past before giving up.
+    const MAX_UNKNOWN_FIELDS: usize = 50;
+
+    /// Deserialize `text` (parsed as `doc`), recording each error in
+    /// `found`: past an unknown field by blanking it out (spaces, so every
+    /// other offset stays put) and reading again; the scenario once it
+    /// reads, `None` at the first error of another kind.
+    fn read_past_unknown_fields(
+        doc: &toml_edit::ImDocument<String>,
+        text: &str,
+        found: &mut Vec<(usize, Diagnostic)>,
+    ) -> Option<Scenario> {
+        let mut blanked = text.to_string();
+        let mut suggested: Vec<String> = vec![];
+        loop {
+            let e = match toml_edit::de::from_str::<Scenario>(&blanked) {
+                Ok(s) => return Some(s),
+                Err(e) => e,
+            };
+            let mut span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().to_string();
+            let unknown = message
+                .strip_prefix("unknown field `")
+                .and_then(|m| m.split_once('`'))
+                .map(|(name, _)| name.to_string());
+            // Some tables (a distribution's) report an unknown field at
+            // the whole table: point at the key itself.
+            if let Some(name) = &unknown
+                && let Some(key) = error::key_within(doc, &span, name)
+            {
+                span = key;
+            }
+            // A required field reported missing after its misspelling was
+            // read past says nothing the misspelling's help did not.
+            if suggested
+                .iter()
+                .any(|s| message == format!("missing field `{s}`"))
+            {
+                return None;
+            }
+            let help = suggest::for_message(&message);
+            if let Some(h) = &help
+                && let Some(name) = h.split('`').nth(1)
+            {
+                suggested.push(name.to_string());
+            }
+            let field = render_path(&error::path_at(doc, span.start));
+            found.push((
+                span.start,
+                Diagnostic::at(text, span.clone(), field, message).with_help(help),
+            ));
+            let extent = unknown.and_then(|_| error::entry_at(doc, &blanked, span.start));
+            match extent {
+                Some(r) if found.len() < Self::MAX_UNKNOWN_FIELDS => {
+                    // As many bytes of spaces as each character had, and
+                    // the newlines kept: every offset stays put.
+                    let spaces: String = blanked[r.clone()]
+                        .chars()
+                        .map(|c| match c {
+                            '\n' => "\n".to_string(),
+                            c => " ".repeat(c.len_utf8()),
+                        })
+                        .collect();
+                    blanked.replace_range(r, &spaces);
+                    if toml_edit::ImDocument::parse(blanked.as_str()).is_err() {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// Every semantic problem, in file order of sections.
@@ -1165,7 +1253,7 @@ impl Scenario {
                 if !CHECKERS.contains(&n.as_str()) {
                     push(
                         vec![key("checks"), key(field), Step::Index(j)],
-                        format!("unknown checker `{n}`; checkers: {}", CHECKERS.join(", ")),
+                        format!("unknown checker `{n}`; checkers: {}", quoted(CHECKERS)),
                     );
                 }
             }
@@ -1277,7 +1365,7 @@ impl Scenario {
                     ],
                     format!(
                         "unknown event type `{t}`; known: {}",
-                        self.event_types().join(", ")
+                        quoted(self.event_types())
                     ),
                 );
             }
@@ -1417,6 +1505,16 @@ fn client_problems(c: &ProducerClient, push: &mut dyn FnMut(&str, String)) {
             );
         }
     }
+}
+
+/// `names` in back quotes, comma-separated (so a "did you mean" can read
+/// them back from the message).
+pub(crate) fn quoted<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("`{}`", n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn list(names: &BTreeSet<&str>) -> String {

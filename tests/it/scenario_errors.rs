@@ -45,7 +45,7 @@ fn assert_error_with(text: &str, args: &[&str], location: &str, needles: &[&str]
     let (code, err) = check_with(text, args);
     assert_eq!(code, Some(2), "expected exit 2, stderr: {err}");
     assert!(
-        err.contains(&format!("bad.toml:{location}:")),
+        err.contains(&format!("--> bad.toml:{location}\n")),
         "expected location {location} in: {err}"
     );
     for n in needles {
@@ -199,7 +199,7 @@ fn a_fault_on_an_unknown_node_names_the_nodes_there_are() {
         &[
             "faults[0].target",
             "unknown node `billing/0`",
-            "broker-0..broker-2",
+            "`broker-0`..`broker-2`",
             "g/0",
         ],
     );
@@ -467,7 +467,7 @@ fn control_characters_are_refused_and_never_printed_raw() {
     for bad in ["\\u001b[31mred", "a\\u0000b", "x\\u202Ey"] {
         let (code, err) = check(&GOOD.replace("name = \"t\"", &format!("name = \"{bad}\"")));
         assert_eq!(code, Some(2), "{bad}: {err}");
-        assert!(err.contains("bad.toml:3:8:"), "{err}");
+        assert!(err.contains("bad.toml:3:8\n"), "{err}");
         assert!(err.contains("scenario.name"), "{err}");
         assert!(
             !err.chars().any(|c| c.is_control() && c != '\n'),
@@ -497,7 +497,7 @@ fn unreadable_and_invalid_files_get_a_reason_or_a_position() {
     let o = eventsim(&["check", path.to_str().unwrap()]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("latin.toml:3:9:"), "{err}");
+    assert!(err.contains("latin.toml:3:9\n"), "{err}");
     assert!(err.contains("UTF-8"), "{err}");
     assert!(!err.contains(":0:0"), "{err}");
 
@@ -648,4 +648,84 @@ fn a_scenario_beyond_the_memory_budget_is_refused_at_its_costliest_field() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn every_problem_is_listed_in_file_order_with_the_bad_text_underlined() {
+    // Two unknown fields (read past), a dangling topic and an impossible
+    // value: four problems, one exit.
+    let text = GOOD
+        .replace("partitions = 2", "partitons = 2\nreplicas = 3")
+        .replace("topic = \"orders\"", "topic = \"ordres\"")
+        .replace("rate = 10", "rate = -1\nrat = 11");
+    let (code, err) = check(&text);
+    assert_eq!(code, Some(2), "{err}");
+    let expect = [
+        "--> bad.toml:8:1\n",
+        "--> bad.toml:9:1\n",
+        "--> bad.toml:13:9\n",
+        "--> bad.toml:14:8\n",
+        "--> bad.toml:15:1\n",
+    ];
+    let mut at = 0;
+    for e in expect {
+        let found = err[at..]
+            .find(e)
+            .unwrap_or_else(|| panic!("{e:?} after byte {at} in:\n{err}"));
+        at += found + e.len();
+    }
+    assert_eq!(err.matches("error: ").count(), 6, "{err}");
+    assert!(
+        err.trim_end().ends_with("error: 5 problems in bad.toml"),
+        "{err}"
+    );
+    // The whole offending value is underlined, and misspellings get help.
+    assert!(
+        err.contains("13 | topic = \"ordres\"\n   |         ^^^^^^^^"),
+        "{err}"
+    );
+    assert!(err.contains("= help: did you mean `partitions`?"), "{err}");
+    assert!(err.contains("= help: did you mean `orders`?"), "{err}");
+    assert!(err.contains("= help: did you mean `rate`?"), "{err}");
+}
+
+#[test]
+fn misspelt_fields_values_and_names_get_a_did_you_mean() {
+    // A field inside an inline table, read past with its comma.
+    let text = GOOD.replace(
+        "rate = 10",
+        "rate = 10\nkeys = { dist = \"uniform\", nn = 5 }",
+    );
+    assert_error(&text, "14:28", &["unknown field `nn`", "did you mean `n`?"]);
+    // A value of an enumeration.
+    let text = GOOD.replace("rate = 10", "rate = 10\nacks = \"al\"");
+    assert_error(
+        &text,
+        "14:8",
+        &["unknown variant `al`", "did you mean `all`?"],
+    );
+    // A checker, a fault target.
+    let text = format!("{GOOD}\n[checks]\nrun = [\"no-los\"]\n");
+    assert_error(
+        &text,
+        "20:8",
+        &["unknown checker", "did you mean `no-loss`?"],
+    );
+    let text = format!(
+        "{GOOD}\n[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"p0\"\nduration = \"1s\"\n"
+    );
+    assert_error(&text, "22:10", &["unknown node `p0`", "did you mean `p`?"]);
+    // A required field misspelt: reported once, not again as missing.
+    let text = GOOD.replace("name = \"p\"", "nmae = \"p\"");
+    assert_error(
+        &text,
+        "11:1",
+        &["unknown field `nmae`", "did you mean `name`?"],
+    );
+    let (_, err) = check(&text);
+    assert!(!err.contains("missing field"), "{err}");
+    // Nothing close: no guess.
+    let text = GOOD.replace("topic = \"orders\"", "topic = \"zzzzzz\"");
+    let (_, err) = check(&text);
+    assert!(!err.contains("did you mean"), "{err}");
 }
