@@ -13,7 +13,7 @@ use std::path::Path;
 fn load(name: &str) -> Scenario {
     Scenario::load(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios")
+            .join("../scenarios")
             .join(name),
     )
     .expect("shipped scenario")

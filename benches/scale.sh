@@ -8,13 +8,14 @@
 #   sh benches/scale.sh                 # every row (a few minutes)
 #   sh benches/scale.sh partitions      # one dimension: partitions, keys, length
 #
-# Uses target/release/eventsim (built if missing), or the binary named by
-# $EVENTSIM, e.g. an older build to compare with. Compare builds in the
-# same minute: this machine's speed varies (docs/performance.md).
+# Uses target/dist/eventsim (the `dist` profile: fat LTO, as the figures in
+# docs/performance.md; built if missing), or the binary named by $EVENTSIM,
+# e.g. an older build to compare with. Compare builds in the same minute:
+# this machine's speed varies (docs/performance.md).
 set -eu
 cd "$(dirname "$0")/.."
-bin=${EVENTSIM:-target/release/eventsim}
-[ -x "$bin" ] || cargo build --release --quiet
+bin=${EVENTSIM:-target/dist/eventsim}
+[ -x "$bin" ] || cargo build --profile dist --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
