@@ -227,7 +227,12 @@ pub fn main() -> i32 {
 }
 
 fn load(path: &Path) -> Result<Scenario, i32> {
-    Scenario::load(path).map_err(|e| {
+    load_with_text(path).map(|(s, _)| s)
+}
+
+/// The scenario and its file's text (which a run's report keeps).
+fn load_with_text(path: &Path) -> Result<(Scenario, String), i32> {
+    Scenario::load_with_text(path).map_err(|e| {
         // Rendered as diagnostics, each beginning `error: `.
         eprintln!("{e}");
         EXIT_USAGE
@@ -259,7 +264,7 @@ fn run(
     history: Option<PathBuf>,
     trace: Option<PathBuf>,
 ) -> i32 {
-    let scenario = match load(path) {
+    let (scenario, text) = match load_with_text(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -390,7 +395,13 @@ fn run(
     let summary = Summary::checked(&checked, repro);
     let data = crate::plot::PlotData::from_run(result, &scenario.scenario.name);
     let wall = started.elapsed();
-    let written = write_run_report(&mut outdir, &checked, &summary, &data, wall)
+    let trace_name = trace.as_ref().map(|t| t.display().to_string());
+    let page = crate::page::Context {
+        scenario: Some(&scenario),
+        scenario_text: Some(&text),
+        trace: trace_name.as_deref(),
+    };
+    let written = write_run_report(&mut outdir, &checked, &summary, &data, &page, wall)
         .and_then(|perf| outdir.finish().map(|()| perf));
     let perf = match written {
         Ok(perf) => perf,
@@ -416,10 +427,14 @@ fn write_run_report(
     checked: &crate::Checked,
     summary: &Summary,
     data: &crate::plot::PlotData,
+    page: &crate::page::Context,
     wall: std::time::Duration,
 ) -> std::io::Result<Perf> {
     let result = &checked.result;
     out.begin(&["summary.json", "index.html", "violations.jsonl"])?;
+    if let Some(text) = page.scenario_text {
+        out.write("scenario.toml", text.as_bytes())?;
+    }
     out.write("faults.csv", report::faults_csv(result).as_bytes())?;
     out.write("faults.toml", report::faults_toml(result).as_bytes())?;
     out.write("timeseries.csv", report::timeseries_csv(result).as_bytes())?;
@@ -431,7 +446,7 @@ fn write_run_report(
     )?;
     out.write(
         "index.html",
-        report::index_html(summary, &data.faults, &svgs).as_bytes(),
+        crate::page::index_html(summary, &data.faults, &svgs, page).as_bytes(),
     )?;
     out.write("summary.json", summary.to_json().as_bytes())?;
     let perf = Perf::new(result, wall);
@@ -483,13 +498,7 @@ fn sanitize(name: &str) -> String {
 }
 
 fn ms(ns: u64) -> String {
-    if ns >= 1_000_000_000 {
-        format!("{:.2}s", ns as f64 / 1e9)
-    } else if ns >= 1_000_000 {
-        format!("{:.2}ms", ns as f64 / 1e6)
-    } else {
-        format!("{:.1}us", ns as f64 / 1e3)
-    }
+    crate::page::duration_text(ns)
 }
 
 fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
@@ -912,9 +921,20 @@ fn plot(dir: &Path) -> i32 {
         let mut redraw = || -> std::io::Result<()> {
             out.begin(&["index.html"])?;
             let svgs = write_plots(&mut out, &data)?;
+            // The scenario the run kept, if it kept one (and it still
+            // reads): its description, topology and text on the page.
+            let text = std::fs::read_to_string(dir.join("scenario.toml")).ok();
+            let scenario = text
+                .as_deref()
+                .and_then(|t| Scenario::parse(t, "scenario.toml").ok());
+            let page = crate::page::Context {
+                scenario: scenario.as_ref(),
+                scenario_text: text.as_deref(),
+                trace: None,
+            };
             out.write(
                 "index.html",
-                report::index_html(&summary, &data.faults, &svgs).as_bytes(),
+                crate::page::index_html(&summary, &data.faults, &svgs, &page).as_bytes(),
             )?;
             Ok(())
         };

@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod page;
 pub mod plot;
 pub mod report;
 pub mod scenario;

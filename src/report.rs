@@ -223,7 +223,8 @@ pub fn faults_toml(result: &RunResult) -> String {
 /// Write `summary.json` and `perf.json` into `dir` (created if missing).
 /// The files `eventsim run` writes into its report folder (besides the
 /// lock and `manifest.json`).
-pub const RUN_FILES: [&str; 16] = [
+pub const RUN_FILES: [&str; 17] = [
+    "scenario.toml",
     "faults.csv",
     "faults.toml",
     "timeseries.csv",
@@ -355,126 +356,4 @@ pub fn html_escape(text: &str) -> String {
         }
     }
     out
-}
-
-fn ms_cell(ns: u64) -> String {
-    format!("{:.3}", ns as f64 / 1e6)
-}
-
-/// `index.html`: one self-contained page (no network): the run's identity
-/// and verdict, the checks, counts and latency tables, every plot (inline
-/// SVG) and the faults timeline. Every name from the scenario is escaped.
-pub fn index_html(
-    summary: &Summary,
-    faults: &[(u64, u64, String)],
-    svgs: &[(String, String)],
-) -> String {
-    let e = html_escape;
-    let mut h = String::new();
-    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    h.push_str(&format!(
-        "<title>eventsim: {} seed {}</title>\n",
-        e(&summary.scenario),
-        summary.seed
-    ));
-    h.push_str(
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}\
-         table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
-         th{background:#f3f3f3}td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:bold}\
-         .fail{color:#c62828;font-weight:bold}.skipped{color:#888}figure{margin:1em 0}code{background:#f3f3f3;padding:1px 4px}</style>\n",
-    );
-    h.push_str("</head>\n<body>\n");
-    h.push_str(&format!(
-        "<h1>{}</h1>\n<p>seed {} &middot; eventsim {} &middot; simulated {:.3}s ({}) &middot; {} kernel events</p>\n",
-        e(&summary.scenario),
-        summary.seed,
-        e(&summary.version),
-        summary.sim_time_ns as f64 / 1e9,
-        e(&summary.stopped_by),
-        summary.kernel_events
-    ));
-    h.push_str(&format!(
-        "<p>verdict: <span class=\"{0}\">{0}</span> &middot; reproduce: <code>{1}</code></p>\n",
-        e(&summary.verdict),
-        e(&summary.repro)
-    ));
-    h.push_str("<h2>Checks</h2>\n<table>\n<tr><th class=\"l\">invariant</th><th class=\"l\">status</th><th>violations</th><th class=\"l\">first violation</th></tr>\n");
-    for c in &summary.checks {
-        let first = c.first.as_ref().map_or(String::new(), |v| {
-            let mut t = e(&v.message);
-            for line in &v.explanation {
-                t.push_str("<br>&nbsp;&nbsp;");
-                t.push_str(&e(line));
-            }
-            t
-        });
-        h.push_str(&format!(
-            "<tr><td class=\"l\">{}</td><td class=\"l {1}\">{1}</td><td>{2}</td><td class=\"l\">{3}</td></tr>\n",
-            e(&c.name),
-            e(&c.status),
-            c.violations,
-            first
-        ));
-    }
-    h.push_str("</table>\n<h2>Counts</h2>\n<table>\n");
-    if let Ok(serde_json::Value::Object(counts)) = serde_json::to_value(&summary.counts) {
-        for (k, v) in counts {
-            h.push_str(&format!(
-                "<tr><th class=\"l\">{}</th><td>{}</td></tr>\n",
-                e(&k),
-                v
-            ));
-        }
-    }
-    h.push_str("</table>\n<h2>Latency (ms)</h2>\n<table>\n<tr><th class=\"l\">stream</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n");
-    let l = &summary.latency_ns;
-    let mut rows = vec![("produce &rarr; ack".to_string(), &l.produce_to_ack)];
-    for (g, s) in &l.end_to_end {
-        rows.push((format!("end to end, {}", e(g)), s));
-    }
-    for (g, s) in &l.end_to_end_from_origin {
-        rows.push((format!("from origin, {}", e(g)), s));
-    }
-    for (t, s) in &l.end_to_end_by_topic {
-        rows.push((format!("end to end, topic {}", e(t)), s));
-    }
-    for (name, s) in rows {
-        h.push_str(&format!(
-            "<tr><td class=\"l\">{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            s.count,
-            ms_cell(s.mean),
-            ms_cell(s.p50),
-            ms_cell(s.p90),
-            ms_cell(s.p99),
-            ms_cell(s.p999),
-            ms_cell(s.max)
-        ));
-    }
-    h.push_str("</table>\n<h2>Faults</h2>\n");
-    if faults.is_empty() {
-        h.push_str("<p>none</p>\n");
-    } else {
-        h.push_str(
-            "<table>\n<tr><th>start (s)</th><th>end (s)</th><th class=\"l\">fault</th></tr>\n",
-        );
-        for (start, end, what) in faults {
-            h.push_str(&format!(
-                "<tr><td>{:.3}</td><td>{:.3}</td><td class=\"l\">{}</td></tr>\n",
-                *start as f64 / 1e9,
-                *end as f64 / 1e9,
-                e(what)
-            ));
-        }
-        h.push_str("</table>\n");
-    }
-    h.push_str("<h2>Plots</h2>\n");
-    for (name, svg) in svgs {
-        h.push_str(&format!(
-            "<figure id=\"{}\">\n{}\n</figure>\n",
-            e(name),
-            svg
-        ));
-    }
-    h.push_str("</body>\n</html>\n");
-    h
 }

@@ -912,9 +912,14 @@ fn key(k: &str) -> Step {
 impl Scenario {
     /// Read, parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with_text(path).map(|(s, _)| s)
+    }
+
+    /// [`Scenario::load`], and the file's text as read.
+    pub fn load_with_text(path: &Path) -> Result<(Scenario, String), ScenarioError> {
         let file = path.display().to_string();
         let text = read_bounded(path, &file)?;
-        Scenario::parse(&text, &file)
+        Scenario::parse(&text, &file).map(|s| (s, text))
     }
 
     /// The largest scenario file read (scenarios are a few kilobytes; this

@@ -357,9 +357,11 @@ fn index_html_is_self_contained_and_escapes_names_from_the_scenario() {
         "no script tag gets through"
     );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(
-        !html.contains("src=\"http") && !html.contains("href=\"http"),
-        "no network"
+    assert!(!html.contains("src=\"http"), "no network");
+    assert_eq!(
+        html.matches("href=\"http").count(),
+        html.matches("href=\"https://ui.perfetto.dev\"").count(),
+        "the only link is to the trace viewer"
     );
     for needle in [
         "verdict",
@@ -370,7 +372,11 @@ fn index_html_is_self_contained_and_escapes_names_from_the_scenario() {
     ] {
         assert!(html.contains(needle), "{needle}");
     }
-    assert_eq!(html.matches("<svg").count(), 4, "every plot inline");
+    assert_eq!(
+        html.matches("<svg").count(),
+        5,
+        "every plot inline, and the topology"
+    );
 }
 
 #[test]
@@ -384,6 +390,7 @@ fn plot_redraws_the_same_plots_and_page_from_the_files_alone() {
         "latency.csv",
         "timeseries.csv",
         "faults.csv",
+        "scenario.toml",
     ] {
         std::fs::copy(run.join(f), copy.join(f)).unwrap();
     }
@@ -642,4 +649,139 @@ restart_after = "12s"
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
     assert!(folder < 5 << 20, "report folder of {folder} bytes");
+}
+
+/// The tags of an HTML page, checked by a WHATWG tokenizer: no parse
+/// error, every element closed in order. Returns the text of each `h2`.
+fn well_formed(html: &str) -> Vec<String> {
+    use html5gum::{Token, Tokenizer};
+    const VOID: [&str; 6] = ["meta", "br", "img", "hr", "input", "link"];
+    let mut open: Vec<String> = vec![];
+    let mut headings = vec![];
+    for token in Tokenizer::new(html) {
+        let Ok(token) = token;
+        match token {
+            Token::Error(e) => panic!("HTML parse error {e:?}"),
+            Token::StartTag(t) => {
+                let name = String::from_utf8_lossy(&t.name).into_owned();
+                assert!(
+                    !["script", "iframe", "object", "embed", "link"].contains(&name.as_str()),
+                    "<{name}> in a self-contained page"
+                );
+                if name == "h2" {
+                    headings.push(String::new());
+                }
+                if !t.self_closing && !VOID.contains(&name.as_str()) {
+                    open.push(name);
+                }
+            }
+            Token::EndTag(t) => {
+                let name = String::from_utf8_lossy(&t.name).into_owned();
+                assert_eq!(
+                    open.pop().as_deref(),
+                    Some(name.as_str()),
+                    "misnested </{name}>"
+                );
+            }
+            Token::String(s) if open.last().is_some_and(|t| t == "h2") => {
+                headings
+                    .last_mut()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&s));
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_empty(), "unclosed: {open:?}");
+    headings
+}
+
+#[test]
+fn the_page_says_what_was_simulated_in_a_well_formed_self_contained_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = tmp.path().join("t.json");
+    let text = std::fs::read_to_string(repo("scenarios/faults/auto-commit-loss.toml"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("description = ") {
+                "description = \"Offsets stored <ahead> of processing & a crash\"\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect::<String>();
+    assert!(
+        text.contains("<ahead>"),
+        "the scenario has a description to replace"
+    );
+    let path = tmp.path().join("s.toml");
+    std::fs::write(&path, &text).unwrap();
+    let o = eventsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        tmp.path().join("out").to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let html = std::fs::read_to_string(tmp.path().join("out/index.html")).unwrap();
+    let headings = well_formed(&html);
+    assert_eq!(
+        headings,
+        [
+            "Topology",
+            "Checks",
+            "Counts",
+            "Latency",
+            "Faults",
+            "Plots",
+            "Trace",
+            "Scenario file"
+        ]
+    );
+    let scenario = eventsim::scenario::Scenario::load(&path).unwrap();
+    // The description, then the first violation, before the topology.
+    let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("{needle}"));
+    let first = at("<div class=\"first\">");
+    assert!(at("Offsets stored &lt;ahead&gt; of processing &amp; a crash") < first);
+    assert!(first < at("<h2 id=\"topology\">"));
+    // Every producer, topic and group in the diagram.
+    let topology = &html[at("<h2 id=\"topology\">")..at("<h2 id=\"checks\">")];
+    for name in scenario
+        .producers
+        .iter()
+        .map(|p| &p.name)
+        .chain(scenario.topics.iter().map(|t| &t.name))
+        .chain(scenario.groups.iter().map(|g| &g.name))
+    {
+        assert!(topology.contains(&format!(">{name}<")), "{name} drawn");
+    }
+    // Counts in pipeline order; latencies with units; the trace named;
+    // the scenario file itself, collapsed.
+    let counts = &html[at("<h2 id=\"counts\">")..at("<h2 id=\"latency\">")];
+    let order: Vec<usize> = ["produced", "acked", "appended", "delivered", "applied"]
+        .iter()
+        .map(|c| {
+            counts
+                .find(&format!(">{c}<"))
+                .unwrap_or_else(|| panic!("{c}"))
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{counts}");
+    let latency = &html[at("<h2 id=\"latency\">")..at("<h2 id=\"faults\">")];
+    assert!(
+        latency.contains("ms</td>") || latency.contains("s</td>"),
+        "{latency}"
+    );
+    assert!(html.contains(&eventsim::report::html_escape(&trace.display().to_string())));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("out/scenario.toml")).unwrap(),
+        text
+    );
+    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(html.contains(&eventsim::report::html_escape(first_line)));
+    assert!(html.contains("<details>"));
 }

@@ -1,0 +1,650 @@
+//! `index.html`: the page a person opens after a run. One self-contained
+//! file (no script, no network): what was simulated (the description, a
+//! topology diagram drawn as inline SVG, the scenario file), the verdict
+//! with the first violation's explanation on top, the checks, the counts in
+//! pipeline order, latencies in readable units, the faults, every plot, and
+//! how to open the trace. Every text from the scenario or the run is
+//! escaped.
+
+use crate::report::{Summary, html_escape as e};
+use crate::scenario::Scenario;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write;
+
+/// What the page shows beyond the run's own files.
+#[derive(Default)]
+pub struct Context<'a> {
+    /// The scenario as run (its description and topology), when known.
+    pub scenario: Option<&'a Scenario>,
+    /// The scenario file's text, shown collapsed.
+    pub scenario_text: Option<&'a str>,
+    /// Where the run's Chrome trace was written (`run --trace`).
+    pub trace: Option<&'a str>,
+}
+
+/// A duration for people: `850.0us`, `5.01ms`, `2.11s`.
+pub fn duration_text(ns: u64) -> String {
+    if ns >= 1_000_000_000 {
+        format!("{:.2}s", ns as f64 / 1e9)
+    } else if ns >= 1_000_000 {
+        format!("{:.2}ms", ns as f64 / 1e6)
+    } else {
+        format!("{:.1}us", ns as f64 / 1e3)
+    }
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}\
+table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
+th{background:#f3f3f3}td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:bold}\
+.fail{color:#c62828;font-weight:bold}.inconclusive{color:#b26a00;font-weight:bold}.skipped{color:#888}\
+figure{margin:1em 0}code{background:#f3f3f3;padding:1px 4px}\
+.first{border-left:4px solid #c62828;background:#fdf3f3;padding:0.5em 1em;margin:1em 0}\
+pre{background:#f6f6f6;padding:0.8em;overflow:auto}details{margin:0.5em 0 1.5em}";
+
+/// The page of one run.
+pub fn index_html(
+    summary: &Summary,
+    faults: &[(u64, u64, String)],
+    svgs: &[(String, String)],
+    ctx: &Context,
+) -> String {
+    let mut h = String::new();
+    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(
+        h,
+        "<title>eventsim: {} seed {}</title>",
+        e(&summary.scenario),
+        summary.seed
+    );
+    let _ = writeln!(h, "<style>{STYLE}</style>\n</head>\n<body>");
+    let _ = writeln!(
+        h,
+        "<h1>{}</h1>\n<p>seed {} &middot; eventsim {} &middot; simulated {:.3}s ({}) &middot; {} kernel events</p>",
+        e(&summary.scenario),
+        summary.seed,
+        e(&summary.version),
+        summary.sim_time_ns as f64 / 1e9,
+        e(&summary.stopped_by),
+        summary.kernel_events
+    );
+    if let Some(s) = ctx.scenario
+        && !s.scenario.description.trim().is_empty()
+    {
+        for para in s.scenario.description.split("\n\n") {
+            let para = para.trim();
+            if !para.is_empty() {
+                let _ = writeln!(h, "<p class=\"description\">{}</p>", e(para));
+            }
+        }
+    }
+    verdict(&mut h, summary);
+    if let Some(s) = ctx.scenario {
+        h.push_str("<h2 id=\"topology\">Topology</h2>\n");
+        h.push_str(&topology_svg(s));
+        h.push('\n');
+    }
+    checks(&mut h, summary);
+    counts(&mut h, summary);
+    latency(&mut h, summary);
+    fault_table(&mut h, faults);
+    h.push_str("<h2 id=\"plots\">Plots</h2>\n");
+    for (name, svg) in svgs {
+        let _ = writeln!(h, "<figure id=\"{}\">\n{}\n</figure>", e(name), svg);
+    }
+    h.push_str("<h2 id=\"trace\">Trace</h2>\n");
+    match ctx.trace {
+        Some(t) => {
+            let _ = writeln!(
+                h,
+                "<p>This run's trace is <code>{}</code>: open <a href=\"https://ui.perfetto.dev\">ui.perfetto.dev</a> and choose <em>Open trace file</em> (it stays on your machine), or load it in <code>chrome://tracing</code>.</p>",
+                e(t)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                h,
+                "<p>Run again with <code>--trace FILE</code> to write a Chrome trace of every request, fetch and handler, and open it in <a href=\"https://ui.perfetto.dev\">ui.perfetto.dev</a> (<em>Open trace file</em>).</p>"
+            );
+        }
+    }
+    if let Some(text) = ctx.scenario_text {
+        h.push_str("<h2 id=\"scenario\">Scenario file</h2>\n");
+        let _ = writeln!(
+            h,
+            "<details><summary><code>scenario.toml</code> ({} lines)</summary>\n<pre>{}</pre>\n</details>",
+            text.lines().count(),
+            e_multiline(text)
+        );
+    }
+    h.push_str("</body>\n</html>\n");
+    h
+}
+
+/// Escape text, keeping its newlines and tabs (for `<pre>`).
+fn e_multiline(text: &str) -> String {
+    text.split('\n')
+        .map(|l| e(l.strip_suffix('\r').unwrap_or(l)).replace("\\u{9}", "\t"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The verdict, and for a failing run the first violation with its
+/// explanation, where a reader looks first.
+fn verdict(h: &mut String, summary: &Summary) {
+    let _ = writeln!(
+        h,
+        "<p>verdict: <span class=\"{0}\">{0}</span> &middot; reproduce: <code>{1}</code></p>",
+        e(&summary.verdict),
+        e(&summary.repro)
+    );
+    if !summary.verdict_note.is_empty() {
+        let _ = writeln!(h, "<p>{}</p>", e(&summary.verdict_note));
+    }
+    let first = summary
+        .checks
+        .iter()
+        .find_map(|c| c.first.as_ref().map(|v| (c, v)));
+    if let Some((c, v)) = first {
+        let _ = write!(
+            h,
+            "<div class=\"first\"><p><strong>{}</strong>: {}</p>",
+            e(&c.name),
+            e(&v.message)
+        );
+        if !v.explanation.is_empty() {
+            h.push_str("<ul>");
+            for line in &v.explanation {
+                let _ = write!(h, "<li>{}</li>", e(line));
+            }
+            h.push_str("</ul>");
+        }
+        h.push_str("</div>\n");
+    }
+}
+
+fn checks(h: &mut String, summary: &Summary) {
+    h.push_str("<h2 id=\"checks\">Checks</h2>\n<table>\n<tr><th class=\"l\">invariant</th><th class=\"l\">status</th><th>violations</th><th class=\"l\">first violation</th></tr>\n");
+    for c in &summary.checks {
+        let first = c.first.as_ref().map_or(String::new(), |v| {
+            let mut t = e(&v.message);
+            for line in &v.explanation {
+                t.push_str("<br>&nbsp;&nbsp;");
+                t.push_str(&e(line));
+            }
+            t
+        });
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l {1}\">{1}</td><td>{2}</td><td class=\"l\">{3}</td></tr>",
+            e(&c.name),
+            e(&c.status),
+            c.violations,
+            first
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+/// The counts an event passes through, in that order.
+const PIPELINE: [&str; 6] = [
+    "produced",
+    "acked",
+    "appended",
+    "delivered",
+    "applied",
+    "committed",
+];
+
+/// Counts: the pipeline first (produced, acked, appended, delivered,
+/// applied, committed), then what went wrong or sideways, in
+/// `summary.json`'s order.
+fn counts(h: &mut String, summary: &Summary) {
+    h.push_str("<h2 id=\"counts\">Counts</h2>\n<table>\n");
+    let Ok(serde_json::Value::Object(counts)) = serde_json::to_value(&summary.counts) else {
+        h.push_str("</table>\n");
+        return;
+    };
+    let mut row = |k: &str, v: &serde_json::Value| {
+        let _ = writeln!(
+            h,
+            "<tr><th class=\"l\">{}</th><td>{}</td></tr>",
+            e(&k.replace('_', " ")),
+            v
+        );
+    };
+    for k in PIPELINE {
+        if let Some(v) = counts.get(k) {
+            row(k, v);
+        }
+    }
+    for (k, v) in &counts {
+        if !PIPELINE.contains(&k.as_str()) {
+            row(k, v);
+        }
+    }
+    h.push_str("</table>\n");
+}
+
+fn latency(h: &mut String, summary: &Summary) {
+    h.push_str("<h2 id=\"latency\">Latency</h2>\n<table>\n<tr><th class=\"l\">stream</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n");
+    let l = &summary.latency_ns;
+    let mut rows = vec![("produce &rarr; ack".to_string(), &l.produce_to_ack)];
+    for (g, s) in &l.end_to_end {
+        rows.push((format!("end to end, {}", e(g)), s));
+    }
+    for (g, s) in &l.end_to_end_from_origin {
+        rows.push((format!("from origin, {}", e(g)), s));
+    }
+    for (t, s) in &l.end_to_end_by_topic {
+        rows.push((format!("end to end, topic {}", e(t)), s));
+    }
+    for (name, s) in rows {
+        let _ = write!(h, "<tr><td class=\"l\">{name}</td><td>{}</td>", s.count);
+        for ns in [s.mean, s.p50, s.p90, s.p99, s.p999, s.max] {
+            let _ = write!(h, "<td>{}</td>", duration_text(ns));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+}
+
+fn fault_table(h: &mut String, faults: &[(u64, u64, String)]) {
+    h.push_str("<h2 id=\"faults\">Faults</h2>\n");
+    if faults.is_empty() {
+        h.push_str("<p>none</p>\n");
+        return;
+    }
+    h.push_str(
+        "<table>\n<tr><th>start</th><th>end</th><th>lasted</th><th class=\"l\">fault</th></tr>\n",
+    );
+    for (start, end, what) in faults {
+        let _ = writeln!(
+            h,
+            "<tr><td>{:.3}s</td><td>{:.3}s</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            *start as f64 / 1e9,
+            *end as f64 / 1e9,
+            duration_text(end.saturating_sub(*start)),
+            e(what)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+/// A serde enum's name as written in scenario files (`all`, `manual`).
+fn tag<T: Serialize>(x: &T) -> String {
+    match serde_json::to_value(x) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(v) => v.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Kind {
+    Producer,
+    Topic,
+    Group,
+}
+
+struct Node {
+    kind: Kind,
+    name: String,
+    detail: String,
+}
+
+/// The most nodes drawn (a scenario beyond gets a note instead).
+const MAX_NODES: usize = 120;
+const BOX_W: usize = 250;
+const BOX_H: usize = 42;
+const COL_W: usize = 300;
+const ROW_H: usize = 58;
+const MARGIN: usize = 10;
+/// The most characters of a name or detail line in a box.
+const BOX_CHARS: usize = 36;
+
+fn clip(s: &str) -> String {
+    if s.chars().count() <= BOX_CHARS {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(BOX_CHARS - 1).collect();
+        t.push('\u{2026}');
+        t
+    }
+}
+
+/// Each node's column: after everything that feeds it (the longest path
+/// from a source, by Kahn's topological order), and at least its kind's
+/// first column (producers 0, topics 1, groups 2). Nodes on a cycle (a
+/// group emitting to a topic upstream of it) take a column after what feeds
+/// them from outside the cycle, in declaration order.
+fn columns_of(nodes: &[Node], edges: &[(usize, usize, bool)]) -> Vec<usize> {
+    let least = |k: Kind| match k {
+        Kind::Producer => 0,
+        Kind::Topic => 1,
+        Kind::Group => 2,
+    };
+    let mut col: Vec<usize> = nodes.iter().map(|n| least(n.kind)).collect();
+    let mut indegree = vec![0usize; nodes.len()];
+    for &(a, b, _) in edges {
+        if a != b {
+            indegree[b] += 1;
+        }
+    }
+    let mut done = vec![false; nodes.len()];
+    let mut ready: VecDeque<usize> = (0..nodes.len()).filter(|&i| indegree[i] == 0).collect();
+    loop {
+        while let Some(i) = ready.pop_front() {
+            done[i] = true;
+            for &(a, b, _) in edges {
+                if a == i && b != i && !done[b] {
+                    col[b] = col[b].max(col[i] + 1);
+                    indegree[b] -= 1;
+                    if indegree[b] == 0 {
+                        ready.push_back(b);
+                    }
+                }
+            }
+        }
+        // A cycle: release its first node in declaration order.
+        match (0..nodes.len()).find(|&i| !done[i]) {
+            Some(i) => ready.push_back(i),
+            None => break,
+        }
+    }
+    col
+}
+
+/// The scenario's data flow as an SVG diagram: producers, then each topic
+/// and group in a column by its distance from the producers (a topic a
+/// group emits to comes after the group). Boxes name each component with
+/// its Kafka settings (rate and acks; partitions and replication factor;
+/// consumers, commit mode and idempotency); arrows follow the records,
+/// dashed to a dead-letter topic.
+pub fn topology_svg(s: &Scenario) -> String {
+    let mut nodes: Vec<Node> = vec![];
+    let mut index: BTreeMap<(Kind, &str), usize> = BTreeMap::new();
+    for p in &s.producers {
+        let mut detail = format!("{}/s, acks={}", p.rate, tag(&p.acks));
+        if p.transactional {
+            detail.push_str(", transactional");
+        } else if p.idempotent {
+            detail.push_str(", idempotent");
+        }
+        index.insert((Kind::Producer, &p.name), nodes.len());
+        nodes.push(Node {
+            kind: Kind::Producer,
+            name: p.name.clone(),
+            detail,
+        });
+    }
+    for t in &s.topics {
+        let mut detail = format!(
+            "{} partition{}, RF {}",
+            t.partitions,
+            if t.partitions == 1 { "" } else { "s" },
+            t.replication_factor
+        );
+        if tag(&t.cleanup_policy) != "delete" {
+            let _ = write!(detail, ", {}", tag(&t.cleanup_policy));
+        }
+        index.insert((Kind::Topic, &t.name), nodes.len());
+        nodes.push(Node {
+            kind: Kind::Topic,
+            name: t.name.clone(),
+            detail,
+        });
+    }
+    for g in &s.groups {
+        let detail = format!(
+            "{} consumer{}, {}, {}",
+            g.consumers,
+            if g.consumers == 1 { "" } else { "s" },
+            tag(&g.commit),
+            tag(&g.idempotency)
+        );
+        index.insert((Kind::Group, &g.name), nodes.len());
+        nodes.push(Node {
+            kind: Kind::Group,
+            name: g.name.clone(),
+            detail,
+        });
+    }
+    if nodes.len() > MAX_NODES {
+        return format!(
+            "<p>{} producers, {} topics and {} groups: too many to draw.</p>",
+            s.producers.len(),
+            s.topics.len(),
+            s.groups.len()
+        );
+    }
+    // Edges (from, to, dashed).
+    let mut edges: Vec<(usize, usize, bool)> = vec![];
+    let find = |k: Kind, n: &str| index.get(&(k, n)).copied();
+    for p in &s.producers {
+        if let (Some(a), Some(b)) = (find(Kind::Producer, &p.name), find(Kind::Topic, &p.topic)) {
+            edges.push((a, b, false));
+        }
+    }
+    for g in &s.groups {
+        let Some(gi) = find(Kind::Group, &g.name) else {
+            continue;
+        };
+        for t in &g.topics {
+            if let Some(ti) = find(Kind::Topic, t) {
+                edges.push((ti, gi, false));
+            }
+        }
+        let mut emitted: Vec<&str> = g.emit.iter().map(|x| x.topic.as_str()).collect();
+        emitted.sort_unstable();
+        emitted.dedup();
+        for t in emitted {
+            if let Some(ti) = find(Kind::Topic, t) {
+                edges.push((gi, ti, false));
+            }
+        }
+        if let Some(t) = &g.dead_letter_topic
+            && let Some(ti) = find(Kind::Topic, t)
+        {
+            edges.push((gi, ti, true));
+        }
+    }
+    let col = columns_of(&nodes, &edges);
+    let columns = col.iter().max().map_or(1, |m| m + 1);
+    let mut rows_in = vec![0usize; columns];
+    let mut pos = vec![(0usize, 0usize); nodes.len()];
+    for (i, &c) in col.iter().enumerate() {
+        pos[i] = (MARGIN + c * COL_W, MARGIN + rows_in[c] * ROW_H);
+        rows_in[c] += 1;
+    }
+    let rows = rows_in.iter().copied().max().unwrap_or(1).max(1);
+    // Edges to the next column are curves across the gap; longer ones, and
+    // edges back to an earlier column, run along a lane of their own below
+    // the boxes of the columns they pass, so no line crosses a box.
+    let bottom = |c0: usize, c1: usize| {
+        let most = rows_in[c0.min(c1)..=c0.max(c1)]
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(1);
+        MARGIN + most.max(1) * ROW_H - (ROW_H - BOX_H)
+    };
+    let mut lanes = 0usize;
+    let mut lowest = MARGIN + (rows - 1) * ROW_H + BOX_H;
+    let mut paths: Vec<(String, bool)> = vec![];
+    for &(a, b, dashed) in &edges {
+        let (ca, cb) = (col[a], col[b]);
+        let (ax, ay) = pos[a];
+        let (bx, by) = pos[b];
+        let path = if cb == ca + 1 {
+            let (x1, y1, x2, y2) = (ax + BOX_W, ay + BOX_H / 2, bx, by + BOX_H / 2);
+            let mid = (x1 + x2) / 2;
+            format!("M {x1} {y1} C {mid} {y1}, {mid} {y2}, {x2} {y2}")
+        } else {
+            let lane = bottom(ca, cb) + 12 + lanes * 8;
+            lanes += 1;
+            lowest = lowest.max(lane);
+            if cb > ca {
+                // Out of the right side, down into the gap, along the lane,
+                // up into the left side.
+                let (x1, y1, x2, y2) = (ax + BOX_W, ay + BOX_H / 2, bx, by + BOX_H / 2);
+                let (g1, g2) = (x1 + (COL_W - BOX_W) / 2, x2 - (COL_W - BOX_W) / 2);
+                format!(
+                    "M {x1} {y1} C {g1} {y1}, {g1} {y1}, {g1} {} L {g1} {lane} L {g2} {lane} L {g2} {} C {g2} {y2}, {g2} {y2}, {x2} {y2}",
+                    y1 + 8,
+                    y2 + 8
+                )
+            } else {
+                // Back: out of the bottom, along the lane, into the bottom.
+                let (x1, y1, x2, y2) = (
+                    ax + BOX_W / 2 + 10,
+                    ay + BOX_H,
+                    bx + BOX_W / 2 - 10,
+                    by + BOX_H,
+                );
+                format!("M {x1} {y1} L {x1} {lane} L {x2} {lane} L {x2} {y2}")
+            }
+        };
+        paths.push((path, dashed));
+    }
+    let width = MARGIN * 2 + (columns - 1) * COL_W + BOX_W;
+    let height = lowest + MARGIN + 4;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" style=\"max-width:100%;height:auto\" role=\"img\" aria-label=\"topology\" font-family=\"sans-serif\" font-size=\"12\">"
+    );
+    svg.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#555\"/></marker></defs>\n");
+    for (path, dashed) in paths {
+        let dash = if dashed {
+            " stroke-dasharray=\"5 4\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            svg,
+            "<path d=\"{path}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.3\"{dash} marker-end=\"url(#arrow)\"/>"
+        );
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let (x, y) = pos[i];
+        let (fill, stroke, label) = match n.kind {
+            Kind::Producer => ("#e3f0fb", "#4a7fb0", "producer"),
+            Kind::Topic => ("#fff6d6", "#b08a1e", "topic"),
+            Kind::Group => ("#e5f5e8", "#3f8a4f", "group"),
+        };
+        let _ = writeln!(
+            svg,
+            "<g><title>{label} {}: {}</title><rect x=\"{x}\" y=\"{y}\" width=\"{BOX_W}\" height=\"{BOX_H}\" rx=\"5\" fill=\"{fill}\" stroke=\"{stroke}\"/><text x=\"{}\" y=\"{}\" font-weight=\"bold\">{}</text><text x=\"{}\" y=\"{}\" fill=\"#444\" font-size=\"11\">{}</text></g>",
+            e(&n.name),
+            e(&n.detail),
+            x + 8,
+            y + 17,
+            e(&clip(&n.name)),
+            x + 8,
+            y + 33,
+            e(&clip(&n.detail))
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(text: &str) -> Scenario {
+        Scenario::parse(text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn durations_read_in_their_unit() {
+        assert_eq!(duration_text(850_000), "850.0us");
+        assert_eq!(duration_text(5_010_000), "5.01ms");
+        assert_eq!(duration_text(2_110_000_000), "2.11s");
+    }
+
+    #[test]
+    fn the_topology_places_emitted_topics_after_their_group_and_escapes_names() {
+        let s = scenario(
+            "[scenario]\nname = \"t\"\nduration = \"1s\"\n[cluster]\nbrokers = 3\n\
+             [[topics]]\nname = \"orders\"\npartitions = 6\nreplication_factor = 3\n\
+             [[topics]]\nname = \"payments\"\n\
+             [[topics]]\nname = \"dlq\"\n\
+             [[producers]]\nname = \"shop\"\ntopic = \"orders\"\nrate = 10\nacks = \"all\"\nidempotent = true\n\
+             [[groups]]\nname = \"payment\"\ntopics = [\"orders\"]\ndead_letter_topic = \"dlq\"\n\
+             [[groups.emit]]\ntopic = \"payments\"\nevent_type = \"PaymentProcessed\"\n\
+             [[groups]]\nname = \"ledger\"\ntopics = [\"payments\"]\nconsumers = 2\n",
+        );
+        let svg = topology_svg(&s);
+        // x of each box: producers 10, orders 310, payment 610, payments
+        // and dlq 910, ledger 1210.
+        for (name, x) in [
+            ("shop", 10),
+            ("orders", 310),
+            ("payment", 610),
+            ("payments", 910),
+            ("dlq", 910),
+            ("ledger", 1210),
+        ] {
+            let tag = format!(" {name}: ");
+            let at = svg.find(&tag).unwrap_or_else(|| panic!("{name} in {svg}"));
+            let rect = &svg[at..];
+            let x_at = rect.find("<rect x=\"").unwrap() + 9;
+            let got: usize = rect[x_at..].split('"').next().unwrap().parse().unwrap();
+            assert_eq!(got, x, "{name}");
+        }
+        assert!(svg.contains("6 partitions, RF 3"), "{svg}");
+        assert!(svg.contains("10/s, acks=all, idempotent"), "{svg}");
+        assert!(svg.contains("2 consumers"), "{svg}");
+        assert_eq!(
+            svg.matches("stroke-dasharray").count(),
+            1,
+            "one dead-letter edge"
+        );
+        assert_eq!(svg.matches("marker-end").count(), 5, "five edges: {svg}");
+    }
+
+    #[test]
+    fn columns_follow_the_longest_path_and_cycles_end() {
+        let node = |kind| Node {
+            kind,
+            name: String::new(),
+            detail: String::new(),
+        };
+        // p -> t0 -> g0 -> t1 -> g1, and g1 -> t0 (a cycle back).
+        let nodes = vec![
+            node(Kind::Producer),
+            node(Kind::Topic),
+            node(Kind::Group),
+            node(Kind::Topic),
+            node(Kind::Group),
+        ];
+        let edges = [
+            (0, 1, false),
+            (1, 2, false),
+            (2, 3, false),
+            (3, 4, false),
+            (4, 1, false),
+        ];
+        let col = columns_of(&nodes, &edges);
+        assert_eq!(col, [0, 1, 2, 3, 4]);
+        // A group reading an upstream and a downstream topic sits after both.
+        let nodes = vec![
+            node(Kind::Producer),
+            node(Kind::Topic),
+            node(Kind::Group),
+            node(Kind::Topic),
+            node(Kind::Group),
+        ];
+        let edges = [
+            (0, 1, false),
+            (1, 2, false),
+            (2, 3, false),
+            (1, 4, false),
+            (3, 4, false),
+        ];
+        assert_eq!(columns_of(&nodes, &edges), [0, 1, 2, 3, 4]);
+    }
+}
