@@ -631,13 +631,6 @@ mod tests {
         let col = columns_of(&nodes, &edges);
         assert_eq!(col, [0, 1, 2, 3, 4]);
         // A group reading an upstream and a downstream topic sits after both.
-        let nodes = vec![
-            node(Kind::Producer),
-            node(Kind::Topic),
-            node(Kind::Group),
-            node(Kind::Topic),
-            node(Kind::Group),
-        ];
         let edges = [
             (0, 1, false),
             (1, 2, false),

@@ -195,7 +195,10 @@ fn report_files_are_byte_identical_across_runs_of_the_same_seed() {
         "latency.csv",
         "timeseries.csv",
         "faults.csv",
+        "faults.toml",
         "violations.jsonl",
+        "scenario.toml",
+        "index.html",
     ] {
         assert_eq!(
             std::fs::read(a.join(f)).unwrap(),
