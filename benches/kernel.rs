@@ -4,7 +4,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use eventsim::kernel::{Budget, Kernel, rng_stream};
-use rand::Rng;
+use rand::RngExt;
 use std::hint::black_box;
 
 const STEPS: u64 = 1_000_000;
@@ -16,12 +16,12 @@ fn hold(population: u64) -> u64 {
     });
     let mut rng = rng_stream(1, "bench");
     for i in 0..population {
-        k.schedule_at(rng.gen_range(0..1_000_000), i);
+        k.schedule_at(rng.random_range(0..1_000_000), i);
     }
     let mut sum = 0u64;
     while let Ok(e) = k.next_event() {
         sum = sum.wrapping_add(e);
-        k.schedule_in(rng.gen_range(1..1_000_000), e);
+        k.schedule_in(rng.random_range(1..1_000_000), e);
     }
     sum
 }

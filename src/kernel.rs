@@ -6,7 +6,7 @@
 //! number of nanoseconds; the wall clock is never read here.
 
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
@@ -327,10 +327,10 @@ mod tests {
 
     #[test]
     fn rng_streams_are_independent_of_each_other() {
-        let a1: u64 = rng_stream(7, "producer/a").r#gen();
-        let a2: u64 = rng_stream(7, "producer/a").r#gen();
-        let b: u64 = rng_stream(7, "producer/b").r#gen();
-        let a_other_seed: u64 = rng_stream(8, "producer/a").r#gen();
+        let a1 = rng_stream(7, "producer/a").next_u64();
+        let a2 = rng_stream(7, "producer/a").next_u64();
+        let b = rng_stream(7, "producer/b").next_u64();
+        let a_other_seed = rng_stream(8, "producer/a").next_u64();
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
         assert_ne!(a1, a_other_seed);

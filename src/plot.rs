@@ -483,7 +483,7 @@ fn over_time<DB: DrawingBackend>(
                 let pts = pts
                     .into_iter()
                     .filter(|p| p.1 > 0.0)
-                    .map(|(t, v)| (t, v.log10()))
+                    .map(|(t, v)| (t, libm::log10(v)))
                     .collect();
                 (l, pts)
             })
@@ -510,7 +510,7 @@ fn over_time<DB: DrawingBackend>(
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(0f64..x_max, y_min..y_max)?;
-    let log_label = |y: &f64| fmt_num(10f64.powf(*y));
+    let log_label = |y: &f64| fmt_num(libm::pow(10.0, *y));
     let lin_label = |y: &f64| fmt_num(*y);
     let mut mesh = chart.configure_mesh();
     mesh.x_desc("simulated time (s)")
@@ -589,7 +589,7 @@ fn over_time<DB: DrawingBackend>(
 
 /// The HdrHistogram-style percentile plot: x = log10(1 / (1 - percentile)).
 fn percentiles<DB: DrawingBackend>(d: &PlotData, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-    let x_of = |q: f64| (1.0 / (1.0 - q.min(0.999_999))).log10();
+    let x_of = |q: f64| libm::log10(1.0 / (1.0 - q.min(0.999_999)));
     let x_max = d
         .latency
         .iter()
@@ -622,7 +622,7 @@ fn percentiles<DB: DrawingBackend>(d: &PlotData, root: &DrawingArea<DB, Shift>) 
         .y_label_formatter(&|y| fmt_num(*y))
         .x_labels(8)
         .x_label_formatter(&|x| {
-            let p = 100.0 * (1.0 - 10f64.powf(-*x));
+            let p = 100.0 * (1.0 - libm::pow(10.0, -*x));
             if p < 99.0 {
                 format!("{p:.0}%")
             } else {

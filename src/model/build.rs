@@ -11,6 +11,7 @@ use super::partitioner::PartitionChooser;
 use super::producer::{ArrivalRt, ProdPart};
 use super::release::RELEASE_MIN;
 use super::txn::TxnRt;
+use super::variates;
 use super::{
     BrokerRt, ConsumerRt, Ev, GroupRt, NodeState, PartitionRt, ProducerRt, TICK_NS, World,
 };
@@ -18,7 +19,6 @@ use crate::history::{Catalog, KeySpace};
 use crate::kernel::{Budget, Kernel, NS_PER_S, rng_stream};
 use crate::metrics::{EventBits, Metrics};
 use crate::scenario::{Arrival, Partitioner, ProducerClient, Scenario};
-use rand::Rng as _;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -290,8 +290,10 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 generation: 0,
                 txn_producer: None,
                 txn_waiting: false,
-                heartbeat_phase_ns: rng_stream(seed, &format!("{name}/heartbeat"))
-                    .gen_range(0..heartbeat_ns),
+                heartbeat_phase_ns: variates::below(
+                    &mut rng_stream(seed, &format!("{name}/heartbeat")),
+                    heartbeat_ns,
+                ),
                 parts: Vec::new(),
                 index: Default::default(),
                 ready: Default::default(),

@@ -1,10 +1,9 @@
 //! Samplers compiled from the scenario's distribution specs.
 
 use crate::kernel::Rng;
+use crate::model::variates::{self, Zipf};
 use crate::scenario::units::{DistSpec, Magnitude, lognormal_params};
 use crate::scenario::{Dist, Keys};
-use rand::Rng as _;
-use rand_distr::{Distribution, Exp1, StandardNormal, Zipf};
 
 /// A distribution over non-negative integers (nanoseconds or bytes).
 #[derive(Clone, Debug)]
@@ -60,26 +59,17 @@ impl Sampler {
             Sampler::Constant(v) => return v,
             Sampler::Uniform(lo, hi) => {
                 if hi > lo {
-                    rng.gen_range(lo..=hi)
+                    variates::uniform(rng, lo, hi)
                 } else {
                     lo
                 }
             }
-            Sampler::Normal { mean, stddev } => {
-                let z: f64 = StandardNormal.sample(rng);
-                mean + stddev * z
-            }
-            Sampler::Exponential { mean } => {
-                let e: f64 = Exp1.sample(rng);
-                mean * e
-            }
-            Sampler::Lognormal { mu, sigma } => {
-                let z: f64 = StandardNormal.sample(rng);
-                (mu + sigma * z).exp()
-            }
+            Sampler::Normal { mean, stddev } => mean + stddev * variates::std_normal(rng),
+            Sampler::Exponential { mean } => mean * variates::exp1(rng),
+            Sampler::Lognormal { mu, sigma } => libm::exp(mu + sigma * variates::std_normal(rng)),
             Sampler::Pareto { scale, inv_shape } => {
-                let u: f64 = 1.0 - rng.r#gen::<f64>(); // (0, 1]
-                scale * u.powf(-inv_shape)
+                let u = 1.0 - variates::unit(rng); // (0, 1]
+                scale * libm::pow(u, -inv_shape)
             }
         };
         if x.is_finite() && x > 0.0 {
@@ -94,7 +84,7 @@ impl Sampler {
 #[derive(Clone, Debug)]
 pub enum KeySampler {
     Uniform(u64),
-    Zipf(Zipf<f64>),
+    Zipf(Zipf),
     Sequential { n: u64, next: u64 },
 }
 
@@ -102,9 +92,7 @@ impl KeySampler {
     pub fn new(keys: &Keys) -> KeySampler {
         match *keys {
             Keys::Uniform { n } => KeySampler::Uniform(n),
-            Keys::Zipf { n, s } => {
-                KeySampler::Zipf(Zipf::new(n, s).expect("validated: n >= 1 and s > 0"))
-            }
+            Keys::Zipf { n, s } => KeySampler::Zipf(Zipf::new(n, s)),
             Keys::Sequential { n } => KeySampler::Sequential { n, next: 0 },
         }
     }
@@ -112,9 +100,9 @@ impl KeySampler {
     #[inline]
     pub fn sample(&mut self, rng: &mut Rng) -> u64 {
         match self {
-            KeySampler::Uniform(n) => rng.gen_range(0..*n),
+            KeySampler::Uniform(n) => variates::below(rng, *n),
             // Zipf draws 1..=n; rank 1 (the hottest key) becomes key 0.
-            KeySampler::Zipf(z) => (z.sample(rng) as u64).saturating_sub(1),
+            KeySampler::Zipf(z) => z.sample(rng) - 1,
             KeySampler::Sequential { n, next } => {
                 let k = *next;
                 *next = if *next + 1 >= *n { 0 } else { *next + 1 };

@@ -14,8 +14,8 @@ use super::network::{LinkFault, Node};
 use super::{Ev, World};
 use crate::history::{EventId, KeyId, Observation};
 use crate::kernel::{NS_PER_S, Rng, Time, rng_stream};
+use crate::model::variates;
 use crate::scenario::{Fault, FaultKind, NodeRef, RandomFaults, Scenario, Target};
-use rand::Rng as _;
 
 /// Whether a node is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,22 +110,21 @@ fn draw_random(s: &Scenario, r: &RandomFaults, seed: u64) -> Vec<Fault> {
             let mean_gap = 60.0 * NS_PER_S as f64 / rate;
             let mut t = start as f64;
             loop {
-                let u: f64 = rng.r#gen::<f64>();
-                t += -(1.0 - u).ln() * mean_gap;
+                t += variates::exp1(&mut rng) * mean_gap;
                 if t >= stop as f64 {
                     break;
                 }
                 times.push(t as Time);
             }
         } else if let Some(chance) = k.chance
-            && rng.r#gen::<f64>() < chance
+            && variates::chance(&mut rng, chance)
         {
-            times.push(rng.gen_range(start..stop.max(start + 1)));
+            times.push(start + variates::below(&mut rng, stop.saturating_sub(start).max(1)));
         }
         let duration = k.duration.as_ref().map(Sampler::new);
         let restart = k.restart_after.as_ref().map(Sampler::new);
         for (n, at) in times.into_iter().enumerate() {
-            let target = targets[rng.gen_range(0..targets.len())].clone();
+            let target = targets[variates::below(&mut rng, targets.len() as u64) as usize].clone();
             let mut f = Fault::new(
                 k.kind,
                 crate::scenario::Duration(at),
@@ -641,7 +640,7 @@ impl World {
                 FaultKind::HandlerErrors => {
                     let p = f.spec.probability.unwrap_or(0.0);
                     let rng = f.rng.as_mut().expect("handler-errors has a stream");
-                    if rng.r#gen::<f64>() < p {
+                    if variates::chance(rng, p) {
                         return true;
                     }
                 }

@@ -25,6 +25,7 @@ pub mod partitioner;
 mod producer;
 mod release;
 mod txn;
+pub mod variates;
 mod window;
 
 use crate::history::{Catalog, EventId, KeyId, Observation, Observer};

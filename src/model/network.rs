@@ -15,8 +15,8 @@
 
 use super::dist::Sampler;
 use crate::kernel::{Rng, Time};
+use crate::model::variates;
 use crate::scenario::FaultKind;
-use rand::Rng as _;
 
 /// A link fault while it is active: which links it strikes and how.
 pub(crate) struct LinkFault {
@@ -163,10 +163,10 @@ impl Network {
                 match lf.kind {
                     FaultKind::Partition => return None,
                     FaultKind::LatencySpike => delay += lf.latency,
-                    FaultKind::Reorder if lf.rng.r#gen::<f64>() < lf.probability => {
+                    FaultKind::Reorder if variates::chance(&mut lf.rng, lf.probability) => {
                         // Held back; TCP still delivers in order, so later
                         // messages on the link wait behind it.
-                        delay += lf.rng.gen_range(1..=lf.latency.max(1));
+                        delay += variates::in_range(&mut lf.rng, 1, lf.latency.max(1));
                     }
                     _ => {}
                 }
@@ -233,7 +233,7 @@ impl Network {
         for lf in &mut self.active {
             if lf.kind == FaultKind::Duplicate
                 && lf.strikes(from, to)
-                && lf.rng.r#gen::<f64>() < lf.probability
+                && variates::chance(&mut lf.rng, lf.probability)
             {
                 dup = true;
             }

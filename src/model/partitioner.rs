@@ -6,8 +6,8 @@
 
 use crate::history::{KeyId, KeySpace};
 use crate::kernel::Rng;
+use crate::model::variates;
 use crate::scenario::Partitioner;
-use rand::Rng as _;
 use std::sync::Arc;
 
 /// Kafka's murmur2 (org.apache.kafka.common.utils.Utils#murmur2).
@@ -99,7 +99,7 @@ impl PartitionChooser {
             cache,
             text: Vec::new(),
             counter: 0,
-            sticky: rng.gen_range(0..partitions),
+            sticky: variates::below(rng, u64::from(partitions)) as u32,
             sticky_bytes: 0,
             batch_size,
         }
@@ -127,7 +127,7 @@ impl PartitionChooser {
                 self.counter = self.counter.wrapping_add(1);
                 p
             }
-            Partitioner::Random => rng.gen_range(0..self.partitions),
+            Partitioner::Random => variates::below(rng, u64::from(self.partitions)) as u32,
             Partitioner::KeyRange => {
                 let n = key
                     .saturating_sub(self.first)
@@ -140,7 +140,7 @@ impl PartitionChooser {
                 if self.sticky_bytes + size_bytes > self.batch_size && self.sticky_bytes > 0 {
                     self.sticky_bytes = 0;
                     if self.partitions > 1 {
-                        let next = rng.gen_range(0..self.partitions - 1);
+                        let next = variates::below(rng, u64::from(self.partitions - 1)) as u32;
                         self.sticky = if next >= self.sticky { next + 1 } else { next };
                     }
                 }

@@ -13,8 +13,8 @@ use super::partitioner::PartitionChooser;
 use super::{Ev, EventMeta, ProduceResult, World};
 use crate::history::{EventId, KeyId, Observation, TOMBSTONE};
 use crate::kernel::{Rng, Time};
+use crate::model::variates;
 use crate::scenario::{Acks, Arrival, ProducerClient};
-use rand_distr::{Distribution, Exp1};
 
 /// What a new record is: its key, partition (in the producer's topic),
 /// size and type, the origin of the chain it was caused by and when that
@@ -178,8 +178,7 @@ impl World {
         let part_in_topic = prod.chooser.choose(key, size, &mut prod.rng);
         let gap = next_gap(arrival, now, &mut prod.rng);
         let event_type = prod.event_type;
-        let tombstone =
-            prod.tombstones > 0.0 && rand::Rng::r#gen::<f64>(&mut prod.rng) < prod.tombstones;
+        let tombstone = prod.tombstones > 0.0 && variates::chance(&mut prod.rng, prod.tombstones);
         if let Some(at) = gap {
             self.producers[p as usize].arrival_pending = true;
             self.kernel.schedule_at(at, Ev::Arrival { producer: p });
@@ -217,7 +216,7 @@ impl World {
         };
         let prod = &mut self.producers[p as usize];
         let partition = prod.first_part + part_in_topic;
-        let drawn = (rand::Rng::r#gen::<u32>(&mut prod.rng) % 1000) + 1;
+        let drawn = variates::below(&mut prod.rng, 1000) as u32 + 1;
         let value = value.unwrap_or(drawn);
         let (origin, origin_created_ns) = match origin {
             Some(o) => o,
@@ -820,10 +819,7 @@ impl World {
 
 /// When the next arrival after `now` happens, if before the producer stops.
 fn next_gap(a: &ArrivalRt, now: Time, rng: &mut Rng) -> Option<Time> {
-    let exp = |rng: &mut Rng| {
-        let e: f64 = Exp1.sample(rng);
-        (e * a.mean_gap_ns).round() as Time
-    };
+    let exp = |rng: &mut Rng| (variates::exp1(rng) * a.mean_gap_ns).round() as Time;
     let at = match a.kind {
         Arrival::Constant => now + (a.mean_gap_ns.round() as Time).max(1),
         Arrival::Poisson => now + exp(rng),

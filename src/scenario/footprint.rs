@@ -106,24 +106,25 @@ fn count(n: f64) -> String {
 /// uniform `n(1 - e^(-draws/n))`; Zipf, the keys drawn about once or
 /// more (rank below `(draws / H)^(1/s)`) plus the expected number of the
 /// rarer ones (a sum approximated by its integral); sequential, one per
-/// draw. Never more than the draws or the key space.
+/// draw. Never more than the draws or the key space. (libm, not std:
+/// the estimate is printed, and must be the same on every machine.)
 fn distinct_keys(keys: &Keys, draws: f64) -> f64 {
     let n = keys.n() as f64;
     let m = draws.max(0.0);
     let d = match *keys {
-        Keys::Uniform { .. } => n * -(-m / n).exp_m1(),
+        Keys::Uniform { .. } => n * -libm::expm1(-m / n),
         Keys::Sequential { .. } => m,
         Keys::Zipf { s, .. } => {
             // H(n, s) and the tail sum of k^-s over (a, n], by integrals.
             let integral = |a: f64, b: f64| {
                 if (s - 1.0).abs() < 1e-9 {
-                    (b / a).ln()
+                    libm::log(b / a)
                 } else {
-                    (a.powf(1.0 - s) - b.powf(1.0 - s)) / (s - 1.0)
+                    (libm::pow(a, 1.0 - s) - libm::pow(b, 1.0 - s)) / (s - 1.0)
                 }
             };
             let h = 1.0 + integral(1.0, n.max(1.0));
-            let head = (m / h).powf(1.0 / s).clamp(1.0, n.max(1.0));
+            let head = libm::pow(m / h, 1.0 / s).clamp(1.0, n.max(1.0));
             head + m / h * integral(head, n.max(head))
         }
     };

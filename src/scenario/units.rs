@@ -234,7 +234,7 @@ impl<V: Magnitude> Dist<V> {
             DistSpec::Normal { mean, .. } | DistSpec::Exponential { mean } => mean.magnitude(),
             DistSpec::Lognormal { median, p99 } => {
                 let (mu, sigma) = lognormal_params(median.magnitude(), p99.magnitude());
-                (mu + sigma * sigma / 2.0).exp()
+                libm::exp(mu + sigma * sigma / 2.0)
             }
             DistSpec::Pareto { scale, shape } => {
                 if *shape > 1.0 {
@@ -252,8 +252,9 @@ const Z_P99: f64 = 2.326_347_874_040_841;
 
 /// (mu, sigma) of the underlying normal of a lognormal with this median and p99.
 pub fn lognormal_params(median: f64, p99: f64) -> (f64, f64) {
-    let mu = median.ln();
-    let sigma = ((p99 / median).ln() / Z_P99).max(0.0);
+    // libm, not std: these parameters decide every draw (model::variates).
+    let mu = libm::log(median);
+    let sigma = (libm::log(p99 / median) / Z_P99).max(0.0);
     (mu, sigma)
 }
 

@@ -200,10 +200,10 @@ fn a_run_with_transactions_reports_them_in_the_summary_and_on_the_terminal() {
     let c = &s["counts"];
     assert!(c["transactions_committed"].as_u64().unwrap() > 200);
     assert_eq!(c["transactions_aborted"].as_u64(), Some(2));
-    assert_eq!(c["aborted_records"].as_u64(), Some(12));
+    assert_eq!(c["aborted_records"].as_u64(), Some(37));
     assert!(
         stdout(&o).contains("transactions committed")
-            && stdout(&o).contains("aborted 2 (12 records"),
+            && stdout(&o).contains("aborted 2 (37 records"),
         "{}",
         stdout(&o)
     );
