@@ -350,6 +350,11 @@ fn run(
             std::io::BufWriter::new(f.take_file()),
             world.catalog(),
             world.fault_plan(),
+            &scenario
+                .groups
+                .iter()
+                .map(|g| g.auto_offset_reset == crate::scenario::OffsetReset::Earliest)
+                .collect::<Vec<_>>(),
         );
         match opened {
             Ok(w) => {

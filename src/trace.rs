@@ -2,12 +2,19 @@
 //! (ui.perfetto.dev) and chrome://tracing open. One track per node
 //! (producers, brokers, consumers) and one per partition; produce (creation
 //! to acknowledgement) and process (delivery to effect) as slices, appends
-//! and replication as instants, faults as global instants, and flow arrows
-//! from each event's produce slice to every processing of it and from a
-//! processing to the events it emitted (the correlation chain).
+//! and replication as instants, and flow arrows from each event's produce
+//! slice to every processing of it and from a processing to the events it
+//! emitted (the correlation chain). Faults are slices on a `faults` track,
+//! from when they fired to when they ended (or the end of the run), and
+//! global instants where they start and end. Counter tracks: each
+//! producer's unacknowledged records, each partition's ISR size and each
+//! group's lag per partition (high watermark minus committed offset, as
+//! `kafka-consumer-groups --describe` reports it).
 //!
 //! Streaming: each observation is written as it happens; the writer keeps
-//! only deliveries not yet processed.
+//! only deliveries not yet processed, events not yet acknowledged and the
+//! faults still running. Counters changed at one instant are written once,
+//! with their last value, when time moves on.
 
 use crate::history::{Catalog, EventId, Observation, Observer};
 use crate::kernel::Time;
@@ -19,6 +26,27 @@ const PRODUCERS: u32 = 1;
 const BROKERS: u32 = 2;
 const CONSUMERS: u32 = 3;
 const PARTITIONS: u32 = 4;
+const FAULTS: u32 = 5;
+const LAG: u32 = 6;
+
+/// One counter track.
+struct Counter {
+    name: String,
+    pid: u32,
+    /// The value's name in the track (its unit).
+    arg: &'static str,
+    value: i64,
+    dirty: bool,
+}
+
+/// Which counter: unacked records of a producer, ISR of a partition, lag
+/// of (group, partition).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum CounterKey {
+    Unacked(u32),
+    Isr(u32),
+    Lag(u32, u32),
+}
 
 /// Writes the trace; call [`TraceWriter::finish`] at the end.
 pub struct TraceWriter<W: Write> {
@@ -32,6 +60,23 @@ pub struct TraceWriter<W: Write> {
     next_flow: u64,
     /// The last event produced and its producer (an emission follows it).
     last_produced: (EventId, u32),
+    /// Counter tracks in creation order, looked up by key (the map is
+    /// never iterated, so its order reaches no output).
+    counters: Vec<Counter>,
+    counter_index: HashMap<CounterKey, usize>,
+    /// Counters changed at `now`, in the order they changed.
+    dirty: Vec<usize>,
+    now: Time,
+    /// Events produced and not yet acknowledged, failed or aborted.
+    unacked: HashMap<EventId, u32>,
+    /// Per partition: its high watermark and the groups reading it.
+    high_watermark: Vec<u64>,
+    readers: Vec<Vec<u32>>,
+    /// (group, partition) -> committed offset (where the group starts
+    /// before its first commit).
+    committed: HashMap<(u32, u32), u64>,
+    /// Fault -> when it started, while it runs.
+    running: Vec<Option<Time>>,
     pub error: Option<std::io::Error>,
 }
 
@@ -39,13 +84,48 @@ fn us(t: Time) -> String {
     format!("{}.{:03}", t / 1000, t % 1000)
 }
 
+/// `crash broker-1`: the fault's kind and target.
+fn fault_name(f: &Fault) -> String {
+    match &f.target {
+        Some(t) => format!("{} {t}", f.kind.as_str()),
+        None => f.kind.as_str().to_string(),
+    }
+}
+
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
 }
 
 impl<W: Write> TraceWriter<W> {
-    pub fn new(out: W, catalog: &Catalog, faults: Vec<Fault>) -> std::io::Result<Self> {
+    /// `earliest[g]`: group `g` starts from the log start, so its lag
+    /// counts from offset 0 before its first assignment (as in
+    /// `timeseries.csv`).
+    pub fn new(
+        out: W,
+        catalog: &Catalog,
+        faults: Vec<Fault>,
+        earliest: &[bool],
+    ) -> std::io::Result<Self> {
+        let mut readers = vec![Vec::new(); catalog.partitions.len()];
+        let mut committed = HashMap::new();
+        for (g, parts) in catalog.group_partitions.iter().enumerate() {
+            for &p in parts {
+                readers[p as usize].push(g as u32);
+                if earliest.get(g).copied().unwrap_or(false) {
+                    committed.insert((g as u32, p), 0);
+                }
+            }
+        }
         let mut w = TraceWriter {
+            counters: Vec::new(),
+            counter_index: HashMap::new(),
+            dirty: Vec::new(),
+            now: 0,
+            unacked: HashMap::new(),
+            high_watermark: vec![0; catalog.partitions.len()],
+            readers,
+            committed,
+            running: vec![None; faults.len()],
             out,
             first: true,
             producers: catalog.producers.len() as u32,
@@ -63,6 +143,8 @@ impl<W: Write> TraceWriter<W> {
             (BROKERS, "brokers"),
             (CONSUMERS, "consumers"),
             (PARTITIONS, "partitions"),
+            (FAULTS, "faults"),
+            (LAG, "consumer lag"),
         ] {
             w.event(&format!(
                 "{{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0,\"pid\":{pid},\"tid\":0,\"args\":{{\"name\":\"{name}\"}}}}"
@@ -81,7 +163,106 @@ impl<W: Write> TraceWriter<W> {
         for p in 0..c.partitions.len() as u32 {
             w.thread_name(PARTITIONS, p, &c.partition_name(p));
         }
+        for (i, f) in w.faults.clone().iter().enumerate() {
+            w.thread_name(FAULTS, i as u32, &fault_name(f));
+        }
+        // Every partition starts with its full ISR.
+        for (p, &rf) in c.replication.iter().enumerate() {
+            w.set(CounterKey::Isr(p as u32), i64::from(rf));
+        }
         Ok(w)
+    }
+
+    /// The counter for `key`, created on first use.
+    fn counter(&mut self, key: CounterKey) -> usize {
+        if let Some(&i) = self.counter_index.get(&key) {
+            return i;
+        }
+        let (name, pid, arg) = match key {
+            CounterKey::Unacked(p) => (
+                format!("unacked {}", self.catalog.producers[p as usize]),
+                PRODUCERS,
+                "records",
+            ),
+            CounterKey::Isr(p) => (
+                format!("isr {}", self.catalog.partition_name(p)),
+                PARTITIONS,
+                "replicas",
+            ),
+            CounterKey::Lag(g, p) => (
+                format!(
+                    "lag {} {}",
+                    self.catalog.groups[g as usize],
+                    self.catalog.partition_name(p)
+                ),
+                LAG,
+                "records",
+            ),
+        };
+        self.counters.push(Counter {
+            name,
+            pid,
+            arg,
+            value: 0,
+            dirty: false,
+        });
+        self.counter_index.insert(key, self.counters.len() - 1);
+        self.counters.len() - 1
+    }
+
+    fn set(&mut self, key: CounterKey, value: i64) {
+        let i = self.counter(key);
+        let c = &mut self.counters[i];
+        c.value = value;
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(i);
+        }
+    }
+
+    fn add(&mut self, key: CounterKey, delta: i64) {
+        let i = self.counter(key);
+        let v = self.counters[i].value + delta;
+        self.set(key, v);
+    }
+
+    /// Write the counters changed at `now` with their last values.
+    fn flush_counters(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for &i in &dirty {
+            let c = &mut self.counters[i];
+            c.dirty = false;
+            let line = format!(
+                "{{\"name\":{},\"ph\":\"C\",\"ts\":{},\"pid\":{},\"tid\":0,\"args\":{{\"{}\":{}}}}}",
+                json_str(&c.name),
+                us(self.now),
+                c.pid,
+                c.arg,
+                c.value
+            );
+            self.event(&line);
+        }
+        self.dirty = dirty;
+        self.dirty.clear();
+    }
+
+    /// A group's lag on a partition, once it has committed there.
+    fn update_lag(&mut self, group: u32, partition: u32) {
+        if let Some(&offset) = self.committed.get(&(group, partition)) {
+            let hw = self.high_watermark[partition as usize];
+            self.set(
+                CounterKey::Lag(group, partition),
+                hw.saturating_sub(offset) as i64,
+            );
+        }
+    }
+
+    /// The fault's slice, from its start to `end`.
+    fn fault_slice(&mut self, fault: usize, end: Time) {
+        if let Some(start) = self.running[fault].take() {
+            let name = fault_name(&self.faults[fault]);
+            self.slice(&name, FAULTS, fault as u32, start, end, "");
+        }
     }
 
     fn thread_name(&mut self, pid: u32, tid: u32, name: &str) {
@@ -144,8 +325,13 @@ impl<W: Write> TraceWriter<W> {
         ));
     }
 
-    /// Close the JSON and flush.
+    /// Close the JSON and flush: counters changed at the last instant
+    /// and faults still running (they last to the end) are written first.
     pub fn finish(mut self) -> std::io::Result<()> {
+        self.flush_counters();
+        for f in 0..self.running.len() {
+            self.fault_slice(f, self.now);
+        }
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -156,20 +342,29 @@ impl<W: Write> TraceWriter<W> {
 
 impl<W: Write> Observer for TraceWriter<W> {
     fn observe(&mut self, at: Time, o: &Observation) {
+        if at > self.now {
+            self.flush_counters();
+            self.now = at;
+        }
         match *o {
             Observation::Acked {
                 event,
                 producer,
                 created_ns,
                 ..
-            } => self.slice(
-                &format!("produce {event}"),
-                PRODUCERS,
-                producer,
-                created_ns,
-                at,
-                &format!("\"event\":{event}"),
-            ),
+            } => {
+                self.slice(
+                    &format!("produce {event}"),
+                    PRODUCERS,
+                    producer,
+                    created_ns,
+                    at,
+                    &format!("\"event\":{event}"),
+                );
+                if self.unacked.remove(&event).is_some() {
+                    self.add(CounterKey::Unacked(producer), -1);
+                }
+            }
             Observation::Appended {
                 event,
                 partition,
@@ -231,6 +426,38 @@ impl<W: Write> Observer for TraceWriter<W> {
                 event, producer, ..
             } => {
                 self.last_produced = (event, producer);
+                self.unacked.insert(event, producer);
+                self.add(CounterKey::Unacked(producer), 1);
+            }
+            Observation::ProduceFailed { event, .. } | Observation::Aborted { event, .. } => {
+                if let Some(p) = self.unacked.remove(&event) {
+                    self.add(CounterKey::Unacked(p), -1);
+                }
+            }
+            Observation::IsrChanged { partition, isr } => {
+                self.set(CounterKey::Isr(partition), i64::from(isr));
+            }
+            Observation::HighWatermark { partition, offset } => {
+                self.high_watermark[partition as usize] = offset;
+                for i in 0..self.readers[partition as usize].len() {
+                    let g = self.readers[partition as usize][i];
+                    self.update_lag(g, partition);
+                }
+            }
+            Observation::Committed {
+                group,
+                partition,
+                offset,
+                ..
+            }
+            | Observation::Assigned {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                self.committed.insert((group, partition), offset);
+                self.update_lag(group, partition);
             }
             Observation::Emitted {
                 event, consumer, ..
@@ -239,22 +466,15 @@ impl<W: Write> Observer for TraceWriter<W> {
                 self.flow("emits", (CONSUMERS, consumer, at), (PRODUCERS, emitter, at));
             }
             Observation::FaultStarted { fault } => {
-                let f = &self.faults[fault as usize];
-                let name = format!(
-                    "fault: {} {}",
-                    f.kind.as_str(),
-                    f.target.as_ref().map_or(String::new(), |t| t.to_string())
-                );
+                let name = format!("fault: {}", fault_name(&self.faults[fault as usize]));
                 self.instant(&name, PRODUCERS, 0, at, "g");
+                self.fault_slice(fault as usize, at); // fired again: the last one ends
+                self.running[fault as usize] = Some(at);
             }
             Observation::FaultEnded { fault } => {
-                let f = &self.faults[fault as usize];
-                let name = format!(
-                    "fault over: {} {}",
-                    f.kind.as_str(),
-                    f.target.as_ref().map_or(String::new(), |t| t.to_string())
-                );
+                let name = format!("fault over: {}", fault_name(&self.faults[fault as usize]));
                 self.instant(&name, PRODUCERS, 0, at, "g");
+                self.fault_slice(fault as usize, at);
             }
             Observation::NodeState { node, state } => {
                 let (pid, tid) = if node < self.producers {

@@ -438,6 +438,19 @@ fn trace_json_has_the_trace_event_fields_and_every_flow_start_has_its_end() {
         "--quiet",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The same seed writes the same trace, byte for byte.
+    let again = tmp.path().join("again.json");
+    let o = eventsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        tmp.path().join("out2").to_str().unwrap(),
+        "--trace",
+        again.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::read(&trace).unwrap() == std::fs::read(&again).unwrap());
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
     let events = v["traceEvents"].as_array().unwrap();
     assert!(events.len() > 1000);
@@ -477,9 +490,69 @@ fn trace_json_has_the_trace_event_fields_and_every_flow_start_has_its_end() {
         .filter(|e| e["name"] == "thread_name")
         .map(|e| e["args"]["name"].as_str().unwrap())
         .collect();
-    for t in ["order-service", "broker-0", "payment/0", "orders-0"] {
+    for t in [
+        "order-service",
+        "broker-0",
+        "payment/0",
+        "orders-0",
+        "crash broker-1",
+    ] {
         assert!(tracks.contains(&t), "track {t}");
     }
+    // The crash is a slice from 3s to the restart at 13s.
+    let crash: Vec<_> = events
+        .iter()
+        .filter(|e| e["name"] == "crash broker-1" && e["ph"] == "X")
+        .collect();
+    assert_eq!(crash.len(), 1, "{crash:?}");
+    assert_eq!(crash[0]["ts"].as_f64(), Some(3e6));
+    assert_eq!(crash[0]["dur"].as_f64(), Some(10e6));
+    // Counter tracks: one value per name and instant, in time order.
+    let counter = |name: &str, arg: &str| -> Vec<(f64, i64)> {
+        events
+            .iter()
+            .filter(|e| e["ph"] == "C" && e["name"] == name)
+            .map(|e| (e["ts"].as_f64().unwrap(), e["args"][arg].as_i64().unwrap()))
+            .collect()
+    };
+    for name in [
+        "isr orders-0",
+        "lag payment orders-0",
+        "unacked order-service",
+    ] {
+        let arg = if name.starts_with("isr") {
+            "replicas"
+        } else {
+            "records"
+        };
+        let c = counter(name, arg);
+        assert!(!c.is_empty(), "{name}");
+        assert!(
+            c.windows(2).all(|w| w[0].0 < w[1].0),
+            "{name}: one per instant"
+        );
+        assert!(c.iter().all(|&(_, v)| v >= 0), "{name}: {c:?}");
+    }
+    // The partitions with a replica on broker-1 (two thirds of them) drop
+    // it from their ISR while it is down (the run ends as it restarts).
+    let shrunk = (0..12)
+        .filter(|p| {
+            let c = counter(&format!("isr orders-{p}"), "replicas");
+            c.first() == Some(&(0.0, 3))
+                && c.iter().any(|&(t, v)| v == 2 && (3e6..13e6).contains(&t))
+        })
+        .count();
+    assert_eq!(shrunk, 8, "ISRs shrink during the crash");
+    // Lag rises while records wait and is back to 0 at the end.
+    let lag = counter("lag analytics orders-0", "records");
+    assert!(lag.iter().any(|&(_, v)| v > 10), "{lag:?}");
+    assert_eq!(lag.last().map(|l| l.1), Some(0));
+    assert_eq!(
+        counter("unacked order-service", "records")
+            .last()
+            .map(|l| l.1),
+        Some(0)
+    );
 }
 
 #[test]
