@@ -1598,9 +1598,14 @@ fn write_comparison(
                 1.0,
             ),
         ] {
-            let bars: Vec<(String, f64, f64)> = summary
+            let bars: Vec<crate::plot::Bar> = summary
                 .iter()
-                .map(|(l, _, _, st, _)| (l.clone(), st[idx].0 / scale, st[idx].1 / scale))
+                .map(|(l, _, _, st, failed)| crate::plot::Bar {
+                    label: l.clone(),
+                    mean: st[idx].0 / scale,
+                    ci: st[idx].1 / scale,
+                    failed: failed.clone(),
+                })
                 .collect();
             let drawn = crate::plot::render_bars(&format!("{title}: {label}"), label, &bars)
                 .map_err(std::io::Error::other)?;

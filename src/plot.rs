@@ -681,11 +681,21 @@ fn plotted(stream: &str) -> bool {
 }
 
 /// A bar chart with error bars (a comparison of variants), PNG and SVG.
-pub fn render_bars(
-    title: &str,
-    y_label: &str,
-    bars: &[(String, f64, f64)],
-) -> Result<Drawn, String> {
+/// One bar of a comparison chart: a variant's mean over seeds, its 95%
+/// interval (NaN for one seed) and the checks that failed in some seed
+/// (`convergence (4/4)`).
+pub struct Bar {
+    pub label: String,
+    pub mean: f64,
+    pub ci: f64,
+    pub failed: Vec<String>,
+}
+
+/// A bar chart of a comparison, with error bars, each bar's value written
+/// above it, bars of variants with a failed check in red with the checks
+/// named, and a log axis when the bars differ by more than 30 times (so
+/// that a small bar stays visible beside a tall one).
+pub fn render_bars(title: &str, y_label: &str, bars: &[Bar]) -> Result<Drawn, String> {
     draw_both(
         title,
         |r| draw_bars(title, y_label, bars, r),
@@ -693,66 +703,151 @@ pub fn render_bars(
     )
 }
 
+/// Bars of variants whose checks all passed, and of those with a failure.
+const BAR_PASS: RGBColor = RGBColor(31, 119, 180);
+const BAR_FAIL: RGBColor = RGBColor(214, 39, 40);
+
 fn draw_bars<DB: DrawingBackend>(
     title: &str,
     y_label: &str,
-    bars: &[(String, f64, f64)],
+    bars: &[Bar],
     root: &DrawingArea<DB, Shift>,
 ) -> DrawResult<DB> {
     use plotters::coord::ranged1d::SegmentValue;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
     root.fill(&WHITE)?;
     let n = bars.len().max(1) as u32;
-    let y_max = bars
+    let top = |b: &Bar| if b.ci.is_nan() { b.mean } else { b.mean + b.ci };
+    let max_top = bars.iter().map(top).fold(0.0f64, f64::max).max(1e-9);
+    let min_pos = bars
         .iter()
-        .map(|b| b.1 + b.2)
-        .fold(0.0f64, f64::max)
-        .max(1e-9)
-        * 1.15;
+        .map(|b| b.mean)
+        .filter(|&m| m > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let log = min_pos.is_finite() && max_top / min_pos > 30.0;
+    // Room above the tallest bar for its value and failed checks.
+    let lines = 1 + bars.iter().map(|b| b.failed.len()).max().unwrap_or(0);
+    let legend = bars.iter().any(|b| !b.failed.is_empty());
+    let room = 0.07 * lines as f64 + 0.05 + if legend { 0.12 } else { 0.0 };
+    let (y_lo, y_hi) = if log {
+        let lo = libm::log10(min_pos).floor();
+        let hi = libm::log10(max_top);
+        (lo, hi + (hi - lo) * room / (1.0 - room))
+    } else {
+        (0.0, max_top / (1.0 - room))
+    };
+    // A value's height on the axis (the axis floor for what a log axis
+    // cannot show).
+    let at = |v: f64| {
+        if !log {
+            v.max(0.0)
+        } else if v > 0.0 {
+            libm::log10(v).max(y_lo)
+        } else {
+            y_lo
+        }
+    };
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         // `into_segmented` makes one segment per value of the range, both ends included.
-        .build_cartesian_2d((0u32..(n - 1).max(1)).into_segmented(), 0f64..y_max)?;
-    let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
+        .build_cartesian_2d((0u32..(n - 1).max(1)).into_segmented(), y_lo..y_hi)?;
+    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+    let y_desc = if log {
+        format!("{y_label}, log scale")
+    } else {
+        y_label.to_string()
+    };
+    let log_label = |y: &f64| fmt_num(libm::pow(10.0, *y));
+    let lin_label = |y: &f64| fmt_num(*y);
+    let x_label = |x: &SegmentValue<u32>| match x {
+        SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh()
+        .light_line_style(WHITE.mix(0.0))
         .x_desc("variant")
-        .y_desc(y_label)
+        .y_desc(y_desc)
         .x_labels(bars.len().max(1))
-        .x_label_formatter(&|x| match x {
-            SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
-        .y_label_formatter(&|y| fmt_num(*y))
+        .x_label_formatter(&x_label)
         .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 14))
-        .draw()?;
-    for (i, (_, mean, ci)) in bars.iter().enumerate() {
+        .axis_desc_style(("sans-serif", 14));
+    if log {
+        let decades = (y_hi - y_lo).ceil() as usize + 1;
+        mesh.y_labels(decades.clamp(2, 12))
+            .y_label_formatter(&log_label);
+    } else {
+        mesh.y_label_formatter(&lin_label);
+    }
+    mesh.draw()?;
+    let text = ("sans-serif", 12)
+        .into_text_style(root)
+        .pos(Pos::new(HPos::Center, VPos::Bottom));
+    let failed_text = text.color(&BAR_FAIL);
+    for (i, b) in bars.iter().enumerate() {
         let i = i as u32;
-        let color = PALETTE[i as usize % PALETTE.len()];
-        let mut bar = Rectangle::new(
-            [
-                (SegmentValue::Exact(i), 0.0),
-                (SegmentValue::Exact(i + 1), *mean),
-            ],
-            color.mix(0.7).filled(),
-        );
-        bar.set_margin(0, 0, 14, 14);
-        chart.draw_series(std::iter::once(bar))?;
-        if ci.is_nan() {
-            continue; // one seed: no interval to draw
+        let color = if b.failed.is_empty() {
+            BAR_PASS
+        } else {
+            BAR_FAIL
+        };
+        if at(b.mean) > y_lo {
+            let mut bar = Rectangle::new(
+                [
+                    (SegmentValue::Exact(i), y_lo),
+                    (SegmentValue::Exact(i + 1), at(b.mean)),
+                ],
+                color.mix(0.7).filled(),
+            );
+            bar.set_margin(0, 0, 14, 14);
+            chart.draw_series(std::iter::once(bar))?;
         }
-        chart.draw_series(std::iter::once(ErrorBar::new_vertical(
-            SegmentValue::CenterOf(i),
-            (mean - ci).max(0.0),
-            *mean,
-            mean + ci,
-            BLACK.stroke_width(2),
-            12,
-        )))?;
+        if !b.ci.is_nan() {
+            chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+                SegmentValue::CenterOf(i),
+                at(b.mean - b.ci),
+                at(b.mean),
+                at(b.mean + b.ci),
+                BLACK.stroke_width(2),
+                12,
+            )))?;
+        }
+        // The value just above the bar (and its interval), the failed
+        // checks above that.
+        let anchor = (SegmentValue::CenterOf(i), at(top(b)));
+        chart.draw_series(std::iter::once(
+            EmptyElement::at(anchor.clone()) + Text::new(fmt_num(b.mean), (0, -9), text.clone()),
+        ))?;
+        for (k, f) in b.failed.iter().enumerate() {
+            let dy = -9 - 14 * (k as i32 + 1);
+            chart.draw_series(std::iter::once(
+                EmptyElement::at(anchor.clone())
+                    + Text::new(f.clone(), (0, dy), failed_text.clone()),
+            ))?;
+        }
+    }
+    if legend {
+        for (label, color) in [
+            ("every check passed", BAR_PASS),
+            ("a check failed (named above the bar)", BAR_FAIL),
+        ] {
+            chart
+                .draw_series(std::iter::empty::<Rectangle<(SegmentValue<u32>, f64)>>())?
+                .label(label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.mix(0.7).filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 12))
+            .draw()?;
     }
     Ok(())
 }

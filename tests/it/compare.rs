@@ -64,6 +64,44 @@ fn comparing_partitioners_shows_the_hot_key_trade_off() {
             "{f}"
         );
     }
+    // p99 differs by about 800 times between the two: a log axis, so the
+    // round-robin bar stays visible; its failed checks are named on the
+    // chart, and every bar's value is written on it.
+    let svg = |f: &str| std::fs::read_to_string(tmp.path().join(f)).unwrap();
+    let p99 = svg("compare-p99.svg");
+    assert!(p99.contains("log scale"), "a log axis");
+    // plotters writes each text node on its own line: compare trimmed nodes.
+    let texts = |svg: &str| -> Vec<String> {
+        svg.split('>')
+            .filter_map(|t| Some(t.split('<').next()?.trim().to_string()))
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    let p99_texts = texts(&p99);
+    for want in [
+        "per-key-order (3/3)",
+        "convergence (3/3)",
+        "a check failed (named above the bar)",
+    ] {
+        assert!(p99_texts.iter().any(|t| t == want), "{want} on the chart");
+    }
+    let skew = svg("compare-skew.svg");
+    assert!(!skew.contains("log scale"), "skew 3.6 vs 1: a linear axis");
+    let shown = |svg: &str| -> Vec<f64> {
+        texts(svg)
+            .iter()
+            .filter_map(|t| t.parse::<f64>().ok())
+            .collect()
+    };
+    for r in [hash, rr] {
+        let v = get(r, "partition_skew_mean");
+        assert!(
+            shown(&skew)
+                .iter()
+                .any(|&x| (x - v).abs() < 0.051 * v.max(1.0)),
+            "skew {v} written on its bar"
+        );
+    }
 }
 
 #[test]
