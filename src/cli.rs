@@ -1162,7 +1162,7 @@ fn sweep(
     // verdict-bearing files go: a kill at any point keeps every result.
     let known = crate::sweep::to_jsonl(&results.values().cloned().collect::<Vec<_>>());
     let opened = crate::output::write_atomic(&dir.join(SWEEP_JOURNAL), known.as_bytes())
-        .and_then(|()| outdir.begin(&["sweep.json", "sweep.jsonl"]))
+        .and_then(|()| outdir.begin(&["sweep.json", "sweep.jsonl", "index.html"]))
         .and_then(|()| outdir.journal(SWEEP_JOURNAL));
     let mut journal = match opened {
         Ok(j) => std::io::BufWriter::new(j),
@@ -1256,9 +1256,11 @@ fn sweep(
         .collect();
     let mut status_text = serde_json::to_string_pretty(&status).expect("a status serializes");
     status_text.push('\n');
+    let page = sweep_page(&scenario.scenario.name, &status, &results);
     let written = outdir
         .write("sweep.jsonl", crate::sweep::to_jsonl(&results).as_bytes())
         .and_then(|()| outdir.write("sweep.json", status_text.as_bytes()))
+        .and_then(|()| outdir.write("index.html", page.as_bytes()))
         .and_then(|()| outdir.remove(SWEEP_JOURNAL))
         .and_then(|()| outdir.finish());
     if let Err(e) = written {
@@ -1304,6 +1306,17 @@ fn sweep_command(
     }
     cmd.push_str(&format!(" --out {}", shell_quote(&dir.to_string_lossy())));
     cmd
+}
+
+/// A sweep's index.html, with repro commands as this shell would run them.
+fn sweep_page(
+    name: &str,
+    status: &crate::sweep::Status,
+    results: &[crate::sweep::SeedResult],
+) -> String {
+    let scenario = Path::new(&status.scenario);
+    let repro = |seed: u64| as_invoked(&repro_command(&["run"], scenario, Some(seed)));
+    crate::page::sweep_html(name, status, results, &repro)
 }
 
 /// Print what failed and how to reproduce it; the exit status.
@@ -1353,6 +1366,7 @@ fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) -> i32 {
             ))
         );
     }
+    println!("  report: {}", dir.join("index.html").display());
     if !failing.is_empty() {
         EXIT_FAIL
     } else if !inconclusive.is_empty() {
@@ -1443,11 +1457,22 @@ fn merge_sweeps(dirs: &[PathBuf], out: Option<PathBuf>) -> Result<i32, String> {
     let mut status_text =
         serde_json::to_string_pretty(&merged_status).expect("a status serializes");
     status_text.push('\n');
+    // The scenario's name as the unsharded sweep would give it; its file
+    // stem when the file is no longer where the sweep read it.
+    let name = crate::scenario::Scenario::load(Path::new(&merged_status.scenario))
+        .map(|s| s.scenario.name)
+        .unwrap_or_else(|_| {
+            Path::new(&merged_status.scenario)
+                .file_stem()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        });
+    let page = sweep_page(&name, &merged_status, &merged);
     let mut outdir = crate::output::OutDir::lock(&dir)?;
     outdir
-        .begin(&["sweep.json", "sweep.jsonl"])
+        .begin(&["sweep.json", "sweep.jsonl", "index.html"])
         .and_then(|()| outdir.write("sweep.jsonl", crate::sweep::to_jsonl(&merged).as_bytes()))
         .and_then(|()| outdir.write("sweep.json", status_text.as_bytes()))
+        .and_then(|()| outdir.write("index.html", page.as_bytes()))
         .and_then(|()| outdir.finish())
         .map_err(|e| format!("cannot write into {}: {e}", dir.display()))?;
     if !missing.is_empty() {
@@ -1553,7 +1578,11 @@ fn compare(
         }
     };
     print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
-    println!("\nwritten: {}", dir.join("comparison.csv").display());
+    println!(
+        "\nwritten: {}\n  report: {}",
+        dir.join("comparison.csv").display(),
+        dir.join("index.html").display()
+    );
     if (runs.len() as u128) < total {
         println!(
             "interrupted: {} of {} runs finished; the comparison covers those only (compare-runs.jsonl keeps them)",
@@ -1579,7 +1608,8 @@ fn write_comparison(
     let summary = compare::summarise(variants, runs);
     let dir = out.path().to_path_buf();
     let mut write = || -> std::io::Result<()> {
-        out.begin(&["comparison.csv", "comparison.md"])?;
+        let mut svgs = Vec::new();
+        out.begin(&["comparison.csv", "comparison.md", "index.html"])?;
         out.write(
             "compare-runs.jsonl",
             compare::runs_jsonl(header, runs).as_bytes(),
@@ -1611,6 +1641,7 @@ fn write_comparison(
                 .map_err(std::io::Error::other)?;
             out.write(&format!("{stem}.png"), &drawn.png)?;
             out.write(&format!("{stem}.svg"), drawn.svg.as_bytes())?;
+            svgs.push((stem.to_string(), drawn.svg));
         }
         out.write(
             "comparison.csv",
@@ -1619,6 +1650,10 @@ fn write_comparison(
         out.write(
             "comparison.md",
             compare::to_markdown(title, &header.seeds, &summary).as_bytes(),
+        )?;
+        out.write(
+            "index.html",
+            crate::page::compare_html(title, header, &summary, &svgs).as_bytes(),
         )?;
         Ok(())
     };
@@ -1696,7 +1731,11 @@ fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     match written {
         Ok(summary) => {
             print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
-            println!("\nwritten: {}", dir.join("comparison.csv").display());
+            println!(
+                "\nwritten: {}\n  report: {}",
+                dir.join("comparison.csv").display(),
+                dir.join("index.html").display()
+            );
             if missing.is_empty() {
                 return EXIT_PASS;
             }

@@ -25,7 +25,9 @@ pub struct Context<'a> {
 
 /// A duration for people: `850.0us`, `5.01ms`, `2.11s`.
 pub fn duration_text(ns: u64) -> String {
-    if ns >= 1_000_000_000 {
+    if ns == 0 {
+        "0s".to_string()
+    } else if ns >= 1_000_000_000 {
         format!("{:.2}s", ns as f64 / 1e9)
     } else if ns >= 1_000_000 {
         format!("{:.2}ms", ns as f64 / 1e6)
@@ -40,7 +42,261 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:
 .fail{color:#c62828;font-weight:bold}.inconclusive{color:#b26a00;font-weight:bold}.skipped{color:#888}\
 figure{margin:1em 0}code{background:#f3f3f3;padding:1px 4px}\
 .first{border-left:4px solid #c62828;background:#fdf3f3;padding:0.5em 1em;margin:1em 0}\
-pre{background:#f6f6f6;padding:0.8em;overflow:auto}details{margin:0.5em 0 1.5em}";
+pre{background:#f6f6f6;padding:0.8em;overflow:auto}details{margin:0.5em 0 1.5em}\
+.swatch{display:inline-block;width:0.9em;height:0.9em;margin-right:0.4em;opacity:0.7;vertical-align:middle}";
+
+/// The page's head and title, up to the opened `<body>`.
+fn open_page(h: &mut String, title: &str) {
+    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(h, "<title>eventsim: {}</title>", e(title));
+    let _ = writeln!(h, "<style>{STYLE}</style>\n</head>\n<body>");
+}
+
+/// The value at quantile `q` of sorted values (nearest rank).
+fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The most failing seeds a sweep page lists with their repro commands.
+const SWEEP_REPROS: usize = 20;
+
+/// The page of a seed sweep (`sweep`, or `merge` of its shards): which
+/// invariants failed in which seeds, how to reproduce each, and how the
+/// figures spread across seeds (min, p50, p99, max). Its size follows the
+/// number of failing invariants and groups, not the number of seeds.
+pub fn sweep_html(
+    name: &str,
+    status: &crate::sweep::Status,
+    results: &[crate::sweep::SeedResult],
+    repro: &dyn Fn(u64) -> String,
+) -> String {
+    let mut h = String::new();
+    open_page(&mut h, &format!("{name} sweep of seeds {}", status.seeds));
+    let _ = writeln!(
+        h,
+        "<h1>{} &middot; sweep of seeds {}</h1>\n<p>scenario <code>{}</code> &middot; eventsim {} &middot; {} seed(s) run{}</p>",
+        e(name),
+        e(&status.seeds),
+        e(&status.scenario),
+        e(&status.version),
+        status.seeds_run,
+        if status.shard.ends_with("/1") {
+            String::new()
+        } else {
+            format!(" &middot; shard {}", e(&status.shard))
+        }
+    );
+    let count = |v: &str| results.iter().filter(|r| r.verdict == v).count();
+    let (failed, inconclusive, passed) = (count("fail"), count("inconclusive"), count("pass"));
+    let _ = writeln!(
+        h,
+        "<p>verdict: <span class=\"fail\">{failed} failed</span> &middot; <span class=\"inconclusive\">{inconclusive} inconclusive</span> &middot; <span class=\"pass\">{passed} passed</span></p>"
+    );
+    if !status.complete || !status.missing.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p class=\"first\">Incomplete ({}): seeds missing {}{}.</p>",
+            e(&status.stopped_by),
+            e(&status.missing.join(", ")),
+            if status.missing_ranges as usize > status.missing.len() {
+                format!(
+                    " and {} more range(s)",
+                    status.missing_ranges as usize - status.missing.len()
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    h.push_str("<h2 id=\"failures\">Failures</h2>\n");
+    let failures = crate::sweep::failures(results);
+    if failures.is_empty() {
+        h.push_str("<p>No invariant failed in any seed.</p>\n");
+    } else {
+        h.push_str("<table>\n<tr><th class=\"l\">invariant</th><th>seeds failing</th><th>share</th><th class=\"l\">first seeds</th></tr>\n");
+        for (invariant, seeds) in &failures {
+            let shown: Vec<String> = seeds.iter().take(10).map(u64::to_string).collect();
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{:.1}%</td><td class=\"l\">{}{}</td></tr>",
+                e(invariant),
+                seeds.len(),
+                100.0 * seeds.len() as f64 / results.len().max(1) as f64,
+                shown.join(", "),
+                if seeds.len() > 10 { ", &hellip;" } else { "" }
+            );
+        }
+        h.push_str("</table>\n");
+        let failing: Vec<&crate::sweep::SeedResult> =
+            results.iter().filter(|r| r.verdict == "fail").collect();
+        let _ = writeln!(
+            h,
+            "<p>To reproduce a failing seed (its report shows the first violation explained; <code>shrink</code> reduces it to a minimal repro){}:</p>\n<pre>",
+            if failing.len() > SWEEP_REPROS {
+                format!(", the first {SWEEP_REPROS} of {}", failing.len())
+            } else {
+                String::new()
+            }
+        );
+        for r in failing.iter().take(SWEEP_REPROS) {
+            let _ = writeln!(h, "{}   # {}", e(&repro(r.seed)), e(&r.failed.join(", ")));
+        }
+        h.push_str("</pre>\n");
+    }
+    h.push_str("<h2 id=\"spread\">Across seeds</h2>\n<table>\n<tr><th class=\"l\">figure</th><th>min</th><th>p50</th><th>p99</th><th>max</th></tr>\n");
+    let mut row = |label: String, mut xs: Vec<u64>, as_time: bool| {
+        if xs.is_empty() {
+            return;
+        }
+        xs.sort_unstable();
+        let f = |x: u64| {
+            if as_time {
+                duration_text(x)
+            } else {
+                x.to_string()
+            }
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{label}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            f(xs[0]),
+            f(nearest_rank(&xs, 0.5)),
+            f(nearest_rank(&xs, 0.99)),
+            f(xs[xs.len() - 1])
+        );
+    };
+    type Field = fn(&crate::sweep::SeedResult) -> u64;
+    let fields: [(&str, Field); 8] = [
+        ("produced", |r| r.produced),
+        ("acked", |r| r.acked),
+        ("applied", |r| r.applied),
+        ("duplicates applied", |r| r.duplicates_applied),
+        ("expired", |r| r.expired),
+        ("faults", |r| r.faults),
+        ("simulated time", |r| r.sim_time_ns),
+        ("kernel events", |r| r.kernel_events),
+    ];
+    for (label, get) in fields {
+        row(
+            label.to_string(),
+            results.iter().map(get).collect(),
+            label == "simulated time",
+        );
+    }
+    let groups: std::collections::BTreeSet<&String> =
+        results.iter().flat_map(|r| r.e2e_p99_ns.keys()).collect();
+    for g in groups {
+        row(
+            format!("end-to-end p99, {}", e(g)),
+            results
+                .iter()
+                .filter_map(|r| r.e2e_p99_ns.get(g).copied())
+                .collect(),
+            true,
+        );
+        row(
+            format!("max lag, {}", e(g)),
+            results
+                .iter()
+                .filter_map(|r| r.max_lag.get(g).copied())
+                .collect(),
+            false,
+        );
+    }
+    h.push_str("</table>\n<h2 id=\"files\">Files</h2>\n<p><code>sweep.jsonl</code>: one line per seed (verdict, failed checks, counts, latency and lag per group); <code>sweep.json</code>: what the sweep covered and whether it completed.</p>\n</body>\n</html>\n");
+    h
+}
+
+/// The page of a comparison (`compare`, or `merge` of its shards): the
+/// table of `comparison.md` with each variant's failed checks, and the
+/// charts.
+pub fn compare_html(
+    title: &str,
+    header: &crate::compare::Header,
+    summary: &crate::compare::Summary,
+    svgs: &[(String, String)],
+) -> String {
+    let mut h = String::new();
+    open_page(
+        &mut h,
+        &format!("{title} comparison over seeds {}", header.seeds),
+    );
+    let _ = writeln!(
+        h,
+        "<h1>{} &middot; comparison over seeds {}</h1>\n<p>scenario <code>{}</code> &middot; eventsim {} &middot; {} variant(s) from",
+        e(title),
+        e(&header.seeds),
+        e(&header.scenario),
+        e(crate::VERSION),
+        summary.len()
+    );
+    for v in &header.vary {
+        let _ = write!(h, " <code>--vary {}</code>", e(&crate::cli::shell_quote(v)));
+    }
+    h.push_str("</p>\n");
+    let failing = summary.iter().filter(|v| !v.4.is_empty()).count();
+    let _ = writeln!(
+        h,
+        "<p>verdict: {}</p>",
+        if failing == 0 {
+            "<span class=\"pass\">every check passed in every variant</span>".to_string()
+        } else {
+            format!(
+                "<span class=\"fail\">checks failed in {failing} of {} variant(s)</span>",
+                summary.len()
+            )
+        }
+    );
+    h.push_str("<h2 id=\"variants\">Variants</h2>\n<p>Mean &plusmn; 95% confidence interval over seeds (Student's t; n/a from one seed); latency is the worst group's end to end.</p>\n<table>\n<tr><th class=\"l\">variant</th><th>seeds</th><th>throughput/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>max lag</th><th>skew</th><th>per-key order violations</th><th class=\"l\">failed checks</th></tr>\n");
+    for (label, _, n, st, failed) in summary {
+        let num = |(m, c): (f64, f64)| {
+            if c.is_nan() {
+                format!("{m:.2} &plusmn; n/a")
+            } else {
+                format!("{m:.2} &plusmn; {c:.2}")
+            }
+        };
+        let time = |(m, c): (f64, f64)| {
+            let m_text = duration_text(m.max(0.0).round() as u64);
+            if c.is_nan() {
+                format!("{m_text} &plusmn; n/a")
+            } else {
+                format!(
+                    "{m_text} &plusmn; {}",
+                    duration_text(c.max(0.0).round() as u64)
+                )
+            }
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l{}\">{}</td></tr>",
+            e(label),
+            num(st[0]),
+            time(st[1]),
+            time(st[2]),
+            time(st[3]),
+            num(st[4]),
+            num(st[5]),
+            num(st[6]),
+            if failed.is_empty() { " pass" } else { " fail" },
+            if failed.is_empty() {
+                "none".to_string()
+            } else {
+                e(&failed.join(", "))
+            }
+        );
+    }
+    h.push_str("</table>\n<h2 id=\"charts\">Charts</h2>\n");
+    for (name, svg) in svgs {
+        let _ = writeln!(h, "<figure id=\"{}\">\n{}\n</figure>", e(name), svg);
+    }
+    h.push_str("<h2 id=\"files\">Files</h2>\n<p><code>comparison.csv</code> and <code>comparison.md</code>: this table; <code>compare-runs.jsonl</code>: every run's figures, what <code>eventsim merge</code> combines.</p>\n</body>\n</html>\n");
+    h
+}
 
 /// The page of one run.
 pub fn index_html(
@@ -50,14 +306,10 @@ pub fn index_html(
     ctx: &Context,
 ) -> String {
     let mut h = String::new();
-    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    let _ = writeln!(
-        h,
-        "<title>eventsim: {} seed {}</title>",
-        e(&summary.scenario),
-        summary.seed
+    open_page(
+        &mut h,
+        &format!("{} seed {}", summary.scenario, summary.seed),
     );
-    let _ = writeln!(h, "<style>{STYLE}</style>\n</head>\n<body>");
     let _ = writeln!(
         h,
         "<h1>{}</h1>\n<p>seed {} &middot; eventsim {} &middot; simulated {:.3}s ({}) &middot; {} kernel events</p>",
@@ -87,7 +339,7 @@ pub fn index_html(
     checks(&mut h, summary);
     counts(&mut h, summary);
     latency(&mut h, summary);
-    fault_table(&mut h, faults);
+    fault_table(&mut h, faults, summary.sim_time_ns);
     h.push_str("<h2 id=\"plots\">Plots</h2>\n");
     for (name, svg) in svgs {
         let _ = writeln!(h, "<figure id=\"{}\">\n{}\n</figure>", e(name), svg);
@@ -249,22 +501,94 @@ fn latency(h: &mut String, summary: &Summary) {
     h.push_str("</table>\n");
 }
 
-fn fault_table(h: &mut String, faults: &[(u64, u64, String)]) {
+/// The most faults drawn on the page's timeline (all are in the table).
+const TIMELINE_ROWS: usize = 40;
+
+/// The faults over the run's time as inline SVG: one row per fault, its
+/// band in its kind's colour (as on the plots) and its name beside it.
+fn fault_timeline(h: &mut String, faults: &[(u64, u64, String)], end_ns: u64) {
+    const W: usize = 900;
+    const LABEL_W: usize = 220;
+    const ROW: usize = 20;
+    let rows = faults.len().min(TIMELINE_ROWS);
+    let height = rows * ROW + 28;
+    let end = faults
+        .iter()
+        .map(|f| f.1)
+        .chain([end_ns])
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let span = (W - LABEL_W - 20) as f64;
+    let x = |t: u64| LABEL_W as f64 + span * t as f64 / end;
+    let _ = writeln!(
+        h,
+        "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{height}\" viewBox=\"0 0 {W} {height}\" font-family=\"sans-serif\" font-size=\"12\">"
+    );
+    for (i, (start, stop, what)) in faults.iter().take(rows).enumerate() {
+        let (r, g, b) = crate::plot::fault_rgb(what.split(' ').next().unwrap_or(""));
+        let y = i * ROW + 4;
+        let (x0, x1) = (x(*start), x(*stop).max(x(*start) + 2.0));
+        let _ = writeln!(
+            h,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"{x0:.1}\" y=\"{y}\" width=\"{:.1}\" height=\"{}\" fill=\"rgb({r},{g},{b})\" fill-opacity=\"0.55\"><title>{} from {} to {}</title></rect>",
+            LABEL_W - 8,
+            y + 13,
+            e(what),
+            x1 - x0,
+            ROW - 6,
+            e(what),
+            duration_text(*start),
+            duration_text(*stop)
+        );
+    }
+    let axis_y = rows * ROW + 6;
+    let _ = writeln!(
+        h,
+        "<line x1=\"{LABEL_W}\" y1=\"{axis_y}\" x2=\"{}\" y2=\"{axis_y}\" stroke=\"#888\"/>",
+        W - 20
+    );
+    for k in 0..=4u64 {
+        let t = (end as u64) / 4 * k;
+        let _ = writeln!(
+            h,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
+            x(t),
+            axis_y + 16,
+            duration_text(t)
+        );
+    }
+    h.push_str("</svg>\n");
+    if faults.len() > rows {
+        let _ = writeln!(
+            h,
+            "<p>The first {rows} of {} faults are drawn; the table lists all.</p>",
+            faults.len()
+        );
+    }
+}
+
+fn fault_table(h: &mut String, faults: &[(u64, u64, String)], end_ns: u64) {
     h.push_str("<h2 id=\"faults\">Faults</h2>\n");
     if faults.is_empty() {
         h.push_str("<p>none</p>\n");
         return;
     }
+    fault_timeline(h, faults, end_ns);
     h.push_str(
         "<table>\n<tr><th>start</th><th>end</th><th>lasted</th><th class=\"l\">fault</th></tr>\n",
     );
     for (start, end, what) in faults {
+        let (r, g, b) = crate::plot::fault_rgb(what.split(' ').next().unwrap_or(""));
         let _ = writeln!(
             h,
-            "<tr><td>{:.3}s</td><td>{:.3}s</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td>{:.3}s</td><td>{:.3}s</td><td>{}</td><td class=\"l\"><span class=\"swatch\" style=\"background:rgb({},{},{})\"></span>{}</td></tr>",
             *start as f64 / 1e9,
             *end as f64 / 1e9,
             duration_text(end.saturating_sub(*start)),
+            r,
+            g,
+            b,
             e(what)
         );
     }
@@ -561,6 +885,7 @@ mod tests {
     #[test]
     fn durations_read_in_their_unit() {
         assert_eq!(duration_text(850_000), "850.0us");
+        assert_eq!(duration_text(0), "0s");
         assert_eq!(duration_text(5_010_000), "5.01ms");
         assert_eq!(duration_text(2_110_000_000), "2.11s");
     }

@@ -447,8 +447,9 @@ fn line_color(i: usize) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// Fault bands: a colour per fault kind, translucent behind the lines.
-fn fault_fill(kind: &str) -> RGBAColor {
+/// A fault kind's colour (`crash`, `pause`, ...; the first word of a
+/// fault's label), the same on every plot and on the page.
+pub fn fault_rgb(kind: &str) -> (u8, u8, u8) {
     const KINDS: [(&str, (u8, u8, u8)); 6] = [
         ("crash", (214, 39, 40)),
         ("pause", (255, 127, 14)),
@@ -457,10 +458,15 @@ fn fault_fill(kind: &str) -> RGBAColor {
         ("slow-disk", (140, 86, 75)),
         ("handler-errors", (227, 119, 194)),
     ];
-    let (r, g, b) = KINDS
+    KINDS
         .iter()
         .find(|k| k.0 == kind)
-        .map_or((127, 127, 127), |k| k.1);
+        .map_or((127, 127, 127), |k| k.1)
+}
+
+/// Fault bands: a colour per fault kind, translucent behind the lines.
+fn fault_fill(kind: &str) -> RGBAColor {
+    let (r, g, b) = fault_rgb(kind);
     RGBAColor(r, g, b, 0.18)
 }
 

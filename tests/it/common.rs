@@ -127,3 +127,48 @@ pub fn run_passing(s: &eventsim::scenario::Scenario, seed: u64) -> eventsim::Che
     );
     c
 }
+
+/// The tags of an HTML page, checked by a WHATWG tokenizer: no parse
+/// error, every element closed in order. Returns the text of each `h2`.
+pub fn well_formed(html: &str) -> Vec<String> {
+    use html5gum::{Token, Tokenizer};
+    const VOID: [&str; 6] = ["meta", "br", "img", "hr", "input", "link"];
+    let mut open: Vec<String> = vec![];
+    let mut headings = vec![];
+    for token in Tokenizer::new(html) {
+        let Ok(token) = token;
+        match token {
+            Token::Error(e) => panic!("HTML parse error {e:?}"),
+            Token::StartTag(t) => {
+                let name = String::from_utf8_lossy(&t.name).into_owned();
+                assert!(
+                    !["script", "iframe", "object", "embed", "link"].contains(&name.as_str()),
+                    "<{name}> in a self-contained page"
+                );
+                if name == "h2" {
+                    headings.push(String::new());
+                }
+                if !t.self_closing && !VOID.contains(&name.as_str()) {
+                    open.push(name);
+                }
+            }
+            Token::EndTag(t) => {
+                let name = String::from_utf8_lossy(&t.name).into_owned();
+                assert_eq!(
+                    open.pop().as_deref(),
+                    Some(name.as_str()),
+                    "misnested </{name}>"
+                );
+            }
+            Token::String(s) if open.last().is_some_and(|t| t == "h2") => {
+                headings
+                    .last_mut()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&s));
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_empty(), "unclosed: {open:?}");
+    headings
+}

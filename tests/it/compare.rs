@@ -87,6 +87,27 @@ fn comparing_partitioners_shows_the_hot_key_trade_off() {
     }
     let skew = svg("compare-skew.svg");
     assert!(!skew.contains("log scale"), "skew 3.6 vs 1: a linear axis");
+    // The page: the table and both charts, each variant and its failed
+    // checks named.
+    let page = svg("index.html");
+    assert_eq!(well_formed(&page), ["Variants", "Charts", "Files"]);
+    for (variant, failed) in [
+        ("partitioner=murmur2", "<td class=\"l pass\">none</td>"),
+        (
+            "partitioner=round-robin",
+            "convergence (3/3), per-key-order (3/3)</td>",
+        ),
+    ] {
+        let row = page
+            .lines()
+            .find(|l| l.starts_with(&format!("<tr><td class=\"l\">{variant}</td>")))
+            .unwrap_or_else(|| panic!("{variant} in {page}"));
+        assert!(row.contains(failed), "{row}");
+    }
+    assert!(
+        page.contains("<figure id=\"compare-p99\">")
+            && page.contains("<figure id=\"compare-skew\">")
+    );
     let shown = |svg: &str| -> Vec<f64> {
         texts(svg)
             .iter()
@@ -191,6 +212,7 @@ fn compare_shards_merge_into_the_unsharded_comparison() {
         "comparison.csv",
         "comparison.md",
         "compare-skew.png",
+        "index.html",
     ] {
         let same = std::fs::read(whole.join(f)).unwrap() == std::fs::read(merged.join(f)).unwrap();
         assert!(

@@ -377,8 +377,8 @@ fn index_html_is_self_contained_and_escapes_names_from_the_scenario() {
     }
     assert_eq!(
         html.matches("<svg").count(),
-        5,
-        "every plot inline, and the topology"
+        6,
+        "every plot inline, the topology and the fault timeline"
     );
 }
 
@@ -727,51 +727,6 @@ restart_after = "12s"
     assert!(folder < 5 << 20, "report folder of {folder} bytes");
 }
 
-/// The tags of an HTML page, checked by a WHATWG tokenizer: no parse
-/// error, every element closed in order. Returns the text of each `h2`.
-fn well_formed(html: &str) -> Vec<String> {
-    use html5gum::{Token, Tokenizer};
-    const VOID: [&str; 6] = ["meta", "br", "img", "hr", "input", "link"];
-    let mut open: Vec<String> = vec![];
-    let mut headings = vec![];
-    for token in Tokenizer::new(html) {
-        let Ok(token) = token;
-        match token {
-            Token::Error(e) => panic!("HTML parse error {e:?}"),
-            Token::StartTag(t) => {
-                let name = String::from_utf8_lossy(&t.name).into_owned();
-                assert!(
-                    !["script", "iframe", "object", "embed", "link"].contains(&name.as_str()),
-                    "<{name}> in a self-contained page"
-                );
-                if name == "h2" {
-                    headings.push(String::new());
-                }
-                if !t.self_closing && !VOID.contains(&name.as_str()) {
-                    open.push(name);
-                }
-            }
-            Token::EndTag(t) => {
-                let name = String::from_utf8_lossy(&t.name).into_owned();
-                assert_eq!(
-                    open.pop().as_deref(),
-                    Some(name.as_str()),
-                    "misnested </{name}>"
-                );
-            }
-            Token::String(s) if open.last().is_some_and(|t| t == "h2") => {
-                headings
-                    .last_mut()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&s));
-            }
-            _ => {}
-        }
-    }
-    assert!(open.is_empty(), "unclosed: {open:?}");
-    headings
-}
-
 #[test]
 fn the_page_says_what_was_simulated_in_a_well_formed_self_contained_document() {
     let tmp = tempfile::tempdir().unwrap();
@@ -851,6 +806,16 @@ fn the_page_says_what_was_simulated_in_a_well_formed_self_contained_document() {
     assert!(
         latency.contains("ms</td>") || latency.contains("s</td>"),
         "{latency}"
+    );
+    // The fault on a timeline and in the table, in the crash colour of
+    // the plots' bands, named.
+    let faults = &html[at("<h2 id=\"faults\">")..at("<h2 id=\"plots\">")];
+    assert!(faults.contains("<svg class=\"timeline\""), "{faults}");
+    assert!(
+        faults.contains(">crash billing/1</text><rect")
+            && faults.contains("crash billing/1 from 8.00s to 14.00s")
+            && faults.contains("style=\"background:rgb(214,39,40)\"></span>crash billing/1</td>"),
+        "{faults}"
     );
     assert!(html.contains(&eventsim::report::html_escape(&trace.display().to_string())));
     assert_eq!(

@@ -77,6 +77,36 @@ fn a_sweep_is_the_same_whatever_the_jobs_and_merges_from_shards() {
         a,
         "merge == unsharded"
     );
+
+    // The page: well formed, the same whatever the jobs and after a merge;
+    // each failing invariant with its seeds, a repro line per failing seed.
+    let page = std::fs::read_to_string(one.join("index.html")).unwrap();
+    for other in [&two, &merged] {
+        assert_eq!(
+            std::fs::read_to_string(other.join("index.html")).unwrap(),
+            page,
+            "{}",
+            other.display()
+        );
+    }
+    assert_eq!(well_formed(&page), ["Failures", "Across seeds", "Files"]);
+    let failing: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["verdict"] == "fail").collect();
+    let repro_lines = page.lines().filter(|l| l.contains(" run ")).count();
+    assert_eq!(repro_lines, failing.len().min(20), "{page}");
+    for l in &failing {
+        for f in l["failed"].as_array().unwrap() {
+            let f = f.as_str().unwrap();
+            assert!(page.contains(&format!("<td class=\"l\">{f}</td>")), "{f}");
+        }
+    }
+    assert!(page.contains(&format!("{} seed(s) run", lines.len())));
+    assert!(
+        stdout(&o)
+            .trim_end()
+            .ends_with(&format!("report: {}", merged.join("index.html").display())),
+        "the merge names its page last"
+    );
 }
 
 #[test]
