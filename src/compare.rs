@@ -267,7 +267,7 @@ pub fn run_variant(v: &Variant, seed: u64) -> RunFigures {
         failed: c
             .checks
             .iter()
-            .filter(|x| x.status == "fail")
+            .filter(|x| x.status == crate::check::CheckStatus::Fail)
             .map(|x| x.name.clone())
             .collect(),
     }

@@ -24,15 +24,19 @@ pub const TOMBSTONE: u32 = 0;
 pub struct Catalog {
     /// Producer names; service emitters are named `GROUP->TOPIC`.
     pub producers: Vec<String>,
+    /// Topic names.
     pub topics: Vec<String>,
     /// Global partition index -> (topic index, partition number in the topic).
     pub partitions: Vec<(u32, u32)>,
+    /// Consumer group names.
     pub groups: Vec<String>,
     /// Global consumer index -> (group index, index in the group).
     pub consumers: Vec<(u32, u32)>,
+    /// Event type names.
     pub event_types: Vec<String>,
     /// Key id -> key text, computed on demand (nothing is kept per key).
     pub keys: KeySpace,
+    /// How many brokers (`broker-0` on).
     pub brokers: u32,
     /// For each group, the global partition indices it subscribes to.
     pub group_partitions: Vec<Vec<u32>>,
@@ -90,6 +94,7 @@ impl KeySpace {
         self.ranges.last().map_or(0, |r| r.1.saturating_add(r.2))
     }
 
+    /// No key at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -143,35 +148,65 @@ impl KeySpace {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum Kind {
+    /// [`Observation::Produced`].
     Produced,
+    /// [`Observation::Acked`].
     Acked,
+    /// [`Observation::Sent`].
     Sent,
+    /// [`Observation::Replicated`].
     Replicated,
+    /// [`Observation::ProduceFailed`].
     ProduceFailed,
+    /// [`Observation::Aborted`].
     Aborted,
+    /// [`Observation::Rewound`].
     Rewound,
+    /// [`Observation::TxnMarker`].
     TxnMarker,
+    /// [`Observation::TxnEnded`].
     TxnEnded,
+    /// [`Observation::Appended`].
     Appended,
+    /// [`Observation::Delivered`].
     Delivered,
+    /// [`Observation::Applied`].
     Applied,
+    /// [`Observation::Skipped`].
     Skipped,
+    /// [`Observation::Committed`].
     Committed,
+    /// [`Observation::Emitted`].
     Emitted,
+    /// [`Observation::Rebalanced`].
     Rebalanced,
+    /// [`Observation::Assigned`].
     Assigned,
+    /// [`Observation::Expelled`].
     Expelled,
+    /// [`Observation::LeaderElected`].
     LeaderElected,
+    /// [`Observation::Truncated`].
     Truncated,
+    /// [`Observation::IsrChanged`].
     IsrChanged,
+    /// [`Observation::HighWatermark`].
     HighWatermark,
+    /// [`Observation::Fenced`].
     Fenced,
+    /// [`Observation::Expired`].
     Expired,
+    /// [`Observation::Compacted`].
     Compacted,
+    /// [`Observation::NodeState`].
     NodeState,
+    /// [`Observation::FaultStarted`].
     FaultStarted,
+    /// [`Observation::FaultEnded`].
     FaultEnded,
+    /// [`Observation::HandlerFailed`].
     HandlerFailed,
+    /// [`Observation::GaveUp`].
     GaveUp,
 }
 
@@ -226,111 +261,178 @@ impl Observation {
 pub enum Observation {
     /// A producer created an event (its creation time is the observation time).
     Produced {
+        /// The event.
         event: EventId,
+        /// The producer (index in [`Catalog::producers`]).
         producer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The event's key (id in [`Catalog::keys`]).
         key: KeyId,
+        /// The event's type (index in [`Catalog::event_types`]).
         event_type: u16,
         /// The event that started the causal chain (itself for a root event).
         origin: EventId,
+        /// When the event that started its causal chain was created.
         origin_created_ns: Time,
     },
     /// The producer learned the event is acknowledged (at once with acks = 0).
     Acked {
+        /// The event.
         event: EventId,
+        /// The producer (index in [`Catalog::producers`]).
         producer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The event's key (id in [`Catalog::keys`]).
         key: KeyId,
         /// The event's per-key version (creation order of the key's events).
         version: u32,
         /// The amount a `sum` effect adds, the value `last-write` keeps.
         value: u32,
+        /// When the event was created.
         created_ns: Time,
     },
     /// A producer sent a request (attempt 1 is the first try) carrying
     /// `count` events of one partition, from `first_event` on.
     Sent {
+        /// The producer (index in [`Catalog::producers`]).
         producer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The first event the request carries.
         first_event: EventId,
+        /// How many events it carries.
         count: u32,
+        /// The attempt, from 1.
         attempt: u32,
     },
     /// A follower on `broker` copied the leader's log up to `end_offset`.
     Replicated {
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The broker (from 0).
         broker: u32,
+        /// The follower's log end offset.
         end_offset: u64,
     },
     /// The producer gave up on the event (retries or delivery timeout exhausted).
-    ProduceFailed { event: EventId, producer: u32 },
+    ProduceFailed {
+        /// The event.
+        event: EventId,
+        /// The producer (index in [`Catalog::producers`]).
+        producer: u32,
+    },
     /// The transaction holding the event aborted: it is never committed,
     /// and `read_committed` consumers never see it.
-    Aborted { event: EventId, producer: u32 },
+    Aborted {
+        /// The event.
+        event: EventId,
+        /// The producer (index in [`Catalog::producers`]).
+        producer: u32,
+    },
     /// A consumer went back to `offset` of a partition it holds (its
     /// transaction aborted, so it processes from the committed offset again).
     Rewound {
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The offset it goes back to.
         offset: u64,
     },
     /// A transaction marker is committed in a partition (below the high
     /// watermark): the transaction is over there. It occupies `offset`;
     /// the transaction's records there lie in `first..offset`.
     TxnMarker {
+        /// The producer (index in [`Catalog::producers`]).
         producer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The marker's offset.
         offset: u64,
+        /// The offset of the transaction's first record in the partition.
         first: u64,
+        /// A commit marker (else an abort marker).
         commit: bool,
     },
     /// The transaction coordinator decided how a transaction ends
     /// (PrepareCommit or PrepareAbort), with so many records.
     TxnEnded {
+        /// The producer (index in [`Catalog::producers`]).
         producer: u32,
+        /// The transaction commits (else it aborts).
         committed: bool,
+        /// How many records it holds.
         records: u32,
     },
     /// The partition leader appended the event at `offset`.
     Appended {
+        /// The event.
         event: EventId,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The event's offset in the partition.
         offset: u64,
     },
     /// A consumer's poll returned the event.
     Delivered {
+        /// The event.
         event: EventId,
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The event's offset in the partition.
         offset: u64,
     },
     /// Processing finished and the effect was applied to the group's state.
     Applied {
+        /// The event.
         event: EventId,
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The producer (index in [`Catalog::producers`]).
         producer: u32,
+        /// The event's key (id in [`Catalog::keys`]).
         key: KeyId,
+        /// The event's per-key version (creation order of the key's events).
         version: u32,
+        /// The amount a `sum` effect adds, the value `last-write` keeps ([`TOMBSTONE`] for a tombstone).
         value: u32,
+        /// When the event was created.
         created_ns: Time,
+        /// When the event that started its causal chain was created.
         origin_created_ns: Time,
     },
     /// Processing finished but the idempotency guard skipped the effect.
     Skipped {
+        /// The event.
         event: EventId,
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
     },
     /// The group's committed offset for a partition moved to `offset`.
     Committed {
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The committed offset: the next the group will read.
         offset: u64,
+        /// The group's generation (one more per rebalance).
         generation: u32,
     },
     /// A service emitted `event` while processing `source`, by the group's
@@ -338,95 +440,166 @@ pub enum Observation {
     /// causal identity: processing `source` again emits a new event with
     /// the same identity.
     Emitted {
+        /// The event emitted.
         event: EventId,
+        /// The event being processed.
         source: EventId,
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
+        /// Index of the emit rule in the group's `emit` list.
         #[serde(default)]
         rule: u32,
     },
     /// A group finished a rebalance into `generation`.
-    Rebalanced { group: u32, generation: u32 },
+    Rebalanced {
+        /// The consumer group (index in [`Catalog::groups`]).
+        group: u32,
+        /// The group's generation (one more per rebalance).
+        generation: u32,
+    },
     /// A partition was assigned to a consumer in `generation`, starting
     /// at `offset` (the committed offset, or where `auto_offset_reset` says).
     Assigned {
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The group's generation (one more per rebalance).
         generation: u32,
+        /// Where the consumer starts reading.
         offset: u64,
     },
     /// A consumer left its group: the coordinator expelled it after its
     /// session timeout, or (`poll_timeout`) it left because it had not
     /// polled within `max_poll_interval` (KIP-62).
     Expelled {
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
+        /// It left because it had not polled within `max_poll_interval` (else its session timed out).
         #[serde(default)]
         poll_timeout: bool,
     },
     /// A new leader took over a partition (`broker: None`: the partition
     /// went offline, no replica may lead).
     LeaderElected {
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The new leader (`None`: no replica may lead).
         broker: Option<u32>,
+        /// The partition's leader epoch.
         epoch: u32,
+        /// The leader came from outside the ISR.
         unclean: bool,
     },
     /// The event, at `offset` in the old leader's log, is gone from the
     /// partition: the new leader never had it.
     Truncated {
+        /// The event.
         event: EventId,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The event's offset in the old leader's log.
         offset: u64,
     },
     /// The partition's ISR changed size.
-    IsrChanged { partition: u32, isr: u32 },
+    IsrChanged {
+        /// The partition (global index in [`Catalog::partitions`]).
+        partition: u32,
+        /// Replicas now in sync.
+        isr: u32,
+    },
     /// The partition's high watermark moved (up as followers catch up, or
     /// down to a new leader's log end after an election).
-    HighWatermark { partition: u32, offset: u64 },
+    HighWatermark {
+        /// The partition (global index in [`Catalog::partitions`]).
+        partition: u32,
+        /// The new high watermark.
+        offset: u64,
+    },
     /// The controller fenced a broker it had not heard from.
-    Fenced { broker: u32 },
+    Fenced {
+        /// The broker (from 0).
+        broker: u32,
+    },
     /// Retention deleted the event before the group read it.
     Expired {
+        /// The event.
         event: EventId,
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The event's offset in the partition.
         offset: u64,
+        /// The event's key (id in [`Catalog::keys`]).
         key: KeyId,
+        /// The amount a `sum` effect adds, the value `last-write` keeps ([`TOMBSTONE`] for a tombstone).
         value: u32,
     },
     /// Log compaction removed the event (a later record of its key exists)
     /// before the group read it: not the group's to apply.
     Compacted {
+        /// The event.
         event: EventId,
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
         partition: u32,
+        /// The event's offset in the partition.
         offset: u64,
+        /// The event's key (id in [`Catalog::keys`]).
         key: KeyId,
+        /// The amount a `sum` effect adds, the value `last-write` keeps ([`TOMBSTONE`] for a tombstone).
         value: u32,
     },
     /// A node changed state: 0 up, 1 crashed, 2 paused.
-    NodeState { node: u32, state: u8 },
+    NodeState {
+        /// The node (index in [`Catalog::nodes`]).
+        node: u32,
+        /// 0 up, 1 crashed, 2 paused.
+        state: u8,
+    },
     /// A fault of the plan fired (index into the run's fault plan).
-    FaultStarted { fault: u32 },
+    FaultStarted {
+        /// Index into the run's fault plan.
+        fault: u32,
+    },
     /// A fault's duration ended (a crashed node restarted).
-    FaultEnded { fault: u32 },
+    FaultEnded {
+        /// Index into the run's fault plan.
+        fault: u32,
+    },
     /// The group's handler failed on the event (attempt 1 is the first try).
     HandlerFailed {
+        /// The event.
         event: EventId,
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
+        /// The attempt, from 1.
         attempt: u32,
     },
     /// The handler gave up on the event after its retries: published to the
     /// dead-letter topic, or skipped; its effect is not applied.
     GaveUp {
+        /// The event.
         event: EventId,
+        /// The consumer group (index in [`Catalog::groups`]).
         group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
         consumer: u32,
+        /// Published to the dead-letter topic (else skipped).
         dead_lettered: bool,
+        /// The event's key (id in [`Catalog::keys`]).
         key: KeyId,
+        /// The amount a `sum` effect adds, the value `last-write` keeps ([`TOMBSTONE`] for a tombstone).
         value: u32,
     },
 }
@@ -445,6 +618,7 @@ pub struct Validator<'a> {
 }
 
 impl<'a> Validator<'a> {
+    /// A validator for histories of a run with `catalog` and `faults` planned faults.
     pub fn new(catalog: &'a Catalog, faults: usize) -> Self {
         Validator {
             catalog,
@@ -723,6 +897,7 @@ impl<'a> Validator<'a> {
 
 /// Something that watches a run as it happens.
 pub trait Observer {
+    /// One observation, made at simulated time `at`.
     fn observe(&mut self, at: Time, observation: &Observation);
     /// No later observation of this run names an event below `below`:
     /// per-event state for those may go. Told by a running model (never
@@ -734,7 +909,9 @@ pub trait Observer {
 /// One line of a history file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// When (simulated ns).
     pub t: Time,
+    /// What happened.
     #[serde(flatten)]
     pub observation: Observation,
 }
@@ -742,27 +919,36 @@ pub struct Entry {
 /// The first line of a history file: what run it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
+    /// The history format's version (1).
     pub eventsim_history: u32,
+    /// The eventsim version that wrote it.
     pub version: String,
+    /// The scenario's name.
     pub scenario: String,
+    /// The master seed.
     pub seed: u64,
 }
 
 /// The last line of a history file: how the run ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trailer {
+    /// When the run stopped.
     pub end_ns: Time,
+    /// When producers stopped producing.
     pub production_end_ns: Time,
+    /// Why the run stopped (as [`crate::kernel::StopReason::as_str`] writes it).
     pub stopped_by: String,
 }
 
 /// Writes the history as JSON lines.
 pub struct HistoryWriter<W: std::io::Write> {
     out: W,
+    /// The first write error, if any (writing stops there).
     pub error: Option<std::io::Error>,
 }
 
 impl<W: std::io::Write> HistoryWriter<W> {
+    /// A writer that has written `header` as the file's first line.
     pub fn new(mut out: W, header: &Header) -> std::io::Result<Self> {
         serde_json::to_writer(&mut out, header)?;
         out.write_all(b"\n")?;

@@ -13,8 +13,11 @@ use std::collections::{BinaryHeap, VecDeque};
 /// Virtual time in nanoseconds since the start of the run.
 pub type Time = u64;
 
+/// Nanoseconds in a microsecond.
 pub const NS_PER_US: u64 = 1_000;
+/// Nanoseconds in a millisecond.
 pub const NS_PER_MS: u64 = 1_000_000;
+/// Nanoseconds in a second.
 pub const NS_PER_S: u64 = 1_000_000_000;
 
 /// The random-number generator every component owns.
@@ -123,6 +126,7 @@ impl StopReason {
         .find(|r| r.as_str() == text)
     }
 
+    /// The reason as `summary.json` writes it (`quiescent`, `sim-time-max`).
     pub fn as_str(self) -> &'static str {
         match self {
             StopReason::Quiescent => "quiescent",
@@ -153,6 +157,7 @@ pub struct Kernel<E> {
 }
 
 impl<E> Kernel<E> {
+    /// An empty kernel at time 0 with the given budget.
     pub fn new(budget: Budget) -> Self {
         Kernel {
             now: 0,
@@ -185,6 +190,7 @@ impl<E> Kernel<E> {
         self.budget.kernel_events_max = self.budget.kernel_events_max.min(events);
     }
 
+    /// The budget the kernel runs under.
     pub fn budget(&self) -> Budget {
         self.budget
     }

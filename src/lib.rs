@@ -12,25 +12,35 @@
 //! println!("{} events applied", result.metrics.counts.applied);
 //! ```
 
-pub mod budget;
+#![warn(missing_docs)]
+
+mod budget;
 pub mod check;
-pub mod cli;
-pub mod compare;
+mod cli;
+mod compare;
 pub mod history;
 pub mod kernel;
 pub mod metrics;
 pub mod model;
-pub mod output;
-pub mod page;
+mod output;
+mod page;
 pub mod plot;
 pub mod report;
 pub mod scenario;
-pub mod shrink;
-pub mod sweep;
-pub mod timeseries;
-pub mod trace;
+mod shrink;
+mod sweep;
+mod timeseries;
+mod trace;
 
 pub use model::{RunResult, World};
+
+/// The `eventsim` command line: reads the process's arguments, runs the
+/// command and returns its exit status (0 every invariant held, 1 one was
+/// violated, 2 bad input or usage, 3 inconclusive, 4 a sweep or comparison
+/// incomplete). The `eventsim` binary is this function.
+pub fn cli_main() -> i32 {
+    cli::main()
+}
 
 /// The eventsim version written into every report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -42,14 +52,17 @@ pub fn run(scenario: &scenario::Scenario, seed: u64) -> RunResult {
 
 /// A run and what its invariant checkers found.
 pub struct Checked {
+    /// What the run produced: counts, latencies, the catalog.
     pub result: RunResult,
+    /// Every enabled checker's result, in checker order.
     pub checks: Vec<check::CheckResult>,
+    /// The violations found, explained (the first per checker at most).
     pub violations: Vec<check::Violation>,
 }
 
 impl Checked {
-    /// `pass`, `fail` or `inconclusive`: see [`check::verdict`].
-    pub fn verdict(&self) -> &'static str {
+    /// Pass, fail or inconclusive: see [`check::verdict`].
+    pub fn verdict(&self) -> check::Verdict {
         check::verdict(&self.checks, self.result.stop_reason).0
     }
 

@@ -11,17 +11,29 @@ use serde::Serialize;
 /// Event counts of a run (`counts` in summary.json).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
+    /// Events producers created.
     pub produced: u64,
+    /// Events whose producer learned they were acknowledged.
     pub acked: u64,
+    /// Events the producer gave up on.
     pub produce_failed: u64,
+    /// Appends to partition leaders' logs (duplicates included).
     pub appended: u64,
+    /// Events consumers' polls returned (redeliveries included).
     pub delivered: u64,
+    /// Events whose effect was applied (duplicates included).
     pub applied: u64,
+    /// Events the idempotency check skipped.
     pub skipped: u64,
+    /// Events services emitted while processing.
     pub emitted: u64,
+    /// Offset commits that succeeded.
     pub committed: u64,
+    /// Rebalances of every group.
     pub rebalances: u64,
+    /// Deliveries of an event a group had already been delivered.
     pub duplicates_delivered: u64,
+    /// Applications of an event a group had already applied.
     pub duplicates_applied: u64,
     /// Deleted by retention before a group read them (per group).
     pub expired: u64,
@@ -36,13 +48,16 @@ pub struct Counts {
     pub handler_failures: u64,
     /// Events lost from a partition's log by a leader change.
     pub truncated: u64,
+    /// Partition leader changes.
     pub leader_elections: u64,
+    /// Leaders elected from outside the ISR (`unclean.leader.election.enable`).
     pub unclean_leader_elections: u64,
     /// Consumers expelled from their group by the session timeout.
     pub expelled: u64,
     /// Transactions whose producer learned they committed, or aborted.
     #[serde(default)]
     pub transactions_committed: u64,
+    /// Transactions whose producer learned they aborted.
     #[serde(default)]
     pub transactions_aborted: u64,
     /// Records of aborted transactions.
@@ -54,6 +69,7 @@ pub struct Counts {
 /// exact sum for an exact mean.
 #[derive(Clone, Debug)]
 pub struct LatencyStream {
+    /// The distribution, in ns.
     pub hist: Histogram<u64>,
     sum_ns: u128,
 }
@@ -61,12 +77,19 @@ pub struct LatencyStream {
 /// Percentiles of one latency stream, in nanoseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct LatencyStats {
+    /// How many values.
     pub count: u64,
+    /// The exact mean.
     pub mean: u64,
+    /// The median.
     pub p50: u64,
+    /// The 90th percentile.
     pub p90: u64,
+    /// The 99th percentile.
     pub p99: u64,
+    /// The 99.9th percentile.
     pub p999: u64,
+    /// The largest value.
     pub max: u64,
 }
 
@@ -80,6 +103,7 @@ impl Default for LatencyStream {
 }
 
 impl LatencyStream {
+    /// Add one latency (saturating at the histogram's range).
     #[inline]
     pub fn record(&mut self, ns: u64) {
         // An auto-resizing histogram only fails to record if it cannot grow.
@@ -89,6 +113,7 @@ impl LatencyStream {
         self.sum_ns += u128::from(ns);
     }
 
+    /// Its percentiles (all 0 when empty).
     pub fn stats(&self) -> LatencyStats {
         let count = self.hist.len();
         let q = |p: f64| {
@@ -133,8 +158,11 @@ impl LatencyStream {
 /// How many events a stream carried and over which span of time.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Rate {
+    /// Events carried.
     pub count: u64,
+    /// When the first was carried.
     pub first_ns: Time,
+    /// When the last was carried.
     pub last_ns: Time,
 }
 
@@ -183,6 +211,7 @@ impl EventBits {
         was
     }
 
+    /// Whether `id`'s bit is set.
     #[inline]
     pub fn contains(&self, id: EventId) -> bool {
         self.words
@@ -190,6 +219,7 @@ impl EventBits {
             .is_some_and(|w| w >> (id % 64) & 1 == 1)
     }
 
+    /// Clear `id`'s bit.
     pub fn remove(&mut self, id: EventId) {
         if let Some(w) = self
             .words
@@ -218,10 +248,12 @@ impl EventBits {
 /// The metrics observer.
 pub struct Metrics {
     partition_topic: Vec<u32>,
+    /// Event counts.
     pub counts: Counts,
     /// All producers together: filled by [`Metrics::finish`] from the
     /// per-producer streams (one record per acknowledgement, not two).
     pub produce_to_ack: LatencyStream,
+    /// Produce -> acknowledgement, per producer.
     pub produce_to_ack_by_producer: Vec<LatencyStream>,
     /// Produce -> applied, per group (this hop only). Filled by
     /// [`Metrics::finish`] from the per (group, topic) streams.
@@ -239,15 +271,18 @@ pub struct Metrics {
     /// three above.
     end_to_end_by_group_topic: Vec<LatencyStream>,
     topics: usize,
+    /// Appends per topic.
     pub appended_by_topic: Vec<Rate>,
     /// Appends per partition (duplicates included): the partition load.
     pub appended_by_partition: Vec<u64>,
+    /// Applications per group.
     pub applied_by_group: Vec<Rate>,
     delivered: Vec<EventBits>,
     applied: Vec<EventBits>,
 }
 
 impl Metrics {
+    /// Empty metrics for a run with `catalog`'s topology.
     pub fn new(catalog: &Catalog) -> Self {
         let groups = catalog.groups.len();
         Metrics {

@@ -90,8 +90,13 @@ pub fn sweep_html(
             format!(" &middot; shard {}", e(&status.shard))
         }
     );
-    let count = |v: &str| results.iter().filter(|r| r.verdict == v).count();
-    let (failed, inconclusive, passed) = (count("fail"), count("inconclusive"), count("pass"));
+    use crate::check::Verdict;
+    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
+    let (failed, inconclusive, passed) = (
+        count(Verdict::Fail),
+        count(Verdict::Inconclusive),
+        count(Verdict::Pass),
+    );
     let _ = writeln!(
         h,
         "<p>verdict: <span class=\"fail\">{failed} failed</span> &middot; <span class=\"inconclusive\">{inconclusive} inconclusive</span> &middot; <span class=\"pass\">{passed} passed</span></p>"
@@ -131,8 +136,10 @@ pub fn sweep_html(
             );
         }
         h.push_str("</table>\n");
-        let failing: Vec<&crate::sweep::SeedResult> =
-            results.iter().filter(|r| r.verdict == "fail").collect();
+        let failing: Vec<&crate::sweep::SeedResult> = results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .collect();
         let _ = writeln!(
             h,
             "<p>To reproduce a failing seed (its report shows the first violation explained; <code>shrink</code> reduces it to a minimal repro){}:</p>\n<pre>",
@@ -387,7 +394,7 @@ fn verdict(h: &mut String, summary: &Summary) {
     let _ = writeln!(
         h,
         "<p>verdict: <span class=\"{0}\">{0}</span> &middot; reproduce: <code>{1}</code></p>",
-        e(&summary.verdict),
+        summary.verdict,
         e(&summary.repro)
     );
     if !summary.verdict_note.is_empty() {
@@ -430,7 +437,7 @@ fn checks(h: &mut String, summary: &Summary) {
             h,
             "<tr><td class=\"l\">{}</td><td class=\"l {1}\">{1}</td><td>{2}</td><td class=\"l\">{3}</td></tr>",
             e(&c.name),
-            e(&c.status),
+            c.status,
             c.violations,
             first
         );

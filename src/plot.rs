@@ -29,6 +29,7 @@ fn register_font() {
 
 /// Size of every plot, in pixels.
 pub const WIDTH: u32 = 1000;
+/// Height of every plot, in pixels.
 pub const HEIGHT: u32 = 500;
 
 /// (metric, label, points (t ns, value)).
@@ -37,16 +38,20 @@ pub type NamedSeries = (String, String, Vec<(u64, f64)>);
 /// What the plots show.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlotData {
+    /// The plots' title (the scenario's name and seed).
     pub title: String,
     /// Per stream: (value ns, percentile 0..1) points of its distribution.
     pub latency: Vec<(String, Vec<(u64, f64)>)>,
+    /// The time series, as `timeseries.csv` holds them.
     pub series: Vec<NamedSeries>,
     /// (start ns, end ns, "kind target").
     pub faults: Vec<(u64, u64, String)>,
+    /// When the run ended (simulated ns): the time axes' end.
     pub end_ns: u64,
 }
 
 impl PlotData {
+    /// The plot data of a finished run.
     pub fn from_run(result: &crate::RunResult, title: &str) -> PlotData {
         let latency = crate::report::latency_streams(result)
             .into_iter()
@@ -259,7 +264,9 @@ pub const PLOTS: [(&str, &str); 4] = [
 
 /// One plot drawn twice: a PNG (bytes) and an SVG (text).
 pub struct Drawn {
+    /// The PNG file's bytes.
     pub png: Vec<u8>,
+    /// The SVG file's text.
     pub svg: String,
 }
 
@@ -691,9 +698,13 @@ fn plotted(stream: &str) -> bool {
 /// interval (NaN for one seed) and the checks that failed in some seed
 /// (`convergence (4/4)`).
 pub struct Bar {
+    /// The variant's label (`partitioner=murmur2`).
     pub label: String,
+    /// The mean over seeds.
     pub mean: f64,
+    /// Half-width of the 95% interval (NaN for one seed).
     pub ci: f64,
+    /// Failing checks with how many seeds they failed in (`convergence (4/4)`).
     pub failed: Vec<String>,
 }
 

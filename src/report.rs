@@ -10,35 +10,51 @@ use crate::model::RunResult;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// `summary.json`: what a run did and what the checkers found. Nothing
+/// in it depends on the wall clock.
 #[derive(Serialize, serde::Deserialize)]
 pub struct Summary {
+    /// The scenario's name.
     pub scenario: String,
+    /// The master seed.
     pub seed: u64,
+    /// The eventsim version that ran it.
     pub version: String,
+    /// Simulated time when the run stopped.
     pub sim_time_ns: u64,
+    /// Kernel events handled.
     pub kernel_events: u64,
     /// Why the run ended: quiescent, sim-time-max, kernel-events-max, queue-empty.
     pub stopped_by: String,
+    /// Event counts.
     pub counts: crate::metrics::Counts,
+    /// Latency percentiles, in ns.
     pub latency_ns: Latency,
+    /// Events per simulated second.
     pub throughput_per_s: Throughput,
     /// The largest consumer lag each group had, in events (sampled at
     /// the time series interval).
     pub max_lag: BTreeMap<String, u64>,
     /// Faults that fired, per kind.
     pub faults: BTreeMap<String, u64>,
+    /// Every enabled checker's result, in checker order.
     pub checks: Vec<crate::check::CheckResult>,
     /// `pass`, `fail` or `inconclusive` (a budget stopped the run before
     /// the checkers could decide; `verdict_note` says which and what).
-    pub verdict: String,
+    pub verdict: crate::check::Verdict,
+    /// Why the verdict is `inconclusive`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub verdict_note: String,
+    /// The command that reproduces the run.
     pub repro: String,
 }
 
+/// `latency_ns` in `summary.json`: percentiles per stream.
 #[derive(Serialize, serde::Deserialize)]
 pub struct Latency {
+    /// Produce -> acknowledgement, every producer.
     pub produce_to_ack: LatencyStats,
+    /// Produce -> acknowledgement, per producer.
     pub produce_to_ack_by_producer: BTreeMap<String, LatencyStats>,
     /// Produce -> applied for each group (the event's own hop).
     pub end_to_end: BTreeMap<String, LatencyStats>,
@@ -48,6 +64,7 @@ pub struct Latency {
     pub end_to_end_by_topic: BTreeMap<String, LatencyStats>,
 }
 
+/// `throughput_per_s` in `summary.json`.
 #[derive(Serialize, serde::Deserialize)]
 pub struct Throughput {
     /// Events appended per simulated second, per topic.
@@ -62,6 +79,7 @@ fn r3(x: f64) -> f64 {
 }
 
 impl Summary {
+    /// The summary of a finished run; `repro` is the command that reproduces it.
     pub fn new(result: &RunResult, repro: String) -> Summary {
         let cat = &result.catalog;
         let m = &result.metrics;
@@ -115,7 +133,7 @@ impl Summary {
                 by_kind
             },
             checks: Vec::new(),
-            verdict: "pass".to_string(),
+            verdict: crate::check::Verdict::Pass,
             verdict_note: String::new(),
             repro,
         }
@@ -125,11 +143,12 @@ impl Summary {
     pub fn checked(c: &crate::Checked, repro: String) -> Summary {
         let mut s = Summary::new(&c.result, repro);
         s.checks = c.checks.clone();
-        s.verdict = c.verdict().to_string();
+        s.verdict = c.verdict();
         s.verdict_note = c.verdict_note().unwrap_or_default();
         s
     }
 
+    /// Pretty JSON with a final newline, as `summary.json` holds it.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("summary serializes");
         s.push('\n');
@@ -140,16 +159,24 @@ impl Summary {
 /// How fast the simulator ran (wall clock: not deterministic, kept apart).
 #[derive(Serialize)]
 pub struct Perf {
+    /// Wall-clock seconds of the run.
     pub wall_time_s: f64,
+    /// Kernel events handled.
     pub kernel_events: u64,
+    /// Kernel events per wall second.
     pub kernel_events_per_s: f64,
+    /// Events produced.
     pub events_produced: u64,
+    /// Events produced per wall second.
     pub events_produced_per_s: f64,
+    /// Simulated seconds per wall second.
     pub sim_seconds_per_wall_second: f64,
+    /// Peak resident memory of the process (Linux `VmHWM`), when known.
     pub peak_memory_bytes: Option<u64>,
 }
 
 impl Perf {
+    /// The figures of a run that took `wall`.
     pub fn new(result: &RunResult, wall: std::time::Duration) -> Perf {
         let secs = wall.as_secs_f64().max(1e-9);
         Perf {
@@ -163,6 +190,7 @@ impl Perf {
         }
     }
 
+    /// Pretty JSON with a final newline, as `perf.json` holds it.
     pub fn to_json(&self) -> String {
         let mut p = serde_json::to_string_pretty(self).expect("perf serializes");
         p.push('\n');

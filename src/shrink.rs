@@ -37,7 +37,7 @@ pub fn shrink(
     let failed: Vec<String> = first
         .checks
         .iter()
-        .filter(|c| c.status == "fail")
+        .filter(|c| c.status == crate::check::CheckStatus::Fail)
         .map(|c| c.name.clone())
         .collect();
     let invariant = match invariant {
@@ -64,7 +64,7 @@ pub fn shrink(
         progress(tried.get());
         c.checks
             .iter()
-            .any(|r| r.name == invariant && r.status == "fail")
+            .any(|r| r.name == invariant && r.status == crate::check::CheckStatus::Fail)
     };
 
     // The concrete schedule of what fired.

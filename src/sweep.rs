@@ -15,7 +15,7 @@ pub struct SeedResult {
     /// The scenario file, as the sweep was given it (for repro commands).
     pub scenario: String,
     pub seed: u64,
-    pub verdict: String,
+    pub verdict: crate::check::Verdict,
     /// Checkers that failed, in checker order.
     pub failed: Vec<String>,
     pub produced: u64,
@@ -67,10 +67,6 @@ impl Seeds {
     /// How many seeds.
     pub fn len(self) -> u128 {
         (self.last - self.first) as u128 + 1
-    }
-
-    pub fn is_empty(self) -> bool {
-        false
     }
 
     pub fn contains(self, seed: u64) -> bool {
@@ -138,10 +134,6 @@ impl Shard {
         } else {
             (n - i - 1) / self.count as u128 + 1
         }
-    }
-
-    pub fn is_empty(self, range: Seeds) -> bool {
-        self.len(range) == 0
     }
 }
 
@@ -238,11 +230,6 @@ pub fn fingerprint(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-/// Parse `A..=B` / `A` ranges as written in `Status::missing`.
-pub fn parse_ranges(items: &[String]) -> Result<Vec<Seeds>, String> {
-    items.iter().map(|t| Seeds::parse(t)).collect()
-}
-
 /// Run one seed with the checkers (violations are counted, not explained).
 pub fn run_seed(s: &Scenario, path: &str, seed: u64) -> SeedResult {
     let (c, _) = crate::run_checks(s, seed, Vec::new());
@@ -251,11 +238,11 @@ pub fn run_seed(s: &Scenario, path: &str, seed: u64) -> SeedResult {
     SeedResult {
         scenario: path.to_string(),
         seed,
-        verdict: c.verdict().to_string(),
+        verdict: c.verdict(),
         failed: c
             .checks
             .iter()
-            .filter(|x| x.status == "fail")
+            .filter(|x| x.status == crate::check::CheckStatus::Fail)
             .map(|x| x.name.clone())
             .collect(),
         produced: m.counts.produced,
@@ -344,7 +331,7 @@ pub fn sweep(
         stop,
         |seed| {
             let r = run_seed(s, path, seed);
-            if fail_fast && r.verdict == "fail" {
+            if fail_fast && r.verdict == crate::check::Verdict::Fail {
                 stop.store(true, Ordering::SeqCst);
             }
             r

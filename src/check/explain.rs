@@ -21,6 +21,7 @@ pub struct Explainer {
 pub const EXPLAINED_PER_CHECKER: usize = 20;
 
 impl Explainer {
+    /// An explainer for `violations`, found in a run of the context's scenario.
     pub fn new(ctx: &Context, violations: &[Violation]) -> Explainer {
         let mut e = Explainer {
             ctx: ctx.clone(),

@@ -4,7 +4,7 @@
 //! keeps only what the invariant needs (per key, per partition, or per
 //! event still in flight), then reports violations at the end of the run.
 //! A checker never looks at the model. Violations are explained afterwards
-//! by [`explain`]: a second pass over the same history (the run replayed
+//! by the [`Explainer`]: a second pass over the same history (the run replayed
 //! from its seed, or the history file read again) that collects the
 //! observations involving each violation's events, group and partition.
 
@@ -25,15 +25,22 @@ pub use crate::scenario::CHECKERS;
 /// One broken promise.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Violation {
+    /// The checker that found it (`no-loss`, `per-key-order`, ...).
     pub invariant: String,
+    /// When it was found (simulated ns).
     pub t_ns: Time,
+    /// The consumer group it concerns, if one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// The partition it concerns (`orders-3`), if one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<String>,
+    /// The key it concerns, if one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The events involved.
     pub events: Vec<EventId>,
+    /// What broke, in one sentence.
     pub message: String,
     /// The chain of observations that led to it, oldest first.
     pub explanation: Vec<String>,
@@ -45,13 +52,16 @@ pub struct Violation {
 /// What a violation is about, by id.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Subject {
+    /// The group's index in the catalog.
     pub group: Option<u32>,
+    /// The partition's global index in the catalog.
     pub partition: Option<u32>,
 }
 
 /// How a run ended, as the checkers need to know it.
 #[derive(Clone, Copy, Debug)]
 pub struct End {
+    /// When the run ended (simulated ns).
     pub t_ns: Time,
     /// When producers had stopped and every fault had healed.
     pub settled_ns: Time,
@@ -63,18 +73,83 @@ pub struct End {
     pub cut: bool,
 }
 
+/// A run's verdict: the promise a user reads first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every enabled checker held.
+    Pass,
+    /// A checker found a violation.
+    Fail,
+    /// A budget or an interrupt stopped the run before the checkers could
+    /// decide.
+    Inconclusive,
+}
+
+impl Verdict {
+    /// As `summary.json` writes it: `pass`, `fail`, `inconclusive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// One checker's status in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// The invariant held.
+    Pass,
+    /// It was violated.
+    Fail,
+    /// The run was cut by a budget before the checker could decide.
+    Inconclusive,
+    /// The scenario's `[checks]` did not enable it.
+    Skipped,
+}
+
+impl CheckStatus {
+    /// As `summary.json` writes it: `pass`, `fail`, `inconclusive`, `skipped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Fail => "fail",
+            CheckStatus::Inconclusive => "inconclusive",
+            CheckStatus::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One checker's result in `summary.json`.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CheckResult {
+    /// The checker's name.
     pub name: String,
     /// `pass`, `fail`, `inconclusive` (the run was cut by a budget before
     /// the checker could decide; `note` says what was left open) or
     /// `skipped`.
-    pub status: String,
+    pub status: CheckStatus,
+    /// How many violations it found.
     pub violations: u64,
     /// Why the check is inconclusive.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+    /// The first violation, explained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first: Option<Violation>,
     /// Convergence: time from settling to convergence, per group (ns).
@@ -87,13 +162,13 @@ pub struct CheckResult {
 /// stopped the run before every checker could decide, or before the
 /// scenario had played out at all (the kernel event budget), with the
 /// reason; else `pass`.
-pub fn verdict(checks: &[CheckResult], stop: StopReason) -> (&'static str, Option<String>) {
-    if checks.iter().any(|c| c.status == "fail") {
-        return ("fail", None);
+pub fn verdict(checks: &[CheckResult], stop: StopReason) -> (Verdict, Option<String>) {
+    if checks.iter().any(|c| c.status == CheckStatus::Fail) {
+        return (Verdict::Fail, None);
     }
     let open: Vec<String> = checks
         .iter()
-        .filter(|c| c.status == "inconclusive")
+        .filter(|c| c.status == CheckStatus::Inconclusive)
         .map(|c| format!("{}: {}", c.name, c.note))
         .collect();
     let budget = match stop {
@@ -107,26 +182,31 @@ pub fn verdict(checks: &[CheckResult], stop: StopReason) -> (&'static str, Optio
         StopReason::SimTimeMax if !open.is_empty() => {
             "the run stopped at its simulated time budget (scenario.duration + scenario.drain) before every group caught up"
         }
-        _ => return ("pass", None),
+        _ => return (Verdict::Pass, None),
     };
     let note = if open.is_empty() {
         format!("{budget}, before the scenario had played out")
     } else {
         format!("{budget}; undecided: {}", open.join("; "))
     };
-    ("inconclusive", Some(note))
+    (Verdict::Inconclusive, Some(note))
 }
 
 /// Which checkers run and their bounds (`[checks]` of a scenario).
 #[derive(Clone, Debug)]
 pub struct CheckConfig {
+    /// The names of the checkers to run.
     pub run: BTreeSet<String>,
+    /// `convergence`: how long after producers stop and faults heal a group may take to converge.
     pub convergence_deadline_ns: Time,
+    /// `liveness`: the longest a group may stay behind on a partition without progress.
     pub liveness_bound_ns: Time,
+    /// `producer-progress`: the longest a producer may have records outstanding without an acknowledgement.
     pub producer_progress_bound_ns: Time,
 }
 
 impl CheckConfig {
+    /// The checkers and bounds of a scenario's `[checks]` section.
     pub fn from_scenario(s: &Scenario) -> CheckConfig {
         let c = &s.checks;
         let mut run: BTreeSet<String> = match &c.run {
@@ -150,6 +230,7 @@ impl CheckConfig {
 /// What checkers know of the system besides the history.
 #[derive(Clone, Debug)]
 pub struct Context {
+    /// Names and topology of the run.
     pub catalog: Catalog,
     /// Per group: its effect.
     pub effects: Vec<Effect>,
@@ -159,10 +240,12 @@ pub struct Context {
     pub readers: Vec<Vec<u32>>,
     /// Per group: whether it reads with `isolation = "read_committed"`.
     pub read_committed: Vec<bool>,
+    /// The faults that fired, as the checkers judge what could be lost.
     pub faults: Vec<Fault>,
 }
 
 impl Context {
+    /// The context of a run of `s`, with its catalog and the faults that fired.
     pub fn new(s: &Scenario, catalog: &Catalog, faults: Vec<Fault>) -> Context {
         let mut idempotent: Vec<bool> = s.producers.iter().map(|p| p.idempotent).collect();
         // Emitters and dead-letter publishers use the default (idempotent) client.
@@ -214,10 +297,13 @@ impl Context {
 
 /// A streaming invariant checker.
 pub trait Checker {
+    /// The checker's stable name (one of [`CHECKERS`]).
     fn name(&self) -> &'static str;
     /// The kinds of observation `observe` reads: it is called for those only.
     fn kinds(&self) -> &'static [Kind];
+    /// Read one observation, made at `at`.
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation);
+    /// The run ended: the violations found that were not reported yet.
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation>;
     /// After `finish` on a cut run: what the checker could not decide
     /// (e.g. "120 acknowledged events not applied yet"), if anything.
@@ -235,7 +321,9 @@ pub trait Checker {
 
 /// Every enabled checker, fed together.
 pub struct Checks {
+    /// What the checkers know besides the history.
     pub ctx: Context,
+    /// Which checkers run, and their bounds.
     pub config: CheckConfig,
     checkers: Vec<Box<dyn Checker>>,
     /// Per kind of observation: the checkers that read it.
@@ -247,6 +335,7 @@ pub struct Checks {
 }
 
 impl Checks {
+    /// Every checker `config` enables, in checker order.
     pub fn new(ctx: Context, config: CheckConfig) -> Checks {
         let groups = ctx.catalog.groups.len();
         let mut checkers: Vec<Box<dyn Checker>> = Vec::new();
@@ -316,13 +405,13 @@ impl Checks {
             let result = match by_name.remove(name) {
                 Some((v, open, figures)) if applicable.contains(name) => {
                     let status = match (&open, v.is_empty()) {
-                        (_, false) => "fail",
-                        (Some(_), true) => "inconclusive",
-                        (None, true) => "pass",
+                        (_, false) => CheckStatus::Fail,
+                        (Some(_), true) => CheckStatus::Inconclusive,
+                        (None, true) => CheckStatus::Pass,
                     };
                     let r = CheckResult {
                         name: name.to_string(),
-                        status: status.to_string(),
+                        status,
                         violations: v.len() as u64,
                         note: open.unwrap_or_default(),
                         first: v.first().cloned(),
@@ -333,7 +422,7 @@ impl Checks {
                 }
                 _ => CheckResult {
                     name: name.to_string(),
-                    status: "skipped".to_string(),
+                    status: CheckStatus::Skipped,
                     violations: 0,
                     note: String::new(),
                     first: None,

@@ -51,9 +51,9 @@ fn check(name: &str, effect: Effect, history: &[(Time, O)]) -> Vec<Violation> {
     assert_eq!(
         r.status,
         if violations.is_empty() {
-            "pass"
+            CheckStatus::Pass
         } else {
-            "fail"
+            CheckStatus::Fail
         }
     );
     violations

@@ -39,11 +39,6 @@ impl Sampler {
         }
     }
 
-    /// Whether sampling never draws a random number (and is always zero).
-    pub fn is_zero(&self) -> bool {
-        matches!(self, Sampler::Constant(0))
-    }
-
     /// One draw. Constants (zero latency is common) return without a call.
     #[inline(always)]
     pub fn sample(&self, rng: &mut Rng) -> u64 {

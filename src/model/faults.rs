@@ -55,6 +55,7 @@ pub(crate) struct FaultRt {
 /// A start or end of a fault, as `faults.csv` lists them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultRecord {
+    /// When (simulated ns).
     pub t_ns: Time,
     /// `start` or `end`.
     pub phase: &'static str,

@@ -2,8 +2,8 @@
 //! consumer groups and the services they feed, connected by a network.
 //!
 //! Components live in `Vec`s indexed by plain `u32` ids; the kernel's events
-//! ([`Ev`]) are small `Copy` values that name the component they wake, and
-//! [`World::dispatch`] sends each to one handler. The model reports what
+//! (`Ev`) are small `Copy` values that name the component they wake, and
+//! `World::dispatch` sends each to one handler. The model reports what
 //! happens as [`Observation`]s and never checks itself.
 //!
 //! Files: `producer.rs` (accumulator, requests, retries, idempotence),
@@ -15,7 +15,7 @@ pub mod assign;
 mod broker;
 mod build;
 mod consumer;
-pub mod dist;
+mod dist;
 pub mod faults;
 mod group;
 mod idxset;
@@ -275,12 +275,19 @@ pub struct World {
 
 /// What a finished run hands to reports.
 pub struct RunResult {
+    /// The scenario's name.
     pub scenario_name: String,
+    /// The master seed.
     pub seed: u64,
+    /// Simulated time when the run stopped.
     pub sim_time_ns: Time,
+    /// Kernel events handled.
     pub kernel_events: u64,
+    /// Why the run stopped.
     pub stop_reason: StopReason,
+    /// Names and topology: what the ids in the history refer to.
     pub catalog: Catalog,
+    /// Counts, latencies and rates.
     pub metrics: Metrics,
     /// Records still in each partition's leader log at the end (by partition).
     pub log_end_offsets: Vec<u64>,
@@ -619,7 +626,7 @@ mod tests {
         assert_eq!(cut.kernel_events, 1 << 16, "checked every 65,536 events");
         assert!(cut.stop_reason.is_budget());
         let (verdict, note) = crate::check::verdict(&[], cut.stop_reason);
-        assert_eq!(verdict, "inconclusive");
+        assert_eq!(verdict, crate::check::Verdict::Inconclusive);
         assert!(note.unwrap().contains("memory budget"));
     }
 }

@@ -9,7 +9,7 @@
 //! of `rand` maps bits to ranges: the same seed gives the same run on any
 //! machine and with any later `rand`.
 //!
-//! - [`unit`], [`below`], [`in_range`], [`chance`]: uniform draws (a 53-bit
+//! - [`unit()`], [`below`], [`in_range`], [`chance`]: uniform draws (a 53-bit
 //!   fraction; Lemire's multiply-and-reject for integer ranges).
 //! - [`exp1`], [`std_normal`]: the ziggurat method of Marsaglia and Tsang
 //!   (2000, *J. Stat. Software* 5(8)) with 256 layers, its tables computed

@@ -21,6 +21,7 @@ pub struct ScenarioError {
 pub struct Diagnostic {
     /// 1-based line and column of the offending text (0 when unknown, e.g. unreadable file).
     pub line: usize,
+    /// 1-based column of the offending text (0 when unknown).
     pub column: usize,
     /// Dotted path of the field, e.g. `producers[0].topic` (empty for syntax errors).
     pub field: String,
@@ -94,6 +95,7 @@ impl Diagnostic {
 }
 
 impl ScenarioError {
+    /// The error for a scenario file that cannot be read.
     pub fn io(file: &str, err: &std::io::Error) -> Self {
         ScenarioError {
             file: file.to_string(),
@@ -193,7 +195,9 @@ impl std::error::Error for ScenarioError {}
 /// One step of a field path: a key or an index into an array.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// A table key: `producers`, `acks`.
     Key(String),
+    /// An index into an array of tables, from 0.
     Index(usize),
 }
 

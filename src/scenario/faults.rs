@@ -45,6 +45,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind, in the order the docs list them.
     pub const ALL: [FaultKind; 9] = [
         FaultKind::Crash,
         FaultKind::Pause,
@@ -57,6 +58,7 @@ impl FaultKind {
         FaultKind::Poison,
     ];
 
+    /// The kind as scenario files write it (`crash`, `latency-spike`).
     pub fn as_str(self) -> &'static str {
         match self {
             FaultKind::Crash => "crash",
@@ -91,8 +93,11 @@ impl FaultKind {
     expecting = "expected a node name such as \"broker-1\", two node names (a link) such as [\"order-service\", \"broker-0\"], or two lists of node names (the sides of a partition) such as [[\"broker-0\"], [\"rest\"]]"
 )]
 pub enum Target {
+    /// One node (`"broker-1"`, `"billing/0"`) or a group or class name.
     Node(String),
+    /// Two node names: the link between them (`["order-service", "broker-0"]`).
     Pair(Vec<String>),
+    /// Two lists of node names: the sides of a network partition.
     Sides(Vec<Vec<String>>),
 }
 
@@ -126,6 +131,7 @@ impl fmt::Display for Target {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
+    /// What happens (`crash`, `pause`, `partition`, ...).
     pub kind: FaultKind,
     /// When it fires (simulated time from the start of the run).
     #[serde(default)]
@@ -223,6 +229,7 @@ pub struct RandomFaults {
     /// Window in which faults may fire (default: from 0 to the scenario's duration).
     #[serde(default)]
     pub start: Duration,
+    /// End of the window (default: the scenario's duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<Duration>,
     /// Brokers down (crashed or paused) at once, at most. Default: the
@@ -233,6 +240,7 @@ pub struct RandomFaults {
     /// consumers minus one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_down_consumers: Option<u32>,
+    /// The kinds of fault drawn, each with its rate or chance.
     pub kinds: Vec<RandomFault>,
 }
 
@@ -244,6 +252,7 @@ fn yes() -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RandomFault {
+    /// What happens when it strikes.
     pub kind: FaultKind,
     /// Faults per simulated minute (a Poisson process over the window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,14 +264,19 @@ pub struct RandomFault {
     /// `producers`, `consumers`. Link kinds strike the links between the
     /// drawn node and every broker.
     pub targets: Vec<String>,
+    /// How long each fault lasts (for kinds that last).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Dist<Duration>>,
+    /// For `crash`: how long until the node restarts (absent: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_after: Option<Dist<Duration>>,
+    /// For `duplicate`, `reorder`, `handler-errors`, `poison`: the share of records or events struck.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
+    /// For `latency-spike`: the latency added to each message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<Duration>,
+    /// For `slow-disk`: how many times slower appends become.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub factor: Option<f64>,
 }
@@ -270,13 +284,16 @@ pub struct RandomFault {
 /// The `faults` section: a concrete schedule and an optional generator.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Faults {
+    /// The concrete faults, each at its time.
     pub schedule: Vec<Fault>,
+    /// The random fault generator, if any.
     pub random: Option<RandomFaults>,
     /// Written as a table (`[[faults.schedule]]`) rather than `[[faults]]`.
     pub table_form: bool,
 }
 
 impl Faults {
+    /// No fault scheduled and no generator.
     pub fn is_empty(&self) -> bool {
         self.schedule.is_empty() && self.random.is_none()
     }
@@ -340,8 +357,10 @@ impl<'de> Deserialize<'de> for Faults {
 /// A node of the simulated system, as fault targets name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NodeRef {
-    /// Index in [`Scenario::node_names`] order among producers and emitters.
+    /// Index among producers and then emitters, the order of
+    /// [`Scenario::node_name`].
     Producer(u32),
+    /// Broker index, from 0 (`broker-0`).
     Broker(u32),
     /// Group index and consumer index in the group.
     Consumer(u32, u32),

@@ -8,7 +8,7 @@
 
 mod error;
 pub mod faults;
-pub mod footprint;
+pub(crate) mod footprint;
 pub mod names;
 mod suggest;
 pub mod units;
@@ -27,15 +27,21 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// `[scenario]`: name, description, seed, duration and budgets.
     pub scenario: Meta,
+    /// `[network]`: latency and loss between nodes.
     #[serde(default)]
     pub network: Network,
+    /// `[cluster]`: the brokers.
     #[serde(default)]
     pub cluster: Cluster,
+    /// `[[topics]]`, in file order.
     #[serde(default)]
     pub topics: Vec<Topic>,
+    /// `[[producers]]`, in file order.
     #[serde(default)]
     pub producers: Vec<Producer>,
+    /// `[[groups]]`: consumer groups and their services, in file order.
     #[serde(default)]
     pub groups: Vec<Group>,
     /// `[[faults]]` (a schedule) or `[faults]` with `schedule` and `random`.
@@ -89,6 +95,7 @@ impl Default for ReportSpec {
 }
 
 impl ReportSpec {
+    /// Every field at its default (the section can be left out).
     pub fn is_default(&self) -> bool {
         *self == ReportSpec::default()
     }
@@ -148,6 +155,7 @@ impl Default for ChecksSpec {
 }
 
 impl ChecksSpec {
+    /// Every field at its default (the section can be left out).
     pub fn is_default(&self) -> bool {
         *self == ChecksSpec::default()
     }
@@ -157,7 +165,9 @@ impl ChecksSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
+    /// The scenario's name: the report folder and every title.
     pub name: String,
+    /// What the scenario shows, in prose (the report page's first paragraph).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Master seed used when the command line gives none.
@@ -228,6 +238,7 @@ impl Default for Network {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
+    /// How many brokers (`broker-0` to `broker-N-1`).
     #[serde(default = "one")]
     pub brokers: u32,
     /// Records per second one broker can append (leader appends and follower
@@ -278,11 +289,15 @@ impl Default for Cluster {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Topic {
+    /// The topic's name, as producers, groups and emitters name it.
     pub name: String,
+    /// How many partitions.
     #[serde(default = "one")]
     pub partitions: u32,
+    /// Replicas of each partition, on distinct brokers.
     #[serde(default = "one")]
     pub replication_factor: u32,
+    /// In-sync replicas an `acks = "all"` write needs (`min.insync.replicas`).
     #[serde(default = "one")]
     pub min_insync_replicas: u32,
     /// Events older than this (by creation time) are deleted.
@@ -330,6 +345,7 @@ fn default_retention() -> Duration {
     Duration::from_secs(7 * 86_400)
 }
 
+/// How a producer's events arrive over time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arrival {
@@ -341,17 +357,25 @@ pub enum Arrival {
     Bursty,
 }
 
+/// How a producer picks the partition of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Partitioner {
+    /// Kafka's default for keyed records: murmur2 of the key, modulo the partitions.
     Murmur2,
+    /// Each record to the next partition in turn.
     RoundRobin,
+    /// Kafka's sticky partitioner (KIP-480): fills a batch on one partition,
+    /// then moves to another at random, ignoring the key.
     Sticky,
+    /// A partition drawn at random for each record.
     Random,
+    /// Key number `k` of `n` to partition `k * partitions / n`: contiguous key ranges.
     KeyRange,
 }
 
 impl Partitioner {
+    /// The name as scenario files write it (`murmur2`, `round-robin`).
     pub fn as_str(self) -> &'static str {
         match self {
             Partitioner::Murmur2 => "murmur2",
@@ -363,12 +387,16 @@ impl Partitioner {
     }
 }
 
+/// Kafka's `acks`: what the leader waits for before acknowledging a write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Acks {
+    /// `acks = "0"`: no acknowledgement; the producer counts a record done when sent.
     #[serde(rename = "0")]
     None,
+    /// `acks = "1"`: the leader's own append.
     #[serde(rename = "1")]
     Leader,
+    /// `acks = "all"`: every in-sync replica, and at least `min_insync_replicas` of them.
     #[serde(rename = "all")]
     All,
 }
@@ -377,12 +405,28 @@ pub enum Acks {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Keys {
-    Uniform { n: u64 },
-    Zipf { n: u64, s: f64 },
-    Sequential { n: u64 },
+    /// Each of `n` keys equally likely.
+    Uniform {
+        /// How many keys.
+        n: u64,
+    },
+    /// Key of rank `k` drawn with probability proportional to `1 / k^s`:
+    /// a few hot keys.
+    Zipf {
+        /// How many keys.
+        n: u64,
+        /// The exponent: the larger, the hotter the hottest keys.
+        s: f64,
+    },
+    /// Keys 0, 1, ..., `n - 1` in turn, then again.
+    Sequential {
+        /// How many keys.
+        n: u64,
+    },
 }
 
 impl Keys {
+    /// The size of the key space.
     pub fn n(&self) -> u64 {
         match self {
             Keys::Uniform { n } | Keys::Zipf { n, .. } | Keys::Sequential { n } => *n,
@@ -394,23 +438,31 @@ impl Keys {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Producer {
+    /// The producer's name (a node name for faults and the report).
     pub name: String,
+    /// The topic it writes.
     pub topic: String,
+    /// The event type of its records (what `emit.on` and `processing_by_type` match).
     #[serde(default = "default_event_type")]
     pub event_type: String,
     /// Events per second (during `on` periods for bursty arrivals).
     pub rate: f64,
+    /// How events arrive: `constant`, `poisson` or `bursty`.
     #[serde(default = "default_arrival")]
     pub arrival: Arrival,
+    /// `bursty`: how long each burst lasts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<Duration>,
+    /// `bursty`: how long the silence between bursts lasts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off: Option<Duration>,
     /// When production starts and stops (default: the scenario's duration).
     #[serde(default)]
     pub start: Duration,
+    /// When production stops (default: the scenario's duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<Duration>,
+    /// How keys are drawn.
     #[serde(default = "default_keys")]
     pub keys: Keys,
     /// Keys are `key_prefix` followed by the key number, e.g. `order-17`.
@@ -419,13 +471,16 @@ pub struct Producer {
     /// Payload size in bytes.
     #[serde(default = "default_payload")]
     pub payload: Dist<u64>,
+    /// How a record's partition is chosen.
     #[serde(default = "default_partitioner")]
     pub partitioner: Partitioner,
+    /// What acknowledges a write (Kafka's `acks`).
     #[serde(default = "default_acks")]
     pub acks: Acks,
     /// Attempts after the first before a record fails.
     #[serde(default = "default_retries")]
     pub retries: u32,
+    /// Wait before a failed request is retried (`retry.backoff.ms`).
     #[serde(default = "default_retry_backoff")]
     pub retry_backoff: Duration,
     /// A request without a response after this long is retried.
@@ -455,6 +510,7 @@ pub struct Producer {
     /// transactions (KIP-98), committing one every `transaction_interval`.
     #[serde(default)]
     pub transactional: bool,
+    /// `transactional`: how often the producer commits its transaction.
     #[serde(default = "default_transaction_interval")]
     pub transaction_interval: Duration,
     /// The coordinator aborts a transaction open longer than this
@@ -477,26 +533,39 @@ fn default_group_transaction_timeout() -> Duration {
 /// coordinator's timeout.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Transactions {
+    /// How often the producer commits its transaction.
     pub interval: Duration,
+    /// The coordinator aborts a transaction open longer (`transaction.timeout.ms`).
     pub timeout: Duration,
 }
 
 /// The Kafka producer settings shared by producers and service emitters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProducerClient {
+    /// What acknowledges a write (Kafka's `acks`).
     pub acks: Acks,
+    /// Attempts after the first before a record fails.
     pub retries: u32,
+    /// Wait before a failed request is retried.
     pub retry_backoff: Duration,
+    /// A request without a response after this long is retried.
     pub request_timeout: Duration,
+    /// A record not acknowledged after this long fails.
     pub delivery_timeout: Duration,
+    /// Unacknowledged requests per partition.
     pub max_in_flight: u32,
+    /// Kafka's `enable.idempotence`.
     pub idempotent: bool,
+    /// Maximum bytes per request and partition (`batch.size`).
     pub batch_size: u64,
+    /// How long a non-full batch waits for more records (`linger.ms`).
     pub linger: Duration,
+    /// Transactions, for a transactional producer.
     pub transactions: Option<Transactions>,
 }
 
 impl Producer {
+    /// The producer's Kafka client settings.
     pub fn client(&self) -> ProducerClient {
         ProducerClient {
             acks: self.acks,
@@ -576,22 +645,31 @@ fn default_batch_size() -> u64 {
     16_384
 }
 
+/// How a group's partitions are assigned to its consumers (`partition.assignment.strategy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Assignment {
+    /// Kafka's `RangeAssignor`: per topic, contiguous ranges of partitions.
     Range,
+    /// Kafka's `RoundRobinAssignor`: partitions dealt in turn.
     RoundRobin,
+    /// Kafka's `StickyAssignor`: balanced, moving as few partitions as possible; eager.
     Sticky,
+    /// Kafka's `CooperativeStickyAssignor` (KIP-429): sticky, in two incremental rounds.
     CooperativeSticky,
 }
 
+/// Where a group with no committed offset starts (`auto.offset.reset`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OffsetReset {
+    /// At the log start offset: every retained record.
     Earliest,
+    /// At the log end offset: only records appended after the consumer joins.
     Latest,
 }
 
+/// When a group's consumers commit their offsets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitMode {
@@ -630,9 +708,11 @@ pub enum ConsumerClient {
     Librdkafka,
 }
 
+/// How a group's service avoids applying an event twice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Idempotency {
+    /// It does not: a redelivered event is applied again.
     None,
     /// Skip events whose id is in the processed-id store.
     Dedup,
@@ -640,15 +720,21 @@ pub enum Idempotency {
     Version,
 }
 
+/// What processing an event does to the group's state (its projection).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Effect {
+    /// Adds the event's value to its key's total.
     Sum,
+    /// Keeps the value of the key's newest event applied.
     LastWrite,
+    /// Adds the event's id to its key's set.
     Set,
+    /// Counts the key's events.
     Count,
 }
 
+/// How an emitted event leaves the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EmitMode {
@@ -665,8 +751,11 @@ pub struct Emit {
     /// Event type that triggers the emission (absent: every event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<String>,
+    /// The topic the emitted event goes to.
     pub topic: String,
+    /// The emitted event's type.
     pub event_type: String,
+    /// Dual write or outbox.
     #[serde(default = "default_emit_mode")]
     pub mode: EmitMode,
 }
@@ -679,10 +768,14 @@ fn default_emit_mode() -> EmitMode {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
+    /// The group's name (`group.id`), also its service's.
     pub name: String,
+    /// The topics it subscribes to.
     pub topics: Vec<String>,
+    /// How many consumers (`NAME/0` to `NAME/N-1`).
     #[serde(default = "one")]
     pub consumers: u32,
+    /// The partition assignment strategy.
     #[serde(default = "default_assignment")]
     pub assignment: Assignment,
     /// The coordinator's and the group leader's share of a rebalance round:
@@ -690,11 +783,13 @@ pub struct Group {
     /// assignment (the leader's assignment and the SyncGroup round).
     #[serde(default = "default_rebalance_time")]
     pub rebalance_time: Duration,
+    /// Where a consumer with no committed offset starts (`auto.offset.reset`).
     #[serde(default = "default_offset_reset")]
     pub auto_offset_reset: OffsetReset,
     /// When the group's consumers first join.
     #[serde(default)]
     pub start: Duration,
+    /// Most records one poll returns (`max.poll.records`).
     #[serde(default = "default_max_poll_records")]
     pub max_poll_records: u32,
     /// Processing time of one event.
@@ -703,8 +798,10 @@ pub struct Group {
     /// Processing time by event type, overriding `processing`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub processing_by_type: BTreeMap<String, Dist<Duration>>,
+    /// When offsets are committed.
     #[serde(default = "default_commit")]
     pub commit: CommitMode,
+    /// `commit = "auto"`: how often (`auto.commit.interval.ms`).
     #[serde(default = "default_auto_commit_interval")]
     pub auto_commit_interval: Duration,
     /// `in-transaction`: how often each consumer commits its transaction
@@ -726,13 +823,16 @@ pub struct Group {
     /// below the last stable offset and skip aborted transactions' records.
     #[serde(default = "default_isolation")]
     pub isolation: Isolation,
+    /// How the service skips duplicates.
     #[serde(default = "default_idempotency")]
     pub idempotency: Idempotency,
     /// Capacity of the processed-id store (`dedup`); absent: unbounded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup_capacity: Option<u64>,
+    /// What processing does to the group's state.
     #[serde(default = "default_effect")]
     pub effect: Effect,
+    /// Events the service emits as it processes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emit: Vec<Emit>,
     /// A consumer the coordinator has not heard from for this long (crashed,
@@ -761,6 +861,7 @@ pub struct Group {
     /// Retries of a failed event before `dead-letter` or `skip` give up on it.
     #[serde(default = "default_handler_retries")]
     pub handler_retries: u32,
+    /// Wait between retries of a failed event.
     #[serde(default = "default_handler_backoff")]
     pub handler_retry_backoff: Duration,
     /// Topic that receives events the handler gave up on.
@@ -804,6 +905,7 @@ impl Group {
             .unwrap_or_else(|| Duration(3_000_000_000.min(self.session_timeout.ns() / 3)))
     }
 
+    /// `on_failure`, or its default: `dead-letter` with a dead-letter topic, else `block`.
     pub fn failure_policy(&self) -> OnFailure {
         self.on_failure
             .unwrap_or(if self.dead_letter_topic.is_some() {
@@ -861,7 +963,9 @@ fn default_effect() -> Effect {
 /// A problem found by validation, located by field path.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Problem {
+    /// Where: the field's path.
     pub path: Vec<Step>,
+    /// What is wrong, and what was expected.
     pub message: String,
 }
 

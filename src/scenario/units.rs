@@ -10,15 +10,19 @@ use std::fmt;
 pub struct Duration(pub u64);
 
 impl Duration {
+    /// No time at all.
     pub const ZERO: Duration = Duration(0);
+    /// In nanoseconds.
     pub fn ns(self) -> u64 {
         self.0
     }
+    /// `ms` milliseconds (saturating at the largest duration).
     pub fn from_ms(ms: u64) -> Duration {
-        Duration(ms * 1_000_000)
+        Duration(ms.saturating_mul(1_000_000))
     }
+    /// `s` seconds (saturating at the largest duration).
     pub fn from_secs(s: u64) -> Duration {
-        Duration(s * 1_000_000_000)
+        Duration(s.saturating_mul(1_000_000_000))
     }
 }
 
@@ -33,6 +37,7 @@ const UNITS: [(&str, f64); 8] = [
     ("d", 86400e9),
 ];
 
+/// What a duration looks like, for error messages.
 pub const DURATION_EXPECTED: &str = "a duration such as \"250us\", \"5ms\", \"1.5s\", \"2m\", \"1h\" or \"7d\" (units ns, us, ms, s, m, h, d)";
 
 /// Parse a duration string; `None` when it is not one.
@@ -119,17 +124,43 @@ impl<'de> Deserialize<'de> for Duration {
 #[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum DistSpec<V> {
     /// Always `value`.
-    Constant { value: V },
+    Constant {
+        /// The value.
+        value: V,
+    },
     /// Uniform between `min` and `max`.
-    Uniform { min: V, max: V },
+    Uniform {
+        /// The least value.
+        min: V,
+        /// The greatest value.
+        max: V,
+    },
     /// Normal, truncated at zero.
-    Normal { mean: V, stddev: V },
+    Normal {
+        /// The mean.
+        mean: V,
+        /// The standard deviation.
+        stddev: V,
+    },
     /// Exponential with the given mean (a Poisson process's gaps).
-    Exponential { mean: V },
+    Exponential {
+        /// The mean.
+        mean: V,
+    },
     /// Lognormal given by its median and its 99th percentile.
-    Lognormal { median: V, p99: V },
+    Lognormal {
+        /// The median (50th percentile).
+        median: V,
+        /// The 99th percentile.
+        p99: V,
+    },
     /// Pareto (heavy tail) with minimum `scale` and tail index `shape`.
-    Pareto { scale: V, shape: f64 },
+    Pareto {
+        /// The least value.
+        scale: V,
+        /// The tail index: the smaller, the heavier the tail.
+        shape: f64,
+    },
 }
 
 /// Deserialize a `DistSpec` from either a bare value or a tagged table.
@@ -176,6 +207,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Dist<V> {
 
 /// Something a distribution's parameters can be turned into: a plain number.
 pub trait Magnitude: Copy {
+    /// The value as a plain number (nanoseconds, bytes).
     fn magnitude(self) -> f64;
 }
 impl Magnitude for Duration {
@@ -190,6 +222,7 @@ impl Magnitude for u64 {
 }
 
 impl<V: Magnitude> Dist<V> {
+    /// Always `v`.
     pub fn constant(v: V) -> Self {
         Dist(DistSpec::Constant { value: v })
     }

@@ -34,7 +34,7 @@ const PAIRS: [(&str, &str, &str); 8] = [
 fn failed(c: &eventsim::Checked) -> Vec<String> {
     c.checks
         .iter()
-        .filter(|r| r.status == "fail")
+        .filter(|r| r.status == CheckStatus::Fail)
         .map(|r| r.name.clone())
         .collect()
 }
@@ -63,7 +63,7 @@ fn each_classic_failure_is_caught_by_its_checker_and_its_safe_twin_passes_for_se
             let c = eventsim::run_checked(&safe_s, seed, Vec::new());
             assert_eq!(
                 c.verdict(),
-                "pass",
+                Verdict::Pass,
                 "{safe} seed {seed}: {:?}",
                 c.violations.first()
             );
@@ -218,11 +218,11 @@ fn checks_can_be_chosen_and_bounded_in_the_scenario() {
     let mut s = load("scenarios/faults/consumer-crash-duplicates.toml");
     s.checks.skip = vec!["exactly-once-effect".into(), "convergence".into()];
     let c = eventsim::run_checked(&s, 1, Vec::new());
-    assert_eq!(c.verdict(), "pass");
+    assert_eq!(c.verdict(), Verdict::Pass);
     let skipped: Vec<&str> = c
         .checks
         .iter()
-        .filter(|r| r.status == "skipped")
+        .filter(|r| r.status == CheckStatus::Skipped)
         .map(|r| r.name.as_str())
         .collect();
     assert_eq!(skipped, ["exactly-once-effect", "convergence"]);

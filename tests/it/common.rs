@@ -15,7 +15,7 @@ pub fn eventsim(args: &[&str]) -> Output {
 /// The program as a repro line printed by it names it: the path it was
 /// started by (tests start it by its path, as `cargo run` does).
 pub fn program() -> String {
-    eventsim::cli::shell_quote(env!("CARGO_BIN_EXE_eventsim"))
+    shell_quote(env!("CARGO_BIN_EXE_eventsim"))
 }
 
 pub fn repo(path: &str) -> PathBuf {
@@ -121,7 +121,7 @@ pub fn run_passing(s: &eventsim::scenario::Scenario, seed: u64) -> eventsim::Che
     let c = eventsim::run_checked(s, seed, Vec::new());
     assert_eq!(
         c.verdict(),
-        "pass",
+        Verdict::Pass,
         "seed {seed}: {:?}",
         c.violations.first()
     );
@@ -172,3 +172,15 @@ pub fn well_formed(html: &str) -> Vec<String> {
     assert!(open.is_empty(), "unclosed: {open:?}");
     headings
 }
+
+/// A word as a POSIX shell reads it: as it is when it has only safe
+/// characters, else in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+pub use eventsim::check::{CheckStatus, Verdict};

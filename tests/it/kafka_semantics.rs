@@ -357,7 +357,7 @@ duration = "4s"
         let counts = &c.result.metrics.counts;
         assert_eq!(counts.duplicates_delivered, 0, "seed {seed}: {counts:?}");
         assert_eq!(counts.applied, counts.acked);
-        assert_eq!(c.verdict(), "pass", "{:?}", c.violations.first());
+        assert_eq!(c.verdict(), Verdict::Pass, "{:?}", c.violations.first());
     }
 }
 
@@ -429,7 +429,12 @@ at = "5s"
     assert!(v.message.contains("producer p"), "{}", v.message);
     assert!(stuck.result.metrics.counts.produce_failed > 0);
     let back = eventsim::run_checked(&scenario(&text("restart_after = \"20s\"")), 1, Vec::new());
-    assert_eq!(back.verdict(), "pass", "{:?}", back.violations.first());
+    assert_eq!(
+        back.verdict(),
+        Verdict::Pass,
+        "{:?}",
+        back.violations.first()
+    );
 }
 
 /// Item: consumer lag is Kafka's (what `kafka-consumer-groups --describe`
@@ -831,7 +836,12 @@ start = "20s"               # a backlog of 800 records is waiting
     let fast = eventsim::run_checked(&scenario(&text(50)), 1, Vec::new());
     let c = &fast.result.metrics.counts;
     assert_eq!(c.expelled, 0, "{c:?}");
-    assert_eq!(fast.verdict(), "pass", "{:?}", fast.violations.first());
+    assert_eq!(
+        fast.verdict(),
+        Verdict::Pass,
+        "{:?}",
+        fast.violations.first()
+    );
 }
 
 /// KIP-345: with static membership (group.instance.id), a consumer that
@@ -876,7 +886,12 @@ restart_after = "5s"
         fixed.result.metrics.counts.rebalances, 1,
         "only the first join"
     );
-    assert_eq!(fixed.verdict(), "pass", "{:?}", fixed.violations.first());
+    assert_eq!(
+        fixed.verdict(),
+        Verdict::Pass,
+        "{:?}",
+        fixed.violations.first()
+    );
     let dynamic = eventsim::run(&scenario(&text(false)), 1);
     assert!(dynamic.metrics.counts.rebalances >= 2);
 }
@@ -911,7 +926,7 @@ fn lost_responses_are_recognised_and_retried_duplicates_are_not_mistaken_for_the
         let c = eventsim::run_checked(&s, seed, Vec::new());
         assert_eq!(
             c.verdict(),
-            "pass",
+            Verdict::Pass,
             "{file} seed {seed}: {:?}",
             c.violations.first()
         );
@@ -940,7 +955,7 @@ fn a_group_replaying_a_compacted_topic_reads_the_latest_record_of_each_key() {
         assert!(r.metrics.counts.compacted > 3000, "{:?}", r.metrics.counts);
         assert!(rebuild * 3 < live, "rebuild {rebuild} of live {live}");
         let d = eventsim::run_checked(&delete, seed, Vec::new());
-        assert_eq!(d.verdict(), "pass");
+        assert_eq!(d.verdict(), Verdict::Pass);
         let r = &d.result;
         assert_eq!(r.metrics.counts.compacted, 0);
         assert_eq!(
@@ -1080,7 +1095,7 @@ fn longest_delivery_gaps(s: &eventsim::scenario::Scenario, seed: u64, from: u64)
     let checked = eventsim::run_checked(s, seed, vec![Box::new(Shared(gaps.clone()))]);
     assert_eq!(
         checked.verdict(),
-        "pass",
+        Verdict::Pass,
         "seed {seed}: {:?}",
         checked.violations.first()
     );
@@ -1210,7 +1225,7 @@ fn read_committed_skips_aborted_transactions_and_waits_at_the_last_stable_offset
                 u.violations.first()
             );
         } else {
-            assert_eq!(u.verdict(), "pass", "seed {seed}");
+            assert_eq!(u.verdict(), Verdict::Pass, "seed {seed}");
         }
     }
     assert!(aborted_seeds >= 6, "aborts on {aborted_seeds} of 12 seeds");
@@ -1419,7 +1434,7 @@ idempotency = "version"
             );
             assert_eq!(
                 c.verdict(),
-                "pass",
+                Verdict::Pass,
                 "seed {seed}: {:?}",
                 c.violations.first()
             );

@@ -105,7 +105,7 @@ proptest! {
         let failed: Vec<&str> = checked
             .checks
             .iter()
-            .filter(|c| c.status == "fail")
+            .filter(|c| c.status == CheckStatus::Fail)
             .map(|c| c.name.as_str())
             .collect();
         if matches!(partitioner, "murmur2" | "key-range") {
@@ -139,7 +139,7 @@ proptest! {
         let mut s = load("scenarios/faults/random-chaos.toml");
         s.faults.random.as_mut().unwrap().kinds[0].rate = Some(crash_rate);
         let checked = eventsim::run_checked(&s, seed, Vec::new());
-        prop_assert_eq!(checked.verdict(), "pass", "{:?}", checked.violations.first());
+        prop_assert_eq!(checked.verdict(), Verdict::Pass, "{:?}", checked.violations.first());
         let (r, a) = audited(&s, seed);
         let c = &r.metrics.counts;
         prop_assert_eq!(a.acked_lost(), 0);
@@ -174,7 +174,7 @@ proptest! {
         let full = checked.result.stop_reason != eventsim::kernel::StopReason::KernelEventsMax;
         prop_assert_eq!(
             checked.verdict(),
-            if full { "pass" } else { "inconclusive" },
+            if full { Verdict::Pass } else { Verdict::Inconclusive },
             "{:?} {:?}", checked.violations.first(), checked.verdict_note()
         );
         if !full {

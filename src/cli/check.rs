@@ -1,0 +1,153 @@
+//! `eventsim check` (validate a scenario) and `eventsim check-history`
+//! (re-run the checkers on a recorded history).
+
+use super::*;
+
+pub(super) fn check(path: &Path) -> i32 {
+    match load(path) {
+        Ok(s) => {
+            println!(
+                "{}: ok (scenario `{}`: {} topic(s), {} producer(s), {} group(s))",
+                path.display(),
+                s.scenario.name,
+                s.topics.len(),
+                s.producers.len(),
+                s.groups.len()
+            );
+            EXIT_PASS
+        }
+        Err(code) => code,
+    }
+}
+
+/// Read a history file: header, entries (each validated against the run's
+/// catalog, then fed to `observer`), trailer.
+pub(super) fn read_history(
+    path: &Path,
+    ctx: &crate::check::Context,
+    observer: &mut dyn crate::history::Observer,
+) -> Result<(crate::history::Header, crate::history::Trailer), String> {
+    use crate::history::{Entry, Header, Trailer};
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = std::io::BufReader::new(file).lines().enumerate();
+    let bad = |n: usize, what: &str, e: &dyn std::fmt::Display| {
+        format!("{}:{}: expected {what}: {e}", path.display(), n + 1)
+    };
+    let (n, first) = lines
+        .next()
+        .ok_or_else(|| format!("{}:1: empty history file", path.display()))?;
+    let first = first.map_err(|e| bad(n, "a line", &e))?;
+    let header: Header =
+        serde_json::from_str(&first).map_err(|e| bad(n, "the history header", &e))?;
+    let mut trailer = None;
+    let mut validator = crate::history::Validator::new(&ctx.catalog, ctx.faults.len());
+    for (n, line) in lines {
+        let line = line.map_err(|e| bad(n, "a line", &e))?;
+        if trailer.is_some() {
+            return Err(bad(n, "nothing after the trailer", &"more lines"));
+        }
+        match serde_json::from_str::<Entry>(&line) {
+            Ok(e) => {
+                validator
+                    .check(e.t, &e.observation)
+                    .map_err(|why| format!("{}:{}: {why}", path.display(), n + 1))?;
+                observer.observe(e.t, &e.observation)
+            }
+            Err(err) => match serde_json::from_str::<Trailer>(&line) {
+                Ok(t) => trailer = Some(t),
+                Err(_) => return Err(bad(n, "an observation", &err)),
+            },
+        }
+    }
+    let trailer = trailer.ok_or_else(|| {
+        format!(
+            "{}: the history has no trailer (was the run cut short?)",
+            path.display()
+        )
+    })?;
+    Ok((header, trailer))
+}
+
+pub(super) fn check_history(path: &Path, scenario_path: &Path) -> i32 {
+    let scenario = match load(scenario_path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // The catalog and fault plan come from the scenario and the seed.
+    let seed = match read_header(path) {
+        Ok(h) => h.seed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let world = crate::World::new(&scenario, seed);
+    let ctx = crate::check::Context::new(&scenario, world.catalog(), world.fault_plan());
+    let mut checks = crate::check::Checks::new(
+        ctx.clone(),
+        crate::check::CheckConfig::from_scenario(&scenario),
+    );
+    let (header, trailer) = match read_history(path, &ctx, &mut checks) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if header.scenario != scenario.scenario.name {
+        eprintln!(
+            "error: {} records scenario `{}`, not `{}`",
+            path.display(),
+            header.scenario,
+            scenario.scenario.name
+        );
+        return EXIT_USAGE;
+    }
+    let Some(stop) = crate::kernel::StopReason::parse(&trailer.stopped_by) else {
+        eprintln!(
+            "error: {}: the trailer's stopped_by is `{}`, not one of quiescent, queue-empty, sim-time-max, kernel-events-max",
+            path.display(),
+            trailer.stopped_by
+        );
+        return EXIT_USAGE;
+    };
+    let (mut results, mut violations) =
+        checks.finish(trailer.end_ns, trailer.production_end_ns, stop.is_budget());
+    if !violations.is_empty() {
+        let mut explainer = crate::check::Explainer::new(&ctx, &violations);
+        if let Err(e) = read_history(path, &ctx, &mut explainer) {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+        explainer.explain(&mut violations);
+        crate::check::attach_first(&mut results, &violations);
+    }
+    println!(
+        "eventsim {}: history of scenario `{}`, seed {} ({} simulated, {})",
+        crate::VERSION,
+        header.scenario,
+        header.seed,
+        ms(trailer.end_ns),
+        trailer.stopped_by
+    );
+    for r in &results {
+        println!("  {:<22} {:<12} {}", r.name, r.status, r.violations);
+    }
+    let (verdict, note) = crate::check::verdict(&results, stop);
+    println!("  verdict: {verdict}");
+    if let Some(note) = note {
+        println!("  ({note})");
+    }
+    print_violation_details(&violations);
+    exit_status(verdict)
+}
+
+pub(super) fn read_header(path: &Path) -> Result<crate::history::Header, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut first = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut first)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&first)
+        .map_err(|e| format!("{}:1: expected the history header: {e}", path.display()))
+}

@@ -1,0 +1,437 @@
+//! The command line: parse arguments, call the library, print, and map
+//! outcomes to exit codes (0 pass, 1 an invariant failed, 2 bad input or
+//! usage, 3 inconclusive: a budget or an interrupt stopped the run before
+//! it was decided, 4 incomplete: a sweep or comparison interrupted, a merge
+//! with seeds missing; 130 a run interrupted twice, nothing written).
+
+use crate::check::{CheckStatus, Verdict};
+use crate::report::{self, Perf, Summary};
+use crate::scenario::Scenario;
+use clap::{Parser, Subcommand};
+use std::cell::RefCell;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+mod check;
+mod compare;
+mod plot;
+mod run;
+mod shrink;
+mod sweep;
+
+use check::*;
+use compare::*;
+use plot::*;
+use run::*;
+use shrink::*;
+use sweep::*;
+
+#[derive(Parser)]
+#[command(
+    name = "eventsim",
+    version,
+    about = "Deterministic simulation of event-driven architectures"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Memory budget, e.g. 4GiB (default: half of this machine's memory).
+    /// A scenario estimated to need more is refused; a run whose memory
+    /// grows past it stops, inconclusive.
+    #[arg(long, global = true, value_name = "SIZE")]
+    max_memory: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write its report.
+    Run {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Master seed (default: the scenario's `seed`, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output folder (default: reports/<scenario-name>/seed-<N>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long)]
+        quiet: bool,
+        /// Also write the run's history (every observation) as JSON lines.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+        /// Also write a Chrome trace-event JSON file (opens in ui.perfetto.dev).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+    },
+    /// Shrink a failing run to a small standalone repro scenario.
+    Shrink {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// The seed of the failing run (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The invariant to keep violating (default: the first that fails).
+        #[arg(long)]
+        invariant: Option<String>,
+        /// Where to write the repro (default: reports/<name>/shrunk-seed-<N>.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run the invariant checkers offline on a history written by `run --history`.
+    CheckHistory {
+        /// The history file (JSON lines).
+        history: PathBuf,
+        /// The scenario the history was recorded from.
+        #[arg(long)]
+        scenario: PathBuf,
+    },
+    /// Run a scenario over many seeds in parallel; one JSON line per seed.
+    Sweep {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Seeds A..B (B excluded), A..=B, or one seed A, e.g. 0..1000.
+        #[arg(long)]
+        seeds: String,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N (0-based): the seeds at positions I, I+N, ...
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Stop starting new seeds after the first failure.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Skip the seeds the output folder already holds results for (from
+        /// an interrupted or shorter run of the same sweep).
+        #[arg(long)]
+        resume: bool,
+        /// Output folder (default: reports/<name>/sweep-A..B[-shard-I-of-N]/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compare design variants over seeds: the cross product of --vary values x seeds.
+    Compare {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// PATH=V1,V2,... e.g. producers.order-service.partitioner=murmur2,round-robin (repeatable). Quote a dotted name ("clicks.v1"); commas inside quotes, {} and [] do not split values.
+        #[arg(long = "vary", required = true, value_name = "PATH=V1,V2")]
+        vary: Vec<String>,
+        /// Seeds A..B (B excluded).
+        #[arg(long)]
+        seeds: String,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N (0-based) of the variant x seed runs.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Output folder (default: reports/<name>/compare/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Combine the shards of a sweep (sweep.jsonl) or of a comparison (compare-runs.jsonl).
+    Merge {
+        /// Folders holding a sweep.jsonl each.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged sweep.jsonl (default: the current folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Redraw the plots and index.html of a run from its files.
+    Plot {
+        /// The run's output folder (with summary.json and the CSV files).
+        dir: PathBuf,
+    },
+    /// Validate a scenario file without running it.
+    Check {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+    },
+}
+
+/// Exit status: the run held every checked invariant.
+pub const EXIT_PASS: i32 = 0;
+/// Exit status: an invariant was violated.
+pub const EXIT_FAIL: i32 = 1;
+/// Exit status: bad input or usage.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status: a budget stopped the run before the checkers could decide
+/// (and none found a violation), or a sweep found only such seeds.
+pub const EXIT_INCONCLUSIVE: i32 = 3;
+/// Exit status: a sweep or comparison was interrupted before every run
+/// finished, or a merge found seeds missing (what finished is kept).
+pub const EXIT_INCOMPLETE: i32 = 4;
+/// Exit status: a run interrupted a second time, before it wrote its
+/// report (128 + SIGINT, as a shell reports a process Ctrl-C killed).
+const EXIT_INTERRUPTED_TWICE: i32 = 130;
+
+/// Entry point of the binary; returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_PASS
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    if let Some(m) = &cli.max_memory {
+        match crate::budget::parse_size(m) {
+            Ok(bytes) => crate::budget::set_max_memory(bytes),
+            Err(e) => {
+                eprintln!("error: --max-memory: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            out,
+            quiet,
+            history,
+            trace,
+        } => run(&scenario, seed, out, quiet, history, trace),
+        Command::CheckHistory { history, scenario } => check_history(&history, &scenario),
+        Command::Shrink {
+            scenario,
+            seed,
+            invariant,
+            out,
+        } => shrink(&scenario, seed, invariant.as_deref(), out),
+        Command::Check { scenario } => check(&scenario),
+        Command::Plot { dir } => plot(&dir),
+        Command::Sweep {
+            scenario,
+            seeds,
+            jobs,
+            shard,
+            fail_fast,
+            resume,
+            out,
+        } => sweep(
+            &scenario,
+            &seeds,
+            jobs,
+            shard.as_deref(),
+            fail_fast,
+            resume,
+            out,
+        ),
+        Command::Merge { dirs, out } => merge(&dirs, out),
+        Command::Compare {
+            scenario,
+            vary,
+            seeds,
+            jobs,
+            shard,
+            out,
+        } => compare(&scenario, &vary, &seeds, jobs, shard.as_deref(), out),
+    }
+}
+
+fn load(path: &Path) -> Result<Scenario, i32> {
+    load_with_text(path).map(|(s, _)| s)
+}
+
+/// The scenario and its file's text (which a run's report keeps).
+fn load_with_text(path: &Path) -> Result<(Scenario, String), i32> {
+    Scenario::load_with_text(path).map_err(|e| {
+        // Rendered as diagnostics, each beginning `error: `.
+        eprintln!("{e}");
+        EXIT_USAGE
+    })
+}
+
+/// The exit status of a verdict.
+fn exit_status(verdict: Verdict) -> i32 {
+    match verdict {
+        Verdict::Pass => EXIT_PASS,
+        Verdict::Inconclusive => EXIT_INCONCLUSIVE,
+        Verdict::Fail => EXIT_FAIL,
+    }
+}
+
+/// A scenario name as a single safe path component.
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.chars().all(|c| c == '.') {
+        "scenario".into()
+    } else {
+        s
+    }
+}
+
+/// A word as the shell reads it back: as it is when it holds nothing the
+/// shell would interpret, else single-quoted (or `$'...'` with escapes
+/// when it holds control characters, which a terminal must not receive).
+pub fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_string();
+    }
+    if word.chars().any(char::is_control) {
+        let mut out = String::from("$'");
+        for c in word.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        return out;
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// A repro command as this shell can run it: `eventsim` replaced by the
+/// program as it was started, when that was by a path (`cargo run` starts
+/// `target/release/eventsim`; an installed `eventsim` is found on the
+/// PATH and stays `eventsim`). The reports keep the plain form: they must
+/// not depend on where the program was.
+fn as_invoked(repro: &str) -> String {
+    let program = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a.contains(std::path::MAIN_SEPARATOR) || a.contains('/'));
+    match (program, repro.strip_prefix("eventsim ")) {
+        (Some(p), Some(rest)) => format!("{} {rest}", shell_quote(&p)),
+        _ => repro.to_string(),
+    }
+}
+
+/// The command line that reproduces a run, safe to paste into a shell.
+fn repro_command(command: &[&str], path: &Path, seed: Option<u64>) -> String {
+    let mut words: Vec<String> = vec!["eventsim".into()];
+    words.extend(command.iter().map(|w| w.to_string()));
+    words.push(shell_quote(&path.to_string_lossy()));
+    if let Some(seed) = seed {
+        words.push(format!("--seed {seed}"));
+    }
+    words.join(" ")
+}
+
+fn print_violations(s: &Summary, violations: &[crate::check::Violation]) {
+    let failed: Vec<String> = s
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .map(|c| format!("{} ({})", c.name, c.violations))
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    println!("  violated: {}", failed.join(", "));
+    print_violation_details(violations);
+}
+
+/// The first violation of each checker, with its explanation.
+fn print_violation_details(violations: &[crate::check::Violation]) {
+    let mut shown = std::collections::BTreeSet::new();
+    for v in violations {
+        if !shown.insert(v.invariant.as_str()) {
+            continue;
+        }
+        println!("  {} at {}: {}", v.invariant, ms(v.t_ns), v.message);
+        let skip = v.explanation.len().saturating_sub(8);
+        for line in &v.explanation[skip..] {
+            println!("      {line}");
+        }
+    }
+}
+
+/// A progress bar on stderr for runs longer than a second, when stderr is
+/// a terminal and the run is not quiet; nothing otherwise.
+fn progress_bar(quiet: bool) -> Option<Box<dyn FnMut(u64, u64)>> {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    /// Clears the bar when the run is over (the closure is dropped).
+    struct Bar(indicatif::ProgressBar);
+    impl Drop for Bar {
+        fn drop(&mut self) {
+            self.0.finish_and_clear();
+        }
+    }
+    let started = Instant::now();
+    let mut bar: Option<Bar> = None;
+    Some(Box::new(move |now: u64, end: u64| {
+        if bar.is_none() && started.elapsed().as_secs_f64() >= 1.0 {
+            let b = indicatif::ProgressBar::new(end / 1_000_000);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "  simulating {bar:40} {pos}/{len} ms simulated, {elapsed} wall (ETA {eta})",
+                )
+                .expect("a valid template"),
+            );
+            bar = Some(Bar(b));
+        }
+        if let Some(b) = &bar {
+            b.0.set_position(now / 1_000_000);
+        }
+    }))
+}
+
+/// How many worker threads: one per core unless told; at least 1, at
+/// most [`MAX_JOBS_PER_CORE`] per core (more only slows every run down).
+fn worker_threads(jobs: Option<usize>) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match jobs {
+        None => Ok(cores),
+        Some(0) => Err("--jobs must be at least 1".to_string()),
+        Some(j) if j > cores * MAX_JOBS_PER_CORE => {
+            eprintln!(
+                "note: --jobs {j} is more than {MAX_JOBS_PER_CORE} per core on this {cores}-core machine; using {}",
+                cores * MAX_JOBS_PER_CORE
+            );
+            Ok(cores * MAX_JOBS_PER_CORE)
+        }
+        Some(j) => Ok(j),
+    }
+}
+
+/// The most worker threads per core `--jobs` starts.
+const MAX_JOBS_PER_CORE: usize = 4;
+
+/// Ctrl-C or SIGTERM: the first asks the runs to stop (running ones finish
+/// and are kept, no new one starts), the second exits at once (what
+/// finished is already on disk).
+fn on_interrupt(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
+    let _ = ctrlc::set_handler(move || {
+        if interrupted.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INCOMPLETE);
+        }
+        stop.store(true, Ordering::SeqCst);
+        eprintln!(
+            "\ninterrupted: finishing the runs under way and keeping every result (interrupt again to stop at once)"
+        );
+    });
+}

@@ -1,0 +1,320 @@
+//! `eventsim run`: run one seed, check it, write its report and print
+//! its summary.
+
+use super::*;
+
+pub(super) fn run(
+    path: &Path,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    quiet: bool,
+    history: Option<PathBuf>,
+    trace: Option<PathBuf>,
+) -> i32 {
+    let (scenario, text) = match load_with_text(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or(scenario.scenario.seed);
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(sanitize(&scenario.scenario.name))
+            .join(format!("seed-{seed}"))
+    });
+    // Every output is checked, and the folder locked, before simulating.
+    let report_files: Vec<(String, PathBuf)> = report::RUN_FILES
+        .iter()
+        .map(|f| (format!("the report's {f}"), dir.join(f)))
+        .collect();
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    if let Some(h) = &history {
+        outputs.push(("--history", h));
+    }
+    if let Some(t) = &trace {
+        outputs.push(("--trace", t));
+    }
+    outputs.extend(report_files.iter().map(|(w, p)| (w.as_str(), p.as_path())));
+    if let Err(e) = crate::output::refuse_overlaps(&[path], &outputs) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    // Ctrl-C or SIGTERM: the run stops at its next check and writes its
+    // report (inconclusive, stopped_by "interrupted"); a second one exits
+    // at once, writing nothing. Installed before the folder is locked.
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED_TWICE);
+        }
+        eprintln!(
+            "\ninterrupted: stopping the run and writing its report (interrupt again to stop at once)"
+        );
+    });
+    let mut outdir = match crate::output::OutDir::lock(&dir) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let started = Instant::now();
+    let opened = |what: &str, p: &Path| {
+        crate::output::StreamFile::create(p).map_err(|e| {
+            eprintln!("error: cannot write the {what} to {}: {e}", p.display());
+            EXIT_USAGE
+        })
+    };
+    let mut history_file = match history.as_deref().map(|h| opened("history", h)) {
+        Some(Err(code)) => return code,
+        x => x.map(Result::unwrap),
+    };
+    let mut trace_file = match trace.as_deref().map(|t| opened("trace", t)) {
+        Some(Err(code)) => return code,
+        x => x.map(Result::unwrap),
+    };
+    let writer = match history_file
+        .as_mut()
+        .map(|f| open_history(f, &scenario, seed))
+    {
+        None => None,
+        Some(Ok(w)) => Some(w),
+        Some(Err(e)) => {
+            eprintln!("error: cannot write the history: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut extra: Vec<Box<dyn crate::history::Observer>> = Vec::new();
+    if let Some(w) = &writer {
+        extra.push(Box::new(crate::history::Shared(w.clone())));
+    }
+    type TraceFile = crate::trace::TraceWriter<std::io::BufWriter<std::fs::File>>;
+    let mut tracer: Option<Rc<RefCell<TraceFile>>> = None;
+    if let Some(f) = &mut trace_file {
+        // The catalog and fault plan of this very run.
+        let world = crate::World::new(&scenario, seed);
+        let opened = crate::trace::TraceWriter::new(
+            std::io::BufWriter::new(f.take_file()),
+            world.catalog(),
+            world.fault_plan(),
+            &scenario
+                .groups
+                .iter()
+                .map(|g| g.auto_offset_reset == crate::scenario::OffsetReset::Earliest)
+                .collect::<Vec<_>>(),
+        );
+        match opened {
+            Ok(w) => {
+                let w = Rc::new(RefCell::new(w));
+                extra.push(Box::new(crate::history::Shared(w.clone())));
+                tracer = Some(w);
+            }
+            Err(e) => {
+                eprintln!("error: cannot write the trace: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let checked =
+        crate::run_checked_with(&scenario, seed, extra, progress_bar(quiet), Some(interrupt));
+    if let (Some(w), Some(f), Some(t)) = (tracer, trace_file, trace.as_ref()) {
+        let w = Rc::try_unwrap(w)
+            .ok()
+            .expect("the run is over")
+            .into_inner();
+        if let Err(e) = w.finish().and_then(|()| f.commit()) {
+            eprintln!("error: cannot write the trace to {}: {e}", t.display());
+            return EXIT_USAGE;
+        }
+    }
+    let result = &checked.result;
+    if let (Some(w), Some(f), Some(h)) = (writer, history_file, history.as_ref()) {
+        let w = Rc::try_unwrap(w)
+            .ok()
+            .expect("the run is over")
+            .into_inner();
+        let trailer = crate::history::Trailer {
+            end_ns: result.sim_time_ns,
+            production_end_ns: result.production_end_ns,
+            stopped_by: result.stop_reason.as_str().to_string(),
+        };
+        if let Err(e) = w.finish(&trailer).and_then(|()| f.commit()) {
+            eprintln!("error: cannot write the history to {}: {e}", h.display());
+            return EXIT_USAGE;
+        }
+    }
+    let repro = repro_command(&["run"], path, Some(seed));
+    let summary = Summary::checked(&checked, repro);
+    let data = crate::plot::PlotData::from_run(result, &scenario.scenario.name);
+    let wall = started.elapsed();
+    let trace_name = trace.as_ref().map(|t| t.display().to_string());
+    let page = crate::page::Context {
+        scenario: Some(&scenario),
+        scenario_text: Some(&text),
+        trace: trace_name.as_deref(),
+    };
+    let written = write_run_report(&mut outdir, &checked, &summary, &data, &page, wall)
+        .and_then(|perf| outdir.finish().map(|()| perf));
+    let perf = match written {
+        Ok(perf) => perf,
+        Err(e) => {
+            eprintln!("error: cannot write the report to {}: {e}", dir.display());
+            return EXIT_USAGE;
+        }
+    };
+    if !quiet {
+        print_summary(&summary, &perf, &dir);
+        print_violations(&summary, &checked.violations);
+    }
+    exit_status(summary.verdict)
+}
+
+/// Write a run's report into its locked folder: the data files and plots
+/// first, then the files that carry the verdict (`index.html`,
+/// `summary.json`), then `perf.json`. `wall` is the simulation's; the peak
+/// memory in `perf.json` is read after everything else is written, so it
+/// covers the writing too. The caller finishes with the manifest.
+pub(super) fn write_run_report(
+    out: &mut crate::output::OutDir,
+    checked: &crate::Checked,
+    summary: &Summary,
+    data: &crate::plot::PlotData,
+    page: &crate::page::Context,
+    wall: std::time::Duration,
+) -> std::io::Result<Perf> {
+    let result = &checked.result;
+    out.begin(&["summary.json", "index.html", "violations.jsonl"])?;
+    if let Some(text) = page.scenario_text {
+        out.write("scenario.toml", text.as_bytes())?;
+    }
+    out.write("faults.csv", report::faults_csv(result).as_bytes())?;
+    out.write("faults.toml", report::faults_toml(result).as_bytes())?;
+    out.write("timeseries.csv", report::timeseries_csv(result).as_bytes())?;
+    out.write("latency.csv", report::latency_csv(result).as_bytes())?;
+    let svgs = write_plots(out, data)?;
+    out.write(
+        "violations.jsonl",
+        report::violations_jsonl(&checked.violations).as_bytes(),
+    )?;
+    out.write(
+        "index.html",
+        crate::page::index_html(summary, &data.faults, &svgs, page).as_bytes(),
+    )?;
+    out.write("summary.json", summary.to_json().as_bytes())?;
+    let perf = Perf::new(result, wall);
+    out.write("perf.json", perf.to_json().as_bytes())?;
+    Ok(perf)
+}
+
+/// Draw the plots into `out`; their SVG text, for the page.
+pub(super) fn write_plots(
+    out: &mut crate::output::OutDir,
+    data: &crate::plot::PlotData,
+) -> std::io::Result<Vec<(String, String)>> {
+    let drawn = crate::plot::render_all(data).map_err(std::io::Error::other)?;
+    let mut svgs = Vec::new();
+    for (stem, d) in drawn {
+        out.write(&format!("{stem}.png"), &d.png)?;
+        out.write(&format!("{stem}.svg"), d.svg.as_bytes())?;
+        svgs.push((stem.to_string(), d.svg));
+    }
+    Ok(svgs)
+}
+
+pub(super) fn ms(ns: u64) -> String {
+    crate::page::duration_text(ns)
+}
+
+pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
+    let c = &s.counts;
+    println!(
+        "eventsim {}: scenario `{}`, seed {}",
+        s.version, s.scenario, s.seed
+    );
+    println!(
+        "  simulated {:.3}s ({}) with {} kernel events in {:.3}s wall: {:.2} M kernel events/s, {:.2} M events produced/s, peak memory {}",
+        s.sim_time_ns as f64 / 1e9,
+        s.stopped_by,
+        s.kernel_events,
+        p.wall_time_s,
+        p.kernel_events_per_s / 1e6,
+        p.events_produced_per_s / 1e6,
+        p.peak_memory_bytes
+            .map_or("unknown".to_string(), |b| format!("{} MiB", b / (1 << 20)))
+    );
+    println!(
+        "  produced {}  acked {}  appended {}  delivered {}  applied {}  duplicates delivered {} / applied {}",
+        c.produced,
+        c.acked,
+        c.appended,
+        c.delivered,
+        c.applied,
+        c.duplicates_delivered,
+        c.duplicates_applied
+    );
+    let l = &s.latency_ns.produce_to_ack;
+    println!(
+        "  produce->ack              p50 {:>9}  p99 {:>9}  max {:>9}",
+        ms(l.p50),
+        ms(l.p99),
+        ms(l.max)
+    );
+    for (g, l) in &s.latency_ns.end_to_end {
+        println!(
+            "  end-to-end {:<14} p50 {:>9}  p99 {:>9}  max {:>9}",
+            g,
+            ms(l.p50),
+            ms(l.p99),
+            ms(l.max)
+        );
+    }
+    println!(
+        "  expired {}  dead-lettered {}  handler failures {}  truncated {}  leader elections {} ({} unclean)  expelled {}",
+        c.expired,
+        c.dead_lettered,
+        c.handler_failures,
+        c.truncated,
+        c.leader_elections,
+        c.unclean_leader_elections,
+        c.expelled
+    );
+    if c.compacted > 0 {
+        println!(
+            "  compacted {} (records removed by log compaction before a group read them)",
+            c.compacted
+        );
+    }
+    if c.transactions_committed + c.transactions_aborted > 0 {
+        println!(
+            "  transactions committed {}  aborted {} ({} records never committed)",
+            c.transactions_committed, c.transactions_aborted, c.aborted_records
+        );
+    }
+    if !s.faults.is_empty() {
+        let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  faults fired: {}", list.join(", "));
+    }
+    println!("  verdict: {}", s.verdict);
+    if !s.verdict_note.is_empty() {
+        println!("    ({})", s.verdict_note);
+    }
+    println!("  report:  {}", dir.join("index.html").display());
+    println!("  repro:   {}", as_invoked(&s.repro));
+}
+
+pub(super) type HistoryFile = crate::history::HistoryWriter<std::io::BufWriter<std::fs::File>>;
+
+pub(super) fn open_history(
+    file: &mut crate::output::StreamFile,
+    s: &Scenario,
+    seed: u64,
+) -> std::io::Result<Rc<RefCell<HistoryFile>>> {
+    let header = crate::history::Header {
+        eventsim_history: 1,
+        version: crate::VERSION.to_string(),
+        scenario: s.scenario.name.clone(),
+        seed,
+    };
+    crate::history::HistoryWriter::new(std::io::BufWriter::new(file.take_file()), &header)
+        .map(|w| Rc::new(RefCell::new(w)))
+}
