@@ -109,7 +109,7 @@ pub fn shrink(
                 continue;
             }
             if fails(&candidate) {
-                reduced.push(what);
+                note_reduction(&mut reduced, what);
                 current = candidate;
                 changed = true;
                 break;
@@ -283,9 +283,54 @@ pub fn repro_file(shrunk: &Shrunk, source: &str, seed: u64) -> String {
     out
 }
 
+/// The subject and the two values of `SUBJECT FROM -> TO`.
+fn reduction_parts(line: &str) -> Option<(&str, &str, &str)> {
+    let (left, to) = line.rsplit_once(" -> ")?;
+    let (subject, from) = left.rsplit_once(' ')?;
+    Some((subject, from, to))
+}
+
+/// Record one step of the workload's reduction: a later step of a subject
+/// already reduced extends its line (`duration 20s -> 10s` then `10s ->
+/// 5s` read `duration 20s -> 5s`), so each subject is one line.
+fn note_reduction(reduced: &mut Vec<String>, what: String) {
+    if let Some((subject, _, to)) = reduction_parts(&what)
+        && let Some(line) = reduced
+            .iter_mut()
+            .find(|l| reduction_parts(l).is_some_and(|(s, _, _)| s == subject))
+        && let Some((_, from, _)) = reduction_parts(line)
+    {
+        *line = format!("{subject} {from} -> {to}");
+        return;
+    }
+    reduced.push(what);
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ddmin;
+    use super::{ddmin, note_reduction};
+
+    #[test]
+    fn each_reduced_subject_is_one_line_from_first_to_last_value() {
+        let mut r = Vec::new();
+        for step in [
+            "duration 20s -> 10s",
+            "producer checkout keys 500 -> 250",
+            "duration 10s -> 5s",
+            "producer checkout keys 250 -> 125",
+            "producer other keys 9 -> 4",
+        ] {
+            note_reduction(&mut r, step.to_string());
+        }
+        assert_eq!(
+            r,
+            [
+                "duration 20s -> 5s",
+                "producer checkout keys 500 -> 125",
+                "producer other keys 9 -> 4"
+            ]
+        );
+    }
 
     #[test]
     fn ddmin_finds_the_one_culprit() {
