@@ -6,7 +6,7 @@ use super::*;
 pub(super) fn check(path: &Path) -> i32 {
     match load(path) {
         Ok(s) => {
-            println!(
+            say!(
                 "{}: ok (scenario `{}`: {} topic(s), {} producer(s), {} group(s))",
                 path.display(),
                 s.scenario.name,
@@ -122,7 +122,7 @@ pub(super) fn check_history(path: &Path, scenario_path: &Path) -> i32 {
         explainer.explain(&mut violations);
         crate::check::attach_first(&mut results, &violations);
     }
-    println!(
+    say!(
         "eventsim {}: history of scenario `{}`, seed {} ({} simulated, {})",
         crate::VERSION,
         header.scenario,
@@ -131,12 +131,12 @@ pub(super) fn check_history(path: &Path, scenario_path: &Path) -> i32 {
         trailer.stopped_by
     );
     for r in &results {
-        println!("  {:<22} {:<12} {}", r.name, r.status, r.violations);
+        say!("  {:<22} {:<12} {}", r.name, r.status, r.violations);
     }
     let (verdict, note) = crate::check::verdict(&results, stop);
-    println!("  verdict: {verdict}");
+    say!("  verdict: {verdict}");
     if let Some(note) = note {
-        println!("  ({note})");
+        say!("  ({note})");
     }
     print_violation_details(&violations);
     exit_status(verdict)

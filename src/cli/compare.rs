@@ -88,14 +88,16 @@ pub(super) fn compare(
             return EXIT_USAGE;
         }
     };
-    print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
-    println!(
+    if !quiet() {
+        print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
+    }
+    say!(
         "\nwritten: {}\n  report: {}",
         dir.join("comparison.csv").display(),
         dir.join("index.html").display()
     );
     if (runs.len() as u128) < total {
-        println!(
+        say!(
             "interrupted: {} of {} runs finished; the comparison covers those only (compare-runs.jsonl keeps them)",
             runs.len(),
             total
@@ -241,8 +243,10 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
         .and_then(|o| write_comparison(o, &header, &title, &varies, &variants, &runs));
     match written {
         Ok(summary) => {
-            print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
-            println!(
+            if !quiet() {
+                print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
+            }
+            say!(
                 "\nwritten: {}\n  report: {}",
                 dir.join("comparison.csv").display(),
                 dir.join("index.html").display()
@@ -250,11 +254,9 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
             if missing.is_empty() {
                 return EXIT_PASS;
             }
-            println!(
-                "incomplete: runs missing from the folders (the comparison covers the others):"
-            );
+            say!("incomplete: runs missing from the folders (the comparison covers the others):");
             for (label, ranges) in &missing {
-                println!("  {label}: seeds {}", crate::sweep::describe(ranges, 10));
+                say!("  {label}: seeds {}", crate::sweep::describe(ranges, 10));
             }
             EXIT_INCOMPLETE
         }

@@ -16,6 +16,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+/// Print a line on stdout unless `--quiet` was given (errors go to stderr
+/// whatever it says).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if !quiet() {
+            println!($($arg)*);
+        }
+    };
+}
+
 mod check;
 mod compare;
 mod plot;
@@ -44,6 +54,17 @@ struct Cli {
     /// grows past it stops, inconclusive.
     #[arg(long, global = true, value_name = "SIZE")]
     max_memory: Option<String>,
+    /// Print nothing but errors (the exit status tells the outcome), and
+    /// no progress bar.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--quiet` was given.
+fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
 }
 
 #[derive(Subcommand)]
@@ -58,9 +79,6 @@ enum Command {
         /// Output folder (default: reports/<scenario-name>/seed-<N>/).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Print nothing but errors.
-        #[arg(long)]
-        quiet: bool,
         /// Also write the run's history (every observation) as JSON lines.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
@@ -147,6 +165,15 @@ enum Command {
     Plot {
         /// The run's output folder (with summary.json and the CSV files).
         dir: PathBuf,
+        /// Draw into this folder instead (default: DIR itself).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print a shell completion script, e.g. `eventsim completions bash >
+    /// ~/.local/share/bash-completion/completions/eventsim`.
+    Completions {
+        /// The shell: bash, elvish, fish, powershell or zsh.
+        shell: clap_complete::Shell,
     },
     /// Validate a scenario file without running it.
     Check {
@@ -194,15 +221,24 @@ pub fn main() -> i32 {
             }
         }
     }
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "eventsim",
+                &mut std::io::stdout(),
+            );
+            EXIT_PASS
+        }
         Command::Run {
             scenario,
             seed,
             out,
-            quiet,
             history,
             trace,
-        } => run(&scenario, seed, out, quiet, history, trace),
+        } => run(&scenario, seed, out, history, trace),
         Command::CheckHistory { history, scenario } => check_history(&history, &scenario),
         Command::Shrink {
             scenario,
@@ -211,7 +247,7 @@ pub fn main() -> i32 {
             out,
         } => shrink(&scenario, seed, invariant.as_deref(), out),
         Command::Check { scenario } => check(&scenario),
-        Command::Plot { dir } => plot(&dir),
+        Command::Plot { dir, out } => plot(&dir, out),
         Command::Sweep {
             scenario,
             seeds,
@@ -348,7 +384,7 @@ fn print_violations(s: &Summary, violations: &[crate::check::Violation]) {
     if failed.is_empty() {
         return;
     }
-    println!("  violated: {}", failed.join(", "));
+    say!("  violated: {}", failed.join(", "));
     print_violation_details(violations);
 }
 
@@ -359,19 +395,19 @@ fn print_violation_details(violations: &[crate::check::Violation]) {
         if !shown.insert(v.invariant.as_str()) {
             continue;
         }
-        println!("  {} at {}: {}", v.invariant, ms(v.t_ns), v.message);
+        say!("  {} at {}: {}", v.invariant, ms(v.t_ns), v.message);
         let skip = v.explanation.len().saturating_sub(8);
         for line in &v.explanation[skip..] {
-            println!("      {line}");
+            say!("      {line}");
         }
     }
 }
 
 /// A progress bar on stderr for runs longer than a second, when stderr is
 /// a terminal and the run is not quiet; nothing otherwise.
-fn progress_bar(quiet: bool) -> Option<Box<dyn FnMut(u64, u64)>> {
+fn progress_bar() -> Option<Box<dyn FnMut(u64, u64)>> {
     use std::io::IsTerminal;
-    if quiet || !std::io::stderr().is_terminal() {
+    if quiet() || !std::io::stderr().is_terminal() {
         return None;
     }
     /// Clears the bar when the run is over (the closure is dropped).

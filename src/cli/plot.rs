@@ -1,13 +1,24 @@
-//! `eventsim plot`: redraw a run's plots and page from its files.
+//! `eventsim plot`: redraw a run's plots and page from its files, in
+//! place or into another folder (`--out`).
 
 use super::*;
 
-pub(super) fn plot(dir: &Path) -> i32 {
-    let redrawn = crate::output::OutDir::lock(dir).and_then(|mut out| {
+pub(super) fn plot(dir: &Path, out_dir: Option<PathBuf>) -> i32 {
+    // In place unless --out names another folder.
+    let same = |o: &Path| match (o.canonicalize(), dir.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let elsewhere = out_dir.filter(|o| !same(o));
+    let target = elsewhere.as_deref().unwrap_or(dir);
+    let redrawn = crate::output::OutDir::lock(target).and_then(|mut out| {
         // summary.json is written after the files it is drawn from, and
         // removed before they are rewritten: when it is there, they match.
         let (data, summary) = crate::plot::PlotData::from_dir(dir)?;
+        // In place, the run's other files stay listed in its manifest;
+        // elsewhere, the folder holds only what was drawn.
         let kept = match crate::output::read_manifest(dir) {
+            _ if elsewhere.is_some() => Vec::new(),
             Ok(m) => m.files.into_iter().map(|e| e.name).collect(),
             Err(_) => crate::plot::PlotData::INPUTS.map(String::from).to_vec(),
         };
@@ -31,17 +42,18 @@ pub(super) fn plot(dir: &Path) -> i32 {
             )?;
             Ok(())
         };
-        redraw().map_err(|e| format!("cannot draw into {}: {e}", dir.display()))?;
+        redraw().map_err(|e| format!("cannot draw into {}: {e}", target.display()))?;
         for name in &kept {
             out.keep(name)
                 .map_err(|e| format!("{}: {e}", dir.join(name).display()))?;
         }
         out.finish()
-            .map_err(|e| format!("cannot write into {}: {e}", dir.display()))
+            .map_err(|e| format!("cannot write into {}: {e}", target.display()))
     });
     match redrawn {
         Ok(()) => {
-            println!("plots and index.html redrawn in {}", dir.display());
+            say!("plots and index.html redrawn in {}", target.display());
+            say!("  report: {}", target.join("index.html").display());
             EXIT_PASS
         }
         Err(e) => {

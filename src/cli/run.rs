@@ -7,7 +7,6 @@ pub(super) fn run(
     path: &Path,
     seed: Option<u64>,
     out: Option<PathBuf>,
-    quiet: bool,
     history: Option<PathBuf>,
     trace: Option<PathBuf>,
 ) -> i32 {
@@ -115,8 +114,7 @@ pub(super) fn run(
             }
         }
     }
-    let checked =
-        crate::run_checked_with(&scenario, seed, extra, progress_bar(quiet), Some(interrupt));
+    let checked = crate::run_checked_with(&scenario, seed, extra, progress_bar(), Some(interrupt));
     if let (Some(w), Some(f), Some(t)) = (tracer, trace_file, trace.as_ref()) {
         let w = Rc::try_unwrap(w)
             .ok()
@@ -162,7 +160,7 @@ pub(super) fn run(
             return EXIT_USAGE;
         }
     };
-    if !quiet {
+    if !quiet() {
         print_summary(&summary, &perf, &dir);
         print_violations(&summary, &checked.violations);
     }
@@ -227,11 +225,13 @@ pub(super) fn ms(ns: u64) -> String {
 
 pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
     let c = &s.counts;
-    println!(
+    say!(
         "eventsim {}: scenario `{}`, seed {}",
-        s.version, s.scenario, s.seed
+        s.version,
+        s.scenario,
+        s.seed
     );
-    println!(
+    say!(
         "  simulated {:.3}s ({}) with {} kernel events in {:.3}s wall: {:.2} M kernel events/s, {:.2} M events produced/s, peak memory {}",
         s.sim_time_ns as f64 / 1e9,
         s.stopped_by,
@@ -242,7 +242,7 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         p.peak_memory_bytes
             .map_or("unknown".to_string(), |b| format!("{} MiB", b / (1 << 20)))
     );
-    println!(
+    say!(
         "  produced {}  acked {}  appended {}  delivered {}  applied {}  duplicates delivered {} / applied {}",
         c.produced,
         c.acked,
@@ -253,14 +253,14 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         c.duplicates_applied
     );
     let l = &s.latency_ns.produce_to_ack;
-    println!(
+    say!(
         "  produce->ack              p50 {:>9}  p99 {:>9}  max {:>9}",
         ms(l.p50),
         ms(l.p99),
         ms(l.max)
     );
     for (g, l) in &s.latency_ns.end_to_end {
-        println!(
+        say!(
             "  end-to-end {:<14} p50 {:>9}  p99 {:>9}  max {:>9}",
             g,
             ms(l.p50),
@@ -268,7 +268,7 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
             ms(l.max)
         );
     }
-    println!(
+    say!(
         "  expired {}  dead-lettered {}  handler failures {}  truncated {}  leader elections {} ({} unclean)  expelled {}",
         c.expired,
         c.dead_lettered,
@@ -279,27 +279,29 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         c.expelled
     );
     if c.compacted > 0 {
-        println!(
+        say!(
             "  compacted {} (records removed by log compaction before a group read them)",
             c.compacted
         );
     }
     if c.transactions_committed + c.transactions_aborted > 0 {
-        println!(
+        say!(
             "  transactions committed {}  aborted {} ({} records never committed)",
-            c.transactions_committed, c.transactions_aborted, c.aborted_records
+            c.transactions_committed,
+            c.transactions_aborted,
+            c.aborted_records
         );
     }
     if !s.faults.is_empty() {
         let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        println!("  faults fired: {}", list.join(", "));
+        say!("  faults fired: {}", list.join(", "));
     }
-    println!("  verdict: {}", s.verdict);
+    say!("  verdict: {}", s.verdict);
     if !s.verdict_note.is_empty() {
-        println!("    ({})", s.verdict_note);
+        say!("    ({})", s.verdict_note);
     }
-    println!("  report:  {}", dir.join("index.html").display());
-    println!("  repro:   {}", as_invoked(&s.repro));
+    say!("  report:  {}", dir.join("index.html").display());
+    say!("  repro:   {}", as_invoked(&s.repro));
 }
 
 pub(super) type HistoryFile = crate::history::HistoryWriter<std::io::BufWriter<std::fs::File>>;

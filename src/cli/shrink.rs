@@ -48,7 +48,7 @@ pub(super) fn shrink(
     }
     // A spinner with the count of candidate runs (how many there will be
     // is not known in advance), cleared when shrinking ends.
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let bar = (!quiet() && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
             indicatif::ProgressStyle::with_template(
@@ -80,7 +80,7 @@ pub(super) fn shrink(
         eprintln!("error: cannot write {}: {e}", out.display());
         return EXIT_USAGE;
     }
-    println!(
+    say!(
         "shrunk `{}` seed {seed}: still violates {} with {} of {} fault(s), after {} candidate runs",
         scenario.scenario.name,
         shrunk.invariant,
@@ -89,15 +89,15 @@ pub(super) fn shrink(
         shrunk.tried
     );
     for r in &shrunk.removed {
-        println!("  removed: {r}");
+        say!("  removed: {r}");
     }
     for r in &shrunk.reduced {
-        println!("  reduced: {r}");
+        say!("  reduced: {r}");
     }
     for f in &shrunk.scenario.faults.schedule {
-        println!("  kept:    {}", crate::shrink::describe(f));
+        say!("  kept:    {}", crate::shrink::describe(f));
     }
-    println!(
+    say!(
         "  repro:   {}",
         as_invoked(&repro_command(&["run"], &out, None))
     );

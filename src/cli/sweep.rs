@@ -143,7 +143,7 @@ pub(super) fn sweep(
         }
     };
     if !results.is_empty() {
-        println!(
+        say!(
             "resuming: {} seed(s) already in {}",
             results.len(),
             dir.display()
@@ -153,7 +153,7 @@ pub(super) fn sweep(
     let interrupted = Arc::new(AtomicBool::new(false));
     on_interrupt(stop.clone(), interrupted.clone());
     let todo = shard.len(range).saturating_sub(results.len() as u128);
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let bar = (!quiet() && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(todo.min(u64::MAX as u128) as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template(
@@ -239,7 +239,7 @@ pub(super) fn sweep(
         return EXIT_USAGE;
     }
     if !missing.is_empty() {
-        println!(
+        say!(
             "stopped early ({}): {} of {} seed(s) ran; missing: {}",
             status.stopped_by,
             results.len(),
@@ -247,7 +247,7 @@ pub(super) fn sweep(
             crate::sweep::describe(&missing, 5)
         );
         if was_interrupted {
-            println!(
+            say!(
                 "  to finish it: {} --resume",
                 sweep_command(path, &range, shard, &dir)
             );
@@ -301,7 +301,7 @@ pub(super) fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) ->
         .filter(|r| r.verdict == Verdict::Inconclusive)
         .map(|r| r.seed)
         .collect();
-    println!(
+    say!(
         "{} seed(s) run, {} failed, {} inconclusive; results in {}",
         results.len(),
         failing.len(),
@@ -310,7 +310,7 @@ pub(super) fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) ->
     );
     if !inconclusive.is_empty() {
         let shown: Vec<String> = inconclusive.iter().take(10).map(u64::to_string).collect();
-        println!(
+        say!(
             "  inconclusive (a budget stopped the run before it was decided): {}{}",
             shown.join(", "),
             if inconclusive.len() > 10 { ", ..." } else { "" }
@@ -323,14 +323,14 @@ pub(super) fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) ->
         } else {
             String::new()
         };
-        println!(
+        say!(
             "  {invariant}: {} seed(s): {}{more}",
             seeds.len(),
             shown.join(", ")
         );
     }
     for r in failing.iter().take(20) {
-        println!(
+        say!(
             "  repro: {}",
             as_invoked(&repro_command(
                 &["run"],
@@ -339,7 +339,7 @@ pub(super) fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) ->
             ))
         );
     }
-    println!("  report: {}", dir.join("index.html").display());
+    say!("  report: {}", dir.join("index.html").display());
     if !failing.is_empty() {
         EXIT_FAIL
     } else if !inconclusive.is_empty() {
@@ -449,7 +449,7 @@ pub(super) fn merge_sweeps(dirs: &[PathBuf], out: Option<PathBuf>) -> Result<i32
         .and_then(|()| outdir.finish())
         .map_err(|e| format!("cannot write into {}: {e}", dir.display()))?;
     if !missing.is_empty() {
-        println!(
+        say!(
             "incomplete: the folders hold {} of the {} seeds of {}; missing: {}",
             merged.len(),
             range.len(),

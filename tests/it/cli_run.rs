@@ -538,3 +538,84 @@ auto_offset_reset = "earliest"
     );
     assert!(dir.join("manifest.json").exists());
 }
+
+/// `--quiet` on every command: nothing on stdout, the same exit status and
+/// files; `plot --out` draws elsewhere the page the run drew.
+#[test]
+fn every_command_takes_quiet_and_every_writer_takes_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let scenario = "scenarios/faults/auto-commit-loss.toml";
+    let history = dir("h.jsonl");
+    let commands: Vec<(Vec<String>, i32)> = vec![
+        (
+            vec!["run", scenario, "--out", &dir("run"), "--history", &history],
+            1,
+        ),
+        (vec!["check", scenario], 0),
+        (vec!["check-history", &history, "--scenario", scenario], 1),
+        (vec!["plot", &dir("run"), "--out", &dir("plot")], 0),
+        (
+            vec!["sweep", scenario, "--seeds", "0..2", "--out", &dir("sweep")],
+            1,
+        ),
+        (vec!["merge", &dir("sweep"), "--out", &dir("merged")], 1),
+        (
+            vec![
+                "compare",
+                scenario,
+                "--vary",
+                "groups.billing.commit=auto,after-process",
+                "--seeds",
+                "0..2",
+                "--out",
+                &dir("compare"),
+            ],
+            0,
+        ),
+        (
+            vec!["shrink", scenario, "--seed", "0", "--out", &dir("s.toml")],
+            0,
+        ),
+    ]
+    .into_iter()
+    .map(|(a, c)| (a.into_iter().map(String::from).collect(), c))
+    .collect();
+    for (args, code) in &commands {
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        args.push("--quiet");
+        let o = eventsim(&args);
+        assert_eq!(o.status.code(), Some(*code), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{args:?} printed {}", stdout(&o));
+    }
+    for f in ["index.html", "lag.png", "lag.svg"] {
+        assert!(tmp.path().join("plot").join(f).exists(), "{f} drawn");
+    }
+    assert_eq!(
+        std::fs::read(tmp.path().join("plot/index.html")).unwrap(),
+        std::fs::read(tmp.path().join("run/index.html")).unwrap(),
+        "the page drawn elsewhere is the run's"
+    );
+    for d in ["sweep", "merged", "compare"] {
+        assert!(tmp.path().join(d).join("index.html").exists(), "{d}");
+    }
+    assert!(tmp.path().join("s.toml").exists());
+    // Without --quiet, the same commands speak.
+    let o = eventsim(&["check", scenario]);
+    assert!(!o.stdout.is_empty());
+}
+
+#[test]
+fn completions_are_generated_for_each_shell_and_an_unknown_shell_is_a_usage_error() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = eventsim(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", stderr(&o));
+        let script = stdout(&o);
+        for word in ["sweep", "compare", "check-history", "max-memory"] {
+            assert!(script.contains(word), "{shell} completes {word}");
+        }
+    }
+    let o = eventsim(&["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("tcsh"), "{}", stderr(&o));
+}
