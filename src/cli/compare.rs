@@ -88,14 +88,7 @@ pub(super) fn compare(
             return EXIT_USAGE;
         }
     };
-    if !quiet() {
-        print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
-    }
-    say!(
-        "\nwritten: {}\n  report: {}",
-        dir.join("comparison.csv").display(),
-        dir.join("index.html").display()
-    );
+    print_comparison(&title, &header.seeds, &summary, &dir);
     if (runs.len() as u128) < total {
         say!(
             "interrupted: {} of {} runs finished; the comparison covers those only (compare-runs.jsonl keeps them)",
@@ -243,14 +236,7 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
         .and_then(|o| write_comparison(o, &header, &title, &varies, &variants, &runs));
     match written {
         Ok(summary) => {
-            if !quiet() {
-                print!("{}", compare::to_markdown(&title, &header.seeds, &summary));
-            }
-            say!(
-                "\nwritten: {}\n  report: {}",
-                dir.join("comparison.csv").display(),
-                dir.join("index.html").display()
-            );
+            print_comparison(&title, &header.seeds, &summary, &dir);
             if missing.is_empty() {
                 return EXIT_PASS;
             }
@@ -265,4 +251,16 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
             EXIT_USAGE
         }
     }
+}
+
+/// The comparison's table on stdout, then where it was written.
+fn print_comparison(title: &str, seeds: &str, summary: &crate::compare::Summary, dir: &Path) {
+    if !quiet() {
+        print!("{}", crate::compare::to_markdown(title, seeds, summary));
+    }
+    say!(
+        "\nwritten: {}\n  report: {}",
+        dir.join("comparison.csv").display(),
+        dir.join("index.html").display()
+    );
 }
