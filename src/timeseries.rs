@@ -97,12 +97,43 @@ struct Watched {
 }
 
 /// Lag of a group that reads more than `partition_series` partitions.
-#[derive(Default)]
 struct LargeGroup {
     /// At most `partition_series`, by partition.
     watched: Vec<Watched>,
-    /// (lag, partition) of every partition this interval (reused).
+    /// (lag, partition) of the active partitions this interval (reused);
+    /// the group's other partitions have lag 0.
     scratch: Vec<(u64, u32)>,
+    /// Partitions that may have lag or unpolled records: every partition
+    /// whose high watermark moved, or whose position or commit was set,
+    /// since the last interval found it at zero. A sample visits these
+    /// only, so its cost follows the partitions with traffic, not the
+    /// partition count.
+    active: Vec<u32>,
+    /// Per partition of the run: whether it is in `active`.
+    is_active: Vec<bool>,
+    /// How many partitions the group reads.
+    reads: usize,
+}
+
+impl LargeGroup {
+    fn new(parts: usize, reads: usize) -> LargeGroup {
+        LargeGroup {
+            watched: Vec::new(),
+            scratch: Vec::new(),
+            active: Vec::new(),
+            is_active: vec![false; parts],
+            reads,
+        }
+    }
+
+    #[inline]
+    fn touch(&mut self, p: u32) {
+        let a = &mut self.is_active[p as usize];
+        if !*a {
+            *a = true;
+            self.active.push(p);
+        }
+    }
 }
 
 /// The time series of a run.
@@ -124,6 +155,14 @@ pub struct TimeSeries {
     hw: Vec<u64>,
     /// Per (group, partition): next offset the group will be delivered; None if it does not read it.
     next: Vec<Option<u64>>,
+    /// Per partition: the groups that read it.
+    readers: Vec<Vec<u32>>,
+    /// Some group reads more than `partition_series` partitions.
+    any_large: bool,
+    /// Partitions whose commits moved this interval, and per partition
+    /// whether it is listed.
+    commits: Vec<u32>,
+    commit_moved: Vec<bool>,
     /// Per (group, partition): the committed offset (before the first
     /// commit, where the group starts: its assignment, else 0 for an
     /// `earliest` group); None while unknown or not subscribed.
@@ -210,9 +249,13 @@ impl TimeSeries {
         let mut next = vec![None; groups * parts];
         let mut committed = vec![None; groups * parts];
         let mut large = Vec::new();
+        let mut readers: Vec<Vec<u32>> = vec![Vec::new(); parts];
         for (g, gp) in catalog.group_partitions.iter().enumerate() {
             let is_large = gp.len() > partition_series;
-            large.push(is_large.then(LargeGroup::default));
+            large.push(is_large.then(|| LargeGroup::new(parts, gp.len())));
+            for &p in gp {
+                readers[p as usize].push(g as u32);
+            }
             for &p in gp {
                 if !is_large {
                     lag_labels.push(format!("{}/{}", catalog.groups[g], part_names[p as usize]));
@@ -319,6 +362,10 @@ impl TimeSeries {
             part_topic: catalog.partitions.iter().map(|&(t, _)| t).collect(),
             hw: vec![0; parts],
             next,
+            readers,
+            any_large: large.iter().any(Option::is_some),
+            commits: Vec::new(),
+            commit_moved: vec![false; parts],
             committed,
             appends: vec![VecDeque::new(); parts],
             in_flight: vec![0; catalog.producers.len()],
@@ -401,7 +448,9 @@ impl TimeSeries {
         };
         let k = self.partition_series;
         let n = large.scratch.len();
-        if n == 0 {
+        // The group's partitions not in `scratch` have lag 0.
+        let zeros = large.reads.saturating_sub(n);
+        if large.reads == 0 {
             return;
         }
         // Highest lag first, ties by partition: the first k are the top.
@@ -439,14 +488,24 @@ impl TimeSeries {
             w.peak = w.peak.max(lag);
             w.points.push((t, lag as f64));
         }
-        // The distribution across partitions (nearest rank).
-        let rank = |q: f64| ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+        // The distribution across the group's partitions (nearest rank):
+        // `zeros` zeros, then `scratch` in order.
+        let all = large.reads;
+        let rank = |q: f64| ((q * all as f64).ceil() as usize).clamp(1, all) - 1;
         let by_lag = |a: &(u64, u32), b: &(u64, u32)| a.0.cmp(&b.0);
         let s = &mut large.scratch;
         let max = s.iter().map(|x| x.0).max().unwrap_or(0);
-        let min = s.iter().map(|x| x.0).min().unwrap_or(0);
-        let p50 = s.select_nth_unstable_by(rank(0.5), by_lag).1.0;
-        let p99 = s.select_nth_unstable_by(rank(0.99), by_lag).1.0;
+        let min = if zeros > 0 {
+            0
+        } else {
+            s.iter().map(|x| x.0).min().unwrap_or(0)
+        };
+        let mut at_rank = |r: usize| match r.checked_sub(zeros) {
+            Some(i) => s.select_nth_unstable_by(i, by_lag).1.0,
+            None => 0,
+        };
+        let p50 = at_rank(rank(0.5));
+        let p99 = at_rank(rank(0.99));
         let base = self.s_lag_dist;
         let per = self.large.iter().filter(|l| l.is_some()).count();
         // `per` large groups in each of the four metrics; this is number `slot`.
@@ -454,6 +513,42 @@ impl TimeSeries {
             self.series[base + m * per + slot]
                 .points
                 .push((t, v as f64));
+        }
+    }
+
+    /// A group's position or commit on a partition was set: the partition
+    /// may be behind (a large group samples it), and its records every
+    /// reader has committed may go (at the end of the interval).
+    #[inline]
+    fn moved(&mut self, group: u32, partition: u32) {
+        if self.any_large
+            && let Some(l) = self.large[group as usize].as_mut()
+        {
+            l.touch(partition);
+        }
+        let d = &mut self.commit_moved[partition as usize];
+        if !*d {
+            *d = true;
+            self.commits.push(partition);
+        }
+    }
+
+    /// Drop the records of partitions whose commits moved this interval
+    /// that every reader has committed: no longer needed for lag time.
+    fn trim_committed(&mut self) {
+        let parts = self.parts;
+        for p in self.commits.drain(..) {
+            let p = p as usize;
+            self.commit_moved[p] = false;
+            let min_committed = self.readers[p]
+                .iter()
+                .map(|&g| self.committed[g as usize * parts + p].unwrap_or(0))
+                .min()
+                .unwrap_or(u64::MAX);
+            let q = &mut self.appends[p];
+            while q.front().is_some_and(|&(o, _)| o < min_committed) {
+                q.pop_front();
+            }
         }
     }
 
@@ -480,32 +575,50 @@ impl TimeSeries {
             let mut total = 0u64;
             let mut unpolled = 0u64;
             let mut oldest: Option<Time> = None;
-            let mut large = self.large[g].as_mut().map(|l| {
-                l.scratch.clear();
-                &mut l.scratch
-            });
-            // In the group's partition order, the order of its series' labels.
-            for &p in &self.group_parts[g] {
-                let p = p as usize;
-                let Some(next) = self.next[g * self.parts + p] else {
-                    continue;
-                };
-                unpolled += self.hw[p].saturating_sub(next);
+            // A partition's lag and unpolled records (0, 0 when the group
+            // does not read it), and the oldest record behind its commit.
+            let mut visit = |p: usize, total: &mut u64, unpolled: &mut u64| -> Option<u64> {
+                let next = self.next[g * self.parts + p]?;
+                let behind = self.hw[p].saturating_sub(next);
+                *unpolled += behind;
                 // Kafka's lag: high watermark minus the committed offset.
                 let from = self.committed[g * self.parts + p];
                 let lag = from.map_or(0, |c| self.hw[p].saturating_sub(c));
-                total += lag;
+                *total += lag;
                 if lag > 0
                     && let Some(from) = from
                     && let Some(&(_, at)) = self.appends[p].iter().find(|&&(o, _)| o >= from)
                 {
                     oldest = Some(oldest.map_or(at, |o: Time| o.min(at)));
                 }
-                match large.as_mut() {
-                    Some(scratch) => scratch.push((lag, p as u32)),
-                    None => {
-                        push(&mut self.series, self.s_lag, k, lag as f64);
-                        k += 1;
+                Some(lag)
+            };
+            match self.large[g].as_mut() {
+                // Only the partitions that may be behind; the rest add
+                // zeros, counted rather than listed.
+                Some(l) => {
+                    l.scratch.clear();
+                    let mut i = 0;
+                    while i < l.active.len() {
+                        let p = l.active[i];
+                        let before = unpolled;
+                        let lag = visit(p as usize, &mut total, &mut unpolled).unwrap_or(0);
+                        if lag == 0 && unpolled == before {
+                            l.is_active[p as usize] = false;
+                            l.active.swap_remove(i);
+                        } else {
+                            l.scratch.push((lag, p));
+                            i += 1;
+                        }
+                    }
+                }
+                // In the group's partition order, the order of its series' labels.
+                None => {
+                    for &p in &self.group_parts[g] {
+                        if let Some(lag) = visit(p as usize, &mut total, &mut unpolled) {
+                            push(&mut self.series, self.s_lag, k, lag as f64);
+                            k += 1;
+                        }
                     }
                 }
             }
@@ -548,18 +661,7 @@ impl TimeSeries {
         for (i, &n) in self.down.iter().enumerate() {
             push(&mut self.series, self.s_down, i, f64::from(n));
         }
-        // Records every group has committed are no longer needed for lag time.
-        for p in 0..self.parts {
-            let min_next = (0..self.groups)
-                .filter(|&g| self.next[g * self.parts + p].is_some())
-                .map(|g| self.committed[g * self.parts + p].unwrap_or(0))
-                .min()
-                .unwrap_or(u64::MAX);
-            let q = &mut self.appends[p];
-            while q.front().is_some_and(|&(o, _)| o < min_next) {
-                q.pop_front();
-            }
-        }
+        self.trim_committed();
         if self
             .series
             .first()
@@ -630,7 +732,10 @@ impl Observer for TimeSeries {
             } => {
                 let p = partition as usize;
                 self.appended[self.part_topic[p] as usize] += 1;
-                self.appends[p].push_back((offset, at));
+                // Kept for lag time, while a group has not committed it.
+                if !self.readers[p].is_empty() {
+                    self.appends[p].push_back((offset, at));
+                }
             }
             Observation::Truncated {
                 partition, offset, ..
@@ -661,6 +766,7 @@ impl Observer for TimeSeries {
                 if let Some(next) = &mut self.next[i] {
                     *next = offset;
                     self.committed[i] = Some(offset);
+                    self.moved(group, partition);
                 }
             }
             Observation::Committed {
@@ -672,10 +778,18 @@ impl Observer for TimeSeries {
                 let i = group as usize * self.parts + partition as usize;
                 if self.next[i].is_some() {
                     self.committed[i] = Some(offset);
+                    self.moved(group, partition);
                 }
             }
             Observation::HighWatermark { partition, offset } => {
                 self.hw[partition as usize] = offset;
+                if self.any_large {
+                    for &g in &self.readers[partition as usize] {
+                        if let Some(l) = self.large[g as usize].as_mut() {
+                            l.touch(partition);
+                        }
+                    }
+                }
             }
             Observation::Applied {
                 group, created_ns, ..
@@ -732,6 +846,12 @@ mod tests {
     /// One topic of `parts` partitions (replication 3) read by one
     /// `earliest` group.
     fn many_partitions(parts: u32, partition_series: usize) -> TimeSeries {
+        many_partitions_from(parts, partition_series, true)
+    }
+
+    /// [`many_partitions`], the group starting at the earliest offset or
+    /// (`false`) where its assignment says.
+    fn many_partitions_from(parts: u32, partition_series: usize, earliest: bool) -> TimeSeries {
         let catalog = Catalog {
             producers: vec!["p".into()],
             topics: vec!["t".into()],
@@ -745,7 +865,7 @@ mod tests {
             replication: vec![3; parts as usize],
             nodes: vec!["p".into()],
         };
-        TimeSeries::new(&catalog, &[true], 100, 1000, partition_series)
+        TimeSeries::new(&catalog, &[earliest], 100, 1000, partition_series)
     }
 
     fn metric<'a>(ts: &'a TimeSeries, m: &str) -> Vec<&'a Series> {
@@ -811,6 +931,142 @@ mod tests {
         assert_eq!((isr_min.points[0].1, isr_min.points[2].1), (3.0, 2.0));
         let under = metric(&ts, "under_replicated_partitions")[0];
         assert_eq!((under.points[0].1, under.points[2].1), (0.0, 1.0));
+    }
+
+    /// A large group samples only the partitions that may be behind: its
+    /// distribution, totals and lag time are those of every partition, as
+    /// the same history read as a small group (a series per partition)
+    /// gives them, over a random history of appends, deliveries, commits,
+    /// reassignments and a high watermark that sometimes falls back.
+    #[test]
+    fn a_large_group_sampling_only_active_partitions_sees_what_every_partition_shows() {
+        for earliest in [true, false] {
+            large_group_matches_every_partition(earliest);
+        }
+    }
+
+    fn large_group_matches_every_partition(earliest: bool) {
+        const PARTS: u32 = 200;
+        let mut small = many_partitions_from(PARTS, PARTS as usize, earliest);
+        let mut large = many_partitions_from(PARTS, 3, earliest);
+        let (mut hw, mut next, mut committed) = (
+            vec![0u64; PARTS as usize],
+            vec![0u64; PARTS as usize],
+            vec![0u64; PARTS as usize],
+        );
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut draw = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut event = 0;
+        for t in 1..60_000u64 {
+            // Every third stretch the group only catches up: partitions
+            // fall back to zero lag, and some intervals have none at all.
+            let drain = (t / 5_000) % 3 == 2;
+            let p = draw(u64::from(PARTS)) as usize;
+            let partition = p as u32;
+            let kind = if drain { 4 + draw(4) } else { draw(10) };
+            if drain {
+                next[p] = next[p].max(hw[p].saturating_sub(1));
+            }
+            let o = match kind {
+                0..=3 => {
+                    hw[p] += 1 + draw(3);
+                    for offset in hw[p] - 1..hw[p] {
+                        let a = Observation::Appended {
+                            event,
+                            partition,
+                            offset,
+                        };
+                        event += 1;
+                        small.observe(t, &a);
+                        large.observe(t, &a);
+                    }
+                    Observation::HighWatermark {
+                        partition,
+                        offset: hw[p],
+                    }
+                }
+                4..=5 => {
+                    next[p] = hw[p].min(next[p] + 1 + draw(4));
+                    Observation::Delivered {
+                        event: 0,
+                        group: 0,
+                        consumer: 0,
+                        partition,
+                        offset: next[p].saturating_sub(1),
+                    }
+                }
+                6..=7 => {
+                    committed[p] = next[p];
+                    Observation::Committed {
+                        group: 0,
+                        consumer: 0,
+                        partition,
+                        offset: committed[p],
+                        generation: 0,
+                    }
+                }
+                8 => {
+                    next[p] = committed[p];
+                    Observation::Assigned {
+                        group: 0,
+                        consumer: 0,
+                        partition,
+                        generation: 0,
+                        offset: committed[p],
+                    }
+                }
+                _ => {
+                    hw[p] = hw[p].saturating_sub(draw(2));
+                    Observation::HighWatermark {
+                        partition,
+                        offset: hw[p],
+                    }
+                }
+            };
+            small.observe(t, &o);
+            large.observe(t, &o);
+        }
+        small.finish(60_000);
+        large.finish(60_000);
+        let points = |ts: &TimeSeries, m: &str| -> Vec<Vec<f64>> {
+            metric(ts, m)
+                .iter()
+                .map(|s| s.points.iter().map(|p| p.1).collect())
+                .collect()
+        };
+        for m in [
+            "group_lag_events",
+            "group_unpolled_events",
+            "group_lag_time_ns",
+        ] {
+            assert_eq!(points(&small, m), points(&large, m), "{m}");
+        }
+        let per_partition = points(&small, "lag_events");
+        let intervals = per_partition[0].len();
+        assert!(intervals > 100, "{intervals} intervals");
+        let mut quiet = 0;
+        for i in 0..intervals {
+            let mut lags: Vec<u64> = per_partition.iter().map(|s| s[i] as u64).collect();
+            lags.sort_unstable();
+            quiet += usize::from(lags[lags.len() - 1] == 0);
+            for (m, want) in [
+                ("lag_events_min", lags[0]),
+                ("lag_events_p50", nearest_rank(&lags, 0.5)),
+                ("lag_events_p99", nearest_rank(&lags, 0.99)),
+                ("lag_events_max", lags[lags.len() - 1]),
+            ] {
+                assert_eq!(points(&large, m)[0][i], want as f64, "{m} interval {i}");
+            }
+        }
+        assert!(
+            quiet > 0 && quiet < intervals,
+            "{quiet} intervals all caught up"
+        );
     }
 
     #[test]
