@@ -134,8 +134,6 @@ fn run_checks_with(
     progress: Option<Box<dyn FnMut(kernel::Time, kernel::Time)>>,
     interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> (Checked, check::Context) {
-    use std::cell::RefCell;
-    use std::rc::Rc;
     let mut world = World::new(scenario, seed);
     if let Some(p) = progress {
         world.set_progress(p);
@@ -144,16 +142,16 @@ fn run_checks_with(
         world.set_interrupt(flag);
     }
     let ctx = check::Context::new(scenario, world.catalog(), world.fault_plan());
-    let checks = Rc::new(RefCell::new(check::Checks::new(
+    world.set_checks(check::Checks::new(
         ctx.clone(),
         check::CheckConfig::from_scenario(scenario),
-    )));
-    world.add_observer(Box::new(history::Shared(checks.clone())));
+    ));
     for o in extra {
         world.add_observer(o);
     }
-    let result = world.run();
-    let (results, violations) = checks.borrow_mut().finish(
+    let (result, checks) = world.run_with_checks();
+    let mut checks = checks.expect("the checks set above");
+    let (results, violations) = checks.finish(
         result.sim_time_ns,
         result.production_end_ns,
         result.stop_reason.is_budget(),

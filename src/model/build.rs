@@ -474,6 +474,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         groups,
         consumers,
         observers: Vec::new(),
+        checks: None,
         production_end_ns,
         replica_lag_time_max_ns: s.cluster.replica_lag_time_max.ns(),
         next_part_epoch: 0,

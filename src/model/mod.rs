@@ -240,6 +240,9 @@ pub struct World {
     pub(crate) metrics: Metrics,
     pub(crate) series: crate::timeseries::TimeSeries,
     pub(crate) observers: Vec<Box<dyn Observer>>,
+    /// The invariant checkers, called directly (not through `observers`)
+    /// so that each call site's observation folds their dispatch by kind.
+    pub(crate) checks: Option<Box<crate::check::Checks>>,
     pub(crate) production_end_ns: Time,
     pub(crate) replica_lag_time_max_ns: Time,
     pub(crate) next_part_epoch: u32,
@@ -353,6 +356,12 @@ impl World {
         self.observers.push(observer);
     }
 
+    /// Check the run with `checks` (told each observation before the other
+    /// observers); [`World::run_with_checks`] hands them back.
+    pub fn set_checks(&mut self, checks: crate::check::Checks) {
+        self.checks = Some(Box::new(checks));
+    }
+
     /// The catalog of names behind the ids in observations.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -377,13 +386,21 @@ impl World {
         let now = self.kernel.now();
         self.metrics.observe(now, &observation);
         self.series.observe(now, &observation);
+        if let Some(c) = &mut self.checks {
+            c.observe(now, &observation);
+        }
         for o in &mut self.observers {
             o.observe(now, &observation);
         }
     }
 
     /// Run to the end (quiescence or a budget) and hand back the results.
-    pub fn run(mut self) -> RunResult {
+    pub fn run(self) -> RunResult {
+        self.run_with_checks().0
+    }
+
+    /// [`World::run`], handing back the checkers [`World::set_checks`] gave.
+    pub fn run_with_checks(mut self) -> (RunResult, Option<crate::check::Checks>) {
         let reason = loop {
             match self.kernel.next_event() {
                 Ok(ev) => self.dispatch(ev),
@@ -416,7 +433,8 @@ impl World {
         let end = self.kernel.now();
         self.series.finish(end);
         self.metrics.finish();
-        RunResult {
+        let checks = self.checks.take().map(|c| *c);
+        let result = RunResult {
             series: self.series,
             scenario_name: self.scenario_name,
             seed: self.seed,
@@ -429,7 +447,8 @@ impl World {
             faults: self.faults.into_iter().map(|f| f.spec).collect(),
             fault_log: self.fault_log,
             production_end_ns: self.production_end_ns,
-        }
+        };
+        (result, checks)
     }
 
     fn dispatch(&mut self, ev: Ev) {

@@ -53,6 +53,9 @@ impl World {
             g.dedup.release_below(below);
         }
         self.metrics.released(below);
+        if let Some(c) = &mut self.checks {
+            c.released(below);
+        }
         for o in &mut self.observers {
             o.released(below);
         }
