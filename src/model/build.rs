@@ -203,6 +203,10 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                         producer: producers.len() as u32,
                         event_type: types.id(&e.event_type) as u16,
                         mode: e.mode,
+                        failure: e
+                            .failure
+                            .as_ref()
+                            .map(|f| (types.id(&f.event_type) as u16, f.probability)),
                     });
                     types.id(&e.event_type) as u16
                 }
@@ -479,6 +483,10 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         replica_lag_time_max_ns: s.cluster.replica_lag_time_max.ns(),
         next_part_epoch: 0,
         stop: None,
+        outcome_salt: {
+            use rand::Rng as _;
+            rng_stream(seed, "business-outcomes").next_u64()
+        },
         ticks: 0,
         node_state: vec![NodeState::Up; node_count],
         down_nodes: 0,

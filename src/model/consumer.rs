@@ -617,13 +617,23 @@ impl World {
                 Some(own) => (own, prod.first_part + part),
                 None => (rule.producer, part),
             };
+            // The business outcome: a function of the source event, the
+            // group and the rule, so processing it again decides the same.
+            let event_type = match rule.failure {
+                Some((failed, p))
+                    if outcome_unit(self.outcome_salt, source, g as u32, i as u32) < p =>
+                {
+                    failed
+                }
+                _ => rule.event_type,
+            };
             let id = self.create_event(
                 producer,
                 NewRecord {
                     key: e.key,
                     part_in_topic: part,
                     size: u64::from(e.size),
-                    event_type: rule.event_type,
+                    event_type,
                     origin: Some((e.origin, e.origin_created_ns)),
                     value: None,
                 },
@@ -726,4 +736,17 @@ impl World {
 
 fn c_group(w: &World, consumer: u32) -> u32 {
     w.consumers[consumer as usize].group
+}
+
+/// A uniform number in [0, 1) that depends only on its inputs: SplitMix64's
+/// finalizer over the salt, the source event, the group and the rule, then
+/// the top 53 bits (as [`super::variates::unit`] turns a word into one).
+fn outcome_unit(salt: u64, source: EventId, group: u32, rule: u32) -> f64 {
+    let mut z = salt
+        ^ u64::from(source).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ (u64::from(group) << 32 | u64::from(rule)).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }

@@ -24,6 +24,8 @@ pub(crate) struct EmitRt {
     pub producer: u32,
     pub event_type: u16,
     pub mode: EmitMode,
+    /// The business rule's failure: (event type emitted instead, probability).
+    pub failure: Option<(u16, f64)>,
 }
 
 pub(crate) struct GroupRt {

@@ -247,6 +247,9 @@ pub struct World {
     pub(crate) replica_lag_time_max_ns: Time,
     pub(crate) next_part_epoch: u32,
     pub(crate) stop: Option<StopReason>,
+    /// Mixed into each business outcome's hash (from the seed, on a
+    /// stream of its own: no other draw moves).
+    pub(crate) outcome_salt: u64,
     pub(crate) ticks: u64,
     // Faults.
     pub(crate) node_state: Vec<NodeState>,

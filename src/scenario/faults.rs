@@ -695,6 +695,11 @@ impl Scenario {
             .collect();
         for g in &self.groups {
             v.extend(g.emit.iter().map(|e| e.event_type.clone()));
+            v.extend(
+                g.emit
+                    .iter()
+                    .filter_map(|e| e.failure.as_ref().map(|f| f.event_type.clone())),
+            );
         }
         v.sort();
         v.dedup();

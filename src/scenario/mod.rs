@@ -758,6 +758,25 @@ pub struct Emit {
     /// Dual write or outbox.
     #[serde(default = "default_emit_mode")]
     pub mode: EmitMode,
+    /// The business rule's failure outcome, if it can fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<EmitFailure>,
+}
+
+/// `failure = { probability = 0.1, event_type = "PaymentDeclined" }` on an
+/// emit rule: the service processes the event but its business rule
+/// fails (a payment declined, an item out of stock), so it emits
+/// `event_type` instead of the rule's success event. The outcome belongs to
+/// the event: processing it again (a redelivery, another consumer after a
+/// rebalance) gives the same outcome. Other groups compensate by emit rules
+/// `on` the failure event (choreography).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmitFailure {
+    /// The share of the rule's events whose business rule fails, in 0..=1.
+    pub probability: f64,
+    /// The event emitted instead of the rule's `event_type`.
+    pub event_type: String,
 }
 
 fn default_emit_mode() -> EmitMode {
@@ -1553,6 +1572,33 @@ impl Scenario {
             _ => {}
         }
         for (j, e) in g.emit.iter().enumerate() {
+            if let Some(f) = &e.failure {
+                let field = |name: &str| {
+                    vec![
+                        key("groups"),
+                        Step::Index(i),
+                        key("emit"),
+                        Step::Index(j),
+                        key("failure"),
+                        key(name),
+                    ]
+                };
+                if !(0.0..=1.0).contains(&f.probability) {
+                    push(
+                        field("probability"),
+                        format!("expected a probability in 0..=1, not {}", f.probability),
+                    );
+                }
+                if f.event_type.trim().is_empty() || f.event_type == e.event_type {
+                    push(
+                        field("event_type"),
+                        format!(
+                            "expected the failure's own event type, not `{}`: other groups react to it",
+                            f.event_type
+                        ),
+                    );
+                }
+            }
             if !topic_known(&e.topic) {
                 push(
                     vec![

@@ -9,6 +9,7 @@ mod compare;
 mod faults;
 mod fuzz;
 mod kafka_semantics;
+mod outcomes;
 mod properties;
 mod queueing;
 mod report;
