@@ -1572,6 +1572,25 @@ impl Scenario {
             _ => {}
         }
         for (j, e) in g.emit.iter().enumerate() {
+            // An `on` no producer or rule makes would never fire: a
+            // compensation that silently never runs.
+            if let Some(t) = &e.on
+                && !self.event_types().contains(t)
+            {
+                push(
+                    vec![
+                        key("groups"),
+                        Step::Index(i),
+                        key("emit"),
+                        Step::Index(j),
+                        key("on"),
+                    ],
+                    format!(
+                        "unknown event type `{t}`: no producer or emit rule makes it; known: {}",
+                        quoted(self.event_types())
+                    ),
+                );
+            }
             if let Some(f) = &e.failure {
                 let field = |name: &str| {
                     vec![

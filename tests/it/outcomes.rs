@@ -195,3 +195,18 @@ fn a_failure_needs_a_probability_and_an_event_type_of_its_own() {
         assert!(e.contains(field) && e.contains(needle), "{e}");
     }
 }
+
+#[test]
+fn an_emit_rule_on_an_event_type_nothing_makes_is_refused_with_a_suggestion() {
+    let text = std::fs::read_to_string(repo(SCENARIO))
+        .unwrap()
+        .replace("on = \"PaymentDeclined\"", "on = \"PaymentDecline\"");
+    let e = eventsim::scenario::Scenario::parse(&text, "c.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("groups[1].emit[1].on") && e.contains("`PaymentDecline`"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `PaymentDeclined`"), "{e}");
+}
