@@ -1572,19 +1572,19 @@ impl Scenario {
             _ => {}
         }
         for (j, e) in g.emit.iter().enumerate() {
+            // `groups[i].emit[j].FIELD...`
+            let field = |names: &[&str]| {
+                let mut path = vec![key("groups"), Step::Index(i), key("emit"), Step::Index(j)];
+                path.extend(names.iter().map(|n| key(n)));
+                path
+            };
             // An `on` no producer or rule makes would never fire: a
             // compensation that silently never runs.
             if let Some(t) = &e.on
                 && !self.event_types().contains(t)
             {
                 push(
-                    vec![
-                        key("groups"),
-                        Step::Index(i),
-                        key("emit"),
-                        Step::Index(j),
-                        key("on"),
-                    ],
+                    field(&["on"]),
                     format!(
                         "unknown event type `{t}`: no producer or emit rule makes it; known: {}",
                         quoted(self.event_types())
@@ -1592,25 +1592,15 @@ impl Scenario {
                 );
             }
             if let Some(f) = &e.failure {
-                let field = |name: &str| {
-                    vec![
-                        key("groups"),
-                        Step::Index(i),
-                        key("emit"),
-                        Step::Index(j),
-                        key("failure"),
-                        key(name),
-                    ]
-                };
                 if !(0.0..=1.0).contains(&f.probability) {
                     push(
-                        field("probability"),
+                        field(&["failure", "probability"]),
                         format!("expected a probability in 0..=1, not {}", f.probability),
                     );
                 }
                 if f.event_type.trim().is_empty() || f.event_type == e.event_type {
                     push(
-                        field("event_type"),
+                        field(&["failure", "event_type"]),
                         format!(
                             "expected the failure's own event type, not `{}`: other groups react to it",
                             f.event_type
@@ -1620,13 +1610,7 @@ impl Scenario {
             }
             if !topic_known(&e.topic) {
                 push(
-                    vec![
-                        key("groups"),
-                        Step::Index(i),
-                        key("emit"),
-                        Step::Index(j),
-                        key("topic"),
-                    ],
+                    field(&["topic"]),
                     format!(
                         "unknown topic `{}`; defined topics: {}",
                         e.topic,
