@@ -747,7 +747,8 @@ fn draw_bars<DB: DrawingBackend>(
     let legend = bars.iter().any(|b| !b.failed.is_empty());
     let room = 0.07 * lines as f64 + 0.05 + if legend { 0.12 } else { 0.0 };
     let (y_lo, y_hi) = if log {
-        let lo = libm::log10(min_pos).floor();
+        // At least half a decade below the smallest bar, so it shows.
+        let lo = (libm::log10(min_pos) - 0.5).floor();
         let hi = libm::log10(max_top);
         (lo, hi + (hi - lo) * room / (1.0 - room))
     } else {
