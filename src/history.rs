@@ -45,6 +45,8 @@ pub struct Catalog {
     /// Node id -> name as fault targets name it (`order-service`,
     /// `broker-0`, `payment/1`).
     pub nodes: Vec<String>,
+    /// The business flows the scenario follows (`[[flows]]`).
+    pub flows: Vec<crate::flows::FlowDef>,
 }
 
 impl Catalog {

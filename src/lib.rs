@@ -18,6 +18,7 @@ mod budget;
 pub mod check;
 mod cli;
 mod compare;
+pub mod flows;
 pub mod history;
 pub mod kernel;
 pub mod metrics;

@@ -75,7 +75,7 @@ pub struct LatencyStream {
 }
 
 /// Percentiles of one latency stream, in nanoseconds.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct LatencyStats {
     /// How many values.
     pub count: u64,
@@ -279,6 +279,8 @@ pub struct Metrics {
     pub applied_by_group: Vec<Rate>,
     delivered: Vec<EventBits>,
     applied: Vec<EventBits>,
+    /// The business flows (`None` when the scenario declares none).
+    flows: Option<Box<crate::flows::FlowBook>>,
 }
 
 impl Metrics {
@@ -303,11 +305,22 @@ impl Metrics {
             applied_by_group: vec![Rate::default(); groups],
             delivered: vec![EventBits::default(); groups],
             applied: vec![EventBits::default(); groups],
+            flows: (!catalog.flows.is_empty()).then(|| {
+                Box::new(crate::flows::FlowBook::new(
+                    catalog.flows.clone(),
+                    catalog.event_types.len(),
+                ))
+            }),
         }
     }
 }
 
 impl Metrics {
+    /// Each business flow's figures (empty when the scenario declares none).
+    pub fn flows(&self) -> Vec<crate::flows::FlowFigures> {
+        self.flows.as_ref().map_or_else(Vec::new, |b| b.figures())
+    }
+
     /// Complete the streams that are sums of others; call once at the end.
     /// Summing histograms gives exactly the histogram of every record, so
     /// each latency is recorded once in the hot loop instead of up to four
@@ -348,6 +361,17 @@ impl Observer for Metrics {
     // folds away to the one arm that applies.
     #[inline(always)]
     fn observe(&mut self, at: Time, observation: &Observation) {
+        if let Some(book) = &mut self.flows
+            && matches!(
+                observation,
+                Observation::Produced { .. }
+                    | Observation::Acked { .. }
+                    | Observation::ProduceFailed { .. }
+                    | Observation::Aborted { .. }
+            )
+        {
+            book.observe(at, observation);
+        }
         match *observation {
             Observation::Produced { .. } => self.counts.produced += 1,
             Observation::Acked {

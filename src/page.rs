@@ -345,6 +345,7 @@ pub fn index_html(
     }
     checks(&mut h, summary);
     counts(&mut h, summary);
+    flows(&mut h, summary);
     latency(&mut h, summary);
     fault_table(&mut h, faults, summary.sim_time_ns);
     h.push_str("<h2 id=\"plots\">Plots</h2>\n");
@@ -481,6 +482,39 @@ fn counts(h: &mut String, summary: &Summary) {
         if !PIPELINE.contains(&k.as_str()) {
             row(k, v);
         }
+    }
+    h.push_str("</table>\n");
+}
+
+/// The business flows (`[[flows]]`): how each ended, and how long it took.
+fn flows(h: &mut String, summary: &Summary) {
+    if summary.flows.is_empty() {
+        return;
+    }
+    h.push_str("<h2 id=\"flows\">Flows</h2>\n<p>A flow is the causal chain of one root event; a step happens when its event is acknowledged. Completion and compensation times run from the root event's creation.</p>\n<table>\n<tr><th class=\"l\">flow</th><th>started</th><th>rejected</th><th>accepted</th><th>completed</th><th>compensated</th><th>failed</th><th>inconsistent</th><th>open</th><th>completion p50</th><th>p99</th><th>compensation p50</th><th>p99</th></tr>\n");
+    for f in &summary.flows {
+        let _ = write!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{:.2}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            e(&f.name),
+            f.started,
+            f.rejected,
+            f.acceptance_rate * 100.0,
+            f.completed,
+            f.compensated,
+            f.failed,
+            f.inconsistent,
+            f.open
+        );
+        for ns in [
+            f.completion_ns.p50,
+            f.completion_ns.p99,
+            f.compensation_ns.p50,
+            f.compensation_ns.p99,
+        ] {
+            let _ = write!(h, "<td>{}</td>", duration_text(ns));
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
 }

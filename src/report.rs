@@ -37,6 +37,11 @@ pub struct Summary {
     pub max_lag: BTreeMap<String, u64>,
     /// Faults that fired, per kind.
     pub faults: BTreeMap<String, u64>,
+    /// Each business flow (`[[flows]]`): how many started, were rejected
+    /// at the front door, completed, were compensated, failed or stayed
+    /// open, and their completion and compensation latencies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<crate::flows::FlowFigures>,
     /// Every enabled checker's result, in checker order.
     pub checks: Vec<crate::check::CheckResult>,
     /// `pass`, `fail` or `inconclusive` (a budget stopped the run before
@@ -132,6 +137,7 @@ impl Summary {
                 }
                 by_kind
             },
+            flows: m.flows(),
             checks: Vec::new(),
             verdict: crate::check::Verdict::Pass,
             verdict_note: String::new(),

@@ -864,6 +864,7 @@ mod tests {
             group_partitions: vec![(0..parts).collect()],
             replication: vec![3; parts as usize],
             nodes: vec!["p".into()],
+            flows: Vec::new(),
         };
         TimeSeries::new(&catalog, &[earliest], 100, 1000, partition_series)
     }
@@ -1084,6 +1085,7 @@ mod tests {
             group_partitions: vec![vec![2, 3, 0, 1]],
             replication: vec![1; 4],
             nodes: vec!["p".into()],
+            flows: Vec::new(),
         };
         let mut ts = TimeSeries::new(&catalog, &[true], 100, 1000, 20);
         ts.observe(
@@ -1133,6 +1135,7 @@ mod tests {
             group_partitions: vec![vec![0], vec![0]],
             replication: vec![1],
             nodes,
+            flows: Vec::new(),
         };
         let mut ts = TimeSeries::new(&catalog, &[true, true], 100, 1000, 20);
         for (at, node, state) in [(10, 5, 1), (20, 6, 2), (30, 5, 2), (150, 6, 0)] {

@@ -353,6 +353,8 @@ impl Checks {
                     &ctx,
                     config.producer_progress_bound_ns,
                 )),
+                "saga-atomicity" => Box::new(SagaAtomicity::new(&ctx)),
+                "held-resources" => Box::new(HeldResources::new(&ctx)),
                 _ => continue,
             };
             checkers.push(c);
@@ -441,6 +443,8 @@ impl Checks {
             .filter(|&n| match n {
                 "no-duplicates-in-log" => self.ctx.idempotent.iter().any(|&x| x),
                 "producer-progress" => true,
+                "saga-atomicity" => !self.ctx.catalog.flows.is_empty(),
+                "held-resources" => self.ctx.catalog.flows.iter().any(|f| !f.holds.is_empty()),
                 _ => groups,
             })
             .collect()
@@ -482,6 +486,7 @@ impl Observer for Checks {
 mod convergence;
 mod exactly_once;
 mod explain;
+mod flows;
 mod liveness;
 mod no_duplicates_in_log;
 mod no_loss;
@@ -494,6 +499,7 @@ mod tests;
 use convergence::Convergence;
 use exactly_once::ExactlyOnce;
 pub use explain::{EXPLAINED_PER_CHECKER, Explainer, attach_first};
+use flows::{HeldResources, SagaAtomicity};
 use liveness::Liveness;
 use no_duplicates_in_log::NoDuplicatesInLog;
 use no_loss::NoLoss;

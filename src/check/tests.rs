@@ -18,6 +18,7 @@ fn ctx(effect: Effect) -> Context {
         group_partitions: vec![vec![0, 1]],
         replication: vec![1, 1],
         nodes: vec!["p".into(), "broker-0".into(), "g/0".into(), "g/1".into()],
+        flows: Vec::new(),
     };
     Context {
         catalog,

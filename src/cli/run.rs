@@ -292,6 +292,26 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
             c.aborted_records
         );
     }
+    for f in &s.flows {
+        say!(
+            "  flow {}: started {}  rejected {}  completed {}  compensated {}  failed {}  inconsistent {}  open {}",
+            f.name,
+            f.started,
+            f.rejected,
+            f.completed,
+            f.compensated,
+            f.failed,
+            f.inconsistent,
+            f.open
+        );
+        say!(
+            "    completion p50 {:>9}  p99 {:>9}  compensation p50 {:>9}  p99 {:>9}",
+            ms(f.completion_ns.p50),
+            ms(f.completion_ns.p99),
+            ms(f.compensation_ns.p50),
+            ms(f.compensation_ns.p99)
+        );
+    }
     if !s.faults.is_empty() {
         let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
         say!("  faults fired: {}", list.join(", "));

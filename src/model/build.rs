@@ -46,6 +46,37 @@ impl Interner {
     }
 }
 
+/// The scenario's `[[flows]]` with their event types as ids (validation
+/// has made sure a producer or an emit rule makes each).
+fn flow_defs(s: &Scenario, types: &mut Interner) -> Vec<crate::flows::FlowDef> {
+    s.flows
+        .iter()
+        .map(|f| {
+            let ids = |types: &mut Interner, list: &[String]| {
+                list.iter().map(|t| types.id(t) as u16).collect()
+            };
+            crate::flows::FlowDef {
+                name: f.name.clone(),
+                starts: types.id(&f.starts) as u16,
+                completes: ids(types, &f.completes),
+                fails: ids(types, &f.fails),
+                holds: f
+                    .holds
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.name.clone(),
+                            types.id(&h.take) as u16,
+                            types.id(&h.release) as u16,
+                        )
+                    })
+                    .collect(),
+                within_ns: s.flow_within(f).ns(),
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     let brokers_n = s.cluster.brokers;
     let topic_id: BTreeMap<&str, u32> = s
@@ -417,6 +448,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     for p in &mut parts {
         p.producer_state = vec![Default::default(); producers.len()];
     }
+    catalog.flows = flow_defs(s, &mut types);
     catalog.event_types = types.names;
     catalog.keys = (*key_space).clone();
     catalog.nodes = s.all_nodes().into_iter().map(|n| s.node_name(n)).collect();

@@ -8,6 +8,7 @@
 
 mod error;
 pub mod faults;
+pub mod flows;
 pub(crate) mod footprint;
 pub mod names;
 mod suggest;
@@ -17,6 +18,7 @@ pub use error::{Diagnostic, ScenarioError, Step, render_path};
 pub use faults::{
     Fault, FaultKind, Faults, NODE_CLASSES, NodeRef, RandomFault, RandomFaults, Target,
 };
+pub use flows::{FlowSpec, HoldSpec};
 pub use units::{Dist, DistSpec, Duration};
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,9 @@ pub struct Scenario {
     /// `[[faults]]` (a schedule) or `[faults]` with `schedule` and `random`.
     #[serde(default, skip_serializing_if = "Faults::is_empty")]
     pub faults: Faults,
+    /// `[[flows]]`: business flows followed across services.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<FlowSpec>,
     /// `[checks]`: which invariants to check and their bounds.
     #[serde(default, skip_serializing_if = "ChecksSpec::is_default")]
     pub checks: ChecksSpec,
@@ -102,7 +107,7 @@ impl ReportSpec {
 }
 
 /// Every invariant checker, by its stable name.
-pub const CHECKERS: [&str; 9] = [
+pub const CHECKERS: [&str; 11] = [
     "no-loss",
     "exactly-once-effect",
     "per-key-order",
@@ -112,6 +117,8 @@ pub const CHECKERS: [&str; 9] = [
     "nonmonotonic-poll",
     "skipped-offset",
     "producer-progress",
+    "saga-atomicity",
+    "held-resources",
 ];
 
 /// `[checks]`: which checkers run (default: all that apply) and their bounds.
@@ -1373,6 +1380,7 @@ impl Scenario {
             }
         }
         self.fault_problems(&mut push);
+        self.flow_problems(&mut push);
         for (field, names) in [
             ("run", self.checks.run.clone().unwrap_or_default()),
             ("skip", self.checks.skip.clone()),

@@ -7,6 +7,7 @@ mod cli_run;
 mod common;
 mod compare;
 mod faults;
+mod flows;
 mod fuzz;
 mod kafka_semantics;
 mod outcomes;
