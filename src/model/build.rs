@@ -449,6 +449,14 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         p.producer_state = vec![Default::default(); producers.len()];
     }
     catalog.flows = flow_defs(s, &mut types);
+    // Every event type a producer makes is interned by now.
+    let type_count = types.names.len();
+    let schema = super::schema::SchemaRt::new(
+        s,
+        |t| types.id(t) as u16,
+        type_count,
+        catalog.producers.len(),
+    );
     catalog.event_types = types.names;
     catalog.keys = (*key_space).clone();
     catalog.nodes = s.all_nodes().into_iter().map(|n| s.node_name(n)).collect();
@@ -515,6 +523,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         replica_lag_time_max_ns: s.cluster.replica_lag_time_max.ns(),
         next_part_epoch: 0,
         stop: None,
+        schema,
         outcome_salt: {
             use rand::Rng as _;
             rng_stream(seed, "business-outcomes").next_u64()

@@ -741,7 +741,7 @@ fn c_group(w: &World, consumer: u32) -> u32 {
 /// A uniform number in [0, 1) that depends only on its inputs: SplitMix64's
 /// finalizer over the salt, the source event, the group and the rule, then
 /// the top 53 bits (as [`super::variates::unit`] turns a word into one).
-fn outcome_unit(salt: u64, source: EventId, group: u32, rule: u32) -> f64 {
+pub(crate) fn outcome_unit(salt: u64, source: EventId, group: u32, rule: u32) -> f64 {
     let mut z = salt
         ^ u64::from(source).wrapping_mul(0x9e37_79b9_7f4a_7c15)
         ^ (u64::from(group) << 32 | u64::from(rule)).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);

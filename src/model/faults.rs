@@ -619,6 +619,11 @@ impl World {
     /// Whether the handler of `consumer`'s group fails on `event` now:
     /// a poison rule matches it, or an active error burst draws a failure.
     pub(crate) fn handler_fails(&mut self, consumer: u32, event: EventId) -> bool {
+        // An event of a schema version the consumer cannot read fails its
+        // handler (a deserialisation error), until the consumer is upgraded.
+        if self.schema.is_some() && !self.schema_readable(consumer, event) {
+            return true;
+        }
         if self.handler_faults.is_empty() {
             return false;
         }

@@ -24,6 +24,7 @@ mod network;
 pub mod partitioner;
 mod producer;
 mod release;
+mod schema;
 mod txn;
 pub mod variates;
 mod window;
@@ -250,6 +251,8 @@ pub struct World {
     /// Mixed into each business outcome's hash (from the seed, on a
     /// stream of its own: no other draw moves).
     pub(crate) outcome_salt: u64,
+    /// Schema evolution (`None`: no producer changes its schema).
+    pub(crate) schema: Option<Box<schema::SchemaRt>>,
     pub(crate) ticks: u64,
     // Faults.
     pub(crate) node_state: Vec<NodeState>,

@@ -11,6 +11,7 @@ pub mod faults;
 pub mod flows;
 pub(crate) mod footprint;
 pub mod names;
+pub mod schema;
 mod suggest;
 pub mod units;
 
@@ -19,6 +20,7 @@ pub use faults::{
     Fault, FaultKind, Faults, NODE_CLASSES, NodeRef, RandomFault, RandomFaults, Target,
 };
 pub use flows::{FlowSpec, HoldSpec};
+pub use schema::{Compatibility, GroupSchema, ProducerSchema};
 pub use units::{Dist, DistSpec, Duration};
 
 use serde::{Deserialize, Serialize};
@@ -524,6 +526,10 @@ pub struct Producer {
     /// (`transaction.timeout.ms`).
     #[serde(default = "default_transaction_timeout")]
     pub transaction_timeout: Duration,
+    /// Schema evolution: when the producer's instances switch to a new
+    /// version of its event type, and how compatible it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<ProducerSchema>,
 }
 
 fn default_transaction_interval() -> Duration {
@@ -893,6 +899,11 @@ pub struct Group {
     /// Topic that receives events the handler gave up on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_topic: Option<String>,
+    /// Schema evolution: the version of each event type its consumers
+    /// read, and when they are upgraded (absent: version 1, never
+    /// upgraded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<GroupSchema>,
 }
 
 /// A consumer's `isolation.level`.
@@ -1381,6 +1392,7 @@ impl Scenario {
         }
         self.fault_problems(&mut push);
         self.flow_problems(&mut push);
+        self.schema_problems(&mut push);
         for (field, names) in [
             ("run", self.checks.run.clone().unwrap_or_default()),
             ("skip", self.checks.skip.clone()),

@@ -15,4 +15,5 @@ mod properties;
 mod queueing;
 mod report;
 mod scenario_errors;
+mod schema;
 mod sweep;
