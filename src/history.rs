@@ -45,6 +45,8 @@ pub struct Catalog {
     /// Node id -> name as fault targets name it (`order-service`,
     /// `broker-0`, `payment/1`).
     pub nodes: Vec<String>,
+    /// Per group: when its consumers start (its `start`).
+    pub group_start_ns: Vec<Time>,
     /// The business flows the scenario follows (`[[flows]]`).
     pub flows: Vec<crate::flows::FlowDef>,
 }

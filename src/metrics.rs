@@ -7,6 +7,7 @@ use crate::history::{Catalog, EventId, Observation, Observer};
 use crate::kernel::Time;
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Event counts of a run (`counts` in summary.json).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -281,6 +282,75 @@ pub struct Metrics {
     applied: Vec<EventBits>,
     /// The business flows (`None` when the scenario declares none).
     flows: Option<Box<crate::flows::FlowBook>>,
+    /// Per partition: its high watermark.
+    high_watermark: Vec<u64>,
+    /// Per group: how long it took to read the backlog it started with.
+    catch_up: Vec<CatchUp>,
+}
+
+/// How long a group took to read what was in the log when it started
+/// (a projection rebuilt by replaying a topic, a group reset to earliest):
+/// each partition's target is its high watermark when the group was first
+/// assigned it, and the group has caught up once it has applied (or
+/// skipped, or given up on) a record at or past the target of each.
+#[derive(Clone, Debug, Default)]
+struct CatchUp {
+    /// When the group was first assigned a partition.
+    started_ns: Option<Time>,
+    /// Global partition -> its target offset, for the partitions the
+    /// group reads and has not caught up on (`None`: not assigned yet).
+    target: BTreeMap<u32, Option<u64>>,
+    /// Partitions assigned and not caught up, plus those never assigned.
+    remaining: usize,
+    /// Events delivered at or past their partition's target, whose
+    /// application catches the partition up.
+    awaiting: rustc_hash::FxHashMap<EventId, u32>,
+    /// Offsets between where it started and the targets.
+    backlog: u64,
+    /// Records delivered to it until it caught up.
+    delivered: u64,
+    /// When it caught up.
+    caught_up_ns: Option<Time>,
+}
+
+/// A group's catch-up in `summary.json` (`catch_up`), for groups that
+/// started behind.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct CatchUpFigures {
+    /// Offsets between where it started reading and the high watermarks
+    /// when it started (records compaction or retention removed included).
+    pub backlog: u64,
+    /// Records delivered to it until it caught up (fewer than `backlog` on
+    /// a compacted topic).
+    pub delivered: u64,
+    /// From its first assignment until it had applied the backlog (`None`:
+    /// it never did).
+    pub caught_up_ns: Option<Time>,
+}
+
+impl CatchUp {
+    fn new(parts: &[u32]) -> CatchUp {
+        CatchUp {
+            target: parts.iter().map(|&p| (p, None)).collect(),
+            remaining: parts.len(),
+            // Nothing to follow: done from the start, so the hot path
+            // stops at one test.
+            caught_up_ns: parts.is_empty().then_some(0),
+            ..CatchUp::default()
+        }
+    }
+
+    /// Partition `p` reached its target at `at`.
+    fn done(&mut self, at: Time, p: u32) {
+        if let Some(Some(_)) = self.target.get(&p) {
+            self.target.remove(&p);
+            self.remaining -= 1;
+            if self.remaining == 0 {
+                self.caught_up_ns = self.started_ns.map(|s| at - s);
+                self.awaiting = Default::default();
+            }
+        }
+    }
 }
 
 impl Metrics {
@@ -305,6 +375,16 @@ impl Metrics {
             applied_by_group: vec![Rate::default(); groups],
             delivered: vec![EventBits::default(); groups],
             applied: vec![EventBits::default(); groups],
+            high_watermark: vec![0; catalog.partitions.len()],
+            catch_up: (0..groups)
+                .map(|g| {
+                    let parts = catalog.group_partitions.get(g).map_or(&[][..], |p| &p[..]);
+                    let start = catalog.group_start_ns.get(g).copied().unwrap_or(0);
+                    // Only a group that joins later (`start`) replays a
+                    // backlog worth reporting; the others follow from it.
+                    CatchUp::new(if start > 0 { parts } else { &[] })
+                })
+                .collect(),
             flows: (!catalog.flows.is_empty()).then(|| {
                 Box::new(crate::flows::FlowBook::new(
                     catalog.flows.clone(),
@@ -316,6 +396,21 @@ impl Metrics {
 }
 
 impl Metrics {
+    /// Per group that started behind (a backlog in the log when it was
+    /// first assigned its partitions): how long it took to read it.
+    pub fn catch_up(&self) -> Vec<Option<CatchUpFigures>> {
+        self.catch_up
+            .iter()
+            .map(|c| {
+                (c.backlog > 0).then_some(CatchUpFigures {
+                    backlog: c.backlog,
+                    delivered: c.delivered,
+                    caught_up_ns: c.caught_up_ns,
+                })
+            })
+            .collect()
+    }
+
     /// Each business flow's figures (empty when the scenario declares none).
     pub fn flows(&self) -> Vec<crate::flows::FlowFigures> {
         self.flows.as_ref().map_or_else(Vec::new, |b| b.figures())
@@ -346,6 +441,20 @@ impl Metrics {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Metrics {
+    /// `group` applied, skipped or gave up on `event`: if it was at or
+    /// past its partition's catch-up target, that partition caught up.
+    #[inline]
+    fn caught_up(&mut self, at: Time, group: u32, event: EventId) {
+        let c = &mut self.catch_up[group as usize];
+        if !c.awaiting.is_empty()
+            && let Some(p) = c.awaiting.remove(&event)
+        {
+            c.done(at, p);
         }
     }
 }
@@ -397,7 +506,22 @@ impl Observer for Metrics {
                 self.appended_by_topic[self.partition_topic[partition as usize] as usize].hit(at);
                 self.appended_by_partition[partition as usize] += 1;
             }
-            Observation::Delivered { event, group, .. } => {
+            Observation::Delivered {
+                event,
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                let c = &mut self.catch_up[group as usize];
+                if c.caught_up_ns.is_none() {
+                    c.delivered += 1;
+                    if let Some(Some(t)) = c.target.get(&partition)
+                        && offset + 1 >= *t
+                    {
+                        c.awaiting.insert(event, partition);
+                    }
+                }
                 self.counts.delivered += 1;
                 if self.delivered[group as usize].insert(event) {
                     self.counts.duplicates_delivered += 1;
@@ -423,19 +547,29 @@ impl Observer for Metrics {
                 if chained {
                     self.end_to_end_from_origin[g].record(at - origin_created_ns);
                 }
+                self.caught_up(at, group, event);
                 self.counts.applied += 1;
                 if self.applied[g].insert(event) {
                     self.counts.duplicates_applied += 1;
                 }
                 self.applied_by_group[g].hit(at);
             }
-            Observation::Skipped { .. } => self.counts.skipped += 1,
+            Observation::Skipped { event, group, .. } => {
+                self.caught_up(at, group, event);
+                self.counts.skipped += 1;
+            }
             Observation::Emitted { .. } => self.counts.emitted += 1,
             Observation::Committed { .. } => self.counts.committed += 1,
             Observation::Rebalanced { .. } => self.counts.rebalances += 1,
             Observation::Expired { .. } => self.counts.expired += 1,
             Observation::Compacted { .. } => self.counts.compacted += 1,
-            Observation::GaveUp { dead_lettered, .. } => {
+            Observation::GaveUp {
+                event,
+                group,
+                dead_lettered,
+                ..
+            } => {
+                self.caught_up(at, group, event);
                 if dead_lettered {
                     self.counts.dead_lettered += 1;
                 } else {
@@ -455,12 +589,39 @@ impl Observer for Metrics {
                 }
             }
             Observation::Expelled { .. } => self.counts.expelled += 1,
-            Observation::Assigned { .. }
-            | Observation::Sent { .. }
+            Observation::HighWatermark { partition, offset } => {
+                self.high_watermark[partition as usize] = offset;
+            }
+            Observation::Assigned {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                let c = &mut self.catch_up[group as usize];
+                if c.caught_up_ns.is_none()
+                    && let Some(t) = c.target.get_mut(&partition)
+                    && t.is_none()
+                {
+                    c.started_ns.get_or_insert(at);
+                    let hw = self.high_watermark[partition as usize];
+                    if offset >= hw {
+                        // Nothing to catch up on here.
+                        c.target.remove(&partition);
+                        c.remaining -= 1;
+                        if c.remaining == 0 {
+                            c.caught_up_ns = Some(at - c.started_ns.unwrap_or(at));
+                        }
+                    } else {
+                        c.backlog += hw - offset;
+                        *t = Some(hw);
+                    }
+                }
+            }
+            Observation::Sent { .. }
             | Observation::Replicated { .. }
             | Observation::LeaderElected { broker: None, .. }
             | Observation::IsrChanged { .. }
-            | Observation::HighWatermark { .. }
             | Observation::Fenced { .. }
             | Observation::NodeState { .. }
             | Observation::FaultStarted { .. }

@@ -346,6 +346,7 @@ pub fn index_html(
     checks(&mut h, summary);
     counts(&mut h, summary);
     flows(&mut h, summary);
+    catch_up(&mut h, summary);
     latency(&mut h, summary);
     fault_table(&mut h, faults, summary.sim_time_ns);
     h.push_str("<h2 id=\"plots\">Plots</h2>\n");
@@ -482,6 +483,25 @@ fn counts(h: &mut String, summary: &Summary) {
         if !PIPELINE.contains(&k.as_str()) {
             row(k, v);
         }
+    }
+    h.push_str("</table>\n");
+}
+
+/// Groups that joined later with a backlog: how long they took to read it.
+fn catch_up(h: &mut String, summary: &Summary) {
+    if summary.catch_up.is_empty() {
+        return;
+    }
+    h.push_str("<h2 id=\"catch-up\">Catch-up</h2>\n<p>A group that joins later (<code>start</code>) reads what was in the log when it was first assigned its partitions (up to their high watermarks then) while traffic goes on; on a compacted topic it reads only the latest record of each key.</p>\n<table>\n<tr><th class=\"l\">group</th><th>backlog (offsets)</th><th>records read</th><th>caught up in</th></tr>\n");
+    for (g, c) in &summary.catch_up {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e(g),
+            c.backlog,
+            c.delivered,
+            c.caught_up_ns.map_or("never".to_string(), duration_text)
+        );
     }
     h.push_str("</table>\n");
 }

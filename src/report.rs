@@ -37,6 +37,10 @@ pub struct Summary {
     pub max_lag: BTreeMap<String, u64>,
     /// Faults that fired, per kind.
     pub faults: BTreeMap<String, u64>,
+    /// Per group that joined later (`start`) with records already in the
+    /// log: the backlog it started with and how long it took to read it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub catch_up: BTreeMap<String, crate::metrics::CatchUpFigures>,
     /// Each business flow (`[[flows]]`): how many started, were rejected
     /// at the front door, completed, were compensated, failed or stayed
     /// open, and their completion and compensation latencies.
@@ -137,6 +141,13 @@ impl Summary {
                 }
                 by_kind
             },
+            catch_up: cat
+                .groups
+                .iter()
+                .cloned()
+                .zip(m.catch_up())
+                .filter_map(|(g, c)| c.map(|c| (g, c)))
+                .collect(),
             flows: m.flows(),
             checks: Vec::new(),
             verdict: crate::check::Verdict::Pass,

@@ -865,6 +865,7 @@ mod tests {
             replication: vec![3; parts as usize],
             nodes: vec!["p".into()],
             flows: Vec::new(),
+            group_start_ns: Vec::new(),
         };
         TimeSeries::new(&catalog, &[earliest], 100, 1000, partition_series)
     }
@@ -1086,6 +1087,7 @@ mod tests {
             replication: vec![1; 4],
             nodes: vec!["p".into()],
             flows: Vec::new(),
+            group_start_ns: Vec::new(),
         };
         let mut ts = TimeSeries::new(&catalog, &[true], 100, 1000, 20);
         ts.observe(
@@ -1136,6 +1138,7 @@ mod tests {
             replication: vec![1],
             nodes,
             flows: Vec::new(),
+            group_start_ns: Vec::new(),
         };
         let mut ts = TimeSeries::new(&catalog, &[true, true], 100, 1000, 20);
         for (at, node, state) in [(10, 5, 1), (20, 6, 2), (30, 5, 2), (150, 6, 0)] {

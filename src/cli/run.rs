@@ -292,6 +292,18 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
             c.aborted_records
         );
     }
+    for (g, c) in &s.catch_up {
+        say!(
+            "  catch-up {g}: joined {} offsets behind, read {} records, {}",
+            c.backlog,
+            c.delivered,
+            c.caught_up_ns
+                .map_or("never caught up".to_string(), |ns| format!(
+                    "caught up in {}",
+                    ms(ns).trim()
+                ))
+        );
+    }
     for f in &s.flows {
         say!(
             "  flow {}: started {}  rejected {}  completed {}  compensated {}  failed {}  inconsistent {}  open {}",

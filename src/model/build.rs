@@ -449,6 +449,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         p.producer_state = vec![Default::default(); producers.len()];
     }
     catalog.flows = flow_defs(s, &mut types);
+    catalog.group_start_ns = s.groups.iter().map(|g| g.start.ns()).collect();
     // Every event type a producer makes is interned by now.
     let type_count = types.names.len();
     let schema = super::schema::SchemaRt::new(

@@ -971,6 +971,58 @@ fn a_group_replaying_a_compacted_topic_reads_the_latest_record_of_each_key() {
     assert_eq!(summary(), summary());
 }
 
+/// Replay: a group joining later (`start`) and reading from the earliest
+/// offset rebuilds its projection from the backlog in the log. Its catch-up
+/// time follows the records it must read: on a deleting topic it grows
+/// with the log, on a compacted one it follows the number of keys.
+#[test]
+fn a_rebuild_takes_as_long_as_the_records_it_must_read() {
+    let text = std::fs::read_to_string(repo("scenarios/compacted-replay.toml")).unwrap();
+    let variant = |policy: &str, start: &str| {
+        scenario(
+            &text
+                .replace(
+                    "cleanup_policy = \"compact\"",
+                    &format!("cleanup_policy = \"{policy}\""),
+                )
+                .replace("start = \"25s\"", &format!("start = \"{start}\""))
+                .replace("duration = \"30s\"", "duration = \"120s\""),
+        )
+    };
+    let catch_up = |policy: &str, start: &str| {
+        let c = run_passing(&variant(policy, start), 1);
+        let s = eventsim::report::Summary::new(&c.result, String::new());
+        assert_eq!(s.catch_up.len(), 1, "only the group that joins later");
+        s.catch_up["rebuild"].clone()
+    };
+    let (d5, d100) = (catch_up("delete", "5s"), catch_up("delete", "100s"));
+    let (c5, c100) = (catch_up("compact", "5s"), catch_up("compact", "100s"));
+    // The same backlog (offsets) either way: 200 records/s since the start.
+    for (c, secs) in [(&d5, 5), (&d100, 100), (&c5, 5), (&c100, 100)] {
+        let expected = 200 * secs;
+        assert!(c.backlog.abs_diff(expected) < expected / 10, "{c:?}");
+    }
+    let time = |c: &eventsim::metrics::CatchUpFigures| c.caught_up_ns.unwrap();
+    // Deleting: every record is read, so catching up takes 20x longer for
+    // 20x the log.
+    assert!(d5.delivered >= d5.backlog && d100.delivered >= d100.backlog);
+    assert!(time(&d100) > 10 * time(&d5), "{d5:?} {d100:?}");
+    // Compacted: about one record per key (20), however long the log.
+    assert!(
+        c5.delivered < 100 && c100.delivered < 100,
+        "{c5:?} {c100:?}"
+    );
+    assert!(time(&c100) < 2 * time(&c5) + 50_000_000, "{c5:?} {c100:?}");
+    assert!(time(&c100) * 100 < time(&d100));
+    // Groups that start with the run report no catch-up.
+    let c = run_passing(&load("scenarios/compensation.toml"), 1);
+    assert!(
+        eventsim::report::Summary::new(&c.result, String::new())
+            .catch_up
+            .is_empty()
+    );
+}
+
 /// Every new mechanism is a pure function of (scenario, seed): the shipped
 /// scenarios that exercise them, and one with bandwidth limits, static
 /// membership, a short max_poll_interval and librdkafka auto-commit, give

@@ -766,6 +766,7 @@ fn the_page_says_what_was_simulated_in_a_well_formed_self_contained_document() {
             "Topology",
             "Checks",
             "Counts",
+            "Catch-up",
             "Latency",
             "Faults",
             "Plots",
@@ -773,6 +774,8 @@ fn the_page_says_what_was_simulated_in_a_well_formed_self_contained_document() {
             "Scenario file"
         ]
     );
+    // The late group's catch-up.
+    assert!(html.contains("<h2 id=\"catch-up\">Catch-up</h2>"));
     let scenario = eventsim::scenario::Scenario::load(&path).unwrap();
     // The description, then the first violation, before the topology.
     let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("{needle}"));
