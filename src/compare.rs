@@ -158,6 +158,56 @@ pub struct Variant {
     pub scenario: Scenario,
 }
 
+/// The variants of one or more scenario files ((path as given, text)):
+/// each file's cross product of the variations. With several files each
+/// variant's label starts with its scenario's name, which must differ
+/// between files, and its values with that name.
+pub fn variants_of(files: &[(String, String)], varies: &[Vary]) -> Result<Vec<Variant>, String> {
+    if let [(file, text)] = files {
+        if varies.is_empty() {
+            return Err(
+                "nothing to compare: give --vary PATH=V1,V2 or more than one scenario file".into(),
+            );
+        }
+        return variants(text, file, varies);
+    }
+    let mut out: Vec<Variant> = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (file, text) in files {
+        let vs = variants(text, file, varies)?;
+        if let Some(v) = vs.first()
+            && !names.insert(v.scenario.scenario.name.clone())
+        {
+            return Err(format!(
+                "{file}: another scenario file is also named `{}`; the scenarios compared need names of their own",
+                v.scenario.scenario.name
+            ));
+        }
+        for mut v in vs {
+            let name = v.scenario.scenario.name.clone();
+            v.label = if v.label.is_empty() {
+                name.clone()
+            } else {
+                format!("{name} {}", v.label)
+            };
+            v.values.insert(0, name);
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// The columns naming a variant in comparison.csv: `scenario` when
+/// several files are compared, then each varied field's path.
+pub fn value_columns(files: usize, varies: &[Vary]) -> Vec<String> {
+    let mut columns = Vec::new();
+    if files > 1 {
+        columns.push("scenario".to_string());
+    }
+    columns.extend(varies.iter().map(|v| v.path.join(".")));
+    columns
+}
+
 /// The cross product of the variations, validated like any scenario file.
 pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>, String> {
     let mut combos: Vec<Vec<String>> = vec![Vec::new()];
@@ -212,6 +262,46 @@ pub struct RunFigures {
     pub skew: f64,
     pub order_violations: f64,
     pub failed: Vec<String>,
+    /// Figures only some scenarios have, by name (see [`extra_figures`]):
+    /// the same names for every run of one variant.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, f64>,
+}
+
+/// A run's figures beyond the fixed metrics, named by what the scenario
+/// declares, so a comparison without them keeps its columns: per flow
+/// (`flow.NAME.acceptance_rate`, `completion_p50_ns`, `completion_p99_ns`,
+/// `compensated`, `failed`, `open`, `rejected_with_effects`), per group
+/// that joins later (`catch_up.GROUP_ns`), and `dead_lettered` when a
+/// group has a dead-letter topic.
+pub fn extra_figures(s: &Scenario, c: &crate::Checked) -> BTreeMap<String, f64> {
+    let m = &c.result.metrics;
+    let mut out = BTreeMap::new();
+    for f in m.flows() {
+        let name = |k: &str| format!("flow.{}.{k}", f.name);
+        for (k, v) in [
+            ("acceptance_rate", f.acceptance_rate),
+            ("completion_p50_ns", f.completion_ns.p50 as f64),
+            ("completion_p99_ns", f.completion_ns.p99 as f64),
+            ("compensated", f.compensated as f64),
+            ("failed", f.failed as f64),
+            ("open", f.open as f64),
+            ("rejected_with_effects", f.rejected_with_effects as f64),
+        ] {
+            out.insert(name(k), v);
+        }
+    }
+    for (g, figures) in c.result.catalog.groups.iter().zip(m.catch_up()) {
+        if s.groups.iter().any(|x| &x.name == g && x.start.ns() > 0) {
+            // No backlog: caught up at once; never caught up: the whole run.
+            let ns = figures.map_or(0, |f| f.caught_up_ns.unwrap_or(c.result.sim_time_ns));
+            out.insert(format!("catch_up.{g}_ns"), ns as f64);
+        }
+    }
+    if s.groups.iter().any(|g| g.dead_letter_topic.is_some()) {
+        out.insert("dead_lettered".into(), m.counts.dead_lettered as f64);
+    }
+    out
 }
 
 pub fn run_variant(v: &Variant, seed: u64) -> RunFigures {
@@ -254,7 +344,9 @@ pub fn run_variant(v: &Variant, seed: u64) -> RunFigures {
         .iter()
         .find(|x| x.name == "per-key-order")
         .map_or(0, |x| x.violations) as f64;
+    let extra = extra_figures(&v.scenario, &c);
     RunFigures {
+        extra,
         variant: v.label.clone(),
         seed,
         throughput: m.counts.appended as f64 / secs,
@@ -328,16 +420,49 @@ fn metric(r: &RunFigures, i: usize) -> f64 {
     ][i]
 }
 
-/// Per variant (in variant order): (label, values, seeds, [(mean, ci)], failed checks).
-pub type Summary = Vec<(String, Vec<String>, usize, Vec<(f64, f64)>, Vec<String>)>;
+/// A comparison: the extra figures' names (sorted; the union over the
+/// variants), then one row per variant, in variant order.
+pub struct Summary {
+    pub extras: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+/// One variant's row.
+pub struct Row {
+    pub label: String,
+    pub values: Vec<String>,
+    pub seeds: usize,
+    /// (mean, ci) of each of [`METRICS`].
+    pub stats: Vec<(f64, f64)>,
+    /// (mean, ci) of each extra figure, `None` for one the variant lacks.
+    pub extra: Vec<Option<(f64, f64)>>,
+    /// Checks that failed, with the share of seeds (`convergence (2/5)`).
+    pub failed: Vec<String>,
+}
 
 pub fn summarise(variants: &[Variant], runs: &[RunFigures]) -> Summary {
-    variants
+    let extras: Vec<String> = runs
+        .iter()
+        .flat_map(|r| r.extra.keys().cloned())
+        .collect::<std::collections::BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    let rows = variants
         .iter()
         .map(|v| {
             let mine: Vec<&RunFigures> = runs.iter().filter(|r| r.variant == v.label).collect();
             let stats = (0..METRICS.len())
                 .map(|i| mean_ci(&mine.iter().map(|r| metric(r, i)).collect::<Vec<_>>()))
+                .collect();
+            let extra = extras
+                .iter()
+                .map(|name| {
+                    let xs: Vec<f64> = mine
+                        .iter()
+                        .filter_map(|r| r.extra.get(name).copied())
+                        .collect();
+                    (!xs.is_empty()).then(|| mean_ci(&xs))
+                })
                 .collect();
             let mut failed: BTreeMap<String, usize> = BTreeMap::new();
             for r in &mine {
@@ -349,9 +474,17 @@ pub fn summarise(variants: &[Variant], runs: &[RunFigures]) -> Summary {
                 .into_iter()
                 .map(|(k, n)| format!("{k} ({n}/{})", mine.len()))
                 .collect();
-            (v.label.clone(), v.values.clone(), mine.len(), stats, failed)
+            Row {
+                label: v.label.clone(),
+                values: v.values.clone(),
+                seeds: mine.len(),
+                stats,
+                extra,
+                failed,
+            }
         })
-        .collect()
+        .collect();
+    Summary { extras, rows }
 }
 
 fn r3(x: f64) -> String {
@@ -367,26 +500,35 @@ fn r3(x: f64) -> String {
 }
 
 /// `comparison.csv`: one row per variant.
-pub fn to_csv(varies: &[Vary], s: &Summary) -> String {
+pub fn to_csv(columns: &[String], s: &Summary) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["variant".to_string()];
-    header.extend(varies.iter().map(|v| v.path.join(".")));
+    header.extend(columns.iter().cloned());
     header.push("seeds".into());
     for m in METRICS {
         header.push(format!("{m}_mean"));
         header.push(format!("{m}_ci95"));
     }
+    for m in &s.extras {
+        header.push(format!("{m}_mean"));
+        header.push(format!("{m}_ci95"));
+    }
     header.push("failed_checks".into());
     w.write_record(&header).expect("writing to memory");
-    for (label, values, n, stats, failed) in s {
-        let mut row = vec![label.clone()];
-        row.extend(values.iter().cloned());
-        row.push(n.to_string());
-        for &(m, ci) in stats {
+    for r in &s.rows {
+        let mut row = vec![r.label.clone()];
+        row.extend(r.values.iter().cloned());
+        row.push(r.seeds.to_string());
+        for &(m, ci) in &r.stats {
             row.push(r3(m));
             row.push(r3(ci));
         }
-        row.push(failed.join("; "));
+        for x in &r.extra {
+            let (m, ci) = x.map_or((String::new(), String::new()), |(m, ci)| (r3(m), r3(ci)));
+            row.push(m);
+            row.push(ci);
+        }
+        row.push(r.failed.join("; "));
         w.write_record(&row).expect("writing to memory");
     }
     String::from_utf8(w.into_inner().expect("flushing to memory")).expect("UTF-8")
@@ -395,38 +537,85 @@ pub fn to_csv(varies: &[Vary], s: &Summary) -> String {
 /// `comparison.md`: the same as a readable table.
 pub fn to_markdown(title: &str, seeds: &str, s: &Summary) -> String {
     let mut out = format!(
-        "# {title}: comparison over seeds {seeds}\n\nMean ± 95% confidence interval over seeds; latency is the worst group's end-to-end.\n\n| variant | throughput/s | p50 ms | p99 ms | p99.9 ms | max lag | skew | per-key order violations | failed checks |\n|---|---|---|---|---|---|---|---|---|\n"
+        "# {title}: comparison over seeds {seeds}\n\nMean ± 95% confidence interval over seeds; latency is the worst group's end-to-end.\n\n| variant | throughput/s | p50 ms | p99 ms | p99.9 ms | max lag | skew | per-key order violations |"
     );
-    for (label, _, _, st, failed) in s {
+    for name in &s.extras {
+        out.push_str(&format!(" {} |", extra_heading(name)));
+    }
+    out.push_str(" failed checks |\n|---|---|---|---|---|---|---|---|");
+    out.push_str(&"---|".repeat(s.extras.len() + 1));
+    out.push('\n');
+    for r in &s.rows {
+        let st = &r.stats;
         let ms = |(m, c): (f64, f64)| pm(m, c, 1e6);
-        let pm = |(m, c): (f64, f64)| pm(m, c, 1.0);
+        let num = |(m, c): (f64, f64)| pm(m, c, 1.0);
         out.push_str(&format!(
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            pm(st[0]),
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.label,
+            num(st[0]),
             ms(st[1]),
             ms(st[2]),
             ms(st[3]),
-            pm(st[4]),
-            pm(st[5]),
-            pm(st[6]),
-            if failed.is_empty() {
+            num(st[4]),
+            num(st[5]),
+            num(st[6]),
+        ));
+        for (name, x) in s.extras.iter().zip(&r.extra) {
+            let cell = match x {
+                None => "n/a".to_string(),
+                Some(x) if name.ends_with("_ns") => ms(*x),
+                Some(x) => num(*x),
+            };
+            out.push_str(&format!(" {cell} |"));
+        }
+        out.push_str(&format!(
+            " {} |\n",
+            if r.failed.is_empty() {
                 "none".to_string()
             } else {
-                failed.join(", ")
+                r.failed.join(", ")
             }
         ));
     }
     out
 }
 
+/// An extra figure's column heading: `flow.order.completion_p99_ns` ->
+/// `order completion p99 ms`.
+pub fn extra_heading(name: &str) -> String {
+    let text = name
+        .strip_prefix("flow.")
+        .unwrap_or(name)
+        .replace("catch_up.", "catch-up ")
+        .replace(['.', '_'], " ");
+    match text.strip_suffix(" ns") {
+        Some(t) => format!("{t} ms"),
+        None => text,
+    }
+}
+
 /// The first line of compare-runs.jsonl: what comparison the runs belong to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Header {
     pub compare: u32,
-    /// The scenario file, as given.
+    /// The scenario file, as given (the first, when several are compared).
     pub scenario: String,
+    /// Every scenario file compared, when there are several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<String>,
     pub vary: Vec<String>,
     pub seeds: String,
+}
+
+impl Header {
+    /// The scenario files compared, as given.
+    pub fn files(&self) -> Vec<String> {
+        if self.scenarios.is_empty() {
+            vec![self.scenario.clone()]
+        } else {
+            self.scenarios.clone()
+        }
+    }
 }
 
 /// compare-runs.jsonl: the header, then one line per run.

@@ -237,15 +237,15 @@ pub fn compare_html(
         "<h1>{} &middot; comparison over seeds {}</h1>\n<p>scenario <code>{}</code> &middot; eventsim {} &middot; {} variant(s) from",
         e(title),
         e(&header.seeds),
-        e(&header.scenario),
+        e(&header.files().join(", ")),
         e(crate::VERSION),
-        summary.len()
+        summary.rows.len()
     );
     for v in &header.vary {
         let _ = write!(h, " <code>--vary {}</code>", e(&crate::cli::shell_quote(v)));
     }
     h.push_str("</p>\n");
-    let failing = summary.iter().filter(|v| !v.4.is_empty()).count();
+    let failing = summary.rows.iter().filter(|r| !r.failed.is_empty()).count();
     let _ = writeln!(
         h,
         "<p>verdict: {}</p>",
@@ -254,12 +254,17 @@ pub fn compare_html(
         } else {
             format!(
                 "<span class=\"fail\">checks failed in {failing} of {} variant(s)</span>",
-                summary.len()
+                summary.rows.len()
             )
         }
     );
-    h.push_str("<h2 id=\"variants\">Variants</h2>\n<p>Mean &plusmn; 95% confidence interval over seeds (Student's t; n/a from one seed); latency is the worst group's end to end.</p>\n<table>\n<tr><th class=\"l\">variant</th><th>seeds</th><th>throughput/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>max lag</th><th>skew</th><th>per-key order violations</th><th class=\"l\">failed checks</th></tr>\n");
-    for (label, _, n, st, failed) in summary {
+    h.push_str("<h2 id=\"variants\">Variants</h2>\n<p>Mean &plusmn; 95% confidence interval over seeds (Student's t; n/a from one seed); latency is the worst group's end to end.</p>\n<table>\n<tr><th class=\"l\">variant</th><th>seeds</th><th>throughput/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>max lag</th><th>skew</th><th>per-key order violations</th>");
+    for name in &summary.extras {
+        let _ = write!(h, "<th>{}</th>", e(&crate::compare::extra_heading(name)));
+    }
+    h.push_str("<th class=\"l\">failed checks</th></tr>\n");
+    for r in &summary.rows {
+        let (label, n, st, failed) = (&r.label, r.seeds, &r.stats, &r.failed);
         let num = |(m, c): (f64, f64)| {
             if c.is_nan() {
                 format!("{m:.2} &plusmn; n/a")
@@ -278,9 +283,9 @@ pub fn compare_html(
                 )
             }
         };
-        let _ = writeln!(
+        let _ = write!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l{}\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             e(label),
             num(st[0]),
             time(st[1]),
@@ -289,6 +294,18 @@ pub fn compare_html(
             num(st[4]),
             num(st[5]),
             num(st[6]),
+        );
+        for (name, x) in summary.extras.iter().zip(&r.extra) {
+            let cell = match x {
+                None => "n/a".to_string(),
+                Some(x) if name.ends_with("_ns") => time(*x),
+                Some(x) => num(*x),
+            };
+            let _ = write!(h, "<td>{cell}</td>");
+        }
+        let _ = writeln!(
+            h,
+            "<td class=\"l{}\">{}</td></tr>",
             if failed.is_empty() { " pass" } else { " fail" },
             if failed.is_empty() {
                 "none".to_string()

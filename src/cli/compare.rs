@@ -4,7 +4,7 @@
 use super::*;
 
 pub(super) fn compare(
-    path: &Path,
+    paths: &[PathBuf],
     vary: &[String],
     seeds: &str,
     jobs: Option<usize>,
@@ -13,17 +13,22 @@ pub(super) fn compare(
 ) -> i32 {
     use crate::compare::{self, Vary};
     use crate::sweep::{Seeds, Shard};
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {}: {e}", path.display());
-            return EXIT_USAGE;
+    let mut files = Vec::new();
+    let mut names = Vec::new();
+    for path in paths {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return EXIT_USAGE;
+            }
+        };
+        match load(path) {
+            Ok(s) => names.push(s.scenario.name),
+            Err(code) => return code,
         }
-    };
-    let base = match load(path) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+        files.push((path.display().to_string(), text));
+    }
     let prepared = vary
         .iter()
         .map(|v| Vary::parse(v))
@@ -32,7 +37,7 @@ pub(super) fn compare(
             let range = Seeds::parse(seeds)?;
             let shard = shard.map_or(Ok(Shard::ALL), Shard::parse)?;
             let jobs = worker_threads(jobs)?;
-            let variants = compare::variants(&text, &path.display().to_string(), &varies)?;
+            let variants = compare::variants_of(&files, &varies)?;
             Ok((varies, range, shard, jobs, variants))
         });
     let (varies, range, shard, jobs, variants) = match prepared {
@@ -42,9 +47,10 @@ pub(super) fn compare(
             return EXIT_USAGE;
         }
     };
+    let title = names.join(" vs ");
     let dir = out.unwrap_or_else(|| {
         PathBuf::from("reports")
-            .join(sanitize(&base.scenario.name))
+            .join(sanitize(&names.join("-vs-")))
             .join("compare")
     });
     // The folder is checked and locked before anything runs.
@@ -74,10 +80,14 @@ pub(super) fn compare(
             return EXIT_USAGE;
         }
     };
-    let title = base.scenario.name.clone();
     let header = compare::Header {
         compare: 1,
-        scenario: path.display().to_string(),
+        scenario: files[0].0.clone(),
+        scenarios: if files.len() > 1 {
+            files.iter().map(|f| f.0.clone()).collect()
+        } else {
+            Vec::new()
+        },
         vary: vary.to_vec(),
         seeds: range.to_string(),
     };
@@ -135,12 +145,13 @@ pub(super) fn write_comparison(
             ),
         ] {
             let bars: Vec<crate::plot::Bar> = summary
+                .rows
                 .iter()
-                .map(|(l, _, _, st, failed)| crate::plot::Bar {
-                    label: l.clone(),
-                    mean: st[idx].0 / scale,
-                    ci: st[idx].1 / scale,
-                    failed: failed.clone(),
+                .map(|r| crate::plot::Bar {
+                    label: r.label.clone(),
+                    mean: r.stats[idx].0 / scale,
+                    ci: r.stats[idx].1 / scale,
+                    failed: r.failed.clone(),
                 })
                 .collect();
             let drawn = crate::plot::render_bars(&format!("{title}: {label}"), label, &bars)
@@ -151,7 +162,11 @@ pub(super) fn write_comparison(
         }
         out.write(
             "comparison.csv",
-            compare::to_csv(varies, &summary).as_bytes(),
+            compare::to_csv(
+                &compare::value_columns(header.files().len(), varies),
+                &summary,
+            )
+            .as_bytes(),
         )?;
         out.write(
             "comparison.md",
@@ -196,15 +211,22 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     let Some(header) = header else {
         return EXIT_USAGE;
     };
-    let prepared = std::fs::read_to_string(&header.scenario)
-        .map_err(|e| format!("{}: {e}", header.scenario))
-        .and_then(|text| {
+    let prepared = header
+        .files()
+        .into_iter()
+        .map(|f| {
+            std::fs::read_to_string(&f)
+                .map(|text| (f.clone(), text))
+                .map_err(|e| format!("{f}: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .and_then(|files| {
             let varies = header
                 .vary
                 .iter()
                 .map(|v| compare::Vary::parse(v))
                 .collect::<Result<Vec<_>, _>>()?;
-            let variants = compare::variants(&text, &header.scenario, &varies)?;
+            let variants = compare::variants_of(&files, &varies)?;
             Ok((varies, variants))
         });
     let (varies, variants) = match prepared {
@@ -221,9 +243,13 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let title = variants
-        .first()
-        .map_or(String::new(), |v| v.scenario.scenario.name.clone());
+    let mut names: Vec<String> = Vec::new();
+    for v in &variants {
+        if !names.contains(&v.scenario.scenario.name) {
+            names.push(v.scenario.scenario.name.clone());
+        }
+    }
+    let title = names.join(" vs ");
     let dir = out.unwrap_or_else(|| PathBuf::from("."));
     let missing = match crate::sweep::Seeds::parse(&header.seeds) {
         Ok(range) => compare::missing_runs(&variants, range, &runs),

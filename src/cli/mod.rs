@@ -134,10 +134,11 @@ enum Command {
     },
     /// Compare design variants over seeds: the cross product of --vary values x seeds.
     Compare {
-        /// The scenario file (TOML).
-        scenario: PathBuf,
+        /// The scenario file (TOML), or several: each is a variant (named by its scenario's name), and --vary applies to each.
+        #[arg(required = true)]
+        scenario: Vec<PathBuf>,
         /// PATH=V1,V2,... e.g. producers.order-service.partitioner=murmur2,round-robin (repeatable). Quote a dotted name ("clicks.v1"); commas inside quotes, {} and [] do not split values.
-        #[arg(long = "vary", required = true, value_name = "PATH=V1,V2")]
+        #[arg(long = "vary", value_name = "PATH=V1,V2")]
         vary: Vec<String>,
         /// Seeds A..B (B excluded).
         #[arg(long)]

@@ -288,3 +288,127 @@ topics = ["clicks.v1"]
         assert_eq!(&row[ci], "", "{row:?}");
     }
 }
+
+/// Several scenario files are variants of one comparison (named by their
+/// scenarios), and the flows they declare add their figures: a design
+/// whose compensation never runs shows failed flows and no compensation,
+/// side by side with the one that works, over seeds.
+#[test]
+fn scenario_files_compare_side_by_side_with_their_flow_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo("scenarios/compensation.toml")).unwrap();
+    let twin = tmp.path().join("unsubscribed.toml");
+    std::fs::write(
+        &twin,
+        text.replace(
+            "topics = [\"orders\", \"payments\"]",
+            "topics = [\"orders\"]",
+        )
+        .replace(
+            "name = \"compensation\"",
+            "name = \"compensation-unsubscribed\"",
+        ),
+    )
+    .unwrap();
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "compare",
+            "scenarios/compensation.toml",
+            twin.to_str().unwrap(),
+            "--seeds",
+            "0..3",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = eventsim(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let whole = tmp.path().join("whole");
+    let printed = run(&whole, &[]);
+    assert!(
+        printed.contains("# compensation vs compensation-unsubscribed: comparison over seeds 0..3"),
+        "{printed}"
+    );
+    let csv = std::fs::read_to_string(whole.join("comparison.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let first: Vec<&str> = header.iter().take(3).collect();
+    assert_eq!(first, ["variant", "scenario", "seeds"]);
+    for column in [
+        "flow.order.acceptance_rate_mean",
+        "flow.order.completion_p99_ns_mean",
+        "flow.order.compensated_mean",
+        "flow.order.failed_mean",
+    ] {
+        assert!(header.iter().any(|h| h == column), "{column}: {header:?}");
+    }
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(&records[0][0], "compensation");
+    assert_eq!(&records[1][0], "compensation-unsubscribed");
+    let num = |r: &csv::StringRecord, name: &str| r[col(name)].parse::<f64>().unwrap();
+    assert!(num(&records[0], "flow.order.compensated_mean") > 300.0);
+    assert_eq!(num(&records[0], "flow.order.failed_mean"), 0.0);
+    assert_eq!(num(&records[1], "flow.order.compensated_mean"), 0.0);
+    assert!(num(&records[1], "flow.order.failed_mean") > 300.0);
+    assert_eq!(&records[0][col("failed_checks")], "");
+    assert_eq!(
+        &records[1][col("failed_checks")],
+        "held-resources (3/3); saga-atomicity (3/3)"
+    );
+    let html = std::fs::read_to_string(whole.join("index.html")).unwrap();
+    well_formed(&html);
+    assert!(
+        html.contains("<th>order compensated</th>"),
+        "a column per flow figure"
+    );
+    // Shards of a comparison of files merge into the same files.
+    let shards: Vec<std::path::PathBuf> =
+        (0..2).map(|i| tmp.path().join(format!("s{i}"))).collect();
+    for (i, d) in shards.iter().enumerate() {
+        run(d, &["--shard", &format!("{i}/2")]);
+    }
+    let merged = tmp.path().join("merged");
+    let o = eventsim(&[
+        "merge",
+        shards[0].to_str().unwrap(),
+        shards[1].to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for f in [
+        "compare-runs.jsonl",
+        "comparison.csv",
+        "comparison.md",
+        "index.html",
+    ] {
+        assert_eq!(
+            std::fs::read(whole.join(f)).unwrap(),
+            std::fs::read(merged.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // One file and no variation, or two files of one scenario name: usage errors.
+    let o = eventsim(&["compare", "scenarios/compensation.toml", "--seeds", "0..2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nothing to compare"), "{}", stderr(&o));
+    let o = eventsim(&[
+        "compare",
+        "scenarios/compensation.toml",
+        "scenarios/compensation.toml",
+        "--seeds",
+        "0..2",
+        "--out",
+        tmp.path().join("same").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("also named `compensation`"),
+        "{}",
+        stderr(&o)
+    );
+}
