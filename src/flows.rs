@@ -249,12 +249,15 @@ impl FlowBook {
                 );
             }
             Observation::Acked { event, .. } => {
-                if let Some(p) = self.pending.remove(&event) {
+                if !self.pending.is_empty()
+                    && let Some(p) = self.pending.remove(&event)
+                {
                     self.step(at, event, p);
                 }
             }
             Observation::ProduceFailed { event, .. } | Observation::Aborted { event, .. } => {
-                if let Some(p) = self.pending.remove(&event)
+                if !self.pending.is_empty()
+                    && let Some(p) = self.pending.remove(&event)
                     && p.origin == event
                     && let Some(flow) = self.flows.get_mut(&event)
                     && flow.accepted_ns == NEVER
