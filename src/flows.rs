@@ -77,8 +77,9 @@ pub struct Flow {
     pub taken: [(Time, Time); MAX_HOLDS],
     /// Per hold: (created, acknowledged) of the first release acknowledged.
     pub released: [(Time, Time); MAX_HOLDS],
-    /// The first step after the root acknowledged: (when, its event type).
-    pub first_step: (Time, u16),
+    /// The first step after the root acknowledged: (when, its event type,
+    /// the event).
+    pub first_step: (Time, u16, EventId),
 }
 
 impl Flow {
@@ -93,7 +94,7 @@ impl Flow {
             failed_ns: NEVER,
             taken: [(NEVER, NEVER); MAX_HOLDS],
             released: [(NEVER, NEVER); MAX_HOLDS],
-            first_step: (NEVER, 0),
+            first_step: (NEVER, 0, 0),
         }
     }
 
@@ -278,7 +279,7 @@ impl FlowBook {
             return;
         }
         if flow.first_step.0 == NEVER {
-            flow.first_step = (at, p.event_type);
+            flow.first_step = (at, p.event_type, event);
         }
         for &(f, role) in &self.roles[p.event_type as usize] {
             if f != flow.def {
@@ -491,7 +492,7 @@ mod tests {
         acked(&mut b, 40, 2);
         let f = b.flows()[0].1.clone();
         assert_eq!(f.outcome(1), Outcome::Rejected);
-        assert_eq!(f.first_step, (40, RESERVED));
+        assert_eq!(f.first_step, (40, RESERVED, 2));
         let fig = b.figures();
         assert_eq!((fig[0].rejected, fig[0].rejected_with_effects), (1, 1));
         assert_eq!(fig[0].acceptance_rate, 0.0);

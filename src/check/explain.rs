@@ -126,6 +126,29 @@ impl Observer for Explainer {
                 None,
                 None,
             )),
+            Observation::ProduceFailed { event, producer } if mine(&event) => Some((
+                format!(
+                    "{t} event {event}: {} gave up on it (retries or delivery_timeout exhausted)",
+                    c.producers[producer as usize]
+                ),
+                Some(event),
+                None,
+                None,
+            )),
+            Observation::Emitted {
+                event,
+                source,
+                consumer,
+                ..
+            } if mine(&event) => Some((
+                format!(
+                    "{t} event {event} emitted by {} processing event {source}",
+                    c.consumer_name(consumer)
+                ),
+                Some(event),
+                None,
+                None,
+            )),
             Observation::Delivered {
                 event,
                 consumer,

@@ -154,13 +154,18 @@ impl Checker for SagaAtomicity {
                 open += 1;
             }
             if let Some((t, message)) = self.judge(ctx, end, root, f) {
+                // The root, and the first step after it (what went on).
+                let mut events = vec![root];
+                if f.first_step.0 != NEVER {
+                    events.push(f.first_step.2);
+                }
                 found.push(ctx.violation(
                     "saga-atomicity",
                     t,
                     None,
                     None,
                     Some(f.key),
-                    vec![root],
+                    events,
                     message,
                 ));
             }
