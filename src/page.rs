@@ -838,6 +838,11 @@ pub fn topology_svg(s: &Scenario) -> String {
             }
         }
         let mut emitted: Vec<&str> = g.emit.iter().map(|x| x.topic.as_str()).collect();
+        emitted.extend(
+            g.saga
+                .iter()
+                .flat_map(|sg| sg.steps.iter().map(|x| x.topic.as_str())),
+        );
         emitted.sort_unstable();
         emitted.dedup();
         for t in emitted {

@@ -242,6 +242,8 @@ pub struct Context {
     pub read_committed: Vec<bool>,
     /// The faults that fired, as the checkers judge what could be lost.
     pub faults: Vec<Fault>,
+    /// Per group: it orchestrates a saga (`[groups.saga]`).
+    pub orchestrators: Vec<bool>,
 }
 
 impl Context {
@@ -267,6 +269,7 @@ impl Context {
                 .map(|g| g.isolation == crate::scenario::Isolation::ReadCommitted)
                 .collect(),
             faults,
+            orchestrators: s.groups.iter().map(|g| g.saga.is_some()).collect(),
         }
     }
 

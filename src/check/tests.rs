@@ -28,6 +28,7 @@ fn ctx(effect: Effect) -> Context {
         readers: vec![vec![0], vec![0]],
         read_committed: vec![false],
         faults: Vec::new(),
+        orchestrators: vec![false],
     }
 }
 

@@ -208,12 +208,23 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     }
     let mut group_emits: Vec<Vec<EmitRt>> = Vec::new();
     let mut dlt_producers = Vec::new();
+    // Per group: its saga's producers, by topic.
+    let mut saga_producers: Vec<BTreeMap<String, u32>> = Vec::new();
     for g in &s.groups {
         let mut rules = Vec::new();
-        let emit_topics = g.emit.iter().map(|e| (Some(e), &e.topic));
-        let dlt = g.dead_letter_topic.iter().map(|t| (None, t));
+        /// What an emitter producer writes for.
+        enum For<'a> {
+            Rule(&'a crate::scenario::Emit),
+            DeadLetters,
+            Saga,
+        }
+        let emit_topics = g.emit.iter().map(|e| (For::Rule(e), &e.topic));
+        let dlt = g.dead_letter_topic.iter().map(|t| (For::DeadLetters, t));
+        let saga_topics = s.saga_topics(g);
+        let saga = saga_topics.iter().map(|t| (For::Saga, t));
         let mut dlt_producer = None;
-        for (e, topic) in emit_topics.chain(dlt) {
+        let mut sagas = BTreeMap::new();
+        for (e, topic) in emit_topics.chain(dlt).chain(saga) {
             let name = format!("{}->{}", g.name, topic);
             let mut rng = rng_stream(seed, &format!("producer/{name}"));
             let t = &topics[topic_id[topic.as_str()] as usize];
@@ -228,7 +239,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 &mut rng,
             );
             let event_type = match e {
-                Some(e) => {
+                For::Rule(e) => {
                     rules.push(EmitRt {
                         on: e.on.as_deref().map(|t| types.id(t) as u16),
                         producer: producers.len() as u32,
@@ -241,8 +252,12 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                     });
                     types.id(&e.event_type) as u16
                 }
-                None => {
+                For::DeadLetters => {
                     dlt_producer = Some(producers.len() as u32);
+                    0
+                }
+                For::Saga => {
+                    sagas.insert(topic.clone(), producers.len() as u32);
                     0
                 }
             };
@@ -270,6 +285,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         }
         group_emits.push(rules);
         dlt_producers.push(dlt_producer);
+        saga_producers.push(sagas);
     }
     for p in &mut parts {
         p.producer_state = vec![Default::default(); producers.len()];
@@ -374,6 +390,30 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             handler_retries: g.handler_retries,
             handler_backoff_ns: g.handler_retry_backoff.ns(),
             dlt_producer: dlt_producers[gi],
+            saga: g.saga.as_ref().map(|sg| {
+                let steps = sg
+                    .steps
+                    .iter()
+                    .map(|st| super::saga::StepRt {
+                        producer: saga_producers[gi][&st.topic],
+                        command: types.id(&st.command) as u16,
+                        success: types.id(&st.success) as u16,
+                        failure: st.failure.as_deref().map(|t| types.id(t) as u16),
+                        compensation: st.compensation.as_deref().map(|t| types.id(t) as u16),
+                    })
+                    .collect();
+                let cancelled = sg
+                    .cancelled
+                    .as_ref()
+                    .map(|c| (saga_producers[gi][&c.topic], types.id(&c.event_type) as u16));
+                Box::new(super::saga::SagaRt::new(
+                    types.id(&sg.starts) as u16,
+                    sg.reply_timeout.ns(),
+                    steps,
+                    g.emit.len() as u32,
+                    cancelled,
+                ))
+            }),
             generation: 0,
             members: Vec::new(),
             rebalancing: false,

@@ -544,6 +544,12 @@ impl World {
     /// Whether the idempotency guard would let `event`'s effect through.
     fn would_apply(&self, g: u32, event: EventId) -> bool {
         let grp = &self.groups[g as usize];
+        if let Some(saga) = &grp.saga {
+            let e = &self.events[event as usize];
+            if saga.fences(event, e.event_type, e.origin) {
+                return false;
+            }
+        }
         match grp.idempotency {
             Idempotency::None => true,
             Idempotency::Dedup => !grp.dedup.contains(event),
@@ -645,6 +651,9 @@ impl World {
                 consumer,
                 rule: i as u32,
             });
+        }
+        if mode == EmitMode::Outbox && self.groups[g].saga.is_some() {
+            self.saga_on(consumer, source);
         }
     }
 

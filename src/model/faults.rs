@@ -550,6 +550,9 @@ impl World {
             | Ev::Tick
             | Ev::FaultStart { .. }
             | Ev::FaultEnd { .. } => return None,
+            // The saga store's timer: its handler waits for a consumer of
+            // the service to be up.
+            Ev::SagaTimeout { .. } => return None,
         })
     }
 

@@ -59,6 +59,8 @@ pub(crate) struct GroupRt {
     pub handler_backoff_ns: Time,
     /// The producer that publishes to the dead-letter topic.
     pub dlt_producer: Option<u32>,
+    /// The saga the group's service orchestrates, with its store.
+    pub saga: Option<Box<super::saga::SagaRt>>,
     // Coordinator state.
     pub generation: u32,
     pub members: Vec<u32>,

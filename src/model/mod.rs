@@ -24,6 +24,7 @@ mod network;
 pub mod partitioner;
 mod producer;
 mod release;
+mod saga;
 mod schema;
 mod txn;
 pub mod variates;
@@ -47,6 +48,12 @@ pub(crate) use producer::{ProducerRt, Request};
 pub(crate) enum Ev {
     /// A producer's arrival process fires: create the next event.
     Arrival { producer: u32 },
+    /// A saga's step got no reply within the orchestrator's timeout.
+    SagaTimeout {
+        group: u32,
+        origin: EventId,
+        step: u32,
+    },
     /// A producer's linger time for a partition's batch ran out.
     Linger { producer: u32, part: u32 },
     /// A producer checks its in-flight requests for `request_timeout`.
@@ -463,6 +470,11 @@ impl World {
         }
         match ev {
             Ev::Arrival { producer } => self.on_arrival(producer),
+            Ev::SagaTimeout {
+                group,
+                origin,
+                step,
+            } => self.on_saga_timeout(group, origin, step),
             Ev::Linger { producer, part } => self.on_linger(producer, part),
             Ev::TimeoutCheck { producer } => self.on_timeout_check(producer),
             Ev::Retry { req } => self.on_retry(req),

@@ -384,6 +384,9 @@ impl Scenario {
             if let Some(t) = &g.dead_letter_topic {
                 names.push(format!("{}->{}", g.name, t));
             }
+            for t in self.saga_topics(g) {
+                names.push(format!("{}->{}", g.name, t));
+            }
         }
         names
     }
@@ -701,6 +704,7 @@ impl Scenario {
                     .filter_map(|e| e.failure.as_ref().map(|f| f.event_type.clone())),
             );
         }
+        v.extend(self.saga_event_types());
         v.sort();
         v.dedup();
         v

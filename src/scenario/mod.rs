@@ -11,6 +11,7 @@ pub mod faults;
 pub mod flows;
 pub(crate) mod footprint;
 pub mod names;
+pub mod saga;
 pub mod schema;
 mod suggest;
 pub mod units;
@@ -20,6 +21,7 @@ pub use faults::{
     Fault, FaultKind, Faults, NODE_CLASSES, NodeRef, RandomFault, RandomFaults, Target,
 };
 pub use flows::{FlowSpec, HoldSpec};
+pub use saga::{SagaEvent, SagaSpec, SagaStep};
 pub use schema::{Compatibility, GroupSchema, ProducerSchema};
 pub use units::{Dist, DistSpec, Duration};
 
@@ -904,6 +906,9 @@ pub struct Group {
     /// upgraded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<GroupSchema>,
+    /// The group's service orchestrates a saga.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saga: Option<SagaSpec>,
 }
 
 /// A consumer's `isolation.level`.
@@ -1393,6 +1398,7 @@ impl Scenario {
         self.fault_problems(&mut push);
         self.flow_problems(&mut push);
         self.schema_problems(&mut push);
+        self.saga_problems(&mut push);
         for (field, names) in [
             ("run", self.checks.run.clone().unwrap_or_default()),
             ("skip", self.checks.skip.clone()),

@@ -10,6 +10,7 @@ mod faults;
 mod flows;
 mod fuzz;
 mod kafka_semantics;
+mod orchestration;
 mod outcomes;
 mod properties;
 mod queueing;

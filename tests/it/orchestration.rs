@@ -1,0 +1,342 @@
+//! Saga orchestration (`[groups.saga]`): the orchestrator sends each
+//! step's command, moves on with its reply, compensates the steps done in
+//! reverse when one fails or times out, keeps its state through its own
+//! crashes, and skips replies it has moved past.
+
+use crate::common::*;
+use eventsim::check::CheckStatus;
+
+const SCENARIO: &str = "scenarios/orchestration.toml";
+
+fn edited(edits: &[(&str, &str)], extra: &str) -> eventsim::scenario::Scenario {
+    let mut t = std::fs::read_to_string(repo(SCENARIO)).unwrap();
+    for (from, to) in edits {
+        assert!(t.contains(from), "{from}");
+        t = t.replacen(from, to, 1);
+    }
+    t.push_str(extra);
+    scenario(&t)
+}
+
+fn status(c: &eventsim::Checked, name: &str) -> CheckStatus {
+    c.checks.iter().find(|r| r.name == name).unwrap().status
+}
+
+fn flows(c: &eventsim::Checked) -> eventsim::flows::FlowFigures {
+    c.result.metrics.flows().remove(0)
+}
+
+/// Events of each type, by name.
+fn produced(
+    c: &eventsim::Checked,
+    seed: u64,
+    s: &eventsim::scenario::Scenario,
+) -> Vec<(String, u64)> {
+    use eventsim::history::{Observation, Observer, Shared};
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+    #[derive(Default)]
+    struct Types(BTreeMap<u16, u64>);
+    impl Observer for Types {
+        fn observe(&mut self, _at: u64, o: &Observation) {
+            if let Observation::Produced { event_type, .. } = *o {
+                *self.0.entry(event_type).or_default() += 1;
+            }
+        }
+    }
+    let seen = Rc::new(RefCell::new(Types::default()));
+    let mut w = eventsim::World::new(s, seed);
+    w.add_observer(Box::new(Shared(seen.clone())));
+    w.run();
+    let names = &c.result.catalog.event_types;
+    let counts = seen.borrow().0.clone();
+    counts
+        .into_iter()
+        .map(|(t, n)| (names[t as usize].clone(), n))
+        .collect()
+}
+
+fn count(v: &[(String, u64)], name: &str) -> u64 {
+    v.iter().find(|(n, _)| n == name).map_or(0, |x| x.1)
+}
+
+#[test]
+fn every_order_completes_or_is_compensated_in_reverse_by_the_orchestrator() {
+    let s = load(SCENARIO);
+    for seed in 0..5 {
+        let c = run_passing(&s, seed);
+        let f = flows(&c);
+        assert_eq!(f.completed + f.compensated, f.started, "seed {seed}");
+        assert_eq!((f.failed, f.inconsistent, f.open), (0, 0, 0));
+        let n = produced(&c, seed, &s);
+        let (declined, out) = (count(&n, "PaymentDeclined"), count(&n, "OutOfStock"));
+        assert_eq!(f.compensated, declined + out, "seed {seed}");
+        // A decline compensates nothing (the step failed); out of stock
+        // refunds the payment; nothing else is released.
+        assert_eq!(count(&n, "RefundPayment"), out);
+        assert_eq!(count(&n, "ReleaseStock"), 0);
+        // One command per step reached, none twice.
+        assert_eq!(count(&n, "ChargePayment"), f.started);
+        assert_eq!(count(&n, "ReserveStock"), f.started - declined);
+        assert_eq!(count(&n, "ShipOrder"), f.completed);
+    }
+}
+
+/// Both of the orchestrator's consumers crash for 5 s: the replies wait in
+/// the log, and after the restart every saga goes on from the step its
+/// store holds.
+#[test]
+fn an_orchestrator_that_crashes_mid_saga_resumes_it_after_restart() {
+    let s = edited(
+        &[],
+        "\n[[faults]]\nkind = \"crash\"\ntarget = \"order-saga/0\"\nat = \"12s\"\nrestart_after = \"5s\"\n",
+    );
+    let c = run_passing(&s, 1);
+    let f = flows(&c);
+    assert_eq!(f.open, 0);
+    assert_eq!(f.completed + f.compensated, f.started);
+    // Sagas in flight at the crash waited for the restart.
+    assert!(f.completion_ns.max > 4_000_000_000, "{:?}", f.completion_ns);
+}
+
+/// Payment commits offsets on a timer and crashes: it charges some orders
+/// twice and replies twice. The orchestrator skips the replies it has
+/// moved past, so inventory and shipping get each command once; only the
+/// non-idempotent payment service double-charges.
+#[test]
+fn duplicate_replies_are_fenced_by_the_saga_store() {
+    let s = edited(
+        &[(
+            "processing = { dist = \"exponential\", mean = \"2ms\" }\ncommit = \"after-process\"\nidempotency = \"dedup\"",
+            "processing = { dist = \"exponential\", mean = \"2ms\" }\nclient = \"librdkafka\"\ncommit = \"auto\"",
+        )],
+        "\n[[faults]]\nkind = \"crash\"\ntarget = \"payment/0\"\nat = \"10s\"\nrestart_after = \"2s\"\n",
+    );
+    let c = eventsim::run_checked(&s, 1, Vec::new());
+    assert!(c.result.metrics.counts.duplicates_applied > 50);
+    let groups: std::collections::BTreeSet<&str> = c
+        .violations
+        .iter()
+        .filter_map(|v| v.group.as_deref())
+        .collect();
+    assert_eq!(groups.into_iter().collect::<Vec<_>>(), ["payment"]);
+    let f = flows(&c);
+    assert_eq!((f.failed, f.inconsistent, f.open), (0, 0, 0));
+    let n = produced(&c, 1, &s);
+    // One command per saga step: duplicate replies sent nothing twice.
+    assert_eq!(count(&n, "ChargePayment"), f.started);
+    assert_eq!(count(&n, "ShipOrder"), f.completed);
+}
+
+/// A compensation that fails half the time (the refund is refused) leaves
+/// payments taken for orders that failed: both flow checkers fire. The
+/// shipped design, whose refunds succeed, passes them.
+#[test]
+fn a_failing_compensation_leaves_the_payment_held() {
+    let s = edited(
+        &[(
+            "event_type = \"PaymentRefunded\"",
+            "event_type = \"PaymentRefunded\"\nfailure = { probability = 0.5, event_type = \"RefundFailed\" }",
+        )],
+        "",
+    );
+    let c = eventsim::run_checked(&s, 1, Vec::new());
+    let f = flows(&c);
+    assert!(f.failed > 20, "{f:?}");
+    assert_eq!(status(&c, "held-resources"), CheckStatus::Fail);
+    assert_eq!(status(&c, "saga-atomicity"), CheckStatus::Fail);
+    let m = &c
+        .violations
+        .iter()
+        .find(|v| v.invariant == "held-resources")
+        .unwrap()
+        .message;
+    assert!(
+        m.contains("still holds payment (taken by PaymentCharged"),
+        "{m}"
+    );
+}
+
+/// A reply timeout shorter than a participant's stall: the orchestrator
+/// compensates orders whose steps then complete anyway (shipped after the
+/// payment was refunded), the classic hazard of timeouts in a saga.
+#[test]
+fn a_reply_timeout_shorter_than_a_stall_compensates_orders_that_then_complete() {
+    let s = edited(
+        &[("reply_timeout = \"10s\"", "reply_timeout = \"1s\"")],
+        "\n[[faults]]\nkind = \"pause\"\ntarget = \"payment/0\"\nat = \"8s\"\nduration = \"3s\"\n",
+    );
+    let c = eventsim::run_checked(&s, 1, Vec::new());
+    let f = flows(&c);
+    assert!(f.inconsistent > 0 || f.open > 0, "{f:?}");
+    assert_eq!(status(&c, "saga-atomicity"), CheckStatus::Fail);
+    // With a timeout above the stall, nothing of the kind.
+    let ok = edited(
+        &[],
+        "\n[[faults]]\nkind = \"pause\"\ntarget = \"payment/0\"\nat = \"8s\"\nduration = \"3s\"\n",
+    );
+    let c = run_passing(&ok, 1);
+    assert_eq!((flows(&c).inconsistent, flows(&c).open), (0, 0));
+}
+
+#[test]
+fn orchestration_runs_give_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    for n in ["a", "b"] {
+        let o = eventsim(&[
+            "run",
+            SCENARIO,
+            "--out",
+            tmp.path().join(n).to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    for f in ["summary.json", "timeseries.csv", "index.html"] {
+        assert_eq!(
+            std::fs::read(tmp.path().join("a").join(f)).unwrap(),
+            std::fs::read(tmp.path().join("b").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_saga_is_refused_at_its_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo(SCENARIO)).unwrap();
+    for (from, to, field, needle) in [
+        (
+            "topic = \"payment-commands\"\ncommand",
+            "topic = \"payment-comands\"\ncommand",
+            "groups[0].saga.steps[0].topic",
+            "unknown topic",
+        ),
+        (
+            "success = \"PaymentCharged\"",
+            "success = \"PaymentCharge\"",
+            "groups[0].saga.steps[0].success",
+            "did you mean `PaymentCharged`",
+        ),
+        (
+            "starts = \"OrderPlaced\"\nreply_timeout",
+            "starts = \"PaymentCharged\"\nreply_timeout",
+            "groups[0].saga.starts",
+            "not made by a producer",
+        ),
+        (
+            "commit = \"atomic-with-effect\"\n\n[groups.saga]",
+            "commit = \"in-transaction\"\n\n[groups.saga]",
+            "groups[0].commit",
+            "own store",
+        ),
+        (
+            "reply_timeout = \"10s\"",
+            "reply_timeout = \"0s\"",
+            "groups[0].saga.reply_timeout",
+            "greater than zero",
+        ),
+        (
+            "cancelled = { topic = \"order-outcomes\"",
+            "cancelled = { topic = \"order-outcome\"",
+            "groups[0].saga.cancelled.topic",
+            "unknown topic",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let path = tmp.path().join("bad.toml");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        let o = eventsim(&["check", path.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(field) && err.contains(needle),
+            "{field}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// Under random crashes, pauses, partitions and duplicate deliveries of
+/// every node, with a reply timeout above the longest stall: no saga is
+/// left failed, open or inconsistent, nothing stays held, no command goes
+/// out twice; the only atomicity violations are orders the front door
+/// reported failed (its producer gave up, or crashed) that the saga
+/// carried out anyway.
+#[test]
+fn under_random_faults_the_orchestrated_saga_only_breaks_at_the_front_door() {
+    let chaos = "
+[faults.random]
+start = \"2s\"
+stop = \"25s\"
+max_down_brokers = 1
+max_down_consumers = 1
+
+[[faults.random.kinds]]
+kind = \"crash\"
+targets = [\"brokers\", \"consumers\", \"producers\"]
+rate = 3.0
+restart_after = { dist = \"uniform\", min = \"500ms\", max = \"4s\" }
+
+[[faults.random.kinds]]
+kind = \"pause\"
+targets = [\"brokers\", \"consumers\", \"producers\"]
+rate = 3.0
+duration = { dist = \"uniform\", min = \"100ms\", max = \"3s\" }
+
+[[faults.random.kinds]]
+kind = \"partition\"
+targets = [\"brokers\", \"consumers\", \"producers\"]
+rate = 3.0
+duration = { dist = \"uniform\", min = \"100ms\", max = \"3s\" }
+
+[[faults.random.kinds]]
+kind = \"duplicate\"
+targets = [\"brokers\", \"consumers\", \"producers\"]
+rate = 2.0
+probability = 0.3
+duration = \"3s\"
+";
+    let s = edited(
+        &[
+            (
+                "[[faults]]\nkind = \"crash\"\ntarget = \"order-saga/1\"\nat = \"12s\"\nrestart_after = \"5s\"\n",
+                chaos,
+            ),
+            ("reply_timeout = \"10s\"", "reply_timeout = \"60s\""),
+            ("within = \"20s\"", "within = \"100s\""),
+            ("drain = \"30s\"", "drain = \"120s\""),
+        ],
+        "",
+    );
+    let mut front_door = 0;
+    for seed in 0..60 {
+        let c = eventsim::run_checked(&s, seed, Vec::new());
+        let f = flows(&c);
+        assert_eq!(
+            status(&c, "held-resources"),
+            CheckStatus::Pass,
+            "seed {seed}"
+        );
+        assert_eq!((f.failed, f.inconsistent, f.open), (0, 0, 0), "seed {seed}");
+        let atomicity = c
+            .checks
+            .iter()
+            .find(|r| r.name == "saga-atomicity")
+            .unwrap();
+        assert_eq!(atomicity.violations, f.rejected_with_effects, "seed {seed}");
+        // The orchestrator sent no command twice: no group applied two
+        // commands of one causal identity.
+        for group in ["inventory", "shipping"] {
+            assert!(
+                !c.violations
+                    .iter()
+                    .any(|v| v.invariant == "exactly-once-effect"
+                        && v.group.as_deref() == Some(group)),
+                "seed {seed}: {group}"
+            );
+        }
+        front_door += f.rejected_with_effects;
+    }
+    assert!(front_door > 0);
+}
