@@ -633,28 +633,41 @@ impl World {
                 }
                 _ => rule.event_type,
             };
-            let id = self.create_event(
-                producer,
-                NewRecord {
-                    key: e.key,
-                    part_in_topic: part,
-                    size: u64::from(e.size),
-                    event_type,
-                    origin: Some((e.origin, e.origin_created_ns)),
-                    value: None,
-                },
-            );
-            self.observe(Observation::Emitted {
-                event: id,
-                source,
-                group: g as u32,
-                consumer,
-                rule: i as u32,
-            });
+            let record = NewRecord {
+                key: e.key,
+                part_in_topic: part,
+                size: u64::from(e.size),
+                event_type,
+                origin: Some((e.origin, e.origin_created_ns)),
+                value: None,
+            };
+            self.emit_record(consumer, source, producer, record, i as u32);
         }
         if mode == EmitMode::Outbox && self.groups[g].saga.is_some() {
             self.saga_on(consumer, source);
         }
+    }
+
+    /// Create `record` from `producer` as the group's service's emission
+    /// while processing `source`, by its emit rule number `rule` (its
+    /// causal identity with `source` and the group).
+    pub(crate) fn emit_record(
+        &mut self,
+        consumer: u32,
+        source: EventId,
+        producer: u32,
+        record: NewRecord,
+        rule: u32,
+    ) {
+        let group = self.consumers[consumer as usize].group;
+        let id = self.create_event(producer, record);
+        self.observe(Observation::Emitted {
+            event: id,
+            source,
+            group,
+            consumer,
+            rule,
+        });
     }
 
     /// Start a (re)joining consumer's auto-commit clock.

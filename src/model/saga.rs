@@ -11,7 +11,7 @@
 
 use super::producer::NewRecord;
 use super::{Ev, NodeState, World};
-use crate::history::{EventId, KeyId, Observation};
+use crate::history::{EventId, KeyId};
 use crate::kernel::Time;
 
 type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
@@ -177,24 +177,15 @@ impl World {
         let part = prod
             .chooser
             .choose(st.key, u64::from(st.size), &mut prod.rng);
-        let id = self.create_event(
-            producer,
-            NewRecord {
-                key: st.key,
-                part_in_topic: part,
-                size: u64::from(st.size),
-                event_type,
-                origin: Some((origin, st.origin_created_ns)),
-                value: None,
-            },
-        );
-        self.observe(Observation::Emitted {
-            event: id,
-            source,
-            group: g as u32,
-            consumer,
-            rule,
-        });
+        let record = NewRecord {
+            key: st.key,
+            part_in_topic: part,
+            size: u64::from(st.size),
+            event_type,
+            origin: Some((origin, st.origin_created_ns)),
+            value: None,
+        };
+        self.emit_record(consumer, source, producer, record, rule);
     }
 
     /// Send step `k`'s command (or its compensation, if it has one), and

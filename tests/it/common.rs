@@ -184,3 +184,58 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 pub use eventsim::check::{CheckStatus, Verdict};
+
+/// `text` with the first `from` replaced by `to`, checked by `eventsim
+/// check`: refused with exit status 2, an error at a line of the file
+/// that names `field` and says `needle`, and no panic.
+pub fn assert_refused(text: &str, from: &str, to: &str, field: &str, needle: &str) {
+    assert!(text.contains(from), "{from}");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bad.toml");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    let o = eventsim(&["check", path.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(field) && err.contains(needle),
+        "{field}: {err}"
+    );
+    assert!(err.contains("bad.toml:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Random crashes, pauses and partitions of every node, and duplicate
+/// deliveries on every link, from 2 s to 25 s (a `[faults.random]`
+/// section to append to a scenario without faults).
+pub const RANDOM_CHAOS: &str = "
+[faults.random]
+start = \"2s\"
+stop = \"25s\"
+max_down_brokers = 1
+max_down_consumers = 1
+
+[[faults.random.kinds]]
+kind = \"crash\"
+targets = [\"brokers\", \"consumers\", \"producers\"]
+rate = 3.0
+restart_after = { dist = \"uniform\", min = \"500ms\", max = \"4s\" }
+
+[[faults.random.kinds]]
+kind = \"pause\"
+targets = [\"brokers\", \"consumers\", \"producers\"]
+rate = 3.0
+duration = { dist = \"uniform\", min = \"100ms\", max = \"3s\" }
+
+[[faults.random.kinds]]
+kind = \"partition\"
+targets = [\"brokers\", \"consumers\", \"producers\"]
+rate = 3.0
+duration = { dist = \"uniform\", min = \"100ms\", max = \"3s\" }
+
+[[faults.random.kinds]]
+kind = \"duplicate\"
+targets = [\"brokers\", \"consumers\", \"producers\"]
+rate = 2.0
+probability = 0.3
+duration = \"3s\"
+";

@@ -251,7 +251,6 @@ fn flows_run_twice_give_the_same_bytes_and_read_back_the_same_from_history() {
 
 #[test]
 fn a_flow_naming_what_nothing_makes_is_refused_at_its_field() {
-    let tmp = tempfile::tempdir().unwrap();
     for (from, to, field, needle) in [
         (
             "completes = [\"Shipped\"]",
@@ -296,19 +295,7 @@ fn a_flow_naming_what_nothing_makes_is_refused_at_its_field() {
             "limit",
         ),
     ] {
-        let t = text();
-        assert!(t.contains(from), "{from}");
-        let path = tmp.path().join("bad.toml");
-        std::fs::write(&path, t.replacen(from, to, 1)).unwrap();
-        let o = eventsim(&["check", path.to_str().unwrap()]);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert!(
-            err.contains(field) && err.contains(needle),
-            "{field}: {err}"
-        );
-        assert!(err.contains("bad.toml:"), "{err}");
-        assert!(!err.contains("panicked"), "{err}");
+        assert_refused(&text(), from, to, field, needle);
     }
 }
 
@@ -321,38 +308,7 @@ fn a_flow_naming_what_nothing_makes_is_refused_at_its_field() {
 /// after a broker appended the order, which Kafka does not rule out).
 #[test]
 fn under_random_faults_a_safe_choreography_only_breaks_at_the_front_door() {
-    let chaos = "
-[faults.random]
-start = \"2s\"
-stop = \"25s\"
-max_down_brokers = 1
-max_down_consumers = 1
-
-[[faults.random.kinds]]
-kind = \"crash\"
-targets = [\"brokers\", \"consumers\", \"producers\"]
-rate = 3.0
-restart_after = { dist = \"uniform\", min = \"500ms\", max = \"4s\" }
-
-[[faults.random.kinds]]
-kind = \"pause\"
-targets = [\"brokers\", \"consumers\", \"producers\"]
-rate = 3.0
-duration = { dist = \"uniform\", min = \"100ms\", max = \"3s\" }
-
-[[faults.random.kinds]]
-kind = \"partition\"
-targets = [\"brokers\", \"consumers\", \"producers\"]
-rate = 3.0
-duration = { dist = \"uniform\", min = \"100ms\", max = \"3s\" }
-
-[[faults.random.kinds]]
-kind = \"duplicate\"
-targets = [\"brokers\", \"consumers\", \"producers\"]
-rate = 2.0
-probability = 0.3
-duration = \"3s\"
-";
+    let chaos = RANDOM_CHAOS;
     let s = edited(
         &[
             (
