@@ -153,23 +153,7 @@ fn a_rolling_upgrade_writes_fewer_new_versions_before_the_consumers_are_ready() 
 
 #[test]
 fn schema_evolution_runs_give_the_same_bytes() {
-    let tmp = tempfile::tempdir().unwrap();
-    for n in ["a", "b"] {
-        let o = eventsim(&[
-            "run",
-            SCENARIO,
-            "--out",
-            tmp.path().join(n).to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    }
-    for f in ["summary.json", "timeseries.csv", "index.html"] {
-        assert_eq!(
-            std::fs::read(tmp.path().join("a").join(f)).unwrap(),
-            std::fs::read(tmp.path().join("b").join(f)).unwrap(),
-            "{f}"
-        );
-    }
+    assert_runs_repeat(SCENARIO);
 }
 
 #[test]
