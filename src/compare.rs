@@ -271,7 +271,8 @@ pub struct RunFigures {
 /// A run's figures beyond the fixed metrics, named by what the scenario
 /// declares, so a comparison without them keeps its columns: per flow
 /// (`flow.NAME.acceptance_rate`, `completion_p50_ns`, `completion_p99_ns`,
-/// `compensated`, `failed`, `open`, `rejected_with_effects`), per group
+/// `compensated`, `failed`, `open`, `rejected_with_effects`, `duplicated`,
+/// `settle_p99_ns`), per group
 /// that joins later (`catch_up.GROUP_ns`), and `dead_lettered` when a
 /// group has a dead-letter topic.
 pub fn extra_figures(s: &Scenario, c: &crate::Checked) -> BTreeMap<String, f64> {
@@ -287,6 +288,8 @@ pub fn extra_figures(s: &Scenario, c: &crate::Checked) -> BTreeMap<String, f64> 
             ("failed", f.failed as f64),
             ("open", f.open as f64),
             ("rejected_with_effects", f.rejected_with_effects as f64),
+            ("duplicated", f.duplicated as f64),
+            ("settle_p99_ns", f.settle_ns.p99 as f64),
         ] {
             out.insert(name(k), v);
         }

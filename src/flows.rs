@@ -11,8 +11,14 @@
 //! [`FlowBook`] keeps, per flow, when each kind of step first happened; the
 //! `saga-atomicity` and `held-resources` checkers and the flow figures of
 //! the report read it.
+//!
+//! A flow can also run through synchronous calls (`[[services]]`): its
+//! root is a request from outside to a front door, accepted when the front
+//! door answers (success or a business failure) and rejected when the
+//! client gets an error or gives up waiting; a step happens when a service
+//! records an effect in its store.
 
-use crate::history::{EventId, KeyId, Observation};
+use crate::history::{EventId, KeyId, OUTSIDE, Observation};
 use crate::kernel::Time;
 use crate::metrics::{LatencyStats, LatencyStream};
 use serde::Serialize;
@@ -80,6 +86,8 @@ pub struct Flow {
     /// The first step after the root acknowledged: (when, its event type,
     /// the event).
     pub first_step: (Time, u16, EventId),
+    /// A resource was taken more than once (charged twice, reserved twice).
+    pub duplicated: bool,
 }
 
 impl Flow {
@@ -95,6 +103,7 @@ impl Flow {
             taken: [(NEVER, NEVER); MAX_HOLDS],
             released: [(NEVER, NEVER); MAX_HOLDS],
             first_step: (NEVER, 0, 0),
+            duplicated: false,
         }
     }
 
@@ -249,6 +258,48 @@ impl FlowBook {
                     },
                 );
             }
+            Observation::Requested {
+                event,
+                key,
+                event_type,
+                ..
+            } => {
+                if let Some(&(f, _)) = self
+                    .roles
+                    .get(event_type as usize)
+                    .and_then(|r| r.iter().find(|r| r.1 == Role::Start))
+                {
+                    self.flows.insert(event, Flow::new(f, key, at));
+                }
+            }
+            Observation::Acted {
+                event,
+                origin,
+                event_type,
+                ..
+            } if self.flows.contains_key(&origin) => {
+                let p = Pending {
+                    origin,
+                    event_type,
+                    created_ns: at,
+                };
+                self.step(at, event, p);
+            }
+            Observation::CallEnded {
+                caller: OUTSIDE,
+                origin,
+                outcome,
+                compensation: false,
+                ..
+            } => {
+                if let Some(flow) = self.flows.get_mut(&origin) {
+                    if outcome.answered() {
+                        flow.accepted_ns = flow.accepted_ns.min(at);
+                    } else if flow.accepted_ns == NEVER {
+                        flow.rejected_ns = flow.rejected_ns.min(at);
+                    }
+                }
+            }
             Observation::Acked { event, .. } => {
                 if !self.pending.is_empty()
                     && let Some(p) = self.pending.remove(&event)
@@ -294,7 +345,10 @@ impl FlowBook {
                 Role::Start => {}
                 Role::Complete => flow.completed_ns = flow.completed_ns.min(at),
                 Role::Fail => flow.failed_ns = flow.failed_ns.min(at),
-                Role::Take(h) => first(&mut flow.taken[h as usize]),
+                Role::Take(h) => {
+                    flow.duplicated |= flow.taken[h as usize].1 != NEVER;
+                    first(&mut flow.taken[h as usize]);
+                }
                 Role::Release(h) => first(&mut flow.released[h as usize]),
             }
         }
@@ -309,24 +363,28 @@ impl FlowBook {
 
     /// Each flow definition's figures at the end of a run.
     pub fn figures(&self) -> Vec<FlowFigures> {
-        let mut out: Vec<(FlowFigures, LatencyStream, LatencyStream)> = self
+        let mut out: Vec<(FlowFigures, [LatencyStream; 3])> = self
             .defs
             .iter()
             .map(|d| {
-                (
-                    FlowFigures {
-                        name: d.name.clone(),
-                        ..FlowFigures::default()
-                    },
-                    LatencyStream::default(),
-                    LatencyStream::default(),
-                )
+                let f = FlowFigures {
+                    name: d.name.clone(),
+                    ..FlowFigures::default()
+                };
+                (f, Default::default())
             })
             .collect();
         for (_, flow) in self.flows() {
             let holds = self.defs[flow.def as usize].holds.len();
-            let (f, completion, compensation) = &mut out[flow.def as usize];
+            let (f, [completion, compensation, settle]) = &mut out[flow.def as usize];
             f.started += 1;
+            f.duplicated += u64::from(flow.duplicated);
+            if flow.accepted_ns != NEVER {
+                let end = flow.ended_ns(holds);
+                if end != NEVER {
+                    settle.record(end - flow.created_ns);
+                }
+            }
             match flow.outcome(holds) {
                 Outcome::Rejected => f.rejected += 1,
                 Outcome::Completed => {
@@ -346,7 +404,7 @@ impl FlowBook {
             }
         }
         out.into_iter()
-            .map(|(mut f, completion, compensation)| {
+            .map(|(mut f, [completion, compensation, settle])| {
                 let accepted = f.started - f.rejected;
                 f.acceptance_rate = if f.started == 0 {
                     0.0
@@ -355,6 +413,7 @@ impl FlowBook {
                 };
                 f.completion_ns = completion.stats();
                 f.compensation_ns = compensation.stats();
+                f.settle_ns = settle.stats();
                 f
             })
             .collect()
@@ -384,11 +443,19 @@ pub struct FlowFigures {
     pub open: u64,
     /// Rejected flows that went on anyway (a step after the root happened).
     pub rejected_with_effects: u64,
+    /// Flows that took a resource more than once (a payment charged
+    /// twice, stock reserved twice).
+    #[serde(default)]
+    pub duplicated: u64,
     /// Root created -> completion acknowledged, over completed flows.
     pub completion_ns: LatencyStats,
     /// Root created -> last compensating step acknowledged, over
     /// compensated flows.
     pub compensation_ns: LatencyStats,
+    /// Root created -> the flow's end (completed or compensated), over the
+    /// accepted flows that ended: how long each stayed half done.
+    #[serde(default)]
+    pub settle_ns: LatencyStats,
 }
 
 #[cfg(test)]

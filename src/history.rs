@@ -49,6 +49,8 @@ pub struct Catalog {
     pub group_start_ns: Vec<Time>,
     /// The business flows the scenario follows (`[[flows]]`).
     pub flows: Vec<crate::flows::FlowDef>,
+    /// Service names (`[[services]]`).
+    pub services: Vec<String>,
 }
 
 impl Catalog {
@@ -212,10 +214,16 @@ pub enum Kind {
     HandlerFailed,
     /// [`Observation::GaveUp`].
     GaveUp,
+    /// [`Observation::Requested`].
+    Requested,
+    /// [`Observation::Acted`].
+    Acted,
+    /// [`Observation::CallEnded`].
+    CallEnded,
 }
 
 /// How many kinds of observation there are.
-pub const KINDS: usize = Kind::GaveUp as usize + 1;
+pub const KINDS: usize = Kind::CallEnded as usize + 1;
 
 impl Observation {
     /// The observation's kind.
@@ -252,6 +260,9 @@ impl Observation {
             Observation::FaultEnded { .. } => Kind::FaultEnded,
             Observation::HandlerFailed { .. } => Kind::HandlerFailed,
             Observation::GaveUp { .. } => Kind::GaveUp,
+            Observation::Requested { .. } => Kind::Requested,
+            Observation::Acted { .. } => Kind::Acted,
+            Observation::CallEnded { .. } => Kind::CallEnded,
         }
     }
 }
@@ -606,6 +617,90 @@ pub enum Observation {
         /// The amount a `sum` effect adds, the value `last-write` keeps ([`TOMBSTONE`] for a tombstone).
         value: u32,
     },
+    /// A request from outside reached a front-door service: the root
+    /// event of a flow (its creation time is the observation time).
+    Requested {
+        /// The event the request is.
+        event: EventId,
+        /// The front door (index in [`Catalog::services`]).
+        service: u32,
+        /// The request's key (id in [`Catalog::keys`]).
+        key: KeyId,
+        /// The event's type (index in [`Catalog::event_types`]).
+        event_type: u16,
+    },
+    /// A service recorded an effect in its own store while handling a
+    /// request of the flow `origin`: its success, its business failure,
+    /// or the compensation a caller asked for.
+    Acted {
+        /// The effect, as an event.
+        event: EventId,
+        /// The service (index in [`Catalog::services`]).
+        service: u32,
+        /// The root event of the flow.
+        origin: EventId,
+        /// The flow's key (id in [`Catalog::keys`]).
+        key: KeyId,
+        /// The effect's type (index in [`Catalog::event_types`]).
+        event_type: u16,
+    },
+    /// One attempt of a synchronous call ended, as its caller saw it.
+    CallEnded {
+        /// The service called (index in [`Catalog::services`]).
+        service: u32,
+        /// The calling service, or [`OUTSIDE`] for a client outside the
+        /// system calling a front door.
+        caller: u32,
+        /// The root event of the flow the call is for.
+        origin: EventId,
+        /// The attempt, from 1.
+        attempt: u32,
+        /// How it ended.
+        outcome: CallOutcome,
+        /// A compensation (an undo) rather than the request itself.
+        compensation: bool,
+        /// From sending the attempt to its outcome.
+        latency_ns: Time,
+    },
+}
+
+/// The caller of a front door's requests: a client outside the system.
+pub const OUTSIDE: u32 = u32::MAX;
+
+/// How one attempt of a synchronous call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallOutcome {
+    /// The callee succeeded.
+    Ok,
+    /// The callee answered with a business failure (declined, out of stock).
+    Failed,
+    /// The callee answered with an error: it refused the connection (down),
+    /// its queue was full, or a call of its own failed.
+    Error,
+    /// No answer within the caller's timeout.
+    Timeout,
+    /// The caller's circuit breaker was open: the call was not made.
+    BreakerOpen,
+}
+
+impl CallOutcome {
+    /// The outcome's name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::Failed => "failed",
+            CallOutcome::Error => "error",
+            CallOutcome::Timeout => "timeout",
+            CallOutcome::BreakerOpen => "breaker-open",
+        }
+    }
+
+    /// An answer the caller can act on: the callee decided (success or
+    /// business failure).
+    pub fn answered(self) -> bool {
+        matches!(self, CallOutcome::Ok | CallOutcome::Failed)
+    }
 }
 
 /// Checks, observation by observation, that a history read from a file
@@ -680,7 +775,50 @@ impl<'a> Validator<'a> {
                 Err(format!("event {e} is mentioned before it was produced"))
             }
         };
+        let service = |id| within("service", id, c.services.len());
         match *o {
+            Requested {
+                event: e,
+                service: s,
+                key: k,
+                event_type,
+            }
+            | Acted {
+                event: e,
+                service: s,
+                key: k,
+                event_type,
+                ..
+            } => {
+                if e != next {
+                    return Err(format!(
+                        "event {e} is created out of order (the next event is {next})"
+                    ));
+                }
+                service(s)?;
+                key(k)?;
+                within("event type", event_type as u32, c.event_types.len())?;
+                if let Acted { origin, .. } = *o
+                    && origin >= e
+                {
+                    return Err(format!(
+                        "event {e}'s origin {origin} does not come before it"
+                    ));
+                }
+                self.next_event += 1;
+            }
+            CallEnded {
+                service: s,
+                caller,
+                origin,
+                ..
+            } => {
+                service(s)?;
+                if caller != OUTSIDE {
+                    service(caller)?;
+                }
+                event(origin)?;
+            }
             Produced {
                 event: e,
                 producer: p,

@@ -3,7 +3,7 @@
 //! bit per event per group for duplicate detection), never with the number
 //! of observations.
 
-use crate::history::{Catalog, EventId, Observation, Observer};
+use crate::history::{CallOutcome, Catalog, EventId, Observation, Observer};
 use crate::kernel::Time;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -282,6 +282,8 @@ pub struct Metrics {
     applied: Vec<EventBits>,
     /// The business flows (`None` when the scenario declares none).
     flows: Option<Box<crate::flows::FlowBook>>,
+    /// Per service: its figures and the latency of its answered attempts.
+    services: Vec<(ServiceFigures, LatencyStream)>,
     /// Per partition: its high watermark.
     high_watermark: Vec<u64>,
     /// Per group: how long it took to read the backlog it started with.
@@ -311,6 +313,33 @@ struct CatchUp {
     delivered: u64,
     /// When it caught up.
     caught_up_ns: Option<Time>,
+}
+
+/// One service's figures in `summary.json` (`services`): the attempts to
+/// call it as its callers saw them end.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ServiceFigures {
+    /// The service's name.
+    pub name: String,
+    /// Requests from outside (a front door's).
+    pub requests: u64,
+    /// Attempts it answered with success.
+    pub ok: u64,
+    /// Attempts it answered with a business failure.
+    pub failed: u64,
+    /// Attempts it answered with an error (down, queue full, a call of its
+    /// own failed).
+    pub errors: u64,
+    /// Attempts its callers stopped waiting for.
+    pub timeouts: u64,
+    /// Calls its callers' circuit breakers did not make.
+    pub breaker_open: u64,
+    /// Attempts that asked it to undo a request (compensations).
+    pub compensations: u64,
+    /// Effects it recorded (successes, business failures, compensations).
+    pub effects: u64,
+    /// Send -> answer of the attempts it answered (ok or failed).
+    pub latency_ns: LatencyStats,
 }
 
 /// A group's catch-up in `summary.json` (`catch_up`), for groups that
@@ -385,6 +414,17 @@ impl Metrics {
                     CatchUp::new(if start > 0 { parts } else { &[] })
                 })
                 .collect(),
+            services: catalog
+                .services
+                .iter()
+                .map(|name| {
+                    let f = ServiceFigures {
+                        name: name.clone(),
+                        ..ServiceFigures::default()
+                    };
+                    (f, LatencyStream::default())
+                })
+                .collect(),
             flows: (!catalog.flows.is_empty()).then(|| {
                 Box::new(crate::flows::FlowBook::new(
                     catalog.flows.clone(),
@@ -407,6 +447,17 @@ impl Metrics {
                     delivered: c.delivered,
                     caught_up_ns: c.caught_up_ns,
                 })
+            })
+            .collect()
+    }
+
+    /// Each service's figures (empty when the scenario declares none).
+    pub fn services(&self) -> Vec<ServiceFigures> {
+        self.services
+            .iter()
+            .map(|(f, latency)| ServiceFigures {
+                latency_ns: latency.stats(),
+                ..f.clone()
             })
             .collect()
     }
@@ -477,6 +528,9 @@ impl Observer for Metrics {
                     | Observation::Acked { .. }
                     | Observation::ProduceFailed { .. }
                     | Observation::Aborted { .. }
+                    | Observation::Requested { .. }
+                    | Observation::Acted { .. }
+                    | Observation::CallEnded { .. }
             )
         {
             book.observe(at, observation);
@@ -616,6 +670,34 @@ impl Observer for Metrics {
                         c.backlog += hw - offset;
                         *t = Some(hw);
                     }
+                }
+            }
+            Observation::Requested { service, .. } => {
+                self.services[service as usize].0.requests += 1;
+            }
+            Observation::Acted { service, .. } => {
+                self.services[service as usize].0.effects += 1;
+            }
+            Observation::CallEnded {
+                service,
+                outcome,
+                compensation,
+                latency_ns,
+                ..
+            } => {
+                let (f, latency) = &mut self.services[service as usize];
+                if compensation {
+                    f.compensations += 1;
+                }
+                match outcome {
+                    CallOutcome::Ok => f.ok += 1,
+                    CallOutcome::Failed => f.failed += 1,
+                    CallOutcome::Error => f.errors += 1,
+                    CallOutcome::Timeout => f.timeouts += 1,
+                    CallOutcome::BreakerOpen => f.breaker_open += 1,
+                }
+                if outcome.answered() {
+                    latency.record(latency_ns);
                 }
             }
             Observation::Sent { .. }

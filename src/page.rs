@@ -363,6 +363,7 @@ pub fn index_html(
     checks(&mut h, summary);
     counts(&mut h, summary);
     flows(&mut h, summary);
+    services(&mut h, summary);
     catch_up(&mut h, summary);
     latency(&mut h, summary);
     fault_table(&mut h, faults, summary.sim_time_ns);
@@ -552,6 +553,33 @@ fn flows(h: &mut String, summary: &Summary) {
             let _ = write!(h, "<td>{}</td>", duration_text(ns));
         }
         h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+}
+
+/// The services called synchronously (`[[services]]`): how the attempts
+/// to call each ended, as its callers saw them.
+fn services(h: &mut String, summary: &Summary) {
+    if summary.services.is_empty() {
+        return;
+    }
+    h.push_str("<h2 id=\"services\">Services</h2>\n<p>Attempts to call each service, as its callers saw them end: answered (ok or a business failure), an error (refused while down, a full queue, a failed call of its own), a timeout, or not made because the caller's circuit breaker was open. Latency is of the answered attempts.</p>\n<table>\n<tr><th class=\"l\">service</th><th>requests</th><th>ok</th><th>failed</th><th>errors</th><th>timeouts</th><th>breaker open</th><th>compensations</th><th>effects</th><th>p50</th><th>p99</th></tr>\n");
+    for sv in &summary.services {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e(&sv.name),
+            sv.requests,
+            sv.ok,
+            sv.failed,
+            sv.errors,
+            sv.timeouts,
+            sv.breaker_open,
+            sv.compensations,
+            sv.effects,
+            duration_text(sv.latency_ns.p50),
+            duration_text(sv.latency_ns.p99)
+        );
     }
     h.push_str("</table>\n");
 }

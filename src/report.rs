@@ -46,6 +46,11 @@ pub struct Summary {
     /// open, and their completion and compensation latencies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<crate::flows::FlowFigures>,
+    /// Each service called synchronously (`[[services]]`): requests from
+    /// outside, how the attempts to call it ended, compensations, effects,
+    /// and the latency of its answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::metrics::ServiceFigures>,
     /// Every enabled checker's result, in checker order.
     pub checks: Vec<crate::check::CheckResult>,
     /// `pass`, `fail` or `inconclusive` (a budget stopped the run before
@@ -149,6 +154,7 @@ impl Summary {
                 .filter_map(|(g, c)| c.map(|c| (g, c)))
                 .collect(),
             flows: m.flows(),
+            services: m.services(),
             checks: Vec::new(),
             verdict: crate::check::Verdict::Pass,
             verdict_note: String::new(),

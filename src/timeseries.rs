@@ -865,6 +865,7 @@ mod tests {
             replication: vec![3; parts as usize],
             nodes: vec!["p".into()],
             flows: Vec::new(),
+            services: Vec::new(),
             group_start_ns: Vec::new(),
         };
         TimeSeries::new(&catalog, &[earliest], 100, 1000, partition_series)
@@ -1087,6 +1088,7 @@ mod tests {
             replication: vec![1; 4],
             nodes: vec!["p".into()],
             flows: Vec::new(),
+            services: Vec::new(),
             group_start_ns: Vec::new(),
         };
         let mut ts = TimeSeries::new(&catalog, &[true], 100, 1000, 20);
@@ -1138,6 +1140,7 @@ mod tests {
             replication: vec![1],
             nodes,
             flows: Vec::new(),
+            services: Vec::new(),
             group_start_ns: Vec::new(),
         };
         let mut ts = TimeSeries::new(&catalog, &[true, true], 100, 1000, 20);

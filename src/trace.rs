@@ -9,7 +9,10 @@
 //! global instants where they start and end. Counter tracks: each
 //! producer's unacknowledged records, each partition's ISR size and each
 //! group's lag per partition (high watermark minus committed offset, as
-//! `kafka-consumer-groups --describe` reports it).
+//! `kafka-consumer-groups --describe` reports it). Services called
+//! synchronously have a track each: their calls as slices (from the
+//! attempt's sending to its end, named by outcome), requests and effects
+//! as instants.
 //!
 //! Streaming: each observation is written as it happens; the writer keeps
 //! only deliveries not yet processed, events not yet acknowledged and the
@@ -28,6 +31,7 @@ const CONSUMERS: u32 = 3;
 const PARTITIONS: u32 = 4;
 const FAULTS: u32 = 5;
 const LAG: u32 = 6;
+const SERVICES: u32 = 7;
 
 /// One counter track.
 struct Counter {
@@ -145,6 +149,7 @@ impl<W: Write> TraceWriter<W> {
             (PARTITIONS, "partitions"),
             (FAULTS, "faults"),
             (LAG, "consumer lag"),
+            (SERVICES, "services"),
         ] {
             w.event(&format!(
                 "{{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0,\"pid\":{pid},\"tid\":0,\"args\":{{\"name\":\"{name}\"}}}}"
@@ -162,6 +167,9 @@ impl<W: Write> TraceWriter<W> {
         }
         for p in 0..c.partitions.len() as u32 {
             w.thread_name(PARTITIONS, p, &c.partition_name(p));
+        }
+        for (i, name) in c.services.iter().enumerate() {
+            w.thread_name(SERVICES, i as u32, name);
         }
         for (i, f) in w.faults.clone().iter().enumerate() {
             w.thread_name(FAULTS, i as u32, &fault_name(f));
@@ -476,8 +484,45 @@ impl<W: Write> Observer for TraceWriter<W> {
                 self.instant(&name, PRODUCERS, 0, at, "g");
                 self.fault_slice(fault as usize, at);
             }
+            Observation::Requested { event, service, .. } => {
+                self.instant(&format!("request {event}"), SERVICES, service, at, "t");
+            }
+            Observation::Acted {
+                event,
+                service,
+                origin,
+                event_type,
+                ..
+            } => {
+                let name = format!(
+                    "{} {event} (flow {origin})",
+                    self.catalog.event_types[event_type as usize]
+                );
+                self.instant(&name, SERVICES, service, at, "t");
+            }
+            Observation::CallEnded {
+                service,
+                caller,
+                origin,
+                attempt,
+                outcome,
+                compensation,
+                latency_ns,
+            } => {
+                let from = match self.catalog.services.get(caller as usize) {
+                    Some(c) => c.clone(),
+                    None => "client".to_string(),
+                };
+                let what = if compensation { "undo" } else { "call" };
+                let name = format!("{what} from {from}: {}", outcome.as_str());
+                let args = format!("\"flow\":{origin},\"attempt\":{attempt}");
+                self.slice(&name, SERVICES, service, at - latency_ns, at, &args);
+            }
             Observation::NodeState { node, state } => {
-                let (pid, tid) = if node < self.producers {
+                let services_from = self.catalog.nodes.len() - self.catalog.services.len();
+                let (pid, tid) = if node as usize >= services_from {
+                    (SERVICES, node - services_from as u32)
+                } else if node < self.producers {
                     (PRODUCERS, node)
                 } else if node < self.producers + self.catalog.brokers {
                     (BROKERS, node - self.producers)

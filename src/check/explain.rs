@@ -300,6 +300,60 @@ impl Observer for Explainer {
                 None,
                 None,
             )),
+            Observation::Requested {
+                event,
+                service,
+                key,
+                event_type,
+            } if mine(&event) => Some((
+                format!(
+                    "{t} event {event}: a client's request {} for {} reached {}",
+                    c.event_types[event_type as usize],
+                    c.keys.text(key),
+                    c.services[service as usize]
+                ),
+                Some(event),
+                None,
+                None,
+            )),
+            Observation::Acted {
+                event,
+                service,
+                origin,
+                event_type,
+                ..
+            } if mine(&event) || mine(&origin) => Some((
+                format!(
+                    "{t} {} recorded {} (event {event}) for the flow of event {origin}",
+                    c.services[service as usize], c.event_types[event_type as usize]
+                ),
+                Some(if mine(&origin) { origin } else { event }),
+                None,
+                None,
+            )),
+            Observation::CallEnded {
+                service,
+                caller,
+                origin,
+                attempt,
+                outcome,
+                compensation,
+                latency_ns,
+            } if mine(&origin) => Some((
+                format!(
+                    "{t} {} -> {}{}, attempt {attempt}: {} after {:.1}ms (flow of event {origin})",
+                    c.services
+                        .get(caller as usize)
+                        .map_or("client", String::as_str),
+                    c.services[service as usize],
+                    if compensation { " (undo)" } else { "" },
+                    outcome.as_str(),
+                    latency_ns as f64 / 1e6
+                ),
+                Some(origin),
+                None,
+                None,
+            )),
             Observation::FaultStarted { fault } => {
                 let f = &self.ctx.faults[fault as usize];
                 Some((

@@ -9,6 +9,9 @@ const FLOW_KINDS: &[Kind] = &[
     Kind::Acked,
     Kind::ProduceFailed,
     Kind::Aborted,
+    Kind::Requested,
+    Kind::Acted,
+    Kind::CallEnded,
 ];
 
 fn secs(t: Time) -> String {
@@ -56,7 +59,7 @@ impl SagaAtomicity {
             Outcome::Rejected if f.first_step.0 != NEVER => Some((
                 f.first_step.0,
                 format!(
-                    "{who}: the front door reported it failed at {} (its producer gave up on the root event), yet the flow went on: {} at {}",
+                    "{who}: the front door reported it failed at {} (its producer gave up on the root event, or its client got an error or stopped waiting), yet the flow went on: {} at {}",
                     secs(f.rejected_ns),
                     type_name(ctx, f.first_step.1),
                     secs(f.first_step.0)

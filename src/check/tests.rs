@@ -19,6 +19,7 @@ fn ctx(effect: Effect) -> Context {
         replication: vec![1, 1],
         nodes: vec!["p".into(), "broker-0".into(), "g/0".into(), "g/1".into()],
         flows: Vec::new(),
+        services: Vec::new(),
         group_start_ns: Vec::new(),
     };
     Context {

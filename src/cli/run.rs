@@ -305,8 +305,15 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         );
     }
     for f in &s.flows {
+        let mut also = String::new();
+        if f.rejected_with_effects > 0 {
+            also += &format!("  rejected with effects {}", f.rejected_with_effects);
+        }
+        if f.duplicated > 0 {
+            also += &format!("  duplicated {}", f.duplicated);
+        }
         say!(
-            "  flow {}: started {}  rejected {}  completed {}  compensated {}  failed {}  inconsistent {}  open {}",
+            "  flow {}: started {}  rejected {}  completed {}  compensated {}  failed {}  inconsistent {}  open {}{also}",
             f.name,
             f.started,
             f.rejected,
@@ -322,6 +329,24 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
             ms(f.completion_ns.p99),
             ms(f.compensation_ns.p50),
             ms(f.compensation_ns.p99)
+        );
+    }
+    for sv in &s.services {
+        let requests = if sv.requests > 0 {
+            format!("requests {}  ", sv.requests)
+        } else {
+            String::new()
+        };
+        say!(
+            "  service {}: {requests}ok {}  failed {}  errors {}  timeouts {}  breaker-open {}  compensations {}  p99 {}",
+            sv.name,
+            sv.ok,
+            sv.failed,
+            sv.errors,
+            sv.timeouts,
+            sv.breaker_open,
+            sv.compensations,
+            ms(sv.latency_ns.p99).trim()
         );
     }
     if !s.faults.is_empty() {

@@ -139,17 +139,18 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
 
     // Event types and keys.
     let mut types = Interner::default();
-    let key_space = Arc::new(KeySpace::new(
-        s.producers
-            .iter()
-            .map(|p| (p.key_prefix.as_str(), p.keys.n())),
-    ));
+    let key_space = Arc::new(KeySpace::new(s.key_ranges()));
     for p in &s.producers {
         types.id(&p.event_type);
     }
     for g in &s.groups {
         for e in &g.emit {
             types.id(&e.event_type);
+        }
+    }
+    for sv in &s.services {
+        for t in sv.event_types() {
+            types.id(t);
         }
     }
 
@@ -226,18 +227,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         let mut sagas = BTreeMap::new();
         for (e, topic) in emit_topics.chain(dlt).chain(saga) {
             let name = format!("{}->{}", g.name, topic);
-            let mut rng = rng_stream(seed, &format!("producer/{name}"));
             let t = &topics[topic_id[topic.as_str()] as usize];
-            let client = ProducerClient::default();
-            let chooser = PartitionChooser::new(
-                Partitioner::Murmur2,
-                t.partitions,
-                key_space.clone(),
-                0,
-                key_space.len(),
-                client.batch_size,
-                &mut rng,
-            );
             let event_type = match e {
                 For::Rule(e) => {
                     rules.push(EmitRt {
@@ -261,31 +251,29 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                     0
                 }
             };
-            producers.push(ProducerRt {
-                node: Node(producers.len() as u32),
-                first_part: t.first_part,
-                event_type,
-                client,
-                arrival: None,
-                rng,
-                keys: None,
-                first_key: 0,
-                chooser,
-                payload: Sampler::Constant(0),
-                parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
-                live: Vec::new(),
-                timer_pending: false,
-                arrival_pending: false,
-                next_epoch: 1,
-                tombstones: 0.0,
-                txn: None,
-            });
+            let node = Node(producers.len() as u32);
+            producers.push(emitter(seed, &name, t, &key_space, event_type, node));
             node_names.push(format!("producer/{name}"));
             catalog.producers.push(name);
         }
         group_emits.push(rules);
         dlt_producers.push(dlt_producer);
         saga_producers.push(sagas);
+    }
+    // Services' Kafka producers (their `emit`).
+    let mut service_emitters = Vec::new();
+    for sv in &s.services {
+        let (Some(e), Some(name)) = (&sv.emit, Scenario::service_emitter(sv)) else {
+            service_emitters.push(None);
+            continue;
+        };
+        let t = &topics[topic_id[e.topic.as_str()] as usize];
+        let id = producers.len() as u32;
+        let event_type = types.id(&e.event_type) as u16;
+        producers.push(emitter(seed, &name, t, &key_space, event_type, Node(id)));
+        service_emitters.push(Some(id));
+        node_names.push(format!("producer/{name}"));
+        catalog.producers.push(name);
     }
     for p in &mut parts {
         p.producer_state = vec![Default::default(); producers.len()];
@@ -488,6 +476,20 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     for p in &mut parts {
         p.producer_state = vec![Default::default(); producers.len()];
     }
+    // Services: nodes after every consumer.
+    let first_service_node = producer_nodes + brokers_n + consumers.len() as u32;
+    let sync = super::service::build_services(
+        s,
+        seed,
+        &mut |t| types.id(t) as u16,
+        &key_space,
+        &service_emitters,
+        first_service_node,
+    );
+    for sv in &s.services {
+        node_names.push(format!("service/{}", sv.name));
+        catalog.services.push(sv.name.clone());
+    }
     catalog.flows = flow_defs(s, &mut types);
     catalog.group_start_ns = s.groups.iter().map(|g| g.start.ns()).collect();
     // Every event type a producer makes is interned by now.
@@ -520,6 +522,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         .producers
         .iter()
         .map(|p| p.stop.map_or(s.duration_ns(), |d| d.ns()))
+        .chain(s.requests_end_ns())
         .max()
         .unwrap_or(s.duration_ns())
         .max(s.duration_ns());
@@ -565,6 +568,8 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         next_part_epoch: 0,
         stop: None,
         schema,
+        sync,
+        first_service_node,
         outcome_salt: {
             use rand::Rng as _;
             rng_stream(seed, "business-outcomes").next_u64()
@@ -596,6 +601,13 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 .schedule_at(start, Ev::Arrival { producer: i as u32 });
         }
     }
+    for (i, sv) in s.services.iter().enumerate() {
+        if let Some(r) = &sv.requests {
+            world
+                .kernel
+                .schedule_at(r.start.ns(), Ev::Request { service: i as u32 });
+        }
+    }
     for part in 0..world.parts.len() {
         for replica in 1..world.parts[part].replicas.len() {
             let generation = world.next_fetch_generation;
@@ -624,4 +636,47 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             .all(|p| p.arrival != Arrival::Bursty || p.on.is_some())
     );
     world
+}
+
+/// A producer that writes for a service (emit rules, dead letters, saga
+/// commands, a synchronous service's `emit`): default client settings,
+/// keys hashed as Kafka's default partitioner does.
+fn emitter(
+    seed: u64,
+    name: &str,
+    t: &TopicRt,
+    key_space: &Arc<KeySpace>,
+    event_type: u16,
+    node: Node,
+) -> ProducerRt {
+    let mut rng = rng_stream(seed, &format!("producer/{name}"));
+    let client = ProducerClient::default();
+    let chooser = PartitionChooser::new(
+        Partitioner::Murmur2,
+        t.partitions,
+        key_space.clone(),
+        0,
+        key_space.len(),
+        client.batch_size,
+        &mut rng,
+    );
+    ProducerRt {
+        node,
+        first_part: t.first_part,
+        event_type,
+        client,
+        arrival: None,
+        rng,
+        keys: None,
+        first_key: 0,
+        chooser,
+        payload: Sampler::Constant(0),
+        parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
+        live: Vec::new(),
+        timer_pending: false,
+        arrival_pending: false,
+        next_epoch: 1,
+        tombstones: 0.0,
+        txn: None,
+    }
 }

@@ -35,6 +35,7 @@ pub(crate) enum NodeKind {
     Producer(u32),
     Broker(u32),
     Consumer(u32),
+    Service(u32),
 }
 
 /// One fault of the concrete plan, resolved to ids.
@@ -188,7 +189,7 @@ fn draw_random(s: &Scenario, r: &RandomFaults, seed: u64) -> Vec<Fault> {
                         .unwrap_or(s.groups[g as usize].consumers.saturating_sub(1));
                     concurrent(&|m| matches!(m, NodeRef::Consumer(h, _) if *h == g)) < cap
                 }
-                NodeRef::Producer(_) => true,
+                NodeRef::Producer(_) | NodeRef::Service(_) => true,
             };
             if !allowed {
                 continue;
@@ -223,13 +224,16 @@ impl World {
             NodeRef::Consumer(g, i) => {
                 self.groups[g as usize].consumers[i as usize] + clients + self.brokers.len() as u32
             }
+            NodeRef::Service(s) => self.first_service_node + s,
         }
     }
 
     pub(crate) fn node_kind(&self, n: u32) -> NodeKind {
         let clients = self.producer_nodes;
         let brokers = self.brokers.len() as u32;
-        if n < clients {
+        if n >= self.first_service_node {
+            NodeKind::Service(n - self.first_service_node)
+        } else if n < clients {
             NodeKind::Producer(n)
         } else if n < clients + brokers {
             NodeKind::Broker(n - clients)
@@ -456,6 +460,7 @@ impl World {
             NodeKind::Producer(p) => self.crash_producer(p),
             NodeKind::Broker(b) => self.crash_broker(b),
             NodeKind::Consumer(c) => self.crash_consumer(c),
+            NodeKind::Service(s) => self.crash_service(s),
         }
     }
 
@@ -468,6 +473,8 @@ impl World {
             NodeKind::Producer(p) => self.restart_producer(p),
             NodeKind::Broker(b) => self.restart_broker(b),
             NodeKind::Consumer(c) => self.restart_consumer(c),
+            // It starts empty; its store is as it was.
+            NodeKind::Service(_) => {}
         }
     }
 
@@ -553,6 +560,13 @@ impl World {
             // The saga store's timer: its handler waits for a consumer of
             // the service to be up.
             Ev::SagaTimeout { .. } => return None,
+            // Clients outside send requests whatever the front door's state.
+            Ev::Request { .. } => return None,
+            Ev::CallArrive { call, .. } => self.sync.callee_node(call),
+            Ev::JobProcessed { job, .. } => self.sync.job_node(job),
+            Ev::CallReply { call, .. }
+            | Ev::CallTimeout { call, .. }
+            | Ev::CallRetry { call, .. } => self.sync.caller_node(call)?,
         })
     }
 
@@ -600,6 +614,7 @@ impl World {
                     part,
                 },
             ),
+            Ev::CallArrive { call, attempt } => self.call_refused(call, attempt),
             Ev::ConsumerFetchArrive {
                 consumer,
                 part,
@@ -733,5 +748,7 @@ fn ev_is_message(ev: Ev) -> bool {
             | Ev::ReplicaFetchResponse { .. }
             | Ev::ConsumerFetchArrive { .. }
             | Ev::ConsumerFetchResponse { .. }
+            | Ev::CallArrive { .. }
+            | Ev::CallReply { .. }
     )
 }

@@ -26,6 +26,7 @@ mod producer;
 mod release;
 mod saga;
 mod schema;
+mod service;
 mod txn;
 pub mod variates;
 mod window;
@@ -54,6 +55,22 @@ pub(crate) enum Ev {
         origin: EventId,
         step: u32,
     },
+    /// A front door's next request arrives from outside.
+    Request { service: u32 },
+    /// An attempt of a synchronous call reaches the callee.
+    CallArrive { call: u32, attempt: u32 },
+    /// A service's worker finished its own part of a request.
+    JobProcessed { job: u32, token: u32 },
+    /// A call's reply reaches the caller.
+    CallReply {
+        call: u32,
+        attempt: u32,
+        answer: crate::history::CallOutcome,
+    },
+    /// An attempt got no reply within the caller's timeout.
+    CallTimeout { call: u32, attempt: u32 },
+    /// A call's backoff is over: try again.
+    CallRetry { call: u32, attempt: u32 },
     /// A producer's linger time for a partition's batch ran out.
     Linger { producer: u32, part: u32 },
     /// A producer checks its in-flight requests for `request_timeout`.
@@ -258,6 +275,10 @@ pub struct World {
     /// Mixed into each business outcome's hash (from the seed, on a
     /// stream of its own: no other draw moves).
     pub(crate) outcome_salt: u64,
+    /// Services called synchronously (`[[services]]`), their calls and jobs.
+    pub(crate) sync: service::SyncRt,
+    /// Node id of the first service.
+    pub(crate) first_service_node: u32,
     /// Schema evolution (`None`: no producer changes its schema).
     pub(crate) schema: Option<Box<schema::SchemaRt>>,
     pub(crate) ticks: u64,
@@ -475,6 +496,16 @@ impl World {
                 origin,
                 step,
             } => self.on_saga_timeout(group, origin, step),
+            Ev::Request { service } => self.on_request(service),
+            Ev::CallArrive { call, attempt } => self.on_call_arrive(call, attempt),
+            Ev::JobProcessed { job, token } => self.on_job_processed(job, token),
+            Ev::CallReply {
+                call,
+                attempt,
+                answer,
+            } => self.on_call_reply(call, attempt, answer),
+            Ev::CallTimeout { call, attempt } => self.on_call_timeout(call, attempt),
+            Ev::CallRetry { call, attempt } => self.on_call_retry(call, attempt),
             Ev::Linger { producer, part } => self.on_linger(producer, part),
             Ev::TimeoutCheck { producer } => self.on_timeout_check(producer),
             Ev::Retry { req } => self.on_retry(req),
@@ -597,6 +628,7 @@ impl World {
     /// every group caught up with every partition.
     fn quiescent(&self) -> bool {
         self.pending_fault_events == 0
+            && self.sync.idle()
             && self.producers.iter().all(|p| p.idle())
             && self.parts.iter().all(|p| p.fully_replicated())
             && self

@@ -193,6 +193,28 @@ impl Network {
         Some(at)
     }
 
+    /// When a call or reply sent now from service (or its caller) `from`
+    /// to `to` arrives, over a link with no broker (each call has its own
+    /// connection: no order between calls); `None` when a partition drops
+    /// it. Latency is the client class's, drawn from the sender's stream.
+    pub fn deliver_direct(&mut self, now: Time, from: Node, to: Node) -> Option<Time> {
+        let mut delay = self.client.sample(&mut self.rngs[from.0 as usize]);
+        for lf in &mut self.active {
+            if !lf.strikes(from, to) {
+                continue;
+            }
+            match lf.kind {
+                FaultKind::Partition => return None,
+                FaultKind::LatencySpike => delay += lf.latency,
+                FaultKind::Reorder if variates::chance(&mut lf.rng, lf.probability) => {
+                    delay += variates::in_range(&mut lf.rng, 1, lf.latency.max(1));
+                }
+                _ => {}
+            }
+        }
+        Some(now + delay)
+    }
+
     /// Serialise `bytes` onto the sending broker's interface and the link;
     /// when the last byte has left.
     fn transmit(

@@ -364,10 +364,12 @@ pub enum NodeRef {
     Broker(u32),
     /// Group index and consumer index in the group.
     Consumer(u32, u32),
+    /// Index in `[[services]]`.
+    Service(u32),
 }
 
 /// Words that stand for a set of nodes in fault targets.
-pub const NODE_CLASSES: [&str; 4] = ["brokers", "producers", "consumers", "rest"];
+pub const NODE_CLASSES: [&str; 5] = ["brokers", "producers", "consumers", "services", "rest"];
 
 use super::{Scenario, Step, key};
 
@@ -388,6 +390,7 @@ impl Scenario {
                 names.push(format!("{}->{}", g.name, t));
             }
         }
+        names.extend(self.services.iter().filter_map(Scenario::service_emitter));
         names
     }
 
@@ -400,6 +403,9 @@ impl Scenario {
         if let Some(n) = name.strip_prefix("broker-") {
             let b: u32 = n.parse().ok()?;
             return (b < self.cluster.brokers && n == b.to_string()).then_some(NodeRef::Broker(b));
+        }
+        if let Some(i) = self.services.iter().position(|s| s.name == name) {
+            return Some(NodeRef::Service(i as u32));
         }
         let (g, i) = name.split_once('/')?;
         let gi = self.groups.iter().position(|x| x.name == g)?;
@@ -416,6 +422,11 @@ impl Scenario {
         }
         match name {
             "brokers" => Some((0..self.cluster.brokers).map(NodeRef::Broker).collect()),
+            "services" => Some(
+                (0..self.services.len() as u32)
+                    .map(NodeRef::Service)
+                    .collect(),
+            ),
             "producers" => Some(
                 (0..self.producers.len() as u32)
                     .map(NodeRef::Producer)
@@ -448,6 +459,7 @@ impl Scenario {
             .collect();
         v.extend((0..self.cluster.brokers).map(NodeRef::Broker));
         v.extend(self.expand_nodes("consumers").unwrap_or_default());
+        v.extend((0..self.services.len() as u32).map(NodeRef::Service));
         v
     }
 
@@ -495,12 +507,14 @@ impl Scenario {
         if let Some(n) = sa.iter().find(|n| sb.contains(n)) {
             return Err(format!("node `{}` is on both sides", self.node_name(*n)));
         }
-        let crosses_broker = sa.iter().any(|x| {
-            sb.iter()
-                .any(|y| matches!(x, NodeRef::Broker(_)) || matches!(y, NodeRef::Broker(_)))
-        });
-        if sb.is_empty() || !crosses_broker {
-            return Err("no link joins the two sides: every message crosses a broker, so one side must hold a broker".into());
+        let linked = |x: &NodeRef, y: &NodeRef| {
+            matches!(x, NodeRef::Broker(_))
+                || matches!(y, NodeRef::Broker(_))
+                || matches!((x, y), (NodeRef::Service(_), NodeRef::Service(_)))
+        };
+        let crosses_link = sa.iter().any(|x| sb.iter().any(|y| linked(x, y)));
+        if sb.is_empty() || !crosses_link {
+            return Err("no link joins the two sides: every message crosses a broker or goes between two services, so one side must hold a broker or both a service".into());
         }
         Ok((sa, sb))
     }
@@ -511,18 +525,30 @@ impl Scenario {
             NodeRef::Producer(i) => self.client_names()[i as usize].clone(),
             NodeRef::Broker(b) => format!("broker-{b}"),
             NodeRef::Consumer(g, i) => format!("{}/{}", self.groups[g as usize].name, i),
+            NodeRef::Service(i) => self.services[i as usize].name.clone(),
         }
+    }
+
+    /// (key prefix, key count) of every producer, then of every front
+    /// door's requests: the run's key space.
+    pub fn key_ranges(&self) -> impl Iterator<Item = (&str, u64)> {
+        let producers = self
+            .producers
+            .iter()
+            .map(|p| (p.key_prefix.as_str(), p.keys.n()));
+        let requests = self
+            .services
+            .iter()
+            .filter_map(|s| s.requests.as_ref())
+            .map(|r| (r.key_prefix.as_str(), r.keys.n()));
+        producers.chain(requests)
     }
 
     /// Keys the producers use, as the scenario names them.
     fn key_known(&self, k: &str) -> bool {
-        crate::history::KeySpace::new(
-            self.producers
-                .iter()
-                .map(|p| (p.key_prefix.as_str(), p.keys.n())),
-        )
-        .find(k)
-        .is_some()
+        crate::history::KeySpace::new(self.key_ranges())
+            .find(k)
+            .is_some()
     }
 
     pub(super) fn fault_problems(&self, push: &mut dyn FnMut(Vec<Step>, String)) {
@@ -705,6 +731,9 @@ impl Scenario {
             );
         }
         v.extend(self.saga_event_types());
+        for s in &self.services {
+            v.extend(s.event_types().cloned());
+        }
         v.sort();
         v.dedup();
         v

@@ -78,6 +78,12 @@ impl Scenario {
                 .iter()
                 .map(|p| p.event_type.clone())
                 .collect();
+            v.extend(
+                self.services
+                    .iter()
+                    .filter_map(|s| s.requests.as_ref())
+                    .map(|r| r.event_type.clone()),
+            );
             v.sort();
             v.dedup();
             v
@@ -100,7 +106,7 @@ impl Scenario {
                 push(
                     at(&[key("starts")]),
                     format!(
-                        "`{}` is not made by a producer: a flow starts at a root event a producer makes; producers make: {}",
+                        "`{}` is not made by a producer or a front door: a flow starts at a root event a producer (or a service's `requests`) makes; they make: {}",
                         f.starts,
                         quoted(&roots)
                     ),
@@ -115,7 +121,7 @@ impl Scenario {
             let step = |t: &str| {
                 if !known.iter().any(|k| k == t) {
                     Some(format!(
-                        "unknown event type `{t}`: no producer or emit rule makes it; known: {}",
+                        "unknown event type `{t}`: no producer, emit rule or service makes it; known: {}",
                         quoted(&known)
                     ))
                 } else if t == f.starts {

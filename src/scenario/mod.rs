@@ -13,6 +13,7 @@ pub(crate) mod footprint;
 pub mod names;
 pub mod saga;
 pub mod schema;
+pub mod services;
 mod suggest;
 pub mod units;
 
@@ -23,6 +24,7 @@ pub use faults::{
 pub use flows::{FlowSpec, HoldSpec};
 pub use saga::{SagaEvent, SagaSpec, SagaStep};
 pub use schema::{Compatibility, GroupSchema, ProducerSchema};
+pub use services::{Breaker, CallSpec, Requests, ServiceEmit, ServiceSpec};
 pub use units::{Dist, DistSpec, Duration};
 
 use serde::{Deserialize, Serialize};
@@ -50,6 +52,9 @@ pub struct Scenario {
     /// `[[groups]]`: consumer groups and their services, in file order.
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// `[[services]]`: services called synchronously, in file order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceSpec>,
     /// `[[faults]]` (a schedule) or `[faults]` with `schedule` and `random`.
     #[serde(default, skip_serializing_if = "Faults::is_empty")]
     pub faults: Faults,
@@ -1372,6 +1377,9 @@ impl Scenario {
             }
             self.group_problems(i, g, &topics, &mut push);
         }
+        let mut names = nodes.clone();
+        names.extend(groups.iter().cloned());
+        self.service_problems(&mut names, &mut push);
         if c.broker_session_timeout.ns() == 0 {
             push(
                 vec![key("cluster"), key("broker_session_timeout")],
