@@ -117,6 +117,25 @@ impl Flow {
         (0..holds).any(|h| self.released[h].1 != NEVER)
     }
 
+    /// For a flow the front door rejected: what it left behind, as (when,
+    /// what). It completed; or it still holds a resource it took; or, for
+    /// a flow that declares no holds, any step happened (nothing tells
+    /// whether it was undone). A resource taken and released is undone.
+    pub fn lasting_effect(&self, def: &FlowDef) -> Option<(Time, String)> {
+        if self.completed_ns != NEVER {
+            return Some((self.completed_ns, "it completed".into()));
+        }
+        let holds = def.holds.len();
+        if let Some(h) = self.held(holds).next() {
+            return Some((
+                self.taken[h].1,
+                format!("it still holds {}", def.holds[h].0),
+            ));
+        }
+        (holds == 0 && self.first_step.0 != NEVER)
+            .then(|| (self.first_step.0, "the flow went on".into()))
+    }
+
     /// How the flow ended.
     pub fn outcome(&self, holds: usize) -> Outcome {
         if self.accepted_ns == NEVER {
@@ -399,7 +418,9 @@ impl FlowBook {
                 Outcome::Inconsistent => f.inconsistent += 1,
                 Outcome::Open => f.open += 1,
             }
-            if flow.rejected_ns != NEVER && flow.first_step.0 != NEVER {
+            if flow.rejected_ns != NEVER
+                && flow.lasting_effect(&self.defs[flow.def as usize]).is_some()
+            {
                 f.rejected_with_effects += 1;
             }
         }
@@ -441,7 +462,9 @@ pub struct FlowFigures {
     pub inconsistent: u64,
     /// Flows accepted that neither completed nor failed.
     pub open: u64,
-    /// Rejected flows that went on anyway (a step after the root happened).
+    /// Rejected flows left with an effect: completed, or holding what
+    /// they took (for a flow that declares no holds: any step after the
+    /// root happened).
     pub rejected_with_effects: u64,
     /// Flows that took a resource more than once (a payment charged
     /// twice, stock reserved twice).

@@ -56,16 +56,17 @@ impl SagaAtomicity {
         let who = subject(ctx, &self.book, root, f);
         let deadline = f.created_ns.saturating_add(def.within_ns);
         match f.outcome(holds) {
-            Outcome::Rejected if f.first_step.0 != NEVER => Some((
-                f.first_step.0,
-                format!(
-                    "{who}: the front door reported it failed at {} (its producer gave up on the root event, or its client got an error or stopped waiting), yet the flow went on: {} at {}",
-                    secs(f.rejected_ns),
-                    type_name(ctx, f.first_step.1),
-                    secs(f.first_step.0)
-                ),
-            )),
-            Outcome::Rejected => None,
+            Outcome::Rejected => f.lasting_effect(def).map(|(at, what)| {
+                (
+                    at,
+                    format!(
+                        "{who}: the front door reported it failed at {} (its producer gave up on the root event, or its client got an error or stopped waiting), yet {what} (its first step: {} at {})",
+                        secs(f.rejected_ns),
+                        type_name(ctx, f.first_step.1),
+                        secs(f.first_step.0)
+                    ),
+                )
+            }),
             Outcome::Inconsistent => {
                 let what = if f.failed_ns != NEVER {
                     format!("also failed at {}", secs(f.failed_ns))

@@ -317,6 +317,10 @@ impl World {
             // Overloaded: refused at once (503).
             return self.reply_to(call, attempt, s, CallOutcome::Error);
         }
+        if !compensation && let Some(store) = &mut sv.store {
+            // Taken: another attempt for the flow now gets "in progress".
+            store.insert(origin.0, None);
+        }
         let token = self.sync.next_serial();
         let j = JobRt {
             service: s,
@@ -377,9 +381,6 @@ impl World {
                 self.act(j, t);
             }
             return self.finish(job, CallOutcome::Ok);
-        }
-        if let Some(store) = &mut self.sync.services[s].store {
-            store.insert(j.origin, None);
         }
         if let Some((t, p)) = self.sync.services[s].failure
             && super::consumer::outcome_unit(
@@ -704,6 +705,12 @@ impl World {
         let sv = &mut self.sync.services[s as usize];
         sv.busy = 0;
         sv.queue.clear();
+        // Its circuit breakers were in its memory: they start closed.
+        for b in sv.calls.iter_mut().filter_map(|c| c.breaker.as_mut()) {
+            b.consecutive = 0;
+            b.open_until = 0;
+            b.trial = false;
+        }
     }
 
     /// An attempt reached a crashed service: the connection is refused.

@@ -140,13 +140,16 @@ fn an_order_reported_failed_at_the_front_door_must_have_no_effect() {
     let c = eventsim::run_checked(&s, 1, Vec::new());
     let f = figures(&c);
     assert!(f.rejected > 100, "{f:?}");
-    assert_eq!(f.rejected_with_effects, f.rejected);
+    // All went on; those declined (8%) had their stock given back, so
+    // nothing of them is left.
+    assert!(f.rejected_with_effects < f.rejected, "{f:?}");
+    assert!(f.rejected_with_effects * 100 > f.rejected * 85, "{f:?}");
     assert!(f.acceptance_rate < 0.95 && f.acceptance_rate > 0.5, "{f:?}");
     assert_eq!(status(&c, "saga-atomicity"), CheckStatus::Fail);
-    assert_eq!(violations(&c, "saga-atomicity"), f.rejected);
+    assert_eq!(violations(&c, "saga-atomicity"), f.rejected_with_effects);
     let m = first(&c, "saga-atomicity");
     assert!(
-        m.contains("the front door reported it failed at") && m.contains("yet the flow went on"),
+        m.contains("the front door reported it failed at") && m.contains("yet it "),
         "{m}"
     );
     // The producer gave up: no-loss does not count it as lost.

@@ -17,4 +17,5 @@ mod queueing;
 mod report;
 mod scenario_errors;
 mod schema;
+mod services;
 mod sweep;
