@@ -148,7 +148,7 @@ fn default_output_folder_is_reports_name_seed() {
 #[test]
 fn check_validates_every_shipped_scenario() {
     let mut files = Vec::new();
-    for dir in ["scenarios", "scenarios/faults"] {
+    for dir in ["scenarios", "scenarios/faults", "scenarios/architectures"] {
         for entry in std::fs::read_dir(repo(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {

@@ -452,3 +452,89 @@ fn bad_services_are_refused_at_their_fields() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_synchronous_history_read_back_is_judged_the_same() {
+    // The slow payment of the timeout test, written out and run by the CLI.
+    let t = text(SYNC)
+        .replace(
+            "processing = { dist = \"exponential\", mean = \"2ms\" }",
+            "processing = { dist = \"uniform\", min = \"100ms\", max = \"900ms\" }",
+        )
+        .replace("timeout = \"1s\"", "timeout = \"500ms\"")
+        .replace("duration = \"120s\"", "duration = \"20s\"");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("slow.toml");
+    std::fs::write(&path, t).unwrap();
+    let history = tmp.path().join("h.jsonl");
+    let o = eventsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        tmp.path().join("out").to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let run = stdout(&o);
+    let line = |text: &str, name: &str| -> String {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let o = eventsim(&[
+        "check-history",
+        "--scenario",
+        path.to_str().unwrap(),
+        history.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let read = stdout(&o);
+    let v = line(&read, "saga-atomicity");
+    assert!(v.starts_with("saga-atomicity fail"), "{v}");
+    let summary = std::fs::read_to_string(tmp.path().join("out/summary.json")).unwrap();
+    let n: u64 = v.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        summary.contains(&format!("\"violations\": {n}")),
+        "{n}: {summary}"
+    );
+    assert!(run.contains("rejected with effects"), "{run}");
+}
+
+#[test]
+fn a_synchronous_orchestrator_that_crashes_mid_request_leaves_its_steps_done() {
+    // Inventory slow enough that the order service crashes with requests
+    // charged and waiting for their stock: nobody ships or undoes them.
+    let c = eventsim::run_checked(
+        &edited(
+            SYNC,
+            &[(
+                "name = \"inventory\"\nprocessing = \"1ms\"",
+                "name = \"inventory\"\nprocessing = \"200ms\"\nworkers = 32",
+            )],
+            Some(
+                "
+[[faults]]
+kind = \"crash\"
+target = \"order\"
+at = \"30s\"
+restart_after = \"5s\"
+",
+            ),
+        ),
+        1,
+        Vec::new(),
+    );
+    assert_eq!(status(&c, "held-resources"), CheckStatus::Fail);
+    let v = c
+        .violations
+        .iter()
+        .find(|v| v.invariant == "held-resources")
+        .unwrap();
+    assert!(v.message.contains("still holds payment"), "{}", v.message);
+    let f = flows(&c);
+    assert!(f.rejected_with_effects > 0, "{f:?}");
+}
