@@ -59,6 +59,13 @@ impl Catalog {
         let (t, p) = self.partitions[partition as usize];
         format!("{}-{}", self.topics[t as usize], p)
     }
+    /// The caller of a synchronous call: a service's name, or `client`
+    /// for [`OUTSIDE`].
+    pub fn caller_name(&self, caller: u32) -> &str {
+        self.services
+            .get(caller as usize)
+            .map_or("client", String::as_str)
+    }
     /// `billing/2`: a group and the consumer's index in it.
     pub fn consumer_name(&self, consumer: u32) -> String {
         let (g, i) = self.consumers[consumer as usize];

@@ -715,6 +715,7 @@ enum Kind {
     Producer,
     Topic,
     Group,
+    Service,
 }
 
 struct Node {
@@ -750,7 +751,7 @@ fn clip(s: &str) -> String {
 /// them from outside the cycle, in declaration order.
 fn columns_of(nodes: &[Node], edges: &[(usize, usize, bool)]) -> Vec<usize> {
     let least = |k: Kind| match k {
-        Kind::Producer => 0,
+        Kind::Producer | Kind::Service => 0,
         Kind::Topic => 1,
         Kind::Group => 2,
     };
@@ -790,7 +791,8 @@ fn columns_of(nodes: &[Node], edges: &[(usize, usize, bool)]) -> Vec<usize> {
 /// group emits to comes after the group). Boxes name each component with
 /// its Kafka settings (rate and acks; partitions and replication factor;
 /// consumers, commit mode and idempotency); arrows follow the records,
-/// dashed to a dead-letter topic.
+/// dashed to a dead-letter topic and for a synchronous call (caller to
+/// callee; services stand in the first column, with the producers).
 pub fn topology_svg(s: &Scenario) -> String {
     let mut nodes: Vec<Node> = vec![];
     let mut index: BTreeMap<(Kind, &str), usize> = BTreeMap::new();
@@ -840,6 +842,21 @@ pub fn topology_svg(s: &Scenario) -> String {
             detail,
         });
     }
+    for sv in &s.services {
+        let mut detail = format!("{} workers", sv.workers);
+        if let Some(r) = &sv.requests {
+            let _ = write!(detail, ", {}/s in", r.rate);
+        }
+        if sv.idempotent {
+            detail.push_str(", idempotent");
+        }
+        index.insert((Kind::Service, &sv.name), nodes.len());
+        nodes.push(Node {
+            kind: Kind::Service,
+            name: sv.name.clone(),
+            detail,
+        });
+    }
     if nodes.len() > MAX_NODES {
         return format!(
             "<p>{} producers, {} topics and {} groups: too many to draw.</p>",
@@ -882,6 +899,20 @@ pub fn topology_svg(s: &Scenario) -> String {
             && let Some(ti) = find(Kind::Topic, t)
         {
             edges.push((gi, ti, true));
+        }
+    }
+    // Synchronous calls, dashed: caller to callee; a service's `emit`.
+    for sv in &s.services {
+        let Some(a) = find(Kind::Service, &sv.name) else {
+            continue;
+        };
+        for c in &sv.calls {
+            if let Some(b) = find(Kind::Service, &c.service) {
+                edges.push((a, b, true));
+            }
+        }
+        if let Some(b) = sv.emit.as_ref().and_then(|e| find(Kind::Topic, &e.topic)) {
+            edges.push((a, b, false));
         }
     }
     let col = columns_of(&nodes, &edges);
@@ -967,6 +998,7 @@ pub fn topology_svg(s: &Scenario) -> String {
             Kind::Producer => ("#e3f0fb", "#4a7fb0", "producer"),
             Kind::Topic => ("#fff6d6", "#b08a1e", "topic"),
             Kind::Group => ("#e5f5e8", "#3f8a4f", "group"),
+            Kind::Service => ("#f3e8f7", "#8a4fa0", "service"),
         };
         let _ = writeln!(
             svg,

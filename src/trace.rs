@@ -509,10 +509,7 @@ impl<W: Write> Observer for TraceWriter<W> {
                 compensation,
                 latency_ns,
             } => {
-                let from = match self.catalog.services.get(caller as usize) {
-                    Some(c) => c.clone(),
-                    None => "client".to_string(),
-                };
+                let from = self.catalog.caller_name(caller);
                 let what = if compensation { "undo" } else { "call" };
                 let name = format!("{what} from {from}: {}", outcome.as_str());
                 let args = format!("\"flow\":{origin},\"attempt\":{attempt}");

@@ -342,9 +342,7 @@ impl Observer for Explainer {
             } if mine(&origin) => Some((
                 format!(
                     "{t} {} -> {}{}, attempt {attempt}: {} after {:.1}ms (flow of event {origin})",
-                    c.services
-                        .get(caller as usize)
-                        .map_or("client", String::as_str),
+                    c.caller_name(caller),
                     c.services[service as usize],
                     if compensation { " (undo)" } else { "" },
                     outcome.as_str(),

@@ -156,21 +156,7 @@ impl Network {
         }
         let mut delay = l.delay;
         if !self.active.is_empty() {
-            for lf in &mut self.active {
-                if !lf.strikes(from, to) {
-                    continue;
-                }
-                match lf.kind {
-                    FaultKind::Partition => return None,
-                    FaultKind::LatencySpike => delay += lf.latency,
-                    FaultKind::Reorder if variates::chance(&mut lf.rng, lf.probability) => {
-                        // Held back; TCP still delivers in order, so later
-                        // messages on the link wait behind it.
-                        delay += variates::in_range(&mut lf.rng, 1, lf.latency.max(1));
-                    }
-                    _ => {}
-                }
-            }
+            delay = self.faulted(from, to, delay)?;
         }
         let sent = if self.counts_bytes() && bytes > 0 {
             self.transmit(now, link, from_b, to_b, bytes)
@@ -198,7 +184,13 @@ impl Network {
     /// connection: no order between calls); `None` when a partition drops
     /// it. Latency is the client class's, drawn from the sender's stream.
     pub fn deliver_direct(&mut self, now: Time, from: Node, to: Node) -> Option<Time> {
-        let mut delay = self.client.sample(&mut self.rngs[from.0 as usize]);
+        let delay = self.client.sample(&mut self.rngs[from.0 as usize]);
+        Some(now + self.faulted(from, to, delay)?)
+    }
+
+    /// `delay` as the link faults on `from` -> `to` make it (`None`: a
+    /// partition drops the message).
+    fn faulted(&mut self, from: Node, to: Node, mut delay: Time) -> Option<Time> {
         for lf in &mut self.active {
             if !lf.strikes(from, to) {
                 continue;
@@ -207,12 +199,14 @@ impl Network {
                 FaultKind::Partition => return None,
                 FaultKind::LatencySpike => delay += lf.latency,
                 FaultKind::Reorder if variates::chance(&mut lf.rng, lf.probability) => {
+                    // Held back; TCP still delivers in order, so later
+                    // messages on the link wait behind it.
                     delay += variates::in_range(&mut lf.rng, 1, lf.latency.max(1));
                 }
                 _ => {}
             }
         }
-        Some(now + delay)
+        Some(delay)
     }
 
     /// Serialise `bytes` onto the sending broker's interface and the link;

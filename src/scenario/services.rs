@@ -331,29 +331,17 @@ impl Scenario {
                     push(here("retries"), "expected at most 100 retries".into());
                 }
                 if let Some(b) = &c.breaker {
+                    let breaker = |f: &str| {
+                        let mut v = here("breaker");
+                        v.push(key(f));
+                        v
+                    };
                     if b.failures == 0 {
-                        push(
-                            vec![
-                                key("services"),
-                                Step::Index(i),
-                                key("calls"),
-                                Step::Index(j),
-                                key("breaker"),
-                                key("failures"),
-                            ],
-                            "expected at least 1 failure".into(),
-                        );
+                        push(breaker("failures"), "expected at least 1 failure".into());
                     }
                     if b.open.ns() == 0 {
                         push(
-                            vec![
-                                key("services"),
-                                Step::Index(i),
-                                key("calls"),
-                                Step::Index(j),
-                                key("breaker"),
-                                key("open"),
-                            ],
+                            breaker("open"),
                             "expected a duration greater than zero".into(),
                         );
                     }

@@ -502,6 +502,12 @@ fn a_synchronous_history_read_back_is_judged_the_same() {
         "{n}: {summary}"
     );
     assert!(run.contains("rejected with effects"), "{run}");
+    let html = std::fs::read_to_string(tmp.path().join("out/index.html")).unwrap();
+    assert!(well_formed(&html).contains(&"Services".to_string()));
+    assert!(
+        html.contains("<title>service payment"),
+        "the topology draws services"
+    );
 }
 
 #[test]
