@@ -388,6 +388,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                         success: types.id(&st.success) as u16,
                         failure: st.failure.as_deref().map(|t| types.id(t) as u16),
                         compensation: st.compensation.as_deref().map(|t| types.id(t) as u16),
+                        compensated: st.compensated.as_deref().map(|t| types.id(t) as u16),
                     })
                     .collect();
                 let cancelled = sg

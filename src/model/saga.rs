@@ -25,13 +25,18 @@ pub(crate) struct StepRt {
     pub success: u16,
     pub failure: Option<u16>,
     pub compensation: Option<u16>,
+    /// The compensation's reply, if the orchestrator waits for it.
+    pub compensated: Option<u16>,
 }
 
 /// One saga in the store.
 #[derive(Clone, Copy, Debug)]
 struct SagaState {
-    /// The step whose reply it waits for.
+    /// The step whose reply it waits for (while compensating: the step
+    /// whose compensation's reply it waits for).
     step: u8,
+    /// Undoing the steps done, last first.
+    compensating: bool,
     /// Completed or compensated: every later reply is ignored.
     done: bool,
     key: KeyId,
@@ -85,10 +90,15 @@ impl SagaRt {
             return true;
         }
         // Only the reply the saga waits for moves it; anything else of its
-        // chain (a duplicate, a late reply, a compensation's reply) is
-        // skipped.
+        // chain (a duplicate, a late reply, a compensation's reply it does
+        // not wait for) is skipped.
         let s = &self.steps[st.step as usize];
-        st.done || !(s.success == event_type || s.failure == Some(event_type))
+        let awaited = if st.compensating {
+            s.compensated == Some(event_type)
+        } else {
+            s.success == event_type || s.failure == Some(event_type)
+        };
+        st.done || !awaited
     }
 }
 
@@ -110,6 +120,7 @@ impl World {
                 origin,
                 SagaState {
                     step: 0,
+                    compensating: false,
                     done: false,
                     key: e.key,
                     size: e.size,
@@ -127,6 +138,12 @@ impl World {
         }
         let k = st.step as usize;
         let step = saga.steps[k];
+        if st.compensating {
+            if step.compensated == Some(e.event_type) {
+                self.saga_compensate(consumer, g, source, origin, k);
+            }
+            return;
+        }
         if e.event_type == step.success {
             if k + 1 < saga.steps.len() {
                 st.step += 1;
@@ -135,13 +152,16 @@ impl World {
                 st.done = true;
             }
         } else if step.failure == Some(e.event_type) {
-            st.done = true;
+            st.compensating = true;
             self.saga_compensate(consumer, g, source, origin, k);
         }
         // Any other reply (of a step it has moved past): fenced.
     }
 
-    /// Send the compensations of steps `0..upto`, last first.
+    /// Undo steps `0..upto`, last first: send each one's compensation; a
+    /// step whose compensation has a reply (`compensated`) is waited for
+    /// (the saga resumes here with `upto` = that step). When none is left,
+    /// the saga is over: send `cancelled`.
     fn saga_compensate(
         &mut self,
         consumer: u32,
@@ -152,8 +172,15 @@ impl World {
     ) {
         for j in (0..upto).rev() {
             self.saga_send(consumer, g, source, origin, j, true);
+            let saga = self.groups[g].saga.as_mut().expect("a saga group");
+            let step = saga.steps[j];
+            if step.compensation.is_some() && step.compensated.is_some() {
+                saga.state.get_mut(&origin).expect("a saga").step = j as u8;
+                return;
+            }
         }
-        let saga = self.groups[g].saga.as_ref().expect("a saga group");
+        let saga = self.groups[g].saga.as_mut().expect("a saga group");
+        saga.state.get_mut(&origin).expect("a saga").done = true;
         if let Some((producer, event_type)) = saga.cancelled {
             let rule = saga.rule_base + 2 * saga.steps.len() as u32;
             self.saga_emit(consumer, g, source, origin, producer, event_type, rule);
@@ -235,7 +262,9 @@ impl World {
         let Some(st) = saga.state.get_mut(&origin) else {
             return;
         };
-        if st.done || u32::from(st.step) != step {
+        if st.done || st.compensating || u32::from(st.step) != step {
+            // Over, moved on, or undoing: a compensation is waited for as
+            // long as it takes (it must succeed in the end).
             return;
         }
         let up = self.groups[g].consumers.iter().copied().find(|&c| {
@@ -256,7 +285,7 @@ impl World {
             return;
         };
         let saga = self.groups[g].saga.as_mut().expect("checked");
-        saga.state.get_mut(&origin).expect("checked").done = true;
+        saga.state.get_mut(&origin).expect("checked").compensating = true;
         self.saga_compensate(consumer, g, origin, origin, step as usize + 1);
     }
 }

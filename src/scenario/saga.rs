@@ -71,6 +71,11 @@ pub struct SagaStep {
     /// nothing to undo).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensation: Option<String>,
+    /// The reply that says the compensation is done (e.g.
+    /// `PaymentRefunded`): the orchestrator waits for it before it undoes
+    /// the step before. Absent: it sends the next compensation at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensated: Option<String>,
 }
 
 fn default_reply_timeout() -> Duration {
@@ -132,9 +137,16 @@ impl Scenario {
                         format!("unknown topic `{}`; topics: {}", st.topic, quoted(&topics)),
                     );
                 }
+                if st.compensated.is_some() && st.compensation.is_none() {
+                    push(
+                        here("compensated"),
+                        "a compensation's reply needs the step's `compensation` command".into(),
+                    );
+                }
                 for (field, t) in [
                     ("success", Some(&st.success)),
                     ("failure", st.failure.as_ref()),
+                    ("compensated", st.compensated.as_ref()),
                 ] {
                     if let Some(t) = t
                         && !known.contains(t)
