@@ -196,6 +196,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             arrival_pending: false,
             next_epoch: 1,
             tombstones: p.tombstones,
+            outbox: false,
             txn: p.client().transactions.map(|tx| {
                 Box::new(TxnRt::new(
                     tx.interval.ns(),
@@ -252,7 +253,15 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 }
             };
             let node = Node(producers.len() as u32);
-            producers.push(emitter(seed, &name, t, &key_space, event_type, node));
+            let mut relay = emitter(seed, &name, t, &key_space, event_type, node);
+            // An outbox rule's and a saga's records are in the service's
+            // database: its relay loses none in a crash.
+            relay.outbox = match e {
+                For::Rule(e) => e.mode == crate::scenario::EmitMode::Outbox,
+                For::Saga => true,
+                For::DeadLetters => false,
+            };
+            producers.push(relay);
             node_names.push(format!("producer/{name}"));
             catalog.producers.push(name);
         }
@@ -468,6 +477,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 arrival_pending: false,
                 next_epoch: 1,
                 tombstones: 0.0,
+                outbox: false,
                 txn: Some(Box::new(txn)),
             });
             consumers[c as usize].txn_producer = Some(id);
@@ -678,6 +688,7 @@ fn emitter(
         arrival_pending: false,
         next_epoch: 1,
         tombstones: 0.0,
+        outbox: false,
         txn: None,
     }
 }

@@ -107,6 +107,11 @@ pub(crate) struct ProducerRt {
     pub next_epoch: u32,
     /// Fraction of records that are tombstones.
     pub tombstones: f64,
+    /// An outbox relay: its records are in the service's database, so a
+    /// crash loses none of them; it sends again, after it restarts, every
+    /// record not acknowledged (at least once: some may be in the log
+    /// already).
+    pub outbox: bool,
     /// A transactional producer's transactions (KIP-98).
     pub txn: Option<Box<super::txn::TxnRt>>,
 }
@@ -765,6 +770,9 @@ impl World {
     /// application never learns their fate; requests already on the wire
     /// may still be appended), and its buffers and timers are gone.
     pub(crate) fn crash_producer(&mut self, p: u32) {
+        if self.producers[p as usize].outbox {
+            return self.crash_outbox_relay(p);
+        }
         // A transactional producer's records fail with their transaction.
         let transactional = self.producers[p as usize].txn.is_some();
         let live = std::mem::take(&mut self.producers[p as usize].live);
@@ -794,6 +802,42 @@ impl World {
         self.txn_crash(p);
         // A new producer id on restart: the broker's sequence check starts over.
         for part_in_topic in 0..self.producers[p as usize].parts.len() as u32 {
+            self.bump_epoch(p, part_in_topic);
+        }
+    }
+
+    /// An outbox relay crashes: the requests it had sent are abandoned
+    /// (their copies may still be appended), and every record not
+    /// acknowledged goes back in its queue, in sequence order, to be sent
+    /// again after the restart with a new producer id.
+    fn crash_outbox_relay(&mut self, p: u32) {
+        let live = std::mem::take(&mut self.producers[p as usize].live);
+        let first_part = self.producers[p as usize].first_part;
+        let mut unacked: Vec<(u32, u32, u32)> = Vec::new();
+        for req in live {
+            let r = self.requests[req as usize];
+            self.requests[req as usize].state = ReqState::Resolved;
+            unacked.push((r.part - first_part, r.first_seq, r.count));
+            self.maybe_free(req);
+        }
+        unacked.sort_unstable();
+        for part_in_topic in 0..self.producers[p as usize].parts.len() as u32 {
+            let pp = &mut self.producers[p as usize].parts[part_in_topic as usize];
+            let mut again: Vec<EventId> = Vec::new();
+            for &(_, first, count) in unacked.iter().filter(|u| u.0 == part_in_topic) {
+                again.extend((first..first + count).map(|seq| pp.seq_events[seq as usize]));
+            }
+            let end = pp.seq_events.len() as u32;
+            again.extend((pp.queued_from..end).map(|seq| pp.seq_events[seq as usize]));
+            pp.queued_from = end;
+            pp.in_flight = 0;
+            pp.retrying = 0;
+            let mut bytes = 0;
+            for &e in &again {
+                pp.seq_events.push(e);
+                bytes += u64::from(self.events[e as usize].size);
+            }
+            pp.queued_bytes = bytes;
             self.bump_epoch(p, part_in_topic);
         }
     }

@@ -359,3 +359,35 @@ fn under_random_faults_a_safe_choreography_only_breaks_at_the_front_door() {
         "some delivery timeout came after the append"
     );
 }
+
+/// Payment's relay to the payments topic crashes with records in flight
+/// (a 20 ms network, so some always are). An outbox keeps them in the
+/// service's database: the relay sends them again after it restarts, so
+/// no order is stranded, and those that had reached the broker are in the
+/// log twice (at least once). A dual write's records were in the crashed
+/// producer only: they fail.
+#[test]
+fn an_outbox_relay_that_crashes_loses_nothing_and_may_publish_twice() {
+    let crash = [
+        (
+            "[cluster]\nbrokers = 3",
+            "[network]\nclient_latency = \"20ms\"\n\n[cluster]\nbrokers = 3",
+        ),
+        ("target = \"payment/1\"", "target = \"payment->payments\""),
+        ("restart_after = \"5s\"", "restart_after = \"3s\""),
+    ];
+    let outbox = eventsim::run_checked(&edited(&crash, ""), 7, Vec::new());
+    let m = &outbox.result.metrics;
+    assert_eq!(m.counts.produce_failed, 0);
+    let f = figures(&outbox);
+    assert_eq!(f.open + f.failed, 0, "{f:?}");
+    assert_eq!(status(&outbox, "no-duplicates-in-log"), CheckStatus::Fail);
+    let mut dual = crash.to_vec();
+    dual.push((
+        "event_type = \"PaymentProcessed\"\n",
+        "event_type = \"PaymentProcessed\"\nmode = \"dual-write\"\n",
+    ));
+    let c = eventsim::run_checked(&edited(&dual, ""), 7, Vec::new());
+    assert!(c.result.metrics.counts.produce_failed > 0);
+    assert_eq!(status(&c, "no-duplicates-in-log"), CheckStatus::Pass);
+}
