@@ -3,6 +3,20 @@
 
 use super::*;
 use crate::flows::{Flow, FlowBook, NEVER, Outcome};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The flows both flow checkers judge: one book, fed by the first of them
+/// that is enabled (they read the same observations).
+pub(super) type SharedBook = Rc<RefCell<FlowBook>>;
+
+/// A new book for the context's flows.
+pub(super) fn shared_book(ctx: &Context) -> SharedBook {
+    Rc::new(RefCell::new(FlowBook::new(
+        ctx.catalog.flows.clone(),
+        ctx.catalog.event_types.len(),
+    )))
+}
 
 const FLOW_KINDS: &[Kind] = &[
     Kind::Produced,
@@ -37,23 +51,32 @@ fn type_name(ctx: &Context, t: u16) -> &str {
 /// resource it took released). A flow the front door reported failed (its
 /// root event's producer gave up) has no effect at all.
 pub(super) struct SagaAtomicity {
-    book: FlowBook,
+    book: SharedBook,
+    /// It feeds the book (else the other flow checker does).
+    feeds: bool,
     /// On a cut run: flows still open within their bound.
     open: Option<String>,
 }
 
 impl SagaAtomicity {
-    pub(super) fn new(ctx: &Context) -> Self {
+    pub(super) fn new(book: SharedBook, feeds: bool) -> Self {
         SagaAtomicity {
-            book: FlowBook::new(ctx.catalog.flows.clone(), ctx.catalog.event_types.len()),
+            book,
+            feeds,
             open: None,
         }
     }
 
-    fn judge(&self, ctx: &Context, end: End, root: EventId, f: &Flow) -> Option<(Time, String)> {
-        let def = &self.book.defs[f.def as usize];
+    fn judge(
+        book: &FlowBook,
+        ctx: &Context,
+        end: End,
+        root: EventId,
+        f: &Flow,
+    ) -> Option<(Time, String)> {
+        let def = &book.defs[f.def as usize];
         let holds = def.holds.len();
-        let who = subject(ctx, &self.book, root, f);
+        let who = subject(ctx, book, root, f);
         let deadline = f.created_ns.saturating_add(def.within_ns);
         match f.outcome(holds) {
             Outcome::Rejected => f.lasting_effect(def).map(|(at, what)| {
@@ -141,23 +164,24 @@ impl Checker for SagaAtomicity {
         "saga-atomicity"
     }
     fn kinds(&self) -> &'static [Kind] {
-        FLOW_KINDS
+        if self.feeds { FLOW_KINDS } else { &[] }
     }
     fn observe(&mut self, _ctx: &Context, at: Time, o: &Observation) {
-        self.book.observe(at, o);
+        self.book.borrow_mut().observe(at, o);
     }
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
         let mut found = Vec::new();
         let mut open = 0u64;
-        for (root, f) in self.book.flows() {
-            let holds = self.book.defs[f.def as usize].holds.len();
+        let book = self.book.borrow();
+        for (root, f) in book.flows() {
+            let holds = book.defs[f.def as usize].holds.len();
             let deadline = f
                 .created_ns
-                .saturating_add(self.book.defs[f.def as usize].within_ns);
+                .saturating_add(book.defs[f.def as usize].within_ns);
             if end.cut && f.outcome(holds) == Outcome::Open && end.t_ns <= deadline {
                 open += 1;
             }
-            if let Some((t, message)) = self.judge(ctx, end, root, f) {
+            if let Some((t, message)) = Self::judge(&book, ctx, end, root, f) {
                 // The root, and the first step after it (what went on).
                 let mut events = vec![root];
                 if f.first_step.0 != NEVER {
@@ -174,6 +198,7 @@ impl Checker for SagaAtomicity {
                 ));
             }
         }
+        drop(book);
         if open > 0 {
             self.open = Some(format!("{open} flows still open within their bound"));
         }
@@ -190,14 +215,17 @@ impl Checker for SagaAtomicity {
 /// released before it was taken (the release finds nothing to release, and
 /// what is taken afterwards stays taken).
 pub(super) struct HeldResources {
-    book: FlowBook,
+    book: SharedBook,
+    /// It feeds the book (else the other flow checker does).
+    feeds: bool,
     open: Option<String>,
 }
 
 impl HeldResources {
-    pub(super) fn new(ctx: &Context) -> Self {
+    pub(super) fn new(book: SharedBook, feeds: bool) -> Self {
         HeldResources {
-            book: FlowBook::new(ctx.catalog.flows.clone(), ctx.catalog.event_types.len()),
+            book,
+            feeds,
             open: None,
         }
     }
@@ -208,19 +236,20 @@ impl Checker for HeldResources {
         "held-resources"
     }
     fn kinds(&self) -> &'static [Kind] {
-        FLOW_KINDS
+        if self.feeds { FLOW_KINDS } else { &[] }
     }
     fn observe(&mut self, _ctx: &Context, at: Time, o: &Observation) {
-        self.book.observe(at, o);
+        self.book.borrow_mut().observe(at, o);
     }
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
         let mut found = Vec::new();
         let mut open = 0u64;
-        for (root, f) in self.book.flows() {
-            let def = &self.book.defs[f.def as usize];
+        let book = self.book.borrow();
+        for (root, f) in book.flows() {
+            let def = &book.defs[f.def as usize];
             let holds = def.holds.len();
             let outcome = f.outcome(holds);
-            let who = || subject(ctx, &self.book, root, f);
+            let who = || subject(ctx, &book, root, f);
             for h in 0..holds {
                 let (taken, released) = (f.taken[h], f.released[h]);
                 if taken.1 != NEVER && released.1 != NEVER && released.0 < taken.0 {
@@ -292,6 +321,7 @@ impl Checker for HeldResources {
                 ),
             ));
         }
+        drop(book);
         if open > 0 {
             self.open = Some(format!("{open} open flows hold resources"));
         }

@@ -342,6 +342,10 @@ impl Checks {
     pub fn new(ctx: Context, config: CheckConfig) -> Checks {
         let groups = ctx.catalog.groups.len();
         let mut checkers: Vec<Box<dyn Checker>> = Vec::new();
+        // The two flow checkers share one book; the first enabled feeds it.
+        let book = flows::shared_book(&ctx);
+        let mut book_fed = false;
+        let mut feeds = || !std::mem::replace(&mut book_fed, true);
         for name in &config.run {
             let c: Box<dyn Checker> = match name.as_str() {
                 "no-loss" => Box::new(NoLoss::new(groups)),
@@ -358,8 +362,8 @@ impl Checks {
                 )),
                 // Without flows they do not apply: not fed at all.
                 "saga-atomicity" | "held-resources" if ctx.catalog.flows.is_empty() => continue,
-                "saga-atomicity" => Box::new(SagaAtomicity::new(&ctx)),
-                "held-resources" => Box::new(HeldResources::new(&ctx)),
+                "saga-atomicity" => Box::new(SagaAtomicity::new(book.clone(), feeds())),
+                "held-resources" => Box::new(HeldResources::new(book.clone(), feeds())),
                 _ => continue,
             };
             checkers.push(c);

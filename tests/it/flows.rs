@@ -101,6 +101,23 @@ fn a_compensation_that_never_runs_leaves_failed_flows_holding_stock() {
         "{m}"
     );
     assert!(m.contains("; it failed at"), "{m}");
+    // The two checkers share one book: each judges alone what it judged
+    // beside the other.
+    for (skip, kept) in [
+        ("saga-atomicity", "held-resources"),
+        ("held-resources", "saga-atomicity"),
+    ] {
+        let alone = edited(
+            &[(
+                "topics = [\"orders\", \"payments\"]",
+                "topics = [\"orders\"]",
+            )],
+            &format!("\n[checks]\nskip = [\"{skip}\"]\n"),
+        );
+        let a = eventsim::run_checked(&alone, 1, Vec::new());
+        assert_eq!(status(&a, skip), CheckStatus::Skipped);
+        assert_eq!(violations(&a, kept), f.failed, "{kept} alone");
+    }
 }
 
 /// Shipping crashes for good: orders paid after it stay open, their
