@@ -6,8 +6,12 @@ use super::*;
 pub(super) fn check(path: &Path) -> i32 {
     match load(path) {
         Ok(s) => {
+            let services = match s.services.len() {
+                0 => String::new(),
+                n => format!(", {n} service(s)"),
+            };
             say!(
-                "{}: ok (scenario `{}`: {} topic(s), {} producer(s), {} group(s))",
+                "{}: ok (scenario `{}`: {} topic(s), {} producer(s), {} group(s){services})",
                 path.display(),
                 s.scenario.name,
                 s.topics.len(),

@@ -544,3 +544,22 @@ restart_after = \"5s\"
     let f = flows(&c);
     assert!(f.rejected_with_effects > 0, "{f:?}");
 }
+
+#[test]
+fn a_front_door_beyond_the_memory_budget_is_refused_at_its_rate() {
+    // A billion requests a second for two minutes: flows nobody can hold.
+    let t = text(SYNC).replace("requests = { rate = 50,", "requests = { rate = 1e9,");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("huge.toml");
+    std::fs::write(&path, t).unwrap();
+    let o = eventsim(&["check", path.to_str().unwrap(), "--max-memory", "4GiB"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("services[0].requests.rate") && err.contains("requests followed for the run"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let o = eventsim(&["check", repo(SYNC).to_str().unwrap()]);
+    assert!(stdout(&o).contains("4 service(s)"), "{}", stdout(&o));
+}
