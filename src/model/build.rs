@@ -449,37 +449,24 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 parts.len(),
             );
             txn.consumer = Some(c);
-            producers.push(ProducerRt {
-                node: consumers[c as usize].node,
-                first_part: 0,
-                event_type: 0,
-                client: ProducerClient {
-                    request_timeout: g.producer_request_timeout,
-                    ..ProducerClient::default()
-                },
-                arrival: None,
-                rng: rng_stream(seed, &format!("producer/{name}")),
-                keys: None,
-                first_key: 0,
-                chooser: PartitionChooser::new(
-                    Partitioner::RoundRobin,
-                    parts.len() as u32,
-                    key_space.clone(),
-                    0,
-                    1,
-                    ProducerClient::default().batch_size,
-                    &mut rng_stream(seed, "unused"),
-                ),
-                payload: Sampler::Constant(0),
-                parts: (0..parts.len()).map(|_| ProdPart::default()).collect(),
-                live: Vec::new(),
-                timer_pending: false,
-                arrival_pending: false,
-                next_epoch: 1,
-                tombstones: 0.0,
-                outbox: false,
-                txn: Some(Box::new(txn)),
-            });
+            let chooser = PartitionChooser::new(
+                Partitioner::RoundRobin,
+                parts.len() as u32,
+                key_space.clone(),
+                0,
+                1,
+                ProducerClient::default().batch_size,
+                &mut rng_stream(seed, "unused"),
+            );
+            let client = ProducerClient {
+                request_timeout: g.producer_request_timeout,
+                ..ProducerClient::default()
+            };
+            let rng = rng_stream(seed, &format!("producer/{name}"));
+            let mut p = service_producer(consumers[c as usize].node, 0, 0, client, rng, chooser);
+            p.parts = (0..parts.len()).map(|_| ProdPart::default()).collect();
+            p.txn = Some(Box::new(txn));
+            producers.push(p);
             consumers[c as usize].txn_producer = Some(id);
             catalog.producers.push(name);
         }
@@ -671,9 +658,24 @@ fn emitter(
         client.batch_size,
         &mut rng,
     );
+    let mut p = service_producer(node, t.first_part, event_type, client, rng, chooser);
+    p.parts = (0..t.partitions).map(|_| ProdPart::default()).collect();
+    p
+}
+
+/// A producer with no arrivals of its own: it writes what a service hands
+/// it (no partitions yet: the caller sizes them).
+fn service_producer(
+    node: Node,
+    first_part: u32,
+    event_type: u16,
+    client: ProducerClient,
+    rng: crate::kernel::Rng,
+    chooser: PartitionChooser,
+) -> ProducerRt {
     ProducerRt {
         node,
-        first_part: t.first_part,
+        first_part,
         event_type,
         client,
         arrival: None,
@@ -682,7 +684,7 @@ fn emitter(
         first_key: 0,
         chooser,
         payload: Sampler::Constant(0),
-        parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
+        parts: Vec::new(),
         live: Vec::new(),
         timer_pending: false,
         arrival_pending: false,
