@@ -79,398 +79,51 @@ fn flow_defs(s: &Scenario, types: &mut Interner) -> Vec<crate::flows::FlowDef> {
 
 pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     let brokers_n = s.cluster.brokers;
-    let topic_id: BTreeMap<&str, u32> = s
-        .topics
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.as_str(), i as u32))
-        .collect();
-
-    // Topics and partitions, replicas placed round-robin as Kafka does.
-    let mut topics = Vec::new();
-    let mut parts = Vec::new();
     let mut catalog = Catalog {
         topics: s.topics.iter().map(|t| t.name.clone()).collect(),
         brokers: brokers_n,
         ..Catalog::default()
     };
-    for (ti, t) in s.topics.iter().enumerate() {
-        topics.push(TopicRt {
-            first_part: parts.len() as u32,
-            partitions: t.partitions,
-        });
-        for p in 0..t.partitions {
-            let replicas: Vec<u32> = (0..t.replication_factor)
-                .map(|r| (p + ti as u32 + r) % brokers_n)
-                .collect();
-            let rf = replicas.len();
-            parts.push(PartitionRt {
-                replicas,
-                leader: 0,
-                epoch: 0,
-                logs: (0..rf).map(|_| ReplicaLog::default()).collect(),
-                isr: vec![true; rf],
-                online: true,
-                unclean_allowed: t.unclean_leader_election,
-                hw: 0,
-                min_isr: t.min_insync_replicas,
-                retention_ns: t.retention.ns(),
-                compaction: (t.cleanup_policy == crate::scenario::CleanupPolicy::Compact).then(
-                    || {
-                        Box::new(super::broker::Compaction {
-                            lag_ns: t.min_compaction_lag.ns(),
-                            delete_retention_ns: t.delete_retention.ns(),
-                            ..Default::default()
-                        })
-                    },
-                ),
-                pending_acks: VecDeque::new(),
-                txn_open: Vec::new(),
-                txn_aborted: Vec::new(),
-                markers: Vec::new(),
-                parked_consumers: Vec::new(),
-                producer_state: Vec::new(),
-                truncations: Vec::new(),
-            });
-            catalog.partitions.push((ti as u32, p));
-            catalog.replication.push(rf as u32);
-        }
-    }
-
-    // Event types and keys.
-    let mut types = Interner::default();
-    let key_space = Arc::new(KeySpace::new(s.key_ranges()));
-    for p in &s.producers {
-        types.id(&p.event_type);
-    }
-    for g in &s.groups {
-        for e in &g.emit {
-            types.id(&e.event_type);
-        }
-    }
-    for sv in &s.services {
-        for t in sv.event_types() {
-            types.id(t);
-        }
-    }
-
+    let (topics, mut parts) = build_topics(s, &mut catalog);
+    let l = Layout {
+        s,
+        seed,
+        topic_id: s
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i as u32))
+            .collect(),
+        topics,
+        key_space: Arc::new(KeySpace::new(s.key_ranges())),
+    };
+    let mut acc = Acc {
+        catalog,
+        types: intern_types(s),
+        producers: Vec::new(),
+        node_names: Vec::new(),
+    };
     // Producers first (their node ids come first), then service emitters.
-    let mut producers = Vec::new();
-    let mut node_names = Vec::new();
-    for p in &s.producers {
-        let mut rng = rng_stream(seed, &format!("producer/{}", p.name));
-        let t = &topics[topic_id[p.topic.as_str()] as usize];
-        let first_key = key_space.base(&p.key_prefix);
-        let chooser = PartitionChooser::new(
-            p.partitioner,
-            t.partitions,
-            key_space.clone(),
-            first_key,
-            p.keys.n(),
-            p.batch_size,
-            &mut rng,
-        );
-        let stop_ns = p.stop.map_or(s.duration_ns(), |d| d.ns());
-        let (on_ns, off_ns) = (p.on.map_or(0, |d| d.ns()), p.off.map_or(0, |d| d.ns()));
-        producers.push(ProducerRt {
-            node: Node(producers.len() as u32),
-            first_part: t.first_part,
-            event_type: types.id(&p.event_type) as u16,
-            client: p.client(),
-            arrival: Some(ArrivalRt {
-                kind: p.arrival,
-                mean_gap_ns: NS_PER_S as f64 / p.rate,
-                on_ns,
-                off_ns,
-                start_ns: p.start.ns(),
-                stop_ns,
-            }),
-            rng,
-            keys: Some(KeySampler::new(&p.keys)),
-            first_key,
-            chooser,
-            payload: Sampler::new(&p.payload),
-            parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
-            live: Vec::new(),
-            timer_pending: false,
-            arrival_pending: false,
-            next_epoch: 1,
-            tombstones: p.tombstones,
-            outbox: false,
-            txn: p.client().transactions.map(|tx| {
-                Box::new(TxnRt::new(
-                    tx.interval.ns(),
-                    tx.timeout.ns(),
-                    t.partitions as usize,
-                ))
-            }),
-        });
-        node_names.push(format!("producer/{}", p.name));
-        catalog.producers.push(p.name.clone());
-    }
-    let mut group_emits: Vec<Vec<EmitRt>> = Vec::new();
-    let mut dlt_producers = Vec::new();
-    // Per group: its saga's producers, by topic.
-    let mut saga_producers: Vec<BTreeMap<String, u32>> = Vec::new();
-    for g in &s.groups {
-        let mut rules = Vec::new();
-        /// What an emitter producer writes for.
-        enum For<'a> {
-            Rule(&'a crate::scenario::Emit),
-            DeadLetters,
-            Saga,
-        }
-        let emit_topics = g.emit.iter().map(|e| (For::Rule(e), &e.topic));
-        let dlt = g.dead_letter_topic.iter().map(|t| (For::DeadLetters, t));
-        let saga_topics = s.saga_topics(g);
-        let saga = saga_topics.iter().map(|t| (For::Saga, t));
-        let mut dlt_producer = None;
-        let mut sagas = BTreeMap::new();
-        for (e, topic) in emit_topics.chain(dlt).chain(saga) {
-            let name = format!("{}->{}", g.name, topic);
-            let t = &topics[topic_id[topic.as_str()] as usize];
-            let event_type = match e {
-                For::Rule(e) => {
-                    rules.push(EmitRt {
-                        on: e.on.as_deref().map(|t| types.id(t) as u16),
-                        producer: producers.len() as u32,
-                        event_type: types.id(&e.event_type) as u16,
-                        mode: e.mode,
-                        failure: e
-                            .failure
-                            .as_ref()
-                            .map(|f| (types.id(&f.event_type) as u16, f.probability)),
-                    });
-                    types.id(&e.event_type) as u16
-                }
-                For::DeadLetters => {
-                    dlt_producer = Some(producers.len() as u32);
-                    0
-                }
-                For::Saga => {
-                    sagas.insert(topic.clone(), producers.len() as u32);
-                    0
-                }
-            };
-            let node = Node(producers.len() as u32);
-            let mut relay = emitter(seed, &name, t, &key_space, event_type, node);
-            // An outbox rule's and a saga's records are in the service's
-            // database: its relay loses none in a crash.
-            relay.outbox = match e {
-                For::Rule(e) => e.mode == crate::scenario::EmitMode::Outbox,
-                For::Saga => true,
-                For::DeadLetters => false,
-            };
-            producers.push(relay);
-            node_names.push(format!("producer/{name}"));
-            catalog.producers.push(name);
-        }
-        group_emits.push(rules);
-        dlt_producers.push(dlt_producer);
-        saga_producers.push(sagas);
-    }
-    // Services' Kafka producers (their `emit`).
-    let mut service_emitters = Vec::new();
-    for sv in &s.services {
-        let (Some(e), Some(name)) = (&sv.emit, Scenario::service_emitter(sv)) else {
-            service_emitters.push(None);
-            continue;
-        };
-        let t = &topics[topic_id[e.topic.as_str()] as usize];
-        let id = producers.len() as u32;
-        let event_type = types.id(&e.event_type) as u16;
-        producers.push(emitter(seed, &name, t, &key_space, event_type, Node(id)));
-        service_emitters.push(Some(id));
-        node_names.push(format!("producer/{name}"));
-        catalog.producers.push(name);
-    }
+    build_producers(&l, &mut acc);
+    let emitters = build_emitters(&l, &mut acc);
     for p in &mut parts {
-        p.producer_state = vec![Default::default(); producers.len()];
+        p.producer_state = vec![Default::default(); acc.producers.len()];
     }
-
-    // Brokers.
-    let mut brokers = Vec::new();
-    for b in 0..brokers_n {
-        brokers.push(BrokerRt {
-            busy_until: 0,
-            ns_per_record: s.cluster.capacity.map_or(0.0, |c| NS_PER_S as f64 / c),
-            append_latency: Sampler::new(&s.cluster.append_latency),
-            rng: rng_stream(seed, &format!("broker/{b}")),
-            fenced: false,
-            last_heard_ns: 0,
-            disk_factor: 1.0,
-        });
-        node_names.push(format!("broker/{b}"));
-    }
-
-    // Groups and consumers.
-    let mut groups = Vec::new();
-    let mut consumers = Vec::new();
-    for (gi, (g, emits)) in s.groups.iter().zip(group_emits).enumerate() {
-        let mut gparts = Vec::new();
-        let mut parts_by_topic = Vec::new();
-        for t in &g.topics {
-            let tr = &topics[topic_id[t.as_str()] as usize];
-            parts_by_topic.push(tr.partitions as usize);
-            gparts.extend(tr.first_part..tr.first_part + tr.partitions);
-        }
-        let mut part_index = vec![u32::MAX; parts.len()];
-        for (i, &p) in gparts.iter().enumerate() {
-            part_index[p as usize] = i as u32;
-        }
-        let mut by_type = vec![None; types.names.len()];
-        for (t, d) in &g.processing_by_type {
-            if let Some(&id) = types.ids.get(t) {
-                by_type[id as usize] = Some(Sampler::new(d));
-            }
-        }
-        let mut members = Vec::new();
-        let heartbeat_ns = g.heartbeat_interval().ns().max(1);
-        for i in 0..g.consumers {
-            let id = consumers.len() as u32;
-            members.push(id);
-            let name = format!("consumer/{}/{}", g.name, i);
-            consumers.push(ConsumerRt {
-                node: Node(0), // numbered below, after every broker
-                group: gi as u32,
-                rng: rng_stream(seed, &name),
-                token: 0,
-                generation: 0,
-                txn_producer: None,
-                txn_waiting: false,
-                heartbeat_phase_ns: variates::below(
-                    &mut rng_stream(seed, &format!("{name}/heartbeat")),
-                    heartbeat_ns,
-                ),
-                parts: Vec::new(),
-                index: Default::default(),
-                ready: Default::default(),
-                idle: Default::default(),
-                dirty: Default::default(),
-                rr: 0,
-                batch: VecDeque::new(),
-                current: None,
-                waiting: true,
-                last_heard_ns: 0,
-                last_poll_ns: 0,
-                auto_commit_due_ns: 0,
-                auto_commit_timer: false,
-            });
-            node_names.push(name);
-            catalog.consumers.push((gi as u32, i));
-        }
-        let n = gparts.len();
-        catalog.group_partitions.push(gparts.clone());
-        groups.push(GroupRt {
-            consumers: members,
-            parts: gparts,
-            parts_by_topic,
-            part_index,
-            assignment: g.assignment,
-            rebalance_time_ns: g.rebalance_time.ns(),
-            auto_offset_reset: g.auto_offset_reset,
-            max_poll_records: g.max_poll_records,
-            commit: g.commit,
-            auto_commit_interval_ns: g.auto_commit_interval.ns(),
-            client: g.client,
-            isolation: g.isolation,
-            idempotency: g.idempotency,
-            dedup_capacity: g.dedup_capacity,
-            processing: Sampler::new(&g.processing),
-            by_type,
-            emits,
-            session_timeout_ns: g.session_timeout.ns(),
-            heartbeat_interval_ns: heartbeat_ns,
-            max_poll_interval_ns: g.max_poll_interval.ns(),
-            static_membership: g.static_membership,
-            on_failure: g.failure_policy(),
-            handler_retries: g.handler_retries,
-            handler_backoff_ns: g.handler_retry_backoff.ns(),
-            dlt_producer: dlt_producers[gi],
-            saga: g.saga.as_ref().map(|sg| {
-                let steps = sg
-                    .steps
-                    .iter()
-                    .map(|st| super::saga::StepRt {
-                        producer: saga_producers[gi][&st.topic],
-                        command: types.id(&st.command) as u16,
-                        success: types.id(&st.success) as u16,
-                        failure: st.failure.as_deref().map(|t| types.id(t) as u16),
-                        compensation: st.compensation.as_deref().map(|t| types.id(t) as u16),
-                        compensated: st.compensated.as_deref().map(|t| types.id(t) as u16),
-                    })
-                    .collect();
-                let cancelled = sg
-                    .cancelled
-                    .as_ref()
-                    .map(|c| (saga_producers[gi][&c.topic], types.id(&c.event_type) as u16));
-                Box::new(super::saga::SagaRt::new(
-                    types.id(&sg.starts) as u16,
-                    sg.reply_timeout.ns(),
-                    steps,
-                    g.emit.len() as u32,
-                    cancelled,
-                ))
-            }),
-            generation: 0,
-            members: Vec::new(),
-            rebalancing: false,
-            second_round: false,
-            joins_pending: 0,
-            last_join_ns: 0,
-            owner: vec![None; n],
-            target: vec![None; n],
-            committed: vec![None; n],
-            committed_epoch: vec![0; n],
-            dedup: EventBits::default(),
-            dedup_fifo: VecDeque::new(),
-            versions: KeyMap::new(key_space.len()),
-        });
-        catalog.groups.push(g.name.clone());
-    }
-    let producer_nodes = producers.len() as u32;
+    let brokers = build_brokers(s, seed, &mut acc.node_names);
+    let (groups, mut consumers) = build_groups(&l, &mut acc, parts.len(), &emitters);
+    let producer_nodes = acc.producers.len() as u32;
     let first_consumer_node = producer_nodes + brokers_n;
     for (i, c) in consumers.iter_mut().enumerate() {
         c.node = Node(first_consumer_node + i as u32);
     }
-    // commit = "in-transaction": each consumer has its own transactional
-    // producer, in its own process (its node), that can write to every
-    // partition (what the service emits, wherever it goes).
-    for (gi, g) in s.groups.iter().enumerate() {
-        if g.commit != crate::scenario::CommitMode::InTransaction {
-            continue;
-        }
-        for (i, &c) in groups[gi].consumers.iter().enumerate() {
-            let id = producers.len() as u32;
-            let name = format!("{}/{}/producer", g.name, i);
-            let mut txn = TxnRt::new(
-                g.commit_interval.ns(),
-                g.transaction_timeout.ns(),
-                parts.len(),
-            );
-            txn.consumer = Some(c);
-            let chooser = PartitionChooser::new(
-                Partitioner::RoundRobin,
-                parts.len() as u32,
-                key_space.clone(),
-                0,
-                1,
-                ProducerClient::default().batch_size,
-                &mut rng_stream(seed, "unused"),
-            );
-            let client = ProducerClient {
-                request_timeout: g.producer_request_timeout,
-                ..ProducerClient::default()
-            };
-            let rng = rng_stream(seed, &format!("producer/{name}"));
-            let mut p = service_producer(consumers[c as usize].node, 0, 0, client, rng, chooser);
-            p.parts = (0..parts.len()).map(|_| ProdPart::default()).collect();
-            p.txn = Some(Box::new(txn));
-            producers.push(p);
-            consumers[c as usize].txn_producer = Some(id);
-            catalog.producers.push(name);
-        }
-    }
+    build_txn_producers(&l, &mut acc, &groups, &mut consumers, parts.len());
+    let Acc {
+        mut catalog,
+        mut types,
+        producers,
+        mut node_names,
+    } = acc;
+    let (key_space, service_emitters) = (l.key_space, emitters.services);
     for p in &mut parts {
         p.producer_state = vec![Default::default(); producers.len()];
     }
@@ -692,5 +345,481 @@ fn service_producer(
         tombstones: 0.0,
         outbox: false,
         txn: None,
+    }
+}
+
+/// What the build steps read: the scenario, the seed, the topics' layout
+/// and the key space.
+struct Layout<'a> {
+    s: &'a Scenario,
+    seed: u64,
+    topics: Vec<TopicRt>,
+    topic_id: BTreeMap<&'a str, u32>,
+    key_space: Arc<KeySpace>,
+}
+
+/// What the build steps add to: names, event types, producers (every
+/// producer, numbered in the order they are added) and node names.
+struct Acc {
+    catalog: Catalog,
+    types: Interner,
+    producers: Vec<ProducerRt>,
+    node_names: Vec<String>,
+}
+
+/// The producers that write for the groups and services.
+struct Emitters {
+    /// Per group: its emit rules.
+    groups: Vec<Vec<EmitRt>>,
+    /// Per group: its dead-letter publisher.
+    dead_letters: Vec<Option<u32>>,
+    /// Per group: its saga's producers, by topic.
+    sagas: Vec<BTreeMap<String, u32>>,
+    /// Per service: its Kafka producer (`emit`).
+    services: Vec<Option<u32>>,
+}
+
+/// Topics and partitions, replicas placed round-robin as Kafka does.
+fn build_topics(s: &Scenario, catalog: &mut Catalog) -> (Vec<TopicRt>, Vec<PartitionRt>) {
+    let brokers_n = s.cluster.brokers;
+    let mut topics = Vec::new();
+    let mut parts = Vec::new();
+    for (ti, t) in s.topics.iter().enumerate() {
+        topics.push(TopicRt {
+            first_part: parts.len() as u32,
+            partitions: t.partitions,
+        });
+        for p in 0..t.partitions {
+            let replicas: Vec<u32> = (0..t.replication_factor)
+                .map(|r| (p + ti as u32 + r) % brokers_n)
+                .collect();
+            let rf = replicas.len();
+            parts.push(PartitionRt {
+                replicas,
+                leader: 0,
+                epoch: 0,
+                logs: (0..rf).map(|_| ReplicaLog::default()).collect(),
+                isr: vec![true; rf],
+                online: true,
+                unclean_allowed: t.unclean_leader_election,
+                hw: 0,
+                min_isr: t.min_insync_replicas,
+                retention_ns: t.retention.ns(),
+                compaction: (t.cleanup_policy == crate::scenario::CleanupPolicy::Compact).then(
+                    || {
+                        Box::new(super::broker::Compaction {
+                            lag_ns: t.min_compaction_lag.ns(),
+                            delete_retention_ns: t.delete_retention.ns(),
+                            ..Default::default()
+                        })
+                    },
+                ),
+                pending_acks: VecDeque::new(),
+                txn_open: Vec::new(),
+                txn_aborted: Vec::new(),
+                markers: Vec::new(),
+                parked_consumers: Vec::new(),
+                producer_state: Vec::new(),
+                truncations: Vec::new(),
+            });
+            catalog.partitions.push((ti as u32, p));
+            catalog.replication.push(rf as u32);
+        }
+    }
+    (topics, parts)
+}
+
+/// Every event type a producer, an emit rule or a service makes, in a
+/// fixed order.
+fn intern_types(s: &Scenario) -> Interner {
+    let mut types = Interner::default();
+    for p in &s.producers {
+        types.id(&p.event_type);
+    }
+    for g in &s.groups {
+        for e in &g.emit {
+            types.id(&e.event_type);
+        }
+    }
+    for sv in &s.services {
+        for t in sv.event_types() {
+            types.id(t);
+        }
+    }
+    types
+}
+
+/// The scenario's producers.
+fn build_producers(l: &Layout, acc: &mut Acc) {
+    let (s, seed, topics, topic_id, key_space) =
+        (l.s, l.seed, &l.topics, &l.topic_id, &l.key_space);
+    let Acc {
+        catalog,
+        types,
+        producers,
+        node_names,
+    } = acc;
+    for p in &s.producers {
+        let mut rng = rng_stream(seed, &format!("producer/{}", p.name));
+        let t = &topics[topic_id[p.topic.as_str()] as usize];
+        let first_key = key_space.base(&p.key_prefix);
+        let chooser = PartitionChooser::new(
+            p.partitioner,
+            t.partitions,
+            key_space.clone(),
+            first_key,
+            p.keys.n(),
+            p.batch_size,
+            &mut rng,
+        );
+        let stop_ns = p.stop.map_or(s.duration_ns(), |d| d.ns());
+        let (on_ns, off_ns) = (p.on.map_or(0, |d| d.ns()), p.off.map_or(0, |d| d.ns()));
+        producers.push(ProducerRt {
+            node: Node(producers.len() as u32),
+            first_part: t.first_part,
+            event_type: types.id(&p.event_type) as u16,
+            client: p.client(),
+            arrival: Some(ArrivalRt {
+                kind: p.arrival,
+                mean_gap_ns: NS_PER_S as f64 / p.rate,
+                on_ns,
+                off_ns,
+                start_ns: p.start.ns(),
+                stop_ns,
+            }),
+            rng,
+            keys: Some(KeySampler::new(&p.keys)),
+            first_key,
+            chooser,
+            payload: Sampler::new(&p.payload),
+            parts: (0..t.partitions).map(|_| ProdPart::default()).collect(),
+            live: Vec::new(),
+            timer_pending: false,
+            arrival_pending: false,
+            next_epoch: 1,
+            tombstones: p.tombstones,
+            outbox: false,
+            txn: p.client().transactions.map(|tx| {
+                Box::new(TxnRt::new(
+                    tx.interval.ns(),
+                    tx.timeout.ns(),
+                    t.partitions as usize,
+                ))
+            }),
+        });
+        node_names.push(format!("producer/{}", p.name));
+        catalog.producers.push(p.name.clone());
+    }
+}
+
+/// The groups' emitters (emit rules, dead letters, sagas), then the
+/// services' Kafka producers.
+fn build_emitters(l: &Layout, acc: &mut Acc) -> Emitters {
+    let (s, seed, topics, topic_id, key_space) =
+        (l.s, l.seed, &l.topics, &l.topic_id, &l.key_space);
+    let Acc {
+        catalog,
+        types,
+        producers,
+        node_names,
+    } = acc;
+    let mut group_emits: Vec<Vec<EmitRt>> = Vec::new();
+    let mut dlt_producers = Vec::new();
+    // Per group: its saga's producers, by topic.
+    let mut saga_producers: Vec<BTreeMap<String, u32>> = Vec::new();
+    for g in &s.groups {
+        let mut rules = Vec::new();
+        /// What an emitter producer writes for.
+        enum For<'a> {
+            Rule(&'a crate::scenario::Emit),
+            DeadLetters,
+            Saga,
+        }
+        let emit_topics = g.emit.iter().map(|e| (For::Rule(e), &e.topic));
+        let dlt = g.dead_letter_topic.iter().map(|t| (For::DeadLetters, t));
+        let saga_topics = s.saga_topics(g);
+        let saga = saga_topics.iter().map(|t| (For::Saga, t));
+        let mut dlt_producer = None;
+        let mut sagas = BTreeMap::new();
+        for (e, topic) in emit_topics.chain(dlt).chain(saga) {
+            let name = format!("{}->{}", g.name, topic);
+            let t = &topics[topic_id[topic.as_str()] as usize];
+            let event_type = match e {
+                For::Rule(e) => {
+                    rules.push(EmitRt {
+                        on: e.on.as_deref().map(|t| types.id(t) as u16),
+                        producer: producers.len() as u32,
+                        event_type: types.id(&e.event_type) as u16,
+                        mode: e.mode,
+                        failure: e
+                            .failure
+                            .as_ref()
+                            .map(|f| (types.id(&f.event_type) as u16, f.probability)),
+                    });
+                    types.id(&e.event_type) as u16
+                }
+                For::DeadLetters => {
+                    dlt_producer = Some(producers.len() as u32);
+                    0
+                }
+                For::Saga => {
+                    sagas.insert(topic.clone(), producers.len() as u32);
+                    0
+                }
+            };
+            let node = Node(producers.len() as u32);
+            let mut relay = emitter(seed, &name, t, key_space, event_type, node);
+            // An outbox rule's and a saga's records are in the service's
+            // database: its relay loses none in a crash.
+            relay.outbox = match e {
+                For::Rule(e) => e.mode == crate::scenario::EmitMode::Outbox,
+                For::Saga => true,
+                For::DeadLetters => false,
+            };
+            producers.push(relay);
+            node_names.push(format!("producer/{name}"));
+            catalog.producers.push(name);
+        }
+        group_emits.push(rules);
+        dlt_producers.push(dlt_producer);
+        saga_producers.push(sagas);
+    }
+    // Services' Kafka producers (their `emit`).
+    let mut service_emitters = Vec::new();
+    for sv in &s.services {
+        let (Some(e), Some(name)) = (&sv.emit, Scenario::service_emitter(sv)) else {
+            service_emitters.push(None);
+            continue;
+        };
+        let t = &topics[topic_id[e.topic.as_str()] as usize];
+        let id = producers.len() as u32;
+        let event_type = types.id(&e.event_type) as u16;
+        producers.push(emitter(seed, &name, t, key_space, event_type, Node(id)));
+        service_emitters.push(Some(id));
+        node_names.push(format!("producer/{name}"));
+        catalog.producers.push(name);
+    }
+    Emitters {
+        groups: group_emits,
+        dead_letters: dlt_producers,
+        sagas: saga_producers,
+        services: service_emitters,
+    }
+}
+
+/// The brokers.
+fn build_brokers(s: &Scenario, seed: u64, node_names: &mut Vec<String>) -> Vec<BrokerRt> {
+    let brokers_n = s.cluster.brokers;
+    let mut brokers = Vec::new();
+    for b in 0..brokers_n {
+        brokers.push(BrokerRt {
+            busy_until: 0,
+            ns_per_record: s.cluster.capacity.map_or(0.0, |c| NS_PER_S as f64 / c),
+            append_latency: Sampler::new(&s.cluster.append_latency),
+            rng: rng_stream(seed, &format!("broker/{b}")),
+            fenced: false,
+            last_heard_ns: 0,
+            disk_factor: 1.0,
+        });
+        node_names.push(format!("broker/{b}"));
+    }
+    brokers
+}
+
+/// Groups and their consumers (numbered as nodes by the caller).
+fn build_groups(
+    l: &Layout,
+    acc: &mut Acc,
+    parts_len: usize,
+    emitters: &Emitters,
+) -> (Vec<GroupRt>, Vec<ConsumerRt>) {
+    let (s, seed, topics, topic_id, key_space) =
+        (l.s, l.seed, &l.topics, &l.topic_id, &l.key_space);
+    let Acc {
+        catalog,
+        types,
+        node_names,
+        ..
+    } = acc;
+    let (group_emits, dlt_producers, saga_producers) = (
+        emitters.groups.clone(),
+        &emitters.dead_letters,
+        &emitters.sagas,
+    );
+    let mut groups = Vec::new();
+    let mut consumers = Vec::new();
+    for (gi, (g, emits)) in s.groups.iter().zip(group_emits).enumerate() {
+        let mut gparts = Vec::new();
+        let mut parts_by_topic = Vec::new();
+        for t in &g.topics {
+            let tr = &topics[topic_id[t.as_str()] as usize];
+            parts_by_topic.push(tr.partitions as usize);
+            gparts.extend(tr.first_part..tr.first_part + tr.partitions);
+        }
+        let mut part_index = vec![u32::MAX; parts_len];
+        for (i, &p) in gparts.iter().enumerate() {
+            part_index[p as usize] = i as u32;
+        }
+        let mut by_type = vec![None; types.names.len()];
+        for (t, d) in &g.processing_by_type {
+            if let Some(&id) = types.ids.get(t) {
+                by_type[id as usize] = Some(Sampler::new(d));
+            }
+        }
+        let mut members = Vec::new();
+        let heartbeat_ns = g.heartbeat_interval().ns().max(1);
+        for i in 0..g.consumers {
+            let id = consumers.len() as u32;
+            members.push(id);
+            let name = format!("consumer/{}/{}", g.name, i);
+            consumers.push(ConsumerRt {
+                node: Node(0), // numbered below, after every broker
+                group: gi as u32,
+                rng: rng_stream(seed, &name),
+                token: 0,
+                generation: 0,
+                txn_producer: None,
+                txn_waiting: false,
+                heartbeat_phase_ns: variates::below(
+                    &mut rng_stream(seed, &format!("{name}/heartbeat")),
+                    heartbeat_ns,
+                ),
+                parts: Vec::new(),
+                index: Default::default(),
+                ready: Default::default(),
+                idle: Default::default(),
+                dirty: Default::default(),
+                rr: 0,
+                batch: VecDeque::new(),
+                current: None,
+                waiting: true,
+                last_heard_ns: 0,
+                last_poll_ns: 0,
+                auto_commit_due_ns: 0,
+                auto_commit_timer: false,
+            });
+            node_names.push(name);
+            catalog.consumers.push((gi as u32, i));
+        }
+        let n = gparts.len();
+        catalog.group_partitions.push(gparts.clone());
+        groups.push(GroupRt {
+            consumers: members,
+            parts: gparts,
+            parts_by_topic,
+            part_index,
+            assignment: g.assignment,
+            rebalance_time_ns: g.rebalance_time.ns(),
+            auto_offset_reset: g.auto_offset_reset,
+            max_poll_records: g.max_poll_records,
+            commit: g.commit,
+            auto_commit_interval_ns: g.auto_commit_interval.ns(),
+            client: g.client,
+            isolation: g.isolation,
+            idempotency: g.idempotency,
+            dedup_capacity: g.dedup_capacity,
+            processing: Sampler::new(&g.processing),
+            by_type,
+            emits,
+            session_timeout_ns: g.session_timeout.ns(),
+            heartbeat_interval_ns: heartbeat_ns,
+            max_poll_interval_ns: g.max_poll_interval.ns(),
+            static_membership: g.static_membership,
+            on_failure: g.failure_policy(),
+            handler_retries: g.handler_retries,
+            handler_backoff_ns: g.handler_retry_backoff.ns(),
+            dlt_producer: dlt_producers[gi],
+            saga: g.saga.as_ref().map(|sg| {
+                let steps = sg
+                    .steps
+                    .iter()
+                    .map(|st| super::saga::StepRt {
+                        producer: saga_producers[gi][&st.topic],
+                        command: types.id(&st.command) as u16,
+                        success: types.id(&st.success) as u16,
+                        failure: st.failure.as_deref().map(|t| types.id(t) as u16),
+                        compensation: st.compensation.as_deref().map(|t| types.id(t) as u16),
+                        compensated: st.compensated.as_deref().map(|t| types.id(t) as u16),
+                    })
+                    .collect();
+                let cancelled = sg
+                    .cancelled
+                    .as_ref()
+                    .map(|c| (saga_producers[gi][&c.topic], types.id(&c.event_type) as u16));
+                Box::new(super::saga::SagaRt::new(
+                    types.id(&sg.starts) as u16,
+                    sg.reply_timeout.ns(),
+                    steps,
+                    g.emit.len() as u32,
+                    cancelled,
+                ))
+            }),
+            generation: 0,
+            members: Vec::new(),
+            rebalancing: false,
+            second_round: false,
+            joins_pending: 0,
+            last_join_ns: 0,
+            owner: vec![None; n],
+            target: vec![None; n],
+            committed: vec![None; n],
+            committed_epoch: vec![0; n],
+            dedup: EventBits::default(),
+            dedup_fifo: VecDeque::new(),
+            versions: KeyMap::new(key_space.len()),
+        });
+        catalog.groups.push(g.name.clone());
+    }
+    (groups, consumers)
+}
+
+/// commit = "in-transaction": each consumer has its own transactional
+/// producer, in its own process (its node), that can write to every
+/// partition (what the service emits, wherever it goes).
+fn build_txn_producers(
+    l: &Layout,
+    acc: &mut Acc,
+    groups: &[GroupRt],
+    consumers: &mut [ConsumerRt],
+    parts_len: usize,
+) {
+    let (s, seed, key_space) = (l.s, l.seed, &l.key_space);
+    let Acc {
+        catalog, producers, ..
+    } = acc;
+    for (gi, g) in s.groups.iter().enumerate() {
+        if g.commit != crate::scenario::CommitMode::InTransaction {
+            continue;
+        }
+        for (i, &c) in groups[gi].consumers.iter().enumerate() {
+            let id = producers.len() as u32;
+            let name = format!("{}/{}/producer", g.name, i);
+            let mut txn = TxnRt::new(
+                g.commit_interval.ns(),
+                g.transaction_timeout.ns(),
+                parts_len,
+            );
+            txn.consumer = Some(c);
+            let chooser = PartitionChooser::new(
+                Partitioner::RoundRobin,
+                parts_len as u32,
+                key_space.clone(),
+                0,
+                1,
+                ProducerClient::default().batch_size,
+                &mut rng_stream(seed, "unused"),
+            );
+            let client = ProducerClient {
+                request_timeout: g.producer_request_timeout,
+                ..ProducerClient::default()
+            };
+            let rng = rng_stream(seed, &format!("producer/{name}"));
+            let mut p = service_producer(consumers[c as usize].node, 0, 0, client, rng, chooser);
+            p.parts = (0..parts_len).map(|_| ProdPart::default()).collect();
+            p.txn = Some(Box::new(txn));
+            producers.push(p);
+            consumers[c as usize].txn_producer = Some(id);
+            catalog.producers.push(name);
+        }
     }
 }
