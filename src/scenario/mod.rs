@@ -1288,8 +1288,6 @@ impl Scenario {
                 );
             }
         }
-        let topic_known = |name: &str| topics.contains(name);
-
         let mut nodes = BTreeSet::new();
         for (i, p) in self.producers.iter().enumerate() {
             let at = |f: &str| vec![key("producers"), Step::Index(i), key(f)];
@@ -1303,65 +1301,7 @@ impl Scenario {
             } else if !nodes.insert(p.name.clone()) {
                 push(at("name"), format!("name `{}` is used twice", p.name));
             }
-            if !topic_known(&p.topic) {
-                push(
-                    at("topic"),
-                    format!(
-                        "unknown topic `{}`; defined topics: {}",
-                        p.topic,
-                        list(&topics)
-                    ),
-                );
-            }
-            if !(p.rate > 0.0 && p.rate.is_finite()) {
-                push(
-                    at("rate"),
-                    "expected a positive rate in events per second".into(),
-                );
-            }
-            if p.arrival == Arrival::Bursty {
-                for (f, v) in [("on", p.on), ("off", p.off)] {
-                    match v {
-                        None => push(
-                            vec![key("producers"), Step::Index(i)],
-                            format!("bursty arrival needs `{f}` (a duration)"),
-                        ),
-                        Some(d) if d.ns() == 0 && f == "on" => {
-                            push(at(f), "expected a duration greater than zero".into())
-                        }
-                        _ => {}
-                    }
-                }
-            } else {
-                for (f, v) in [("on", p.on), ("off", p.off)] {
-                    if v.is_some() {
-                        push(
-                            at(f),
-                            "`on` and `off` apply only to arrival = \"bursty\"".into(),
-                        );
-                    }
-                }
-            }
-            if p.stop.is_some_and(|stop| stop <= p.start) {
-                push(at("stop"), "expected `stop` after `start`".into());
-            }
-            match &p.keys {
-                k if k.n() == 0 => push(at("keys"), "expected at least 1 key (`n`)".into()),
-                Keys::Zipf { s, .. } if !(*s > 0.0 && s.is_finite()) => {
-                    push(at("keys"), "expected a positive Zipf exponent `s`".into())
-                }
-                _ => {}
-            }
-            if let Some(msg) = p.payload.problem() {
-                push(at("payload"), msg);
-            }
-            client_problems(&p.client(), &mut |f, m| push(at(f), m));
-            if !(0.0..=1.0).contains(&p.tombstones) {
-                push(
-                    at("tombstones"),
-                    "expected a fraction between 0 and 1".into(),
-                );
-            }
+            self.producer_problems(i, p, &topics, &mut push);
         }
 
         let mut groups = BTreeSet::new();
@@ -1453,6 +1393,78 @@ impl Scenario {
             }
         }
         out
+    }
+
+    /// What is wrong with one `[[producers]]` entry (its name is checked by
+    /// the caller, with every node's).
+    fn producer_problems(
+        &self,
+        i: usize,
+        p: &Producer,
+        topics: &BTreeSet<&str>,
+        push: &mut dyn FnMut(Vec<Step>, String),
+    ) {
+        let at = |f: &str| vec![key("producers"), Step::Index(i), key(f)];
+        let topic_known = |name: &str| topics.contains(name);
+        if !topic_known(&p.topic) {
+            push(
+                at("topic"),
+                format!(
+                    "unknown topic `{}`; defined topics: {}",
+                    p.topic,
+                    list(topics)
+                ),
+            );
+        }
+        if !(p.rate > 0.0 && p.rate.is_finite()) {
+            push(
+                at("rate"),
+                "expected a positive rate in events per second".into(),
+            );
+        }
+        if p.arrival == Arrival::Bursty {
+            for (f, v) in [("on", p.on), ("off", p.off)] {
+                match v {
+                    None => push(
+                        vec![key("producers"), Step::Index(i)],
+                        format!("bursty arrival needs `{f}` (a duration)"),
+                    ),
+                    Some(d) if d.ns() == 0 && f == "on" => {
+                        push(at(f), "expected a duration greater than zero".into())
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            for (f, v) in [("on", p.on), ("off", p.off)] {
+                if v.is_some() {
+                    push(
+                        at(f),
+                        "`on` and `off` apply only to arrival = \"bursty\"".into(),
+                    );
+                }
+            }
+        }
+        if p.stop.is_some_and(|stop| stop <= p.start) {
+            push(at("stop"), "expected `stop` after `start`".into());
+        }
+        match &p.keys {
+            k if k.n() == 0 => push(at("keys"), "expected at least 1 key (`n`)".into()),
+            Keys::Zipf { s, .. } if !(*s > 0.0 && s.is_finite()) => {
+                push(at("keys"), "expected a positive Zipf exponent `s`".into())
+            }
+            _ => {}
+        }
+        if let Some(msg) = p.payload.problem() {
+            push(at("payload"), msg);
+        }
+        client_problems(&p.client(), &mut |f, m| push(at(f), m));
+        if !(0.0..=1.0).contains(&p.tombstones) {
+            push(
+                at("tombstones"),
+                "expected a fraction between 0 and 1".into(),
+            );
+        }
     }
 
     /// What is wrong with one `[[groups]]` entry (its name is checked by the caller).
