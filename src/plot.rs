@@ -422,7 +422,7 @@ type Line = (String, Vec<(u64, f64)>);
 #[derive(Clone, Copy, PartialEq)]
 enum Axis {
     Linear,
-    /// log10 of the value (values at or below zero are left out).
+    /// log10 of the value (values at or below zero leave a gap).
     Log,
 }
 
@@ -493,10 +493,11 @@ fn over_time<DB: DrawingBackend>(
         Axis::Log => lines
             .into_iter()
             .map(|(l, pts)| {
+                // Nothing to plot (an interval with no event): a gap in
+                // the line, not a segment across it.
                 let pts = pts
                     .into_iter()
-                    .filter(|p| p.1 > 0.0)
-                    .map(|(t, v)| (t, libm::log10(v)))
+                    .map(|(t, v)| (t, if v > 0.0 { libm::log10(v) } else { f64::NAN }))
                     .collect();
                 (l, pts)
             })
@@ -582,13 +583,26 @@ fn over_time<DB: DrawingBackend>(
     }
     for (i, (label, pts)) in lines.iter().enumerate() {
         let color = line_color(i);
-        let s = chart.draw_series(LineSeries::new(
-            pts.iter().map(|&(t, v)| (t as f64 / 1e9, v)),
-            color.stroke_width(2),
-        ))?;
-        s.label(label.clone()).legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-        });
+        // One stroke per run of points between gaps (NaN); the first
+        // carries the legend.
+        let mut runs: Vec<&[(u64, f64)]> = pts
+            .split(|p| p.1.is_nan())
+            .filter(|r| !r.is_empty())
+            .collect();
+        if runs.is_empty() {
+            runs.push(&[]);
+        }
+        for (k, run) in runs.into_iter().enumerate() {
+            let s = chart.draw_series(LineSeries::new(
+                run.iter().map(|&(t, v)| (t as f64 / 1e9, v)),
+                color.stroke_width(2),
+            ))?;
+            if k == 0 {
+                s.label(label.clone()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            }
+        }
     }
     chart
         .configure_series_labels()
@@ -868,4 +882,43 @@ fn draw_bars<DB: DrawingBackend>(
             .draw()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SVG of the latency-over-time plot for one group's p50 and p99.
+    fn latency_svg(values: &[f64]) -> String {
+        let pts: Vec<(u64, f64)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| ((i as u64 + 1) * 1_000_000_000, v))
+            .collect();
+        let d = PlotData {
+            title: "t".into(),
+            series: vec![
+                ("e2e_p50_ns".into(), "g".into(), pts.clone()),
+                ("e2e_p99_ns".into(), "g".into(), pts),
+            ],
+            end_ns: values.len() as u64 * 1_000_000_000,
+            ..PlotData::default()
+        };
+        let all = render_all(&d).unwrap();
+        all.into_iter()
+            .find(|(stem, _)| *stem == "latency-over-time")
+            .unwrap()
+            .1
+            .svg
+    }
+
+    #[test]
+    fn intervals_without_events_leave_a_gap_in_a_latency_line() {
+        // Two strokes per line (p50, p99) around the empty intervals, not
+        // one drawn across them; without a gap, one each.
+        let strokes = |svg: &str| svg.matches("<polyline").count();
+        let whole = strokes(&latency_svg(&[3e6, 4e6, 3e6, 3e6, 3e6, 5e6]));
+        let gapped = strokes(&latency_svg(&[3e6, 4e6, 0.0, 0.0, 3e6, 5e6]));
+        assert_eq!(gapped, whole + 2, "{whole} {gapped}");
+    }
 }
