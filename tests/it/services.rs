@@ -435,6 +435,36 @@ fn bad_services_are_refused_at_their_fields() {
             "services[1].failure.probability",
             "between 0 and 1",
         ),
+        (
+            "timeout = \"3s\" }",
+            "timeout = \"0s\" }",
+            "services[0].requests.timeout",
+            "greater than zero",
+        ),
+        (
+            "retries = 2\n",
+            "retries = 1000\n",
+            "services[0].calls[0].retries",
+            "at most 100",
+        ),
+        (
+            "open = \"5s\" }",
+            "open = \"0s\" }",
+            "services[0].calls[0].breaker.open",
+            "greater than zero",
+        ),
+        (
+            "name = \"inventory\"",
+            "name = \"brokers\"",
+            "services[2].name",
+            "reserved",
+        ),
+        (
+            "keys = { dist = \"uniform\", n = 100000 }, timeout",
+            "keys = { dist = \"uniform\", n = 0 }, timeout",
+            "services[0].requests.keys",
+            "at least 1 key",
+        ),
     ];
     for (from, to, field, needle) in cases {
         assert_refused(&t, from, to, field, needle);
