@@ -51,6 +51,16 @@ pub struct Catalog {
     pub flows: Vec<crate::flows::FlowDef>,
     /// Service names (`[[services]]`).
     pub services: Vec<String>,
+    /// Per partition: the brokers holding its replicas, the first of them
+    /// its leader at the start.
+    pub replicas: Vec<Vec<u32>>,
+    /// Per partition: its topic's `min_insync_replicas`.
+    pub min_isr: Vec<u32>,
+    /// Node id of `broker-0` (brokers' nodes follow in order).
+    pub first_broker_node: u32,
+    /// Node id of each voter of the metadata quorum (`controller-N`, or
+    /// brokers in combined mode).
+    pub voters: Vec<u32>,
 }
 
 impl Catalog {
@@ -207,6 +217,8 @@ pub enum Kind {
     HighWatermark,
     /// [`Observation::Fenced`].
     Fenced,
+    /// [`Observation::Controller`].
+    Controller,
     /// [`Observation::Expired`].
     Expired,
     /// [`Observation::Compacted`].
@@ -260,6 +272,7 @@ impl Observation {
             Observation::IsrChanged { .. } => Kind::IsrChanged,
             Observation::HighWatermark { .. } => Kind::HighWatermark,
             Observation::Fenced { .. } => Kind::Fenced,
+            Observation::Controller { .. } => Kind::Controller,
             Observation::Expired { .. } => Kind::Expired,
             Observation::Compacted { .. } => Kind::Compacted,
             Observation::NodeState { .. } => Kind::NodeState,
@@ -548,6 +561,14 @@ pub enum Observation {
     Fenced {
         /// The broker (from 0).
         broker: u32,
+    },
+    /// The metadata quorum elected an active controller (`voter`, index in
+    /// [`Catalog::voters`]) or lost it (`None`: the metadata is frozen).
+    Controller {
+        /// The active controller, if any.
+        voter: Option<u32>,
+        /// The quorum's epoch.
+        epoch: u32,
     },
     /// Retention deleted the event before the group read it.
     Expired {
@@ -1016,6 +1037,11 @@ impl<'a> Validator<'a> {
                 partition: part, ..
             } => partition(part)?,
             Fenced { broker } => within("broker", broker, c.brokers as usize)?,
+            Controller { voter, .. } => {
+                if let Some(v) = voter {
+                    within("voter", v, c.voters.len())?;
+                }
+            }
             Expired {
                 event: e,
                 group: g,

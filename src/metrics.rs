@@ -705,6 +705,7 @@ impl Observer for Metrics {
             | Observation::LeaderElected { broker: None, .. }
             | Observation::IsrChanged { .. }
             | Observation::Fenced { .. }
+            | Observation::Controller { .. }
             | Observation::NodeState { .. }
             | Observation::FaultStarted { .. }
             | Observation::FaultEnded { .. } => {}

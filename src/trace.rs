@@ -32,6 +32,7 @@ const PARTITIONS: u32 = 4;
 const FAULTS: u32 = 5;
 const LAG: u32 = 6;
 const SERVICES: u32 = 7;
+const CONTROLLERS: u32 = 8;
 
 /// One counter track.
 struct Counter {
@@ -56,7 +57,6 @@ enum CounterKey {
 pub struct TraceWriter<W: Write> {
     out: W,
     first: bool,
-    producers: u32,
     catalog: Catalog,
     faults: Vec<Fault>,
     /// (consumer, event) -> delivery time, until processed.
@@ -132,7 +132,6 @@ impl<W: Write> TraceWriter<W> {
             running: vec![None; faults.len()],
             out,
             first: true,
-            producers: catalog.producers.len() as u32,
             catalog: catalog.clone(),
             faults,
             delivered: HashMap::new(),
@@ -150,6 +149,7 @@ impl<W: Write> TraceWriter<W> {
             (FAULTS, "faults"),
             (LAG, "consumer lag"),
             (SERVICES, "services"),
+            (CONTROLLERS, "controllers"),
         ] {
             w.event(&format!(
                 "{{\"name\":\"process_name\",\"ph\":\"M\",\"ts\":0,\"pid\":{pid},\"tid\":0,\"args\":{{\"name\":\"{name}\"}}}}"
@@ -170,6 +170,9 @@ impl<W: Write> TraceWriter<W> {
         }
         for (i, name) in c.services.iter().enumerate() {
             w.thread_name(SERVICES, i as u32, name);
+        }
+        for (i, &node) in c.voters.iter().enumerate() {
+            w.thread_name(CONTROLLERS, i as u32, &c.nodes[node as usize]);
         }
         for (i, f) in w.faults.clone().iter().enumerate() {
             w.thread_name(FAULTS, i as u32, &fault_name(f));
@@ -516,18 +519,29 @@ impl<W: Write> Observer for TraceWriter<W> {
                 self.slice(&name, SERVICES, service, at - latency_ns, at, &args);
             }
             Observation::NodeState { node, state } => {
-                let services_from = self.catalog.nodes.len() - self.catalog.services.len();
-                let (pid, tid) = if node as usize >= services_from {
-                    (SERVICES, node - services_from as u32)
-                } else if node < self.producers {
-                    (PRODUCERS, node)
-                } else if node < self.producers + self.catalog.brokers {
-                    (BROKERS, node - self.producers)
-                } else {
-                    (CONSUMERS, node - self.producers - self.catalog.brokers)
+                let c = &self.catalog;
+                // Nodes: producers, brokers, consumers, services, then
+                // dedicated controllers.
+                let brokers_end = c.first_broker_node + c.brokers;
+                let dedicated = c.voters.iter().filter(|&&n| n >= brokers_end).count();
+                let services_from = c.nodes.len() - dedicated - c.services.len();
+                let controller = c.voters.iter().position(|&n| n == node);
+                let (pid, tid) = match controller {
+                    Some(v) if node >= brokers_end => (CONTROLLERS, v as u32),
+                    _ if node as usize >= services_from => (SERVICES, node - services_from as u32),
+                    _ if node < c.first_broker_node => (PRODUCERS, node),
+                    _ if node < brokers_end => (BROKERS, node - c.first_broker_node),
+                    _ => (CONSUMERS, node - brokers_end),
                 };
                 let name = ["up", "crashed", "paused"][state as usize % 3];
                 self.instant(name, pid, tid, at, "t");
+            }
+            Observation::Controller { voter, epoch } => {
+                let name = match voter {
+                    Some(_) => format!("active controller (epoch {epoch})"),
+                    None => "quorum lost: metadata frozen".to_string(),
+                };
+                self.instant(&name, CONTROLLERS, voter.unwrap_or(0), at, "p");
             }
             _ => {}
         }

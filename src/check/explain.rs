@@ -352,6 +352,29 @@ impl Observer for Explainer {
                 None,
                 None,
             )),
+            Observation::Fenced { broker } => Some((
+                format!("{t} broker-{broker} fenced by the controller"),
+                None,
+                None,
+                None,
+            )),
+            Observation::Controller { voter, epoch } => Some((
+                match voter {
+                    Some(v) => format!(
+                        "{t} {} is the active controller (epoch {epoch})",
+                        c.voters
+                            .get(v as usize)
+                            .and_then(|&n| c.nodes.get(n as usize))
+                            .map_or("?", String::as_str)
+                    ),
+                    None => format!(
+                        "{t} the controller quorum lost its leader: no elections, fencing or ISR changes until a majority is back"
+                    ),
+                },
+                None,
+                None,
+                None,
+            )),
             Observation::FaultStarted { fault } => {
                 let f = &self.ctx.faults[fault as usize];
                 Some((

@@ -627,8 +627,11 @@ impl World {
         if f.known_leo >= leader_leo {
             f.last_caught_up_ns = now;
         }
-        if !p.isr[r] && p.logs[r].known_leo >= hw {
-            p.isr[r] = true;
+        // Expanding the ISR goes through the controller (AlterPartition).
+        let joins = !p.isr[r] && p.logs[r].known_leo >= hw;
+        let leader = p.leader_broker();
+        if joins && self.controller_reachable(leader) {
+            self.parts[part as usize].isr[r] = true;
             self.observe(Observation::IsrChanged {
                 partition: part,
                 isr: self.parts[part as usize].isr_count(),
@@ -956,18 +959,17 @@ impl World {
 }
 
 impl World {
-    /// Whether broker `b` can reach the controller: it runs and is not cut
-    /// off from every other live broker (the controller quorum lives with
-    /// the brokers).
+    /// Whether broker `b` can reach the active controller: it runs, the
+    /// quorum has a leader, and no partition cuts the two apart. Its
+    /// heartbeats and the leader's ISR changes (AlterPartition) go there.
     pub(crate) fn controller_reachable(&self, b: u32) -> bool {
-        let nb = self.brokers.len() as u32;
         let node = self.net.broker(b);
+        let Some(controller) = self.quorum.leader_node() else {
+            return false;
+        };
         self.is_up(node)
-            && (nb == 1
-                || self.net.active.is_empty()
-                || (0..nb).any(|o| {
-                    o != b && self.broker_up(o) && !self.net.cut(node, self.net.broker(o))
-                }))
+            && self.is_up(controller)
+            && (self.net.active.is_empty() || !self.net.cut(node, controller))
     }
 
     /// A broker process dies: its connections drop, so requests waiting on
@@ -988,8 +990,17 @@ impl World {
 
     /// A crashed broker starts again: the controller fences its old
     /// incarnation (if the session had not expired yet), then lets it in.
+    /// Without an active controller it cannot register: it stays out (as
+    /// fenced, leading nothing it serves) until the quorum is back.
     pub(crate) fn restart_broker(&mut self, b: u32) {
         self.brokers[b as usize].busy_until = self.now();
+        if !self.controller_reachable(b) {
+            if !self.brokers[b as usize].fenced {
+                self.brokers[b as usize].fenced = true;
+                self.observe(Observation::Fenced { broker: b });
+            }
+            return;
+        }
         if !self.brokers[b as usize].fenced {
             self.fence(b);
         }
@@ -1070,6 +1081,9 @@ impl World {
             }
             let p = &mut self.parts[part as usize];
             if r == p.leader {
+                // Still its leader: it restarted while the metadata was
+                // frozen. The controller elects again (a new epoch).
+                self.elect(part);
                 continue;
             }
             let leader = p.leader;

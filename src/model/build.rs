@@ -18,7 +18,7 @@ use super::{
 use crate::history::{Catalog, KeySpace};
 use crate::kernel::{Budget, Kernel, NS_PER_S, rng_stream};
 use crate::metrics::{EventBits, Metrics};
-use crate::scenario::{Arrival, Partitioner, ProducerClient, Scenario};
+use crate::scenario::{Arrival, NodeRef, Partitioner, ProducerClient, Scenario};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -141,6 +141,22 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         node_names.push(format!("service/{}", sv.name));
         catalog.services.push(sv.name.clone());
     }
+    // Dedicated controllers: nodes after the services.
+    let first_controller_node = first_service_node + s.services.len() as u32;
+    for c in 0..s.cluster.controller_nodes() {
+        node_names.push(format!("controller-{c}"));
+    }
+    let voters: Vec<Node> = s
+        .voter_nodes()
+        .into_iter()
+        .map(|n| match n {
+            NodeRef::Controller(c) => Node(first_controller_node + c),
+            NodeRef::Broker(b) => Node(producer_nodes + b),
+            _ => unreachable!("voters are controllers or brokers"),
+        })
+        .collect();
+    catalog.voters = voters.iter().map(|n| n.0).collect();
+    catalog.first_broker_node = producer_nodes;
     catalog.flows = flow_defs(s, &mut types);
     catalog.group_start_ns = s.groups.iter().map(|g| g.start.ns()).collect();
     // Every event type a producer makes is interned by now.
@@ -221,6 +237,12 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         schema,
         sync,
         first_service_node,
+        first_controller_node,
+        quorum: super::controller::Quorum::new(
+            voters,
+            s.cluster.quorum_fetch_timeout.ns(),
+            s.cluster.quorum_election_timeout.ns(),
+        ),
         outcome_salt: {
             use rand::Rng as _;
             rng_stream(seed, "business-outcomes").next_u64()
@@ -424,6 +446,10 @@ fn build_topics(s: &Scenario, catalog: &mut Catalog) -> (Vec<TopicRt>, Vec<Parti
             });
             catalog.partitions.push((ti as u32, p));
             catalog.replication.push(rf as u32);
+            catalog
+                .replicas
+                .push(parts.last().expect("pushed").replicas.clone());
+            catalog.min_isr.push(t.min_insync_replicas);
         }
     }
     (topics, parts)

@@ -10,6 +10,7 @@
 //! timeouts, the ISR, commit modes, acks, idempotence.
 
 use super::dist::Sampler;
+use super::controller::QuorumChange;
 use super::network::{LinkFault, Node};
 use super::{Ev, World};
 use crate::history::{EventId, KeyId, Observation};
@@ -36,6 +37,7 @@ pub(crate) enum NodeKind {
     Broker(u32),
     Consumer(u32),
     Service(u32),
+    Controller(u32),
 }
 
 /// One fault of the concrete plan, resolved to ids.
@@ -189,6 +191,11 @@ fn draw_random(s: &Scenario, r: &RandomFaults, seed: u64) -> Vec<Fault> {
                         .unwrap_or(s.groups[g as usize].consumers.saturating_sub(1));
                     concurrent(&|m| matches!(m, NodeRef::Consumer(h, _) if *h == g)) < cap
                 }
+                // Never a majority of the quorum at once: a minority.
+                NodeRef::Controller(_) => {
+                    concurrent(&|m| matches!(m, NodeRef::Controller(_)))
+                        < s.cluster.voters().saturating_sub(1) / 2
+                }
                 NodeRef::Producer(_) | NodeRef::Service(_) => true,
             };
             if !allowed {
@@ -225,13 +232,16 @@ impl World {
                 self.groups[g as usize].consumers[i as usize] + clients + self.brokers.len() as u32
             }
             NodeRef::Service(s) => self.first_service_node + s,
+            NodeRef::Controller(c) => self.first_controller_node + c,
         }
     }
 
     pub(crate) fn node_kind(&self, n: u32) -> NodeKind {
         let clients = self.producer_nodes;
         let brokers = self.brokers.len() as u32;
-        if n >= self.first_service_node {
+        if n >= self.first_controller_node {
+            NodeKind::Controller(n - self.first_controller_node)
+        } else if n >= self.first_service_node {
             NodeKind::Service(n - self.first_service_node)
         } else if n < clients {
             NodeKind::Producer(n)
@@ -461,6 +471,8 @@ impl World {
             NodeKind::Broker(b) => self.crash_broker(b),
             NodeKind::Consumer(c) => self.crash_consumer(c),
             NodeKind::Service(s) => self.crash_service(s),
+            // Its metadata log is on disk; the quorum sees it gone.
+            NodeKind::Controller(_) => {}
         }
     }
 
@@ -475,6 +487,8 @@ impl World {
             NodeKind::Consumer(c) => self.restart_consumer(c),
             // It starts empty; its store is as it was.
             NodeKind::Service(_) => {}
+            // It rejoins the quorum as a follower.
+            NodeKind::Controller(_) => {}
         }
     }
 
@@ -680,22 +694,23 @@ impl World {
     /// are reachable again.
     pub(crate) fn check_sessions(&mut self) {
         let now = self.now();
-        let nb = self.brokers.len() as u32;
-        for b in 0..nb {
-            let node = self.net.broker(b);
-            let heard = self.is_up(node)
-                && (nb == 1
-                    || (0..nb).any(|o| {
-                        o != b && self.broker_up(o) && !self.net.cut(node, self.net.broker(o))
-                    }));
-            let br = &mut self.brokers[b as usize];
-            if heard {
-                br.last_heard_ns = now;
-                if br.fenced {
-                    self.unfence(b);
+        self.check_quorum();
+        // Without an active controller the metadata is frozen: nobody is
+        // fenced or let back in.
+        if self.quorum.active() {
+            for b in 0..self.brokers.len() as u32 {
+                let heard = self.controller_reachable(b);
+                let br = &mut self.brokers[b as usize];
+                if heard {
+                    br.last_heard_ns = now;
+                    if br.fenced {
+                        self.unfence(b);
+                    }
+                } else if !br.fenced
+                    && now.saturating_sub(br.last_heard_ns) > self.broker_session_ns
+                {
+                    self.fence(b);
                 }
-            } else if !br.fenced && now.saturating_sub(br.last_heard_ns) > self.broker_session_ns {
-                self.fence(b);
             }
         }
         for g in 0..self.groups.len() {
@@ -726,6 +741,30 @@ impl World {
                 }
             }
         }
+    }
+
+    /// The metadata quorum's tick: it may lose its active controller or
+    /// elect one. A new active controller starts every broker's session
+    /// afresh (KRaft's BrokerHeartbeatManager is built when a controller
+    /// becomes active), so brokers are not fenced for the quorum's outage.
+    fn check_quorum(&mut self) {
+        let now = self.now();
+        let (states, down, net) = (&self.node_state, self.down_nodes, &self.net);
+        let up = |n: Node| down == 0 || states[n.0 as usize] == NodeState::Up;
+        let linked = |a: Node, b: Node| net.active.is_empty() || !net.cut(a, b);
+        let change = self.quorum.tick(now, &up, &linked);
+        if change == QuorumChange::None {
+            return;
+        }
+        if change == QuorumChange::Elected {
+            for br in &mut self.brokers {
+                br.last_heard_ns = now;
+            }
+        }
+        self.observe(Observation::Controller {
+            voter: self.quorum.leader(),
+            epoch: self.quorum.epoch(),
+        });
     }
 
     /// The broker hosting a group's coordinator: the first live broker

@@ -15,6 +15,7 @@ pub mod assign;
 mod broker;
 mod build;
 mod consumer;
+mod controller;
 mod dist;
 pub mod faults;
 mod group;
@@ -279,6 +280,10 @@ pub struct World {
     pub(crate) sync: service::SyncRt,
     /// Node id of the first service.
     pub(crate) first_service_node: u32,
+    /// Node id of the first dedicated controller (after the services).
+    pub(crate) first_controller_node: u32,
+    /// The metadata quorum (KRaft controllers).
+    pub(crate) quorum: controller::Quorum,
     /// Schema evolution (`None`: no producer changes its schema).
     pub(crate) schema: Option<Box<schema::SchemaRt>>,
     pub(crate) ticks: u64,

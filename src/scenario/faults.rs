@@ -366,10 +366,19 @@ pub enum NodeRef {
     Consumer(u32, u32),
     /// Index in `[[services]]`.
     Service(u32),
+    /// A dedicated KRaft controller, from 0 (`controller-0`).
+    Controller(u32),
 }
 
 /// Words that stand for a set of nodes in fault targets.
-pub const NODE_CLASSES: [&str; 5] = ["brokers", "producers", "consumers", "services", "rest"];
+pub const NODE_CLASSES: [&str; 6] = [
+    "brokers",
+    "producers",
+    "consumers",
+    "services",
+    "controllers",
+    "rest",
+];
 
 use super::{Scenario, Step, key};
 
@@ -404,6 +413,11 @@ impl Scenario {
             let b: u32 = n.parse().ok()?;
             return (b < self.cluster.brokers && n == b.to_string()).then_some(NodeRef::Broker(b));
         }
+        if let Some(n) = name.strip_prefix("controller-") {
+            let c: u32 = n.parse().ok()?;
+            return (c < self.cluster.controller_nodes() && n == c.to_string())
+                .then_some(NodeRef::Controller(c));
+        }
         if let Some(i) = self.services.iter().position(|s| s.name == name) {
             return Some(NodeRef::Service(i as u32));
         }
@@ -422,6 +436,7 @@ impl Scenario {
         }
         match name {
             "brokers" => Some((0..self.cluster.brokers).map(NodeRef::Broker).collect()),
+            "controllers" => Some(self.voter_nodes()),
             "services" => Some(
                 (0..self.services.len() as u32)
                     .map(NodeRef::Service)
@@ -460,7 +475,21 @@ impl Scenario {
         v.extend((0..self.cluster.brokers).map(NodeRef::Broker));
         v.extend(self.expand_nodes("consumers").unwrap_or_default());
         v.extend((0..self.services.len() as u32).map(NodeRef::Service));
+        v.extend((0..self.cluster.controller_nodes()).map(NodeRef::Controller));
         v
+    }
+
+    /// The metadata quorum's voters as nodes: the dedicated controllers,
+    /// or in combined mode the first brokers.
+    pub fn voter_nodes(&self) -> Vec<NodeRef> {
+        match self.cluster.mode {
+            super::ControllerMode::Dedicated => (0..self.cluster.voters())
+                .map(NodeRef::Controller)
+                .collect(),
+            super::ControllerMode::Combined => {
+                (0..self.cluster.voters()).map(NodeRef::Broker).collect()
+            }
+        }
     }
 
     /// The two sides of a link target, expanded (`rest` = every node not on
@@ -508,13 +537,15 @@ impl Scenario {
             return Err(format!("node `{}` is on both sides", self.node_name(*n)));
         }
         let linked = |x: &NodeRef, y: &NodeRef| {
+            let server = |n: &NodeRef| matches!(n, NodeRef::Broker(_) | NodeRef::Controller(_));
             matches!(x, NodeRef::Broker(_))
                 || matches!(y, NodeRef::Broker(_))
+                || (server(x) && server(y))
                 || matches!((x, y), (NodeRef::Service(_), NodeRef::Service(_)))
         };
         let crosses_link = sa.iter().any(|x| sb.iter().any(|y| linked(x, y)));
         if sb.is_empty() || !crosses_link {
-            return Err("no link joins the two sides: every message crosses a broker or goes between two services, so one side must hold a broker or both a service".into());
+            return Err("no link joins the two sides: every message crosses a broker, goes between two services or between controllers, so one side must hold a broker, or both a service, or both a controller".into());
         }
         Ok((sa, sb))
     }
@@ -526,6 +557,7 @@ impl Scenario {
             NodeRef::Broker(b) => format!("broker-{b}"),
             NodeRef::Consumer(g, i) => format!("{}/{}", self.groups[g as usize].name, i),
             NodeRef::Service(i) => self.services[i as usize].name.clone(),
+            NodeRef::Controller(c) => format!("controller-{c}"),
         }
     }
 

@@ -268,11 +268,76 @@ pub struct Cluster {
     /// (Kafka's replica.lag.time.max.ms).
     #[serde(default = "default_replica_lag")]
     pub replica_lag_time_max: Duration,
-    /// A broker the controller has not heard from for this long (crashed,
-    /// paused or cut off from every other broker) is fenced: it leaves every
-    /// ISR and its partitions elect new leaders (broker.session.timeout.ms).
+    /// A broker the active controller has not heard a heartbeat from for
+    /// this long (crashed, paused, or cut off from the controller) is
+    /// fenced: it leaves every ISR and its partitions elect new leaders
+    /// (broker.session.timeout.ms).
     #[serde(default = "default_broker_session")]
     pub broker_session_timeout: Duration,
+    /// Voters of the KRaft metadata quorum (`controller.quorum.voters`):
+    /// dedicated controller nodes `controller-0`.., or in `combined` mode
+    /// the first brokers (default 3, at most the brokers when combined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controllers: Option<u32>,
+    /// `dedicated` (controllers on nodes of their own, Kafka's production
+    /// layout) or `combined` (brokers that are also voters).
+    #[serde(default, skip_serializing_if = "ControllerMode::is_dedicated")]
+    pub mode: ControllerMode,
+    /// A voter that has not fetched from the quorum leader for this long
+    /// starts an election; a leader that hears from no majority for this
+    /// long resigns (controller.quorum.fetch.timeout.ms).
+    #[serde(default = "default_quorum_fetch", skip_serializing_if = "is_default_quorum_fetch")]
+    pub quorum_fetch_timeout: Duration,
+    /// How long an election takes once started (controller.quorum.election.timeout.ms).
+    #[serde(default = "default_quorum_election", skip_serializing_if = "is_default_quorum_election")]
+    pub quorum_election_timeout: Duration,
+}
+
+/// Where the metadata quorum's voters run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ControllerMode {
+    /// Controllers on nodes of their own (`controller-0`, ...).
+    #[default]
+    Dedicated,
+    /// The first `controllers` brokers are also voters (`process.roles=broker,controller`).
+    Combined,
+}
+
+impl ControllerMode {
+    fn is_dedicated(&self) -> bool {
+        *self == ControllerMode::Dedicated
+    }
+}
+
+impl Cluster {
+    /// How many voters the metadata quorum has.
+    pub fn voters(&self) -> u32 {
+        match self.mode {
+            ControllerMode::Dedicated => self.controllers.unwrap_or(3),
+            ControllerMode::Combined => self.controllers.unwrap_or(self.brokers.min(3)),
+        }
+    }
+    /// How many controller nodes of their own (none when combined).
+    pub fn controller_nodes(&self) -> u32 {
+        match self.mode {
+            ControllerMode::Dedicated => self.voters(),
+            ControllerMode::Combined => 0,
+        }
+    }
+}
+
+fn default_quorum_fetch() -> Duration {
+    Duration::from_secs(2)
+}
+fn is_default_quorum_fetch(d: &Duration) -> bool {
+    *d == default_quorum_fetch()
+}
+fn default_quorum_election() -> Duration {
+    Duration::from_secs(1)
+}
+fn is_default_quorum_election(d: &Duration) -> bool {
+    *d == default_quorum_election()
 }
 
 fn default_broker_session() -> Duration {
@@ -297,6 +362,10 @@ impl Default for Cluster {
             append_latency: zero_dist(),
             replica_lag_time_max: default_replica_lag(),
             broker_session_timeout: default_broker_session(),
+            controllers: None,
+            mode: ControllerMode::Dedicated,
+            quorum_fetch_timeout: default_quorum_fetch(),
+            quorum_election_timeout: default_quorum_election(),
         }
     }
 }
@@ -1052,8 +1121,11 @@ fn read_bounded(path: &Path, file: &str) -> Result<String, ScenarioError> {
 
 /// A name fault targets use for something else: a node class (`brokers`,
 /// ...) or a broker (`broker-0`).
+/// The most voters a metadata quorum may have.
+pub const MAX_VOTERS: u32 = 9;
+
 fn reserved(name: &str) -> bool {
-    NODE_CLASSES.contains(&name) || name.starts_with("broker-")
+    NODE_CLASSES.contains(&name) || name.starts_with("broker-") || name.starts_with("controller-")
 }
 
 fn key(k: &str) -> Step {
@@ -1325,6 +1397,37 @@ impl Scenario {
                 vec![key("cluster"), key("broker_session_timeout")],
                 "expected a duration greater than zero".into(),
             );
+        }
+        if c.controllers == Some(0) {
+            push(
+                vec![key("cluster"), key("controllers")],
+                "expected at least 1 controller (a KRaft quorum has 1, 3 or 5 voters; an even number tolerates no more failures than the odd number below it)".into(),
+            );
+        } else if c.voters() > MAX_VOTERS {
+            push(
+                vec![key("cluster"), key("controllers")],
+                format!("expected at most {MAX_VOTERS} controllers (Kafka runs 3 or 5)"),
+            );
+        } else if c.mode == ControllerMode::Combined && c.voters() > c.brokers {
+            push(
+                vec![key("cluster"), key("controllers")],
+                format!(
+                    "{} controllers in combined mode need as many brokers; [cluster] has {}",
+                    c.voters(),
+                    c.brokers
+                ),
+            );
+        }
+        for (field, d) in [
+            ("quorum_fetch_timeout", c.quorum_fetch_timeout),
+            ("quorum_election_timeout", c.quorum_election_timeout),
+        ] {
+            if d.ns() == 0 {
+                push(
+                    vec![key("cluster"), key(field)],
+                    "expected a duration greater than zero".into(),
+                );
+            }
         }
         if self.network.request_timeout.ns() == 0 {
             push(
