@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod availability;
 mod budget;
 pub mod check;
 mod cli;

@@ -288,6 +288,8 @@ pub struct Metrics {
     high_watermark: Vec<u64>,
     /// Per group: how long it took to read the backlog it started with.
     catch_up: Vec<CatchUp>,
+    /// Who served each partition, and when nobody did.
+    availability: crate::availability::AvailabilityBook,
 }
 
 /// How long a group took to read what was in the log when it started
@@ -425,6 +427,7 @@ impl Metrics {
                     (f, LatencyStream::default())
                 })
                 .collect(),
+            availability: crate::availability::AvailabilityBook::new(catalog, false),
             flows: (!catalog.flows.is_empty()).then(|| {
                 Box::new(crate::flows::FlowBook::new(
                     catalog.flows.clone(),
@@ -449,6 +452,15 @@ impl Metrics {
                 })
             })
             .collect()
+    }
+
+    /// Availability per topic and group as of `end` (the run's end).
+    pub fn availability(
+        &self,
+        catalog: &Catalog,
+        end: Time,
+    ) -> crate::availability::AvailabilityFigures {
+        self.availability.figures(catalog, end)
     }
 
     /// Each service's figures (empty when the scenario declares none).
@@ -521,6 +533,9 @@ impl Observer for Metrics {
     // folds away to the one arm that applies.
     #[inline(always)]
     fn observe(&mut self, at: Time, observation: &Observation) {
+        if crate::availability::AvailabilityBook::reads(observation) {
+            self.availability.observe(at, observation);
+        }
         if let Some(book) = &mut self.flows
             && matches!(
                 observation,

@@ -362,6 +362,7 @@ pub fn index_html(
     }
     checks(&mut h, summary);
     counts(&mut h, summary);
+    availability(&mut h, summary);
     flows(&mut h, summary);
     services(&mut h, summary);
     catch_up(&mut h, summary);
@@ -503,6 +504,59 @@ fn counts(h: &mut String, summary: &Summary) {
         }
     }
     h.push_str("</table>\n");
+}
+
+/// Whether the cluster served: per topic, the share of partition-time with
+/// a live leader and the longest outage; per group, the time it could not
+/// read all of its input; the controller quorum's time without a leader.
+fn availability(h: &mut String, summary: &Summary) {
+    let Some(a) = &summary.availability else {
+        return;
+    };
+    h.push_str("<h2 id=\"availability\">Availability</h2>\n<p>A partition is available while its leader is up and not fenced; it refuses <code>acks = all</code> writes while fewer replicas than <code>min_insync_replicas</code> are in sync. Percentages are of partition-time over the run.</p>\n<table>\n<tr><th class=\"l\">topic</th><th>available</th><th>outages</th><th>without a leader</th><th class=\"l\">longest outage</th><th>under min ISR</th></tr>\n");
+    for t in &a.topics {
+        let longest = t.longest_outage.as_ref().map_or("none".to_string(), |o| {
+            format!(
+                "{} on {} from {}{}: {}",
+                duration_text(o.duration_ns),
+                e(&o.partition),
+                duration_text(o.from_ns),
+                if o.until_end { " to the end" } else { "" },
+                e(&o.cause)
+            )
+        });
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{:.2}%</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td></tr>",
+            e(&t.topic),
+            t.available * 100.0,
+            t.outages,
+            duration_text(t.leaderless_ns),
+            longest,
+            duration_text(t.under_min_isr_ns)
+        );
+    }
+    h.push_str("</table>\n");
+    if !a.groups.is_empty() {
+        h.push_str("<table>\n<tr><th class=\"l\">group</th><th>could read all its partitions</th><th>some partition without a leader</th></tr>\n");
+        for g in &a.groups {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td>{:.2}%</td><td>{}</td></tr>",
+                e(&g.group),
+                g.available * 100.0,
+                duration_text(g.unavailable_ns)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    if a.controller_leaderless_ns > 0 {
+        let _ = writeln!(
+            h,
+            "<p>The controller quorum had no active controller for {}: meanwhile no partition could elect a leader, no broker was fenced and no ISR changed.</p>",
+            duration_text(a.controller_leaderless_ns)
+        );
+    }
 }
 
 /// Groups that joined later with a backlog: how long they took to read it.

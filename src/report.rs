@@ -51,6 +51,12 @@ pub struct Summary {
     /// and the latency of its answers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<crate::metrics::ServiceFigures>,
+    /// Per topic: the share of the run its partitions had a live leader,
+    /// the longest outage and its cause, time under min ISR; per group:
+    /// how long some partition it reads had no live leader; how long the
+    /// controller quorum had no active controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<crate::availability::AvailabilityFigures>,
     /// Every enabled checker's result, in checker order.
     pub checks: Vec<crate::check::CheckResult>,
     /// `pass`, `fail` or `inconclusive` (a budget stopped the run before
@@ -155,6 +161,7 @@ impl Summary {
                 .collect(),
             flows: m.flows(),
             services: m.services(),
+            availability: Some(m.availability(cat, result.sim_time_ns)),
             checks: Vec::new(),
             verdict: crate::check::Verdict::Pass,
             verdict_note: String::new(),

@@ -867,6 +867,7 @@ mod tests {
             flows: Vec::new(),
             services: Vec::new(),
             group_start_ns: Vec::new(),
+            ..Catalog::default()
         };
         TimeSeries::new(&catalog, &[earliest], 100, 1000, partition_series)
     }
@@ -1090,6 +1091,7 @@ mod tests {
             flows: Vec::new(),
             services: Vec::new(),
             group_start_ns: Vec::new(),
+            ..Catalog::default()
         };
         let mut ts = TimeSeries::new(&catalog, &[true], 100, 1000, 20);
         ts.observe(
@@ -1142,6 +1144,7 @@ mod tests {
             flows: Vec::new(),
             services: Vec::new(),
             group_start_ns: Vec::new(),
+            ..Catalog::default()
         };
         let mut ts = TimeSeries::new(&catalog, &[true, true], 100, 1000, 20);
         for (at, node, state) in [(10, 5, 1), (20, 6, 2), (30, 5, 2), (150, 6, 0)] {

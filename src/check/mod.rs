@@ -203,6 +203,8 @@ pub struct CheckConfig {
     pub liveness_bound_ns: Time,
     /// `producer-progress`: the longest a producer may have records outstanding without an acknowledgement.
     pub producer_progress_bound_ns: Time,
+    /// `availability`: the longest a partition may go without a live leader.
+    pub unavailability_bound_ns: Time,
 }
 
 impl CheckConfig {
@@ -223,6 +225,7 @@ impl CheckConfig {
                 .map_or(s.scenario.drain.ns(), |d| d.ns()),
             liveness_bound_ns: c.liveness_bound.ns(),
             producer_progress_bound_ns: c.producer_progress_bound.ns(),
+            unavailability_bound_ns: c.unavailability_bound.ns(),
         }
     }
 }
@@ -356,6 +359,7 @@ impl Checks {
                 "no-duplicates-in-log" => Box::new(NoDuplicatesInLog::default()),
                 "nonmonotonic-poll" => Box::new(Polls::new(true)),
                 "skipped-offset" => Box::new(Polls::new(false)),
+                "availability" => Box::new(Availability::new(&ctx, config.unavailability_bound_ns)),
                 "producer-progress" => Box::new(ProducerProgress::new(
                     &ctx,
                     config.producer_progress_bound_ns,
@@ -451,7 +455,7 @@ impl Checks {
             .into_iter()
             .filter(|&n| match n {
                 "no-duplicates-in-log" => self.ctx.idempotent.iter().any(|&x| x),
-                "producer-progress" => true,
+                "producer-progress" | "availability" => true,
                 "saga-atomicity" => !self.ctx.catalog.flows.is_empty(),
                 "held-resources" => self.ctx.catalog.flows.iter().any(|f| !f.holds.is_empty()),
                 _ => groups,
@@ -492,6 +496,7 @@ impl Observer for Checks {
     }
 }
 
+mod availability;
 mod convergence;
 mod exactly_once;
 mod explain;
@@ -505,6 +510,7 @@ mod producer_progress;
 #[cfg(test)]
 mod tests;
 
+use availability::Availability;
 use convergence::Convergence;
 use exactly_once::ExactlyOnce;
 pub use explain::{EXPLAINED_PER_CHECKER, Explainer, attach_first};

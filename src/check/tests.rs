@@ -21,6 +21,10 @@ fn ctx(effect: Effect) -> Context {
         flows: Vec::new(),
         services: Vec::new(),
         group_start_ns: Vec::new(),
+        replicas: vec![vec![0], vec![0]],
+        min_isr: vec![1, 1],
+        first_broker_node: 1,
+        voters: vec![4],
     };
     Context {
         catalog,
@@ -39,6 +43,7 @@ fn config(name: &str) -> CheckConfig {
         convergence_deadline_ns: 2_000,
         liveness_bound_ns: 1_000,
         producer_progress_bound_ns: 1_000,
+        unavailability_bound_ns: 1_000,
     }
 }
 

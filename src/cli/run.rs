@@ -278,6 +278,44 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         c.unclean_leader_elections,
         c.expelled
     );
+    if let Some(a) = &s.availability {
+        for t in a
+            .topics
+            .iter()
+            .filter(|t| t.leaderless_ns > 0 || t.under_min_isr_ns > 0)
+        {
+            let longest = t.longest_outage.as_ref().map_or(String::new(), |o| {
+                format!(
+                    ", longest {} on {} from {:.3}s{}: {}",
+                    ms(o.duration_ns).trim(),
+                    o.partition,
+                    o.from_ns as f64 / 1e9,
+                    if o.until_end { " to the end" } else { "" },
+                    o.cause
+                )
+            });
+            let under = if t.under_min_isr_ns > 0 {
+                format!(
+                    "; under min ISR (acks=all refused) {}",
+                    ms(t.under_min_isr_ns).trim()
+                )
+            } else {
+                String::new()
+            };
+            say!(
+                "  availability {}: {:.2}% of partition-time led ({} outage(s){longest}){under}",
+                t.topic,
+                t.available * 100.0,
+                t.outages
+            );
+        }
+        if a.controller_leaderless_ns > 0 {
+            say!(
+                "  controller quorum without a leader for {} (metadata frozen: no elections, fencing or ISR changes)",
+                ms(a.controller_leaderless_ns).trim()
+            );
+        }
+    }
     if c.compacted > 0 {
         say!(
             "  compacted {} (records removed by log compaction before a group read them)",

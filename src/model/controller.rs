@@ -53,7 +53,11 @@ pub(crate) struct Quorum {
 
 impl Quorum {
     /// A quorum of `voters` whose first voter leads from the start.
-    pub(crate) fn new(voters: Vec<Node>, fetch_timeout_ns: Time, election_timeout_ns: Time) -> Self {
+    pub(crate) fn new(
+        voters: Vec<Node>,
+        fetch_timeout_ns: Time,
+        election_timeout_ns: Time,
+    ) -> Self {
         assert!(!voters.is_empty(), "validated: a quorum has a voter");
         Quorum {
             voters,
@@ -89,7 +93,12 @@ impl Quorum {
     }
 
     /// How many voters `v` reaches, itself included (0 if it is down).
-    fn reach(&self, v: usize, up: &dyn Fn(Node) -> bool, linked: &dyn Fn(Node, Node) -> bool) -> usize {
+    fn reach(
+        &self,
+        v: usize,
+        up: &dyn Fn(Node) -> bool,
+        linked: &dyn Fn(Node, Node) -> bool,
+    ) -> usize {
         let me = self.voters[v];
         if !up(me) {
             return 0;
@@ -199,7 +208,10 @@ mod tests {
         run(&mut q, 0, S, &[]);
         let changes = run(&mut q, S + S / 10, 10 * S, &[10]);
         // Last heard at 1.0 s: lost at 3.0 s, a candidate from then, elected 1 s later.
-        assert_eq!(changes, vec![(3 * S, QuorumChange::Lost), (4 * S, QuorumChange::Elected)]);
+        assert_eq!(
+            changes,
+            vec![(3 * S, QuorumChange::Lost), (4 * S, QuorumChange::Elected)]
+        );
         assert_eq!(q.leader(), Some(1));
         assert_eq!(q.epoch(), 2);
     }
@@ -229,7 +241,10 @@ mod tests {
             }
             t += S / 10;
         }
-        assert_eq!(changes, vec![(2 * S, QuorumChange::Lost), (3 * S, QuorumChange::Elected)]);
+        assert_eq!(
+            changes,
+            vec![(2 * S, QuorumChange::Lost), (3 * S, QuorumChange::Elected)]
+        );
         assert_eq!(q.leader_node(), Some(Node(11)));
     }
 }

@@ -9,8 +9,8 @@
 //! retries, duplicates and loss follow from the model's rules: session
 //! timeouts, the ISR, commit modes, acks, idempotence.
 
-use super::dist::Sampler;
 use super::controller::QuorumChange;
+use super::dist::Sampler;
 use super::network::{LinkFault, Node};
 use super::{Ev, World};
 use crate::history::{EventId, KeyId, Observation};

@@ -116,7 +116,7 @@ impl ReportSpec {
 }
 
 /// Every invariant checker, by its stable name.
-pub const CHECKERS: [&str; 11] = [
+pub const CHECKERS: [&str; 12] = [
     "no-loss",
     "exactly-once-effect",
     "per-key-order",
@@ -128,6 +128,7 @@ pub const CHECKERS: [&str; 11] = [
     "producer-progress",
     "saga-atomicity",
     "held-resources",
+    "availability",
 ];
 
 /// `[checks]`: which checkers run (default: all that apply) and their bounds.
@@ -152,6 +153,14 @@ pub struct ChecksSpec {
     /// outstanding without any acknowledgement.
     #[serde(default = "default_liveness_bound")]
     pub producer_progress_bound: Duration,
+    /// `availability`: the longest a partition may go without a live
+    /// leader (one up and not fenced).
+    #[serde(default = "default_unavailability_bound")]
+    pub unavailability_bound: Duration,
+}
+
+fn default_unavailability_bound() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_liveness_bound() -> Duration {
@@ -166,6 +175,7 @@ impl Default for ChecksSpec {
             convergence_deadline: None,
             liveness_bound: default_liveness_bound(),
             producer_progress_bound: default_liveness_bound(),
+            unavailability_bound: default_unavailability_bound(),
         }
     }
 }
@@ -286,10 +296,16 @@ pub struct Cluster {
     /// A voter that has not fetched from the quorum leader for this long
     /// starts an election; a leader that hears from no majority for this
     /// long resigns (controller.quorum.fetch.timeout.ms).
-    #[serde(default = "default_quorum_fetch", skip_serializing_if = "is_default_quorum_fetch")]
+    #[serde(
+        default = "default_quorum_fetch",
+        skip_serializing_if = "is_default_quorum_fetch"
+    )]
     pub quorum_fetch_timeout: Duration,
     /// How long an election takes once started (controller.quorum.election.timeout.ms).
-    #[serde(default = "default_quorum_election", skip_serializing_if = "is_default_quorum_election")]
+    #[serde(
+        default = "default_quorum_election",
+        skip_serializing_if = "is_default_quorum_election"
+    )]
     pub quorum_election_timeout: Duration,
 }
 
@@ -1487,6 +1503,7 @@ impl Scenario {
                 "producer_progress_bound",
                 self.checks.producer_progress_bound,
             ),
+            ("unavailability_bound", self.checks.unavailability_bound),
         ] {
             if bound.ns() == 0 {
                 push(
