@@ -303,6 +303,12 @@ impl AvailabilityBook {
         self.open_count > 0
     }
 
+    /// The broker partition `p`'s metadata names as its leader (`None`:
+    /// offline).
+    pub fn leader_of(&self, p: u32) -> Option<u32> {
+        self.leader[p as usize]
+    }
+
     /// Whether the quorum is without an active controller now.
     pub fn quorum_lost(&self) -> bool {
         self.quorum_since.is_some()

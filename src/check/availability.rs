@@ -45,15 +45,19 @@ impl Availability {
             }
             let replicas: Vec<String> = c.replicas[p]
                 .iter()
-                .map(|&b| match self.book.broker_state(b) {
-                    Some(s) => format!("broker-{b} {s}"),
-                    None => format!("broker-{b} up but not in the ISR"),
-                })
+                .map(|&b| format!("broker-{b} {}", self.book.broker_state(b).unwrap_or("up")))
                 .collect();
-            let quorum = if self.book.quorum_lost() {
-                "; the controller quorum had no leader, so no election could be held"
-            } else {
-                ""
+            let why = match self.book.leader_of(o.partition) {
+                _ if self.book.quorum_lost() => {
+                    "the controller quorum had no leader, so no election could be held"
+                }
+                Some(b) if self.book.broker_state(b) == Some("fenced") => {
+                    "its leader is fenced and was not replaced"
+                }
+                Some(_) => {
+                    "the controller had not fenced its leader yet (it waits broker_session_timeout after the last heartbeat)"
+                }
+                None => "no live replica was in the ISR, and unclean election is off",
             };
             let until = if at_end {
                 format!(
@@ -67,7 +71,7 @@ impl Availability {
                 o.partition,
                 o.from_ns,
                 format!(
-                    "{} had no live leader for {until} (from {:.3}s: {}; bound {:.3}s): replicas {}{quorum}",
+                    "{} had no live leader for {until} (from {:.3}s: {}; bound {:.3}s): {why}; replicas {}",
                     c.partition_name(o.partition),
                     o.from_ns as f64 / 1e9,
                     o.cause.describe(),

@@ -842,7 +842,18 @@ fn unknown_node(s: &Scenario, name: &str) -> String {
             n => format!("`{}/0`..`{}/{}`", g.name, g.name, n - 1),
         });
     }
-    format!("unknown node `{name}`; nodes are {}", known.join(", "))
+    known.extend(s.services.iter().map(|sv| format!("`{}`", sv.name)));
+    match s.cluster.controller_nodes() {
+        0 => {}
+        1 => known.push("`controller-0`".into()),
+        n => known.push(format!("`controller-0`..`controller-{}`", n - 1)),
+    }
+    let mut message = format!("unknown node `{name}`; nodes are {}", known.join(", "));
+    if name.starts_with("controller-") && s.cluster.controller_nodes() == 0 {
+        message
+            .push_str(" (in combined mode the controllers are brokers: `controllers` names them)");
+    }
+    message
 }
 
 struct Params {

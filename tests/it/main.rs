@@ -6,6 +6,7 @@ mod checks;
 mod cli_run;
 mod common;
 mod compare;
+mod controller;
 mod faults;
 mod flows;
 mod fuzz;

@@ -729,3 +729,91 @@ fn misspelt_fields_values_and_names_get_a_did_you_mean() {
     let (_, err) = check(&text);
     assert!(!err.contains("did you mean"), "{err}");
 }
+
+#[test]
+fn the_controller_fields_are_validated_with_their_location() {
+    let cluster = |lines: &str| format!("{GOOD}\n[cluster]\nbrokers = 2\n{lines}\n");
+    assert_error(
+        &cluster("controllers = 0"),
+        "21:15",
+        &[
+            "cluster.controllers",
+            "at least 1 controller",
+            "even number",
+        ],
+    );
+    assert_error(
+        &cluster("controllers = 11"),
+        "21:15",
+        &["cluster.controllers", "at most 9"],
+    );
+    assert_error(
+        &cluster("mode = \"combined\"\ncontrollers = 3"),
+        "22:15",
+        &[
+            "cluster.controllers",
+            "3 controllers in combined mode",
+            "has 2",
+        ],
+    );
+    assert_error(
+        &cluster("mode = \"kraft\""),
+        "21:8",
+        &["cluster.mode", "dedicated", "combined"],
+    );
+    assert_error(
+        &cluster("quorum_fetch_timeout = \"0s\""),
+        "21:24",
+        &["cluster.quorum_fetch_timeout", "greater than zero"],
+    );
+    assert_error(
+        &cluster("quorum_election_timeout = \"0s\""),
+        "21:27",
+        &["cluster.quorum_election_timeout", "greater than zero"],
+    );
+    assert_error(
+        &format!("{GOOD}\n[checks]\nunavailability_bound = \"0s\"\n"),
+        "20:24",
+        &["checks.unavailability_bound", "greater than zero"],
+    );
+    assert_error(
+        &format!("{GOOD}\n[checks]\nunavailabilty_bound = \"5s\"\n"),
+        "20:1",
+        &["unavailabilty_bound", "unavailability_bound"],
+    );
+    // A controller that does not exist, in either mode.
+    let text = with_fault("[[faults]]\nkind = \"crash\"\ntarget = \"controller-3\"");
+    assert_error(
+        &text,
+        "24:10",
+        &[
+            "faults[0].target",
+            "unknown node `controller-3`",
+            "`controller-0`..`controller-2`",
+        ],
+    );
+    let text = format!(
+        "{GOOD}\n[cluster]\nbrokers = 3\nmode = \"combined\"\n\n[[faults]]\nkind = \"power\"\n"
+    )
+    .replace(
+        "kind = \"power\"\n",
+        "kind = \"pause\"\ntarget = \"controller-0\"\nduration = \"1s\"\n",
+    );
+    assert_error(
+        &text,
+        "25:10",
+        &[
+            "unknown node `controller-0`",
+            "in combined mode the controllers are brokers",
+        ],
+    );
+    // Names that fault targets reserve.
+    let text = GOOD.replace("name = \"p\"", "name = \"controller-1\"");
+    assert_error(&text, "11:8", &["reserved for fault targets"]);
+    // Controllers are nodes of links: a partition among them is valid.
+    let text = with_fault(
+        "[[faults]]\nkind = \"partition\"\ntarget = [[\"controller-0\"], [\"controller-1\", \"controller-2\"]]\nduration = \"1s\"",
+    );
+    let (code, err) = check(&text);
+    assert_eq!(code, Some(0), "{err}");
+}
