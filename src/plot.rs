@@ -457,8 +457,9 @@ fn line_color(i: usize) -> RGBColor {
 /// A fault kind's colour (`crash`, `pause`, ...; the first word of a
 /// fault's label), the same on every plot and on the page.
 pub fn fault_rgb(kind: &str) -> (u8, u8, u8) {
-    const KINDS: [(&str, (u8, u8, u8)); 6] = [
+    const KINDS: [(&str, (u8, u8, u8)); 7] = [
         ("crash", (214, 39, 40)),
+        ("power-loss", (128, 0, 0)),
         ("pause", (255, 127, 14)),
         ("partition", (148, 103, 189)),
         ("latency-spike", (23, 190, 207)),

@@ -15,6 +15,9 @@ pub struct Explainer {
     partitions: BTreeSet<u32>,
     /// (time, line, events / group / partition it concerns).
     lines: Vec<Line>,
+    /// When the last power-loss fault fired: what is truncated then was
+    /// lost with a page cache, not cut by an election.
+    power_loss_at: Option<Time>,
 }
 
 /// Violations explained per checker, at most.
@@ -29,6 +32,7 @@ impl Explainer {
             groups: BTreeSet::new(),
             partitions: BTreeSet::new(),
             lines: Vec::new(),
+            power_loss_at: None,
         };
         let mut per: BTreeMap<&str, usize> = BTreeMap::new();
         for v in violations {
@@ -98,6 +102,12 @@ impl Explainer {
 
 impl Observer for Explainer {
     fn observe(&mut self, at: Time, o: &Observation) {
+        if let Observation::FaultStarted { fault } = *o
+            && self.ctx.faults[fault as usize].kind == crate::scenario::FaultKind::PowerLoss
+        {
+            self.power_loss_at = Some(at);
+        }
+        let power_loss = self.power_loss_at == Some(at);
         let c = &self.ctx.catalog;
         let t = Self::t(at);
         let mine = |e: &EventId| self.events.contains(e);
@@ -179,8 +189,13 @@ impl Observer for Explainer {
                 offset,
             } if mine(&event) => Some((
                 format!(
-                    "{t} event {event} truncated from {} (offset {offset}): the new leader never had it",
-                    c.partition_name(partition)
+                    "{t} event {event} truncated from {} (offset {offset}): {}",
+                    c.partition_name(partition),
+                    if power_loss {
+                        "it was in page caches only, and power was lost"
+                    } else {
+                        "the new leader never had it"
+                    }
                 ),
                 Some(event),
                 None,

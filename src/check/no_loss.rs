@@ -24,6 +24,9 @@ pub(super) struct NoLoss {
     /// On a cut run: acknowledged events still in the log and not applied
     /// yet (they may have been applied later), per group.
     open: Option<String>,
+    /// When power-loss faults fired: a truncation then is a page cache
+    /// lost, not an election's cut.
+    power_losses: BTreeSet<Time>,
 }
 
 impl NoLoss {
@@ -36,6 +39,7 @@ impl NoLoss {
             truncated: BTreeMap::new(),
             expired: Vec::new(),
             open: None,
+            power_losses: BTreeSet::new(),
         }
     }
     fn settle(&mut self, g: u32, event: EventId) {
@@ -59,6 +63,7 @@ impl Checker for NoLoss {
             Kind::GaveUp,
             Kind::Skipped,
             Kind::Truncated,
+            Kind::FaultStarted,
         ]
     }
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
@@ -113,6 +118,11 @@ impl Checker for NoLoss {
                     // partition is not the group's to read (latest reset).
                     self.pending[group as usize]
                         .retain(|_, &mut (p, off, _)| p != partition || off >= offset);
+                }
+            }
+            Observation::FaultStarted { fault } => {
+                if ctx.faults[fault as usize].kind == crate::scenario::FaultKind::PowerLoss {
+                    self.power_losses.insert(at);
                 }
             }
             Observation::Truncated {
@@ -175,8 +185,13 @@ impl Checker for NoLoss {
                 None,
                 vec![event],
                 format!(
-                    "acknowledged event {event} was truncated from {} (offset {offset}) by a leader change, and no log holds it",
-                    ctx.catalog.partition_name(partition)
+                    "acknowledged event {event} was truncated from {} (offset {offset}) {}, and no log holds it",
+                    ctx.catalog.partition_name(partition),
+                    if self.power_losses.contains(&at) {
+                        "when power was lost before any replica had it on disk"
+                    } else {
+                        "by a leader change"
+                    }
                 ),
             ));
         }

@@ -142,6 +142,15 @@ pub(crate) struct ReplicaLog {
     pub last_caught_up_ns: Time,
     /// The follower's current fetch loop (see `Ev::ReplicaFetchArrive`).
     pub fetch_generation: u32,
+    /// Offsets below this are on disk (fsynced, or written back by the
+    /// OS); the rest is in the page cache, which a power loss takes. Kept
+    /// only when the run has a power-loss fault (`World::disk`).
+    pub flushed: u64,
+    /// When the log end was what (one entry a second, oldest first): the
+    /// OS writes back what was appended `dirty_page_expiry` ago.
+    pub writeback: VecDeque<(Time, u64)>,
+    /// When this replica last fsynced (`flush_ms`).
+    pub last_flush_ns: Time,
 }
 
 impl ReplicaLog {
@@ -187,6 +196,12 @@ pub(crate) struct PartitionRt {
     /// which the old leader's records were lost), for consumers' KIP-320
     /// divergence check.
     pub truncations: Vec<(u32, u64)>,
+    /// A power loss took records no replica kept, from this offset on:
+    /// the next election records it as a truncation.
+    pub power_lost_from: Option<u64>,
+    /// `flush_messages` and `flush_ms` (ns) of its topic.
+    pub flush_messages: Option<u64>,
+    pub flush_ns: Option<Time>,
     /// Consumer fetches waiting for data: (consumer, assignment epoch).
     pub parked_consumers: Vec<(u32, u32)>,
     /// Idempotence state per producer (Kafka's producer state manager).
@@ -418,6 +433,10 @@ impl World {
     }
 
     pub(crate) fn after_leader_append(&mut self, part: u32) {
+        if self.disk.is_some() {
+            let leader = self.parts[part as usize].leader;
+            self.flush_on_append(part, leader);
+        }
         for r in 0..self.parts[part as usize].replicas.len() {
             let p = &self.parts[part as usize];
             if r != p.leader && p.logs[r].fetch_parked {
@@ -530,6 +549,9 @@ impl World {
         }
         let broker = self.parts[part as usize].replicas[r];
         if copied > 0 {
+            if self.disk.is_some() {
+                self.flush_on_append(part, r);
+            }
             let end_offset = self.parts[part as usize].logs[r].leo();
             self.observe(Observation::Replicated {
                 partition: part,
@@ -1162,7 +1184,12 @@ impl World {
         }
         let leo = self.parts[part as usize].leader_log().leo();
         self.truncate_txn_state(part, leo);
-        if let Some(&(offset, _)) = lost.first() {
+        let power_lost = self.parts[part as usize].power_lost_from.take();
+        let cut = match (lost.first().map(|l| l.0), power_lost) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(offset) = cut {
             self.truncate_producer_state(part, offset);
             let p = &mut self.parts[part as usize];
             p.truncations.push((p.epoch, offset));
@@ -1225,8 +1252,13 @@ fn divergence(a: &ReplicaLog, b: &ReplicaLog) -> u64 {
     d
 }
 
-/// Drop a log's records from `offset` on.
+/// Drop a log's records from `offset` on (what was flushed above it goes
+/// too: new records there are not on disk).
 fn truncate(log: &mut ReplicaLog, offset: u64) {
+    log.flushed = log.flushed.min(offset);
+    for w in &mut log.writeback {
+        w.1 = w.1.min(offset);
+    }
     while log.leo() > offset.max(log.start) {
         log.entries.pop_back();
     }

@@ -243,6 +243,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             s.cluster.quorum_fetch_timeout.ns(),
             s.cluster.quorum_election_timeout.ns(),
         ),
+        disk: None,
         outcome_salt: {
             use rand::Rng as _;
             rng_stream(seed, "business-outcomes").next_u64()
@@ -443,6 +444,9 @@ fn build_topics(s: &Scenario, catalog: &mut Catalog) -> (Vec<TopicRt>, Vec<Parti
                 parked_consumers: Vec::new(),
                 producer_state: Vec::new(),
                 truncations: Vec::new(),
+                power_lost_from: None,
+                flush_messages: t.flush_messages,
+                flush_ns: t.flush_ms.map(|d| d.ns()),
             });
             catalog.partitions.push((ti as u32, p));
             catalog.replication.push(rf as u32);

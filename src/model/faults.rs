@@ -43,6 +43,8 @@ pub(crate) enum NodeKind {
 /// One fault of the concrete plan, resolved to ids.
 pub(crate) struct FaultRt {
     pub spec: Fault,
+    /// Power loss: every node it strikes.
+    pub nodes: Vec<u32>,
     /// Crash, pause, slow-disk: the node.
     pub node: Option<u32>,
     /// Link kinds: side membership by node id.
@@ -212,7 +214,9 @@ fn draw_random(s: &Scenario, r: &RandomFaults, seed: u64) -> Vec<Fault> {
 /// that cuts one node off), for the random generator's bounds.
 fn struck_node(s: &Scenario, f: &Fault) -> Option<NodeRef> {
     match (f.kind, f.target.as_ref()?) {
-        (FaultKind::Crash | FaultKind::Pause, Target::Node(n)) => s.resolve_node(n),
+        (FaultKind::Crash | FaultKind::Pause | FaultKind::PowerLoss, Target::Node(n)) => {
+            s.resolve_node(n)
+        }
         (FaultKind::Partition, t) => {
             let (a, _) = t.sides()?;
             (a.len() == 1).then(|| s.resolve_node(&a[0])).flatten()
@@ -267,7 +271,13 @@ impl World {
         let nodes = self.node_state.len();
         let budget_end = self.kernel.budget().sim_time_max_ns;
         for spec in plan {
+            if spec.kind == FaultKind::PowerLoss && self.disk.is_none() {
+                self.disk = Some(super::disk::DiskRt {
+                    dirty_expiry_ns: s.cluster.dirty_page_expiry.ns(),
+                });
+            }
             let mut rt = FaultRt {
+                nodes: Vec::new(),
                 node: None,
                 sides: None,
                 group: None,
@@ -301,6 +311,21 @@ impl World {
                 ) => {
                     let r = s.resolve_node(n).expect("validated node target");
                     rt.node = Some(self.node_id(r));
+                }
+                (FaultKind::PowerLoss, Some(t)) => {
+                    let names: Vec<String> = match t {
+                        Target::Node(n) => vec![n.clone()],
+                        Target::Pair(v) => v.clone(),
+                        Target::Sides(_) => Vec::new(),
+                    };
+                    let mut nodes: Vec<u32> = names
+                        .iter()
+                        .flat_map(|n| s.expand_nodes(n).expect("validated power-loss target"))
+                        .map(|r| self.node_id(r))
+                        .collect();
+                    nodes.sort_unstable();
+                    nodes.dedup();
+                    rt.nodes = nodes;
                 }
                 (FaultKind::HandlerErrors | FaultKind::Poison, Some(Target::Node(g))) => {
                     rt.group = self
@@ -360,6 +385,11 @@ impl World {
         let node = self.faults[fault as usize].node;
         match spec.kind {
             FaultKind::Crash => self.crash(node.expect("crash has a node")),
+            FaultKind::PowerLoss => {
+                for n in self.faults[fault as usize].nodes.clone() {
+                    self.power_off(n);
+                }
+            }
             FaultKind::Pause => {
                 let n = node.expect("pause has a node");
                 let until = now.saturating_add(spec.duration.map_or(0, |d| d.ns()));
@@ -414,6 +444,11 @@ impl World {
         let node = self.faults[fault as usize].node;
         match spec.kind {
             FaultKind::Crash => self.restart(node.expect("crash has a node")),
+            FaultKind::PowerLoss => {
+                for n in self.faults[fault as usize].nodes.clone() {
+                    self.restart(n);
+                }
+            }
             FaultKind::Pause => {
                 let n = node.expect("pause has a node");
                 if matches!(self.node_state[n as usize], NodeState::Paused { .. }) {
@@ -461,7 +496,7 @@ impl World {
     }
 
     /// A node stops and loses what it held in memory.
-    fn crash(&mut self, n: u32) {
+    pub(crate) fn crash(&mut self, n: u32) {
         if self.node_state[n as usize] == NodeState::Crashed {
             return;
         }

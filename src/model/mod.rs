@@ -16,6 +16,7 @@ mod broker;
 mod build;
 mod consumer;
 mod controller;
+mod disk;
 mod dist;
 pub mod faults;
 mod group;
@@ -284,6 +285,9 @@ pub struct World {
     pub(crate) first_controller_node: u32,
     /// The metadata quorum (KRaft controllers).
     pub(crate) quorum: controller::Quorum,
+    /// The page cache and what is on disk: only when the plan has a
+    /// power-loss fault.
+    pub(crate) disk: Option<disk::DiskRt>,
     /// Schema evolution (`None`: no producer changes its schema).
     pub(crate) schema: Option<Box<schema::SchemaRt>>,
     pub(crate) ticks: u64,
@@ -617,6 +621,9 @@ impl World {
         self.ticks += 1;
         self.check_sessions();
         self.maintain_isr();
+        if self.disk.is_some() {
+            self.disk_tick();
+        }
         self.expire_transactions();
         if self.ticks.is_multiple_of(10) {
             self.apply_retention();

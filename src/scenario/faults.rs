@@ -42,11 +42,15 @@ pub enum FaultKind {
     HandlerErrors,
     /// Events with `key` and/or `event_type`, created from `at`, fail every time.
     Poison,
+    /// A node, or several at once (a rack), loses power: it crashes and
+    /// what its brokers had not written to disk is gone; it restarts after
+    /// `restart_after` (or never).
+    PowerLoss,
 }
 
 impl FaultKind {
     /// Every kind, in the order the docs list them.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::Partition,
@@ -56,6 +60,7 @@ impl FaultKind {
         FaultKind::Reorder,
         FaultKind::HandlerErrors,
         FaultKind::Poison,
+        FaultKind::PowerLoss,
     ];
 
     /// The kind as scenario files write it (`crash`, `latency-spike`).
@@ -70,6 +75,7 @@ impl FaultKind {
             FaultKind::Reorder => "reorder",
             FaultKind::HandlerErrors => "handler-errors",
             FaultKind::Poison => "poison",
+            FaultKind::PowerLoss => "power-loss",
         }
     }
 
@@ -183,7 +189,7 @@ impl Fault {
     /// How long the fault lasts once fired (`None`: to the end of the run).
     pub fn span(&self) -> Option<Duration> {
         match self.kind {
-            FaultKind::Crash => self.restart_after,
+            FaultKind::Crash | FaultKind::PowerLoss => self.restart_after,
             _ => self.duration,
         }
     }
@@ -741,8 +747,10 @@ impl Scenario {
             ) {
                 push(at(field), m);
             }
-            if k.kind == FaultKind::Crash && k.restart_after.is_none() {
-                push(at(""), "random crashes need `restart_after` (a duration or distribution), so that the system can heal".into());
+            if matches!(k.kind, FaultKind::Crash | FaultKind::PowerLoss)
+                && k.restart_after.is_none()
+            {
+                push(at(""), "random crashes and power losses need `restart_after` (a duration or distribution), so that the system can heal".into());
             }
         }
     }
@@ -792,6 +800,22 @@ impl Scenario {
                     )),
                     Some(_) => None,
                 }
+            }
+            FaultKind::PowerLoss => {
+                let names: Vec<&String> = match target {
+                    Target::Node(name) => vec![name],
+                    Target::Pair(v) if !v.is_empty() => v.iter().collect(),
+                    _ => {
+                        return Some(
+                            "a power-loss strikes nodes: expected a node name such as \"broker-1\", a class such as \"brokers\", or a list of node names such as [\"broker-0\", \"broker-1\"]"
+                                .into(),
+                        );
+                    }
+                };
+                names
+                    .into_iter()
+                    .find(|n| self.expand_nodes(n).is_none())
+                    .map(|n| unknown_node(self, n))
             }
             FaultKind::HandlerErrors | FaultKind::Poison => match target {
                 Target::Node(name) if self.groups.iter().any(|g| &g.name == name) => None,
@@ -872,20 +896,22 @@ fn param_problems(kind: FaultKind, p: Params) -> Vec<(&'static str, String)> {
     use FaultKind::*;
     let mut out = Vec::new();
     let k = kind.as_str();
-    let needs_duration = !matches!(kind, Crash | Poison);
+    let needs_duration = !matches!(kind, Crash | Poison | PowerLoss);
     match p.duration {
         None if needs_duration => out.push(("", format!("kind = \"{k}\" needs a `duration`"))),
-        Some(_) if kind == Crash => out.push((
+        Some(_) if matches!(kind, Crash | PowerLoss) => out.push((
             "duration",
-            "a crash lasts until `restart_after` (leave it out: the node stays down)".into(),
+            format!("a {k} lasts until `restart_after` (leave it out: the node stays down)"),
         )),
         Some(false) => out.push(("duration", "expected a duration greater than zero".into())),
         _ => {}
     }
-    if p.restart_after && kind != Crash {
+    if p.restart_after && !matches!(kind, Crash | PowerLoss) {
         out.push((
             "restart_after",
-            format!("`restart_after` applies only to crashes, not to kind = \"{k}\""),
+            format!(
+                "`restart_after` applies only to crashes and power losses, not to kind = \"{k}\""
+            ),
         ));
     }
     match (kind, p.probability) {

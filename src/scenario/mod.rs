@@ -307,6 +307,21 @@ pub struct Cluster {
         skip_serializing_if = "is_default_quorum_election"
     )]
     pub quorum_election_timeout: Duration,
+    /// The OS writes a dirty page of the page cache back to disk once it
+    /// is this old (Linux's vm.dirty_expire_centisecs, 30 s): what a power
+    /// loss spares of a log that was never fsynced.
+    #[serde(
+        default = "default_dirty_expiry",
+        skip_serializing_if = "is_default_dirty_expiry"
+    )]
+    pub dirty_page_expiry: Duration,
+}
+
+fn default_dirty_expiry() -> Duration {
+    Duration::from_secs(30)
+}
+fn is_default_dirty_expiry(d: &Duration) -> bool {
+    *d == default_dirty_expiry()
 }
 
 /// Where the metadata quorum's voters run.
@@ -382,6 +397,7 @@ impl Default for Cluster {
             mode: ControllerMode::Dedicated,
             quorum_fetch_timeout: default_quorum_fetch(),
             quorum_election_timeout: default_quorum_election(),
+            dirty_page_expiry: default_dirty_expiry(),
         }
     }
 }
@@ -422,6 +438,15 @@ pub struct Topic {
     /// delete.retention.ms, 24h).
     #[serde(default = "default_delete_retention")]
     pub delete_retention: Duration,
+    /// Each replica fsyncs its log once this many records are unflushed
+    /// (Kafka's flush.messages; absent: never, the page cache is written
+    /// back by the OS after `[cluster] dirty_page_expiry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_messages: Option<u64>,
+    /// Each replica fsyncs its log this often (Kafka's flush.ms; absent:
+    /// never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_ms: Option<Duration>,
 }
 
 fn default_delete_retention() -> Duration {
@@ -1369,6 +1394,18 @@ impl Scenario {
                     ),
                 );
             }
+            if t.flush_messages == Some(0) {
+                push(
+                    at("flush_messages"),
+                    "expected at least 1 record (1 fsyncs every append)".into(),
+                );
+            }
+            if t.flush_ms.is_some_and(|d| d.ns() == 0) {
+                push(
+                    at("flush_ms"),
+                    "expected a duration greater than zero".into(),
+                );
+            }
             if t.retention.ns() == 0 {
                 push(
                     at("retention"),
@@ -1437,6 +1474,7 @@ impl Scenario {
         for (field, d) in [
             ("quorum_fetch_timeout", c.quorum_fetch_timeout),
             ("quorum_election_timeout", c.quorum_election_timeout),
+            ("dirty_page_expiry", c.dirty_page_expiry),
         ] {
             if d.ns() == 0 {
                 push(

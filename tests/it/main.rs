@@ -7,6 +7,7 @@ mod cli_run;
 mod common;
 mod compare;
 mod controller;
+mod disk;
 mod faults;
 mod flows;
 mod fuzz;

@@ -1,0 +1,259 @@
+//! The disk: Kafka acknowledges from the page cache and relies on
+//! replication. A process crash keeps the page cache; a power loss takes
+//! what was not on disk, so losing power on every replica at once loses
+//! acknowledged writes unless the topic fsyncs (`flush_messages`,
+//! `flush_ms`), while one broker losing power loses nothing acknowledged.
+
+use crate::common::{assert_refused, scenario};
+use eventsim::check::{CheckStatus, Verdict};
+use eventsim::report::Summary;
+
+const S: u64 = 1_000_000_000;
+
+/// Three brokers, RF 3, min ISR 2, an idempotent acks=all producer at
+/// 200/s; `topic` adds topic lines, `faults` the faults.
+fn ledger(topic: &str, faults: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "disk"
+duration = "60s"
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "ledger"
+partitions = 3
+replication_factor = 3
+min_insync_replicas = 2
+{topic}
+
+[[producers]]
+name = "teller"
+topic = "ledger"
+rate = 200
+acks = "all"
+
+[[groups]]
+name = "balances"
+topics = ["ledger"]
+auto_offset_reset = "earliest"
+
+{faults}
+"#
+    )
+}
+
+fn power_loss(target: &str, at: &str) -> String {
+    format!(
+        "[[faults]]\nkind = \"power-loss\"\ntarget = {target}\nat = \"{at}\"\nrestart_after = \"5s\"\n"
+    )
+}
+
+fn no_loss(c: &eventsim::Checked) -> CheckStatus {
+    c.checks
+        .iter()
+        .find(|r| r.name == "no-loss")
+        .unwrap()
+        .status
+}
+
+/// Acknowledged events a run lost (no-loss violations).
+fn lost(c: &eventsim::Checked) -> usize {
+    c.checks
+        .iter()
+        .find(|r| r.name == "no-loss")
+        .unwrap()
+        .violations as usize
+}
+
+#[test]
+fn losing_power_on_every_replica_loses_acknowledged_writes_unless_they_are_fsynced() {
+    let text = ledger("", &power_loss("\"brokers\"", "20s"));
+    for seed in 0..5 {
+        let c = eventsim::run_checked(&scenario(&text), seed, vec![]);
+        assert_eq!(no_loss(&c), CheckStatus::Fail, "seed {seed}");
+        // Nothing was written back yet (30 s): the 20 s of writes go.
+        assert!(
+            (3_800..=4_200).contains(&lost(&c)),
+            "seed {seed}: {}",
+            lost(&c)
+        );
+        let first = c
+            .violations
+            .iter()
+            .find(|v| v.invariant == "no-loss")
+            .unwrap();
+        assert!(
+            first
+                .message
+                .contains("when power was lost before any replica had it on disk"),
+            "{}",
+            first.message
+        );
+    }
+    // flush.messages = 1: every replica fsyncs each append before it is
+    // acknowledged, so nothing acknowledged is lost.
+    let text = ledger("flush_messages = 1", &power_loss("\"brokers\"", "20s"));
+    for seed in 0..20 {
+        let c = eventsim::run_checked(&scenario(&text), seed, vec![]);
+        assert_eq!(
+            c.verdict(),
+            Verdict::Pass,
+            "seed {seed}: {:?}",
+            c.violations
+        );
+    }
+}
+
+#[test]
+fn flush_ms_bounds_what_a_correlated_power_loss_takes() {
+    let text = ledger("flush_ms = \"1s\"", &power_loss("\"brokers\"", "20s"));
+    for seed in 0..5 {
+        let c = eventsim::run_checked(&scenario(&text), seed, vec![]);
+        // At most about a second of writes (200/s), some of them.
+        assert!((1..=260).contains(&lost(&c)), "seed {seed}: {}", lost(&c));
+    }
+}
+
+#[test]
+fn the_os_writes_back_what_is_older_than_the_dirty_page_expiry() {
+    // At 50 s, what was appended before about 20 s is on disk: about 30 s
+    // of writes are lost (6,000), not 50 s (10,000).
+    let text = ledger("", &power_loss("\"brokers\"", "50s"));
+    let c = eventsim::run_checked(&scenario(&text), 1, vec![]);
+    assert!((5_600..=6_400).contains(&lost(&c)), "{}", lost(&c));
+    let text = text.replace("brokers = 3", "brokers = 3\ndirty_page_expiry = \"5s\"");
+    let c = eventsim::run_checked(&scenario(&text), 1, vec![]);
+    assert!((900..=1_300).contains(&lost(&c)), "{}", lost(&c));
+}
+
+#[test]
+fn one_broker_losing_power_or_every_process_crashing_loses_nothing_acknowledged() {
+    for b in 0..3 {
+        let text = ledger("", &power_loss(&format!("\"broker-{b}\""), "20s"));
+        for seed in 0..10 {
+            let c = eventsim::run_checked(&scenario(&text), seed, vec![]);
+            assert_eq!(
+                c.verdict(),
+                Verdict::Pass,
+                "broker-{b} seed {seed}: {:?}",
+                c.violations
+            );
+        }
+    }
+    // Two of three: the third still holds every acknowledged write (min ISR 2).
+    let text = ledger("", &power_loss("[\"broker-0\", \"broker-1\"]", "20s"));
+    for seed in 0..10 {
+        let c = eventsim::run_checked(&scenario(&text), seed, vec![]);
+        assert_eq!(no_loss(&c), CheckStatus::Pass, "seed {seed}");
+    }
+    let crashes: String = (0..3)
+        .map(|b| format!("[[faults]]\nkind = \"crash\"\ntarget = \"broker-{b}\"\nat = \"20s\"\nrestart_after = \"5s\"\n"))
+        .collect();
+    let text = ledger("", &crashes);
+    for seed in 0..10 {
+        let c = eventsim::run_checked(&scenario(&text), seed, vec![]);
+        assert_eq!(
+            c.verdict(),
+            Verdict::Pass,
+            "seed {seed}: {:?}",
+            c.violations
+        );
+        assert_eq!(c.result.metrics.counts.truncated, 0);
+    }
+}
+
+#[test]
+fn consumers_and_producers_go_on_after_a_power_loss() {
+    // After the loss the log is shorter than what consumers read: they
+    // rewind (KIP-320) and read the new records; producers keep going.
+    let text = ledger("", &power_loss("\"brokers\"", "20s"));
+    let c = eventsim::run_checked(&scenario(&text), 3, vec![]);
+    let s = Summary::checked(&c, String::new());
+    for name in [
+        "liveness",
+        "producer-progress",
+        "skipped-offset",
+        "availability",
+    ] {
+        let r = s.checks.iter().find(|r| r.name == name).unwrap();
+        assert_eq!(r.status, CheckStatus::Pass, "{name}: {:?}", r.first);
+    }
+    let m = &c.result.metrics.counts;
+    assert!(m.acked > 11_000, "{}", m.acked);
+    // Every partition was leaderless while all three were down (5 s).
+    let t = &s.availability.as_ref().unwrap().topics[0];
+    assert!(t.leaderless_ns >= 3 * 5 * S, "{}", t.leaderless_ns);
+}
+
+#[test]
+fn random_power_losses_are_drawn_and_replayed() {
+    let text = ledger(
+        "",
+        "[faults.random]\nstart = \"2s\"\nstop = \"50s\"\n\
+         [[faults.random.kinds]]\nkind = \"power-loss\"\ntargets = [\"brokers\"]\nrate = 3.0\n\
+         restart_after = { dist = \"uniform\", min = \"1s\", max = \"5s\" }\n",
+    );
+    let s = scenario(&text);
+    let a = eventsim::run_checked(&s, 0, vec![]);
+    let b = eventsim::run_checked(&s, 0, vec![]);
+    let sa = Summary::checked(&a, String::new()).to_json();
+    assert_eq!(sa, Summary::checked(&b, String::new()).to_json());
+    assert!(
+        a.result
+            .fired_schedule()
+            .iter()
+            .any(|f| f.kind.as_str() == "power-loss")
+    );
+    // One broker at a time (max_down_brokers: RF - 1): nothing acknowledged is lost.
+    assert_eq!(no_loss(&a), CheckStatus::Pass, "{:?}", a.violations);
+}
+
+#[test]
+fn power_loss_and_flush_fields_are_refused_with_their_location() {
+    let base = ledger("", &power_loss("\"brokers\"", "20s"));
+    assert_refused(
+        &base,
+        "target = \"brokers\"",
+        "target = \"broker-9\"",
+        "faults[0].target",
+        "unknown node `broker-9`",
+    );
+    assert_refused(
+        &base,
+        "target = \"brokers\"",
+        "target = [[\"broker-0\"], [\"rest\"]]",
+        "faults[0].target",
+        "a power-loss strikes nodes",
+    );
+    assert_refused(
+        &base,
+        "restart_after = \"5s\"",
+        "duration = \"5s\"",
+        "faults[0].duration",
+        "lasts until `restart_after`",
+    );
+    assert_refused(
+        &base,
+        "min_insync_replicas = 2",
+        "min_insync_replicas = 2\nflush_messages = 0",
+        "topics[0].flush_messages",
+        "at least 1 record",
+    );
+    assert_refused(
+        &base,
+        "min_insync_replicas = 2",
+        "min_insync_replicas = 2\nflush_ms = \"0s\"",
+        "topics[0].flush_ms",
+        "greater than zero",
+    );
+    assert_refused(
+        &base,
+        "brokers = 3",
+        "brokers = 3\ndirty_page_expiry = \"0s\"",
+        "cluster.dirty_page_expiry",
+        "greater than zero",
+    );
+}
