@@ -120,10 +120,10 @@ impl Checker for NoLoss {
                         .retain(|_, &mut (p, off, _)| p != partition || off >= offset);
                 }
             }
-            Observation::FaultStarted { fault } => {
-                if ctx.faults[fault as usize].kind == crate::scenario::FaultKind::PowerLoss {
-                    self.power_losses.insert(at);
-                }
+            Observation::FaultStarted { fault }
+                if ctx.faults[fault as usize].kind == crate::scenario::FaultKind::PowerLoss =>
+            {
+                self.power_losses.insert(at);
             }
             Observation::Truncated {
                 event,
