@@ -15,8 +15,9 @@ pub struct Explainer {
     partitions: BTreeSet<u32>,
     /// (time, line, events / group / partition it concerns).
     lines: Vec<Line>,
-    /// When the last power-loss fault fired: what is truncated then was
-    /// lost with a page cache, not cut by an election.
+    /// When the last power-loss or disk-failure fault fired: what is
+    /// truncated then was lost with a page cache or a disk, not cut by an
+    /// election.
     power_loss_at: Option<Time>,
 }
 
@@ -103,7 +104,10 @@ impl Explainer {
 impl Observer for Explainer {
     fn observe(&mut self, at: Time, o: &Observation) {
         if let Observation::FaultStarted { fault } = *o
-            && self.ctx.faults[fault as usize].kind == crate::scenario::FaultKind::PowerLoss
+            && matches!(
+                self.ctx.faults[fault as usize].kind,
+                crate::scenario::FaultKind::PowerLoss | crate::scenario::FaultKind::DiskFailure
+            )
         {
             self.power_loss_at = Some(at);
         }
@@ -192,7 +196,7 @@ impl Observer for Explainer {
                     "{t} event {event} truncated from {} (offset {offset}): {}",
                     c.partition_name(partition),
                     if power_loss {
-                        "it was in page caches only, and power was lost"
+                        "the page caches or disks that held it were lost"
                     } else {
                         "the new leader never had it"
                     }

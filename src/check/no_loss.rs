@@ -24,9 +24,9 @@ pub(super) struct NoLoss {
     /// On a cut run: acknowledged events still in the log and not applied
     /// yet (they may have been applied later), per group.
     open: Option<String>,
-    /// When power-loss faults fired: a truncation then is a page cache
-    /// lost, not an election's cut.
-    power_losses: BTreeSet<Time>,
+    /// When power-loss and disk-failure faults fired: a truncation then
+    /// is a page cache or a disk lost, not an election's cut.
+    disk_losses: BTreeMap<Time, crate::scenario::FaultKind>,
 }
 
 impl NoLoss {
@@ -39,7 +39,7 @@ impl NoLoss {
             truncated: BTreeMap::new(),
             expired: Vec::new(),
             open: None,
-            power_losses: BTreeSet::new(),
+            disk_losses: BTreeMap::new(),
         }
     }
     fn settle(&mut self, g: u32, event: EventId) {
@@ -121,9 +121,12 @@ impl Checker for NoLoss {
                 }
             }
             Observation::FaultStarted { fault }
-                if ctx.faults[fault as usize].kind == crate::scenario::FaultKind::PowerLoss =>
+                if matches!(
+                    ctx.faults[fault as usize].kind,
+                    crate::scenario::FaultKind::PowerLoss | crate::scenario::FaultKind::DiskFailure
+                ) =>
             {
-                self.power_losses.insert(at);
+                self.disk_losses.insert(at, ctx.faults[fault as usize].kind);
             }
             Observation::Truncated {
                 event,
@@ -187,10 +190,12 @@ impl Checker for NoLoss {
                 format!(
                     "acknowledged event {event} was truncated from {} (offset {offset}) {}, and no log holds it",
                     ctx.catalog.partition_name(partition),
-                    if self.power_losses.contains(&at) {
-                        "when power was lost before any replica had it on disk"
-                    } else {
-                        "by a leader change"
+                    match self.disk_losses.get(&at) {
+                        Some(crate::scenario::FaultKind::PowerLoss) => {
+                            "when power was lost before any replica had it on disk"
+                        }
+                        Some(_) => "when the disk of the only replicas holding it failed",
+                        None => "by a leader change",
                     }
                 ),
             ));

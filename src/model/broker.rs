@@ -106,6 +106,9 @@ pub(crate) struct BrokerRt {
     pub last_heard_ns: Time,
     /// Appends take this many times longer (slow-disk faults).
     pub disk_factor: f64,
+    /// Its log directory failed: when the controller lets it back in, it
+    /// leaves every ISR (its logs are empty; KIP-858's new directory).
+    pub disk_replaced: bool,
 }
 
 /// What marks a compacted record in a replica's log: the slot stays (offsets
@@ -1084,6 +1087,9 @@ impl World {
     /// Broker `b` is back in the cluster: it leads offline partitions it is
     /// eligible for, and follows (after truncating) everywhere else.
     pub(crate) fn unfence(&mut self, b: u32) {
+        if std::mem::take(&mut self.brokers[b as usize].disk_replaced) {
+            self.leave_every_isr(b);
+        }
         let now = self.now();
         let br = &mut self.brokers[b as usize];
         br.fenced = false;
@@ -1113,6 +1119,25 @@ impl World {
             truncate(&mut p.logs[r], d);
             p.logs[r].known_leo = p.logs[r].leo();
             self.start_fetch_loop(part, r);
+        }
+    }
+
+    /// Broker `b` leaves the ISR of every partition it holds a replica of
+    /// (the leader's too: an offline partition waits for another member).
+    fn leave_every_isr(&mut self, b: u32) {
+        for part in 0..self.parts.len() as u32 {
+            let p = &mut self.parts[part as usize];
+            let Some(r) = p.replicas.iter().position(|&x| x == b) else {
+                continue;
+            };
+            if p.isr[r] {
+                p.isr[r] = false;
+                let isr = p.isr_count();
+                self.observe(Observation::IsrChanged {
+                    partition: part,
+                    isr,
+                });
+            }
         }
     }
 

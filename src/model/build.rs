@@ -650,6 +650,7 @@ fn build_brokers(s: &Scenario, seed: u64, node_names: &mut Vec<String>) -> Vec<B
             fenced: false,
             last_heard_ns: 0,
             disk_factor: 1.0,
+            disk_replaced: false,
         });
         node_names.push(format!("broker/{b}"));
     }

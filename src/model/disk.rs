@@ -77,6 +77,18 @@ impl ReplicaLog {
     pub(crate) fn lose_page_cache(&mut self, now: Time, expiry: Time) -> Vec<(u64, EventId)> {
         self.write_back(now, expiry);
         let keep = self.flushed.max(self.start);
+        self.cut_to(keep)
+    }
+
+    /// The disk is gone: nothing is left of the log (its start offset
+    /// stays, so a restarted follower fetches from the leader's start).
+    pub(crate) fn lose_disk(&mut self) -> Vec<(u64, EventId)> {
+        let start = self.start;
+        self.cut_to(start)
+    }
+
+    /// Keep the log below `keep`; what it held from there, by offset.
+    fn cut_to(&mut self, keep: u64) -> Vec<(u64, EventId)> {
         let lost = (keep..self.leo())
             .map(|o| (o, self.get(o)))
             .filter(|&(_, e)| is_record(e))
@@ -125,13 +137,35 @@ impl World {
         if let (NodeKind::Broker(b), Some(disk)) = (self.node_kind(n), &self.disk) {
             let now = self.kernel.now();
             let expiry = disk.dirty_expiry_ns;
+            self.lose_logs(b, |log| log.lose_page_cache(now, expiry));
+        }
+        self.crash(n);
+    }
+
+    /// Broker node `n`'s log directory fails: it stops, and every log it
+    /// held is gone; after its restart it copies its replicas back from
+    /// the leaders (and rejoins each ISR once caught up).
+    pub(crate) fn disk_failed(&mut self, n: u32) {
+        if let NodeKind::Broker(b) = self.node_kind(n) {
+            self.lose_logs(b, ReplicaLog::lose_disk);
+            self.brokers[b as usize].disk_replaced = true;
+        }
+        self.crash(n);
+    }
+
+    /// Broker `b`'s replica logs each lose what `lose` takes; a record no
+    /// replica kept is gone from its partition (`Truncated`), and the
+    /// next election records the cut for consumers (KIP-320) and
+    /// producers' sequences.
+    fn lose_logs(&mut self, b: u32, mut lose: impl FnMut(&mut ReplicaLog) -> Vec<(u64, EventId)>) {
+        {
             let mut gone_all: Vec<(EventId, u32, u64)> = Vec::new();
             for part in 0..self.parts.len() as u32 {
                 let p = &mut self.parts[part as usize];
                 let Some(r) = p.replicas.iter().position(|&x| x == b) else {
                     continue;
                 };
-                let lost = p.logs[r].lose_page_cache(now, expiry);
+                let lost = lose(&mut p.logs[r]);
                 let kept_elsewhere = |o: u64, e: EventId| {
                     p.logs.iter().enumerate().any(|(q, log)| {
                         q != r && o >= log.start && o < log.leo() && log.get(o) == e
@@ -154,7 +188,6 @@ impl World {
                 });
             }
         }
-        self.crash(n);
     }
 }
 

@@ -214,9 +214,10 @@ fn draw_random(s: &Scenario, r: &RandomFaults, seed: u64) -> Vec<Fault> {
 /// that cuts one node off), for the random generator's bounds.
 fn struck_node(s: &Scenario, f: &Fault) -> Option<NodeRef> {
     match (f.kind, f.target.as_ref()?) {
-        (FaultKind::Crash | FaultKind::Pause | FaultKind::PowerLoss, Target::Node(n)) => {
-            s.resolve_node(n)
-        }
+        (
+            FaultKind::Crash | FaultKind::Pause | FaultKind::PowerLoss | FaultKind::DiskFailure,
+            Target::Node(n),
+        ) => s.resolve_node(n),
         (FaultKind::Partition, t) => {
             let (a, _) = t.sides()?;
             (a.len() == 1).then(|| s.resolve_node(&a[0])).flatten()
@@ -306,7 +307,10 @@ impl World {
             }
             match (spec.kind, spec.target.as_ref()) {
                 (
-                    FaultKind::Crash | FaultKind::Pause | FaultKind::SlowDisk,
+                    FaultKind::Crash
+                    | FaultKind::Pause
+                    | FaultKind::SlowDisk
+                    | FaultKind::DiskFailure,
                     Some(Target::Node(n)),
                 ) => {
                     let r = s.resolve_node(n).expect("validated node target");
@@ -390,6 +394,7 @@ impl World {
                     self.power_off(n);
                 }
             }
+            FaultKind::DiskFailure => self.disk_failed(node.expect("disk-failure has a node")),
             FaultKind::Pause => {
                 let n = node.expect("pause has a node");
                 let until = now.saturating_add(spec.duration.map_or(0, |d| d.ns()));
@@ -449,6 +454,7 @@ impl World {
                     self.restart(n);
                 }
             }
+            FaultKind::DiskFailure => self.restart(node.expect("disk-failure has a node")),
             FaultKind::Pause => {
                 let n = node.expect("pause has a node");
                 if matches!(self.node_state[n as usize], NodeState::Paused { .. }) {

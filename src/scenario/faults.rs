@@ -46,11 +46,15 @@ pub enum FaultKind {
     /// what its brokers had not written to disk is gone; it restarts after
     /// `restart_after` (or never).
     PowerLoss,
+    /// A broker's log directory fails: the broker stops and every log it
+    /// held is gone; after `restart_after` (the disk replaced) it starts
+    /// empty and copies its replicas back from the leaders.
+    DiskFailure,
 }
 
 impl FaultKind {
     /// Every kind, in the order the docs list them.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::Partition,
@@ -61,6 +65,7 @@ impl FaultKind {
         FaultKind::HandlerErrors,
         FaultKind::Poison,
         FaultKind::PowerLoss,
+        FaultKind::DiskFailure,
     ];
 
     /// The kind as scenario files write it (`crash`, `latency-spike`).
@@ -76,6 +81,7 @@ impl FaultKind {
             FaultKind::HandlerErrors => "handler-errors",
             FaultKind::Poison => "poison",
             FaultKind::PowerLoss => "power-loss",
+            FaultKind::DiskFailure => "disk-failure",
         }
     }
 
@@ -189,7 +195,7 @@ impl Fault {
     /// How long the fault lasts once fired (`None`: to the end of the run).
     pub fn span(&self) -> Option<Duration> {
         match self.kind {
-            FaultKind::Crash | FaultKind::PowerLoss => self.restart_after,
+            FaultKind::Crash | FaultKind::PowerLoss | FaultKind::DiskFailure => self.restart_after,
             _ => self.duration,
         }
     }
@@ -705,7 +711,9 @@ impl Scenario {
                     continue;
                 };
                 let ok = match k.kind {
-                    FaultKind::SlowDisk => nodes.iter().all(|n| matches!(n, NodeRef::Broker(_))),
+                    FaultKind::SlowDisk | FaultKind::DiskFailure => {
+                        nodes.iter().all(|n| matches!(n, NodeRef::Broker(_)))
+                    }
                     FaultKind::HandlerErrors => self.groups.iter().any(|g| &g.name == t),
                     _ => true,
                 };
@@ -715,7 +723,7 @@ impl Scenario {
                         format!(
                             "kind = \"{}\" strikes {}",
                             k.kind.as_str(),
-                            if k.kind == FaultKind::SlowDisk {
+                            if matches!(k.kind, FaultKind::SlowDisk | FaultKind::DiskFailure) {
                                 "brokers"
                             } else {
                                 "groups (by group name)"
@@ -747,8 +755,10 @@ impl Scenario {
             ) {
                 push(at(field), m);
             }
-            if matches!(k.kind, FaultKind::Crash | FaultKind::PowerLoss)
-                && k.restart_after.is_none()
+            if matches!(
+                k.kind,
+                FaultKind::Crash | FaultKind::PowerLoss | FaultKind::DiskFailure
+            ) && k.restart_after.is_none()
             {
                 push(at(""), "random crashes and power losses need `restart_after` (a duration or distribution), so that the system can heal".into());
             }
@@ -785,7 +795,7 @@ impl Scenario {
                 .then(|| format!("kind = \"{}\" needs a `target`", kind.as_str()));
         };
         match kind {
-            FaultKind::Crash | FaultKind::Pause | FaultKind::SlowDisk => {
+            FaultKind::Crash | FaultKind::Pause | FaultKind::SlowDisk | FaultKind::DiskFailure => {
                 let Target::Node(name) = target else {
                     return Some(format!(
                         "kind = \"{}\" strikes one node: expected a node name such as \"broker-1\", \"order-service\" or \"payment/0\"",
@@ -795,9 +805,12 @@ impl Scenario {
                 match self.resolve_node(name) {
                     None => Some(unknown_node(self, name)),
                     Some(NodeRef::Broker(_)) => None,
-                    Some(_) if kind == FaultKind::SlowDisk => Some(format!(
-                        "slow-disk strikes a broker, and `{name}` is not one"
-                    )),
+                    Some(_) if matches!(kind, FaultKind::SlowDisk | FaultKind::DiskFailure) => {
+                        Some(format!(
+                            "{} strikes a broker, and `{name}` is not one",
+                            kind.as_str()
+                        ))
+                    }
                     Some(_) => None,
                 }
             }
@@ -896,21 +909,21 @@ fn param_problems(kind: FaultKind, p: Params) -> Vec<(&'static str, String)> {
     use FaultKind::*;
     let mut out = Vec::new();
     let k = kind.as_str();
-    let needs_duration = !matches!(kind, Crash | Poison | PowerLoss);
+    let needs_duration = !matches!(kind, Crash | Poison | PowerLoss | DiskFailure);
     match p.duration {
         None if needs_duration => out.push(("", format!("kind = \"{k}\" needs a `duration`"))),
-        Some(_) if matches!(kind, Crash | PowerLoss) => out.push((
+        Some(_) if matches!(kind, Crash | PowerLoss | DiskFailure) => out.push((
             "duration",
             format!("a {k} lasts until `restart_after` (leave it out: the node stays down)"),
         )),
         Some(false) => out.push(("duration", "expected a duration greater than zero".into())),
         _ => {}
     }
-    if p.restart_after && !matches!(kind, Crash | PowerLoss) {
+    if p.restart_after && !matches!(kind, Crash | PowerLoss | DiskFailure) {
         out.push((
             "restart_after",
             format!(
-                "`restart_after` applies only to crashes and power losses, not to kind = \"{k}\""
+                "`restart_after` applies only to crashes, power losses and disk failures, not to kind = \"{k}\""
             ),
         ));
     }

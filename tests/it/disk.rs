@@ -257,3 +257,129 @@ fn power_loss_and_flush_fields_are_refused_with_their_location() {
         "greater than zero",
     );
 }
+
+/// A broker whose log directory fails loses every log it held; with the
+/// disk replaced it copies its replicas back from the leaders and rejoins
+/// every ISR, and nothing acknowledged is lost (other replicas had it).
+#[test]
+fn a_failed_disk_is_copied_back_from_the_leaders() {
+    use eventsim::history::{Observation, Observer, Shared};
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+    #[derive(Default)]
+    struct Isr {
+        last: BTreeMap<u32, u32>,
+        /// broker-1's first replication after the restart: (partition, end offset).
+        refetched: Vec<(u32, u64)>,
+    }
+    impl Observer for Isr {
+        fn observe(&mut self, at: u64, o: &Observation) {
+            match *o {
+                Observation::IsrChanged { partition, isr } => {
+                    self.last.insert(partition, isr);
+                }
+                Observation::Replicated {
+                    partition,
+                    broker: 1,
+                    end_offset,
+                } if at >= 30 * S && !self.refetched.iter().any(|r| r.0 == partition) => {
+                    self.refetched.push((partition, end_offset));
+                }
+                _ => {}
+            }
+        }
+    }
+    let fault = "[[faults]]\nkind = \"disk-failure\"\ntarget = \"broker-1\"\nat = \"10s\"\nrestart_after = \"20s\"\n";
+    let text = ledger("", fault);
+    for seed in 0..5 {
+        let seen = Rc::new(RefCell::new(Isr::default()));
+        let c = eventsim::run_checked(&scenario(&text), seed, vec![Box::new(Shared(seen.clone()))]);
+        assert_eq!(
+            c.verdict(),
+            Verdict::Pass,
+            "seed {seed}: {:?}",
+            c.violations
+        );
+        assert_eq!(c.result.metrics.counts.truncated, 0);
+        let seen = seen.borrow();
+        assert!(
+            seen.last.values().all(|&n| n == 3),
+            "seed {seed}: {:?}",
+            seen.last
+        );
+        // It copies from the start: its first fetch after the restart
+        // brings back thousands of records per partition, not a few.
+        assert_eq!(seen.refetched.len(), 3, "{:?}", seen.refetched);
+        assert!(
+            seen.refetched.iter().all(|r| r.1 > 1_000),
+            "{:?}",
+            seen.refetched
+        );
+    }
+    // Refused on a node that is not a broker.
+    assert_refused(
+        &text,
+        "target = \"broker-1\"",
+        "target = \"teller\"",
+        "faults[0].target",
+        "disk-failure strikes a broker",
+    );
+}
+
+/// A disk failure on the only in-sync replica loses what only it held;
+/// the replica comes back empty and out of the ISR, so it is not elected
+/// leader with its empty log: the partition stays offline (KIP-858's new
+/// log directory) and `availability` says so.
+#[test]
+fn a_failed_disk_of_the_only_in_sync_replica_loses_its_records_and_leads_nothing() {
+    let text = r#"
+[scenario]
+name = "sole"
+duration = "60s"
+[cluster]
+brokers = 2
+[[topics]]
+name = "t"
+partitions = 2
+replication_factor = 2
+min_insync_replicas = 1
+[[producers]]
+name = "p"
+topic = "t"
+rate = 100
+acks = "all"
+[[groups]]
+name = "g"
+topics = ["t"]
+auto_offset_reset = "earliest"
+[[faults]]
+kind = "crash"
+target = "broker-0"
+at = "5s"
+restart_after = "35s"
+[[faults]]
+kind = "disk-failure"
+target = "broker-1"
+at = "20s"
+restart_after = "5s"
+"#;
+    let c = eventsim::run_checked(&scenario(text), 0, vec![]);
+    // About 15 s at 100/s were on broker-1 only.
+    assert!((1_300..=1_700).contains(&lost(&c)), "{}", lost(&c));
+    let v = c
+        .violations
+        .iter()
+        .find(|v| v.invariant == "no-loss")
+        .unwrap();
+    assert!(
+        v.message
+            .contains("when the disk of the only replicas holding it failed"),
+        "{}",
+        v.message
+    );
+    // No election after the restart: nobody in the ISR holds the data.
+    assert_eq!(c.result.metrics.counts.leader_elections, 1);
+    let a = c.checks.iter().find(|r| r.name == "availability").unwrap();
+    assert_eq!(a.status, CheckStatus::Fail);
+}
