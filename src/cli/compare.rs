@@ -282,7 +282,10 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
 /// The comparison's table on stdout, then where it was written.
 fn print_comparison(title: &str, seeds: &str, summary: &crate::compare::Summary, dir: &Path) {
     if !quiet() {
-        print!("{}", crate::compare::to_markdown(title, seeds, summary));
+        crate::cli::emit(format_args!(
+            "{}",
+            crate::compare::to_markdown(title, seeds, summary)
+        ));
     }
     say!(
         "\nwritten: {}\n  report: {}",

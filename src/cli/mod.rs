@@ -21,9 +21,31 @@ use std::time::Instant;
 macro_rules! say {
     ($($arg:tt)*) => {
         if !quiet() {
-            println!($($arg)*);
+            $crate::cli::emit(format_args!("{}\n", format_args!($($arg)*)));
         }
     };
+}
+
+/// Write to standard output, surviving its reader: a closed pipe (`|
+/// head`) ends the program quietly, any other write error (a full disk)
+/// is reported, exit status 2. Everything the command line prints on
+/// standard output goes through it (`say!`).
+pub(crate) fn emit(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        stdout_failed(&e);
+    }
+}
+
+/// Standard output cannot be written: a reader that went away (EPIPE) is
+/// no error, as for `cat` under `head`; anything else is.
+pub(crate) fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(EXIT_PASS);
+    }
+    eprintln!("error: cannot write to standard output: {e}");
+    std::process::exit(EXIT_USAGE);
 }
 
 mod check;
@@ -225,12 +247,14 @@ pub fn main() -> i32 {
     QUIET.store(cli.quiet, Ordering::Relaxed);
     match cli.command {
         Command::Completions { shell } => {
+            let mut script = Vec::new();
             clap_complete::generate(
                 shell,
                 &mut <Cli as clap::CommandFactory>::command(),
                 "eventsim",
-                &mut std::io::stdout(),
+                &mut script,
             );
+            emit(format_args!("{}", String::from_utf8_lossy(&script)));
             EXIT_PASS
         }
         Command::Run {

@@ -621,3 +621,52 @@ fn completions_are_generated_for_each_shell_and_an_unknown_shell_is_a_usage_erro
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("tcsh"), "{}", stderr(&o));
 }
+
+/// Standard output that goes away (`| head`, `| true`) ends the program
+/// quietly; one that cannot be written (a full disk) is an error, exit 2,
+/// with a message and no panic. The report is whole either way.
+#[test]
+fn a_closed_or_full_standard_output_is_handled_without_a_panic() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["run", "scenarios/mm1.toml", "--out", "OUT"],
+        vec!["completions", "bash"],
+    ] {
+        let out = tmp.path().join("closed");
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("OUT", out.to_str().unwrap()))
+            .collect();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eventsim"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the program writes anything.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    if std::path::Path::new("/dev/full").exists() {
+        let out = tmp.path().join("full");
+        let o = Command::new(env!("CARGO_BIN_EXE_eventsim"))
+            .args(["run", "scenarios/mm1.toml", "--out", out.to_str().unwrap()])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("cannot write to standard output"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        // What was written is whole: the summary parses.
+        if out.join("summary.json").exists() {
+            summary(&out);
+        }
+    }
+}
