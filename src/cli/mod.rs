@@ -421,10 +421,47 @@ fn print_violation_details(violations: &[crate::check::Violation]) {
             continue;
         }
         say!("  {} at {}: {}", v.invariant, ms(v.t_ns), v.message);
-        let skip = v.explanation.len().saturating_sub(8);
-        for line in &v.explanation[skip..] {
+        for line in shortened(&v.explanation, 12) {
             say!("      {line}");
         }
+    }
+}
+
+/// At most `keep` lines of a causal chain for the terminal: its first
+/// two lines (where the chain starts: the commit a replay goes back to,
+/// the append) and its last ones, with a line saying how many were left
+/// out between them (`violations.jsonl` and the page have them all).
+fn shortened(chain: &[String], keep: usize) -> Vec<String> {
+    if chain.len() <= keep {
+        return chain.to_vec();
+    }
+    let head = 2.min(keep);
+    let tail = keep.saturating_sub(head + 1);
+    let left_out = chain.len() - head - tail;
+    let mut out: Vec<String> = chain[..head].to_vec();
+    out.push(format!(
+        "... {left_out} more line(s): violations.jsonl and index.html have the whole chain"
+    ));
+    out.extend_from_slice(&chain[chain.len() - tail..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortened;
+
+    #[test]
+    fn a_shortened_chain_keeps_its_start_and_its_end_and_says_what_it_left_out() {
+        let chain: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
+        let s = shortened(&chain, 8);
+        assert_eq!(s.len(), 8);
+        assert_eq!(s[0], "line 0");
+        assert_eq!(s[1], "line 1");
+        assert!(s[2].contains("13 more line(s)"), "{}", s[2]);
+        assert_eq!(s[7], "line 19");
+        assert_eq!(s[3], "line 15");
+        let short: Vec<String> = chain[..8].to_vec();
+        assert_eq!(shortened(&short, 8), short);
     }
 }
 

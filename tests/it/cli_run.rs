@@ -670,3 +670,35 @@ fn a_closed_or_full_standard_output_is_handled_without_a_panic() {
         }
     }
 }
+
+/// The terminal's explanation starts where the chain starts: the append
+/// and the commit the replay goes back to, not only its last lines.
+#[test]
+fn the_terminal_explanation_keeps_the_start_of_the_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = eventsim(&[
+        "run",
+        "scenarios/faults/consumer-crash-duplicates.toml",
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
+    let chain: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("  exactly-once-effect at"))
+        .skip(1)
+        .take_while(|l| l.starts_with("      "))
+        .collect();
+    assert!(chain[0].contains("appended to payments-2"), "{chain:#?}");
+    assert!(
+        chain
+            .iter()
+            .any(|l| l.contains("committed offset 1000 of payments-2")),
+        "{chain:#?}"
+    );
+    assert!(
+        chain.last().unwrap().contains("applied by billing/0"),
+        "{chain:#?}"
+    );
+}
