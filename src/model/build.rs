@@ -185,16 +185,9 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     );
     net.set_bandwidth(s.network.link_bandwidth, s.network.broker_bandwidth);
 
-    let production_end_ns = s
-        .producers
-        .iter()
-        .map(|p| p.stop.map_or(s.duration_ns(), |d| d.ns()))
-        .chain(s.requests_end_ns())
-        .max()
-        .unwrap_or(s.duration_ns())
-        .max(s.duration_ns());
+    let production_end_ns = s.production_end_ns();
     let budget = Budget {
-        sim_time_max_ns: production_end_ns.saturating_add(s.scenario.drain.ns()),
+        sim_time_max_ns: s.run_end_ns(),
         kernel_events_max: s.scenario.max_kernel_events,
     };
     let node_count = node_names.len();

@@ -610,6 +610,16 @@ impl Scenario {
                 p.push(key(field));
                 p
             };
+            if fault.at.ns() > self.run_end_ns() {
+                push(
+                    at("at"),
+                    format!(
+                        "the run ends at {} (production, then `drain`), so a fault at {} would never fire",
+                        Duration(self.run_end_ns()),
+                        fault.at
+                    ),
+                );
+            }
             let target_problem = self.target_problem(fault.kind, fault.target.as_ref());
             if let Some(m) = target_problem {
                 push(

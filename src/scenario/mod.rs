@@ -514,7 +514,9 @@ impl Partitioner {
 }
 
 /// Kafka's `acks`: what the leader waits for before acknowledging a write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Written `"0"`, `"1"` or `"all"`, or as Kafka's configs write it: `0`,
+/// `1`, `-1` (and `"-1"`) for all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Acks {
     /// `acks = "0"`: no acknowledgement; the producer counts a record done when sent.
     #[serde(rename = "0")]
@@ -525,6 +527,44 @@ pub enum Acks {
     /// `acks = "all"`: every in-sync replica, and at least `min_insync_replicas` of them.
     #[serde(rename = "all")]
     All,
+}
+
+impl<'de> Deserialize<'de> for Acks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Acks, D::Error> {
+        struct V;
+        const EXPECTED: &str =
+            "acks = \"0\", \"1\" or \"all\" (or 0, 1, -1 as Kafka's configs write them)";
+        impl serde::de::Visitor<'_> for V {
+            type Value = Acks;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Acks, E> {
+                match v {
+                    0 => Ok(Acks::None),
+                    1 => Ok(Acks::Leader),
+                    -1 => Ok(Acks::All),
+                    _ => Err(E::custom(format!(
+                        "acks = {v} is not a Kafka acks; expected {EXPECTED}"
+                    ))),
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Acks, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Acks, E> {
+                match v {
+                    "0" => Ok(Acks::None),
+                    "1" => Ok(Acks::Leader),
+                    "all" | "-1" => Ok(Acks::All),
+                    _ => Err(E::custom(format!(
+                        "unknown variant `{v}`, expected one of `0`, `1`, `all`"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Key distribution: `{ dist = "zipf", n = 1000, s = 1.1 }`.

@@ -203,6 +203,25 @@ impl Scenario {
     }
 
     /// When the last front door stops taking requests.
+    /// When the run's production ends: the last producer's or front
+    /// door's stop, and never before `duration`.
+    pub fn production_end_ns(&self) -> u64 {
+        self.producers
+            .iter()
+            .map(|p| p.stop.map_or(self.duration_ns(), |d| d.ns()))
+            .chain(self.requests_end_ns())
+            .max()
+            .unwrap_or(self.duration_ns())
+            .max(self.duration_ns())
+    }
+
+    /// The run's simulated time budget: production, then `drain`.
+    pub fn run_end_ns(&self) -> u64 {
+        self.production_end_ns()
+            .saturating_add(self.scenario.drain.ns())
+    }
+
+    /// When the last front door's requests stop, if any.
     pub fn requests_end_ns(&self) -> Option<u64> {
         self.services
             .iter()

@@ -817,3 +817,45 @@ fn the_controller_fields_are_validated_with_their_location() {
     let (code, err) = check(&text);
     assert_eq!(code, Some(0), "{err}");
 }
+
+#[test]
+fn a_fault_after_the_end_of_the_run_is_refused() {
+    // GOOD runs 1 s and drains 30 s by default.
+    let text = with_fault("[[faults]]\nkind = \"crash\"\ntarget = \"broker-1\"\nat = \"500s\"");
+    assert_error(
+        &text,
+        "25:6",
+        &[
+            "faults[0].at",
+            "the run ends at 31s",
+            "a fault at 500s would never fire",
+        ],
+    );
+    let text = with_fault("[[faults]]\nkind = \"crash\"\ntarget = \"broker-1\"\nat = \"31s\"");
+    let (code, err) = check(&text);
+    assert_eq!(code, Some(0), "at the end is still in the run: {err}");
+}
+
+#[test]
+fn acks_may_be_written_as_kafka_writes_it() {
+    let with = |acks: &str| {
+        GOOD.replace(
+            "rate = 10",
+            &format!("rate = 10\nacks = {acks}\nidempotent = false"),
+        )
+    };
+    for ok in ["0", "1", "-1", "\"0\"", "\"1\"", "\"all\"", "\"-1\""] {
+        let (code, err) = check(&with(ok));
+        assert_eq!(code, Some(0), "acks = {ok}: {err}");
+    }
+    assert_error(
+        &with("2"),
+        "14:8",
+        &[
+            "producers[0].acks",
+            "acks = 2 is not a Kafka acks",
+            "0, 1, -1",
+        ],
+    );
+    assert_error(&with("\"al\""), "14:8", &["did you mean `all`?"]);
+}
