@@ -15,6 +15,7 @@ pub(super) fn compare(
     use crate::sweep::{Seeds, Shard};
     let mut files = Vec::new();
     let mut names = Vec::new();
+    let mut folders = Vec::new();
     for path in paths {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -27,6 +28,7 @@ pub(super) fn compare(
             Ok(s) => names.push(s.scenario.name),
             Err(code) => return code,
         }
+        folders.push(report_name(path, names.last().expect("pushed")));
         files.push((path.display().to_string(), text));
     }
     let prepared = vary
@@ -49,9 +51,23 @@ pub(super) fn compare(
     };
     let title = names.join(" vs ");
     let dir = out.unwrap_or_else(|| {
+        // One folder per set of files and of --vary options: two
+        // comparisons of other settings do not overwrite each other.
+        let mut leaf = "compare".to_string();
+        if !vary.is_empty() {
+            leaf.push('-');
+            leaf.push_str(&sanitize(&vary.join("+")));
+            if leaf.len() > 96 {
+                let cut = (0..=96)
+                    .rev()
+                    .find(|&i| leaf.is_char_boundary(i))
+                    .unwrap_or(0);
+                leaf.truncate(cut);
+            }
+        }
         PathBuf::from("reports")
-            .join(sanitize(&names.join("-vs-")))
-            .join("compare")
+            .join(sanitize(&folders.join("-vs-")))
+            .join(leaf)
     });
     // The folder is checked and locked before anything runs.
     let outdir = match crate::output::OutDir::lock(&dir) {

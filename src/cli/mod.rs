@@ -98,7 +98,7 @@ enum Command {
         /// Master seed (default: the scenario's `seed`, else 0).
         #[arg(long)]
         seed: Option<u64>,
-        /// Output folder (default: reports/<scenario-name>/seed-<N>/).
+        /// Output folder (default: reports/<scenario-name>/seed-<N>/, or reports/<file-stem>-<scenario-name>/... when the file is named otherwise).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Also write the run's history (every observation) as JSON lines.
@@ -171,7 +171,7 @@ enum Command {
         /// Run only shard I of N (0-based) of the variant x seed runs.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
-        /// Output folder (default: reports/<name>/compare/).
+        /// Output folder (default: reports/<name>[-vs-<name>...]/compare[-<--vary options>]/).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -325,6 +325,23 @@ fn exit_status(verdict: Verdict) -> i32 {
 }
 
 /// A scenario name as a single safe path component.
+/// The folder under `reports/` for a scenario file: its `[scenario]
+/// name, or, when the file's stem is not that name (a copy edited under
+/// another file name), `STEM-NAME`, so that two files of one name do not
+/// overwrite each other's reports.
+fn report_name(path: &Path, name: &str) -> String {
+    let name = sanitize(name);
+    let stem = path
+        .file_stem()
+        .map(|s| sanitize(&s.to_string_lossy()))
+        .unwrap_or_default();
+    if stem.is_empty() || stem == name {
+        name
+    } else {
+        format!("{stem}-{name}")
+    }
+}
+
 fn sanitize(name: &str) -> String {
     let s: String = name
         .chars()

@@ -17,7 +17,7 @@ pub(super) fn run(
     let seed = seed.unwrap_or(scenario.scenario.seed);
     let dir = out.unwrap_or_else(|| {
         PathBuf::from("reports")
-            .join(sanitize(&scenario.scenario.name))
+            .join(report_name(path, &scenario.scenario.name))
             .join(format!("seed-{seed}"))
     });
     // Every output is checked, and the folder locked, before simulating.

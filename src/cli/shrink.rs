@@ -25,7 +25,7 @@ pub(super) fn shrink(
     let seed = seed.unwrap_or(scenario.scenario.seed);
     let out = out.unwrap_or_else(|| {
         PathBuf::from("reports")
-            .join(sanitize(&scenario.scenario.name))
+            .join(report_name(path, &scenario.scenario.name))
             .join(format!("shrunk-seed-{seed}.toml"))
     });
     // Where the repro goes is checked before the (long) shrinking.

@@ -90,7 +90,7 @@ pub(super) fn sweep(
             name.push_str(&format!("-shard-{}-of-{}", shard.index, shard.count));
         }
         PathBuf::from("reports")
-            .join(sanitize(&scenario.scenario.name))
+            .join(report_name(path, &scenario.scenario.name))
             .join(name)
     });
     let mut status = Status {

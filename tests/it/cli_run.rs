@@ -702,3 +702,38 @@ fn the_terminal_explanation_keeps_the_start_of_the_chain() {
         "{chain:#?}"
     );
 }
+
+/// Two scenario files of one `[scenario] name` (a copy edited under
+/// another file name) do not overwrite each other's reports; a file named
+/// like its scenario keeps `reports/<name>/`.
+#[test]
+fn reports_of_two_files_of_one_name_do_not_overwrite_each_other() {
+    use std::process::Command;
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo("scenarios/mm1.toml")).unwrap();
+    for file in ["mm1.toml", "mm1-faster.toml"] {
+        std::fs::write(tmp.path().join(file), &text).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_eventsim"))
+            .args(["run", file, "--seed", "3", "--quiet"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let name = text
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    assert!(
+        tmp.path()
+            .join(format!("reports/{name}/seed-3/summary.json"))
+            .exists()
+    );
+    assert!(
+        tmp.path()
+            .join(format!("reports/mm1-faster-{name}/seed-3/summary.json"))
+            .exists()
+    );
+}
