@@ -430,6 +430,95 @@ pub struct Summary {
     pub rows: Vec<Row>,
 }
 
+/// A figure a chart draws: one of [`METRICS`], or an extra figure.
+#[derive(Clone, Copy, Debug)]
+pub enum Figure {
+    /// Index in [`METRICS`] (a row's `stats`).
+    Metric(usize),
+    /// Index in the summary's `extras` (a row's `extra`).
+    Extra(usize),
+}
+
+impl Figure {
+    /// This figure's (mean, ci) in a row, if the row has it.
+    pub fn of(self, r: &Row) -> Option<(f64, f64)> {
+        match self {
+            Figure::Metric(i) => r.stats.get(i).copied(),
+            Figure::Extra(i) => r.extra.get(i).copied().flatten(),
+        }
+    }
+}
+
+/// The charts of a comparison, in the order a reader needs them: when the
+/// scenarios declare business flows, what designs are compared on first
+/// (per flow: acceptance rate, completion p99, flows rejected with
+/// effects), then the worst group's end-to-end p99 and the partition
+/// skew. Each: (file stem, figure, axis label, divisor of its values).
+pub fn charts(s: &Summary) -> Vec<(String, Figure, String, f64)> {
+    let mut out = Vec::new();
+    let flows: Vec<&str> = {
+        let mut v: Vec<&str> = s
+            .extras
+            .iter()
+            .filter_map(|n| n.strip_prefix("flow."))
+            .filter_map(|n| n.split('.').next())
+            .collect();
+        v.dedup();
+        v
+    };
+    for f in &flows {
+        for (key, label, scale) in [
+            (
+                "acceptance_rate",
+                "acceptance rate (accepted / started)",
+                1.0,
+            ),
+            ("completion_p99_ns", "completion p99 (ms)", 1e6),
+            (
+                "rejected_with_effects",
+                "rejected with effects per run",
+                1.0,
+            ),
+        ] {
+            let name = format!("flow.{f}.{key}");
+            // Charted when every variant has it (a design without the flow
+            // has no bar to draw).
+            if let Some(i) = s.extras.iter().position(|x| *x == name)
+                && s.rows.iter().all(|r| Figure::Extra(i).of(r).is_some())
+            {
+                let stem = format!("compare-{}-{}", sanitize_stem(f), key.replace('_', "-"));
+                out.push((stem, Figure::Extra(i), format!("{f}: {label}"), scale));
+            }
+        }
+    }
+    out.push((
+        "compare-p99".into(),
+        Figure::Metric(2),
+        "end-to-end p99 (ms), worst group".into(),
+        1e6,
+    ));
+    out.push((
+        "compare-skew".into(),
+        Figure::Metric(5),
+        "partition skew (max / mean load)".into(),
+        1.0,
+    ));
+    out
+}
+
+/// A flow's name as a file name's part.
+fn sanitize_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// One variant's row.
 pub struct Row {
     pub label: String,
@@ -540,7 +629,7 @@ pub fn to_csv(columns: &[String], s: &Summary) -> String {
 /// `comparison.md`: the same as a readable table.
 pub fn to_markdown(title: &str, seeds: &str, s: &Summary) -> String {
     let mut out = format!(
-        "# {title}: comparison over seeds {seeds}\n\nMean ± 95% confidence interval over seeds; latency is the worst group's end-to-end.\n\n| variant | throughput/s | p50 ms | p99 ms | p99.9 ms | max lag | skew | per-key order violations |"
+        "# {title}: comparison over seeds {seeds}\n\nMean ± 95% confidence interval over seeds; latency is the worst group's end-to-end.\n\n| variant | events appended/s | p50 ms | p99 ms | p99.9 ms | max lag | skew | per-key order violations |"
     );
     for name in &s.extras {
         out.push_str(&format!(" {} |", extra_heading(name)));

@@ -43,7 +43,8 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:
 figure{margin:1em 0}code{background:#f3f3f3;padding:1px 4px}\
 .first{border-left:4px solid #c62828;background:#fdf3f3;padding:0.5em 1em;margin:1em 0}\
 pre{background:#f6f6f6;padding:0.8em;overflow:auto}details{margin:0.5em 0 1.5em}\
-.swatch{display:inline-block;width:0.9em;height:0.9em;margin-right:0.4em;opacity:0.7;vertical-align:middle}";
+.swatch{display:inline-block;width:0.9em;height:0.9em;margin-right:0.4em;opacity:0.7;vertical-align:middle}\
+.wide{overflow-x:auto}";
 
 /// The page's head and title, up to the opened `<body>`.
 fn open_page(h: &mut String, title: &str) {
@@ -232,15 +233,26 @@ pub fn compare_html(
         &mut h,
         &format!("{title} comparison over seeds {}", header.seeds),
     );
-    let _ = writeln!(
+    let files = header.files();
+    let _ = write!(
         h,
-        "<h1>{} &middot; comparison over seeds {}</h1>\n<p>scenario <code>{}</code> &middot; eventsim {} &middot; {} variant(s) from",
+        "<h1>{} &middot; comparison over seeds {}</h1>\n<p>{} <code>{}</code> &middot; eventsim {} &middot; {} variant(s): ",
         e(title),
         e(&header.seeds),
-        e(&header.files().join(", ")),
+        if files.len() > 1 {
+            "scenarios"
+        } else {
+            "scenario"
+        },
+        e(&files.join(", ")),
         e(crate::VERSION),
         summary.rows.len()
     );
+    match (files.len() > 1, header.vary.is_empty()) {
+        (true, true) => h.push_str("one per scenario file"),
+        (true, false) => h.push_str("each scenario file with"),
+        (false, _) => h.push_str("from"),
+    }
     for v in &header.vary {
         let _ = write!(h, " <code>--vary {}</code>", e(&crate::cli::shell_quote(v)));
     }
@@ -258,68 +270,150 @@ pub fn compare_html(
             )
         }
     );
-    h.push_str("<h2 id=\"variants\">Variants</h2>\n<p>Mean &plusmn; 95% confidence interval over seeds (Student's t; n/a from one seed); latency is the worst group's end to end.</p>\n<table>\n<tr><th class=\"l\">variant</th><th>seeds</th><th>throughput/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>max lag</th><th>skew</th><th>per-key order violations</th>");
-    for name in &summary.extras {
-        let _ = write!(h, "<th>{}</th>", e(&crate::compare::extra_heading(name)));
-    }
-    h.push_str("<th class=\"l\">failed checks</th></tr>\n");
-    for r in &summary.rows {
-        let (label, n, st, failed) = (&r.label, r.seeds, &r.stats, &r.failed);
-        let num = |(m, c): (f64, f64)| {
-            if c.is_nan() {
-                format!("{m:.2} &plusmn; n/a")
-            } else {
-                format!("{m:.2} &plusmn; {c:.2}")
-            }
-        };
-        let time = |(m, c): (f64, f64)| {
-            let m_text = duration_text(m.max(0.0).round() as u64);
-            if c.is_nan() {
-                format!("{m_text} &plusmn; n/a")
-            } else {
-                format!(
-                    "{m_text} &plusmn; {}",
-                    duration_text(c.max(0.0).round() as u64)
-                )
-            }
-        };
-        let _ = write!(
-            h,
-            "<tr><td class=\"l\">{}</td><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-            e(label),
-            num(st[0]),
-            time(st[1]),
-            time(st[2]),
-            time(st[3]),
-            num(st[4]),
-            num(st[5]),
-            num(st[6]),
-        );
-        for (name, x) in summary.extras.iter().zip(&r.extra) {
-            let cell = match x {
-                None => "n/a".to_string(),
-                Some(x) if name.ends_with("_ns") => time(*x),
-                Some(x) => num(*x),
-            };
-            let _ = write!(h, "<td>{cell}</td>");
-        }
-        let _ = writeln!(
-            h,
-            "<td class=\"l{}\">{}</td></tr>",
+    h.push_str("<h2 id=\"variants\">Variants</h2>\n<p>Mean &plusmn; 95% confidence interval over seeds (Student's t; n/a from one seed).</p>\n");
+    // What the designs are compared on first: the business flows, when
+    // the scenarios declare them; then the Kafka pipeline's figures.
+    let (flows, others): (Vec<usize>, Vec<usize>) =
+        (0..summary.extras.len()).partition(|&i| summary.extras[i].starts_with("flow."));
+    let one_flow = {
+        let mut names: Vec<&str> = flows
+            .iter()
+            .filter_map(|&i| summary.extras[i].split('.').nth(1))
+            .collect();
+        names.dedup();
+        (names.len() == 1).then(|| names[0].to_string())
+    };
+    let extra_cell = |name: &str, x: &Option<(f64, f64)>| match x {
+        None => "n/a".to_string(),
+        Some(x) if name.ends_with("_ns") => pm_time(*x),
+        Some(x) => pm_num(*x),
+    };
+    let failed_cell = |failed: &[String]| {
+        format!(
+            "<td class=\"l{}\">{}</td>",
             if failed.is_empty() { " pass" } else { " fail" },
             if failed.is_empty() {
                 "none".to_string()
             } else {
                 e(&failed.join(", "))
             }
+        )
+    };
+    if !flows.is_empty() {
+        let _ = write!(
+            h,
+            "<h3>{}</h3>\n<p>Per business flow (<code>[[flows]]</code>): the share the front door accepted, how they ended, and how long completion took from the root event.</p>\n<div class=\"wide\"><table>\n<tr><th class=\"l\">variant</th><th>seeds</th>",
+            match &one_flow {
+                Some(f) => format!("Flow <code>{}</code>", e(f)),
+                None => "Flows".to_string(),
+            }
+        );
+        for &i in &flows {
+            let heading = crate::compare::extra_heading(&summary.extras[i]);
+            let heading = match &one_flow {
+                Some(f) => heading
+                    .strip_prefix(&format!("{f} "))
+                    .unwrap_or(&heading)
+                    .to_string(),
+                None => heading,
+            };
+            let _ = write!(h, "<th>{}</th>", e(&heading));
+        }
+        h.push_str("<th class=\"l\">failed checks</th></tr>\n");
+        for r in &summary.rows {
+            let _ = write!(
+                h,
+                "<tr><td class=\"l\">{}</td><td>{}</td>",
+                e(&r.label),
+                r.seeds
+            );
+            for &i in &flows {
+                let _ = write!(
+                    h,
+                    "<td>{}</td>",
+                    extra_cell(&summary.extras[i], &r.extra[i])
+                );
+            }
+            let _ = writeln!(h, "{}</tr>", failed_cell(&r.failed));
+        }
+        h.push_str("</table></div>\n");
+        h.push_str("<h3>Kafka pipeline</h3>\n");
+    }
+    h.push_str("<p>Latency is the worst group's end to end; throughput counts the Kafka events appended (every topic), not business requests.</p>\n<div class=\"wide\"><table>\n<tr><th class=\"l\">variant</th><th>seeds</th><th>events appended/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>max lag</th><th>skew</th><th>per-key order violations</th>");
+    for &i in &others {
+        let _ = write!(
+            h,
+            "<th>{}</th>",
+            e(&crate::compare::extra_heading(&summary.extras[i]))
         );
     }
-    h.push_str("</table>\n<h2 id=\"charts\">Charts</h2>\n");
+    if flows.is_empty() {
+        h.push_str("<th class=\"l\">failed checks</th>");
+    }
+    h.push_str("</tr>\n");
+    for r in &summary.rows {
+        let (label, n, st) = (&r.label, r.seeds, &r.stats);
+        let _ = write!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            e(label),
+            pm_num(st[0]),
+            pm_time(st[1]),
+            pm_time(st[2]),
+            pm_time(st[3]),
+            pm_num(st[4]),
+            pm_num(st[5]),
+            pm_num(st[6]),
+        );
+        for &i in &others {
+            let _ = write!(
+                h,
+                "<td>{}</td>",
+                extra_cell(&summary.extras[i], &r.extra[i])
+            );
+        }
+        if flows.is_empty() {
+            h.push_str(&failed_cell(&r.failed));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table></div>\n<h2 id=\"charts\">Charts</h2>\n");
     for (name, svg) in svgs {
         let _ = writeln!(h, "<figure id=\"{}\">\n{}\n</figure>", e(name), svg);
     }
-    h.push_str("<h2 id=\"files\">Files</h2>\n<p><code>comparison.csv</code> and <code>comparison.md</code>: this table; <code>compare-runs.jsonl</code>: every run's figures, what <code>eventsim merge</code> combines.</p>\n</body>\n</html>\n");
+    h.push_str("<h2 id=\"files\">Files</h2>\n<p><code>comparison.csv</code> and <code>comparison.md</code>: these tables; <code>compare-runs.jsonl</code>: every run's figures, what <code>eventsim merge</code> combines.</p>\n</body>\n</html>\n");
     h
+}
+
+/// A mean and its confidence interval: `12.34 &plusmn; 0.56`.
+fn pm_num((m, c): (f64, f64)) -> String {
+    if c.is_nan() {
+        format!("{m:.2} &plusmn; n/a")
+    } else {
+        format!("{m:.2} &plusmn; {c:.2}")
+    }
+}
+
+/// A mean and its confidence interval of nanoseconds, both in the unit
+/// the mean reads best in: `8.53s &plusmn; 0.10s`, never two units in one cell.
+fn pm_time((m, c): (f64, f64)) -> String {
+    let m = m.max(0.0);
+    let (scale, unit) = if m >= 1e9 {
+        (1e9, "s")
+    } else if m >= 1e6 {
+        (1e6, "ms")
+    } else {
+        (1e3, "us")
+    };
+    if c.is_nan() {
+        format!("{:.2}{unit} &plusmn; n/a", m / scale)
+    } else {
+        format!(
+            "{:.2}{unit} &plusmn; {:.2}{unit}",
+            m / scale,
+            c.max(0.0) / scale
+        )
+    }
 }
 
 /// The page of one run.

@@ -750,7 +750,14 @@ fn draw_bars<DB: DrawingBackend>(
     root.fill(&WHITE)?;
     let n = bars.len().max(1) as u32;
     let top = |b: &Bar| if b.ci.is_nan() { b.mean } else { b.mean + b.ci };
-    let max_top = bars.iter().map(top).fold(0.0f64, f64::max).max(1e-9);
+    // Every bar at zero (no flow was rejected with effects): an axis of 0..1,
+    // not of 0..1e-9 with unreadable ticks.
+    let max_top = bars
+        .iter()
+        .map(top)
+        .filter(|t| t.is_finite())
+        .fold(0.0f64, f64::max);
+    let max_top = if max_top > 0.0 { max_top } else { 1.0 };
     let min_pos = bars
         .iter()
         .map(|b| b.mean)

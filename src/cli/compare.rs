@@ -146,35 +146,25 @@ pub(super) fn write_comparison(
             "compare-runs.jsonl",
             compare::runs_jsonl(header, runs).as_bytes(),
         )?;
-        for (stem, idx, label, scale) in [
-            (
-                "compare-p99",
-                2usize,
-                "end-to-end p99 (ms), worst group",
-                1e6,
-            ),
-            (
-                "compare-skew",
-                5usize,
-                "partition skew (max / mean load)",
-                1.0,
-            ),
-        ] {
+        for (stem, figure, label, scale) in compare::charts(&summary) {
             let bars: Vec<crate::plot::Bar> = summary
                 .rows
                 .iter()
-                .map(|r| crate::plot::Bar {
-                    label: r.label.clone(),
-                    mean: r.stats[idx].0 / scale,
-                    ci: r.stats[idx].1 / scale,
-                    failed: r.failed.clone(),
+                .map(|r| {
+                    let (mean, ci) = figure.of(r).unwrap_or((f64::NAN, f64::NAN));
+                    crate::plot::Bar {
+                        label: r.label.clone(),
+                        mean: mean / scale,
+                        ci: ci / scale,
+                        failed: r.failed.clone(),
+                    }
                 })
                 .collect();
-            let drawn = crate::plot::render_bars(&format!("{title}: {label}"), label, &bars)
+            let drawn = crate::plot::render_bars(&format!("{title}: {label}"), &label, &bars)
                 .map_err(std::io::Error::other)?;
             out.write(&format!("{stem}.png"), &drawn.png)?;
             out.write(&format!("{stem}.svg"), drawn.svg.as_bytes())?;
-            svgs.push((stem.to_string(), drawn.svg));
+            svgs.push((stem, drawn.svg));
         }
         out.write(
             "comparison.csv",

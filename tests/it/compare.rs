@@ -362,9 +362,49 @@ fn scenario_files_compare_side_by_side_with_their_flow_figures() {
     let html = std::fs::read_to_string(whole.join("index.html")).unwrap();
     well_formed(&html);
     assert!(
-        html.contains("<th>order compensated</th>"),
+        html.contains("3 variant(s): one per scenario file")
+            || html.contains("2 variant(s): one per scenario file"),
+        "the header says where the variants come from"
+    );
+    // The flow's table first (its figures without the flow's name), then
+    // the Kafka pipeline's, throughput labelled by what it counts.
+    let flow_table = html
+        .find("<h3>Flow <code>order</code></h3>")
+        .expect("a flow table");
+    let kafka_table = html
+        .find("<h3>Kafka pipeline</h3>")
+        .expect("a pipeline table");
+    assert!(flow_table < kafka_table);
+    assert!(
+        html.contains("<th>compensated</th>"),
         "a column per flow figure"
     );
+    assert!(html.contains("<th>events appended/s</th>"));
+    // Charts: what the designs are compared on first.
+    let charts: Vec<usize> = [
+        "id=\"compare-order-acceptance-rate\"",
+        "id=\"compare-order-completion-p99-ns\"",
+        "id=\"compare-order-rejected-with-effects\"",
+        "id=\"compare-p99\"",
+        "id=\"compare-skew\"",
+    ]
+    .iter()
+    .map(|id| html.find(id).unwrap_or_else(|| panic!("{id}")))
+    .collect();
+    assert!(charts.windows(2).all(|w| w[0] < w[1]), "{charts:?}");
+    // One unit per cell: no "ms ± ...us" or "s ± ...ms".
+    for cell in html.split("<td>").skip(1) {
+        let cell = &cell[..cell.find("</td>").unwrap_or(cell.len())];
+        if let Some((m, c)) = cell.split_once(" &plusmn; ")
+            && c != "n/a"
+        {
+            let unit = |t: &str| {
+                t.trim_start_matches(|ch: char| ch.is_ascii_digit() || ch == '.')
+                    .to_string()
+            };
+            assert_eq!(unit(m), unit(c), "{cell}");
+        }
+    }
     // Shards of a comparison of files merge into the same files.
     let shards: Vec<std::path::PathBuf> =
         (0..2).map(|i| tmp.path().join(format!("s{i}"))).collect();
