@@ -463,25 +463,6 @@ fn shortened(chain: &[String], keep: usize) -> Vec<String> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::shortened;
-
-    #[test]
-    fn a_shortened_chain_keeps_its_start_and_its_end_and_says_what_it_left_out() {
-        let chain: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
-        let s = shortened(&chain, 8);
-        assert_eq!(s.len(), 8);
-        assert_eq!(s[0], "line 0");
-        assert_eq!(s[1], "line 1");
-        assert!(s[2].contains("13 more line(s)"), "{}", s[2]);
-        assert_eq!(s[7], "line 19");
-        assert_eq!(s[3], "line 15");
-        let short: Vec<String> = chain[..8].to_vec();
-        assert_eq!(shortened(&short, 8), short);
-    }
-}
-
 /// A progress bar on stderr for runs longer than a second, when stderr is
 /// a terminal and the run is not quiet; nothing otherwise.
 fn progress_bar() -> Option<Box<dyn FnMut(u64, u64)>> {
@@ -549,4 +530,23 @@ fn on_interrupt(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
             "\ninterrupted: finishing the runs under way and keeping every result (interrupt again to stop at once)"
         );
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortened;
+
+    #[test]
+    fn a_shortened_chain_keeps_its_start_and_its_end_and_says_what_it_left_out() {
+        let chain: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
+        let s = shortened(&chain, 8);
+        assert_eq!(s.len(), 8);
+        assert_eq!(s[0], "line 0");
+        assert_eq!(s[1], "line 1");
+        assert!(s[2].contains("13 more line(s)"), "{}", s[2]);
+        assert_eq!(s[7], "line 19");
+        assert_eq!(s[3], "line 15");
+        let short: Vec<String> = chain[..8].to_vec();
+        assert_eq!(shortened(&short, 8), short);
+    }
 }
