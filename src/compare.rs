@@ -51,6 +51,14 @@ impl Vary {
         if path.iter().any(String::is_empty) || values.iter().any(String::is_empty) {
             return Err(format!("empty path segment or value in `{text}`"));
         }
+        // Two variants of one value would be labelled alike and run alike.
+        for (i, v) in values.iter().enumerate() {
+            if values[..i].contains(v) {
+                return Err(format!(
+                    "`--vary {text}` lists the value `{v}` twice: each value is one variant"
+                ));
+            }
+        }
         Ok(Vary { path, values })
     }
 
@@ -163,6 +171,17 @@ pub struct Variant {
 /// variant's label starts with its scenario's name, which must differ
 /// between files, and its values with that name.
 pub fn variants_of(files: &[(String, String)], varies: &[Vary]) -> Result<Vec<Variant>, String> {
+    // A path varied twice: the later value would silently win, and the
+    // labels would name values a run did not use.
+    for (i, v) in varies.iter().enumerate() {
+        if varies[..i].iter().any(|w| w.path == v.path) {
+            return Err(format!(
+                "`{}` is varied twice (--vary {}=...): give all its values in one --vary",
+                v.path.join("."),
+                v.path.join(".")
+            ));
+        }
+    }
     if let [(file, text)] = files {
         if varies.is_empty() {
             return Err(

@@ -170,6 +170,7 @@ fn compare_is_deterministic_and_rejects_bad_variations() {
             "expected at least 1 partition",
         ),
         ("partitions", "PATH=V1,V2"),
+        ("topics.clicks.partitions=4,4", "lists the value `4` twice"),
     ] {
         let o = eventsim(&[
             "compare",
@@ -182,6 +183,28 @@ fn compare_is_deterministic_and_rejects_bad_variations() {
         assert_eq!(o.status.code(), Some(2), "{vary}");
         assert!(stderr(&o).contains(needle), "{vary}: {}", stderr(&o));
     }
+}
+
+/// One path varied twice would let the later value win while the labels
+/// name the earlier: refused, naming the path.
+#[test]
+fn a_path_varied_twice_is_refused() {
+    let o = eventsim(&[
+        "compare",
+        "scenarios/partition-strategies.toml",
+        "--vary",
+        "topics.clicks.partitions=4,8",
+        "--vary",
+        "topics.clicks.partitions=16",
+        "--seeds",
+        "0..1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`topics.clicks.partitions` is varied twice"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
