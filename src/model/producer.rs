@@ -862,18 +862,22 @@ impl World {
 }
 
 /// When the next arrival after `now` happens, if before the producer stops.
+///
+/// A gap too long for the run (a rate of 1e-300 makes it infinite) means
+/// no further arrival: times saturate, they never wrap around to the past.
 fn next_gap(a: &ArrivalRt, now: Time, rng: &mut Rng) -> Option<Time> {
-    let exp = |rng: &mut Rng| (variates::exp1(rng) * a.mean_gap_ns).round() as Time;
+    // A gap in ns as a time, saturating (`as` maps infinity to u64::MAX).
+    let after = |gap: f64| now.saturating_add(gap.round() as Time);
     let at = match a.kind {
-        Arrival::Constant => now + (a.mean_gap_ns.round() as Time).max(1),
-        Arrival::Poisson => now + exp(rng),
+        Arrival::Constant => after(a.mean_gap_ns.max(1.0)),
+        Arrival::Poisson => after(variates::exp1(rng) * a.mean_gap_ns),
         Arrival::Bursty => {
-            let period = a.on_ns + a.off_ns;
-            let mut t = now + exp(rng);
+            let period = a.on_ns.saturating_add(a.off_ns).max(1);
+            let mut t = after(variates::exp1(rng) * a.mean_gap_ns);
             // Skip the off part of the cycle: time spent off does not count.
-            let phase = (t - a.start_ns) % period;
+            let phase = t.saturating_sub(a.start_ns) % period;
             if phase >= a.on_ns {
-                t += period - phase;
+                t = t.saturating_add(period - phase);
             }
             t
         }

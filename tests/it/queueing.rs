@@ -47,3 +47,44 @@ fn md1_mean_latency_matches_pollaczek_khinchine() {
         err * 100.0
     );
 }
+
+/// Arrivals follow the stated process for any finite positive rate: a
+/// gap too long for the run means no further arrival (it once wrapped
+/// around to the past, and a producer at 1e-300/s restarted by a crash
+/// made four million events at one instant).
+#[test]
+fn tiny_rates_make_no_flood_and_big_ones_keep_their_rate() {
+    for arrival in ["constant", "poisson", "bursty\non = \"1s\"\noff = \"1s\""] {
+        for rate in ["1e-300", "1e-12", "0.001"] {
+            let text = format!(
+                "[scenario]\nname = \"tiny\"\nduration = \"30s\"\n\
+                 [[topics]]\nname = \"t\"\n\
+                 [[producers]]\nname = \"p\"\ntopic = \"t\"\nrate = {rate}\narrival = {arrival}\n\
+                 [[groups]]\nname = \"g\"\ntopics = [\"t\"]\nauto_offset_reset = \"earliest\"\n\
+                 [[faults]]\nkind = \"crash\"\ntarget = \"p\"\nat = \"10s\"\nrestart_after = \"2s\"\n"
+            )
+            .replace("arrival = bursty", "arrival = \"bursty\"")
+            .replace("arrival = constant", "arrival = \"constant\"")
+            .replace("arrival = poisson", "arrival = \"poisson\"");
+            let s = scenario(&text);
+            let r = eventsim::run(&s, 1);
+            // One at the start and one at the restart, at most.
+            assert!(
+                r.metrics.counts.produced <= 2,
+                "{arrival} at {rate}/s: {}",
+                r.metrics.counts.produced
+            );
+        }
+    }
+    // A high rate still gives its count: 3 s at 100,000/s, constant.
+    let s = scenario(
+        "[scenario]\nname = \"big\"\nduration = \"3s\"\n[[topics]]\nname = \"t\"\n\
+         [[producers]]\nname = \"p\"\ntopic = \"t\"\nrate = 100000\narrival = \"constant\"\n",
+    );
+    let r = eventsim::run(&s, 1);
+    assert!(
+        (299_990..=300_010).contains(&r.metrics.counts.produced),
+        "{}",
+        r.metrics.counts.produced
+    );
+}
