@@ -102,6 +102,22 @@ fn status(c: &eventsim::Checked, name: &str) -> CheckStatus {
         .status
 }
 
+/// When broker `b` was first fenced, which must be within a tick of
+/// `at_s` seconds.
+fn fenced_about(seen: &Seen, b: u32, at_s: u64) -> Time {
+    let t = seen
+        .fenced
+        .iter()
+        .find(|f| f.1 == b)
+        .unwrap_or_else(|| panic!("broker-{b} fenced: {:?}", seen.fenced))
+        .0;
+    assert!(
+        (at_s * S..=at_s * S + S / 5).contains(&t),
+        "broker-{b} fenced at {t}"
+    );
+    t
+}
+
 fn leaderless_ns(s: &Summary) -> Time {
     s.availability.as_ref().expect("figures").topics[0].leaderless_ns
 }
@@ -234,8 +250,7 @@ fn only_a_cut_from_the_controller_fences() {
         1,
     );
     assert_eq!(seen.fenced.iter().map(|f| f.1).collect::<Vec<_>>(), vec![0]);
-    let at = seen.fenced[0].0;
-    assert!((19 * S..=19 * S + S / 5).contains(&at), "{at}");
+    fenced_about(&seen, 0, 19);
     assert_ne!(c.verdict(), Verdict::Inconclusive);
 
     let (_, seen, _) = run(
@@ -276,13 +291,7 @@ fn without_a_majority_of_controllers_the_metadata_freezes() {
         "{:?}",
         seen.elected
     );
-    let fenced = seen
-        .fenced
-        .iter()
-        .find(|f| f.1 == 1)
-        .expect("broker-1 fenced")
-        .0;
-    assert!((45 * S..=45 * S + S / 5).contains(&fenced), "{fenced}");
+    fenced_about(&seen, 1, 45);
     let a = s.availability.as_ref().unwrap();
     assert_eq!(a.controller_leaderless_ns, 291 * S / 10);
     // broker-1 led orders-1 from 10 s until the fence at 45 s; the bound ran out at 30 s, while the quorum was still down.
@@ -321,13 +330,7 @@ fn combined_mode_votes_on_the_brokers() {
         vec![(119 * S / 10, None), (129 * S / 10, Some(1))]
     );
     // The new controller's sessions start at 12.9 s.
-    let fenced = seen
-        .fenced
-        .iter()
-        .find(|f| f.1 == 0)
-        .expect("broker-0 fenced")
-        .0;
-    assert!((22 * S..=22 * S + S / 5).contains(&fenced), "{fenced}");
+    fenced_about(&seen, 0, 22);
     // No dedicated controller nodes.
     assert!(
         !c.result
