@@ -830,3 +830,37 @@ fn the_page_says_what_was_simulated_in_a_well_formed_self_contained_document() {
     assert!(html.contains(&eventsim::report::html_escape(first_line)));
     assert!(html.contains("<details>"));
 }
+
+/// The README counts the behaviours docs/kafka-semantics.md tabulates.
+#[test]
+fn the_readme_counts_the_semantics_table_rows() {
+    let table = std::fs::read_to_string(repo("docs/kafka-semantics.md")).unwrap();
+    let rows = table
+        .lines()
+        .filter(|l| {
+            l.strip_prefix("| ")
+                .and_then(|r| r.split(' ').next())
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .count();
+    let words = [
+        (41, "forty-one"),
+        (44, "forty-four"),
+        (48, "forty-eight"),
+        (50, "fifty"),
+        (51, "fifty-one"),
+        (52, "fifty-two"),
+        (53, "fifty-three"),
+        (54, "fifty-four"),
+        (55, "fifty-five"),
+    ];
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let (_, word) = words
+        .iter()
+        .find(|(n, _)| *n == rows)
+        .unwrap_or_else(|| panic!("{rows} rows: add the number's word to this test"));
+    assert!(
+        readme.contains(&format!("{word} behaviours")),
+        "README should say `{word} behaviours` ({rows} rows)"
+    );
+}
