@@ -861,6 +861,7 @@ impl World {
     /// watermark moves. The records travel in the consumer's in-flight buffer.
     pub(crate) fn serve_consumer_fetch(&mut self, consumer: u32, part: u32, epoch: u32) {
         let now = self.now();
+        let kip320 = self.kip320;
         let c = &mut self.consumers[consumer as usize];
         let Some(i) = c.idx(part).filter(|&i| c.parts[i].epoch == epoch) else {
             return; // the partition was revoked meanwhile
@@ -870,7 +871,7 @@ impl World {
         let g = &self.groups[c.group as usize];
         let p = &mut self.parts[part as usize];
         let log = &p.logs[p.leader];
-        if cp.fetched_epoch < p.epoch {
+        if cp.fetched_epoch < p.epoch && kip320 {
             // KIP-320: the leader changed since the consumer last fetched. If
             // the log was truncated below its fetch position meanwhile (an
             // unclean election), it rewinds to the divergence point instead
@@ -884,6 +885,10 @@ impl World {
             if let Some(d) = diverged.filter(|&d| d < cp.fetch_offset) {
                 cp.rewind(d);
             }
+            cp.fetched_epoch = p.epoch;
+        } else if cp.fetched_epoch < p.epoch {
+            // Before KIP-320 a consumer has no leader epoch to check: it
+            // reads on from its position (out of range resets below).
             cp.fetched_epoch = p.epoch;
         }
         let readable = p.readable_end(g.isolation);

@@ -237,6 +237,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             s.cluster.quorum_election_timeout.ns(),
         ),
         disk: None,
+        kip320: s.cluster.kip320(),
         outcome_salt: {
             use rand::Rng as _;
             rng_stream(seed, "business-outcomes").next_u64()

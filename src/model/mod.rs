@@ -288,6 +288,8 @@ pub struct World {
     /// The page cache and what is on disk: only when the plan has a
     /// power-loss fault.
     pub(crate) disk: Option<disk::DiskRt>,
+    /// Consumers detect truncation by leader epoch (KIP-320, Kafka 2.1+).
+    pub(crate) kip320: bool,
     /// Schema evolution (`None`: no producer changes its schema).
     pub(crate) schema: Option<Box<schema::SchemaRt>>,
     pub(crate) ticks: u64,

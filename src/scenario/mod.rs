@@ -315,6 +315,41 @@ pub struct Cluster {
         skip_serializing_if = "is_default_dirty_expiry"
     )]
     pub dirty_page_expiry: Duration,
+    /// The Kafka version the cluster and its clients run (`"MAJOR.MINOR"`,
+    /// 0.11 to 4.1; absent: the newest). Behaviours that changed between
+    /// versions follow it (docs/kafka-semantics.md says which).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// The oldest and newest Kafka versions `[cluster] version` knows.
+pub const KAFKA_VERSIONS: ((u32, u32), (u32, u32)) = ((0, 11), (4, 1));
+
+impl Cluster {
+    /// `[cluster] version` as (major, minor): the newest when absent,
+    /// `None` when it is not a version eventsim knows.
+    pub fn kafka_version(&self) -> Option<(u32, u32)> {
+        let Some(v) = &self.version else {
+            return Some(KAFKA_VERSIONS.1);
+        };
+        let (major, minor) = v.split_once('.')?;
+        let parse = |s: &str| {
+            (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) && s.len() <= 3)
+                .then(|| s.parse::<u32>().ok())
+                .flatten()
+        };
+        let version = (parse(major)?, parse(minor)?);
+        (KAFKA_VERSIONS.0..=KAFKA_VERSIONS.1)
+            .contains(&version)
+            .then_some(version)
+    }
+
+    /// Consumers detect log truncation by leader epoch and rewind (KIP-320,
+    /// Kafka 2.1); older ones go out of range and reset by
+    /// `auto_offset_reset`, or read past the divergence without noticing.
+    pub fn kip320(&self) -> bool {
+        self.kafka_version().is_none_or(|v| v >= (2, 1))
+    }
 }
 
 fn default_dirty_expiry() -> Duration {
@@ -398,6 +433,7 @@ impl Default for Cluster {
             quorum_fetch_timeout: default_quorum_fetch(),
             quorum_election_timeout: default_quorum_election(),
             dirty_page_expiry: default_dirty_expiry(),
+            version: None,
         }
     }
 }
@@ -1489,6 +1525,16 @@ impl Scenario {
             push(
                 vec![key("cluster"), key("broker_session_timeout")],
                 "expected a duration greater than zero".into(),
+            );
+        }
+        if c.version.is_some() && c.kafka_version().is_none() {
+            let ((a, b), (x, y)) = KAFKA_VERSIONS;
+            push(
+                vec![key("cluster"), key("version")],
+                format!(
+                    "unknown Kafka version `{}`; eventsim knows {a}.{b} to {x}.{y}, written MAJOR.MINOR (e.g. \"2.0\", \"3.7\")",
+                    c.version.as_deref().unwrap_or_default()
+                ),
             );
         }
         if c.controllers == Some(0) {

@@ -21,3 +21,4 @@ mod scenario_errors;
 mod schema;
 mod services;
 mod sweep;
+mod versions;
