@@ -266,16 +266,20 @@ fn only_a_cut_from_the_controller_fences() {
     assert!(seen.elected.is_empty(), "{:?}", seen.elected);
 }
 
+/// Two of three controllers crashed at 5 s (controller-0 back at 35 s) and
+/// broker-1 crashed for good at 10 s, with a 20 s availability bound.
+const FROZEN_QUORUM: &str = "[[faults]]\nkind = \"crash\"\ntarget = \"controller-0\"\nat = \"5s\"\nrestart_after = \"30s\"\n\
+     [[faults]]\nkind = \"crash\"\ntarget = \"controller-1\"\nat = \"5s\"\n\
+     [[faults]]\nkind = \"crash\"\ntarget = \"broker-1\"\nat = \"10s\"\n\
+     [checks]\nunavailability_bound = \"20s\"\n";
+
 /// Two of three controllers down: the quorum loses its leader and the
 /// metadata freezes (a crashed leader's partitions wait, nobody is
 /// fenced); once a majority is back, a new controller starts every
 /// session afresh and fences the dead broker a session timeout later.
 #[test]
 fn without_a_majority_of_controllers_the_metadata_freezes() {
-    let faults = "[[faults]]\nkind = \"crash\"\ntarget = \"controller-0\"\nat = \"5s\"\nrestart_after = \"30s\"\n\
-                  [[faults]]\nkind = \"crash\"\ntarget = \"controller-1\"\nat = \"5s\"\n\
-                  [[faults]]\nkind = \"crash\"\ntarget = \"broker-1\"\nat = \"10s\"\n\
-                  [checks]\nunavailability_bound = \"20s\"\n";
+    let faults = FROZEN_QUORUM;
     let (c, seen, s) = run(&cluster(3, 3, "", faults), 1);
     // Lost 2 s after the leader was last heard (the tick at 4.9 s: the
     // fetch timeout); controller-0 back at 35 s is elected 1 s later (the
@@ -534,10 +538,7 @@ fn the_quorum_and_availability_are_deterministic() {
 #[test]
 fn a_history_read_back_is_judged_the_same() {
     use crate::common::{eventsim, stderr, stdout};
-    let faults = "[[faults]]\nkind = \"crash\"\ntarget = \"controller-0\"\nat = \"5s\"\nrestart_after = \"30s\"\n\
-                  [[faults]]\nkind = \"crash\"\ntarget = \"controller-1\"\nat = \"5s\"\n\
-                  [[faults]]\nkind = \"crash\"\ntarget = \"broker-1\"\nat = \"10s\"\n\
-                  [checks]\nunavailability_bound = \"20s\"\n";
+    let faults = FROZEN_QUORUM;
     let tmp = tempfile::tempdir().unwrap();
     let scenario = tmp.path().join("s.toml");
     std::fs::write(&scenario, cluster(3, 3, "", faults)).unwrap();
