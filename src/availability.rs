@@ -154,6 +154,7 @@ impl AvailabilityBook {
             Observation::LeaderElected { .. }
                 | Observation::IsrChanged { .. }
                 | Observation::Fenced { .. }
+                | Observation::Unfenced { .. }
                 | Observation::NodeState { .. }
                 | Observation::Controller { .. }
         )
@@ -183,6 +184,10 @@ impl AvailabilityBook {
             Observation::Fenced { broker } => {
                 self.fenced[broker as usize] = true;
                 self.update_led_by(at, broker, Cause::Fenced(broker));
+            }
+            Observation::Unfenced { broker } => {
+                self.fenced[broker as usize] = false;
+                self.update_led_by(at, broker, Cause::NoEligibleReplica);
             }
             Observation::NodeState { node, state } => {
                 let Some(b) = node.checked_sub(self.first_broker_node) else {

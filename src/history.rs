@@ -217,6 +217,8 @@ pub enum Kind {
     HighWatermark,
     /// [`Observation::Fenced`].
     Fenced,
+    /// [`Observation::Unfenced`].
+    Unfenced,
     /// [`Observation::Controller`].
     Controller,
     /// [`Observation::Expired`].
@@ -272,6 +274,7 @@ impl Observation {
             Observation::IsrChanged { .. } => Kind::IsrChanged,
             Observation::HighWatermark { .. } => Kind::HighWatermark,
             Observation::Fenced { .. } => Kind::Fenced,
+            Observation::Unfenced { .. } => Kind::Unfenced,
             Observation::Controller { .. } => Kind::Controller,
             Observation::Expired { .. } => Kind::Expired,
             Observation::Compacted { .. } => Kind::Compacted,
@@ -559,6 +562,12 @@ pub enum Observation {
     },
     /// The controller fenced a broker it had not heard from.
     Fenced {
+        /// The broker (from 0).
+        broker: u32,
+    },
+    /// The controller let a fenced broker back in (it registered and
+    /// heartbeats again): it may lead and follow from now on.
+    Unfenced {
         /// The broker (from 0).
         broker: u32,
     },
@@ -1036,7 +1045,9 @@ impl<'a> Validator<'a> {
             | HighWatermark {
                 partition: part, ..
             } => partition(part)?,
-            Fenced { broker } => within("broker", broker, c.brokers as usize)?,
+            Fenced { broker } | Unfenced { broker } => {
+                within("broker", broker, c.brokers as usize)?
+            }
             Controller { voter, .. } => {
                 if let Some(v) = voter {
                     within("voter", v, c.voters.len())?;

@@ -721,6 +721,7 @@ impl Observer for Metrics {
             | Observation::IsrChanged { .. }
             | Observation::Fenced { .. }
             | Observation::Controller { .. }
+            | Observation::Unfenced { .. }
             | Observation::NodeState { .. }
             | Observation::FaultStarted { .. }
             | Observation::FaultEnded { .. } => {}

@@ -105,6 +105,7 @@ impl Checker for Availability {
             Kind::LeaderElected,
             Kind::IsrChanged,
             Kind::Fenced,
+            Kind::Unfenced,
             Kind::NodeState,
             Kind::Controller,
         ]

@@ -109,6 +109,10 @@ pub(crate) struct BrokerRt {
     /// Its log directory failed: when the controller lets it back in, it
     /// leaves every ISR (its logs are empty; KIP-858's new directory).
     pub disk_replaced: bool,
+    /// It restarted while it could not reach the active controller: when
+    /// it can, the controller fences its old incarnation (moving what it
+    /// led) before letting it in.
+    pub reregister: bool,
 }
 
 /// What marks a compacted record in a replica's log: the slot stays (offsets
@@ -202,6 +206,10 @@ pub(crate) struct PartitionRt {
     /// A power loss took records no replica kept, from this offset on:
     /// the next election records it as a truncation.
     pub power_lost_from: Option<u64>,
+    /// The leader's log end before a power loss or disk failure cut its
+    /// log: followers may hold records up to there that it no longer has,
+    /// and the next election reports those it truncates from them.
+    pub leader_cut_end: Option<u64>,
     /// `flush_messages` and `flush_ms` (ns) of its topic.
     pub flush_messages: Option<u64>,
     pub flush_ns: Option<Time>,
@@ -1020,11 +1028,14 @@ impl World {
 
     /// A crashed broker starts again: the controller fences its old
     /// incarnation (if the session had not expired yet), then lets it in.
-    /// Without an active controller it cannot register: it stays out (as
-    /// fenced, leading nothing it serves) until the quorum is back.
+    /// When it cannot reach the active controller (the quorum has none, or
+    /// it is down or cut off) it cannot register: it stays out (as fenced,
+    /// leading nothing it serves) until it can, and then registers as
+    /// here (`World::check_sessions`).
     pub(crate) fn restart_broker(&mut self, b: u32) {
         self.brokers[b as usize].busy_until = self.now();
         if !self.controller_reachable(b) {
+            self.brokers[b as usize].reregister = true;
             if !self.brokers[b as usize].fenced {
                 self.brokers[b as usize].fenced = true;
                 self.observe(Observation::Fenced { broker: b });
@@ -1096,6 +1107,7 @@ impl World {
             self.leave_every_isr(b);
         }
         let now = self.now();
+        self.observe(Observation::Unfenced { broker: b });
         let br = &mut self.brokers[b as usize];
         br.fenced = false;
         br.last_heard_ns = now;
@@ -1183,21 +1195,46 @@ impl World {
         let hw;
         {
             let p = &mut self.parts[part as usize];
+            // The old leader holds every record any replica holds, unless a
+            // power loss or a disk failure cut its log: then what followers
+            // hold past its end, up to where it ended before, is theirs alone.
+            let cut = p.leader_cut_end.take();
+            let old_end = p.logs[old].leo();
             for q in 0..p.replicas.len() {
                 if q == r {
                     continue;
                 }
                 let d = divergence(&p.logs[q], &p.logs[r]);
-                if q == old {
-                    let log = &p.logs[q];
-                    for offset in d.max(log.start)..log.leo() {
-                        if is_record(log.get(offset)) {
-                            lost.push((offset, log.get(offset)));
-                        }
+                let log = &p.logs[q];
+                let from = if q == old {
+                    d.max(log.start)
+                } else if let Some(end) = cut {
+                    // Only past the old leader's log and before its old end.
+                    let from = d.max(log.start).max(old_end);
+                    if from >= end {
+                        truncate(&mut p.logs[q], d);
+                        continue;
+                    }
+                    from
+                } else {
+                    truncate(&mut p.logs[q], d);
+                    continue;
+                };
+                let to = if q == old {
+                    log.leo()
+                } else {
+                    log.leo().min(cut.unwrap_or(0))
+                };
+                for offset in from..to {
+                    let e = log.get(offset);
+                    // Without a cut only the old leader reports: no duplicates.
+                    if is_record(e) && (cut.is_none() || !lost.iter().any(|&(o, _)| o == offset)) {
+                        lost.push((offset, e));
                     }
                 }
                 truncate(&mut p.logs[q], d);
             }
+            lost.sort_unstable();
             p.leader = r;
             p.epoch += 1;
             p.online = true;

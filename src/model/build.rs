@@ -439,6 +439,7 @@ fn build_topics(s: &Scenario, catalog: &mut Catalog) -> (Vec<TopicRt>, Vec<Parti
                 producer_state: Vec::new(),
                 truncations: Vec::new(),
                 power_lost_from: None,
+                leader_cut_end: None,
                 flush_messages: t.flush_messages,
                 flush_ns: t.flush_ms.map(|d| d.ns()),
             });
@@ -645,6 +646,7 @@ fn build_brokers(s: &Scenario, seed: u64, node_names: &mut Vec<String>) -> Vec<B
             last_heard_ns: 0,
             disk_factor: 1.0,
             disk_replaced: false,
+            reregister: false,
         });
         node_names.push(format!("broker/{b}"));
     }

@@ -165,6 +165,9 @@ impl World {
                 let Some(r) = p.replicas.iter().position(|&x| x == b) else {
                     continue;
                 };
+                if r == p.leader && p.leader_cut_end.is_none() {
+                    p.leader_cut_end = Some(p.logs[r].leo());
+                }
                 let lost = lose(&mut p.logs[r]);
                 let kept_elsewhere = |o: u64, e: EventId| {
                     p.logs.iter().enumerate().any(|(q, log)| {

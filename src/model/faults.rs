@@ -744,7 +744,13 @@ impl World {
                 let br = &mut self.brokers[b as usize];
                 if heard {
                     br.last_heard_ns = now;
+                    let reregister = std::mem::take(&mut br.reregister);
                     if br.fenced {
+                        if reregister {
+                            // A restart it could not register: the old
+                            // incarnation's leadership moves first.
+                            self.fence(b);
+                        }
                         self.unfence(b);
                     }
                 } else if !br.fenced

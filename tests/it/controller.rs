@@ -27,12 +27,22 @@ struct Seen {
     /// (t, fault, started)
     faults: Vec<(Time, u32, bool)>,
     unclean: u32,
+    /// Everything above in the order observed: (t, what, a, b) with what
+    /// 0 node state (node, state), 1 fault (index, started), 2 quorum
+    /// (voter or MAX), 3 unfenced (broker), 4 fenced (broker).
+    log: Vec<(Time, u8, u32, u32)>,
 }
 
 impl Observer for Seen {
     fn observe(&mut self, at: Time, o: &Observation) {
         match *o {
-            Observation::Fenced { broker } => self.fenced.push((at, broker)),
+            Observation::Fenced { broker } => {
+                self.fenced.push((at, broker));
+                self.log.push((at, 4, broker, 0));
+            }
+            Observation::Unfenced { broker } => {
+                self.log.push((at, 3, broker, 0));
+            }
             Observation::LeaderElected {
                 partition,
                 broker,
@@ -42,10 +52,22 @@ impl Observer for Seen {
                 self.elected.push((at, partition, broker));
                 self.unclean += unclean as u32;
             }
-            Observation::Controller { voter, .. } => self.quorum.push((at, voter)),
-            Observation::NodeState { node, state } => self.nodes.push((at, node, state)),
-            Observation::FaultStarted { fault } => self.faults.push((at, fault, true)),
-            Observation::FaultEnded { fault } => self.faults.push((at, fault, false)),
+            Observation::Controller { voter, .. } => {
+                self.quorum.push((at, voter));
+                self.log.push((at, 2, voter.unwrap_or(u32::MAX), 0));
+            }
+            Observation::NodeState { node, state } => {
+                self.nodes.push((at, node, state));
+                self.log.push((at, 0, node, state as u32));
+            }
+            Observation::FaultStarted { fault } => {
+                self.faults.push((at, fault, true));
+                self.log.push((at, 1, fault, 1));
+            }
+            Observation::FaultEnded { fault } => {
+                self.faults.push((at, fault, false));
+                self.log.push((at, 1, fault, 0));
+            }
             _ => {}
         }
     }
@@ -458,23 +480,24 @@ duration = { dist = "uniform", min = "500ms", max = "14s" }
         let mut state = vec![0u8; c.nodes.len()];
         let mut isolated = vec![0u32; c.nodes.len()];
         let mut active: Option<u32> = Some(0);
-        let mut events: Vec<(Time, u8, u32, u32)> = Vec::new();
-        for &(t, n, st) in &seen.nodes {
-            events.push((t, 0, n, st as u32));
-        }
-        for &(t, f, started) in &seen.faults {
-            events.push((t, 1, f, started as u32));
-        }
-        for &(t, v) in &seen.quorum {
-            events.push((t, 2, v.unwrap_or(u32::MAX), 0));
-        }
-        for &(t, b) in &seen.fenced {
-            events.push((t, 3, b, 0));
-        }
-        events.sort_by_key(|e| (e.0, e.1));
-        for (t, what, a, b) in events {
+        // Per broker: restarted since the controller last let it in (its
+        // old incarnation is still registered and is fenced when the new
+        // one registers).
+        let mut restarted = vec![false; c.brokers as usize];
+        for &(t, what, a, b) in &seen.log {
             match what {
-                0 => state[a as usize] = b as u8,
+                0 => {
+                    let broker = a
+                        .checked_sub(c.first_broker_node)
+                        .filter(|&x| x < c.brokers);
+                    if let Some(x) = broker
+                        && state[a as usize] == 1
+                        && b == 0
+                    {
+                        restarted[x as usize] = true;
+                    }
+                    state[a as usize] = b as u8;
+                }
                 1 => {
                     let f = &r.faults[a as usize];
                     if f.kind == eventsim::scenario::FaultKind::Partition {
@@ -488,13 +511,11 @@ duration = { dist = "uniform", min = "500ms", max = "14s" }
                     }
                 }
                 2 => active = (a != u32::MAX).then_some(a),
+                3 => restarted[a as usize] = false,
                 _ => {
                     fenced_total += 1;
                     let node = c.first_broker_node + a;
-                    let restarting = seen
-                        .nodes
-                        .iter()
-                        .any(|&(tn, n, st)| tn == t && n == node && st == 0);
+                    let restarting = restarted[a as usize];
                     let Some(v) = active else {
                         panic!(
                             "seed {seed}: broker-{a} fenced at {t} without an active controller"
