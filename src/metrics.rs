@@ -66,6 +66,54 @@ pub struct Counts {
     pub aborted_records: u64,
 }
 
+/// One producer's counts (`producers` in summary.json): a scenario's
+/// producers, and the emitters and outbox relays of its groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ProducerCounts {
+    /// The producer's name (`GROUP->TOPIC` for a group's emitter).
+    pub name: String,
+    /// Events it created.
+    pub produced: u64,
+    /// Events it learned were acknowledged.
+    pub acked: u64,
+    /// Events it gave up on.
+    pub failed: u64,
+}
+
+/// One consumer group's counts (`groups` in summary.json).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct GroupCounts {
+    /// The group's name.
+    pub name: String,
+    /// Events its consumers' polls returned (redeliveries included).
+    pub delivered: u64,
+    /// Events whose effect it applied (duplicates included).
+    pub applied: u64,
+    /// Deliveries of an event it had already been delivered.
+    pub duplicates_delivered: u64,
+    /// Applications of an event it had already applied.
+    pub duplicates_applied: u64,
+    /// Events its idempotency check skipped.
+    pub skipped: u64,
+    /// Events its handler gave up on and published to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Events its handler gave up on and dropped.
+    pub gave_up: u64,
+    /// Events retention deleted before it read them.
+    pub expired: u64,
+    /// Events log compaction removed before it read them.
+    pub compacted: u64,
+    /// Offset commits that succeeded.
+    pub committed: u64,
+    /// Its largest lag, in events (sampled at the time series interval).
+    pub max_lag: u64,
+    /// Its lag when the run ended, in events: what it had not consumed.
+    pub lag_at_end: u64,
+    /// Of that lag, records not yet delivered to it (the rest were
+    /// delivered and not committed).
+    pub unread_at_end: u64,
+}
+
 /// A latency distribution: HdrHistogram at 3 significant digits, plus the
 /// exact sum for an exact mean.
 #[derive(Clone, Debug)]
@@ -251,6 +299,11 @@ pub struct Metrics {
     partition_topic: Vec<u32>,
     /// Event counts.
     pub counts: Counts,
+    /// Per producer: its counts.
+    pub by_producer: Vec<ProducerCounts>,
+    /// Per group: its counts (`max_lag` and `lag_at_end` come from the
+    /// time series: the report fills them in).
+    pub by_group: Vec<GroupCounts>,
     /// All producers together: filled by [`Metrics::finish`] from the
     /// per-producer streams (one record per acknowledgement, not two).
     pub produce_to_ack: LatencyStream,
@@ -391,6 +444,22 @@ impl Metrics {
         Metrics {
             partition_topic: catalog.partitions.iter().map(|&(t, _)| t).collect(),
             counts: Counts::default(),
+            by_producer: catalog
+                .producers
+                .iter()
+                .map(|name| ProducerCounts {
+                    name: name.clone(),
+                    ..ProducerCounts::default()
+                })
+                .collect(),
+            by_group: catalog
+                .groups
+                .iter()
+                .map(|name| GroupCounts {
+                    name: name.clone(),
+                    ..GroupCounts::default()
+                })
+                .collect(),
             produce_to_ack: LatencyStream::default(),
             produce_to_ack_by_producer: vec![LatencyStream::default(); catalog.producers.len()],
             end_to_end: vec![LatencyStream::default(); groups],
@@ -551,16 +620,23 @@ impl Observer for Metrics {
             book.observe(at, observation);
         }
         match *observation {
-            Observation::Produced { .. } => self.counts.produced += 1,
+            Observation::Produced { producer, .. } => {
+                self.counts.produced += 1;
+                self.by_producer[producer as usize].produced += 1;
+            }
             Observation::Acked {
                 producer,
                 created_ns,
                 ..
             } => {
                 self.counts.acked += 1;
+                self.by_producer[producer as usize].acked += 1;
                 self.produce_to_ack_by_producer[producer as usize].record(at - created_ns);
             }
-            Observation::ProduceFailed { .. } => self.counts.produce_failed += 1,
+            Observation::ProduceFailed { producer, .. } => {
+                self.counts.produce_failed += 1;
+                self.by_producer[producer as usize].failed += 1;
+            }
             Observation::Aborted { .. } => self.counts.aborted_records += 1,
             Observation::TxnMarker { .. } | Observation::Rewound { .. } => {}
             Observation::TxnEnded { committed, .. } => {
@@ -592,8 +668,11 @@ impl Observer for Metrics {
                     }
                 }
                 self.counts.delivered += 1;
+                let by = &mut self.by_group[group as usize];
+                by.delivered += 1;
                 if self.delivered[group as usize].insert(event) {
                     self.counts.duplicates_delivered += 1;
+                    by.duplicates_delivered += 1;
                 }
             }
             Observation::Applied {
@@ -618,20 +697,33 @@ impl Observer for Metrics {
                 }
                 self.caught_up(at, group, event);
                 self.counts.applied += 1;
+                let by = &mut self.by_group[g];
+                by.applied += 1;
                 if self.applied[g].insert(event) {
                     self.counts.duplicates_applied += 1;
+                    by.duplicates_applied += 1;
                 }
                 self.applied_by_group[g].hit(at);
             }
             Observation::Skipped { event, group, .. } => {
                 self.caught_up(at, group, event);
                 self.counts.skipped += 1;
+                self.by_group[group as usize].skipped += 1;
             }
             Observation::Emitted { .. } => self.counts.emitted += 1,
-            Observation::Committed { .. } => self.counts.committed += 1,
+            Observation::Committed { group, .. } => {
+                self.counts.committed += 1;
+                self.by_group[group as usize].committed += 1;
+            }
             Observation::Rebalanced { .. } => self.counts.rebalances += 1,
-            Observation::Expired { .. } => self.counts.expired += 1,
-            Observation::Compacted { .. } => self.counts.compacted += 1,
+            Observation::Expired { group, .. } => {
+                self.counts.expired += 1;
+                self.by_group[group as usize].expired += 1;
+            }
+            Observation::Compacted { group, .. } => {
+                self.counts.compacted += 1;
+                self.by_group[group as usize].compacted += 1;
+            }
             Observation::GaveUp {
                 event,
                 group,
@@ -641,8 +733,10 @@ impl Observer for Metrics {
                 self.caught_up(at, group, event);
                 if dead_lettered {
                     self.counts.dead_lettered += 1;
+                    self.by_group[group as usize].dead_lettered += 1;
                 } else {
                     self.counts.gave_up += 1;
+                    self.by_group[group as usize].gave_up += 1;
                 }
             }
             Observation::HandlerFailed { .. } => self.counts.handler_failures += 1,

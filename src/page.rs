@@ -456,6 +456,7 @@ pub fn index_html(
     }
     checks(&mut h, summary);
     counts(&mut h, summary);
+    producers_and_groups(&mut h, summary);
     availability(&mut h, summary);
     flows(&mut h, summary);
     services(&mut h, summary);
@@ -598,6 +599,68 @@ fn counts(h: &mut String, summary: &Summary) {
         }
     }
     h.push_str("</table>\n");
+}
+
+/// The most producers or groups listed on the page (summary.json lists
+/// every one).
+const OWN_ROWS: usize = 50;
+
+/// A row per producer and per group: the totals above are sums over them
+/// (an outbox relay's records are counted with the API's).
+fn producers_and_groups(h: &mut String, summary: &Summary) {
+    let more = |h: &mut String, n: usize, what: &str| {
+        if n > OWN_ROWS {
+            let _ = writeln!(
+                h,
+                "<p>... and {} more {what}: <code>summary.json</code> lists every one.</p>",
+                n - OWN_ROWS
+            );
+        }
+    };
+    // One producer's counts are the totals above.
+    if summary.producers.len() > 1 {
+        h.push_str("<h2 id=\"producers\">Producers</h2>\n<p>The scenario's producers, then each group's emitters and outbox relays (<code>GROUP-&gt;TOPIC</code>).</p>\n<table>\n<tr><th class=\"l\">producer</th><th>produced</th><th>acked</th><th>failed</th><th>produce &rarr; ack p50</th><th>p99</th></tr>\n");
+        for p in summary.producers.iter().take(OWN_ROWS) {
+            let l = summary.latency_ns.produce_to_ack_by_producer.get(&p.name);
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e(&p.name),
+                p.produced,
+                p.acked,
+                p.failed,
+                l.map_or(String::new(), |l| duration_text(l.p50)),
+                l.map_or(String::new(), |l| duration_text(l.p99)),
+            );
+        }
+        h.push_str("</table>\n");
+        more(h, summary.producers.len(), "producers");
+    }
+    if !summary.groups.is_empty() {
+        h.push_str("<h2 id=\"groups\">Groups</h2>\n<p>Lag is Kafka's: the high watermark minus the group's committed offset, summed over its partitions; at the end it counts what the group had not committed, of which <em>unread</em> is what it had not been delivered.</p>\n<table>\n<tr><th class=\"l\">group</th><th>delivered</th><th>applied</th><th>duplicates delivered</th><th>duplicates applied</th><th>skipped</th><th>dead-lettered</th><th>gave up</th><th>expired</th><th>commits</th><th>max lag</th><th>lag at end</th><th>unread at end</th></tr>\n");
+        for g in summary.groups.iter().take(OWN_ROWS) {
+            let _ = write!(h, "<tr><td class=\"l\">{}</td>", e(&g.name));
+            for n in [
+                g.delivered,
+                g.applied,
+                g.duplicates_delivered,
+                g.duplicates_applied,
+                g.skipped,
+                g.dead_lettered,
+                g.gave_up,
+                g.expired,
+                g.committed,
+                g.max_lag,
+                g.lag_at_end,
+                g.unread_at_end,
+            ] {
+                let _ = write!(h, "<td>{n}</td>");
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+        more(h, summary.groups.len(), "groups");
+    }
 }
 
 /// Whether the cluster served: per topic, the share of partition-time with

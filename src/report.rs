@@ -28,6 +28,14 @@ pub struct Summary {
     pub stopped_by: String,
     /// Event counts.
     pub counts: crate::metrics::Counts,
+    /// Per producer (the scenario's, then its groups' emitters and outbox
+    /// relays): produced, acked, failed.
+    #[serde(default)]
+    pub producers: Vec<crate::metrics::ProducerCounts>,
+    /// Per group: delivered, applied, duplicates, lag at end, and the rest
+    /// of what happened to the events it reads.
+    #[serde(default)]
+    pub groups: Vec<crate::metrics::GroupCounts>,
     /// Latency percentiles, in ns.
     pub latency_ns: Latency,
     /// Events per simulated second.
@@ -118,6 +126,18 @@ impl Summary {
             kernel_events: result.kernel_events,
             stopped_by: result.stop_reason.as_str().to_string(),
             counts: m.counts.clone(),
+            producers: m.by_producer.clone(),
+            groups: m
+                .by_group
+                .iter()
+                .enumerate()
+                .map(|(g, c)| crate::metrics::GroupCounts {
+                    max_lag: result.series.max_lag.get(g).copied().unwrap_or(0),
+                    lag_at_end: result.series.end_lag.get(g).copied().unwrap_or(0),
+                    unread_at_end: result.series.end_unread.get(g).copied().unwrap_or(0),
+                    ..c.clone()
+                })
+                .collect(),
             latency_ns: Latency {
                 produce_to_ack: m.produce_to_ack.stats(),
                 produce_to_ack_by_producer: by_name(&cat.producers, &m.produce_to_ack_by_producer),

@@ -198,6 +198,11 @@ pub struct TimeSeries {
     s_p99: usize,
     /// The largest lag each group had, in events.
     pub max_lag: Vec<u64>,
+    /// Each group's lag at the last sample (after [`TimeSeries::finish`]:
+    /// at the run's end), in events.
+    pub end_lag: Vec<u64>,
+    /// Each group's records not yet delivered at the last sample.
+    pub end_unread: Vec<u64>,
     /// Per group: its lag watch, if it reads more than `partition_series`
     /// partitions (its series base in `s_lag_dist`).
     large: Vec<Option<LargeGroup>>,
@@ -389,6 +394,8 @@ impl TimeSeries {
             s_p50,
             s_p99,
             max_lag: vec![0; groups],
+            end_lag: vec![0; groups],
+            end_unread: vec![0; groups],
             large,
             partition_series,
             s_lag_dist,
@@ -627,6 +634,8 @@ impl TimeSeries {
                 slot += 1;
             }
             self.max_lag[g] = self.max_lag[g].max(total);
+            self.end_lag[g] = total;
+            self.end_unread[g] = unpolled;
             push(&mut self.series, self.s_lag_group, g, total as f64);
             push(&mut self.series, self.s_unpolled, g, unpolled as f64);
             let lag_time = oldest.map_or(0, |o| t.saturating_sub(o));

@@ -252,6 +252,7 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         c.duplicates_delivered,
         c.duplicates_applied
     );
+    per_producer_and_group(s);
     let l = &s.latency_ns.produce_to_ack;
     say!(
         "  produce->ack              p50 {:>9}  p99 {:>9}  max {:>9}",
@@ -397,6 +398,61 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
     }
     say!("  report:  {}", dir.join("index.html").display());
     say!("  repro:   {}", as_invoked(&s.repro));
+}
+
+/// How many producers' or groups' own lines the terminal prints; the
+/// page and summary.json list every one.
+const OWN_LINES: usize = 10;
+
+/// A line per producer (when there are several) and per group (when there
+/// are several), so that totals summed over them can be read apart: what
+/// a relay produced is not what the API produced.
+fn per_producer_and_group(s: &Summary) {
+    let width = s
+        .producers
+        .iter()
+        .map(|p| p.name.chars().count())
+        .chain(s.groups.iter().map(|g| g.name.chars().count()))
+        .take(2 * OWN_LINES)
+        .max()
+        .unwrap_or(0)
+        .min(28);
+    if s.producers.len() > 1 {
+        for p in s.producers.iter().take(OWN_LINES) {
+            say!(
+                "    producer {:<width$}  produced {}  acked {}  failed {}",
+                p.name,
+                p.produced,
+                p.acked,
+                p.failed
+            );
+        }
+        more(s.producers.len(), "producers");
+    }
+    if s.groups.len() > 1 {
+        for g in s.groups.iter().take(OWN_LINES) {
+            say!(
+                "    group    {:<width$}  delivered {}  applied {}  duplicates delivered {} / applied {}  lag at end {} ({} unread)",
+                g.name,
+                g.delivered,
+                g.applied,
+                g.duplicates_delivered,
+                g.duplicates_applied,
+                g.lag_at_end,
+                g.unread_at_end
+            );
+        }
+        more(s.groups.len(), "groups");
+    }
+}
+
+fn more(n: usize, what: &str) {
+    if n > OWN_LINES {
+        say!(
+            "    ... {} more {what} (index.html and summary.json list every one)",
+            n - OWN_LINES
+        );
+    }
 }
 
 pub(super) type HistoryFile = crate::history::HistoryWriter<std::io::BufWriter<std::fs::File>>;

@@ -737,3 +737,82 @@ fn reports_of_two_files_of_one_name_do_not_overwrite_each_other() {
             .exists()
     );
 }
+
+/// Totals are sums over producers and groups; each has its own figures in
+/// summary.json, on the terminal and on the page, so that an outbox
+/// relay's records are not read as the API's.
+#[test]
+fn each_producer_and_group_has_its_own_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    let o = eventsim(&[
+        "run",
+        "scenarios/order-flow.toml",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = summary(&out);
+    let producers = s["producers"].as_array().unwrap();
+    let names: Vec<&str> = producers
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["order-service", "payment->payments"]);
+    let sum = |list: &[serde_json::Value], field: &str| -> u64 {
+        list.iter().map(|x| x[field].as_u64().unwrap()).sum()
+    };
+    let c = &s["counts"];
+    assert_eq!(sum(producers, "produced"), c["produced"].as_u64().unwrap());
+    assert_eq!(sum(producers, "acked"), c["acked"].as_u64().unwrap());
+    // The API produced what the relay did not: both about half the total.
+    let api = producers[0]["produced"].as_u64().unwrap();
+    assert!(api < c["produced"].as_u64().unwrap() && api > 1000);
+    let groups = s["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 4);
+    for f in [
+        "delivered",
+        "applied",
+        "duplicates_delivered",
+        "duplicates_applied",
+    ] {
+        assert_eq!(sum(groups, f), c[f].as_u64().unwrap(), "{f}");
+    }
+    for g in groups {
+        let name = g["name"].as_str().unwrap();
+        assert!(g["lag_at_end"].as_u64().unwrap() <= g["max_lag"].as_u64().unwrap());
+        // The run drained: what is left of the lag was read, not committed.
+        assert_eq!(g["unread_at_end"], 0, "{name}");
+        assert_eq!(g["max_lag"], s["max_lag"][name], "{name}");
+    }
+    let text = stdout(&o);
+    for p in producers {
+        let line = format!(
+            "producer {:<18} produced {}  acked {}  failed {}",
+            p["name"].as_str().unwrap(),
+            p["produced"],
+            p["acked"],
+            p["failed"]
+        );
+        assert!(text.contains(&line), "{line}\n{text}");
+    }
+    for g in groups {
+        assert!(
+            text.contains(&format!(
+                "group    {:<18} delivered {}  applied {}",
+                g["name"].as_str().unwrap(),
+                g["delivered"],
+                g["applied"]
+            )),
+            "{text}"
+        );
+    }
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(page.contains("<h2 id=\"producers\">") && page.contains("<h2 id=\"groups\">"));
+    assert!(page.contains(&format!(
+        "<td class=\"l\">payment-&gt;payments</td><td>{}</td>",
+        producers[1]["produced"]
+    )));
+}

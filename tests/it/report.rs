@@ -766,6 +766,7 @@ fn the_page_says_what_was_simulated_in_a_well_formed_self_contained_document() {
             "Topology",
             "Checks",
             "Counts",
+            "Groups",
             "Availability",
             "Catch-up",
             "Latency",
