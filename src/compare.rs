@@ -281,6 +281,13 @@ pub struct RunFigures {
     pub skew: f64,
     pub order_violations: f64,
     pub failed: Vec<String>,
+    /// Faults that fired, and of them those that struck nothing (a node
+    /// holding no record whose fate it could change, a link that carried
+    /// nothing while it lasted).
+    #[serde(default)]
+    pub faults: u64,
+    #[serde(default)]
+    pub faults_struck_nothing: u64,
     /// Figures only some scenarios have, by name (see [`extra_figures`]):
     /// the same names for every run of one variant.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -367,8 +374,13 @@ pub fn run_variant(v: &Variant, seed: u64) -> RunFigures {
         .find(|x| x.name == "per-key-order")
         .map_or(0, |x| x.violations) as f64;
     let extra = extra_figures(&v.scenario, &c);
+    let fired = r.fault_hits.iter().flatten();
+    let faults = fired.clone().count() as u64;
+    let faults_struck_nothing = fired.filter(|h| h.nothing).count() as u64;
     RunFigures {
         extra,
+        faults,
+        faults_struck_nothing,
         variant: v.label.clone(),
         seed,
         throughput: m.counts.appended as f64 / secs,
@@ -549,6 +561,22 @@ pub struct Row {
     pub extra: Vec<Option<(f64, f64)>>,
     /// Checks that failed, with the share of seeds (`convergence (2/5)`).
     pub failed: Vec<String>,
+    /// Faults that fired over its seeds, and those that struck nothing.
+    pub faults: u64,
+    pub faults_struck_nothing: u64,
+}
+
+impl Row {
+    /// A warning when some of the variant's faults struck nothing: its
+    /// checks passing does not show it survives them.
+    pub fn missed_faults(&self) -> Option<String> {
+        (self.faults_struck_nothing > 0).then(|| {
+            format!(
+                "{}: {} of {} fault(s) over {} seed(s) struck nothing (no record in the hands of the node they struck, no message on the link they cut)",
+                self.label, self.faults_struck_nothing, self.faults, self.seeds
+            )
+        })
+    }
 }
 
 pub fn summarise(variants: &[Variant], runs: &[RunFigures]) -> Summary {
@@ -592,6 +620,8 @@ pub fn summarise(variants: &[Variant], runs: &[RunFigures]) -> Summary {
                 stats,
                 extra,
                 failed,
+                faults: mine.iter().map(|r| r.faults).sum(),
+                faults_struck_nothing: mine.iter().map(|r| r.faults_struck_nothing).sum(),
             }
         })
         .collect();
@@ -625,6 +655,8 @@ pub fn to_csv(columns: &[String], s: &Summary) -> String {
         header.push(format!("{m}_ci95"));
     }
     header.push("failed_checks".into());
+    header.push("faults".into());
+    header.push("faults_struck_nothing".into());
     w.write_record(&header).expect("writing to memory");
     for r in &s.rows {
         let mut row = vec![r.label.clone()];
@@ -640,6 +672,8 @@ pub fn to_csv(columns: &[String], s: &Summary) -> String {
             row.push(ci);
         }
         row.push(r.failed.join("; "));
+        row.push(r.faults.to_string());
+        row.push(r.faults_struck_nothing.to_string());
         w.write_record(&row).expect("writing to memory");
     }
     String::from_utf8(w.into_inner().expect("flushing to memory")).expect("UTF-8")
@@ -687,6 +721,13 @@ pub fn to_markdown(title: &str, seeds: &str, s: &Summary) -> String {
                 r.failed.join(", ")
             }
         ));
+    }
+    let missed: Vec<String> = s.rows.iter().filter_map(Row::missed_faults).collect();
+    if !missed.is_empty() {
+        out.push_str("\nFaults that struck nothing (a pass there does not show the design survives them):\n\n");
+        for m in missed {
+            out.push_str(&format!("- {m}\n"));
+        }
     }
     out
 }

@@ -44,7 +44,7 @@ figure{margin:1em 0}code{background:#f3f3f3;padding:1px 4px}\
 .first{border-left:4px solid #c62828;background:#fdf3f3;padding:0.5em 1em;margin:1em 0}\
 pre{background:#f6f6f6;padding:0.8em;overflow:auto}details{margin:0.5em 0 1.5em}\
 .swatch{display:inline-block;width:0.9em;height:0.9em;margin-right:0.4em;opacity:0.7;vertical-align:middle}\
-.wide{overflow-x:auto}";
+.wide{overflow-x:auto}.nw{white-space:nowrap}.warn{border-left:4px solid #b26a00;background:#fdf7ec;padding:0.5em 1em;margin:1em 0}";
 
 /// The page's head and title, up to the opened `<body>`.
 fn open_page(h: &mut String, title: &str) {
@@ -270,6 +270,17 @@ pub fn compare_html(
             )
         }
     );
+    for m in summary
+        .rows
+        .iter()
+        .filter_map(crate::compare::Row::missed_faults)
+    {
+        let _ = writeln!(
+            h,
+            "<p class=\"warn\">{}: a pass there does not show the design survives them.</p>",
+            e(&m)
+        );
+    }
     h.push_str("<h2 id=\"variants\">Variants</h2>\n<p>Mean &plusmn; 95% confidence interval over seeds (Student's t; n/a from one seed).</p>\n");
     // What the designs are compared on first: the business flows, when
     // the scenarios declare them; then the Kafka pipeline's figures.
@@ -419,7 +430,7 @@ fn pm_time((m, c): (f64, f64)) -> String {
 /// The page of one run.
 pub fn index_html(
     summary: &Summary,
-    faults: &[(u64, u64, String)],
+    faults: &[crate::plot::FaultSpan],
     svgs: &[(String, String)],
     ctx: &Context,
 ) -> String {
@@ -823,7 +834,7 @@ const TIMELINE_ROWS: usize = 40;
 
 /// The faults over the run's time as inline SVG: one row per fault, its
 /// band in its kind's colour (as on the plots) and its name beside it.
-fn fault_timeline(h: &mut String, faults: &[(u64, u64, String)], end_ns: u64) {
+fn fault_timeline(h: &mut String, faults: &[crate::plot::FaultSpan], end_ns: u64) {
     const W: usize = 900;
     const LABEL_W: usize = 220;
     const ROW: usize = 20;
@@ -831,7 +842,7 @@ fn fault_timeline(h: &mut String, faults: &[(u64, u64, String)], end_ns: u64) {
     let height = rows * ROW + 28;
     let end = faults
         .iter()
-        .map(|f| f.1)
+        .map(|f| f.end_ns)
         .chain([end_ns])
         .max()
         .unwrap_or(1)
@@ -842,7 +853,8 @@ fn fault_timeline(h: &mut String, faults: &[(u64, u64, String)], end_ns: u64) {
         h,
         "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{height}\" viewBox=\"0 0 {W} {height}\" font-family=\"sans-serif\" font-size=\"12\">"
     );
-    for (i, (start, stop, what)) in faults.iter().take(rows).enumerate() {
+    for (i, f) in faults.iter().take(rows).enumerate() {
+        let (start, stop, what) = (&f.start_ns, &f.end_ns, &f.label);
         let (r, g, b) = crate::plot::fault_rgb(what.split(' ').next().unwrap_or(""));
         let y = i * ROW + 4;
         let (x0, x1) = (x(*start), x(*stop).max(x(*start) + 2.0));
@@ -885,24 +897,38 @@ fn fault_timeline(h: &mut String, faults: &[(u64, u64, String)], end_ns: u64) {
     }
 }
 
-fn fault_table(h: &mut String, faults: &[(u64, u64, String)], end_ns: u64) {
+fn fault_table(h: &mut String, faults: &[crate::plot::FaultSpan], end_ns: u64) {
     h.push_str("<h2 id=\"faults\">Faults</h2>\n");
     if faults.is_empty() {
         h.push_str("<p>none</p>\n");
         return;
     }
     fault_timeline(h, faults, end_ns);
-    h.push_str(
-        "<table>\n<tr><th>start</th><th>end</th><th>lasted</th><th class=\"l\">fault</th></tr>\n",
-    );
-    for (start, end, what) in faults {
-        let (r, g, b) = crate::plot::fault_rgb(what.split(' ').next().unwrap_or(""));
+    let nothing = faults.iter().filter(|f| f.nothing).count();
+    if nothing > 0 {
         let _ = writeln!(
             h,
-            "<tr><td>{:.3}s</td><td>{:.3}s</td><td>{}</td><td class=\"l\"><span class=\"swatch\" style=\"background:rgb({},{},{})\"></span>{}</td></tr>",
-            *start as f64 / 1e9,
-            *end as f64 / 1e9,
-            duration_text(end.saturating_sub(*start)),
+            "<p class=\"warn\">{nothing} of {} fault(s) struck nothing: the node held no record in flight or uncommitted, or the link carried no message while it lasted. A pass does not show the design survives them; move them to where the system is busy.</p>",
+            faults.len()
+        );
+    }
+    h.push_str(
+        "<table>\n<tr><th>start</th><th>end</th><th>lasted</th><th class=\"l\">fault</th><th class=\"l\">what it struck</th></tr>\n",
+    );
+    for f in faults {
+        let (start, end, what) = (f.start_ns, f.end_ns, &f.label);
+        let (r, g, b) = crate::plot::fault_rgb(what.split(' ').next().unwrap_or(""));
+        let struck = if f.nothing {
+            format!("<strong>nothing</strong>: {}", e(&f.struck))
+        } else {
+            e(&f.struck)
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td>{:.3}s</td><td>{:.3}s</td><td>{}</td><td class=\"l nw\"><span class=\"swatch\" style=\"background:rgb({},{},{})\"></span>{}</td><td class=\"l\">{struck}</td></tr>",
+            start as f64 / 1e9,
+            end as f64 / 1e9,
+            duration_text(end.saturating_sub(start)),
             r,
             g,
             b,

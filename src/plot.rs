@@ -44,8 +44,8 @@ pub struct PlotData {
     pub latency: Vec<(String, Vec<(u64, f64)>)>,
     /// The time series, as `timeseries.csv` holds them.
     pub series: Vec<NamedSeries>,
-    /// (start ns, end ns, "kind target").
-    pub faults: Vec<(u64, u64, String)>,
+    /// Each fault that fired, in firing order.
+    pub faults: Vec<FaultSpan>,
     /// When the run ended (simulated ns): the time axes' end.
     pub end_ns: u64,
 }
@@ -185,7 +185,7 @@ impl PlotData {
         }
         // Each start is paired with the first unpaired end of the same
         // fault kind and target after it, in one pass.
-        let mut faults: Vec<(u64, u64, String)> = Vec::new();
+        let mut faults: Vec<FaultSpan> = Vec::new();
         let mut open: std::collections::BTreeMap<
             (String, String),
             std::collections::VecDeque<usize>,
@@ -200,18 +200,24 @@ impl PlotData {
                 Some("start") => {
                     open.entry(id.clone()).or_default().push_back(faults.len());
                     let label = printable(&format!("{} {}", id.0, id.1)).into_owned();
-                    faults.push((t, summary.sim_time_ns, label));
+                    faults.push(FaultSpan {
+                        start_ns: t,
+                        end_ns: summary.sim_time_ns,
+                        label,
+                        struck: printable(r.get(6).unwrap_or("")).into_owned(),
+                        nothing: r.get(7) == Some("true"),
+                    });
                 }
                 Some("end") => {
                     if let Some(i) = open.get_mut(&id).and_then(|q| q.pop_front()) {
-                        faults[i].1 = t;
+                        faults[i].end_ns = t;
                     }
                 }
                 _ => {}
             }
         }
         for f in &mut faults {
-            f.1 = f.1.max(f.0);
+            f.end_ns = f.end_ns.max(f.start_ns);
         }
         let data = PlotData {
             title: summary.scenario.clone(),
@@ -232,8 +238,23 @@ impl PlotData {
     }
 }
 
+/// A fault that fired, as plots and the page show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpan {
+    /// When it fired (simulated ns).
+    pub start_ns: u64,
+    /// When it ended (the run's end if it never did).
+    pub end_ns: u64,
+    /// `kind target`.
+    pub label: String,
+    /// What it struck, in words (empty when not known).
+    pub struck: String,
+    /// It struck nothing (see `faults.csv`'s `struck_nothing`).
+    pub nothing: bool,
+}
+
 /// Each fault that started, as a span (an end at the run's end if it never ended).
-fn fault_spans(r: &crate::RunResult) -> Vec<(u64, u64, String)> {
+fn fault_spans(r: &crate::RunResult) -> Vec<FaultSpan> {
     // When each fault ended, by fault index (a fault starts and ends once).
     let mut ends = vec![r.sim_time_ns; r.faults.len()];
     for rec in r.fault_log.iter().filter(|e| e.phase == "end") {
@@ -245,11 +266,14 @@ fn fault_spans(r: &crate::RunResult) -> Vec<(u64, u64, String)> {
     for rec in r.fault_log.iter().filter(|e| e.phase == "start") {
         let f = &r.faults[rec.fault as usize];
         let target = f.target.as_ref().map_or(String::new(), |t| t.to_string());
-        out.push((
-            rec.t_ns,
-            ends[rec.fault as usize].max(rec.t_ns),
-            format!("{} {target}", f.kind.as_str()),
-        ));
+        let hit = r.fault_hits.get(rec.fault as usize).cloned().flatten();
+        out.push(FaultSpan {
+            start_ns: rec.t_ns,
+            end_ns: ends[rec.fault as usize].max(rec.t_ns),
+            label: format!("{} {target}", f.kind.as_str()),
+            struck: hit.as_ref().map_or(String::new(), |h| h.what.clone()),
+            nothing: hit.is_some_and(|h| h.nothing),
+        });
     }
     out
 }
@@ -543,7 +567,7 @@ fn over_time<DB: DrawingBackend>(
     mesh.draw()?;
     // One legend entry per fault kind, naming its faults.
     let mut kinds: Vec<(&str, Vec<&str>)> = Vec::new();
-    for (_, _, label) in &d.faults {
+    for FaultSpan { label, .. } in &d.faults {
         let kind = label.split(' ').next().unwrap_or("");
         match kinds.iter_mut().find(|k| k.0 == kind) {
             Some(k) => k.1.push(label),
@@ -551,7 +575,8 @@ fn over_time<DB: DrawingBackend>(
         }
     }
     let few = d.faults.len() <= 8;
-    for (n, (start, end, label)) in d.faults.iter().enumerate() {
+    for (n, f) in d.faults.iter().enumerate() {
+        let (start, end, label) = (&f.start_ns, &f.end_ns, &f.label);
         let kind = label.split(' ').next().unwrap_or("");
         let fill = fault_fill(kind);
         let (x0, x1) = (

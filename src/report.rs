@@ -45,6 +45,11 @@ pub struct Summary {
     pub max_lag: BTreeMap<String, u64>,
     /// Faults that fired, per kind.
     pub faults: BTreeMap<String, u64>,
+    /// Each fault that fired, in firing order: what it struck, and
+    /// whether that was nothing (a pass does not show the design survives
+    /// a fault that struck nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fault_hits: Vec<FaultHitFigures>,
     /// Per group that joined later (`start`) with records already in the
     /// log: the backlog it started with and how long it took to read it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -75,6 +80,20 @@ pub struct Summary {
     pub verdict_note: String,
     /// The command that reproduces the run.
     pub repro: String,
+}
+
+/// One fault in `summary.json`'s `fault_hits`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct FaultHitFigures {
+    /// When it fired (simulated ns).
+    pub at_ns: u64,
+    /// `kind target`.
+    pub fault: String,
+    /// What it struck, in words.
+    pub struck: String,
+    /// It struck nothing: no record whose fate it could change was in the
+    /// hands of the node it struck, or its link carried no message.
+    pub nothing: bool,
 }
 
 /// `latency_ns` in `summary.json`: percentiles per stream.
@@ -172,6 +191,27 @@ impl Summary {
                 }
                 by_kind
             },
+            fault_hits: result
+                .fault_log
+                .iter()
+                .filter(|r| r.phase == "start")
+                .filter_map(|r| {
+                    let f = &result.faults[r.fault as usize];
+                    let hit = result.fault_hits.get(r.fault as usize)?.as_ref()?;
+                    Some(FaultHitFigures {
+                        at_ns: r.t_ns,
+                        fault: format!(
+                            "{} {}",
+                            f.kind.as_str(),
+                            f.target.as_ref().map_or(String::new(), |t| t.to_string())
+                        )
+                        .trim_end()
+                        .to_string(),
+                        struck: hit.what.clone(),
+                        nothing: hit.nothing,
+                    })
+                })
+                .collect(),
             catch_up: cat
                 .groups
                 .iter()
@@ -260,10 +300,25 @@ pub fn peak_memory_bytes() -> Option<u64> {
 /// what it struck and its parameters.
 pub fn faults_csv(result: &RunResult) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["t_ns", "phase", "kind", "target", "duration_ns", "detail"])
-        .expect("writing to memory");
+    w.write_record([
+        "t_ns",
+        "phase",
+        "kind",
+        "target",
+        "duration_ns",
+        "detail",
+        "struck",
+        "struck_nothing",
+    ])
+    .expect("writing to memory");
     for r in &result.fault_log {
         let f = &result.faults[r.fault as usize];
+        let hit = result
+            .fault_hits
+            .get(r.fault as usize)
+            .cloned()
+            .flatten()
+            .filter(|_| r.phase == "start");
         w.write_record([
             r.t_ns.to_string(),
             r.phase.to_string(),
@@ -271,6 +326,8 @@ pub fn faults_csv(result: &RunResult) -> String {
             f.target.as_ref().map_or(String::new(), |t| t.to_string()),
             f.span().map_or(String::new(), |d| d.ns().to_string()),
             f.detail(),
+            hit.as_ref().map_or(String::new(), |h| h.what.clone()),
+            hit.map_or(String::new(), |h| h.nothing.to_string()),
         ])
         .expect("writing to memory");
     }

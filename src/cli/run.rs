@@ -392,6 +392,28 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
         say!("  faults fired: {}", list.join(", "));
     }
+    let nothing: Vec<_> = s.fault_hits.iter().filter(|h| h.nothing).collect();
+    if !nothing.is_empty() {
+        say!(
+            "  {} of {} fault(s) struck nothing (a pass does not show the design survives them):",
+            nothing.len(),
+            s.fault_hits.len()
+        );
+        for h in nothing.iter().take(3) {
+            say!(
+                "    {} at {:.3}s: {}",
+                h.fault,
+                h.at_ns as f64 / 1e9,
+                h.struck
+            );
+        }
+        if nothing.len() > 3 {
+            say!(
+                "    ... {} more (faults.csv lists every one)",
+                nothing.len() - 3
+            );
+        }
+    }
     say!("  verdict: {}", s.verdict);
     if !s.verdict_note.is_empty() {
         say!("    ({})", s.verdict_note);

@@ -55,6 +55,13 @@ pub(crate) struct FaultRt {
     pub poison_type: Option<u16>,
     pub rng: Option<Rng>,
     pub active: bool,
+    /// What a node fault found when it fired.
+    pub hit: Option<super::hit::FaultHit>,
+    /// Messages a link fault struck (counted here when it ends), handler
+    /// attempts a handler fault failed.
+    pub struck: u64,
+    /// A partition: brokers it cut off from the active controller.
+    pub cut: u32,
 }
 
 /// A start or end of a fault, as `faults.csv` lists them.
@@ -286,6 +293,9 @@ impl World {
                 poison_type: None,
                 rng: None,
                 active: false,
+                hit: None,
+                struck: 0,
+                cut: 0,
                 spec,
             };
             let spec = &rt.spec;
@@ -378,6 +388,7 @@ impl World {
             phase: "start",
             fault,
         });
+        self.note_hit(fault);
         self.observe(Observation::FaultStarted { fault });
         if let Some(span) = spec.span() {
             let end = now.saturating_add(span.ns());
@@ -425,6 +436,7 @@ impl World {
                     rng: rt.rng.take().unwrap_or_else(|| {
                         rng_stream(self.seed, &format!("fault/{}", spec.label()))
                     }),
+                    struck: 0,
                 });
             }
             FaultKind::HandlerErrors | FaultKind::Poison => {
@@ -474,6 +486,7 @@ impl World {
                 if let Some(i) = self.net.active.iter().position(|lf| lf.fault == fault) {
                     let lf = self.net.active.remove(i);
                     self.faults[fault as usize].rng = Some(lf.rng);
+                    self.faults[fault as usize].struck += lf.struck;
                 }
             }
             FaultKind::HandlerErrors | FaultKind::Poison => {
@@ -713,6 +726,7 @@ impl World {
                     let type_ok =
                         f.spec.event_type.is_none() || f.poison_type == Some(e.event_type);
                     if key_ok && type_ok && e.created_ns >= f.spec.at.ns() {
+                        f.struck += 1;
                         return true;
                     }
                 }
@@ -720,6 +734,7 @@ impl World {
                     let p = f.spec.probability.unwrap_or(0.0);
                     let rng = f.rng.as_mut().expect("handler-errors has a stream");
                     if variates::chance(rng, p) {
+                        f.struck += 1;
                         return true;
                     }
                 }

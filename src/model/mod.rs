@@ -20,6 +20,8 @@ mod disk;
 mod dist;
 pub mod faults;
 mod group;
+mod hit;
+pub use hit::FaultHit;
 mod idxset;
 mod keymap;
 mod network;
@@ -343,6 +345,8 @@ pub struct RunResult {
     pub faults: Vec<Fault>,
     /// Every start and end of a fault, in time order.
     pub fault_log: Vec<FaultRecord>,
+    /// What each fault struck, by fault index (`None`: it never fired).
+    pub fault_hits: Vec<Option<FaultHit>>,
     /// When the last producer stopped producing.
     pub production_end_ns: Time,
     /// Throughput, lag, in-flight, ISR, node state and latency over time.
@@ -479,7 +483,9 @@ impl World {
         self.series.finish(end);
         self.metrics.finish();
         let checks = self.checks.take().map(|c| *c);
+        let fault_hits = self.fault_hits();
         let result = RunResult {
+            fault_hits,
             series: self.series,
             scenario_name: self.scenario_name,
             seed: self.seed,

@@ -28,6 +28,8 @@ pub(crate) struct LinkFault {
     pub probability: f64,
     pub latency: Time,
     pub rng: Rng,
+    /// Messages it dropped, delayed, held back or duplicated.
+    pub struck: u64,
 }
 
 impl LinkFault {
@@ -196,11 +198,18 @@ impl Network {
                 continue;
             }
             match lf.kind {
-                FaultKind::Partition => return None,
-                FaultKind::LatencySpike => delay += lf.latency,
+                FaultKind::Partition => {
+                    lf.struck += 1;
+                    return None;
+                }
+                FaultKind::LatencySpike => {
+                    lf.struck += 1;
+                    delay += lf.latency;
+                }
                 FaultKind::Reorder if variates::chance(&mut lf.rng, lf.probability) => {
                     // Held back; TCP still delivers in order, so later
                     // messages on the link wait behind it.
+                    lf.struck += 1;
                     delay += variates::in_range(&mut lf.rng, 1, lf.latency.max(1));
                 }
                 _ => {}
@@ -251,6 +260,7 @@ impl Network {
                 && lf.strikes(from, to)
                 && variates::chance(&mut lf.rng, lf.probability)
             {
+                lf.struck += 1;
                 dup = true;
             }
         }
@@ -285,6 +295,7 @@ mod tests {
             probability,
             latency,
             rng: rng_stream(1, "fault"),
+            struck: 0,
         }
     }
 

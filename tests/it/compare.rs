@@ -34,7 +34,7 @@ fn comparing_partitioners_shows_the_hot_key_trade_off() {
         expected.push(Box::leak(format!("{m}_mean").into_boxed_str()));
         expected.push(Box::leak(format!("{m}_ci95").into_boxed_str()));
     }
-    expected.push("failed_checks");
+    expected.extend(["failed_checks", "faults", "faults_struck_nothing"]);
     assert_eq!(header, expected);
     let rows: Vec<Vec<String>> = lines
         .map(|l| l.split(',').map(str::to_string).collect())
@@ -473,5 +473,40 @@ fn scenario_files_compare_side_by_side_with_their_flow_figures() {
         stderr(&o).contains("also named `compensation`"),
         "{}",
         stderr(&o)
+    );
+}
+
+/// A crash that lands while the consumer holds no processed, uncommitted
+/// record tests nothing about redelivery: the comparison says which
+/// variant's faults struck nothing, so that its pass is not read as safety.
+#[test]
+fn a_comparison_says_when_a_variant_s_faults_struck_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = eventsim(&[
+        "compare",
+        "scenarios/faults/consumer-crash-duplicates.toml",
+        "--vary",
+        "groups.billing.processing=1ms,5ms",
+        "--seeds",
+        "0..3",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    // compare exits 0 when it ran: its failed checks are in the tables.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = std::fs::read_to_string(tmp.path().join("comparison.md")).unwrap();
+    assert!(
+        md.contains("- processing=1ms: 3 of 3 fault(s) over 3 seed(s) struck nothing"),
+        "{md}"
+    );
+    assert!(!md.contains("- processing=5ms"), "{md}");
+    let html = std::fs::read_to_string(tmp.path().join("index.html")).unwrap();
+    well_formed(&html);
+    assert!(html.contains("<p class=\"warn\">processing=1ms: 3 of 3 fault(s)"));
+    let csv = std::fs::read_to_string(tmp.path().join("comparison.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert!(
+        rows[0].ends_with(",3,3") && rows[1].ends_with(",3,0"),
+        "{csv}"
     );
 }

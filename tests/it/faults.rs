@@ -342,7 +342,7 @@ fn same_seed_same_faults_same_bytes() {
         "another seed draws other faults"
     );
     let csv = String::from_utf8(outputs[0][1].clone()).unwrap();
-    assert!(csv.starts_with("t_ns,phase,kind,target,duration_ns,detail\n"));
+    assert!(csv.starts_with("t_ns,phase,kind,target,duration_ns,detail,struck,struck_nothing\n"));
     assert!(csv.lines().count() > 3, "{csv}");
 }
 
@@ -614,4 +614,134 @@ fn production_scale_survives_its_broker_crash() {
     assert!(counts.leader_elections > 100, "{}", counts.leader_elections);
     // The crash at 25 s and the restart 20 s later, during the drain.
     assert_eq!(c.result.fault_log.len(), 2);
+}
+
+/// The number in "N record(s) processed and not committed" of a hit.
+fn processed_uncommitted(what: &str) -> u64 {
+    let end = what
+        .find(" record(s) processed and not committed")
+        .expect("a consumer's hit");
+    let start = what[..end].rfind(' ').map_or(0, |i| i + 1);
+    what[start..end].parse().unwrap()
+}
+
+/// A consumer crash says what it held: with after-process commits and no
+/// idempotency, the records it had processed and not committed are exactly
+/// the effects applied twice; a crash that held none struck nothing, and
+/// the run's pass says nothing about redelivery.
+#[test]
+fn a_consumer_crash_reports_the_records_it_held_and_they_are_the_duplicates() {
+    let text = std::fs::read_to_string(repo("scenarios/faults/consumer-crash-duplicates.toml"))
+        .unwrap()
+        .replace("start = \"4s\"", "start = \"0s\"");
+    let mut missed = 0;
+    for processing in ["1ms", "5ms"] {
+        let s = scenario(&text.replace(
+            "processing = \"2ms\"",
+            &format!("processing = \"{processing}\""),
+        ));
+        for seed in 0..12 {
+            let r = eventsim::run(&s, seed);
+            let hits: Vec<_> = r.fault_hits.iter().flatten().collect();
+            assert_eq!(hits.len(), 1, "one crash fired");
+            let held = processed_uncommitted(&hits[0].what);
+            assert_eq!(
+                held, r.metrics.counts.duplicates_applied,
+                "{processing} seed {seed}: {}",
+                hits[0].what
+            );
+            assert_eq!(hits[0].nothing, held == 0, "{}", hits[0].what);
+            missed += usize::from(hits[0].nothing);
+        }
+    }
+    assert!(missed > 0, "some 1ms crash lands between records");
+    assert!(missed < 24, "some crash lands on records in hand");
+}
+
+/// Two partitions of the producer from the brokers: one after it stopped
+/// producing (in the drain), one while it produces.
+const IDLE_LINK: &str = r#"
+[scenario]
+name = "idle-link"
+duration = "10s"
+drain = "10s"
+
+[[topics]]
+name = "t"
+partitions = 2
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 200
+
+[[groups]]
+name = "g"
+topics = ["t"]
+consumers = 2
+
+[[faults]]
+kind = "partition"
+target = [["p"], ["brokers"]]
+at = "12s"
+duration = "3s"
+
+[[faults]]
+kind = "partition"
+target = [["p"], ["brokers"]]
+at = "4s"
+duration = "1s"
+"#;
+
+/// Link faults count the messages they struck: a partition on a busy
+/// producer's links drops some; on an idle producer's it strikes nothing,
+/// and faults.csv, summary.json and the terminal say so.
+#[test]
+fn a_partition_that_carried_nothing_struck_nothing() {
+    let r = eventsim::run(&scenario(IDLE_LINK), 1);
+    let hits: Vec<_> = r.fault_hits.iter().flatten().collect();
+    assert_eq!(hits.len(), 2);
+    assert!(hits[0].nothing, "{:?}", hits[0]);
+    assert_eq!(hits[0].what, "0 message(s) dropped");
+    assert!(!hits[1].nothing, "{:?}", hits[1]);
+    assert!(
+        hits[1].what.ends_with("message(s) dropped"),
+        "{:?}",
+        hits[1]
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.toml");
+    std::fs::write(&path, IDLE_LINK).unwrap();
+    let out = tmp.path().join("out");
+    let o = eventsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("1 of 2 fault(s) struck nothing")
+            && stdout(&o).contains("partition p<->brokers at 12.000s: 0 message(s) dropped"),
+        "{}",
+        stdout(&o)
+    );
+    let csv = std::fs::read_to_string(out.join("faults.csv")).unwrap();
+    assert!(csv.starts_with("t_ns,phase,kind,target,duration_ns,detail,struck,struck_nothing\n"));
+    assert!(csv.contains(",0 message(s) dropped,true\n"), "{csv}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // In firing order: the busy one first.
+    assert_eq!(summary["fault_hits"][0]["nothing"], false);
+    assert_eq!(summary["fault_hits"][1]["nothing"], true);
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(page.contains("1 of 2 fault(s) struck nothing"));
+    // Read back by `eventsim plot`, the page says the same.
+    std::fs::remove_file(out.join("index.html")).unwrap();
+    let o = eventsim(&["plot", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let again = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(again.contains("<strong>nothing</strong>: 0 message(s) dropped"));
 }
