@@ -279,11 +279,12 @@ fn fault_spans(r: &crate::RunResult) -> Vec<FaultSpan> {
 }
 
 /// The plots, by file stem, with their axis labels.
-pub const PLOTS: [(&str, &str); 4] = [
+pub const PLOTS: [(&str, &str); 5] = [
     ("latency-percentiles", "latency (ms, log scale)"),
     ("latency-over-time", "latency (ms, log scale)"),
     ("lag", "consumer lag (events)"),
     ("throughput", "events per second"),
+    ("replication", "under-replicated partitions"),
 ];
 
 /// One plot drawn twice: a PNG (bytes) and an SVG (text).
@@ -358,12 +359,24 @@ fn draw<DB: DrawingBackend>(
     match stem {
         "latency-percentiles" => percentiles(d, root),
         "latency-over-time" => {
+            // A colour per group; its p50 dashed, its p99 solid.
             let mut lines = Vec::new();
-            for (label, pts) in d.metric("e2e_p50_ns") {
+            let mut pens = Vec::new();
+            let p50 = d.metric("e2e_p50_ns");
+            let p99 = d.metric("e2e_p99_ns");
+            for (g, (label, pts)) in p50.iter().enumerate() {
                 lines.push((format!("{label} p50"), to_ms(pts)));
-            }
-            for (label, pts) in d.metric("e2e_p99_ns") {
-                lines.push((format!("{label} p99"), to_ms(pts)));
+                pens.push(Pen {
+                    color: g,
+                    dashed: true,
+                });
+                if let Some((_, pts)) = p99.iter().find(|(l, _)| l == label) {
+                    lines.push((format!("{label} p99"), to_ms(pts)));
+                    pens.push(Pen {
+                        color: g,
+                        dashed: false,
+                    });
+                }
             }
             // A log axis: a spike of seconds must not flatten the
             // milliseconds of the rest of the run.
@@ -374,11 +387,29 @@ fn draw<DB: DrawingBackend>(
                 "latency (ms, log scale)",
                 lines,
                 Axis::Log,
+                &pens,
             )
         }
+        "replication" => over_time(
+            d,
+            root,
+            "under-replicated partitions (fewer in-sync replicas than replicas)",
+            "under-replicated partitions",
+            under_replicated(d),
+            Axis::Linear,
+            &[],
+        ),
         "lag" => {
             let (what, lines) = lag_lines(d);
-            over_time(d, root, &what, "consumer lag (events)", lines, Axis::Linear)
+            over_time(
+                d,
+                root,
+                &what,
+                "consumer lag (events)",
+                lines,
+                Axis::Linear,
+                &[],
+            )
         }
         _ => {
             let mut lines: Vec<(String, Vec<(u64, f64)>)> = d
@@ -398,6 +429,7 @@ fn draw<DB: DrawingBackend>(
                 "events per second",
                 lines,
                 Axis::Linear,
+                &[],
             )
         }
     }
@@ -439,8 +471,54 @@ fn lag_lines(d: &PlotData) -> (String, Vec<Line>) {
     )
 }
 
+/// Per topic, how many of its partitions had fewer in-sync replicas than
+/// replicas at each sample: from each partition's `isr` series (whose
+/// first point is the full replica set), or a large topic's
+/// `under_replicated_partitions` series.
+fn under_replicated(d: &PlotData) -> Vec<Line> {
+    type Counts = std::collections::BTreeMap<u64, f64>;
+    let mut topics: Vec<(String, Counts)> = Vec::new();
+    fn add(topics: &mut Vec<(String, Counts)>, name: &str, pts: impl Iterator<Item = (u64, f64)>) {
+        let i = match topics.iter().position(|t| t.0 == name) {
+            Some(i) => i,
+            None => {
+                topics.push((name.to_string(), Counts::new()));
+                topics.len() - 1
+            }
+        };
+        for (t, v) in pts {
+            *topics[i].1.entry(t).or_default() += v;
+        }
+    }
+    for (label, pts) in d.metric("isr") {
+        let name = label.rsplit_once('-').map_or(label, |(t, _)| t);
+        let full = pts.first().map_or(0.0, |p| p.1);
+        add(
+            &mut topics,
+            name,
+            pts.iter()
+                .map(|&(t, v)| (t, if v < full { 1.0 } else { 0.0 })),
+        );
+    }
+    for (label, pts) in d.metric("under_replicated_partitions") {
+        add(&mut topics, label, pts.iter().copied());
+    }
+    topics
+        .into_iter()
+        .map(|(name, pts)| (name, pts.into_iter().collect()))
+        .collect()
+}
+
 /// A labelled line: (legend entry, (time ns, value) points).
 type Line = (String, Vec<(u64, f64)>);
+
+/// How a line is drawn: its colour's index (see [`line_color`]) and
+/// whether it is dashed. Lines without one get their own colour, solid.
+#[derive(Clone, Copy)]
+struct Pen {
+    color: usize,
+    dashed: bool,
+}
 
 /// How values map to the y axis.
 #[derive(Clone, Copy, PartialEq)]
@@ -512,6 +590,7 @@ fn over_time<DB: DrawingBackend>(
     y_label: &str,
     lines: Vec<(String, Vec<(u64, f64)>)>,
     axis: Axis,
+    pens: &[Pen],
 ) -> DrawResult<DB> {
     let lines: Vec<(String, Vec<(u64, f64)>)> = match axis {
         Axis::Linear => lines,
@@ -608,7 +687,11 @@ fn over_time<DB: DrawingBackend>(
         }
     }
     for (i, (label, pts)) in lines.iter().enumerate() {
-        let color = line_color(i);
+        let pen = pens.get(i).copied().unwrap_or(Pen {
+            color: i,
+            dashed: false,
+        });
+        let color = line_color(pen.color);
         // One stroke per run of points between gaps (NaN); the first
         // carries the legend.
         let mut runs: Vec<&[(u64, f64)]> = pts
@@ -619,13 +702,20 @@ fn over_time<DB: DrawingBackend>(
             runs.push(&[]);
         }
         for (k, run) in runs.into_iter().enumerate() {
-            let s = chart.draw_series(LineSeries::new(
-                run.iter().map(|&(t, v)| (t as f64 / 1e9, v)),
-                color.stroke_width(2),
-            ))?;
+            let points = run.iter().map(|&(t, v)| (t as f64 / 1e9, v));
+            let s = if pen.dashed {
+                chart.draw_series(DashedLineSeries::new(points, 6, 4, color.stroke_width(2)))?
+            } else {
+                chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            };
             if k == 0 {
+                let dashed = pen.dashed;
                 s.label(label.clone()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    let style = color.stroke_width(2);
+                    let (a, b) = if dashed { (6, 10) } else { (8, 8) };
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (a, 0)], style)
+                        + PathElement::new(vec![(b, 0), (16, 0)], style)
                 });
             }
         }
@@ -686,15 +776,25 @@ fn percentiles<DB: DrawingBackend>(d: &PlotData, root: &DrawingArea<DB, Shift>) 
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 14))
         .draw()?;
-    for (i, (name, pts)) in d.latency.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
+    // Identical distributions (a group's end to end and from origin when
+    // nothing it reads was emitted) are one line named for each.
+    let mut drawn: Vec<(String, &Vec<(u64, f64)>)> = Vec::new();
+    for (name, pts) in &d.latency {
+        let name = stream_label(name);
+        match drawn.iter_mut().find(|(_, p)| *p == pts) {
+            Some((label, _)) => *label = format!("{label} = {name}"),
+            None => drawn.push((name, pts)),
+        }
+    }
+    for (i, (name, pts)) in drawn.into_iter().enumerate() {
+        let color = line_color(i);
         chart
             .draw_series(LineSeries::new(
                 pts.iter()
                     .map(|&(v, q)| (x_of(q), (v as f64 / 1e6).max(y_min))),
                 color.stroke_width(2),
             ))?
-            .label(name.clone())
+            .label(name)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
@@ -707,6 +807,24 @@ fn percentiles<DB: DrawingBackend>(d: &PlotData, root: &DrawingArea<DB, Shift>) 
         .position(SeriesLabelPosition::LowerRight)
         .draw()?;
     Ok(())
+}
+
+/// A latency stream's name as the page's tables write it:
+/// `end_to_end_from_origin/analytics` -> `from origin, analytics`.
+fn stream_label(name: &str) -> String {
+    let (kind, rest) = name.split_once('/').unwrap_or((name, ""));
+    let kind = match kind {
+        "produce_to_ack" => "produce -> ack",
+        "end_to_end" => "end to end",
+        "end_to_end_from_origin" => "from origin",
+        "end_to_end_by_topic" => "end to end, topic",
+        other => other,
+    };
+    if rest.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}, {rest}")
+    }
 }
 
 /// A tick label: no needless decimals.
@@ -825,7 +943,17 @@ fn draw_bars<DB: DrawingBackend>(
     } else {
         y_label.to_string()
     };
-    let log_label = |y: &f64| fmt_num(libm::pow(10.0, *y));
+    // The room above the bars is for their text: no tick label there
+    // beyond the decade of the tallest (an axis to 10,000,000 for data
+    // under 30,000 reads as data).
+    let top_decade = libm::log10(max_top).ceil();
+    let log_label = |y: &f64| {
+        if *y > top_decade + 1e-9 {
+            String::new()
+        } else {
+            fmt_num(libm::pow(10.0, *y))
+        }
+    };
     let lin_label = |y: &f64| fmt_num(*y);
     let x_label = |x: &SegmentValue<u32>| match x {
         SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
@@ -921,7 +1049,8 @@ fn draw_bars<DB: DrawingBackend>(
 mod tests {
     use super::*;
 
-    /// The SVG of the latency-over-time plot for one group's p50 and p99.
+    /// The SVG of the latency-over-time plot for one group's p99 (its p50,
+    /// dashed, has no point).
     fn latency_svg(values: &[f64]) -> String {
         let pts: Vec<(u64, f64)> = values
             .iter()
@@ -931,7 +1060,7 @@ mod tests {
         let d = PlotData {
             title: "t".into(),
             series: vec![
-                ("e2e_p50_ns".into(), "g".into(), pts.clone()),
+                ("e2e_p50_ns".into(), "g".into(), Vec::new()),
                 ("e2e_p99_ns".into(), "g".into(), pts),
             ],
             end_ns: values.len() as u64 * 1_000_000_000,
@@ -947,11 +1076,94 @@ mod tests {
 
     #[test]
     fn intervals_without_events_leave_a_gap_in_a_latency_line() {
-        // Two strokes per line (p50, p99) around the empty intervals, not
-        // one drawn across them; without a gap, one each.
+        // Two strokes around the empty intervals, not one drawn across
+        // them; without a gap, one.
         let strokes = |svg: &str| svg.matches("<polyline").count();
         let whole = strokes(&latency_svg(&[3e6, 4e6, 3e6, 3e6, 3e6, 5e6]));
         let gapped = strokes(&latency_svg(&[3e6, 4e6, 0.0, 0.0, 3e6, 5e6]));
-        assert_eq!(gapped, whole + 2, "{whole} {gapped}");
+        assert_eq!(gapped, whole + 1, "{whole} {gapped}");
+    }
+
+    #[test]
+    fn under_replicated_counts_partitions_below_their_full_isr_per_topic() {
+        let pts = |v: &[f64]| -> Vec<(u64, f64)> {
+            v.iter()
+                .enumerate()
+                .map(|(i, &x)| (i as u64 * 100, x))
+                .collect()
+        };
+        let d = PlotData {
+            series: vec![
+                ("isr".into(), "orders-0".into(), pts(&[3.0, 2.0, 2.0, 3.0])),
+                ("isr".into(), "orders-1".into(), pts(&[3.0, 3.0, 1.0, 3.0])),
+                (
+                    "isr".into(),
+                    "my-topic-0".into(),
+                    pts(&[2.0, 1.0, 2.0, 2.0]),
+                ),
+                (
+                    "under_replicated_partitions".into(),
+                    "big".into(),
+                    pts(&[0.0, 40.0, 7.0, 0.0]),
+                ),
+            ],
+            ..PlotData::default()
+        };
+        let lines = under_replicated(&d);
+        let names: Vec<&str> = lines.iter().map(|l| l.0.as_str()).collect();
+        assert_eq!(names, ["orders", "my-topic", "big"]);
+        let values = |i: usize| lines[i].1.iter().map(|p| p.1).collect::<Vec<_>>();
+        assert_eq!(values(0), [0.0, 1.0, 2.0, 0.0]);
+        assert_eq!(values(1), [0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(values(2), [0.0, 40.0, 7.0, 0.0]);
+    }
+
+    #[test]
+    fn latency_streams_read_as_the_tables_and_identical_ones_share_a_line() {
+        assert_eq!(stream_label("produce_to_ack"), "produce -> ack");
+        assert_eq!(stream_label("end_to_end/pay"), "end to end, pay");
+        assert_eq!(
+            stream_label("end_to_end_from_origin/analytics"),
+            "from origin, analytics"
+        );
+        let same = vec![(1_000_000u64, 0.5), (2_000_000, 0.99)];
+        let d = PlotData {
+            latency: vec![
+                ("end_to_end/pay".into(), same.clone()),
+                ("end_to_end/ship".into(), vec![(5_000_000, 0.5)]),
+                ("end_to_end_from_origin/pay".into(), same),
+            ],
+            ..PlotData::default()
+        };
+        let svg = render_all(&d)
+            .unwrap()
+            .into_iter()
+            .find(|(stem, _)| *stem == "latency-percentiles")
+            .unwrap()
+            .1
+            .svg;
+        assert!(svg.contains("end to end, pay = from origin, pay"), "{svg}");
+        assert_eq!(
+            svg.matches("from origin, pay").count(),
+            1,
+            "one legend entry"
+        );
+        assert_eq!(svg.matches("end to end, ship").count(), 1);
+    }
+
+    #[test]
+    fn a_log_bar_axis_has_no_tick_label_above_the_tallest_bar_s_decade() {
+        let bar = |label: &str, mean: f64| Bar {
+            label: label.into(),
+            mean,
+            ci: mean / 10.0,
+            failed: vec!["a (1/3)".into(), "b (2/3)".into(), "c (3/3)".into()],
+        };
+        let d = render_bars("t", "p99 (ms)", &[bar("a", 120.0), bar("b", 27_000.0)]).unwrap();
+        assert!(d.svg.contains("log scale"));
+        assert!(d.svg.contains(">\n10000\n<"), "{}", d.svg);
+        for above in [">\n1000000\n<", ">\n10000000\n<"] {
+            assert!(!d.svg.contains(above), "{above}");
+        }
     }
 }

@@ -358,7 +358,7 @@ pub fn faults_toml(result: &RunResult) -> String {
 /// Write `summary.json` and `perf.json` into `dir` (created if missing).
 /// The files `eventsim run` writes into its report folder (besides the
 /// lock and `manifest.json`).
-pub const RUN_FILES: [&str; 17] = [
+pub const RUN_FILES: [&str; 19] = [
     "scenario.toml",
     "faults.csv",
     "faults.toml",
@@ -372,6 +372,8 @@ pub const RUN_FILES: [&str; 17] = [
     "lag.svg",
     "throughput.png",
     "throughput.svg",
+    "replication.png",
+    "replication.svg",
     "violations.jsonl",
     "index.html",
     "summary.json",

@@ -1190,6 +1190,7 @@ impl World {
         let now = self.now();
         let old = self.parts[part as usize].leader;
         let old_broker = self.parts[part as usize].leader_broker();
+        let isr_before = self.parts[part as usize].isr_count();
         self.fail_leader_waiters(part, old_broker);
         let mut lost: Vec<(u64, EventId)> = Vec::new();
         let hw;
@@ -1272,6 +1273,16 @@ impl World {
             partition: part,
             offset: hw,
         });
+        // The controller changes the leader and the ISR in one record
+        // (a fenced or dead old leader leaves the ISR; an unclean leader is
+        // the ISR alone).
+        let isr = self.parts[part as usize].isr_count();
+        if isr != isr_before {
+            self.observe(Observation::IsrChanged {
+                partition: part,
+                isr,
+            });
+        }
         let epoch = self.parts[part as usize].epoch;
         let broker = self.parts[part as usize].leader_broker();
         self.observe(Observation::LeaderElected {
