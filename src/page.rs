@@ -74,6 +74,7 @@ pub fn sweep_html(
     status: &crate::sweep::Status,
     results: &[crate::sweep::SeedResult],
     repro: &dyn Fn(u64) -> String,
+    reported: &[u64],
 ) -> String {
     let mut h = String::new();
     open_page(&mut h, &format!("{name} sweep of seeds {}", status.seeds));
@@ -154,6 +155,17 @@ pub fn sweep_html(
             let _ = writeln!(h, "{}   # {}", e(&repro(r.seed)), e(&r.failed.join(", ")));
         }
         h.push_str("</pre>\n");
+        if !reported.is_empty() {
+            let links: Vec<String> = reported
+                .iter()
+                .map(|s| format!("<a href=\"seed-{s}/index.html\">seed {s}</a>"))
+                .collect();
+            let _ = writeln!(
+                h,
+                "<p>The first failing seeds' reports, each with its first violation explained: {}.</p>",
+                links.join(", ")
+            );
+        }
     }
     h.push_str("<h2 id=\"spread\">Across seeds</h2>\n<table>\n<tr><th class=\"l\">figure</th><th>min</th><th>p50</th><th>p99</th><th>max</th></tr>\n");
     let mut row = |label: String, mut xs: Vec<u64>, as_time: bool| {
@@ -215,8 +227,121 @@ pub fn sweep_html(
             false,
         );
     }
-    h.push_str("</table>\n<h2 id=\"files\">Files</h2>\n<p><code>sweep.jsonl</code>: one line per seed (verdict, failed checks, counts, latency and lag per group); <code>sweep.json</code>: what the sweep covered and whether it completed.</p>\n</body>\n</html>\n");
+    let flows: std::collections::BTreeSet<&String> =
+        results.iter().flat_map(|r| r.flows.keys()).collect();
+    for f in flows {
+        type FlowField = fn(&crate::sweep::FlowSeed) -> u64;
+        let fields: [(&str, FlowField, bool); 6] = [
+            ("started", |x| x.started, false),
+            ("accepted", |x| x.accepted, false),
+            ("completed", |x| x.completed, false),
+            ("compensated", |x| x.compensated, false),
+            ("rejected with effects", |x| x.rejected_with_effects, false),
+            ("completion p99", |x| x.completion_p99_ns, true),
+        ];
+        for (label, get, as_time) in fields {
+            row(
+                format!("flow {}: {label}", e(f)),
+                results
+                    .iter()
+                    .filter_map(|r| r.flows.get(f).map(get))
+                    .collect(),
+                as_time,
+            );
+        }
+    }
+    h.push_str("</table>\n");
+    let worst = |m: &std::collections::BTreeMap<String, u64>| m.values().copied().max();
+    histogram(
+        &mut h,
+        "end-to-end p99 of the worst group, per seed",
+        &results
+            .iter()
+            .filter_map(|r| worst(&r.e2e_p99_ns))
+            .collect::<Vec<_>>(),
+        true,
+    );
+    histogram(
+        &mut h,
+        "max lag of the most lagging group, per seed (events)",
+        &results
+            .iter()
+            .filter_map(|r| worst(&r.max_lag))
+            .collect::<Vec<_>>(),
+        false,
+    );
+    h.push_str("<h2 id=\"files\">Files</h2>\n<p><code>sweep.jsonl</code>: one line per seed (verdict, failed checks, counts, latency and lag per group); <code>sweep.json</code>: what the sweep covered and whether it completed.</p>\n</body>\n</html>\n");
     h
+}
+
+/// A histogram of one figure over a sweep's seeds, as inline SVG: 20
+/// bins from the smallest value to the largest, each bar's count above it.
+fn histogram(h: &mut String, title: &str, xs: &[u64], as_time: bool) {
+    const BINS: usize = 20;
+    const W: usize = 900;
+    const H: usize = 180;
+    const LEFT: usize = 40;
+    if xs.len() < 2 {
+        return;
+    }
+    let (lo, hi) = (
+        *xs.iter().min().unwrap_or(&0),
+        *xs.iter().max().unwrap_or(&0),
+    );
+    let width = (hi - lo) as f64 / BINS as f64;
+    let mut counts = [0usize; BINS];
+    for &x in xs {
+        let b = if width == 0.0 {
+            0
+        } else {
+            (((x - lo) as f64 / width) as usize).min(BINS - 1)
+        };
+        counts[b] += 1;
+    }
+    let most = *counts.iter().max().unwrap_or(&1) as f64;
+    let bar_w = (W - LEFT - 20) / BINS;
+    let label = |v: f64| {
+        if as_time {
+            duration_text(v as u64)
+        } else {
+            format!("{}", v.round() as u64)
+        }
+    };
+    let _ = writeln!(
+        h,
+        "<h3>{}</h3>\n<svg class=\"histogram\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\" font-family=\"sans-serif\" font-size=\"11\">",
+        e(title),
+        H + 40,
+        H + 40
+    );
+    for (i, &c) in counts.iter().enumerate() {
+        if c == 0 {
+            continue;
+        }
+        let bh = (c as f64 / most * (H - 20) as f64).max(1.0);
+        let x = LEFT + i * bar_w;
+        let y = H as f64 - bh;
+        let from = lo as f64 + width * i as f64;
+        let _ = writeln!(
+            h,
+            "<rect x=\"{x}\" y=\"{y:.1}\" width=\"{}\" height=\"{bh:.1}\" fill=\"rgb(31,119,180)\" fill-opacity=\"0.7\"><title>{c} seed(s) from {} to {}</title></rect><text x=\"{}\" y=\"{:.1}\" text-anchor=\"middle\">{c}</text>",
+            bar_w - 2,
+            e(&label(from)),
+            e(&label(from + width)),
+            x + bar_w / 2,
+            y - 3.0
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<line x1=\"{LEFT}\" y1=\"{H}\" x2=\"{}\" y2=\"{H}\" stroke=\"#888\"/><text x=\"{LEFT}\" y=\"{}\" fill=\"#555\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#555\">{}</text>\n</svg>",
+        LEFT + BINS * bar_w,
+        H + 16,
+        e(&label(lo as f64)),
+        LEFT + BINS * bar_w,
+        H + 16,
+        e(&label(hi as f64))
+    );
 }
 
 /// The page of a comparison (`compare`, or `merge` of its shards): the

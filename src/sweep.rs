@@ -29,6 +29,24 @@ pub struct SeedResult {
     pub sim_time_ns: u64,
     pub kernel_events: u64,
     pub faults: u64,
+    /// Per business flow (`[[flows]]`): how its flows ended.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flows: BTreeMap<String, FlowSeed>,
+}
+
+/// One flow's figures in one seed of a sweep.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowSeed {
+    /// Root events created.
+    pub started: u64,
+    /// Started and not rejected at the front door.
+    pub accepted: u64,
+    pub completed: u64,
+    pub compensated: u64,
+    /// Rejected flows left with an effect.
+    pub rejected_with_effects: u64,
+    /// Root created -> completion acknowledged, p99 over completed flows.
+    pub completion_p99_ns: u64,
 }
 
 /// A range of seeds, both ends included (so that the largest seed, u64::MAX,
@@ -267,6 +285,21 @@ pub fn run_seed(s: &Scenario, path: &str, seed: u64) -> SeedResult {
         sim_time_ns: r.sim_time_ns,
         kernel_events: r.kernel_events,
         faults: r.fault_log.iter().filter(|f| f.phase == "start").count() as u64,
+        flows: m
+            .flows()
+            .into_iter()
+            .map(|f| {
+                let seed = FlowSeed {
+                    started: f.started,
+                    accepted: f.started.saturating_sub(f.rejected),
+                    completed: f.completed,
+                    compensated: f.compensated,
+                    rejected_with_effects: f.rejected_with_effects,
+                    completion_p99_ns: f.completion_ns.p99,
+                };
+                (f.name, seed)
+            })
+            .collect(),
     }
 }
 

@@ -150,6 +150,10 @@ enum Command {
         /// an interrupted or shorter run of the same sweep).
         #[arg(long)]
         resume: bool,
+        /// Write the whole report of the first N failing seeds into the
+        /// output folder (seed-S/), linked from its page.
+        #[arg(long, value_name = "N", default_value_t = sweep::DEFAULT_REPORTS)]
+        reports: usize,
         /// Output folder (default: reports/<name>/sweep-A..B[-shard-I-of-N]/).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -280,6 +284,7 @@ pub fn main() -> i32 {
             shard,
             fail_fast,
             resume,
+            reports,
             out,
         } => sweep(
             &scenario,
@@ -288,6 +293,7 @@ pub fn main() -> i32 {
             shard.as_deref(),
             fail_fast,
             resume,
+            reports,
             out,
         ),
         Command::Merge { dirs, out } => merge(&dirs, out),

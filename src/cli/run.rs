@@ -167,6 +167,37 @@ pub(super) fn run(
     exit_status(summary.verdict)
 }
 
+/// Run `seed` of a scenario and write its whole report into `dir` (no
+/// history or trace), as `eventsim run` would: a sweep writes the first
+/// failing seeds' reports this way.
+pub(super) fn write_seed_report(
+    scenario: &crate::scenario::Scenario,
+    text: &str,
+    path: &Path,
+    seed: u64,
+    dir: &Path,
+) -> std::io::Result<()> {
+    let mut outdir = crate::output::OutDir::lock(dir).map_err(std::io::Error::other)?;
+    let started = Instant::now();
+    let checked = crate::run_checked_with(scenario, seed, Vec::new(), None, None);
+    let summary = Summary::checked(&checked, repro_command(&["run"], path, Some(seed)));
+    let data = crate::plot::PlotData::from_run(&checked.result, &scenario.scenario.name);
+    let page = crate::page::Context {
+        scenario: Some(scenario),
+        scenario_text: Some(text),
+        trace: None,
+    };
+    write_run_report(
+        &mut outdir,
+        &checked,
+        &summary,
+        &data,
+        &page,
+        started.elapsed(),
+    )?;
+    outdir.finish()
+}
+
 /// Write a run's report into its locked folder: the data files and plots
 /// first, then the files that carry the verdict (`index.html`,
 /// `summary.json`), then `perf.json`. `wall` is the simulation's; the peak

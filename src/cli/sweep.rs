@@ -62,12 +62,13 @@ pub(super) fn sweep(
     shard: Option<&str>,
     fail_fast: bool,
     resume: bool,
+    reports: usize,
     out: Option<PathBuf>,
 ) -> i32 {
     use crate::sweep::{Seeds, Shard, Status};
     use std::collections::BTreeMap;
     use std::io::{IsTerminal, Write};
-    let scenario = match load(path) {
+    let (scenario, text) = match load_with_text(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -227,7 +228,29 @@ pub(super) fn sweep(
         .collect();
     let mut status_text = serde_json::to_string_pretty(&status).expect("a status serializes");
     status_text.push('\n');
-    let page = sweep_page(&scenario.scenario.name, &status, &results);
+    // The first failing seeds' own reports, beside the sweep's page
+    // (which links them): a reader opens the explanation without running
+    // anything. Not after an interrupt, which asks to stop now.
+    let mut reported = Vec::new();
+    if !was_interrupted {
+        for r in results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .take(reports)
+        {
+            let sub = dir.join(format!("seed-{}", r.seed));
+            if let Err(e) = write_seed_report(&scenario, &text, path, r.seed, &sub) {
+                eprintln!(
+                    "error: cannot write the report of seed {} to {}: {e}",
+                    r.seed,
+                    sub.display()
+                );
+                return EXIT_USAGE;
+            }
+            reported.push(r.seed);
+        }
+    }
+    let page = sweep_page(&scenario.scenario.name, &status, &results, &reported);
     let written = outdir
         .write("sweep.jsonl", crate::sweep::to_jsonl(&results).as_bytes())
         .and_then(|()| outdir.write("sweep.json", status_text.as_bytes()))
@@ -253,7 +276,7 @@ pub(super) fn sweep(
             );
         }
     }
-    let code = sweep_summary(&results, &dir);
+    let code = sweep_summary(&results, &dir, &reported);
     if was_interrupted && !missing.is_empty() {
         EXIT_INCOMPLETE
     } else {
@@ -284,14 +307,26 @@ pub(super) fn sweep_page(
     name: &str,
     status: &crate::sweep::Status,
     results: &[crate::sweep::SeedResult],
+    reported: &[u64],
 ) -> String {
     let scenario = Path::new(&status.scenario);
     let repro = |seed: u64| as_invoked(&repro_command(&["run"], scenario, Some(seed)));
-    crate::page::sweep_html(name, status, results, &repro)
+    crate::page::sweep_html(name, status, results, &repro, reported)
 }
 
 /// Print what failed and how to reproduce it; the exit status.
-pub(super) fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) -> i32 {
+/// Failing seeds whose whole report a sweep writes (`--reports`), and
+/// `merge` too.
+pub(super) const DEFAULT_REPORTS: usize = 3;
+
+/// Repro lines a sweep prints (the page lists more).
+const TERMINAL_REPROS: usize = 3;
+
+pub(super) fn sweep_summary(
+    results: &[crate::sweep::SeedResult],
+    dir: &Path,
+    reported: &[u64],
+) -> i32 {
     let failing: Vec<&crate::sweep::SeedResult> = results
         .iter()
         .filter(|r| r.verdict == Verdict::Fail)
@@ -329,7 +364,7 @@ pub(super) fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) ->
             shown.join(", ")
         );
     }
-    for r in failing.iter().take(20) {
+    for r in failing.iter().take(TERMINAL_REPROS) {
         say!(
             "  repro: {}",
             as_invoked(&repro_command(
@@ -337,6 +372,20 @@ pub(super) fn sweep_summary(results: &[crate::sweep::SeedResult], dir: &Path) ->
                 Path::new(&r.scenario),
                 Some(r.seed)
             ))
+        );
+    }
+    if failing.len() > TERMINAL_REPROS {
+        say!(
+            "  ... and {} more failing seed(s): sweep.jsonl lists them, index.html gives the first 20 repro commands",
+            failing.len() - TERMINAL_REPROS
+        );
+    }
+    for seed in reported {
+        say!(
+            "  report of seed {seed}: {}",
+            dir.join(format!("seed-{seed}"))
+                .join("index.html")
+                .display()
         );
     }
     say!("  report: {}", dir.join("index.html").display());
@@ -439,7 +488,31 @@ pub(super) fn merge_sweeps(dirs: &[PathBuf], out: Option<PathBuf>) -> Result<i32
                 .file_stem()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         });
-    let page = sweep_page(&name, &merged_status, &merged);
+    // The first failing seeds' reports, as the unsharded sweep writes
+    // them, when the scenario file is still there unchanged.
+    let mut reported = Vec::new();
+    let scenario_path = Path::new(&merged_status.scenario);
+    if let Ok(bytes) = std::fs::read(scenario_path)
+        && crate::sweep::fingerprint(&bytes) == merged_status.scenario_hash
+        && let Ok((scenario, text)) = crate::scenario::Scenario::load_with_text(scenario_path)
+    {
+        for r in merged
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .take(DEFAULT_REPORTS)
+        {
+            let sub = dir.join(format!("seed-{}", r.seed));
+            write_seed_report(&scenario, &text, scenario_path, r.seed, &sub).map_err(|e| {
+                format!(
+                    "cannot write the report of seed {} to {}: {e}",
+                    r.seed,
+                    sub.display()
+                )
+            })?;
+            reported.push(r.seed);
+        }
+    }
+    let page = sweep_page(&name, &merged_status, &merged, &reported);
     let mut outdir = crate::output::OutDir::lock(&dir)?;
     outdir
         .begin(&["sweep.json", "sweep.jsonl", "index.html"])
@@ -457,7 +530,7 @@ pub(super) fn merge_sweeps(dirs: &[PathBuf], out: Option<PathBuf>) -> Result<i32
             crate::sweep::describe(&missing, 10)
         );
     }
-    let code = sweep_summary(&merged, &dir);
+    let code = sweep_summary(&merged, &dir, &reported);
     Ok(if missing.is_empty() {
         code
     } else {

@@ -139,6 +139,47 @@ fn failing_seeds_are_listed_with_repro_commands_that_reproduce_them() {
         );
         assert!(out.join("summary.json").exists(), "{repro}");
     }
+    // The first three failing seeds' reports sit in the sweep's folder,
+    // linked from its page and named on the terminal; each is the run the
+    // repro command makes.
+    let dir = tmp.path().join("s");
+    let failing: Vec<u64> = std::fs::read_to_string(dir.join("sweep.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["verdict"] == "fail")
+        .map(|v| v["seed"].as_u64().unwrap())
+        .collect();
+    assert!(failing.len() >= 3, "{failing:?}");
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    well_formed(&page);
+    for seed in &failing[..3] {
+        let report = dir.join(format!("seed-{seed}"));
+        assert!(
+            page.contains(&format!(
+                "<a href=\"seed-{seed}/index.html\">seed {seed}</a>"
+            )),
+            "{page}"
+        );
+        assert!(text.contains(&format!("report of seed {seed}: ")), "{text}");
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(s["seed"], *seed);
+        assert_eq!(s["verdict"], "fail");
+        assert!(report.join("index.html").exists() && report.join("manifest.json").exists());
+    }
+    assert!(
+        !dir.join(format!("seed-{}", failing[3.min(failing.len() - 1)]))
+            .exists()
+            || failing.len() == 3
+    );
+    // With --reports 0, none.
+    let none = tmp.path().join("n");
+    let o = sweep(&none, &["--reports", "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stdout(&o).contains("report of seed"));
+    assert!(!none.join(format!("seed-{}", failing[0])).exists());
 }
 
 #[test]
