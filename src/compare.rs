@@ -107,6 +107,19 @@ fn split_outside(text: &str, sep: char) -> Option<Vec<&str>> {
     Some(parts)
 }
 
+/// Names in back quotes, comma-separated (the first 10).
+fn quoted(names: &[String]) -> String {
+    let mut list: Vec<String> = names.iter().take(10).map(|n| format!("`{n}`")).collect();
+    if names.len() > 10 {
+        list.push(format!("and {} more", names.len() - 10));
+    }
+    if list.is_empty() {
+        "no named element".to_string()
+    } else {
+        list.join(", ")
+    }
+}
+
 /// Set `path` to `value` in scenario text.
 fn set(text: &str, path: &[String], value: &str) -> Result<String, String> {
     let mut doc: toml_edit::DocumentMut = text
@@ -132,18 +145,34 @@ fn set_in_table(
             Ok(())
         }
         [head, tail @ ..] => {
-            let item = table
-                .get_mut(head)
-                .ok_or_else(|| format!("`{dotted}`: no `{head}` in the scenario"))?;
+            let keys: Vec<String> = table.iter().map(|(k, _)| k.to_string()).collect();
+            let item = table.get_mut(head).ok_or_else(|| {
+                let hint =
+                    crate::scenario::suggest::did_you_mean(head, keys.iter().map(String::as_str))
+                        .map_or_else(String::new, |h| format!("; {h}"));
+                format!("`{dotted}`: no `{head}` in the scenario{hint}")
+            })?;
             if let Some(array) = item.as_array_of_tables_mut() {
                 let (name, tail) = tail
                     .split_first()
                     .ok_or_else(|| format!("`{dotted}`: name the element of `{head}`"))?;
+                let names: Vec<String> = array
+                    .iter()
+                    .filter_map(|t| t.get("name").and_then(|n| n.as_str()).map(str::to_string))
+                    .collect();
                 let element = array
                     .iter_mut()
                     .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
                     .ok_or_else(|| {
-                        format!("`{dotted}`: no element of `{head}` is named `{name}`")
+                        let hint = crate::scenario::suggest::did_you_mean(
+                            name,
+                            names.iter().map(String::as_str),
+                        )
+                        .map_or_else(
+                            || format!("; `{head}` has {}", quoted(&names)),
+                            |h| format!("; {h}"),
+                        );
+                        format!("`{dotted}`: no element of `{head}` is named `{name}`{hint}")
                     })?;
                 return set_in_table(element, tail, value, dotted);
             }
@@ -255,7 +284,7 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
             .collect();
         let label = label.join(" ");
         let scenario = Scenario::parse(&t, file)
-            .map_err(|e: ScenarioError| format!("variant `{label}`:\n{e}"))?;
+            .map_err(|e: ScenarioError| variant_error(text, e, varies, &values, &label))?;
         out.push(Variant {
             label,
             values,
@@ -263,6 +292,51 @@ pub fn variants(text: &str, file: &str, varies: &[Vary]) -> Result<Vec<Variant>,
         });
     }
     Ok(out)
+}
+
+/// A variant that is not a valid scenario. A problem on a line the file
+/// does not hold came from the command line: it quotes the `--vary`, not
+/// the file (which never said `autox`); the rest quote the file.
+fn variant_error(
+    original: &str,
+    mut e: ScenarioError,
+    varies: &[Vary],
+    values: &[String],
+    label: &str,
+) -> String {
+    let mut out = String::new();
+    e.problems.retain(|p| {
+        let Some((excerpt, _)) = &p.excerpt else {
+            return true;
+        };
+        if original
+            .lines()
+            .any(|l| l.trim_end_matches('\r') == excerpt)
+        {
+            return true;
+        }
+        let given = varies
+            .iter()
+            .zip(values)
+            .find(|(_, x)| excerpt.contains(x.as_str()))
+            .map_or(label.to_string(), |(v, x)| {
+                format!("--vary {}={x}", v.path.join("."))
+            });
+        out.push_str(&format!(
+            "error: {given} (from the command line): field `{}`: {}\n",
+            p.field, p.message
+        ));
+        if let Some(help) = &p.help {
+            out.push_str(&format!("  = help: {help}\n"));
+        }
+        false
+    });
+    if !e.problems.is_empty() {
+        out.push_str(&format!("variant `{label}`:\n{e}"));
+    }
+    // The caller prefixes the first line with `error: `.
+    let out = out.trim_end();
+    out.strip_prefix("error: ").unwrap_or(out).to_string()
 }
 
 /// The figures of one run of one variant.

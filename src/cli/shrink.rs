@@ -16,8 +16,11 @@ pub(super) fn shrink(
     if let Some(name) = invariant
         && !crate::check::CHECKERS.contains(&name)
     {
+        let hint =
+            crate::scenario::suggest::did_you_mean(name, crate::check::CHECKERS.iter().copied())
+                .map_or_else(String::new, |h| format!("\n  = help: {h}"));
         eprintln!(
-            "error: unknown invariant `{name}`; invariants: {}",
+            "error: --invariant {name}: unknown invariant `{name}`; invariants: {}{hint}",
             crate::check::CHECKERS.join(", ")
         );
         return EXIT_USAGE;

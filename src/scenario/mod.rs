@@ -14,7 +14,7 @@ pub mod names;
 pub mod saga;
 pub mod schema;
 pub mod services;
-mod suggest;
+pub(crate) mod suggest;
 pub mod units;
 
 pub use error::{Diagnostic, ScenarioError, Step, render_path};

@@ -345,6 +345,18 @@ fn shrink_needs_a_failing_run_and_a_known_invariant() {
         "shrink",
         "scenarios/faults/consumer-crash-duplicates.toml",
         "--invariant",
+        "no-los",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("help: did you mean `no-loss`?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = eventsim(&[
+        "shrink",
+        "scenarios/faults/consumer-crash-duplicates.toml",
+        "--invariant",
         "liveness",
     ]);
     assert_eq!(o.status.code(), Some(2));

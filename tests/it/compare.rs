@@ -171,6 +171,21 @@ fn compare_is_deterministic_and_rejects_bad_variations() {
         ),
         ("partitions", "PATH=V1,V2"),
         ("topics.clicks.partitions=4,4", "lists the value `4` twice"),
+        // Did you mean, as the scenario parser would say it.
+        (
+            "topics.clickz.partitions=4",
+            "no element of `topics` is named `clickz`; did you mean `clicks`?",
+        ),
+        (
+            "topcs.clicks.partitions=4",
+            "no `topcs` in the scenario; did you mean `topics`?",
+        ),
+        // A bad value from the command line quotes the command line, not
+        // a file line that never held it.
+        (
+            "producers.tracker.partitioner=murmur3",
+            "--vary producers.tracker.partitioner=murmur3 (from the command line): field `producers[0].partitioner`",
+        ),
     ] {
         let o = eventsim(&[
             "compare",
@@ -182,6 +197,11 @@ fn compare_is_deterministic_and_rejects_bad_variations() {
         ]);
         assert_eq!(o.status.code(), Some(2), "{vary}");
         assert!(stderr(&o).contains(needle), "{vary}: {}", stderr(&o));
+        assert!(
+            !stderr(&o).contains("murmur3\""),
+            "no file line quoted: {}",
+            stderr(&o)
+        );
     }
 }
 
