@@ -1113,6 +1113,11 @@ pub struct Header {
     pub scenario: String,
     /// The master seed.
     pub seed: u64,
+    /// FNV-1a fingerprint of the scenario file's bytes (as `sweep.json`'s
+    /// `scenario_hash`): `check-history` warns when it is given another
+    /// file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scenario_hash: String,
 }
 
 /// The last line of a history file: how the run ended.

@@ -73,18 +73,41 @@ pub(super) fn read_history(
 }
 
 pub(super) fn check_history(path: &Path, scenario_path: &Path) -> i32 {
-    let scenario = match load(scenario_path) {
+    let (scenario, text) = match load_with_text(scenario_path) {
         Ok(s) => s,
         Err(code) => return code,
     };
     // The catalog and fault plan come from the scenario and the seed.
-    let seed = match read_header(path) {
-        Ok(h) => h.seed,
+    let header = match read_header(path) {
+        Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
+    // Another scenario's history fails on its first id the catalog lacks:
+    // say what is wrong before that.
+    if header.scenario != scenario.scenario.name {
+        eprintln!(
+            "error: {} records scenario `{}`, not `{}` ({}): give the scenario file it was recorded with",
+            path.display(),
+            header.scenario,
+            scenario.scenario.name,
+            scenario_path.display()
+        );
+        return EXIT_USAGE;
+    }
+    let hash = crate::sweep::fingerprint(text.as_bytes());
+    if !header.scenario_hash.is_empty() && header.scenario_hash != hash {
+        eprintln!(
+            "warning: {} was recorded from another version of {} (fingerprint {}, the file's is {}): an error below may come from the difference",
+            path.display(),
+            scenario_path.display(),
+            header.scenario_hash,
+            hash
+        );
+    }
+    let seed = header.seed;
     let world = crate::World::new(&scenario, seed);
     let ctx = crate::check::Context::new(&scenario, world.catalog(), world.fault_plan());
     let mut checks = crate::check::Checks::new(
@@ -98,15 +121,6 @@ pub(super) fn check_history(path: &Path, scenario_path: &Path) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if header.scenario != scenario.scenario.name {
-        eprintln!(
-            "error: {} records scenario `{}`, not `{}`",
-            path.display(),
-            header.scenario,
-            scenario.scenario.name
-        );
-        return EXIT_USAGE;
-    }
     let Some(stop) = crate::kernel::StopReason::parse(&trailer.stopped_by) else {
         eprintln!(
             "error: {}: the trailer's stopped_by is `{}`, not one of quiescent, queue-empty, sim-time-max, kernel-events-max",

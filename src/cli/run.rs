@@ -74,7 +74,7 @@ pub(super) fn run(
     };
     let writer = match history_file
         .as_mut()
-        .map(|f| open_history(f, &scenario, seed))
+        .map(|f| open_history(f, &scenario, &text, seed))
     {
         None => None,
         Some(Ok(w)) => Some(w),
@@ -513,6 +513,7 @@ pub(super) type HistoryFile = crate::history::HistoryWriter<std::io::BufWriter<s
 pub(super) fn open_history(
     file: &mut crate::output::StreamFile,
     s: &Scenario,
+    text: &str,
     seed: u64,
 ) -> std::io::Result<Rc<RefCell<HistoryFile>>> {
     let header = crate::history::Header {
@@ -520,6 +521,7 @@ pub(super) fn open_history(
         version: crate::VERSION.to_string(),
         scenario: s.scenario.name.clone(),
         seed,
+        scenario_hash: crate::sweep::fingerprint(text.as_bytes()),
     };
     crate::history::HistoryWriter::new(std::io::BufWriter::new(file.take_file()), &header)
         .map(|w| Rc::new(RefCell::new(w)))

@@ -194,6 +194,57 @@ fn a_history_file_rechecks_offline_to_the_same_result() {
     }
 }
 
+/// A history checked against another scenario is refused by name before
+/// any id is looked up; against an edited copy of its own scenario, the
+/// run warns that the file changed.
+#[test]
+fn check_history_names_the_scenario_it_was_recorded_with() {
+    let tmp = tempfile::tempdir().unwrap();
+    let history = tmp.path().join("h.jsonl");
+    let o = eventsim(&[
+        "run",
+        "scenarios/faults/idempotent-producer.toml",
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let h = history.to_str().unwrap();
+    let o = eventsim(&[
+        "check-history",
+        h,
+        "--scenario",
+        "scenarios/order-flow.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("records scenario `idempotent-producer`, not `order-flow`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    let edited = tmp.path().join("edited.toml");
+    let text = std::fs::read_to_string(repo("scenarios/faults/idempotent-producer.toml")).unwrap();
+    std::fs::write(&edited, format!("{text}\n# edited\n")).unwrap();
+    let o = eventsim(&["check-history", h, "--scenario", edited.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was recorded from another version of"),
+        "{}",
+        stderr(&o)
+    );
+    let o = eventsim(&[
+        "check-history",
+        h,
+        "--scenario",
+        "scenarios/faults/idempotent-producer.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
+
 #[test]
 fn a_broken_history_file_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
