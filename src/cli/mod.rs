@@ -485,21 +485,50 @@ fn progress_bar() -> Option<Box<dyn FnMut(u64, u64)>> {
     }
     let started = Instant::now();
     let mut bar: Option<Bar> = None;
+    // The budget's end is an upper bound: a run ends earlier once it is
+    // quiescent (producers done, every group caught up), so the bar says
+    // "at most" and the time left is a bound too.
     Some(Box::new(move |now: u64, end: u64| {
-        if bar.is_none() && started.elapsed().as_secs_f64() >= 1.0 {
+        let wall = started.elapsed().as_secs_f64();
+        if bar.is_none() && wall >= 1.0 {
             let b = indicatif::ProgressBar::new(end / 1_000_000);
             b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "  simulating {bar:40} {pos}/{len} ms simulated, {elapsed} wall (ETA {eta})",
-                )
-                .expect("a valid template"),
+                indicatif::ProgressStyle::with_template("  simulating {bar:40} {msg}")
+                    .expect("a valid template"),
             );
             bar = Some(Bar(b));
         }
         if let Some(b) = &bar {
             b.0.set_position(now / 1_000_000);
+            let left = if now > 0 {
+                wall * end.saturating_sub(now) as f64 / now as f64
+            } else {
+                0.0
+            };
+            b.0.set_message(progress_text(now, end, wall, left));
         }
     }))
+}
+
+/// The progress bar's words: simulated seconds of the most the run may
+/// simulate, wall time, and at most how long is left.
+fn progress_text(now: u64, end: u64, wall: f64, left: f64) -> String {
+    let secs = |s: f64| {
+        if s >= 3600.0 {
+            format!("{}h{:02}m", (s / 3600.0) as u64, (s % 3600.0 / 60.0) as u64)
+        } else if s >= 60.0 {
+            format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+        } else {
+            format!("{s:.0}s")
+        }
+    };
+    format!(
+        "{:.1}s simulated (at most {:.1}s: it ends sooner once quiescent), {} wall, at most {} left",
+        now as f64 / 1e9,
+        end as f64 / 1e9,
+        secs(wall),
+        secs(left)
+    )
 }
 
 /// How many worker threads: one per core unless told; at least 1, at
@@ -540,7 +569,17 @@ fn on_interrupt(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
 
 #[cfg(test)]
 mod tests {
-    use super::shortened;
+    use super::{progress_text, shortened};
+
+    #[test]
+    fn the_progress_bar_counts_simulated_seconds_of_an_upper_bound() {
+        let t = progress_text(57_117_000_000, 90_000_000_000, 75.0, 43.2);
+        assert_eq!(
+            t,
+            "57.1s simulated (at most 90.0s: it ends sooner once quiescent), 1m15s wall, at most 43s left"
+        );
+        assert!(progress_text(0, 3_600_000_000_000, 4000.0, 0.0).contains("1h06m wall"));
+    }
 
     #[test]
     fn a_shortened_chain_keeps_its_start_and_its_end_and_says_what_it_left_out() {
