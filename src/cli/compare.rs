@@ -50,25 +50,7 @@ pub(super) fn compare(
         }
     };
     let title = names.join(" vs ");
-    let dir = out.unwrap_or_else(|| {
-        // One folder per set of files and of --vary options: two
-        // comparisons of other settings do not overwrite each other.
-        let mut leaf = "compare".to_string();
-        if !vary.is_empty() {
-            leaf.push('-');
-            leaf.push_str(&sanitize(&vary.join("+")));
-            if leaf.len() > 96 {
-                let cut = (0..=96)
-                    .rev()
-                    .find(|&i| leaf.is_char_boundary(i))
-                    .unwrap_or(0);
-                leaf.truncate(cut);
-            }
-        }
-        PathBuf::from("reports")
-            .join(sanitize(&folders.join("-vs-")))
-            .join(leaf)
-    });
+    let dir = out.unwrap_or_else(|| default_dir(&folders, vary));
     // The folder is checked and locked before anything runs.
     let outdir = match crate::output::OutDir::lock(&dir) {
         Ok(o) => o,
@@ -190,6 +172,27 @@ pub(super) fn write_comparison(
     Ok(summary)
 }
 
+/// Where a comparison writes by default: one folder per set of files and
+/// of --vary options, so that two comparisons of other settings do not
+/// overwrite each other (a merge of its shards writes there too).
+fn default_dir(folders: &[String], vary: &[String]) -> PathBuf {
+    let mut leaf = "compare".to_string();
+    if !vary.is_empty() {
+        leaf.push('-');
+        leaf.push_str(&sanitize(&vary.join("+")));
+        if leaf.len() > 96 {
+            let cut = (0..=96)
+                .rev()
+                .find(|&i| leaf.is_char_boundary(i))
+                .unwrap_or(0);
+            leaf.truncate(cut);
+        }
+    }
+    PathBuf::from("reports")
+        .join(sanitize(&folders.join("-vs-")))
+        .join(leaf)
+}
+
 /// Merge the compare-runs.jsonl of compare shards.
 pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     use crate::compare;
@@ -256,7 +259,19 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
         }
     }
     let title = names.join(" vs ");
-    let dir = out.unwrap_or_else(|| PathBuf::from("."));
+    // Where the unsharded comparison would have written.
+    let dir = out.unwrap_or_else(|| {
+        let folders: Vec<String> = header
+            .files()
+            .iter()
+            .filter_map(|f| {
+                crate::scenario::Scenario::load(Path::new(f))
+                    .ok()
+                    .map(|s| report_name(Path::new(f), &s.scenario.name))
+            })
+            .collect();
+        default_dir(&folders, &header.vary)
+    });
     let missing = match crate::sweep::Seeds::parse(&header.seeds) {
         Ok(range) => compare::missing_runs(&variants, range, &runs),
         Err(e) => {

@@ -66,7 +66,8 @@ use sweep::*;
 #[command(
     name = "eventsim",
     version,
-    about = "Deterministic simulation of event-driven architectures"
+    about = "Deterministic simulation of event-driven architectures",
+    after_help = EXIT_STATUS_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -184,7 +185,8 @@ enum Command {
         /// Folders holding a sweep.jsonl each.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
-        /// Where to write the merged sweep.jsonl (default: the current folder).
+        /// Where to write the merged result (default: where the unsharded
+        /// sweep or comparison writes, under reports/).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -208,6 +210,15 @@ enum Command {
         scenario: PathBuf,
     },
 }
+
+/// What `eventsim --help` says of exit statuses.
+const EXIT_STATUS_HELP: &str = "Exit status:
+  0    every checked invariant held
+  1    an invariant was violated
+  2    bad input or usage (the message names the file, line, column and field)
+  3    inconclusive: a budget or an interrupt cut the run short before the checkers could decide
+  4    a sweep or comparison was interrupted or is incomplete (what finished is kept)
+  130  interrupted twice: exited at once, writing nothing";
 
 /// Exit status: the run held every checked invariant.
 pub const EXIT_PASS: i32 = 0;

@@ -456,7 +456,20 @@ pub(super) fn merge_sweeps(dirs: &[PathBuf], out: Option<PathBuf>) -> Result<i32
     let range = Seeds::parse(&status.seeds)?;
     let done: std::collections::BTreeSet<u64> = merged.iter().map(|r| r.seed).collect();
     let missing = crate::sweep::missing(range, Shard::ALL, &done);
-    let dir = out.unwrap_or_else(|| PathBuf::from("."));
+    // Where the unsharded sweep would have written.
+    let dir = out.unwrap_or_else(|| {
+        let path = Path::new(&status.scenario);
+        let name = crate::scenario::Scenario::load(path).map_or_else(
+            |_| {
+                path.file_stem()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            },
+            |s| s.scenario.name,
+        );
+        PathBuf::from("reports")
+            .join(report_name(path, &name))
+            .join(format!("sweep-{range}"))
+    });
     let merged_status = Status {
         version: crate::VERSION.to_string(),
         shard: Shard::ALL.to_string(),

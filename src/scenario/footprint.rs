@@ -355,7 +355,7 @@ impl Scenario {
         Some(super::Problem {
             path: largest.path.clone(),
             message: format!(
-                "a run of this scenario needs about {} of memory, more than the budget of {} ({how}); most of it for {}: about {}",
+                "a run of this scenario needs about {} of memory, more than the budget of {} ({how}); its largest part is {}: about {}",
                 crate::budget::human(total),
                 crate::budget::human(budget as f64),
                 largest.what,

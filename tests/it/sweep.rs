@@ -420,3 +420,40 @@ fn huge_seed_ranges_start_at_once_and_the_largest_seed_is_a_seed() {
         stderr(&o)
     );
 }
+
+/// `merge` without `--out` writes where the unsharded sweep would have
+/// (under `reports/`), not into the current folder.
+#[test]
+fn merge_writes_where_the_unsharded_sweep_would() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("quick.toml");
+    std::fs::write(&file, QUICK).unwrap();
+    let mut shards = Vec::new();
+    for i in 0..2 {
+        let d = tmp.path().join(format!("shard{i}"));
+        let o = eventsim(&[
+            "sweep",
+            file.to_str().unwrap(),
+            "--seeds",
+            "0..4",
+            "--shard",
+            &format!("{i}/2"),
+            "--out",
+            d.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        shards.push(d.to_str().unwrap().to_string());
+    }
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_eventsim"))
+        .arg("merge")
+        .args(&shards)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The file `quick.toml` names its scenario `quick`: one folder name.
+    let merged = tmp.path().join("reports/quick/sweep-0..4");
+    assert!(merged.join("sweep.jsonl").exists(), "{}", stdout(&o));
+    assert!(stdout(&o).contains("reports/quick/sweep-0..4/index.html"));
+    assert!(!tmp.path().join("sweep.jsonl").exists());
+}
