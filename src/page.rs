@@ -445,7 +445,7 @@ pub fn compare_html(
             }
         );
         for &i in &flows {
-            let heading = crate::compare::extra_heading(&summary.extras[i]);
+            let heading = html_heading(&summary.extras[i]);
             let heading = match &one_flow {
                 Some(f) => heading
                     .strip_prefix(&format!("{f} "))
@@ -477,11 +477,7 @@ pub fn compare_html(
     }
     h.push_str("<p>Latency is the worst group's end to end; throughput counts the Kafka events appended (every topic), not business requests.</p>\n<div class=\"wide\"><table>\n<tr><th class=\"l\">variant</th><th>seeds</th><th>events appended/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>max lag</th><th>skew</th><th>per-key order violations</th>");
     for &i in &others {
-        let _ = write!(
-            h,
-            "<th>{}</th>",
-            e(&crate::compare::extra_heading(&summary.extras[i]))
-        );
+        let _ = write!(h, "<th>{}</th>", e(&html_heading(&summary.extras[i])));
     }
     if flows.is_empty() {
         h.push_str("<th class=\"l\">failed checks</th>");
@@ -521,12 +517,19 @@ pub fn compare_html(
     h
 }
 
-/// A mean and its confidence interval: `12.34 &plusmn; 0.56`.
+/// An extra figure's column heading on the page: its cells carry their
+/// unit (`7.89ms`), so the heading does not (`comparison.md`'s do).
+fn html_heading(name: &str) -> String {
+    let h = crate::compare::extra_heading(name);
+    h.strip_suffix(" ms").map_or(h.clone(), str::to_string)
+}
+
+/// A mean and its confidence interval: `12.34 &plusmn;&nbsp;0.56`.
 fn pm_num((m, c): (f64, f64)) -> String {
     if c.is_nan() {
-        format!("{m:.2} &plusmn; n/a")
+        format!("{m:.2} &plusmn;&nbsp;n/a")
     } else {
-        format!("{m:.2} &plusmn; {c:.2}")
+        format!("{m:.2} &plusmn;&nbsp;{c:.2}")
     }
 }
 
@@ -542,10 +545,11 @@ fn pm_time((m, c): (f64, f64)) -> String {
         (1e3, "us")
     };
     if c.is_nan() {
-        format!("{:.2}{unit} &plusmn; n/a", m / scale)
+        format!("{:.2}{unit} &plusmn;&nbsp;n/a", m / scale)
     } else {
+        // A narrow column breaks before the interval, never inside it.
         format!(
-            "{:.2}{unit} &plusmn; {:.2}{unit}",
+            "{:.2}{unit} &plusmn;&nbsp;{:.2}{unit}",
             m / scale,
             c.max(0.0) / scale
         )

@@ -438,7 +438,7 @@ fn scenario_files_compare_side_by_side_with_their_flow_figures() {
     // One unit per cell: no "ms ± ...us" or "s ± ...ms".
     for cell in html.split("<td>").skip(1) {
         let cell = &cell[..cell.find("</td>").unwrap_or(cell.len())];
-        if let Some((m, c)) = cell.split_once(" &plusmn; ")
+        if let Some((m, c)) = cell.split_once(" &plusmn;&nbsp;")
             && c != "n/a"
         {
             let unit = |t: &str| {
