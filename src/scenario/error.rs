@@ -38,6 +38,34 @@ pub struct Diagnostic {
 /// whole array, is underlined to the end of its first line).
 const EXCERPT_LINES: usize = 4;
 
+/// The most bytes of a file an excerpt shows around its span (a value of
+/// a million characters is quoted by its start, not whole).
+const EXCERPT_BYTES: usize = 160;
+
+/// `excerpt` cut to about [`EXCERPT_BYTES`] around the start of `span`
+/// (at character boundaries, `...` where it was cut), and the span in it.
+fn clipped(excerpt: String, span: Range<usize>) -> (String, Range<usize>) {
+    if excerpt.len() <= EXCERPT_BYTES {
+        return (excerpt, span);
+    }
+    let floor = |mut i: usize| {
+        i = i.min(excerpt.len());
+        while !excerpt.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let from = floor(span.start.saturating_sub(40));
+    let to = floor(from + EXCERPT_BYTES).max(floor(span.start));
+    let head = if from > 0 { "..." } else { "" };
+    let tail = if to < excerpt.len() { "..." } else { "" };
+    let text = format!("{head}{}{tail}", &excerpt[from..to]);
+    let shift = head.len();
+    let start = span.start - from + shift;
+    let end = (span.end.min(to) - from + shift).max(start);
+    (text, start..end)
+}
+
 impl Diagnostic {
     /// A problem located at a byte span of `text`.
     pub fn at(text: &str, span: Range<usize>, field: String, message: String) -> Self {
@@ -64,6 +92,7 @@ impl Diagnostic {
             .trim_end_matches('\r')
             .to_string();
         let local = (start - line_start)..(end - line_start).min(excerpt.len());
+        let (excerpt, local) = clipped(excerpt, local);
         Diagnostic {
             line,
             column,
@@ -82,16 +111,42 @@ impl Diagnostic {
 
     /// The title line: `field `f`: message`, or the message alone.
     fn title(&self) -> String {
+        let message = short_quotes(&printable(&self.message));
         if self.field.is_empty() {
-            printable(&self.message).into_owned()
+            message
         } else {
-            format!(
-                "field `{}`: {}",
-                printable(&self.field),
-                printable(&self.message)
-            )
+            format!("field `{}`: {message}", printable(&self.field))
         }
     }
+}
+
+/// The longest text quoted in back quotes that a message shows whole.
+const QUOTE_MAX: usize = 64;
+
+/// `text` with every back-quoted part longer than [`QUOTE_MAX`] cut to its
+/// start and its length (`` `xxxx...` (1000000 characters) ``): a value of a
+/// million characters is not quoted whole, in each message that names it.
+fn short_quotes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(4096));
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        let Some(close) = rest[open + 1..].find('`') else {
+            break;
+        };
+        let inner = &rest[open + 1..open + 1 + close];
+        out.push_str(&rest[..=open]);
+        let n = inner.chars().count();
+        if n > QUOTE_MAX {
+            out.extend(inner.chars().take(40));
+            out.push_str(&format!("...` ({n} characters)"));
+        } else {
+            out.push_str(inner);
+            out.push('`');
+        }
+        rest = &rest[open + close + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 impl ScenarioError {
@@ -157,7 +212,7 @@ impl fmt::Display for ScenarioError {
                 writeln!(f, "\n")?;
             }
             let title = p.title();
-            let help = p.help.as_deref().map(printable);
+            let help = p.help.as_deref().map(|h| short_quotes(&printable(h)));
             let mut message = match &p.excerpt {
                 None => {
                     // No position: the file itself (unreadable, too large).

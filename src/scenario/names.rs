@@ -3,7 +3,8 @@
 //! Names reach file paths, CSV and JSON, HTML and SVG, plot legends and the
 //! terminal. Topics follow Kafka's own rule (ASCII letters, digits, `.`,
 //! `_` and `-`, at most 249 characters, not `.` or `..`); producers,
-//! groups and event types follow the same character set with at most 128
+//! groups, services, flows, holds and event types (saga commands and
+//! replies included) follow the same character set with at most 128
 //! characters; the scenario's name may be any text without control or
 //! bidirectional-formatting characters, at most 128 characters; its
 //! description any text of at most 10,000 characters with no control
@@ -140,12 +141,113 @@ impl Scenario {
                 );
             }
         }
+        // A path below `section[i]`: `field`, then `rest` (indices and keys).
+        let deep = |section: &str, i: usize, rest: &[Step]| {
+            let mut path = vec![key(section), Step::Index(i)];
+            path.extend_from_slice(rest);
+            path
+        };
         for (i, g) in self.groups.iter().enumerate() {
             check(at("groups", i, "name"), &g.name, NAME_MAX);
             for (j, e) in g.emit.iter().enumerate() {
                 let mut path = at("groups", i, "emit");
                 path.extend([Step::Index(j), key("event_type")]);
                 check(path, &e.event_type, NAME_MAX);
+                if let Some(f) = &e.failure {
+                    let path = deep(
+                        "groups",
+                        i,
+                        &[
+                            key("emit"),
+                            Step::Index(j),
+                            key("failure"),
+                            key("event_type"),
+                        ],
+                    );
+                    check(path, &f.event_type, NAME_MAX);
+                }
+            }
+            if let Some(saga) = &g.saga {
+                let s = |rest: &[Step]| {
+                    let mut r = vec![key("saga")];
+                    r.extend_from_slice(rest);
+                    deep("groups", i, &r)
+                };
+                check(s(&[key("starts")]), &saga.starts, NAME_MAX);
+                for (k, step) in saga.steps.iter().enumerate() {
+                    let st = |field: &str| s(&[key("steps"), Step::Index(k), key(field)]);
+                    check(st("command"), &step.command, NAME_MAX);
+                    check(st("success"), &step.success, NAME_MAX);
+                    for (field, v) in [
+                        ("failure", &step.failure),
+                        ("compensation", &step.compensation),
+                        ("compensated", &step.compensated),
+                    ] {
+                        if let Some(v) = v {
+                            check(st(field), v, NAME_MAX);
+                        }
+                    }
+                }
+                if let Some(c) = &saga.cancelled {
+                    check(
+                        s(&[key("cancelled"), key("event_type")]),
+                        &c.event_type,
+                        NAME_MAX,
+                    );
+                }
+            }
+        }
+        // One rule for every name: services, flows and holds too.
+        for (i, sv) in self.services.iter().enumerate() {
+            check(at("services", i, "name"), &sv.name, NAME_MAX);
+            for (field, v) in [("success", &sv.success), ("compensation", &sv.compensation)] {
+                if let Some(v) = v {
+                    check(at("services", i, field), v, NAME_MAX);
+                }
+            }
+            if let Some(f) = &sv.failure {
+                check(
+                    deep("services", i, &[key("failure"), key("event_type")]),
+                    &f.event_type,
+                    NAME_MAX,
+                );
+            }
+            if let Some(r) = &sv.requests {
+                check(
+                    deep("services", i, &[key("requests"), key("event_type")]),
+                    &r.event_type,
+                    NAME_MAX,
+                );
+                if !r.key_prefix.is_empty() {
+                    check(
+                        deep("services", i, &[key("requests"), key("key_prefix")]),
+                        &r.key_prefix,
+                        KEY_PREFIX_MAX,
+                    );
+                }
+            }
+            if let Some(e) = &sv.emit {
+                check(
+                    deep("services", i, &[key("emit"), key("event_type")]),
+                    &e.event_type,
+                    NAME_MAX,
+                );
+            }
+        }
+        for (i, f) in self.flows.iter().enumerate() {
+            check(at("flows", i, "name"), &f.name, NAME_MAX);
+            check(at("flows", i, "starts"), &f.starts, NAME_MAX);
+            for (field, list) in [("completes", &f.completes), ("fails", &f.fails)] {
+                for (j, v) in list.iter().enumerate() {
+                    check(deep("flows", i, &[key(field), Step::Index(j)]), v, NAME_MAX);
+                }
+            }
+            for (j, h) in f.holds.iter().enumerate() {
+                let hp =
+                    |field: &str| deep("flows", i, &[key("holds"), Step::Index(j), key(field)]);
+                check(hp("name"), &h.name, NAME_MAX);
+                check(hp("take"), &h.take, NAME_MAX);
+                check(hp("release"), &h.release, NAME_MAX);
             }
         }
         self.key_space_problems(push);

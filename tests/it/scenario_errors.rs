@@ -859,3 +859,67 @@ fn acks_may_be_written_as_kafka_writes_it() {
     );
     assert_error(&with("\"al\""), "14:8", &["did you mean `all`?"]);
 }
+
+/// One rule for every name: services, flows, holds and saga commands refuse
+/// control characters and names of a million characters as producers and
+/// groups do, and the error quotes a million-character value by its start.
+#[test]
+fn every_name_follows_one_rule_and_errors_quote_long_values_short() {
+    let cases = [
+        (
+            "scenarios/architectures/sync.toml",
+            "name = \"payment\"",
+            "services[1].name",
+        ),
+        (
+            "scenarios/compensation.toml",
+            "name = \"order\"",
+            "flows[0].name",
+        ),
+        (
+            "scenarios/compensation.toml",
+            "name = \"stock\"\ntake",
+            "flows[0].holds[0].name",
+        ),
+        (
+            "scenarios/orchestration.toml",
+            "command = \"ChargePayment\"",
+            "groups[0].saga.steps[0].command",
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, find, field) in cases {
+        let text = std::fs::read_to_string(repo(file)).unwrap();
+        assert!(text.contains(find), "{file}: {find}");
+        let (key, value) = find.split_once(" = ").unwrap();
+        let value = value.trim_matches('"').split('"').next().unwrap();
+        let rest = &find[key.len() + 3 + value.len() + 2..];
+        for (bad, needle) in [
+            (
+                format!("{value}\\u001b[2J"),
+                "is not allowed in a name".to_string(),
+            ),
+            (
+                "x".repeat(1_000_000),
+                "a name of 1000000 characters".to_string(),
+            ),
+        ] {
+            let mutated = text.replacen(find, &format!("{key} = \"{bad}\"{rest}"), 1);
+            let path = tmp.path().join("m.toml");
+            std::fs::write(&path, &mutated).unwrap();
+            let o = eventsim(&["check", path.to_str().unwrap()]);
+            assert_eq!(o.status.code(), Some(2), "{file} {field}");
+            let err = stderr(&o);
+            assert!(
+                err.contains(&format!("field `{field}`: ")) && err.contains(&needle),
+                "{file} {field}: {}",
+                &err[..err.len().min(2000)]
+            );
+            assert!(
+                !err.contains('\u{1b}'),
+                "no raw escape reaches the terminal"
+            );
+            assert!(err.len() < 20_000, "{file} {field}: {} bytes", err.len());
+        }
+    }
+}
