@@ -135,16 +135,18 @@ impl PlotData {
                 )
             })
         }
+        // Finite and within what eventsim writes (a u64 of nanoseconds is
+        // under 2e19): an axis near f64::MAX overflows while it is drawn.
         let finite = |f: &str, r: &csv::StringRecord, i: usize, what: &str| {
             let v: f64 = field(&dir.join(f), r, i, what, "a finite number")?;
-            if v.is_finite() {
+            if v.is_finite() && v.abs() <= MAX_PLOTTED {
                 Ok(v)
             } else {
                 Err(format!(
-                    "{}:{}: {what} `{}` is not a finite number",
+                    "{}:{}: {what} `{}` is not a finite number of at most 1e30 (no figure eventsim writes is larger)",
                     dir.join(f).display(),
                     r.position().map_or(0, |p| p.line()),
-                    r.get(i).unwrap_or("")
+                    printable(r.get(i).unwrap_or(""))
                 ))
             }
         };
@@ -173,7 +175,14 @@ impl PlotData {
             }
         }
         let mut series: Vec<NamedSeries> = Vec::new();
-        for r in csv_rows("timeseries.csv")? {
+        let rows = csv_rows("timeseries.csv")?;
+        if rows.is_empty() {
+            return Err(format!(
+                "{}: no sample (a run writes at least its first and last)",
+                dir.join("timeseries.csv").display()
+            ));
+        }
+        for r in rows {
             let t = nanos("timeseries.csv", &r, 0, "t_ns")?;
             let (m, l) = (r.get(1).unwrap_or(""), r.get(2).unwrap_or(""));
             let v = finite("timeseries.csv", &r, 3, "value")?;
@@ -277,6 +286,9 @@ fn fault_spans(r: &crate::RunResult) -> Vec<FaultSpan> {
     }
     out
 }
+
+/// The largest magnitude `eventsim plot` reads from a CSV file.
+const MAX_PLOTTED: f64 = 1e30;
 
 /// The plots, by file stem, with their axis labels.
 pub const PLOTS: [(&str, &str); 5] = [

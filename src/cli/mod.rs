@@ -372,6 +372,11 @@ fn sanitize(name: &str) -> String {
         .collect();
     if s.is_empty() || s.chars().all(|c| c == '.') {
         "scenario".into()
+    } else if !name.is_ascii() {
+        // `café` and `cafè` both read `caf_`: a fingerprint of the name
+        // keeps their reports apart.
+        let hash = crate::sweep::fingerprint(name.as_bytes());
+        format!("{s}-{}", &hash[..8])
     } else {
         s
     }

@@ -15,6 +15,21 @@ pub(super) fn plot(dir: &Path, out_dir: Option<PathBuf>) -> i32 {
         // summary.json is written after the files it is drawn from, and
         // removed before they are rewritten: when it is there, they match.
         let (data, summary) = crate::plot::PlotData::from_dir(dir)?;
+        // A run killed between its summary and its perf.json leaves the
+        // previous run's perf.json beside the new summary, and no
+        // manifest: refuse a folder whose files are of two runs.
+        if crate::output::read_manifest(dir).is_err()
+            && let Ok(text) = std::fs::read_to_string(dir.join("perf.json"))
+            && let Ok(perf) = serde_json::from_str::<serde_json::Value>(&text)
+            && perf["kernel_events"].as_u64() != Some(summary.kernel_events)
+        {
+            return Err(format!(
+                "{}: its perf.json is another run's ({} kernel events, the summary's {}) and it has no manifest.json: a run was killed while writing its report; run it again",
+                dir.display(),
+                perf["kernel_events"],
+                summary.kernel_events
+            ));
+        }
         // In place, the run's other files stay listed in its manifest;
         // elsewhere, the folder holds only what was drawn.
         let kept = match crate::output::read_manifest(dir) {

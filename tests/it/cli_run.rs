@@ -738,6 +738,41 @@ fn reports_of_two_files_of_one_name_do_not_overwrite_each_other() {
     );
 }
 
+/// Two scenario names that differ only in characters a folder name cannot
+/// keep (`café`, `cafè`) get folders of their own.
+#[test]
+fn non_ascii_names_that_read_alike_keep_their_reports_apart() {
+    use std::process::Command;
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo("scenarios/mm1.toml")).unwrap();
+    let mut dirs = Vec::new();
+    for name in ["café", "cafè"] {
+        let edited = text.replacen("name = \"mm1\"", &format!("name = \"{name}\""), 1);
+        assert_ne!(edited, text);
+        std::fs::write(tmp.path().join("s.toml"), &edited).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_eventsim"))
+            .args(["run", "s.toml", "--seed", "3"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let report = stdout(&o)
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("report:")
+                    .map(|r| r.trim().to_string())
+            })
+            .unwrap();
+        dirs.push(report);
+    }
+    assert_ne!(dirs[0], dirs[1]);
+    for d in &dirs {
+        assert!(tmp.path().join(d).exists(), "{d}");
+        assert!(d.starts_with("reports/s-caf_-"), "{d}");
+    }
+}
+
 /// Totals are sums over producers and groups; each has its own figures in
 /// summary.json, on the terminal and on the page, so that an outbox
 /// relay's records are not read as the API's.

@@ -592,6 +592,9 @@ fn plot_refuses_non_finite_values_and_escapes_hidden_characters() {
         ("timeseries.csv", "inf"),
         ("timeseries.csv", "NaN"),
         ("latency.csv", "-inf"),
+        // Finite but at the edge of f64: drawing its axis used to hang.
+        ("timeseries.csv", "1.7976931348623157e308"),
+        ("timeseries.csv", "-1e31"),
     ] {
         let dir = copy(&format!("{bad}-{file}"));
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
@@ -608,6 +611,32 @@ fn plot_refuses_non_finite_values_and_escapes_hidden_characters() {
         assert!(err.contains(&format!("{file}:3:")), "{err}");
         assert!(err.contains("finite"), "{err}");
     }
+
+    // A run killed between its summary and its perf.json: the previous
+    // run's perf.json beside the new summary, no manifest. Refused.
+    let dir = copy("half");
+    std::fs::write(
+        dir.join("perf.json"),
+        "{\"wall_time_s\": 1.0, \"kernel_events\": 12}\n",
+    )
+    .unwrap();
+    let o = eventsim(&["plot", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("its perf.json is another run's"),
+        "{}",
+        stderr(&o)
+    );
+    // An empty timeseries.csv is refused, not drawn as empty plots.
+    let dir = copy("empty");
+    std::fs::write(dir.join("timeseries.csv"), "").unwrap();
+    let o = eventsim(&["plot", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("timeseries.csv: no sample"),
+        "{}",
+        stderr(&o)
+    );
 
     // A summary edited to carry ESC and NUL in the scenario's name: the
     // drawn plots stay well-formed XML, the characters shown as escapes.
