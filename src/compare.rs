@@ -533,6 +533,9 @@ fn metric(r: &RunFigures, i: usize) -> f64 {
 pub struct Summary {
     pub extras: Vec<String>,
     pub rows: Vec<Row>,
+    /// Set when the runs cover only part of the comparison (interrupted,
+    /// or shards missing from a merge): how much ran.
+    pub incomplete: Option<String>,
 }
 
 /// A figure a chart draws: one of [`METRICS`], or an extra figure.
@@ -699,7 +702,11 @@ pub fn summarise(variants: &[Variant], runs: &[RunFigures]) -> Summary {
             }
         })
         .collect();
-    Summary { extras, rows }
+    Summary {
+        extras,
+        rows,
+        incomplete: None,
+    }
 }
 
 fn r3(x: f64) -> String {
@@ -736,6 +743,16 @@ pub fn to_csv(columns: &[String], s: &Summary) -> String {
         let mut row = vec![r.label.clone()];
         row.extend(r.values.iter().cloned());
         row.push(r.seeds.to_string());
+        if r.seeds == 0 {
+            // Not run: no figure, and no check that passed.
+            row.extend(std::iter::repeat_n(
+                String::new(),
+                2 * (r.stats.len() + r.extra.len()),
+            ));
+            row.extend(["not run".to_string(), "0".into(), "0".into()]);
+            w.write_record(&row).expect("writing to memory");
+            continue;
+        }
         for &(m, ci) in &r.stats {
             row.push(r3(m));
             row.push(r3(ci));
@@ -755,8 +772,14 @@ pub fn to_csv(columns: &[String], s: &Summary) -> String {
 
 /// `comparison.md`: the same as a readable table.
 pub fn to_markdown(title: &str, seeds: &str, s: &Summary) -> String {
-    let mut out = format!(
-        "# {title}: comparison over seeds {seeds}\n\nMean ± 95% confidence interval over seeds; latency is the worst group's end-to-end.\n\n| variant | events appended/s | p50 ms | p99 ms | p99.9 ms | max lag | skew | per-key order violations |"
+    let mut out = match &s.incomplete {
+        None => format!("# {title}: comparison over seeds {seeds}\n\n"),
+        Some(what) => format!(
+            "# {title}: INCOMPLETE comparison over seeds {seeds}\n\n**Incomplete: {what}.** Each variant's figures cover the seeds it ran; a variant that ran none reads `not run`.\n\n"
+        ),
+    };
+    out.push_str(
+        "Mean ± 95% confidence interval over seeds; latency is the worst group's end-to-end.\n\n| variant | events appended/s | p50 ms | p99 ms | p99.9 ms | max lag | skew | per-key order violations |",
     );
     for name in &s.extras {
         out.push_str(&format!(" {} |", extra_heading(name)));
@@ -765,6 +788,12 @@ pub fn to_markdown(title: &str, seeds: &str, s: &Summary) -> String {
     out.push_str(&"---|".repeat(s.extras.len() + 1));
     out.push('\n');
     for r in &s.rows {
+        if r.seeds == 0 {
+            out.push_str(&format!("| {} |", r.label));
+            out.push_str(&" not run |".repeat(7 + s.extras.len() + 1));
+            out.push('\n');
+            continue;
+        }
         let st = &r.stats;
         let ms = |(m, c): (f64, f64)| pm(m, c, 1e6);
         let num = |(m, c): (f64, f64)| pm(m, c, 1.0);

@@ -27,6 +27,10 @@ pub struct Manifest {
     pub version: String,
     /// Every file written, in the order written.
     pub files: Vec<ManifestEntry>,
+    /// Set when the folder's result covers only part of what was asked
+    /// (an interrupted sweep or comparison): what is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 /// One file of a [`Manifest`].
@@ -45,6 +49,8 @@ pub struct OutDir {
     /// Tests: fail the write after this many have succeeded (a kill
     /// mid-report).
     fail_after: Option<usize>,
+    /// What the result lacks, for the manifest.
+    incomplete: Option<String>,
 }
 
 impl OutDir {
@@ -85,6 +91,7 @@ impl OutDir {
             _lock: file,
             written: Vec::new(),
             fail_after: None,
+            incomplete: None,
         })
     }
 
@@ -158,10 +165,17 @@ impl OutDir {
             eventsim_manifest: 1,
             version: crate::VERSION.to_string(),
             files: std::mem::take(&mut self.written),
+            incomplete: self.incomplete.take(),
         };
         let mut text = serde_json::to_string_pretty(&manifest).expect("a manifest serializes");
         text.push('\n');
         write_atomic(&self.dir.join(MANIFEST), text.as_bytes())
+    }
+
+    /// Say in the manifest that the result covers only part of what was
+    /// asked, and what is missing.
+    pub fn set_incomplete(&mut self, what: String) {
+        self.incomplete = Some(what);
     }
 
     #[cfg(test)]

@@ -77,10 +77,18 @@ pub fn sweep_html(
     reported: &[u64],
 ) -> String {
     let mut h = String::new();
-    open_page(&mut h, &format!("{name} sweep of seeds {}", status.seeds));
+    let incomplete = if status.complete && status.missing.is_empty() {
+        ""
+    } else {
+        "incomplete "
+    };
+    open_page(
+        &mut h,
+        &format!("{name} {incomplete}sweep of seeds {}", status.seeds),
+    );
     let _ = writeln!(
         h,
-        "<h1>{} &middot; sweep of seeds {}</h1>\n<p>scenario <code>{}</code> &middot; eventsim {} &middot; {} seed(s) run{}</p>",
+        "<h1>{} &middot; {incomplete}sweep of seeds {}</h1>\n<p>scenario <code>{}</code> &middot; eventsim {} &middot; {} seed(s) run{}</p>",
         e(name),
         e(&status.seeds),
         e(&status.scenario),
@@ -354,14 +362,19 @@ pub fn compare_html(
     svgs: &[(String, String)],
 ) -> String {
     let mut h = String::new();
+    let incomplete = if summary.incomplete.is_some() {
+        "incomplete "
+    } else {
+        ""
+    };
     open_page(
         &mut h,
-        &format!("{title} comparison over seeds {}", header.seeds),
+        &format!("{title} {incomplete}comparison over seeds {}", header.seeds),
     );
     let files = header.files();
     let _ = write!(
         h,
-        "<h1>{} &middot; comparison over seeds {}</h1>\n<p>{} <code>{}</code> &middot; eventsim {} &middot; {} variant(s): ",
+        "<h1>{} &middot; {incomplete}comparison over seeds {}</h1>\n<p>{} <code>{}</code> &middot; eventsim {} &middot; {} variant(s): ",
         e(title),
         e(&header.seeds),
         if files.len() > 1 {
@@ -382,11 +395,23 @@ pub fn compare_html(
         let _ = write!(h, " <code>--vary {}</code>", e(&crate::cli::shell_quote(v)));
     }
     h.push_str("</p>\n");
+    if let Some(what) = &summary.incomplete {
+        let _ = writeln!(
+            h,
+            "<p class=\"first\"><strong>Incomplete</strong> ({}): each variant's figures cover the seeds it ran; a variant that ran none reads <em>not run</em>.</p>",
+            e(what)
+        );
+    }
     let failing = summary.rows.iter().filter(|r| !r.failed.is_empty()).count();
+    let not_run = summary.rows.iter().filter(|r| r.seeds == 0).count();
     let _ = writeln!(
         h,
         "<p>verdict: {}</p>",
-        if failing == 0 {
+        if failing == 0 && (summary.incomplete.is_some() || not_run > 0) {
+            format!(
+                "<span class=\"inconclusive\">every check passed in the runs that finished; {not_run} variant(s) not run</span>"
+            )
+        } else if failing == 0 {
             "<span class=\"pass\">every check passed in every variant</span>".to_string()
         } else {
             format!(
@@ -463,6 +488,14 @@ pub fn compare_html(
                 e(&r.label),
                 r.seeds
             );
+            if r.seeds == 0 {
+                let _ = writeln!(
+                    h,
+                    "<td colspan=\"{}\" class=\"l skipped\">not run</td></tr>",
+                    flows.len() + 1
+                );
+                continue;
+            }
             for &i in &flows {
                 let _ = write!(
                     h,
@@ -484,6 +517,15 @@ pub fn compare_html(
     }
     h.push_str("</tr>\n");
     for r in &summary.rows {
+        if r.seeds == 0 {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td>0</td><td colspan=\"{}\" class=\"l skipped\">not run</td></tr>",
+                e(&r.label),
+                7 + others.len() + usize::from(flows.is_empty())
+            );
+            continue;
+        }
         let (label, n, st) = (&r.label, r.seeds, &r.stats);
         let _ = write!(
             h,

@@ -89,7 +89,11 @@ pub(super) fn compare(
         vary: vary.to_vec(),
         seeds: range.to_string(),
     };
-    let summary = match write_comparison(outdir, &header, &title, &varies, &variants, &runs) {
+    let incomplete = ((runs.len() as u128) < total)
+        .then(|| format!("interrupted: {} of {} runs finished", runs.len(), total));
+    let summary = match write_comparison(
+        outdir, &header, &title, &varies, &variants, &runs, incomplete,
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -117,9 +121,14 @@ pub(super) fn write_comparison(
     varies: &[crate::compare::Vary],
     variants: &[crate::compare::Variant],
     runs: &[crate::compare::RunFigures],
+    incomplete: Option<String>,
 ) -> Result<crate::compare::Summary, String> {
     use crate::compare;
-    let summary = compare::summarise(variants, runs);
+    let mut summary = compare::summarise(variants, runs);
+    summary.incomplete = incomplete.clone();
+    if let Some(what) = incomplete {
+        out.set_incomplete(what);
+    }
     let dir = out.path().to_path_buf();
     let mut write = || -> std::io::Result<()> {
         let mut svgs = Vec::new();
@@ -134,6 +143,14 @@ pub(super) fn write_comparison(
                 .iter()
                 .map(|r| {
                     let (mean, ci) = figure.of(r).unwrap_or((f64::NAN, f64::NAN));
+                    if r.seeds == 0 {
+                        return crate::plot::Bar {
+                            label: format!("{} (not run)", r.label),
+                            mean: 0.0,
+                            ci: f64::NAN,
+                            failed: Vec::new(),
+                        };
+                    }
                     crate::plot::Bar {
                         label: r.label.clone(),
                         mean: mean / scale,
@@ -279,8 +296,23 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let written = crate::output::OutDir::lock(&dir)
-        .and_then(|o| write_comparison(o, &header, &title, &varies, &variants, &runs));
+    let written = crate::output::OutDir::lock(&dir).and_then(|o| {
+        let incomplete = (!missing.is_empty()).then(|| {
+            format!(
+                "{} run(s) missing from the merged folders",
+                missing
+                    .iter()
+                    .map(|(_, ranges)| {
+                        ranges
+                            .iter()
+                            .map(|r| (r.last - r.first).saturating_add(1))
+                            .fold(0u64, u64::saturating_add)
+                    })
+                    .fold(0u64, u64::saturating_add)
+            )
+        });
+        write_comparison(o, &header, &title, &varies, &variants, &runs, incomplete)
+    });
     match written {
         Ok(summary) => {
             print_comparison(&title, &header.seeds, &summary, &dir);

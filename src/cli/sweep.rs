@@ -251,6 +251,14 @@ pub(super) fn sweep(
         }
     }
     let page = sweep_page(&scenario.scenario.name, &status, &results, &reported);
+    if !missing.is_empty() {
+        outdir.set_incomplete(format!(
+            "{}: {} of {} seed(s) ran",
+            status.stopped_by,
+            results.len(),
+            shard.len(range)
+        ));
+    }
     let written = outdir
         .write("sweep.jsonl", crate::sweep::to_jsonl(&results).as_bytes())
         .and_then(|()| outdir.write("sweep.json", status_text.as_bytes()))
@@ -527,6 +535,13 @@ pub(super) fn merge_sweeps(dirs: &[PathBuf], out: Option<PathBuf>) -> Result<i32
     }
     let page = sweep_page(&name, &merged_status, &merged, &reported);
     let mut outdir = crate::output::OutDir::lock(&dir)?;
+    if !missing.is_empty() {
+        outdir.set_incomplete(format!(
+            "the folders hold {} of the {} seeds",
+            merged.len(),
+            range.len()
+        ));
+    }
     outdir
         .begin(&["sweep.json", "sweep.jsonl", "index.html"])
         .and_then(|()| outdir.write("sweep.jsonl", crate::sweep::to_jsonl(&merged).as_bytes()))

@@ -530,3 +530,61 @@ fn a_comparison_says_when_a_variant_s_faults_struck_nothing() {
         "{csv}"
     );
 }
+
+/// A comparison that covers part of its runs says so where a reader looks
+/// first: the title of comparison.md and of the page, the verdict, the
+/// manifest; a variant that ran no seed reads `not run`, never `0.00` or
+/// "every check passed".
+#[test]
+fn an_incomplete_comparison_says_so_and_a_variant_without_runs_reads_not_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shard = tmp.path().join("shard0");
+    let o = eventsim(&[
+        "compare",
+        "scenarios/partition-strategies.toml",
+        "--vary",
+        "producers.tracker.partitioner=murmur2,round-robin",
+        "--seeds",
+        "0..1",
+        "--shard",
+        "0/2",
+        "--out",
+        shard.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let merged = tmp.path().join("merged");
+    let o = eventsim(&[
+        "merge",
+        shard.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let md = std::fs::read_to_string(merged.join("comparison.md")).unwrap();
+    assert!(
+        md.starts_with("# partition-strategies: INCOMPLETE comparison"),
+        "{md}"
+    );
+    assert!(md.contains("| partitioner=round-robin | not run |"), "{md}");
+    let csv = std::fs::read_to_string(merged.join("comparison.csv")).unwrap();
+    assert!(csv.contains(",not run,"), "{csv}");
+    let html = std::fs::read_to_string(merged.join("index.html")).unwrap();
+    well_formed(&html);
+    assert!(html.contains("incomplete comparison over seeds 0..1</h1>"));
+    assert!(!html.contains("every check passed in every variant"));
+    assert!(html.contains(">not run</td>"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(merged.join("manifest.json")).unwrap())
+            .unwrap();
+    assert!(
+        manifest["incomplete"]
+            .as_str()
+            .is_some_and(|s| s.contains("missing")),
+        "{manifest}"
+    );
+    // The shard itself is complete: no such field.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shard.join("manifest.json")).unwrap())
+            .unwrap();
+    assert!(manifest.get("incomplete").is_none());
+}
