@@ -107,9 +107,16 @@ impl Flow {
         }
     }
 
-    /// Holds taken and never released.
+    /// Holds taken and not released since: never released, or released by
+    /// an event created before the take's (the release found nothing to
+    /// release, and what was taken stays taken), as `held-resources` judges.
     pub fn held(&self, holds: usize) -> impl Iterator<Item = usize> + '_ {
-        (0..holds).filter(|&h| self.taken[h].1 != NEVER && self.released[h].1 == NEVER)
+        (0..holds).filter(|&h| self.taken[h].1 != NEVER && !self.released_after_take(h))
+    }
+
+    /// Hold `h` was released, by an event created at or after its take's.
+    pub fn released_after_take(&self, h: usize) -> bool {
+        self.released[h].1 != NEVER && self.released[h].0 >= self.taken[h].0
     }
 
     /// Holds released, in any order with their take.

@@ -272,7 +272,11 @@ impl Checker for HeldResources {
                     ));
                 }
             }
-            let held: Vec<usize> = f.held(holds).collect();
+            // Released before taken is reported above, once.
+            let held: Vec<usize> = f
+                .held(holds)
+                .filter(|&h| f.released[h].1 == NEVER)
+                .collect();
             // A flow that completed used what it took (shipping consumes
             // the stock), whatever else went wrong with it.
             if held.is_empty() || f.completed_ns != NEVER {

@@ -408,3 +408,41 @@ fn an_outbox_relay_that_crashes_loses_nothing_and_may_publish_twice() {
     assert!(c.result.metrics.counts.produce_failed > 0);
     assert_eq!(status(&c, "no-duplicates-in-log"), CheckStatus::Pass);
 }
+
+/// One source of truth: a flow whose release was created before its take
+/// (the release found nothing, the stock stays taken) is not counted as
+/// compensated while `held-resources` fails for it; the flow figures count
+/// it failed, and `saga-atomicity` sees it too.
+#[test]
+fn a_release_before_its_take_is_a_failed_flow_in_the_figures_and_the_checks() {
+    let s = load("scenarios/compensation.toml");
+    let c = eventsim::run_checked(&s, 105, Vec::new());
+    let f = &c.result.metrics.flows()[0];
+    let held = c
+        .checks
+        .iter()
+        .find(|r| r.name == "held-resources")
+        .unwrap();
+    assert_eq!(held.violations, 1, "{:?}", c.checks);
+    assert_eq!(f.failed, 1, "{f:?}");
+    assert_eq!(
+        f.compensated + f.failed + f.completed,
+        f.started - f.rejected
+    );
+    for seed in 100..112 {
+        let c = eventsim::run_checked(&s, seed, Vec::new());
+        let f = &c.result.metrics.flows()[0];
+        let held = c
+            .checks
+            .iter()
+            .find(|r| r.name == "held-resources")
+            .unwrap()
+            .violations;
+        // Every flow held-resources flags is one the figures count as
+        // holding something: failed, rejected with effects, or open.
+        assert!(
+            held <= f.failed + f.rejected_with_effects + f.open + f.inconsistent,
+            "seed {seed}: {held} violations, {f:?}"
+        );
+    }
+}
