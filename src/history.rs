@@ -1129,6 +1129,48 @@ pub struct Trailer {
     pub production_end_ns: Time,
     /// Why the run stopped (as [`crate::kernel::StopReason::as_str`] writes it).
     pub stopped_by: String,
+    /// Observation lines between the header and the trailer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observations: Option<u64>,
+    /// FNV-1a 64 of those lines' bytes, each with its `\n`, in order:
+    /// a history cut, edited, reordered or with a line repeated does not
+    /// match it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+}
+
+/// A running FNV-1a 64 digest of a history's observation lines.
+#[derive(Clone, Copy, Debug)]
+pub struct LineDigest {
+    hash: u64,
+    /// Lines digested.
+    pub lines: u64,
+}
+
+impl Default for LineDigest {
+    fn default() -> Self {
+        LineDigest {
+            hash: 0xcbf2_9ce4_8422_2325,
+            lines: 0,
+        }
+    }
+}
+
+impl LineDigest {
+    /// Add one line (without its newline, which is added here).
+    #[inline]
+    pub fn line(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().chain(b"\n") {
+            self.hash ^= u64::from(b);
+            self.hash = self.hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.lines += 1;
+    }
+
+    /// The digest as the trailer writes it.
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.hash)
+    }
 }
 
 /// Writes the history as JSON lines.
@@ -1136,6 +1178,9 @@ pub struct HistoryWriter<W: std::io::Write> {
     out: W,
     /// The first write error, if any (writing stops there).
     pub error: Option<std::io::Error>,
+    /// One entry's line, reused.
+    line: Vec<u8>,
+    digest: LineDigest,
 }
 
 impl<W: std::io::Write> HistoryWriter<W> {
@@ -1143,15 +1188,26 @@ impl<W: std::io::Write> HistoryWriter<W> {
     pub fn new(mut out: W, header: &Header) -> std::io::Result<Self> {
         serde_json::to_writer(&mut out, header)?;
         out.write_all(b"\n")?;
-        Ok(HistoryWriter { out, error: None })
+        Ok(HistoryWriter {
+            out,
+            error: None,
+            line: Vec::with_capacity(256),
+            digest: LineDigest::default(),
+        })
     }
 
-    /// Write the trailer and flush.
+    /// Write the trailer, with the count and digest of the lines written,
+    /// and flush.
     pub fn finish(mut self, trailer: &Trailer) -> std::io::Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        serde_json::to_writer(&mut self.out, trailer)?;
+        let trailer = Trailer {
+            observations: Some(self.digest.lines),
+            digest: self.digest.hex(),
+            ..trailer.clone()
+        };
+        serde_json::to_writer(&mut self.out, &trailer)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
@@ -1166,9 +1222,14 @@ impl<W: std::io::Write> Observer for HistoryWriter<W> {
             t: at,
             observation: *observation,
         };
-        let written = serde_json::to_writer(&mut self.out, &entry)
+        self.line.clear();
+        let written = serde_json::to_writer(&mut self.line, &entry)
             .map_err(std::io::Error::from)
-            .and_then(|()| self.out.write_all(b"\n"));
+            .and_then(|()| {
+                self.digest.line(&self.line);
+                self.line.push(b'\n');
+                self.out.write_all(&self.line)
+            });
         if let Err(e) = written {
             self.error = Some(e);
         }

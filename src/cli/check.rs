@@ -43,8 +43,9 @@ pub(super) fn read_history(
     let first = first.map_err(|e| bad(n, "a line", &e))?;
     let header: Header =
         serde_json::from_str(&first).map_err(|e| bad(n, "the history header", &e))?;
-    let mut trailer = None;
+    let mut trailer: Option<Trailer> = None;
     let mut validator = crate::history::Validator::new(&ctx.catalog, ctx.faults.len());
+    let mut digest = crate::history::LineDigest::default();
     for (n, line) in lines {
         let line = line.map_err(|e| bad(n, "a line", &e))?;
         if trailer.is_some() {
@@ -52,6 +53,7 @@ pub(super) fn read_history(
         }
         match serde_json::from_str::<Entry>(&line) {
             Ok(e) => {
+                digest.line(line.as_bytes());
                 validator
                     .check(e.t, &e.observation)
                     .map_err(|why| format!("{}:{}: {why}", path.display(), n + 1))?;
@@ -69,6 +71,19 @@ pub(super) fn read_history(
             path.display()
         )
     })?;
+    // What the trailer says was written, against what was read: a
+    // history cut, edited or reordered is refused, not judged.
+    if let Some(count) = trailer.observations
+        && (count != digest.lines || trailer.digest != digest.hex())
+    {
+        return Err(format!(
+            "{}: the history was cut or edited: its trailer says {count} observation line(s) with digest {}, the file holds {} with digest {}",
+            path.display(),
+            trailer.digest,
+            digest.lines,
+            digest.hex()
+        ));
+    }
     Ok((header, trailer))
 }
 

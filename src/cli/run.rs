@@ -135,6 +135,8 @@ pub(super) fn run(
             end_ns: result.sim_time_ns,
             production_end_ns: result.production_end_ns,
             stopped_by: result.stop_reason.as_str().to_string(),
+            observations: None,
+            digest: String::new(),
         };
         if let Err(e) = w.finish(&trailer).and_then(|()| f.commit()) {
             eprintln!("error: cannot write the history to {}: {e}", h.display());

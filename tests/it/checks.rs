@@ -535,3 +535,71 @@ fn a_history_naming_what_its_scenario_lacks_is_refused_with_its_line() {
         );
     }
 }
+
+/// A history's trailer carries the count and digest of its observation
+/// lines: a history cut to its header and trailer, with a line removed,
+/// repeated or two lines swapped is refused (exit 2), never judged.
+#[test]
+fn check_history_refuses_a_history_that_was_cut_or_edited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let history = tmp.path().join("h.jsonl");
+    let scenario = "scenarios/faults/idempotent-producer.toml";
+    let o = eventsim(&[
+        "run",
+        scenario,
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&history).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let n = lines.len();
+    assert!(lines[n - 1].contains("\"digest\":"), "{}", lines[n - 1]);
+    let mid = n / 2;
+    let variants: Vec<(&str, Vec<&str>)> = vec![
+        ("header and trailer", vec![lines[0], lines[n - 1]]),
+        (
+            "a line removed",
+            [&lines[..mid], &lines[mid + 1..]].concat(),
+        ),
+        ("a line repeated", [&lines[..=mid], &lines[mid..]].concat()),
+        ("two lines of one instant swapped", {
+            // Same time: only the digest can tell.
+            let t = |l: &str| l.split(',').next().unwrap_or("").to_string();
+            let i = (1..n - 2)
+                .find(|&i| t(lines[i]) == t(lines[i + 1]) && lines[i] != lines[i + 1])
+                .expect("two observations at one instant");
+            let mut v = lines.clone();
+            v.swap(i, i + 1);
+            v
+        }),
+    ];
+    for (what, v) in variants {
+        let edited = tmp.path().join("e.jsonl");
+        std::fs::write(&edited, v.join("\n") + "\n").unwrap();
+        let o = eventsim(&[
+            "check-history",
+            edited.to_str().unwrap(),
+            "--scenario",
+            scenario,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", stdout(&o));
+        if what == "header and trailer" {
+            assert!(
+                stderr(&o).contains("cut or edited"),
+                "{what}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    let o = eventsim(&[
+        "check-history",
+        history.to_str().unwrap(),
+        "--scenario",
+        scenario,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
