@@ -33,9 +33,14 @@ pub(super) fn read_history(
 ) -> Result<(crate::history::Header, crate::history::Trailer), String> {
     use crate::history::{Entry, Header, Trailer};
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = std::io::BufReader::new(file).lines().enumerate();
+    let mut lines = BoundedLines::new(std::io::BufReader::new(file)).enumerate();
     let bad = |n: usize, what: &str, e: &dyn std::fmt::Display| {
-        format!("{}:{}: expected {what}: {e}", path.display(), n + 1)
+        format!(
+            "{}:{}: expected {what}: {}",
+            path.display(),
+            n + 1,
+            clip_message(&e.to_string())
+        )
     };
     let (n, first) = lines
         .next()
@@ -177,10 +182,74 @@ pub(super) fn check_history(path: &Path, scenario_path: &Path) -> i32 {
 
 pub(super) fn read_header(path: &Path) -> Result<crate::history::Header, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut first = String::new();
-    std::io::BufReader::new(file)
-        .read_line(&mut first)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&first)
-        .map_err(|e| format!("{}:1: expected the history header: {e}", path.display()))
+    let first = BoundedLines::new(std::io::BufReader::new(file))
+        .next()
+        .unwrap_or_else(|| Ok(String::new()))
+        .map_err(|e| format!("{}:1: {e}", path.display()))?;
+    serde_json::from_str(&first).map_err(|e| {
+        format!(
+            "{}:1: expected the history header: {}",
+            path.display(),
+            clip_message(&e.to_string())
+        )
+    })
+}
+
+/// The longest history line read: an observation's line is under 1 KiB, so
+/// a longer one is not a history (`/dev/zero`, a binary file) and is refused
+/// before it fills the memory.
+const HISTORY_LINE_MAX: u64 = 1 << 20;
+
+/// Lines of at most [`HISTORY_LINE_MAX`] bytes, without their newline.
+struct BoundedLines<R> {
+    reader: R,
+}
+
+impl<R: BufRead> BoundedLines<R> {
+    fn new(reader: R) -> Self {
+        BoundedLines { reader }
+    }
+}
+
+impl<R: BufRead> Iterator for BoundedLines<R> {
+    type Item = Result<String, String>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut buf = Vec::new();
+        let read =
+            std::io::Read::take(&mut self.reader, HISTORY_LINE_MAX + 1).read_until(b'\n', &mut buf);
+        match read {
+            Err(e) => Some(Err(e.to_string())),
+            Ok(0) => None,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                    if buf.last() == Some(&b'\r') {
+                        buf.pop();
+                    }
+                } else if buf.len() as u64 > HISTORY_LINE_MAX {
+                    return Some(Err(format!(
+                        "a line longer than {} MiB: not a history file",
+                        HISTORY_LINE_MAX >> 20
+                    )));
+                }
+                Some(
+                    String::from_utf8(buf).map_err(|_| "a line that is not UTF-8 text".to_string()),
+                )
+            }
+        }
+    }
+}
+
+/// A parser's message cut to its first 200 characters: it may quote a
+/// value of millions.
+fn clip_message(m: &str) -> String {
+    let n = m.chars().count();
+    if n <= 200 {
+        m.to_string()
+    } else {
+        format!(
+            "{}... ({n} characters)",
+            m.chars().take(200).collect::<String>()
+        )
+    }
 }

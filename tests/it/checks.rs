@@ -245,6 +245,42 @@ fn check_history_names_the_scenario_it_was_recorded_with() {
     assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
 }
 
+/// `check-history` reads with a bound: an endless line (`/dev/zero`) is
+/// refused at 1 MiB, and a line holding a huge value is quoted short.
+#[test]
+fn check_history_bounds_what_it_reads_and_quotes() {
+    let o = eventsim(&[
+        "check-history",
+        "/dev/zero",
+        "--scenario",
+        "scenarios/mm1.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("a line longer than 1 MiB"),
+        "{}",
+        stderr(&o)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let h = tmp.path().join("h.jsonl");
+    let header = "{\"eventsim_history\":1,\"version\":\"0.2.0\",\"scenario\":\"mm1\",\"seed\":1}";
+    let huge = "x".repeat(900_000);
+    std::fs::write(&h, format!("{header}\n{{\"t\":1,\"type\":\"{huge}\"}}\n")).unwrap();
+    let o = eventsim(&[
+        "check-history",
+        h.to_str().unwrap(),
+        "--scenario",
+        "scenarios/mm1.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).len() < 2_000, "{} bytes", stderr(&o).len());
+    assert!(
+        stderr(&o).contains("h.jsonl:2: expected an observation"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn a_broken_history_file_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
