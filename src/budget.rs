@@ -11,8 +11,12 @@
 //! the one stop that depends on the machine rather than on the scenario
 //! and seed, so the summary names it.
 //!
-//! The budget is `--max-memory` when given, else half of the machine's
-//! physical memory (8 GiB where the OS does not say).
+//! The budget is `--max-memory` when given, else half of the memory this
+//! process may use: the machine's physical memory, or less when the
+//! process's cgroup (`memory.max`, a container's limit) or its address
+//! space limit (`ulimit -v`, RLIMIT_AS) allows less (8 GiB where the OS
+//! says nothing). Above such a limit the allocator fails and the process
+//! aborts; under the budget the run is refused or stopped cleanly.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,9 +35,50 @@ pub fn set_max_memory(bytes: u64) {
 /// The memory budget in bytes.
 pub fn max_memory() -> u64 {
     match MAX_MEMORY.load(Ordering::Relaxed) {
-        0 => physical_memory().map_or(FALLBACK, |m| m / 2),
+        0 => usable_memory().map_or(FALLBACK, |m| m / 2),
         set => set,
     }
+}
+
+/// The memory this process may use: the smallest of the machine's
+/// physical memory, its cgroup's limit and its address-space limit, of
+/// those the OS tells.
+pub fn usable_memory() -> Option<u64> {
+    [physical_memory(), cgroup_limit(), address_space_limit()]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+/// The cgroup's memory limit (v2 `memory.max`, v1 `memory.limit_in_bytes`),
+/// if one is set.
+pub fn cgroup_limit() -> Option<u64> {
+    let read = |f: &str| std::fs::read_to_string(f).ok();
+    let v2 = read("/sys/fs/cgroup/memory.max");
+    let v1 = read("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    // `max` (v2) or a huge number (v1, unlimited) mean no limit.
+    v2.or(v1)
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .filter(|&b| b < (1 << 60))
+}
+
+/// The soft address-space limit (`ulimit -v`, RLIMIT_AS), if one is set.
+pub fn address_space_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_address_space(&text)
+}
+
+/// The soft limit of `/proc/self/limits`' "Max address space" line, in
+/// bytes (`None` when unlimited).
+fn parse_address_space(limits: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    line["Max address space".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Whether the budget is the default (half the machine) rather than set.
@@ -149,5 +194,13 @@ mod tests {
             assert!(physical_memory().unwrap() > 1 << 20);
             assert!(resident_bytes().unwrap() > 0);
         }
+    }
+
+    #[test]
+    fn the_address_space_limit_is_read_from_proc_limits() {
+        let unlimited = "Limit                     Soft Limit           Hard Limit           Units\nMax address space         unlimited            unlimited            bytes\n";
+        assert_eq!(parse_address_space(unlimited), None);
+        let two_gib = "Max cpu time              unlimited            unlimited            seconds\nMax address space         2147483648           unlimited            bytes\n";
+        assert_eq!(parse_address_space(two_gib), Some(2 << 30));
     }
 }

@@ -72,7 +72,8 @@ use sweep::*;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Memory budget, e.g. 4GiB (default: half of this machine's memory).
+    /// Memory budget, e.g. 4GiB (default: half of the memory this process may
+    /// use: the machine's, or its cgroup's or `ulimit -v` limit if smaller).
     /// A scenario estimated to need more is refused; a run whose memory
     /// grows past it stops, inconclusive.
     #[arg(long, global = true, value_name = "SIZE")]

@@ -348,7 +348,7 @@ impl Scenario {
         }
         let largest = f.largest()?;
         let how = if crate::budget::is_default() {
-            "half of this machine's memory; set another with --max-memory"
+            "half of the memory this process may use: the machine's, or its cgroup's or `ulimit -v` limit if smaller; set another with --max-memory"
         } else {
             "--max-memory"
         };

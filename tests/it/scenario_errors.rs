@@ -923,3 +923,39 @@ fn every_name_follows_one_rule_and_errors_quote_long_values_short() {
         }
     }
 }
+
+/// Under an address-space limit (`ulimit -v`, as a container or a shared
+/// machine sets) the default budget is half of it, so a scenario that
+/// would exhaust it is refused (exit 2, located) instead of aborting when
+/// an allocation fails (it was exit 134).
+#[test]
+fn the_default_budget_holds_under_an_address_space_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("big.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nname = \"big\"\nduration = \"1s\"\n\n[[topics]]\nname = \"t\"\npartitions = 1000000\n\n[[producers]]\nname = \"p\"\ntopic = \"t\"\nrate = 10\n\n[[groups]]\nname = \"g\"\ntopics = [\"t\"]\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    for args in [
+        format!("check '{}'", file.display()),
+        format!("run '{}' --out '{}' -q", file.display(), out.display()),
+    ] {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v 2097152 && exec '{}' {args}",
+                env!("CARGO_BIN_EXE_eventsim")
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("more than the budget of 1 GiB")
+                && stderr(&o).contains("`ulimit -v`"),
+            "{args}: {}",
+            stderr(&o)
+        );
+    }
+}
