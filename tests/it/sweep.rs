@@ -174,6 +174,35 @@ fn failing_seeds_are_listed_with_repro_commands_that_reproduce_them() {
             .exists()
             || failing.len() == 3
     );
+    // The report is byte for byte the one `run --seed S` writes.
+    let again = tmp.path().join("again");
+    let seed = failing[0].to_string();
+    let o = eventsim(&[
+        "run",
+        SCENARIO,
+        "--seed",
+        &seed,
+        "--out",
+        again.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    for f in [
+        "summary.json",
+        "violations.jsonl",
+        "faults.csv",
+        "timeseries.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(dir.join(format!("seed-{seed}")).join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // A bad --reports is a usage error.
+    let o = sweep(&tmp.path().join("bad"), &["--reports", "three"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--reports"), "{}", stderr(&o));
     // With --reports 0, none.
     let none = tmp.path().join("n");
     let o = sweep(&none, &["--reports", "0"]);
