@@ -126,6 +126,34 @@ impl OutDir {
         Ok(())
     }
 
+    /// Write `name` as a stream: `fill` writes it through a buffer, so a
+    /// large file (a time series of a million points) is never held in
+    /// memory whole. It appears whole, or not at all.
+    pub fn write_with(
+        &mut self,
+        name: &str,
+        fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        if self.fail_after.is_some_and(|n| self.written.len() >= n) {
+            return Err(std::io::Error::other("injected failure (test)"));
+        }
+        let mut file = StreamFile::create(&self.dir.join(name))?;
+        let mut w = Counted {
+            inner: std::io::BufWriter::new(file.take_file()),
+            bytes: 0,
+        };
+        fill(&mut w)?;
+        w.flush()?;
+        let bytes = w.bytes;
+        drop(w);
+        file.commit()?;
+        self.written.push(ManifestEntry {
+            name: name.to_string(),
+            bytes,
+        });
+        Ok(())
+    }
+
     /// Name `name`, a file already in the folder and not rewritten, in
     /// the manifest (a redraw keeps the run's data files).
     pub fn keep(&mut self, name: &str) -> std::io::Result<()> {
@@ -243,6 +271,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
         })
+}
+
+/// A writer that counts what went through it.
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A file written as a stream (a history, a trace) that appears under its

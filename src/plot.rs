@@ -55,12 +55,12 @@ impl PlotData {
     pub fn from_run(result: &crate::RunResult, title: &str) -> PlotData {
         let latency = crate::report::latency_streams(result)
             .into_iter()
-            .filter(|(name, s)| !s.hist.is_empty() && plotted(name))
-            .map(|(name, s)| {
+            .filter(|(name, _)| plotted(name))
+            .filter_map(|(name, s)| Some((name, s.histogram()?)))
+            .map(|(name, hist)| {
                 // As latency.csv writes them, so that `eventsim plot DIR`
                 // draws the same picture from the files.
-                let pts = s
-                    .hist
+                let pts = hist
                     .iter_quantiles(5)
                     .map(|it| (it.value_iterated_to(), q12(it.quantile_iterated_to())))
                     .collect();

@@ -392,9 +392,18 @@ pub fn violations_jsonl(violations: &[crate::check::Violation]) -> String {
 
 /// `timeseries.csv`: `t_ns,metric,label,value`, series after series.
 pub fn timeseries_csv(result: &RunResult) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["t_ns", "metric", "label", "value"])
-        .expect("writing to memory");
+    let mut out = Vec::new();
+    write_timeseries_csv(result, &mut out).expect("writing to memory");
+    String::from_utf8(out).expect("CSV of UTF-8 text")
+}
+
+/// [`timeseries_csv`], written to `out` as it goes.
+pub fn write_timeseries_csv(
+    result: &RunResult,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(["t_ns", "metric", "label", "value"])?;
     for s in &result.series.series {
         for &(t, v) in &s.points {
             w.write_record([
@@ -402,11 +411,10 @@ pub fn timeseries_csv(result: &RunResult) -> String {
                 s.metric.to_string(),
                 s.label.clone(),
                 fmt_value(v),
-            ])
-            .expect("writing to memory");
+            ])?;
         }
     }
-    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 text")
+    w.flush()
 }
 
 /// A value rounded to 3 decimals, as `timeseries.csv` keeps it.
@@ -448,15 +456,21 @@ pub fn latency_streams(result: &RunResult) -> Vec<(String, &crate::metrics::Late
 /// layout (value, percentile, total count, 1/(1-percentile)), 5 ticks per
 /// half distance.
 pub fn latency_csv(result: &RunResult) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["stream", "value_ns", "percentile", "total_count", "inverse"])
-        .expect("writing to memory");
+    let mut out = Vec::new();
+    write_latency_csv(result, &mut out).expect("writing to memory");
+    String::from_utf8(out).expect("CSV of UTF-8 text")
+}
+
+/// [`latency_csv`], written to `out` as it goes.
+pub fn write_latency_csv(result: &RunResult, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(["stream", "value_ns", "percentile", "total_count", "inverse"])?;
     for (name, s) in latency_streams(result) {
-        if s.hist.is_empty() {
+        let Some(hist) = s.histogram() else {
             continue;
-        }
+        };
         let mut total = 0u64;
-        for it in s.hist.iter_quantiles(5) {
+        for it in hist.iter_quantiles(5) {
             total += it.count_since_last_iteration();
             let q = it.quantile_iterated_to();
             let inverse = if q < 1.0 {
@@ -470,11 +484,10 @@ pub fn latency_csv(result: &RunResult) -> String {
                 format!("{q:.12}"),
                 total.to_string(),
                 inverse,
-            ])
-            .expect("writing to memory");
+            ])?;
         }
     }
-    String::from_utf8(w.into_inner().expect("flushing to memory")).expect("CSV of UTF-8 text")
+    w.flush()
 }
 
 /// Escape text for HTML (element content and attribute values); control

@@ -220,8 +220,10 @@ pub(super) fn write_run_report(
     }
     out.write("faults.csv", report::faults_csv(result).as_bytes())?;
     out.write("faults.toml", report::faults_toml(result).as_bytes())?;
-    out.write("timeseries.csv", report::timeseries_csv(result).as_bytes())?;
-    out.write("latency.csv", report::latency_csv(result).as_bytes())?;
+    out.write_with("timeseries.csv", |w| {
+        report::write_timeseries_csv(result, w)
+    })?;
+    out.write_with("latency.csv", |w| report::write_latency_csv(result, w))?;
     let svgs = write_plots(out, data)?;
     out.write(
         "violations.jsonl",

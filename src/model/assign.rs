@@ -7,6 +7,8 @@
 //! `sticky`; the protocol difference lives in the group coordinator).
 
 use crate::scenario::Assignment;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 
 /// Assign `parts_by_topic` (each inner list one topic's partitions, in
 /// order) to `members`. `previous[i]` is the earlier owner of the i-th
@@ -44,43 +46,67 @@ fn range(parts_by_topic: &[usize], members: &[u32]) -> Vec<Option<u32>> {
     out
 }
 
+/// Kafka's sticky assignment: keep what members owned, up to the quota,
+/// give the rest to the least loaded, then balance. Each step picks the
+/// member a linear scan would pick (least load, then member order), from
+/// ordered sets, so a million members or partitions cost n log n.
 fn sticky(total: usize, members: &[u32], previous: &[Option<u32>]) -> Vec<Option<u32>> {
+    debug_assert!(members.is_sorted());
     let m = members.len();
     let quota_hi = total.div_ceil(m);
     let mut owner: Vec<Option<usize>> = vec![None; total];
     let mut load = vec![0usize; m];
     // 1. Keep previous owners that are still members, up to the quota.
     for (p, prev) in previous.iter().enumerate().take(total) {
-        let member = prev.and_then(|c| members.iter().position(|&x| x == c));
+        let member = prev.and_then(|c| members.binary_search(&c).ok());
         if let Some(i) = member.filter(|&i| load[i] < quota_hi) {
             load[i] += 1;
             owner[p] = Some(i);
         }
     }
     // 2. Everything else to the least-loaded member (ties: member order).
+    let mut least: BinaryHeap<Reverse<(usize, usize)>> =
+        (0..m).map(|i| Reverse((load[i], i))).collect();
     for slot in owner.iter_mut().filter(|o| o.is_none()) {
-        let i = (0..m)
-            .min_by_key(|&i| (load[i], i))
-            .expect("members is not empty");
-        load[i] += 1;
+        let Reverse((l, i)) = least.pop().expect("members is not empty");
+        load[i] = l + 1;
+        least.push(Reverse((l + 1, i)));
         *slot = Some(i);
     }
-    // 3. Balance: move partitions from the most to the least loaded member.
-    loop {
-        let hi = (0..m)
-            .max_by_key(|&i| (load[i], std::cmp::Reverse(i)))
-            .expect("members");
-        let lo = (0..m).min_by_key(|&i| (load[i], i)).expect("members");
-        if load[hi] <= load[lo] + 1 {
-            break;
+    // 3. Balance: move the last partition of the most loaded member (ties:
+    // member order) to the least loaded, until loads differ by at most one.
+    let (min, max) = (load.iter().min(), load.iter().max());
+    if max.zip(min).is_some_and(|(hi, lo)| *hi > lo + 1) {
+        let mut by_low: BTreeSet<(usize, usize)> = (0..m).map(|i| (load[i], i)).collect();
+        let mut by_high: BTreeSet<(usize, Reverse<usize>)> =
+            (0..m).map(|i| (load[i], Reverse(i))).collect();
+        let mut owned: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); m];
+        for (p, o) in owner.iter().enumerate() {
+            if let Some(i) = o {
+                owned[*i].insert(p);
+            }
         }
-        let p = owner
-            .iter()
-            .rposition(|o| *o == Some(hi))
-            .expect("loaded member owns a partition");
-        owner[p] = Some(lo);
-        load[hi] -= 1;
-        load[lo] += 1;
+        loop {
+            let (_, Reverse(hi)) = *by_high.last().expect("members");
+            let (_, lo) = *by_low.first().expect("members");
+            if load[hi] <= load[lo] + 1 {
+                break;
+            }
+            let p = owned[hi]
+                .pop_last()
+                .expect("loaded member owns a partition");
+            owned[lo].insert(p);
+            owner[p] = Some(lo);
+            for (i, delta) in [(hi, -1isize), (lo, 1)] {
+                by_low.remove(&(load[i], i));
+                by_high.remove(&(load[i], Reverse(i)));
+                load[i] = load[i]
+                    .checked_add_signed(delta)
+                    .expect("load stays positive");
+                by_low.insert((load[i], i));
+                by_high.insert((load[i], Reverse(i)));
+            }
+        }
     }
     owner.into_iter().map(|o| o.map(|i| members[i])).collect()
 }
@@ -131,5 +157,67 @@ mod tests {
     #[test]
     fn no_members_means_unassigned() {
         assert_eq!(assign(Assignment::Range, &[2], &[], &[]), vec![None, None]);
+    }
+
+    /// The scan this module's `sticky` replaced, kept as its oracle.
+    fn sticky_by_scan(total: usize, members: &[u32], previous: &[Option<u32>]) -> Vec<Option<u32>> {
+        let m = members.len();
+        let quota_hi = total.div_ceil(m);
+        let mut owner: Vec<Option<usize>> = vec![None; total];
+        let mut load = vec![0usize; m];
+        for (p, prev) in previous.iter().enumerate().take(total) {
+            let member = prev.and_then(|c| members.iter().position(|&x| x == c));
+            if let Some(i) = member.filter(|&i| load[i] < quota_hi) {
+                load[i] += 1;
+                owner[p] = Some(i);
+            }
+        }
+        for slot in owner.iter_mut().filter(|o| o.is_none()) {
+            let i = (0..m).min_by_key(|&i| (load[i], i)).unwrap();
+            load[i] += 1;
+            *slot = Some(i);
+        }
+        loop {
+            let hi = (0..m)
+                .max_by_key(|&i| (load[i], std::cmp::Reverse(i)))
+                .unwrap();
+            let lo = (0..m).min_by_key(|&i| (load[i], i)).unwrap();
+            if load[hi] <= load[lo] + 1 {
+                break;
+            }
+            let p = owner.iter().rposition(|o| *o == Some(hi)).unwrap();
+            owner[p] = Some(lo);
+            load[hi] -= 1;
+            load[lo] += 1;
+        }
+        owner.into_iter().map(|o| o.map(|i| members[i])).collect()
+    }
+
+    #[test]
+    fn sticky_picks_what_a_scan_picks() {
+        use rand::Rng as _;
+        let mut rng = crate::kernel::rng_stream(7, "sticky");
+        let mut below = |n: u64| (rng.next_u64() % n) as u32;
+        for _ in 0..3000 {
+            let total = below(40) as usize;
+            let mut members: Vec<u32> = (0..1 + below(8)).map(|_| below(12)).collect();
+            members.sort_unstable();
+            members.dedup();
+            // Previous owners: members, departed members, or nobody; often
+            // lopsided, so the balancing step has work to do.
+            let lopsided = below(2) == 0;
+            let previous: Vec<Option<u32>> = (0..total)
+                .map(|_| match below(4) {
+                    0 => None,
+                    _ if lopsided => Some(members[0]),
+                    _ => Some(below(12)),
+                })
+                .collect();
+            assert_eq!(
+                sticky(total, &members, &previous),
+                sticky_by_scan(total, &members, &previous),
+                "{total} partitions, members {members:?}, previous {previous:?}"
+            );
+        }
     }
 }

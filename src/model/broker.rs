@@ -161,6 +161,17 @@ pub(crate) struct ReplicaLog {
 }
 
 impl ReplicaLog {
+    /// The follower's fetch is answered (or its loop ends): it is no longer
+    /// parked at the log end. A parked follower counts as caught up at
+    /// every tick without being written to (`IsrWatch`), so its
+    /// `last_caught_up_ns` catches up with the last tick here.
+    pub fn unpark(&mut self, last_tick_ns: Time) {
+        if self.fetch_parked {
+            self.last_caught_up_ns = self.last_caught_up_ns.max(last_tick_ns);
+            self.fetch_parked = false;
+        }
+    }
+
     #[inline]
     pub fn leo(&self) -> u64 {
         self.start + self.entries.len() as u64
@@ -168,6 +179,81 @@ impl ReplicaLog {
     #[inline]
     pub fn get(&self, offset: u64) -> EventId {
         self.entries[(offset - self.start) as usize]
+    }
+}
+
+/// The partitions whose ISR the tick must look at: those with a follower
+/// that is not parked at the log end. A partition whose followers are all
+/// parked has nothing to shrink, so a tick costs what changed, not the
+/// number of partitions (a million partitions, most of them idle).
+#[derive(Default)]
+pub(crate) struct IsrWatch {
+    /// Watched partitions, unsorted since the last tick.
+    list: Vec<u32>,
+    watched: Vec<bool>,
+    /// When the last tick ran, and the one before: partitions below
+    /// `cursor` count as caught up at `tick_ns`, the others at
+    /// `prev_tick_ns` (the tick visits partitions in order).
+    tick_ns: Time,
+    prev_tick_ns: Time,
+    cursor: u32,
+}
+
+impl IsrWatch {
+    pub fn new(partitions: usize) -> Self {
+        IsrWatch {
+            list: (0..partitions as u32).collect(),
+            watched: vec![true; partitions],
+            tick_ns: 0,
+            prev_tick_ns: 0,
+            cursor: u32::MAX,
+        }
+    }
+
+    /// The last tick at which a parked follower of `part` counted as
+    /// caught up.
+    pub fn caught_up_at(&self, part: u32) -> Time {
+        if part < self.cursor {
+            self.tick_ns
+        } else {
+            self.prev_tick_ns
+        }
+    }
+
+    /// How many partitions the next tick looks at.
+    #[cfg(test)]
+    pub fn watched(&self) -> usize {
+        self.list.len()
+    }
+
+    /// A follower of `part` stopped being parked.
+    pub fn watch(&mut self, part: u32) {
+        if !std::mem::replace(&mut self.watched[part as usize], true) {
+            self.list.push(part);
+        }
+    }
+}
+
+/// What spares the periodic passes over every partition their walk: the
+/// compacted partitions, and the shortest retention of the others.
+pub(crate) struct PartitionWalks {
+    pub compacted: Vec<u32>,
+    pub shortest_retention_ns: Time,
+}
+
+impl PartitionWalks {
+    pub fn new(parts: &[PartitionRt]) -> Self {
+        PartitionWalks {
+            compacted: (0..parts.len() as u32)
+                .filter(|&p| parts[p as usize].compaction.is_some())
+                .collect(),
+            shortest_retention_ns: parts
+                .iter()
+                .filter(|p| p.compaction.is_none())
+                .map(|p| p.retention_ns)
+                .min()
+                .unwrap_or(Time::MAX),
+        }
     }
 }
 
@@ -511,7 +597,8 @@ impl World {
         let generation = f.fetch_generation;
         let offset = f.leo();
         if offset < leader_leo {
-            f.fetch_parked = false;
+            f.unpark(self.isr_watch.caught_up_at(part));
+            self.isr_watch.watch(part);
             // Everything the leader has: whole batches, as Kafka replicates.
             f.fetch_end = leader_leo;
             let bytes = if self.net.counts_bytes() {
@@ -632,8 +719,9 @@ impl World {
         self.next_fetch_generation += 1;
         let f = &mut self.parts[part as usize].logs[r];
         f.fetch_generation = generation;
-        f.fetch_parked = false;
+        f.unpark(self.isr_watch.caught_up_at(part));
         f.last_caught_up_ns = self.kernel.now();
+        self.isr_watch.watch(part);
         self.on_replica_append_done(part, r as u32, generation);
     }
 
@@ -642,7 +730,8 @@ impl World {
         self.next_fetch_generation += 1;
         let f = &mut self.parts[part as usize].logs[r];
         f.fetch_generation = self.next_fetch_generation;
-        f.fetch_parked = false;
+        f.unpark(self.isr_watch.caught_up_at(part));
+        self.isr_watch.watch(part);
     }
 
     pub(crate) fn on_replica_fetch_arrive(&mut self, part: u32, replica: u32, generation: u32) {
@@ -674,11 +763,26 @@ impl World {
         self.serve_replica_fetch(part, r);
     }
 
-    /// Followers that have not caught up within replica_lag_time_max leave the ISR.
+    /// Followers that have not caught up within replica_lag_time_max leave
+    /// the ISR. Only partitions with a follower that is not parked are
+    /// looked at ([`IsrWatch`]), in partition order; a parked follower is
+    /// caught up.
     pub(crate) fn maintain_isr(&mut self) {
         let now = self.now();
         let lag_max = self.replica_lag_time_max_ns;
-        for part in 0..self.parts.len() {
+        let w = &mut self.isr_watch;
+        (w.prev_tick_ns, w.tick_ns, w.cursor) = (w.tick_ns, now, 0);
+        let mut list = std::mem::take(&mut w.list);
+        list.sort_unstable();
+        list.retain(|&part| {
+            let p = &self.parts[part as usize];
+            let busy = (0..p.replicas.len()).any(|r| r != p.leader && !p.logs[r].fetch_parked);
+            self.isr_watch.watched[part as usize] = busy;
+            busy
+        });
+        for &part in &list {
+            self.isr_watch.cursor = part + 1;
+            let part = part as usize;
             // Shrinking the ISR goes through the controller: a leader that
             // is down, fenced or cut off cannot do it.
             let leader = self.parts[part].leader_broker();
@@ -688,12 +792,10 @@ impl World {
             let p = &mut self.parts[part];
             let mut shrunk = false;
             for r in 0..p.replicas.len() {
-                if r == p.leader || !p.isr[r] {
+                if r == p.leader || !p.isr[r] || p.logs[r].fetch_parked {
                     continue;
                 }
-                if p.logs[r].fetch_parked {
-                    p.logs[r].last_caught_up_ns = now;
-                } else if now.saturating_sub(p.logs[r].last_caught_up_ns) > lag_max {
+                if now.saturating_sub(p.logs[r].last_caught_up_ns) > lag_max {
                     p.isr[r] = false;
                     shrunk = true;
                 }
@@ -707,6 +809,10 @@ impl World {
                 self.update_hw(part as u32);
             }
         }
+        // What the loop unparked joined the (taken) list meanwhile.
+        list.append(&mut self.isr_watch.list);
+        self.isr_watch.list = list;
+        self.isr_watch.cursor = u32::MAX;
     }
 
     /// Delete records older than the topic's retention (below the high
@@ -714,6 +820,9 @@ impl World {
     /// for that group.
     pub(crate) fn apply_retention(&mut self) {
         let now = self.now();
+        if now <= self.walks.shortest_retention_ns {
+            return; // nothing is old enough anywhere yet
+        }
         let mut expired: Vec<(EventId, u32, u64)> = Vec::new();
         for (part, p) in self.parts.iter_mut().enumerate() {
             let horizon = now.saturating_sub(p.retention_ns);
@@ -781,7 +890,8 @@ impl World {
     pub(crate) fn compact_logs(&mut self) {
         let now = self.now();
         let mut removed: Vec<(EventId, u32, u64)> = Vec::new();
-        for part in 0..self.parts.len() {
+        for i in 0..self.walks.compacted.len() {
+            let part = self.walks.compacted[i] as usize;
             let p = &mut self.parts[part];
             let Some(c) = p.compaction.as_mut() else {
                 continue;
@@ -1019,7 +1129,8 @@ impl World {
             let Some(r) = p.replicas.iter().position(|&x| x == b) else {
                 continue;
             };
-            p.logs[r].fetch_parked = false;
+            p.logs[r].unpark(self.isr_watch.caught_up_at(part));
+            self.isr_watch.watch(part);
             if r == p.leader {
                 self.fail_leader_waiters(part, b);
             }

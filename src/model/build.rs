@@ -85,6 +85,8 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         ..Catalog::default()
     };
     let (topics, mut parts) = build_topics(s, &mut catalog);
+    let part_count = parts.len();
+    let walks = super::broker::PartitionWalks::new(&parts);
     let l = Layout {
         s,
         seed,
@@ -225,6 +227,8 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         checks: None,
         production_end_ns,
         replica_lag_time_max_ns: s.cluster.replica_lag_time_max.ns(),
+        isr_watch: super::broker::IsrWatch::new(part_count),
+        walks,
         next_part_epoch: 0,
         stop: None,
         schema,

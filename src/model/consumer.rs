@@ -262,7 +262,7 @@ impl World {
             return;
         }
         c.last_poll_ns = self.kernel.now();
-        if self.groups[g].generation > 0 && !self.groups[g].members.contains(&consumer) {
+        if self.groups[g].generation > 0 && !self.groups[g].is_member(consumer) {
             // Expelled while it was away: Kafka's poll rejoins the group.
             self.rejoin(consumer);
             return;
@@ -538,7 +538,7 @@ impl World {
     pub(crate) fn in_generation(&self, consumer: u32) -> bool {
         let c = &self.consumers[consumer as usize];
         let grp = &self.groups[c.group as usize];
-        c.generation == grp.generation && grp.members.contains(&consumer)
+        c.generation == grp.generation && grp.is_member(consumer)
     }
 
     /// Whether the idempotency guard would let `event`'s effect through.

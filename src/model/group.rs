@@ -83,6 +83,15 @@ pub(crate) struct GroupRt {
     pub versions: super::keymap::KeyMap<u32>,
 }
 
+impl GroupRt {
+    /// Whether `consumer` is a member (`members` is kept sorted, so this is
+    /// a binary search: a group may have a million members).
+    pub(crate) fn is_member(&self, consumer: u32) -> bool {
+        debug_assert!(self.members.is_sorted());
+        self.members.binary_search(&consumer).is_ok()
+    }
+}
+
 impl World {
     pub(crate) fn on_group_start(&mut self, g: u32) {
         let grp = &mut self.groups[g as usize];
@@ -109,8 +118,9 @@ impl World {
         );
         let grp = &mut self.groups[g as usize];
         // Partitions of members that left are free at once.
+        let members = &grp.members;
         for owner in grp.owner.iter_mut() {
-            if owner.is_some_and(|o| !grp.members.contains(&o)) {
+            if owner.is_some_and(|o| members.binary_search(&o).is_err()) {
                 *owner = None;
             }
         }
@@ -141,11 +151,14 @@ impl World {
             );
             return;
         }
+        // `at_once` may name every member: look members up in a sorted copy.
+        let mut at_once = at_once.to_vec();
+        at_once.sort_unstable();
         for i in 0..self.groups[g as usize].members.len() {
             let m = self.groups[g as usize].members[i];
             let c = &mut self.consumers[m as usize];
             c.generation = generation;
-            let wait = if at_once.contains(&m) {
+            let wait = if at_once.binary_search(&m).is_ok() {
                 0
             } else {
                 until_heartbeat(now, c.heartbeat_phase_ns, interval)
@@ -169,7 +182,7 @@ impl World {
     /// again until it is back or its session expires.
     pub(crate) fn on_join_group(&mut self, g: u32, generation: u32, consumer: u32) {
         let grp = &self.groups[g as usize];
-        if grp.generation != generation || !grp.members.contains(&consumer) {
+        if grp.generation != generation || !grp.is_member(consumer) {
             return;
         }
         let again = Ev::JoinGroup {
@@ -233,7 +246,7 @@ impl World {
     /// it would alone, and the consumer's partitions are re-indexed once.
     fn revoke_many(&mut self, consumer: u32, revoked: &[u32]) {
         let g = self.consumers[consumer as usize].group;
-        if !self.groups[g as usize].members.contains(&consumer) {
+        if !self.groups[g as usize].is_member(consumer) {
             return;
         }
         let commit = self.groups[g as usize].commit;
@@ -439,7 +452,7 @@ impl World {
     pub(crate) fn expel(&mut self, consumer: u32, poll_timeout: bool) {
         let g = self.consumers[consumer as usize].group;
         let grp = &mut self.groups[g as usize];
-        let Some(i) = grp.members.iter().position(|&m| m == consumer) else {
+        let Ok(i) = grp.members.binary_search(&consumer) else {
             return;
         };
         grp.members.remove(i);
@@ -469,9 +482,8 @@ impl World {
                 *owner = None;
             }
         }
-        if !grp.members.contains(&consumer) {
-            grp.members.push(consumer);
-            grp.members.sort_unstable();
+        if let Err(i) = grp.members.binary_search(&consumer) {
+            grp.members.insert(i, consumer);
         }
         self.trigger_rebalance(g, &[consumer]);
     }
@@ -506,7 +518,7 @@ impl World {
         if grp.generation == 0 {
             return;
         }
-        let keeps_identity = grp.static_membership && grp.members.contains(&consumer);
+        let keeps_identity = grp.static_membership && grp.is_member(consumer);
         self.start_auto_commit(consumer);
         if keeps_identity {
             // KIP-345: back with the same group.instance.id before its
@@ -535,7 +547,7 @@ impl World {
         let g = c.group;
         let grp = &self.groups[g as usize];
         if grp.generation > 0
-            && !grp.members.contains(&consumer)
+            && !grp.is_member(consumer)
             && c.current.is_none()
             && c.batch.is_empty()
         {

@@ -274,6 +274,9 @@ pub struct World {
     pub(crate) checks: Option<Box<crate::check::Checks>>,
     pub(crate) production_end_ns: Time,
     pub(crate) replica_lag_time_max_ns: Time,
+    /// The partitions whose ISR the tick looks at.
+    pub(crate) isr_watch: broker::IsrWatch,
+    pub(crate) walks: broker::PartitionWalks,
     pub(crate) next_part_epoch: u32,
     pub(crate) stop: Option<StopReason>,
     /// Mixed into each business outcome's hash (from the seed, on a
@@ -470,11 +473,7 @@ impl World {
                 if crate::budget::resident_bytes().is_some_and(|b| b > self.max_memory) {
                     break StopReason::MemoryMax;
                 }
-                if self
-                    .interrupt
-                    .as_ref()
-                    .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
-                {
+                if self.interrupted() {
                     break StopReason::Interrupted;
                 }
             }
@@ -642,6 +641,18 @@ impl World {
             return;
         }
         self.kernel.schedule_in(TICK_NS, Ev::Tick);
+        // A tick walks what a large model holds (groups' members, retention):
+        // an interrupt is seen here too, not only every 65,536 events. The
+        // run stops after a whole event, so `cut_at` replays it.
+        if self.interrupted() {
+            self.stop = Some(StopReason::Interrupted);
+        }
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Nothing left to happen: producers done, every record replicated and
@@ -678,7 +689,7 @@ mod tests {
     }
 
     #[test]
-    fn an_interrupted_run_stops_at_its_next_check_and_replays_to_the_same_event() {
+    fn an_interrupted_run_stops_at_its_next_tick_and_replays_to_the_same_event() {
         let s = pipeline("1000s", 1000);
         let mut w = World::new(&s, 1);
         w.set_interrupt(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
@@ -686,13 +697,43 @@ mod tests {
         )));
         let cut = w.run();
         assert_eq!(cut.stop_reason, StopReason::Interrupted);
-        assert_eq!(cut.kernel_events, 1 << 16);
+        // The first tick sees it, long before the 65,536th event.
+        assert_eq!(cut.sim_time_ns, TICK_NS);
+        assert!(cut.kernel_events < 1 << 16, "{}", cut.kernel_events);
         let mut again = World::new(&s, 1);
         again.cut_at(cut.kernel_events);
         let replay = again.run();
         assert_eq!(replay.kernel_events, cut.kernel_events);
         assert_eq!(replay.sim_time_ns, cut.sim_time_ns);
         assert_eq!(replay.metrics.counts.applied, cut.metrics.counts.applied);
+    }
+
+    #[test]
+    fn a_tick_looks_only_at_partitions_whose_followers_are_fetching() {
+        let s = crate::scenario::Scenario::parse(
+            "[scenario]\nname = \"t\"\nduration = \"10s\"\n\
+             [cluster]\nbrokers = 3\n\
+             [[topics]]\nname = \"t\"\npartitions = 200\nreplication_factor = 3\n\
+             [[producers]]\nname = \"p\"\ntopic = \"t\"\nrate = 2\n",
+            "t.toml",
+        )
+        .unwrap();
+        let mut w = World::new(&s, 1);
+        let mut watched = Vec::new();
+        while w.now() < 8 * 1_000_000_000 {
+            let ticks = w.ticks;
+            let ev = w.kernel.next_event().expect("the run goes on");
+            w.dispatch(ev);
+            if w.ticks > ticks {
+                watched.push(w.isr_watch.watched());
+            }
+        }
+        // The first tick sees every partition; later ones only those a
+        // record reached in the last 100 ms (2 records a second).
+        assert_eq!(watched[0], 0, "every follower parks at the empty log end");
+        assert!(watched.iter().all(|&n| n <= 2), "{watched:?}");
+        // Idle followers stay in sync: parked is caught up.
+        assert!(w.parts.iter().all(|p| p.isr_count() == 3));
     }
 
     #[test]

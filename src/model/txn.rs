@@ -464,7 +464,7 @@ impl World {
         let fenced = t.consumer.is_some_and(|c| {
             let cr = &self.consumers[c as usize];
             let grp = &self.groups[cr.group as usize];
-            !grp.members.contains(&c)
+            !grp.is_member(c)
                 || offsets.iter().any(|o| {
                     let idx = grp.part_index[o.part as usize] as usize;
                     grp.owner[idx] != Some(c)

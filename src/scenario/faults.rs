@@ -530,10 +530,14 @@ impl Scenario {
             Ok(Some(out))
         };
         let (ea, eb) = (expand(&a)?, expand(&b)?);
+        // Both sides are sorted (`all_nodes` is in `NodeRef` order), so a
+        // membership test is a binary search: a side may hold a million
+        // consumers.
         let rest_of = |other: &[NodeRef]| -> Vec<NodeRef> {
+            debug_assert!(other.is_sorted());
             self.all_nodes()
                 .into_iter()
-                .filter(|n| !other.contains(n))
+                .filter(|n| other.binary_search(n).is_err())
                 .collect()
         };
         let (sa, sb) = match (ea, eb) {
@@ -545,17 +549,26 @@ impl Scenario {
             (None, Some(b)) => (rest_of(&b), b),
             (Some(a), Some(b)) => (a, b),
         };
-        if let Some(n) = sa.iter().find(|n| sb.contains(n)) {
+        if let Some(n) = sa.iter().find(|n| sb.binary_search(n).is_ok()) {
             return Err(format!("node `{}` is on both sides", self.node_name(*n)));
         }
-        let linked = |x: &NodeRef, y: &NodeRef| {
-            let server = |n: &NodeRef| matches!(n, NodeRef::Broker(_) | NodeRef::Controller(_));
-            matches!(x, NodeRef::Broker(_))
-                || matches!(y, NodeRef::Broker(_))
-                || (server(x) && server(y))
-                || matches!((x, y), (NodeRef::Service(_), NodeRef::Service(_)))
+        // A message crosses a broker, goes between two services or between
+        // two servers (brokers and controllers): what kinds each side holds
+        // decides whether any link joins them.
+        let kinds = |side: &[NodeRef]| {
+            let has = |f: fn(&NodeRef) -> bool| side.iter().any(f);
+            (
+                has(|n| matches!(n, NodeRef::Broker(_))),
+                has(|n| matches!(n, NodeRef::Broker(_) | NodeRef::Controller(_))),
+                has(|n| matches!(n, NodeRef::Service(_))),
+            )
         };
-        let crosses_link = sa.iter().any(|x| sb.iter().any(|y| linked(x, y)));
+        let ((broker_a, server_a, service_a), (broker_b, server_b, service_b)) =
+            (kinds(&sa), kinds(&sb));
+        let crosses_link = (broker_a && !sb.is_empty())
+            || (broker_b && !sa.is_empty())
+            || (server_a && server_b)
+            || (service_a && service_b);
         if sb.is_empty() || !crosses_link {
             return Err("no link joins the two sides: every message crosses a broker, goes between two services or between controllers, so one side must hold a broker, or both a service, or both a controller".into());
         }

@@ -27,6 +27,13 @@ const PER_PRODUCER_PARTITION: f64 = 200.0;
 /// Bytes per partition a subscribed group keeps (assignment, offsets,
 /// per-partition checker state, the time series).
 const PER_GROUP_PARTITION: f64 = 600.0;
+/// Bytes per topic a group reads for its end-to-end latency histogram
+/// (HdrHistogram at 3 significant digits over a run's range, with the
+/// spare room of its growth; measured: 213 KB each over 1,000 groups).
+const PER_GROUP_TOPIC_LATENCY: f64 = 220_000.0;
+/// Bytes per group for its latency from the origin, summed at the end
+/// (a copy without spare room).
+const PER_GROUP_LATENCY: f64 = 120_000.0;
 /// Bytes per consumer, apart from its links.
 const PER_CONSUMER: f64 = 1_500.0;
 /// Bytes per network link (every node has two, one each way, to each
@@ -87,6 +94,9 @@ pub struct Cost {
 #[derive(Clone, Debug)]
 pub struct Footprint {
     pub costs: Vec<Cost>,
+    /// Events the producers and front doors are expected to make, before
+    /// any budget cuts the run (for `check`'s estimate of the work).
+    pub records: f64,
 }
 
 impl Footprint {
@@ -199,6 +209,18 @@ impl Scenario {
                 bytes: n * (PER_CONSUMER + 2.0 * brokers * PER_LINK),
             });
         }
+        if !self.groups.is_empty() {
+            let streams: f64 = self.groups.iter().map(|g| g.topics.len() as f64).sum();
+            costs.push(Cost {
+                path: vec![key("groups")],
+                what: format!(
+                    "latency histograms of {} groups",
+                    count(self.groups.len() as f64)
+                ),
+                bytes: streams * PER_GROUP_TOPIC_LATENCY
+                    + self.groups.len() as f64 * PER_GROUP_LATENCY,
+            });
+        }
         // Producers, brokers and the publishers of emit rules and dead
         // letters are nodes too; consumers' links are counted above.
         let nodes = brokers
@@ -220,9 +242,11 @@ impl Scenario {
         let groups = self.groups.len() as f64;
         let end = self.scenario.duration.ns() as f64;
         let mut events = 0.0;
+        let mut records = 0.0;
         for (i, p) in self.producers.iter().enumerate() {
             let stop = p.stop.map_or(end, |d| d.ns() as f64);
             let window = (stop - p.start.ns() as f64).max(0.0) / 1e9;
+            records += p.rate.max(0.0) * window;
             let made = (p.rate.max(0.0) * window).min(self.scenario.max_kernel_events as f64);
             events += made;
             let n = p.keys.n() as f64;
@@ -265,6 +289,7 @@ impl Scenario {
             let Some(r) = &sv.requests else { continue };
             let stop = r.stop.map_or(end, |d| d.ns() as f64);
             let window = (stop - r.start.ns() as f64).max(0.0) / 1e9;
+            records += r.rate.max(0.0) * window;
             let made = (r.rate.max(0.0) * window).min(self.scenario.max_kernel_events as f64);
             events += made;
             let flow = if starts(&r.event_type) { PER_FLOW } else { 0.0 };
@@ -335,7 +360,11 @@ impl Scenario {
                 });
             }
         }
-        Footprint { costs }
+        let emits: f64 = self.groups.iter().map(|g| g.emit.len() as f64).sum();
+        Footprint {
+            costs,
+            records: records * (1.0 + emits),
+        }
     }
 
     /// A problem if the estimated footprint is above `budget` bytes, at

@@ -12,6 +12,7 @@ mod faults;
 mod flows;
 mod fuzz;
 mod kafka_semantics;
+mod limits;
 mod orchestration;
 mod outcomes;
 mod properties;
