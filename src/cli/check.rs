@@ -151,15 +151,15 @@ pub(super) fn check_history(path: &Path, scenario_path: &Path) -> i32 {
     let header = match read_header(path) {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
     // Another scenario's history fails on its first id the catalog lacks:
     // say what is wrong before that.
     if header.scenario != scenario.scenario.name {
-        eprintln!(
-            "error: {} records scenario `{}`, not `{}` ({}): give the scenario file it was recorded with",
+        error!(
+            "{} records scenario `{}`, not `{}` ({}): give the scenario file it was recorded with",
             path.display(),
             header.scenario,
             scenario.scenario.name,
@@ -187,13 +187,13 @@ pub(super) fn check_history(path: &Path, scenario_path: &Path) -> i32 {
     let (header, trailer) = match read_history(path, &ctx, &mut checks) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
     let Some(stop) = crate::kernel::StopReason::parse(&trailer.stopped_by) else {
-        eprintln!(
-            "error: {}: the trailer's stopped_by is `{}`, not one of quiescent, queue-empty, sim-time-max, kernel-events-max",
+        error!(
+            "{}: the trailer's stopped_by is `{}`, not one of quiescent, queue-empty, sim-time-max, kernel-events-max",
             path.display(),
             trailer.stopped_by
         );
@@ -204,7 +204,7 @@ pub(super) fn check_history(path: &Path, scenario_path: &Path) -> i32 {
     if !violations.is_empty() {
         let mut explainer = crate::check::Explainer::new(&ctx, &violations);
         if let Err(e) = read_history(path, &ctx, &mut explainer) {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
         explainer.explain(&mut violations);

@@ -20,7 +20,7 @@ pub(super) fn compare(
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
+                error!("{}: {e}", path.display());
                 return EXIT_USAGE;
             }
         };
@@ -45,7 +45,7 @@ pub(super) fn compare(
     let (varies, range, shard, jobs, variants) = match prepared {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
@@ -55,7 +55,7 @@ pub(super) fn compare(
     let outdir = match crate::output::OutDir::lock(&dir) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
@@ -74,7 +74,7 @@ pub(super) fn compare(
     let runs = match compare::merge_runs(&variants, runs) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
@@ -96,7 +96,7 @@ pub(super) fn compare(
     ) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
@@ -223,12 +223,12 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
         let (h, r) = match parsed {
             Ok(x) => x,
             Err(e) => {
-                eprintln!("error: {e}");
+                error!("{e}");
                 return EXIT_USAGE;
             }
         };
         if header.as_ref().is_some_and(|first| *first != h) {
-            eprintln!("error: {} is a shard of another comparison", file.display());
+            error!("{} is a shard of another comparison", file.display());
             return EXIT_USAGE;
         }
         header = Some(h);
@@ -258,14 +258,14 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     let (varies, variants) = match prepared {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
     let runs = match compare::merge_runs(&variants, runs) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
@@ -292,7 +292,7 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     let missing = match crate::sweep::Seeds::parse(&header.seeds) {
         Ok(range) => compare::missing_runs(&variants, range, &runs),
         Err(e) => {
-            eprintln!("error: compare-runs.jsonl: {e}");
+            error!("compare-runs.jsonl: {e}");
             return EXIT_USAGE;
         }
     };
@@ -326,7 +326,7 @@ pub(super) fn merge_compare(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
             EXIT_INCOMPLETE
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             EXIT_USAGE
         }
     }

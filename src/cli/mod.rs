@@ -26,6 +26,24 @@ macro_rules! say {
     };
 }
 
+/// Print an error on standard error: `error: ` and the message, its
+/// control characters escaped and any long back-quoted value cut to its
+/// start and length (a `--vary` path of 100,000 characters is not quoted
+/// whole, twice).
+macro_rules! error {
+    ($($arg:tt)*) => {
+        $crate::cli::print_error(&format!($($arg)*))
+    };
+}
+
+pub(crate) fn print_error(message: &str) {
+    let lines: Vec<String> = message
+        .split('\n')
+        .map(|l| crate::scenario::short_quotes(&crate::scenario::names::printable(l)))
+        .collect();
+    eprintln!("error: {}", lines.join("\n"));
+}
+
 /// Write to standard output, surviving its reader: a closed pipe (`|
 /// head`) ends the program quietly, any other write error (a full disk)
 /// is reported, exit status 2. Everything the command line prints on
@@ -44,7 +62,7 @@ pub(crate) fn stdout_failed(e: &std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         std::process::exit(EXIT_PASS);
     }
-    eprintln!("error: cannot write to standard output: {e}");
+    error!("cannot write to standard output: {e}");
     std::process::exit(EXIT_USAGE);
 }
 
@@ -242,20 +260,38 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                EXIT_USAGE
-            } else {
-                EXIT_PASS
-            };
-            let _ = e.print();
-            return code;
+            if !e.use_stderr() {
+                let _ = e.print(); // --help, --version
+                return EXIT_PASS;
+            }
+            // clap quotes a bad value whole: cut a long one, escape control
+            // characters.
+            let text = e.render().to_string();
+            let lines: Vec<String> = text
+                .lines()
+                .map(|l| {
+                    l.split(' ')
+                        .map(|word| match word.chars().count() {
+                            n if n > 100 => {
+                                let start: String = word.chars().take(40).collect();
+                                format!("{start}... ({n} characters)")
+                            }
+                            _ => word.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .map(|l| crate::scenario::names::printable(&l).into_owned())
+                .collect();
+            eprintln!("{}", lines.join("\n"));
+            return EXIT_USAGE;
         }
     };
     if let Some(m) = &cli.max_memory {
         match crate::budget::parse_size(m) {
             Ok(bytes) => crate::budget::set_max_memory(bytes),
             Err(e) => {
-                eprintln!("error: --max-memory: {e}");
+                error!("--max-memory: {e}");
                 return EXIT_USAGE;
             }
         }

@@ -72,7 +72,7 @@ pub(super) fn plot(dir: &Path, out_dir: Option<PathBuf>) -> i32 {
             EXIT_PASS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             EXIT_USAGE
         }
     }

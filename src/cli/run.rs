@@ -34,7 +34,7 @@ pub(super) fn run(
     }
     outputs.extend(report_files.iter().map(|(w, p)| (w.as_str(), p.as_path())));
     if let Err(e) = crate::output::refuse_overlaps(&[path], &outputs) {
-        eprintln!("error: {e}");
+        error!("{e}");
         return EXIT_USAGE;
     }
     // Ctrl-C or SIGTERM: the run stops at its next check and writes its
@@ -53,14 +53,14 @@ pub(super) fn run(
     let mut outdir = match crate::output::OutDir::lock(&dir) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
     let started = Instant::now();
     let opened = |what: &str, p: &Path| {
         crate::output::StreamFile::create(p).map_err(|e| {
-            eprintln!("error: cannot write the {what} to {}: {e}", p.display());
+            error!("cannot write the {what} to {}: {e}", p.display());
             EXIT_USAGE
         })
     };
@@ -79,7 +79,7 @@ pub(super) fn run(
         None => None,
         Some(Ok(w)) => Some(w),
         Some(Err(e)) => {
-            eprintln!("error: cannot write the history: {e}");
+            error!("cannot write the history: {e}");
             return EXIT_USAGE;
         }
     };
@@ -109,7 +109,7 @@ pub(super) fn run(
                 tracer = Some(w);
             }
             Err(e) => {
-                eprintln!("error: cannot write the trace: {e}");
+                error!("cannot write the trace: {e}");
                 return EXIT_USAGE;
             }
         }
@@ -121,7 +121,7 @@ pub(super) fn run(
             .expect("the run is over")
             .into_inner();
         if let Err(e) = w.finish().and_then(|()| f.commit()) {
-            eprintln!("error: cannot write the trace to {}: {e}", t.display());
+            error!("cannot write the trace to {}: {e}", t.display());
             return EXIT_USAGE;
         }
     }
@@ -139,7 +139,7 @@ pub(super) fn run(
             digest: String::new(),
         };
         if let Err(e) = w.finish(&trailer).and_then(|()| f.commit()) {
-            eprintln!("error: cannot write the history to {}: {e}", h.display());
+            error!("cannot write the history to {}: {e}", h.display());
             return EXIT_USAGE;
         }
     }
@@ -158,7 +158,7 @@ pub(super) fn run(
     let perf = match written {
         Ok(perf) => perf,
         Err(e) => {
-            eprintln!("error: cannot write the report to {}: {e}", dir.display());
+            error!("cannot write the report to {}: {e}", dir.display());
             return EXIT_USAGE;
         }
     };

@@ -19,8 +19,8 @@ pub(super) fn shrink(
         let hint =
             crate::scenario::suggest::did_you_mean(name, crate::check::CHECKERS.iter().copied())
                 .map_or_else(String::new, |h| format!("\n  = help: {h}"));
-        eprintln!(
-            "error: --invariant {name}: unknown invariant `{name}`; invariants: {}{hint}",
+        error!(
+            "--invariant: unknown invariant `{name}`; invariants: {}{hint}",
             crate::check::CHECKERS.join(", ")
         );
         return EXIT_USAGE;
@@ -46,7 +46,7 @@ pub(super) fn shrink(
         Ok(())
     });
     if let Err(e) = writable {
-        eprintln!("error: {e}");
+        error!("{e}");
         return EXIT_USAGE;
     }
     // A spinner with the count of candidate runs (how many there will be
@@ -73,14 +73,14 @@ pub(super) fn shrink(
     let shrunk = match result {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
     let text = crate::shrink::repro_file(&shrunk, &path.display().to_string(), seed);
     let written = crate::output::write_atomic(&out, text.as_bytes());
     if let Err(e) = written {
-        eprintln!("error: cannot write {}: {e}", out.display());
+        error!("cannot write {}: {e}", out.display());
         return EXIT_USAGE;
     }
     say!(

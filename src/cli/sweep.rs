@@ -81,7 +81,7 @@ pub(super) fn sweep(
     let (range, shard, jobs, hash) = match parsed {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
@@ -110,7 +110,7 @@ pub(super) fn sweep(
     let mut outdir = match crate::output::OutDir::lock(&dir) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return EXIT_USAGE;
         }
     };
@@ -125,7 +125,7 @@ pub(super) fn sweep(
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                error!("{e}");
                 return EXIT_USAGE;
             }
         }
@@ -139,7 +139,7 @@ pub(super) fn sweep(
     let mut journal = match opened {
         Ok(j) => std::io::BufWriter::new(j),
         Err(e) => {
-            eprintln!("error: cannot write into {}: {e}", dir.display());
+            error!("cannot write into {}: {e}", dir.display());
             return EXIT_USAGE;
         }
     };
@@ -199,10 +199,7 @@ pub(super) fn sweep(
         b.finish_and_clear();
     }
     if let Some(e) = write_error {
-        eprintln!(
-            "error: cannot write {}: {e}",
-            dir.join(SWEEP_JOURNAL).display()
-        );
+        error!("cannot write {}: {e}", dir.join(SWEEP_JOURNAL).display());
         return EXIT_USAGE;
     }
     drop(journal);
@@ -240,8 +237,8 @@ pub(super) fn sweep(
         {
             let sub = dir.join(format!("seed-{}", r.seed));
             if let Err(e) = write_seed_report(&scenario, &text, path, r.seed, &sub) {
-                eprintln!(
-                    "error: cannot write the report of seed {} to {}: {e}",
+                error!(
+                    "cannot write the report of seed {} to {}: {e}",
                     r.seed,
                     sub.display()
                 );
@@ -266,7 +263,7 @@ pub(super) fn sweep(
         .and_then(|()| outdir.remove(SWEEP_JOURNAL))
         .and_then(|()| outdir.finish());
     if let Err(e) = written {
-        eprintln!("error: cannot write into {}: {e}", dir.display());
+        error!("cannot write into {}: {e}", dir.display());
         return EXIT_USAGE;
     }
     if !missing.is_empty() {
@@ -413,7 +410,7 @@ pub(super) fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     match merge_sweeps(dirs, out) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             EXIT_USAGE
         }
     }

@@ -126,7 +126,7 @@ const QUOTE_MAX: usize = 64;
 /// `text` with every back-quoted part longer than [`QUOTE_MAX`] cut to its
 /// start and its length (`` `xxxx...` (1000000 characters) ``): a value of a
 /// million characters is not quoted whole, in each message that names it.
-fn short_quotes(text: &str) -> String {
+pub fn short_quotes(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(4096));
     let mut rest = text;
     while let Some(open) = rest.find('`') {

@@ -17,7 +17,7 @@ pub mod services;
 pub(crate) mod suggest;
 pub mod units;
 
-pub use error::{Diagnostic, ScenarioError, Step, render_path};
+pub use error::{Diagnostic, ScenarioError, Step, render_path, short_quotes};
 pub use faults::{
     Fault, FaultKind, Faults, NODE_CLASSES, NodeRef, RandomFault, RandomFaults, Target,
 };

@@ -5,6 +5,19 @@
 //! for a run its budget cut short); never a panic, never a hang, never an
 //! abort for want of memory.
 //!
+//! Besides random mutants, some are made to test one thing: a name given
+//! control characters or a million characters (must be refused), every
+//! producer's rate made tiny down to 1e-300 (run without the kernel event
+//! cap: an arrival process that floods shows as a hang), and a group made
+//! to emit into the topic and type it reads (a loop the budget must cut).
+//! A quarter of the runs get the default memory budget under `ulimit -v`
+//! (it must be refused or stopped, never abort); the others run under a
+//! budget of 64 MiB, 256 MiB or 2 GiB, and their peak resident memory
+//! must stay within 25% of it. Errors must be short (a long value is
+//! quoted by its start) and free of raw control characters.
+//! `compare`, `sweep`, `check-history`, `shrink`, `plot` and `run` get
+//! hostile arguments in a test of their own.
+//!
 //! The corpus is deterministic: case `i` of a run with seed `S` is always
 //! the same mutant. CI runs a short corpus; run a longer one with
 //!
@@ -393,31 +406,149 @@ fn table_op(t: &mut toml_edit::Table, k: &str, rng: &mut ChaCha8Rng) {
     }
 }
 
-/// Mutant `case` of the corpus under `seed`: the file it came from and its text.
-fn mutant(corpus: &[(String, String)], seed: u64, case: u64) -> (String, String) {
+/// What a mutant is made to test, and so what the harness expects of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// Keys, values and sections changed at random: refused or run.
+    Random,
+    /// A name given control characters or a million characters: refused.
+    HostileName,
+    /// Every producer's rate made tiny (down to 1e-300): runs as the
+    /// arrival process it states, without the kernel event cap.
+    TinyRate,
+    /// A group made to emit into the topic it reads, the type it reads:
+    /// a loop the kernel event budget must cut.
+    Cycle,
+}
+
+/// Names a hostile user might give anything.
+fn hostile_name(rng: &mut ChaCha8Rng) -> String {
+    let names = [
+        "\u{1b}[2J".to_string(),
+        "a\u{0}b".to_string(),
+        "two\nlines".to_string(),
+        "a\u{202e}b".to_string(),
+        "x".repeat(1_000_000),
+    ];
+    names.choose(rng).unwrap().clone()
+}
+
+/// Every `name` in the document (tables and arrays of tables, at any
+/// depth), as paths of keys and indices.
+fn name_slots(t: &toml_edit::Table, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    for (k, item) in t.iter() {
+        at.push(k.to_string());
+        match item {
+            Item::Table(inner) => name_slots(inner, at, out),
+            Item::ArrayOfTables(a) => {
+                for (i, inner) in a.iter().enumerate() {
+                    at.push(i.to_string());
+                    name_slots(inner, at, out);
+                    at.pop();
+                }
+            }
+            Item::Value(Value::String(_)) if k == "name" => out.push(at.clone()),
+            _ => {}
+        }
+        at.pop();
+    }
+}
+
+fn table_at<'a>(t: &'a mut toml_edit::Table, path: &[String]) -> &'a mut toml_edit::Table {
+    let mut t = t;
+    let mut i = 0;
+    while i < path.len() {
+        t = match t.get_mut(&path[i]).unwrap() {
+            Item::Table(inner) => inner,
+            Item::ArrayOfTables(a) => {
+                i += 1;
+                a.get_mut(path[i].parse().unwrap()).unwrap()
+            }
+            _ => unreachable!("a path to a table"),
+        };
+        i += 1;
+    }
+    t
+}
+
+/// Mutant `case` of the corpus under `seed`: the file it came from, its
+/// text, and what it tests.
+fn mutant(corpus: &[(String, String)], seed: u64, case: u64) -> (String, String, Kind) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(case);
     let (name, text) = corpus.choose(&mut rng).unwrap();
     let mut doc: DocumentMut = text.parse().unwrap();
-    // Half the mutants change only values, keeping their type (these get
-    // past parsing more often and test the model); half also change the
-    // structure (these test the errors).
-    let values_only = rng.random_bool(0.5);
-    for _ in 0..rng.random_range(1..=3) {
-        let visit = if values_only {
-            visit_leaf_items
-        } else {
-            visit_table
-        };
-        let mut left = usize::MAX;
-        visit(doc.as_table_mut(), &mut left, &mut None);
-        let slots = usize::MAX - left;
-        if slots > 0 {
-            let mut left = rng.random_range(0..slots);
-            visit(doc.as_table_mut(), &mut left, &mut Some(&mut rng));
+    let kind = match rng.random_range(0..16) {
+        0 | 1 => Kind::HostileName,
+        2 => Kind::TinyRate,
+        3 if text.contains("[[groups.emit]]") => Kind::Cycle,
+        _ => Kind::Random,
+    };
+    match kind {
+        Kind::HostileName => {
+            let mut slots = Vec::new();
+            name_slots(doc.as_table(), &mut Vec::new(), &mut slots);
+            let path = slots.choose(&mut rng).unwrap();
+            let (last, table) = path.split_last().unwrap();
+            table_at(doc.as_table_mut(), table)[last.as_str()] =
+                toml_edit::value(hostile_name(&mut rng));
+        }
+        Kind::TinyRate => {
+            let rate = *[1e-300, 1e-100, 1e-12, 1e-3].choose(&mut rng).unwrap();
+            if let Some(a) = doc
+                .get_mut("producers")
+                .and_then(Item::as_array_of_tables_mut)
+            {
+                for p in a.iter_mut() {
+                    p["rate"] = toml_edit::value(rate);
+                }
+            }
+        }
+        Kind::Cycle => {
+            let groups = doc["groups"].as_array_of_tables_mut().unwrap();
+            for g in groups.iter_mut() {
+                let Some(topic) = g
+                    .get("topics")
+                    .and_then(Item::as_array)
+                    .and_then(|a| a.get(0))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                else {
+                    continue;
+                };
+                let Some(emits) = g.get_mut("emit").and_then(Item::as_array_of_tables_mut) else {
+                    continue;
+                };
+                for e in emits.iter_mut() {
+                    e["topic"] = toml_edit::value(topic.as_str());
+                    if let Some(on) = e.get("on").and_then(Item::as_str).map(str::to_string) {
+                        e["event_type"] = toml_edit::value(on);
+                    }
+                }
+            }
+        }
+        Kind::Random => {
+            // Half the mutants change only values, keeping their type
+            // (these get past parsing more often and test the model); half
+            // also change the structure (these test the errors).
+            let values_only = rng.random_bool(0.5);
+            for _ in 0..rng.random_range(1..=3) {
+                let visit = if values_only {
+                    visit_leaf_items
+                } else {
+                    visit_table
+                };
+                let mut left = usize::MAX;
+                visit(doc.as_table_mut(), &mut left, &mut None);
+                let slots = usize::MAX - left;
+                if slots > 0 {
+                    let mut left = rng.random_range(0..slots);
+                    visit(doc.as_table_mut(), &mut left, &mut Some(&mut rng));
+                }
+            }
         }
     }
-    (name.clone(), doc.to_string())
+    (name.clone(), doc.to_string(), kind)
 }
 
 /// The same text with every run held to `KERNEL_EVENTS` kernel events.
@@ -438,14 +569,44 @@ fn budgeted(text: &str) -> String {
     }
 }
 
+/// How a mutant that passes `check` is run: under a memory budget (its
+/// peak is then held to the budget, within 25%), or with the default budget
+/// under an address-space limit (`ulimit -v`), which the default must
+/// respect: a refusal or a stop, never an abort.
+#[derive(Clone, Copy, Debug)]
+enum Memory {
+    Budget(&'static str, u64),
+    Ulimit(u64),
+}
+
+fn memory_for(case: u64) -> Memory {
+    match case % 4 {
+        0 => Memory::Ulimit(4 << 30),
+        1 => Memory::Budget("64MiB", 64 << 20),
+        2 => Memory::Budget("256MiB", 256 << 20),
+        _ => Memory::Budget(MAX_MEMORY, 2 << 30),
+    }
+}
+
 /// What became of a mutant (`check: exit 2`, `run: exit 0`, ...), or
 /// what went wrong with it.
-fn outcome(dir: &Path, text: &str) -> Result<String, String> {
+fn outcome(dir: &Path, text: &str, kind: Kind, memory: Memory) -> Result<String, String> {
     let path = dir.join("m.toml");
     std::fs::write(&path, text).unwrap();
     let out = dir.join("out");
-    let run = |args: &[&str]| -> Result<(Option<i32>, String), String> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eventsim"))
+    let _ = std::fs::remove_dir_all(&out);
+    let run = |args: &[&str], ulimit: Option<u64>| -> Result<(Option<i32>, String), String> {
+        let mut command = match ulimit {
+            Some(bytes) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -v {} && exec \"$0\" \"$@\"", bytes >> 10))
+                    .arg(env!("CARGO_BIN_EXE_eventsim"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_eventsim")),
+        };
+        let mut child = command
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -469,7 +630,7 @@ fn outcome(dir: &Path, text: &str) -> Result<String, String> {
     };
     let p = path.to_str().unwrap();
     let o = out.to_str().unwrap();
-    let (code, err) = run(&["check", p])?;
+    let (code, err) = run(&["check", p], None)?;
     let judge = |what: &str, code: Option<i32>, err: &str, allowed: &[i32]| {
         if err.contains("panicked") || !code.is_some_and(|c| allowed.contains(&c)) {
             return Err(format!("{what}: exit {code:?}\n{err}"));
@@ -483,8 +644,15 @@ fn outcome(dir: &Path, text: &str) -> Result<String, String> {
         if code == Some(2) && !err.starts_with("error: ") {
             return Err(format!("{what}: exit 2 without an error message: {err}"));
         }
+        // A bad value is quoted by its start: an error stays short.
+        if err.len() > 4_000 {
+            return Err(format!("{what}: an error of {} bytes", err.len()));
+        }
         Ok(format!("{what}: exit {}", code.unwrap_or(-1)))
     };
+    if kind == Kind::HostileName {
+        return judge("check (hostile name)", code, &err, &[2]);
+    }
     let checked = judge("check", code, &err, &[0, 2])?;
     if std::env::var_os("EVENTSIM_FUZZ_VERBOSE").is_some() {
         eprintln!("{}", err.lines().next().unwrap_or(""));
@@ -492,8 +660,27 @@ fn outcome(dir: &Path, text: &str) -> Result<String, String> {
     if code != Some(0) {
         return Ok(checked);
     }
-    let (code, err) = run(&["run", p, "--out", o, "--quiet", "--max-memory", MAX_MEMORY])?;
-    judge("run", code, &err, &[0, 1, 2, 3])
+    let (code, err) = match memory {
+        Memory::Budget(budget, _) => run(
+            &["run", p, "--out", o, "--quiet", "--max-memory", budget],
+            None,
+        )?,
+        Memory::Ulimit(bytes) => run(&["run", p, "--out", o, "--quiet"], Some(bytes))?,
+    };
+    let ran = judge("run", code, &err, &[0, 1, 2, 3])?;
+    if let (Memory::Budget(budget, bytes), Some(0 | 1 | 3)) = (memory, code) {
+        let perf = std::fs::read_to_string(out.join("perf.json"))
+            .map_err(|e| format!("run: no perf.json: {e}"))?;
+        let perf: serde_json::Value = serde_json::from_str(&perf).unwrap();
+        let peak = perf["peak_memory_bytes"].as_u64().unwrap_or(0);
+        if peak as f64 > bytes as f64 * 1.25 {
+            return Err(format!(
+                "run: peak memory {} MiB past the budget of {budget}",
+                peak >> 20
+            ));
+        }
+    }
+    Ok(ran)
 }
 
 fn fuzz(part: u64, parts: u64) {
@@ -509,12 +696,23 @@ fn fuzz(part: u64, parts: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let mut failures = vec![];
     let mut tally = std::collections::BTreeMap::new();
+    let mut slowest: Vec<(Duration, u64, String)> = Vec::new();
     for case in (0..cases).filter(|c| c % parts == part) {
-        let (from, text) = mutant(&corpus, seed, case);
-        let text = budgeted(&text);
-        let result = outcome(tmp.path(), &text);
+        let (from, text, kind) = mutant(&corpus, seed, case);
+        // Tiny rates run without the kernel event cap: an arrival process
+        // that floods (as one did after a restart) must show as a hang.
+        let text = if kind == Kind::TinyRate {
+            text
+        } else {
+            budgeted(&text)
+        };
+        let start = Instant::now();
+        let result = outcome(tmp.path(), &text, kind, memory_for(case));
+        slowest.push((start.elapsed(), case, from.clone()));
+        slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+        slowest.truncate(5);
         if let Ok(what) = &result {
-            *tally.entry(what.clone()).or_insert(0u64) += 1;
+            *tally.entry(format!("{what} ({kind:?})")).or_insert(0u64) += 1;
         }
         if let Err(why) = result {
             let dir = crate::common::repo("target/fuzz-failures");
@@ -522,12 +720,13 @@ fn fuzz(part: u64, parts: u64) {
             let file = dir.join(format!("seed-{seed}-case-{case}.toml"));
             std::fs::write(&file, &text).unwrap();
             failures.push(format!(
-                "case {case} (from {from}, saved as {}): {why}",
-                file.display()
+                "case {case} ({kind:?}, from {from}, saved as {}, memory {:?}): {why}",
+                file.display(),
+                memory_for(case)
             ));
         }
     }
-    eprintln!("fuzz seed {seed}, part {part}/{parts}: {tally:?}");
+    eprintln!("fuzz seed {seed}, part {part}/{parts}: {tally:#?}\nslowest: {slowest:?}");
     // The harness is only worth its time if mutants get past `check` too.
     let ran: u64 = tally
         .iter()
@@ -566,8 +765,15 @@ fn the_corpus_is_deterministic_and_varied() {
     assert_eq!(a, b);
     let changed = a
         .iter()
-        .filter(|(from, text)| corpus.iter().any(|(n, t)| n == from && t != text))
+        .filter(|(from, text, _)| corpus.iter().any(|(n, t)| n == from && t != text))
         .count();
+    // Every kind of mutant is made.
+    for kind in [Kind::Random, Kind::HostileName, Kind::TinyRate, Kind::Cycle] {
+        let n = (0..400)
+            .filter(|&c| mutant(&corpus, 0, c).2 == kind)
+            .count();
+        assert!(n >= 5, "{n} mutants of kind {kind:?}");
+    }
     // About 44 of 50 over corpus seeds 0-19 (38 at the least): a mutation
     // can write back the value it replaced, or drop an item that was
     // already at its default.
@@ -575,4 +781,106 @@ fn the_corpus_is_deterministic_and_varied() {
         changed >= 40,
         "only {changed} of 50 mutants differ from their file"
     );
+}
+
+#[test]
+fn hostile_arguments_to_compare_sweep_and_check_history_get_a_clear_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    let s = "scenarios/mm1.toml";
+    // (An argument may not pass 128 KiB: the kernel refuses it.)
+    let long = "x".repeat(100_000);
+    let esc = "\u{1b}[2J";
+    let binary = tmp.path().join("binary");
+    std::fs::write(&binary, [0u8, 159, 146, 150, 255, b'\n', 0]).unwrap();
+    let history_line = tmp.path().join("history.jsonl");
+    std::fs::write(
+        &history_line,
+        format!("{{\"v\":\"{}\"}}\n", "y".repeat(100_000)),
+    )
+    .unwrap();
+    let b = binary.to_str().unwrap();
+    let h = history_line.to_str().unwrap();
+    let seeds_long = format!("0..{long}");
+    let vary_long = format!("producers.{long}.rate=1,2");
+    let vary_esc = format!("producers.{esc}.rate=1,2");
+    let vary_value_esc = format!("producers.p.rate={esc},2");
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "compare",
+            s,
+            "--seeds",
+            "0..2",
+            "--vary",
+            "producers.p.rate=5,5",
+        ],
+        vec![
+            "compare",
+            s,
+            "--seeds",
+            "0..2",
+            "--vary",
+            "producers.p.rate=1",
+            "--vary",
+            "producers.p.rate=2",
+        ],
+        vec!["compare", s, "--seeds", "0..2", "--vary", &vary_long],
+        vec!["compare", s, "--seeds", "0..2", "--vary", &vary_esc],
+        vec!["compare", s, "--seeds", "0..2", "--vary", &vary_value_esc],
+        vec!["compare", s, "--seeds", "0..2", "--vary", "=,,,"],
+        vec!["compare", s, "--seeds", "0..2", "--vary", "producers"],
+        vec!["compare", s, "--seeds", "5..2"],
+        vec!["compare", s, "--seeds", &seeds_long],
+        vec!["compare", s, "--seeds", "0..18446744073709551616"],
+        vec!["compare", s, "--seeds", "0..2", "--jobs", "0"],
+        vec!["compare", s, "--seeds", "0..2", "--shard", "3/2"],
+        vec!["compare", s, "--seeds", "0..2", "--max-memory", "-1GiB"],
+        vec!["compare", b, "--seeds", "0..2"],
+        vec!["sweep", s, "--seeds", "0..0"],
+        vec!["sweep", s, "--seeds", "a..b"],
+        vec!["sweep", s, "--seeds", &seeds_long],
+        vec!["sweep", s, "--seeds", "0..2", "--shard", "0/0"],
+        vec!["sweep", s, "--seeds", "0..2", "--reports", "-1"],
+        vec!["sweep", s, "--seeds", "0..2", "--max-memory", esc],
+        vec!["sweep", b, "--seeds", "0..2"],
+        vec!["sweep", "/dev/null", "--seeds", "0..2"],
+        vec!["check-history", b, s],
+        vec!["check-history", h, s],
+        vec!["check-history", "/dev/null", s],
+        vec!["check-history", "/", s],
+        vec!["check-history", "/dev/zero", s],
+        vec!["check-history", s, s],
+        vec!["check-history", h, b],
+        vec!["shrink", s, "--invariant", esc],
+        vec!["shrink", s, "--invariant", &long],
+        vec!["plot", b],
+        vec!["run", s, "--seed", &long],
+        vec!["run", s, "--out", "/dev/null"],
+    ];
+    for args in &cases {
+        let mut with_out = args.clone();
+        if matches!(args[0], "compare" | "sweep") && !args.contains(&"--out") {
+            with_out.extend(["--out", o, "--quiet"]);
+        }
+        let output = crate::common::eventsim(&with_out);
+        let err = crate::common::stderr(&output);
+        let shown: Vec<String> = args.iter().map(|a| a.chars().take(40).collect()).collect();
+        assert_eq!(output.status.code(), Some(2), "{shown:?}: {err}");
+        assert!(
+            err.starts_with("error: ") || err.starts_with("error:"),
+            "{shown:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{shown:?}: {err}");
+        assert!(
+            !err.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{shown:?}: a raw control character in {err:?}"
+        );
+        assert!(
+            err.len() < 4_000,
+            "{shown:?}: an error of {} bytes",
+            err.len()
+        );
+    }
 }
