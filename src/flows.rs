@@ -20,7 +20,7 @@
 
 use crate::history::{EventId, KeyId, OUTSIDE, Observation};
 use crate::kernel::Time;
-use crate::metrics::{LatencyStats, LatencyStream};
+use crate::latency::{LatencyStats, LatencyStream};
 use serde::Serialize;
 
 type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
@@ -31,24 +31,7 @@ pub const MAX_HOLDS: usize = 4;
 /// "Never happened" in a flow's step times.
 pub const NEVER: Time = Time::MAX;
 
-/// One `[[flows]]` of the scenario, its event types resolved to ids.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FlowDef {
-    /// The flow's name (`order`).
-    pub name: String,
-    /// The event type of the root event that starts a flow.
-    pub starts: u16,
-    /// Event types whose acknowledgement completes the flow.
-    pub completes: Vec<u16>,
-    /// Event types that say the flow failed by a business rule: from then
-    /// on it must be compensated.
-    pub fails: Vec<u16>,
-    /// Resources the flow holds: (name, the event type that takes it, the
-    /// one that releases it).
-    pub holds: Vec<(String, u16, u16)>,
-    /// How long after its root event's creation a flow may take to end.
-    pub within_ns: Time,
-}
+pub use crate::history::FlowDef;
 
 /// What one event type means to one flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -381,6 +364,7 @@ impl FlowBook {
     }
 
     /// Every flow, by root event id (the order they started in).
+    #[allow(clippy::disallowed_methods)] // sorted before it is returned
     pub fn flows(&self) -> Vec<(EventId, &Flow)> {
         let mut v: Vec<(EventId, &Flow)> = self.flows.iter().map(|(&e, f)| (e, f)).collect();
         v.sort_unstable_by_key(|&(e, _)| e);

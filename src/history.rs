@@ -48,7 +48,7 @@ pub struct Catalog {
     /// Per group: when its consumers start (its `start`).
     pub group_start_ns: Vec<Time>,
     /// The business flows the scenario follows (`[[flows]]`).
-    pub flows: Vec<crate::flows::FlowDef>,
+    pub flows: Vec<FlowDef>,
     /// Service names (`[[services]]`).
     pub services: Vec<String>,
     /// Per partition: the brokers holding its replicas, the first of them
@@ -61,6 +61,25 @@ pub struct Catalog {
     /// Node id of each voter of the metadata quorum (`controller-N`, or
     /// brokers in combined mode).
     pub voters: Vec<u32>,
+}
+
+/// One `[[flows]]` of the scenario, its event types resolved to ids.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowDef {
+    /// The flow's name (`order`).
+    pub name: String,
+    /// The event type of the root event that starts a flow.
+    pub starts: u16,
+    /// Event types whose acknowledgement completes the flow.
+    pub completes: Vec<u16>,
+    /// Event types that say the flow failed by a business rule: from then
+    /// on it must be compensated.
+    pub fails: Vec<u16>,
+    /// Resources the flow holds: (name, the event type that takes it, the
+    /// one that releases it).
+    pub holds: Vec<(String, u16, u16)>,
+    /// How long after its root event's creation a flow may take to end.
+    pub within_ns: Time,
 }
 
 impl Catalog {

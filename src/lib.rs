@@ -22,8 +22,10 @@ mod compare;
 pub mod flows;
 pub mod history;
 pub mod kernel;
+pub mod latency;
 pub mod metrics;
 pub mod model;
+pub mod outcome;
 mod output;
 mod page;
 pub mod plot;
@@ -31,10 +33,12 @@ pub mod report;
 pub mod scenario;
 mod shrink;
 mod sweep;
+mod text;
 mod timeseries;
 mod trace;
 
-pub use model::{RunResult, World};
+pub use model::World;
+pub use outcome::RunResult;
 
 /// The `eventsim` command line: reads the process's arguments, runs the
 /// command and returns its exit status (0 every invariant held, 1 one was

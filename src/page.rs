@@ -392,7 +392,11 @@ pub fn compare_html(
         (false, _) => h.push_str("from"),
     }
     for v in &header.vary {
-        let _ = write!(h, " <code>--vary {}</code>", e(&crate::cli::shell_quote(v)));
+        let _ = write!(
+            h,
+            " <code>--vary {}</code>",
+            e(&crate::text::shell_quote(v))
+        );
     }
     h.push_str("</p>\n");
     if let Some(what) = &summary.incomplete {

@@ -52,7 +52,7 @@ pub struct PlotData {
 
 impl PlotData {
     /// The plot data of a finished run.
-    pub fn from_run(result: &crate::RunResult, title: &str) -> PlotData {
+    pub fn from_run(result: &crate::outcome::RunResult, title: &str) -> PlotData {
         let latency = crate::report::latency_streams(result)
             .into_iter()
             .filter(|(name, _)| plotted(name))
@@ -263,7 +263,7 @@ pub struct FaultSpan {
 }
 
 /// Each fault that started, as a span (an end at the run's end if it never ended).
-fn fault_spans(r: &crate::RunResult) -> Vec<FaultSpan> {
+fn fault_spans(r: &crate::outcome::RunResult) -> Vec<FaultSpan> {
     // When each fault ended, by fault index (a fault starts and ends once).
     let mut ends = vec![r.sim_time_ns; r.faults.len()];
     for rec in r.fault_log.iter().filter(|e| e.phase == "end") {

@@ -6,7 +6,7 @@
 //! `perf.json` only.
 
 use crate::metrics::LatencyStats;
-use crate::model::RunResult;
+use crate::outcome::RunResult;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

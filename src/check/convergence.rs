@@ -161,6 +161,7 @@ fn add(d: &mut FastMap<KeyId, i64>, key: KeyId, delta: i64) {
 impl Projection {
     /// The keys where the projection differs from the reference, in key
     /// order, with the difference, or the projection and the reference.
+    #[allow(clippy::disallowed_methods)] // the keys are sorted before they are returned
     fn differing(&self) -> Vec<(KeyId, Differs)> {
         let mut out: Vec<(KeyId, Differs)> = match self {
             Projection::Difference(d) => d.iter().map(|(&k, &by)| (k, Differs::By(by))).collect(),
@@ -347,6 +348,7 @@ impl Checker for Convergence {
             b.release_below(below);
         }
     }
+    #[allow(clippy::disallowed_methods)] // sorted before use
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
         let mut out = Vec::new();
         // Partitions a group never started on: everything acknowledged

@@ -90,6 +90,7 @@ impl Checker for ExactlyOnce {
             _ => {}
         }
     }
+    #[allow(clippy::disallowed_methods)] // builds sets: order does not matter
     fn released(&mut self, below: EventId) {
         // Only live events are applied or emitted from now on. Each
         // takes its own identity (not released) or an alias's; and a live

@@ -164,6 +164,7 @@ impl Checker for Liveness {
             _ => {}
         }
     }
+    #[allow(clippy::disallowed_methods)] // sorted before use
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
         let behind: Vec<(u32, u32, u64, Option<Time>)> = self
             .read

@@ -174,6 +174,7 @@ impl Checker for NoLoss {
             d.release_below(below);
         }
     }
+    #[allow(clippy::disallowed_methods)] // sorted before use
     fn finish(&mut self, ctx: &Context, end: End) -> Vec<Violation> {
         let mut out = std::mem::take(&mut self.expired);
         for (&event, &(at, partition, offset, acked)) in &self.truncated {

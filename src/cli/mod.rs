@@ -419,34 +419,7 @@ fn sanitize(name: &str) -> String {
     }
 }
 
-/// A word as the shell reads it back: as it is when it holds nothing the
-/// shell would interpret, else single-quoted (or `$'...'` with escapes
-/// when it holds control characters, which a terminal must not receive).
-pub fn shell_quote(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        return word.to_string();
-    }
-    if word.chars().any(char::is_control) {
-        let mut out = String::from("$'");
-        for c in word.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\'' => out.push_str("\\'"),
-                c if c.is_control() => {
-                    let mut buf = [0u8; 4];
-                    for b in c.encode_utf8(&mut buf).bytes() {
-                        out.push_str(&format!("\\x{b:02x}"));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('\'');
-        return out;
-    }
-    format!("'{}'", word.replace('\'', "'\\''"))
-}
+pub use crate::text::shell_quote;
 
 /// A repro command as this shell can run it: `eventsim` replaced by the
 /// program as it was started, when that was by a path (`cargo run` starts
@@ -524,6 +497,7 @@ fn shortened(chain: &[String], keep: usize) -> Vec<String> {
 
 /// A progress bar on stderr for runs longer than a second, when stderr is
 /// a terminal and the run is not quiet; nothing otherwise.
+#[allow(clippy::disallowed_methods)] // wall time for the progress bar, never an output file
 fn progress_bar() -> Option<Box<dyn FnMut(u64, u64)>> {
     use std::io::IsTerminal;
     if quiet() || !std::io::stderr().is_terminal() {

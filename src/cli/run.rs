@@ -3,6 +3,7 @@
 
 use super::*;
 
+#[allow(clippy::disallowed_methods)] // wall time of the run, for perf.json and the terminal, never the model
 pub(super) fn run(
     path: &Path,
     seed: Option<u64>,
@@ -172,6 +173,7 @@ pub(super) fn run(
 /// Run `seed` of a scenario and write its whole report into `dir` (no
 /// history or trace), as `eventsim run` would: a sweep writes the first
 /// failing seeds' reports this way.
+#[allow(clippy::disallowed_methods)] // wall time of the run, for perf.json and the terminal, never the model
 pub(super) fn write_seed_report(
     scenario: &crate::scenario::Scenario,
     text: &str,

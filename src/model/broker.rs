@@ -15,8 +15,7 @@
 //! log end; followers hold a prefix of the leader's log.
 
 use super::dist::Sampler;
-use super::faults::RECONNECT_BACKOFF_NS;
-use super::txn::{PendingMarker, is_record};
+use super::network::RECONNECT_BACKOFF_NS;
 use super::{Ev, ProduceResult, World};
 use crate::history::{EventId, KeyId, Observation, TOMBSTONE};
 use crate::kernel::{Rng, Time};
@@ -134,6 +133,26 @@ pub(crate) struct Compaction {
     /// Tombstones: (offset, key, when it may go if still its key's latest).
     pub delete_retention_ns: Time,
     pub tombstones: VecDeque<(u64, KeyId, Time)>,
+}
+
+/// Log entries at or above this are not records: transaction markers
+/// (`MARKER_BIT | serial`, unique so that diverging logs differ) and
+/// compacted slots.
+pub(crate) const MARKER_BIT: EventId = 1 << 31;
+
+/// Whether a log entry is a record (not a marker or a compacted slot).
+#[inline]
+pub(crate) fn is_record(entry: EventId) -> bool {
+    entry < MARKER_BIT
+}
+
+/// A marker in a partition's log, not yet below the high watermark.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PendingMarker {
+    pub producer: u32,
+    pub number: u32,
+    pub offset: u64,
+    pub commit: bool,
 }
 
 /// One replica's copy of a partition log.

@@ -5,10 +5,10 @@
 //! per assigned partition and refills its buffer while it processes, as the
 //! Kafka consumer's fetcher does.
 
+use super::broker::is_record;
 use super::idxset::IdxSet;
 use super::network::Node;
 use super::producer::NewRecord;
-use super::txn::is_record;
 use super::{Ev, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::{Rng, Time};

@@ -18,8 +18,8 @@
 
 use super::World;
 use super::broker::ReplicaLog;
-use super::faults::NodeKind;
-use super::txn::is_record;
+use super::broker::is_record;
+use super::network::NodeKind;
 use crate::history::{EventId, Observation};
 use crate::kernel::Time;
 

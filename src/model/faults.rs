@@ -11,11 +11,12 @@
 
 use super::controller::QuorumChange;
 use super::dist::Sampler;
-use super::network::{LinkFault, Node};
+use super::network::{LinkFault, Node, NodeKind, RECONNECT_BACKOFF_NS};
 use super::{Ev, World};
 use crate::history::{EventId, KeyId, Observation};
 use crate::kernel::{NS_PER_S, Rng, Time, rng_stream};
 use crate::model::variates;
+use crate::outcome::FaultRecord;
 use crate::scenario::{Fault, FaultKind, NodeRef, RandomFaults, Scenario, Target};
 
 /// Whether a node is running.
@@ -28,16 +29,6 @@ pub(crate) enum NodeState {
         since: Time,
         until: Time,
     },
-}
-
-/// What a node id designates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum NodeKind {
-    Producer(u32),
-    Broker(u32),
-    Consumer(u32),
-    Service(u32),
-    Controller(u32),
 }
 
 /// One fault of the concrete plan, resolved to ids.
@@ -56,28 +47,13 @@ pub(crate) struct FaultRt {
     pub rng: Option<Rng>,
     pub active: bool,
     /// What a node fault found when it fired.
-    pub hit: Option<super::hit::FaultHit>,
+    pub hit: Option<crate::outcome::FaultHit>,
     /// Messages a link fault struck (counted here when it ends), handler
     /// attempts a handler fault failed.
     pub struck: u64,
     /// A partition: brokers it cut off from the active controller.
     pub cut: u32,
 }
-
-/// A start or end of a fault, as `faults.csv` lists them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FaultRecord {
-    /// When (simulated ns).
-    pub t_ns: Time,
-    /// `start` or `end`.
-    pub phase: &'static str,
-    /// Index into [`crate::model::RunResult::faults`].
-    pub fault: u32,
-}
-
-/// Pause between a client's attempts after a refused or failed connection
-/// (Kafka's retry.backoff.ms / reconnect.backoff.ms).
-pub(crate) const RECONNECT_BACKOFF_NS: Time = 100_000_000;
 
 /// Default hold-back of a `reorder` fault without `latency`.
 const DEFAULT_REORDER_NS: Time = 10_000_000;

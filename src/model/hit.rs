@@ -9,19 +9,10 @@
 //! handler faults count what they struck while they lasted.
 
 use super::World;
-use super::faults::NodeKind;
+use super::network::NodeKind;
 use crate::scenario::FaultKind;
 
-/// What one fault struck, as `faults.csv`, `summary.json` and the page
-/// report it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FaultHit {
-    /// It could not have changed any record's fate: it struck a node that
-    /// held nothing, or a link that carried nothing while it lasted.
-    pub nothing: bool,
-    /// What it struck, in words (`leader of 4 partitions, follower of 8`).
-    pub what: String,
-}
+use crate::outcome::FaultHit;
 
 /// One node's share of what a node fault struck.
 struct NodeHit {

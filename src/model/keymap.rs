@@ -46,6 +46,7 @@ impl<T: Copy + Default> KeyMap<T> {
     }
 
     #[inline]
+    #[allow(clippy::disallowed_methods)] // fills a table by key: order does not matter
     pub fn get_mut(&mut self, key: KeyId) -> &mut T {
         if let KeyMap::Sparse { keys, map } = self
             && *keys <= DENSE_TABLE_MAX

@@ -21,7 +21,7 @@ mod dist;
 pub mod faults;
 mod group;
 mod hit;
-pub use hit::FaultHit;
+pub use crate::outcome::{FaultHit, FaultRecord, RunResult};
 mod idxset;
 mod keymap;
 mod network;
@@ -42,7 +42,6 @@ use crate::scenario::{Fault, Scenario};
 
 pub(crate) use broker::{BrokerRt, PartitionRt};
 pub(crate) use consumer::ConsumerRt;
-pub use faults::FaultRecord;
 pub(crate) use faults::{FaultRt, NodeState};
 pub(crate) use group::GroupRt;
 pub(crate) use network::Network;
@@ -324,48 +323,6 @@ pub struct World {
     /// Set from outside (a Ctrl-C handler): the run stops at its next
     /// check, every 65,536 kernel events.
     pub(crate) interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-}
-
-/// What a finished run hands to reports.
-pub struct RunResult {
-    /// The scenario's name.
-    pub scenario_name: String,
-    /// The master seed.
-    pub seed: u64,
-    /// Simulated time when the run stopped.
-    pub sim_time_ns: Time,
-    /// Kernel events handled.
-    pub kernel_events: u64,
-    /// Why the run stopped.
-    pub stop_reason: StopReason,
-    /// Names and topology: what the ids in the history refer to.
-    pub catalog: Catalog,
-    /// Counts, latencies and rates.
-    pub metrics: Metrics,
-    /// Records still in each partition's leader log at the end (by partition).
-    pub log_end_offsets: Vec<u64>,
-    /// The concrete fault plan (schedule, then random draws).
-    pub faults: Vec<Fault>,
-    /// Every start and end of a fault, in time order.
-    pub fault_log: Vec<FaultRecord>,
-    /// What each fault struck, by fault index (`None`: it never fired).
-    pub fault_hits: Vec<Option<FaultHit>>,
-    /// When the last producer stopped producing.
-    pub production_end_ns: Time,
-    /// Throughput, lag, in-flight, ISR, node state and latency over time.
-    pub series: crate::timeseries::TimeSeries,
-}
-
-impl RunResult {
-    /// The faults that fired, in firing order, as a schedule: put it in
-    /// `[[faults]]` with random faults off and the run is the same.
-    pub fn fired_schedule(&self) -> Vec<Fault> {
-        self.fault_log
-            .iter()
-            .filter(|r| r.phase == "start")
-            .map(|r| self.faults[r.fault as usize].clone())
-            .collect()
-    }
 }
 
 impl World {

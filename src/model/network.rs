@@ -18,6 +18,20 @@ use crate::kernel::{Rng, Time};
 use crate::model::variates;
 use crate::scenario::FaultKind;
 
+/// Pause between a client's attempts after a refused or failed connection
+/// (Kafka's retry.backoff.ms / reconnect.backoff.ms).
+pub(crate) const RECONNECT_BACKOFF_NS: Time = 100_000_000;
+
+/// What a node id designates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeKind {
+    Producer(u32),
+    Broker(u32),
+    Consumer(u32),
+    Service(u32),
+    Controller(u32),
+}
+
 /// A link fault while it is active: which links it strikes and how.
 pub(crate) struct LinkFault {
     pub fault: u32,

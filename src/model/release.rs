@@ -29,8 +29,8 @@
 
 use super::World;
 use super::broker::COMPACTED;
+use super::broker::is_record;
 use super::producer::ReqState;
-use super::txn::is_record;
 use crate::history::{EventId, Observer};
 use crate::scenario::OffsetReset;
 

@@ -20,21 +20,11 @@
 //! The producer and coordinator sides of one producer's transactions are
 //! kept together in `TxnRt` (one coordinator per transactional id).
 
-use super::faults::RECONNECT_BACKOFF_NS;
+use super::broker::{MARKER_BIT, PendingMarker};
+use super::network::RECONNECT_BACKOFF_NS;
 use super::{Ev, World};
 use crate::history::{EventId, Observation};
 use crate::kernel::Time;
-
-/// Log entries at or above this are not records: transaction markers
-/// (`MARKER_BIT | serial`, unique so that diverging logs differ) and
-/// compacted slots.
-pub(crate) const MARKER_BIT: EventId = 1 << 31;
-
-/// Whether a log entry is a record (not a marker or a compacted slot).
-#[inline]
-pub(crate) fn is_record(entry: EventId) -> bool {
-    entry < MARKER_BIT
-}
 
 /// The coordinator's state of a producer's current transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -869,13 +859,4 @@ pub(crate) struct TxnInput {
     /// The consumer's assignment of the partition it was consumed in.
     pub assignment: u32,
     pub effect: Option<EventId>,
-}
-
-/// A marker in a partition's log, not yet below the high watermark.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PendingMarker {
-    pub producer: u32,
-    pub number: u32,
-    pub offset: u64,
-    pub commit: bool,
 }

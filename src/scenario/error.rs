@@ -2,7 +2,7 @@
 //! line, column and field, with the offending text underlined (rendered
 //! the way rustc renders its diagnostics, by `annotate-snippets`).
 
-use super::names::printable;
+use crate::text::printable;
 use std::fmt;
 use std::ops::Range;
 use toml_edit::{ImDocument, Item, Value};
@@ -123,14 +123,16 @@ impl Diagnostic {
 /// The longest text quoted in back quotes that a message shows whole.
 const QUOTE_MAX: usize = 64;
 
-/// `text` with every back-quoted part longer than [`QUOTE_MAX`] cut to its
-/// start and its length (`` `xxxx...` (1000000 characters) ``): a value of a
-/// million characters is not quoted whole, in each message that names it.
+/// `text` with every back-quoted or double-quoted part longer than
+/// 64 characters cut to its start and its length (`` `xxxx...` (1000000
+/// characters) ``): a value of a million characters is not quoted whole,
+/// in each message that names it.
 pub fn short_quotes(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(4096));
     let mut rest = text;
-    while let Some(open) = rest.find('`') {
-        let Some(close) = rest[open + 1..].find('`') else {
+    while let Some(open) = rest.find(['`', '"']) {
+        let q = rest[open..].chars().next().expect("a quote");
+        let Some(close) = rest[open + 1..].find(q) else {
             break;
         };
         let inner = &rest[open + 1..open + 1 + close];
@@ -138,10 +140,10 @@ pub fn short_quotes(text: &str) -> String {
         let n = inner.chars().count();
         if n > QUOTE_MAX {
             out.extend(inner.chars().take(40));
-            out.push_str(&format!("...` ({n} characters)"));
+            out.push_str(&format!("...{q} ({n} characters)"));
         } else {
             out.push_str(inner);
-            out.push('`');
+            out.push(q);
         }
         rest = &rest[open + close + 2..];
     }

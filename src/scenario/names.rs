@@ -12,7 +12,7 @@
 
 use super::error::Step;
 use super::{Scenario, key};
-use std::borrow::Cow;
+pub use crate::text::printable;
 
 /// Kafka's limit on a topic name's length.
 pub const TOPIC_MAX: usize = 249;
@@ -22,32 +22,6 @@ pub const NAME_MAX: usize = 128;
 pub const KEY_PREFIX_MAX: usize = 64;
 /// The longest description.
 pub const DESCRIPTION_MAX: usize = 10_000;
-
-/// A character a terminal or an XML file must not receive as it is:
-/// control characters and the bidirectional overrides that make text
-/// display other than it reads.
-fn hidden(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// `s` with every control or bidirectional-formatting character written
-/// as an escape (`\u{1b}`), for terminal output and drawn text.
-pub fn printable(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(hidden) {
-        return Cow::Borrowed(s);
-    }
-    Cow::Owned(
-        s.chars()
-            .map(|c| {
-                if hidden(c) {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
 
 /// What is wrong with an identifier (topic, producer, group, event type),
 /// if anything.
@@ -86,7 +60,7 @@ impl Scenario {
                 vec![key("scenario"), key("name")],
                 format!("a name of {name_len} characters; at most {NAME_MAX}"),
             );
-        } else if let Some(c) = meta.name.chars().find(|&c| hidden(c)) {
+        } else if let Some(c) = meta.name.chars().find(|&c| crate::text::hidden(c)) {
             push(
                 vec![key("scenario"), key("name")],
                 format!(
@@ -104,7 +78,7 @@ impl Scenario {
         } else if let Some(c) = meta
             .description
             .chars()
-            .find(|&c| hidden(c) && c != '\n' && c != '\t')
+            .find(|&c| crate::text::hidden(c) && c != '\n' && c != '\t')
         {
             push(
                 vec![key("scenario"), key("description")],

@@ -22,4 +22,5 @@ mod scenario_errors;
 mod schema;
 mod services;
 mod sweep;
+mod tidy;
 mod versions;
