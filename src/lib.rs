@@ -16,6 +16,7 @@
 
 pub mod availability;
 mod budget;
+mod bug;
 pub mod check;
 mod cli;
 mod compare;
@@ -141,6 +142,10 @@ fn run_checks_with(
     interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> (Checked, check::Context) {
     let mut world = World::new(scenario, seed);
+    // The bug report's own test: a panic where a run's would happen.
+    if std::env::var_os("EVENTSIM_INJECT_PANIC").is_some() {
+        panic!("injected by EVENTSIM_INJECT_PANIC (a test of the bug report)");
+    }
     if let Some(p) = progress {
         world.set_progress(p);
     }

@@ -237,6 +237,7 @@ const EXIT_STATUS_HELP: &str = "Exit status:
   2    bad input or usage (the message names the file, line, column and field)
   3    inconclusive: a budget or an interrupt cut the run short before the checkers could decide
   4    a sweep or comparison was interrupted or is incomplete (what finished is kept)
+  70   an internal error: a bug in eventsim, not a finding about your design (the message says how to reproduce it)
   130  interrupted twice: exited at once, writing nothing";
 
 /// Exit status: the run held every checked invariant.
@@ -251,12 +252,30 @@ pub const EXIT_INCONCLUSIVE: i32 = 3;
 /// Exit status: a sweep or comparison was interrupted before every run
 /// finished, or a merge found seeds missing (what finished is kept).
 pub const EXIT_INCOMPLETE: i32 = 4;
+/// Exit status: a panic, a bug in eventsim (sysexits' EX_SOFTWARE).
+pub const EXIT_BUG: i32 = 70;
 /// Exit status: a run interrupted a second time, before it wrote its
 /// report (128 + SIGINT, as a shell reports a process Ctrl-C killed).
 const EXIT_INTERRUPTED_TWICE: i32 = 130;
 
 /// Entry point of the binary; returns the exit status.
 pub fn main() -> i32 {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string());
+        let location = info.location().map_or_else(String::new, |l| {
+            format!("{}:{}:{}", l.file(), l.line(), l.column())
+        });
+        eprint!("{}", crate::bug::report(&message, &location));
+        if std::env::var_os("RUST_BACKTRACE").is_some() {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+        std::process::exit(EXIT_BUG);
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -362,7 +381,11 @@ fn load(path: &Path) -> Result<Scenario, i32> {
 
 /// The scenario and its file's text (which a run's report keeps).
 fn load_with_text(path: &Path) -> Result<(Scenario, String), i32> {
-    Scenario::load_with_text(path).map_err(|e| {
+    let loaded = Scenario::load_with_text(path);
+    if let Ok((s, _)) = &loaded {
+        crate::bug::file(&s.scenario.name, &path.to_string_lossy());
+    }
+    loaded.map_err(|e| {
         // Rendered as diagnostics, each beginning `error: `.
         eprintln!("{e}");
         EXIT_USAGE

@@ -574,7 +574,10 @@ impl World {
         if hw <= p.hw {
             return;
         }
-        debug_assert!(hw <= p.leader_log().leo());
+        assert!(
+            hw <= p.leader_log().leo(),
+            "the high watermark passes the log end of partition {part}"
+        );
         p.hw = hw;
         self.observe(Observation::HighWatermark {
             partition: part,

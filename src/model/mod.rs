@@ -328,6 +328,7 @@ pub struct World {
 impl World {
     /// Build the world for `scenario` with master seed `seed`.
     pub fn new(scenario: &Scenario, seed: u64) -> World {
+        crate::bug::running(&scenario.scenario.name, seed);
         build::build(scenario, seed)
     }
 

@@ -145,3 +145,37 @@ fn check_says_when_a_valid_run_is_enormous() {
         assert!(!stdout(&o).contains("large run"), "{f}: {}", stdout(&o));
     }
 }
+
+#[test]
+fn a_panic_is_reported_as_a_bug_in_eventsim_with_its_repro() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_eventsim"))
+        .args([
+            "run",
+            "scenarios/mm1.toml",
+            "--seed",
+            "7",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("EVENTSIM_INJECT_PANIC", "1")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(70), "{err}");
+    assert!(err.starts_with("error: internal error in eventsim (a bug in the simulator, not a finding about your design)"), "{err}");
+    assert!(
+        err.contains("while running scenario `mm1` with seed 7"),
+        "{err}"
+    );
+    assert!(
+        err.contains("repro: eventsim run scenarios/mm1.toml --seed 7"),
+        "{err}"
+    );
+    assert!(err.contains("please report it"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // Nothing of the run was written as if it had a verdict.
+    assert!(!out.join("summary.json").exists());
+}
