@@ -260,22 +260,7 @@ const EXIT_INTERRUPTED_TWICE: i32 = 130;
 
 /// Entry point of the binary; returns the exit status.
 pub fn main() -> i32 {
-    std::panic::set_hook(Box::new(|info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".to_string());
-        let location = info.location().map_or_else(String::new, |l| {
-            format!("{}:{}:{}", l.file(), l.line(), l.column())
-        });
-        eprint!("{}", crate::bug::report(&message, &location));
-        if std::env::var_os("RUST_BACKTRACE").is_some() {
-            eprintln!("{}", std::backtrace::Backtrace::force_capture());
-        }
-        std::process::exit(EXIT_BUG);
-    }));
+    install_bug_report();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -283,26 +268,7 @@ pub fn main() -> i32 {
                 let _ = e.print(); // --help, --version
                 return EXIT_PASS;
             }
-            // clap quotes a bad value whole: cut a long one, escape control
-            // characters.
-            let text = e.render().to_string();
-            let lines: Vec<String> = text
-                .lines()
-                .map(|l| {
-                    l.split(' ')
-                        .map(|word| match word.chars().count() {
-                            n if n > 100 => {
-                                let start: String = word.chars().take(40).collect();
-                                format!("{start}... ({n} characters)")
-                            }
-                            _ => word.to_string(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .map(|l| crate::scenario::names::printable(&l).into_owned())
-                .collect();
-            eprintln!("{}", lines.join("\n"));
+            eprintln!("{}", clap_error_text(&e));
             return EXIT_USAGE;
         }
     };
@@ -316,7 +282,12 @@ pub fn main() -> i32 {
         }
     }
     QUIET.store(cli.quiet, Ordering::Relaxed);
-    match cli.command {
+    dispatch(cli.command)
+}
+
+/// Runs one subcommand; its exit status.
+fn dispatch(command: Command) -> i32 {
+    match command {
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(
@@ -373,6 +344,50 @@ pub fn main() -> i32 {
             out,
         } => compare(&scenario, &vary, &seeds, jobs, shard.as_deref(), out),
     }
+}
+
+/// A panic is a bug in eventsim, never a finding about the design: it is
+/// reported as one (with the scenario, seed and repro line) and exits with
+/// its own status.
+fn install_bug_report() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string());
+        let location = info.location().map_or_else(String::new, |l| {
+            format!("{}:{}:{}", l.file(), l.line(), l.column())
+        });
+        eprint!("{}", crate::bug::report(&message, &location));
+        if std::env::var_os("RUST_BACKTRACE").is_some() {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+        std::process::exit(EXIT_BUG);
+    }));
+}
+
+/// clap quotes a bad value whole: cut a long one, escape control characters.
+fn clap_error_text(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            l.split(' ')
+                .map(|word| match word.chars().count() {
+                    n if n > 100 => {
+                        let start: String = word.chars().take(40).collect();
+                        format!("{start}... ({n} characters)")
+                    }
+                    _ => word.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .map(|l| crate::scenario::names::printable(&l).into_owned())
+        .collect();
+    lines.join("\n")
 }
 
 fn load(path: &Path) -> Result<Scenario, i32> {
