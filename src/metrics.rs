@@ -114,6 +114,23 @@ pub struct GroupCounts {
     pub unread_at_end: u64,
 }
 
+/// How busy a group's consumers were: the share of the run each spent
+/// processing records (from a poll that returned them to the last one
+/// done), in `summary.json`'s `utilisation`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct UtilisationFigures {
+    /// The group.
+    pub group: String,
+    /// Its consumers.
+    pub consumers: u32,
+    /// The busiest consumer (the first of those as busy).
+    pub busiest_consumer: String,
+    /// Its busy share of the run (0 to 1).
+    pub busiest: f64,
+    /// The mean busy share of its consumers.
+    pub mean: f64,
+}
+
 /// How many events a stream carried and over which span of time.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Rate {
@@ -253,6 +270,13 @@ pub struct Metrics {
     catch_up: Vec<CatchUp>,
     /// Who served each partition, and when nobody did.
     availability: crate::availability::AvailabilityBook,
+    /// Per consumer: how long it was busy processing (from a poll that
+    /// returned records, or its last record done, to the next record
+    /// done).
+    pub busy_ns: Vec<Time>,
+    /// Per consumer: when its last poll returned records, and when it
+    /// started on its current record.
+    busy_from: Vec<(Time, Time)>,
 }
 
 /// How long a group took to read what was in the log when it started
@@ -407,6 +431,8 @@ impl Metrics {
                 })
                 .collect(),
             availability: crate::availability::AvailabilityBook::new(catalog, false),
+            busy_ns: vec![0; catalog.consumers.len()],
+            busy_from: vec![(Time::MAX, Time::MAX); catalog.consumers.len()],
             flows: (!catalog.flows.is_empty()).then(|| {
                 Box::new(crate::flows::FlowBook::new(
                     catalog.flows.clone(),
@@ -440,6 +466,37 @@ impl Metrics {
         end: Time,
     ) -> crate::availability::AvailabilityFigures {
         self.availability.figures(catalog, end)
+    }
+
+    /// Per group with consumers: how busy they were over a run that
+    /// ended at `end`.
+    pub fn utilisation(&self, catalog: &Catalog, end: Time) -> Vec<UtilisationFigures> {
+        let share = |busy: Time| busy as f64 / end.max(1) as f64;
+        let mut out: Vec<UtilisationFigures> = catalog
+            .groups
+            .iter()
+            .map(|g| UtilisationFigures {
+                group: g.clone(),
+                ..UtilisationFigures::default()
+            })
+            .collect();
+        let mut total = vec![0u128; out.len()];
+        for (c, &(g, _)) in catalog.consumers.iter().enumerate() {
+            let (u, busy) = (&mut out[g as usize], self.busy_ns[c]);
+            if u.consumers == 0 || share(busy) > u.busiest {
+                u.busiest = share(busy);
+                u.busiest_consumer = catalog.consumer_name(c as u32);
+            }
+            u.consumers += 1;
+            total[g as usize] += u128::from(busy);
+        }
+        for (u, t) in out.iter_mut().zip(total) {
+            if u.consumers > 0 {
+                u.mean = t as f64 / f64::from(u.consumers) / end.max(1) as f64;
+            }
+        }
+        out.retain(|u| u.consumers > 0);
+        out
     }
 
     /// Each service's figures (empty when the scenario declares none).
@@ -487,6 +544,55 @@ impl Metrics {
 }
 
 impl Metrics {
+    /// The business flows' book reads what producers and services did.
+    #[inline(always)]
+    fn feed_flows(&mut self, at: Time, observation: &Observation) {
+        if let Some(book) = &mut self.flows
+            && matches!(
+                observation,
+                Observation::Produced { .. }
+                    | Observation::Acked { .. }
+                    | Observation::ProduceFailed { .. }
+                    | Observation::Aborted { .. }
+                    | Observation::Requested { .. }
+                    | Observation::Acted { .. }
+                    | Observation::CallEnded { .. }
+            )
+        {
+            book.observe(at, observation);
+        }
+    }
+
+    /// Consumers' busy time: from a poll that returned records (its first
+    /// record starts then), or the last record done, to the next done.
+    #[inline(always)]
+    fn busy(&mut self, at: Time, observation: &Observation) {
+        match *observation {
+            Observation::Delivered { consumer, .. } => {
+                if let Some(b) = self.busy_from.get_mut(consumer as usize)
+                    && b.0 != at
+                {
+                    *b = (at, at);
+                }
+            }
+            Observation::Applied { consumer, .. }
+            | Observation::Skipped { consumer, .. }
+            | Observation::GaveUp { consumer, .. } => self.done(at, consumer),
+            _ => {}
+        }
+    }
+
+    /// Consumer `c` finished a record at `at`: busy since it started it.
+    fn done(&mut self, at: Time, c: u32) {
+        if let (Some(b), Some(busy)) = (
+            self.busy_from.get_mut(c as usize),
+            self.busy_ns.get_mut(c as usize),
+        ) {
+            *busy += at.saturating_sub(b.1);
+            b.1 = at;
+        }
+    }
+
     /// `group` applied, skipped or gave up on `event`: if it was at or
     /// past its partition's catch-up target, that partition caught up.
     #[inline]
@@ -514,20 +620,8 @@ impl Observer for Metrics {
         if crate::availability::AvailabilityBook::reads(observation) {
             self.availability.observe(at, observation);
         }
-        if let Some(book) = &mut self.flows
-            && matches!(
-                observation,
-                Observation::Produced { .. }
-                    | Observation::Acked { .. }
-                    | Observation::ProduceFailed { .. }
-                    | Observation::Aborted { .. }
-                    | Observation::Requested { .. }
-                    | Observation::Acted { .. }
-                    | Observation::CallEnded { .. }
-            )
-        {
-            book.observe(at, observation);
-        }
+        self.feed_flows(at, observation);
+        self.busy(at, observation);
         match *observation {
             Observation::Produced { producer, .. } => {
                 self.counts.produced += 1;

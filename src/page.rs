@@ -823,9 +823,21 @@ fn producers_and_groups(h: &mut String, summary: &Summary) {
         more(h, summary.producers.len(), "producers");
     }
     if !summary.groups.is_empty() {
-        h.push_str("<h2 id=\"groups\">Groups</h2>\n<p>Lag is Kafka's: the high watermark minus the group's committed offset, summed over its partitions; at the end it counts what the group had not committed, of which <em>unread</em> is what it had not been delivered.</p>\n<table>\n<tr><th class=\"l\">group</th><th>delivered</th><th>applied</th><th>duplicates delivered</th><th>duplicates applied</th><th>skipped</th><th>dead-lettered</th><th>gave up</th><th>expired</th><th>commits</th><th>max lag</th><th>lag at end</th><th>unread at end</th></tr>\n");
+        h.push_str("<h2 id=\"groups\">Groups</h2>\n<p>Lag is Kafka's: the high watermark minus the group's committed offset, summed over its partitions; at the end it counts what the group had not committed, of which <em>unread</em> is what it had not been delivered. <em>Busy</em> is the share of the run a consumer spent processing records: its busiest consumer's, and the mean of its consumers'; a consumer near 100% has no room for more.</p>\n<table>\n<tr><th class=\"l\">group</th><th>busy (busiest consumer)</th><th>busy (mean)</th><th>delivered</th><th>applied</th><th>duplicates delivered</th><th>duplicates applied</th><th>skipped</th><th>dead-lettered</th><th>gave up</th><th>expired</th><th>commits</th><th>max lag</th><th>lag at end</th><th>unread at end</th></tr>\n");
         for g in summary.groups.iter().take(OWN_ROWS) {
             let _ = write!(h, "<tr><td class=\"l\">{}</td>", e(&g.name));
+            match summary.utilisation.iter().find(|u| u.group == g.name) {
+                Some(u) => {
+                    let _ = write!(
+                        h,
+                        "<td>{:.1}% ({})</td><td>{:.1}%</td>",
+                        u.busiest * 100.0,
+                        e(&u.busiest_consumer),
+                        u.mean * 100.0
+                    );
+                }
+                None => h.push_str("<td></td><td></td>"),
+            }
             for n in [
                 g.delivered,
                 g.applied,

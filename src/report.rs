@@ -70,6 +70,10 @@ pub struct Summary {
     /// controller quorum had no active controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability: Option<crate::availability::AvailabilityFigures>,
+    /// Per group: the share of the run its busiest consumer spent
+    /// processing, and the mean share of its consumers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub utilisation: Vec<crate::metrics::UtilisationFigures>,
     /// Every enabled checker's result, in checker order.
     pub checks: Vec<crate::check::CheckResult>,
     /// `pass`, `fail` or `inconclusive` (a budget stopped the run before
@@ -191,27 +195,7 @@ impl Summary {
                 }
                 by_kind
             },
-            fault_hits: result
-                .fault_log
-                .iter()
-                .filter(|r| r.phase == "start")
-                .filter_map(|r| {
-                    let f = &result.faults[r.fault as usize];
-                    let hit = result.fault_hits.get(r.fault as usize)?.as_ref()?;
-                    Some(FaultHitFigures {
-                        at_ns: r.t_ns,
-                        fault: format!(
-                            "{} {}",
-                            f.kind.as_str(),
-                            f.target.as_ref().map_or(String::new(), |t| t.to_string())
-                        )
-                        .trim_end()
-                        .to_string(),
-                        struck: hit.what.clone(),
-                        nothing: hit.nothing,
-                    })
-                })
-                .collect(),
+            fault_hits: fault_hit_figures(result),
             catch_up: cat
                 .groups
                 .iter()
@@ -222,6 +206,7 @@ impl Summary {
             flows: m.flows(),
             services: m.services(),
             availability: Some(m.availability(cat, result.sim_time_ns)),
+            utilisation: m.utilisation(cat, result.sim_time_ns),
             checks: Vec::new(),
             verdict: crate::check::Verdict::Pass,
             verdict_note: String::new(),
@@ -244,6 +229,31 @@ impl Summary {
         s.push('\n');
         s
     }
+}
+
+/// Each fault that fired, in firing order, and what it struck.
+fn fault_hit_figures(result: &RunResult) -> Vec<FaultHitFigures> {
+    result
+        .fault_log
+        .iter()
+        .filter(|r| r.phase == "start")
+        .filter_map(|r| {
+            let f = &result.faults[r.fault as usize];
+            let hit = result.fault_hits.get(r.fault as usize)?.as_ref()?;
+            Some(FaultHitFigures {
+                at_ns: r.t_ns,
+                fault: format!(
+                    "{} {}",
+                    f.kind.as_str(),
+                    f.target.as_ref().map_or(String::new(), |t| t.to_string())
+                )
+                .trim_end()
+                .to_string(),
+                struck: hit.what.clone(),
+                nothing: hit.nothing,
+            })
+        })
+        .collect()
 }
 
 /// How fast the simulator ran (wall clock: not deterministic, kept apart).

@@ -205,6 +205,8 @@ pub struct CheckConfig {
     pub producer_progress_bound_ns: Time,
     /// `availability`: the longest a partition may go without a live leader.
     pub unavailability_bound_ns: Time,
+    /// `kept-up`: when production ends (its window is the second half).
+    pub production_end_ns: Time,
 }
 
 impl CheckConfig {
@@ -226,6 +228,7 @@ impl CheckConfig {
             liveness_bound_ns: c.liveness_bound.ns(),
             producer_progress_bound_ns: c.producer_progress_bound.ns(),
             unavailability_bound_ns: c.unavailability_bound.ns(),
+            production_end_ns: s.production_end_ns(),
         }
     }
 }
@@ -360,6 +363,7 @@ impl Checks {
                 "nonmonotonic-poll" => Box::new(Polls::new(true)),
                 "skipped-offset" => Box::new(Polls::new(false)),
                 "availability" => Box::new(Availability::new(&ctx, config.unavailability_bound_ns)),
+                "kept-up" => Box::new(KeptUp::new(&ctx, config.production_end_ns)),
                 "producer-progress" => Box::new(ProducerProgress::new(
                     &ctx,
                     config.producer_progress_bound_ns,
@@ -501,6 +505,7 @@ mod convergence;
 mod exactly_once;
 mod explain;
 mod flows;
+mod kept_up;
 mod liveness;
 mod no_duplicates_in_log;
 mod no_loss;
@@ -515,6 +520,7 @@ use convergence::Convergence;
 use exactly_once::ExactlyOnce;
 pub use explain::{EXPLAINED_PER_CHECKER, Explainer, attach_first};
 use flows::{HeldResources, SagaAtomicity};
+use kept_up::KeptUp;
 use liveness::Liveness;
 use no_duplicates_in_log::NoDuplicatesInLog;
 use no_loss::NoLoss;

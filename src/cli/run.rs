@@ -316,44 +316,8 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         c.unclean_leader_elections,
         c.expelled
     );
-    if let Some(a) = &s.availability {
-        for t in a
-            .topics
-            .iter()
-            .filter(|t| t.leaderless_ns > 0 || t.under_min_isr_ns > 0)
-        {
-            let longest = t.longest_outage.as_ref().map_or(String::new(), |o| {
-                format!(
-                    ", longest {} on {} from {:.3}s{}: {}",
-                    ms(o.duration_ns).trim(),
-                    o.partition,
-                    o.from_ns as f64 / 1e9,
-                    if o.until_end { " to the end" } else { "" },
-                    o.cause
-                )
-            });
-            let under = if t.under_min_isr_ns > 0 {
-                format!(
-                    "; under min ISR (acks=all refused) {}",
-                    ms(t.under_min_isr_ns).trim()
-                )
-            } else {
-                String::new()
-            };
-            say!(
-                "  availability {}: {:.2}% of partition-time led ({} outage(s){longest}){under}",
-                t.topic,
-                t.available * 100.0,
-                t.outages
-            );
-        }
-        if a.controller_leaderless_ns > 0 {
-            say!(
-                "  controller quorum without a leader for {} (metadata frozen: no elections, fencing or ISR changes)",
-                ms(a.controller_leaderless_ns).trim()
-            );
-        }
-    }
+    print_availability(s);
+    print_utilisation(s);
     if c.compacted > 0 {
         say!(
             "  compacted {} (records removed by log compaction before a group read them)",
@@ -531,4 +495,61 @@ pub(super) fn open_history(
     };
     crate::history::HistoryWriter::new(std::io::BufWriter::new(file.take_file()), &header)
         .map(|w| Rc::new(RefCell::new(w)))
+}
+
+/// Per group: how busy its busiest consumer was, and its consumers' mean.
+fn print_utilisation(s: &Summary) {
+    for u in s.utilisation.iter().take(8) {
+        say!(
+            "  busy {}: {} {:.1}% of the run, mean {:.1}% over {} consumer(s)",
+            u.group,
+            u.busiest_consumer,
+            u.busiest * 100.0,
+            u.mean * 100.0,
+            u.consumers
+        );
+    }
+}
+
+/// Per topic with an outage: the share of partition-time led, the longest
+/// outage and its cause; the controller quorum's time without a leader.
+fn print_availability(s: &Summary) {
+    if let Some(a) = &s.availability {
+        for t in a
+            .topics
+            .iter()
+            .filter(|t| t.leaderless_ns > 0 || t.under_min_isr_ns > 0)
+        {
+            let longest = t.longest_outage.as_ref().map_or(String::new(), |o| {
+                format!(
+                    ", longest {} on {} from {:.3}s{}: {}",
+                    ms(o.duration_ns).trim(),
+                    o.partition,
+                    o.from_ns as f64 / 1e9,
+                    if o.until_end { " to the end" } else { "" },
+                    o.cause
+                )
+            });
+            let under = if t.under_min_isr_ns > 0 {
+                format!(
+                    "; under min ISR (acks=all refused) {}",
+                    ms(t.under_min_isr_ns).trim()
+                )
+            } else {
+                String::new()
+            };
+            say!(
+                "  availability {}: {:.2}% of partition-time led ({} outage(s){longest}){under}",
+                t.topic,
+                t.available * 100.0,
+                t.outages
+            );
+        }
+        if a.controller_leaderless_ns > 0 {
+            say!(
+                "  controller quorum without a leader for {} (metadata frozen: no elections, fencing or ISR changes)",
+                ms(a.controller_leaderless_ns).trim()
+            );
+        }
+    }
 }

@@ -116,7 +116,7 @@ impl ReportSpec {
 }
 
 /// Every invariant checker, by its stable name.
-pub const CHECKERS: [&str; 12] = [
+pub const CHECKERS: [&str; 13] = [
     "no-loss",
     "exactly-once-effect",
     "per-key-order",
@@ -129,6 +129,7 @@ pub const CHECKERS: [&str; 12] = [
     "saga-atomicity",
     "held-resources",
     "availability",
+    "kept-up",
 ];
 
 /// `[checks]`: which checkers run (default: all that apply) and their bounds.

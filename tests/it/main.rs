@@ -2,6 +2,7 @@
 //! library on real scenario files (one binary links the crate once, not
 //! once per file).
 
+mod capacity;
 mod checks;
 mod cli_run;
 mod common;

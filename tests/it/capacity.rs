@@ -1,0 +1,215 @@
+//! Capacity: a design that cannot keep up with its arrivals fails
+//! `kept-up` with the rates that say so, and one that keeps up passes,
+//! near saturation and after a fault's backlog alike.
+
+use crate::common::scenario;
+use eventsim::check::{CheckStatus, Verdict};
+use eventsim::report::Summary;
+
+/// `mm1.toml`'s queue (one partition, one consumer serving 1,000/s on
+/// average) at `rate` arrivals per second for `duration`.
+fn mm1(rate: u32, duration: &str, extra: &str) -> String {
+    let text = std::fs::read_to_string(crate::common::repo("scenarios/mm1.toml")).unwrap();
+    let text = text
+        .replace(
+            "duration = \"1700s\"",
+            &format!("duration = \"{duration}\""),
+        )
+        .replace("rate = 600 ", &format!("rate = {rate} "));
+    format!("{text}\n{extra}")
+}
+
+fn kept_up(c: &eventsim::Checked) -> (CheckStatus, Vec<String>) {
+    let s = Summary::checked(c, String::new());
+    let status = s
+        .checks
+        .iter()
+        .find(|r| r.name == "kept-up")
+        .unwrap()
+        .status;
+    let found = c
+        .violations
+        .iter()
+        .filter(|v| v.invariant == "kept-up")
+        .map(|v| v.message.clone())
+        .collect();
+    (status, found)
+}
+
+#[test]
+fn an_overloaded_queue_fails_kept_up_with_its_rates_on_every_seed() {
+    // 1,200/s arrive at a consumer that serves 1,000/s: the lag grows by
+    // about 200/s from the start. Before `kept-up` these runs were
+    // inconclusive (the drain ended before the group caught up).
+    let s = scenario(&mm1(1200, "60s", ""));
+    for seed in 0..20 {
+        let c = eventsim::run_checked(&s, seed, Vec::new());
+        let (status, found) = kept_up(&c);
+        assert_eq!(status, CheckStatus::Fail, "seed {seed}");
+        assert_eq!(c.verdict(), Verdict::Fail, "seed {seed}");
+        assert_eq!(found.len(), 1, "seed {seed}: {found:?}");
+        let m = &found[0];
+        assert!(
+            m.starts_with("server cannot keep up on jobs-0: 1,1") || m.contains(": 1,2"),
+            "seed {seed}: {m}"
+        );
+        assert!(m.contains("records/s served by server/0 (busy 100%"), "{m}");
+        // The growth it names is arrivals minus service, about 200/s.
+        let growth: f64 = m
+            .split("the lag grows by ")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .and_then(|n| n.replace(',', "").parse().ok())
+            .unwrap_or_else(|| panic!("{m}"));
+        assert!((150.0..250.0).contains(&growth), "seed {seed}: {m}");
+        // Busy from the first second to the end of the drain.
+        let u = &Summary::checked(&c, String::new()).utilisation[0];
+        assert!(u.busiest > 0.98, "seed {seed}: {u:?}");
+    }
+}
+
+#[test]
+fn a_stable_queue_near_saturation_keeps_up_on_every_seed() {
+    // Utilisation 0.9 for 600 simulated seconds: long excursions of the
+    // lag, but it falls back to nothing again and again.
+    let s = scenario(&mm1(900, "600s", ""));
+    for seed in 0..20 {
+        let c = eventsim::run_checked(&s, seed, Vec::new());
+        let (status, found) = kept_up(&c);
+        assert_eq!(status, CheckStatus::Pass, "seed {seed}: {found:?}");
+        assert_eq!(c.verdict(), Verdict::Pass, "seed {seed}");
+        // Busy 90% of production (600 s), and idle in the drain (10 s).
+        let u = &Summary::checked(&c, String::new()).utilisation[0];
+        assert_eq!(u.busiest_consumer, "server/0");
+        assert!((0.86..0.92).contains(&u.busiest), "seed {seed}: {u:?}");
+        assert_eq!(u.busiest, u.mean);
+    }
+}
+
+/// Three brokers, one partition replicated three times, a consumer
+/// serving 1,000/s on average and 800/s arriving, for 60 s.
+fn replicated(faults: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "backlog"
+duration = "60s"
+drain = "60s"
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "jobs"
+partitions = 1
+replication_factor = 3
+
+[[producers]]
+name = "arrivals"
+topic = "jobs"
+rate = 800
+arrival = "poisson"
+
+[[groups]]
+name = "server"
+topics = ["jobs"]
+consumers = 1
+processing = {{ dist = "exponential", mean = "1ms" }}
+{faults}
+"#
+    )
+}
+
+#[test]
+fn a_backlog_a_broker_crash_caused_drains_and_passes() {
+    for at in ["5s", "40s"] {
+        let faults = format!(
+            "[[faults]]\nkind = \"crash\"\ntarget = \"broker-0\"\nat = \"{at}\"\nrestart_after = \"10s\"\n"
+        );
+        let s = scenario(&replicated(&faults));
+        for seed in 0..5 {
+            let c = eventsim::run_checked(&s, seed, Vec::new());
+            let (status, found) = kept_up(&c);
+            assert_eq!(
+                status,
+                CheckStatus::Pass,
+                "crash at {at}, seed {seed}: {found:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_group_that_lost_a_consumer_for_good_cannot_keep_up() {
+    // Two partitions at 700/s each, two consumers serving 1,000/s each;
+    // one crashes at 5 s and never comes back: after the rebalance the
+    // survivor owns both, 1,400/s against its 1,000/s.
+    let text = r#"
+[scenario]
+name = "survivor"
+duration = "200s"
+
+[[topics]]
+name = "jobs"
+partitions = 2
+
+[[producers]]
+name = "arrivals"
+topic = "jobs"
+rate = 1400
+arrival = "poisson"
+partitioner = "round-robin"
+
+[[groups]]
+name = "server"
+topics = ["jobs"]
+consumers = 2
+processing = { dist = "exponential", mean = "1ms" }
+
+[[faults]]
+kind = "crash"
+target = "server/1"
+at = "5s"
+"#;
+    let c = eventsim::run_checked(&scenario(text), 1, Vec::new());
+    let (status, found) = kept_up(&c);
+    assert_eq!(status, CheckStatus::Fail, "{found:?}");
+    assert_eq!(found.len(), 2, "{found:?}");
+    for m in &found {
+        assert!(m.contains("served by server/0 (busy 100%"), "{m}");
+    }
+    // With the consumer back after 10 s, the backlog drains: no finding.
+    let back = text.replace("at = \"5s\"", "at = \"5s\"\nrestart_after = \"10s\"");
+    let c = eventsim::run_checked(&scenario(&back), 1, Vec::new());
+    assert_eq!(kept_up(&c), (CheckStatus::Pass, Vec::new()));
+}
+
+#[test]
+fn the_saturated_run_repeats_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("over.toml");
+    std::fs::write(&path, mm1(1200, "20s", "")).unwrap();
+    for n in ["a", "b"] {
+        let o = crate::common::eventsim(&[
+            "run",
+            path.to_str().unwrap(),
+            "--seed",
+            "3",
+            "--out",
+            tmp.path().join(n).to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", crate::common::stderr(&o));
+        assert!(
+            crate::common::stdout(&o).contains("violated: kept-up (1)"),
+            "{}",
+            crate::common::stdout(&o)
+        );
+    }
+    for f in ["summary.json", "violations.jsonl", "index.html"] {
+        assert_eq!(
+            std::fs::read(tmp.path().join("a").join(f)).unwrap(),
+            std::fs::read(tmp.path().join("b").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
