@@ -26,7 +26,9 @@
 //! ```
 //!
 //! A failing mutant is written to `target/fuzz-failures/` with the command
-//! that reproduces it.
+//! that reproduces it. `EVENTSIM_FUZZ_ONLY=N` runs case `N` alone (with
+//! `EVENTSIM_FUZZ_CASES` above it) and keeps its mutant in
+//! `target/fuzz-cases/`, to time or `check` it by hand.
 
 // The harness times its mutants out by the wall clock; nothing it
 // measures reaches an output.
@@ -700,13 +702,26 @@ fn fuzz(part: u64, parts: u64) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let only: Option<u64> = std::env::var("EVENTSIM_FUZZ_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let corpus = corpus();
     let tmp = tempfile::tempdir().unwrap();
     let mut failures = vec![];
     let mut tally = std::collections::BTreeMap::new();
     let mut slowest: Vec<(Duration, u64, String)> = Vec::new();
-    for case in (0..cases).filter(|c| c % parts == part) {
+    let selected = (0..cases)
+        .filter(|c| c % parts == part)
+        .filter(|c| only.is_none_or(|o| o == *c));
+    for case in selected {
         let (from, text, kind) = mutant(&corpus, seed, case);
+        if only.is_some() {
+            let dir = crate::common::repo("target/fuzz-cases");
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = dir.join(format!("seed-{seed}-case-{case}.toml"));
+            std::fs::write(&file, &text).unwrap();
+            eprintln!("case {case} ({kind:?}, from {from}): {}", file.display());
+        }
         // Tiny rates run without the kernel event cap: an arrival process
         // that floods (as one did after a restart) must show as a hang.
         let text = if kind == Kind::TinyRate {
@@ -742,7 +757,7 @@ fn fuzz(part: u64, parts: u64) {
         .map(|(_, n)| n)
         .sum();
     assert!(
-        ran * 5 >= cases / parts,
+        only.is_some() || ran * 5 >= cases / parts,
         "only {ran} mutants ran: {tally:?}"
     );
     assert!(
