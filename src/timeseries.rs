@@ -15,11 +15,36 @@
 //! more partitions than that gets its smallest ISR and its count of
 //! under-replicated partitions instead of an ISR series per partition, and
 //! a group with more consumers than that, its count of consumers down
-//! instead of a state series per consumer.
+//! instead of a state series per consumer; with more producers than that
+//! (a transactional producer per consumer of a large group), the first
+//! `partition_series` producers get their own `produce_rate` and
+//! `in_flight` series and the others one summed series, labelled `N
+//! others`.
 
 use crate::history::{Catalog, Observation, Observer};
 use crate::kernel::Time;
 use std::collections::VecDeque;
+
+/// Each topic's partitions (global indices), in order.
+fn partitions_by_topic(catalog: &Catalog) -> Vec<Vec<u32>> {
+    let mut per_topic = vec![Vec::new(); catalog.topics.len()];
+    for (p, &(t, _)) in catalog.partitions.iter().enumerate() {
+        per_topic[t as usize].push(p as u32);
+    }
+    per_topic
+}
+
+/// The labels of the producers' series: the first `shown` producers,
+/// then, if there are more, one summing the rest (`N others`).
+fn producer_labels(catalog: &Catalog, shown: usize) -> Vec<String> {
+    let producers = &catalog.producers;
+    let shown = producers.len().min(shown);
+    let mut labels = producers[..shown].to_vec();
+    if producers.len() > shown {
+        labels.push(format!("{} others", producers.len() - shown));
+    }
+    labels
+}
 
 /// End-to-end latencies of the events one group applied in the current
 /// interval, for exact (nearest-rank) p50 and p99. Cheaper than a histogram
@@ -248,7 +273,8 @@ impl TimeSeries {
             .map(|p| catalog.partition_name(p))
             .collect();
         let s_append = add("append_rate", catalog.topics.clone(), false);
-        let s_produce = add("produce_rate", catalog.producers.clone(), false);
+        let producer_labels = producer_labels(catalog, partition_series);
+        let s_produce = add("produce_rate", producer_labels.clone(), false);
         let s_apply = add("apply_rate", catalog.groups.clone(), false);
         let mut lag_labels = Vec::new();
         let mut next = vec![None; groups * parts];
@@ -275,11 +301,8 @@ impl TimeSeries {
         let s_lag_group = add("group_lag_events", catalog.groups.clone(), true);
         let s_lag_time = add("group_lag_time_ns", catalog.groups.clone(), true);
         let s_unpolled = add("group_unpolled_events", catalog.groups.clone(), true);
-        let s_in_flight = add("in_flight", catalog.producers.clone(), true);
-        let mut per_topic = vec![Vec::new(); catalog.topics.len()];
-        for (p, &(t, _)) in catalog.partitions.iter().enumerate() {
-            per_topic[t as usize].push(p as u32);
-        }
+        let s_in_flight = add("in_flight", producer_labels, true);
+        let per_topic = partitions_by_topic(catalog);
         let mut isr_series = vec![None; parts];
         let mut isr_labels = Vec::new();
         let mut large_topics = Vec::new();
@@ -559,6 +582,34 @@ impl TimeSeries {
         }
     }
 
+    /// Each producer's produce rate and records in flight; past
+    /// `partition_series` producers, the rest summed in one series.
+    fn sample_producers(&mut self, t: Time, per_s: f64) {
+        let shown = self.produced.len().min(self.partition_series);
+        for (i, n) in self.produced[..shown].iter_mut().enumerate() {
+            self.series[self.s_produce + i]
+                .points
+                .push((t, *n as f64 * per_s));
+            *n = 0;
+        }
+        if self.produced.len() > shown {
+            let others: u64 = self.produced[shown..].iter().sum();
+            self.produced[shown..].fill(0);
+            self.series[self.s_produce + shown]
+                .points
+                .push((t, others as f64 * per_s));
+        }
+        for (i, &n) in self.in_flight[..shown].iter().enumerate() {
+            self.series[self.s_in_flight + i].points.push((t, n as f64));
+        }
+        if self.in_flight.len() > shown {
+            let others: i64 = self.in_flight[shown..].iter().sum();
+            self.series[self.s_in_flight + shown]
+                .points
+                .push((t, others as f64));
+        }
+    }
+
     fn sample(&mut self, t: Time, span: Time) {
         let per_s = 1e9 / span as f64;
         let push = |series: &mut Vec<Series>, base: usize, i: usize, v: f64| {
@@ -568,10 +619,7 @@ impl TimeSeries {
             push(&mut self.series, self.s_append, i, *n as f64 * per_s);
             *n = 0;
         }
-        for (i, n) in self.produced.iter_mut().enumerate() {
-            push(&mut self.series, self.s_produce, i, *n as f64 * per_s);
-            *n = 0;
-        }
+        self.sample_producers(t, per_s);
         for (i, n) in self.applied.iter_mut().enumerate() {
             push(&mut self.series, self.s_apply, i, *n as f64 * per_s);
             *n = 0;
@@ -643,9 +691,6 @@ impl TimeSeries {
             let (p50, p99) = self.latency[g].take_p50_p99();
             push(&mut self.series, self.s_p50, g, p50 as f64);
             push(&mut self.series, self.s_p99, g, p99 as f64);
-        }
-        for (i, &n) in self.in_flight.iter().enumerate() {
-            push(&mut self.series, self.s_in_flight, i, n as f64);
         }
         for (p, &n) in self.isr.iter().enumerate() {
             if let Some(i) = self.isr_series[p] {

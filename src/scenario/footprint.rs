@@ -152,6 +152,32 @@ fn distinct_keys(keys: &Keys, draws: f64) -> f64 {
 }
 
 impl Scenario {
+    /// Each group's consumers, their links to the brokers, and under
+    /// `in-transaction` their transactional producers.
+    fn consumer_costs(&self, brokers: f64) -> Vec<Cost> {
+        let mut costs = vec![];
+        let all_partitions: f64 = self.topics.iter().map(|t| t.partitions as f64).sum();
+        for (i, g) in self.groups.iter().enumerate() {
+            let n = g.consumers as f64;
+            // `in-transaction`: each consumer has its own transactional
+            // producer, with state for every partition it may write to.
+            let (txn, per_txn) = if g.commit == crate::scenario::CommitMode::InTransaction {
+                (
+                    " and their transactional producers",
+                    2.0 * PER_CONSUMER + all_partitions * PER_PRODUCER_PARTITION,
+                )
+            } else {
+                ("", 0.0)
+            };
+            costs.push(Cost {
+                path: vec![key("groups"), Step::Index(i), key("consumers")],
+                what: format!("{} consumers{txn}", count(n)),
+                bytes: n * (PER_CONSUMER + 2.0 * brokers * PER_LINK + per_txn),
+            });
+        }
+        costs
+    }
+
     /// Estimate the memory a run of this scenario needs.
     pub fn footprint(&self) -> Footprint {
         let mut costs = vec![];
@@ -201,14 +227,7 @@ impl Scenario {
                 bytes: n * per,
             });
         }
-        for (i, g) in self.groups.iter().enumerate() {
-            let n = g.consumers as f64;
-            costs.push(Cost {
-                path: vec![key("groups"), Step::Index(i), key("consumers")],
-                what: format!("{} consumers", count(n)),
-                bytes: n * (PER_CONSUMER + 2.0 * brokers * PER_LINK),
-            });
-        }
+        costs.extend(self.consumer_costs(brokers));
         if !self.groups.is_empty() {
             let streams: f64 = self.groups.iter().map(|g| g.topics.len() as f64).sum();
             costs.push(Cost {
