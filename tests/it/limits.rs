@@ -73,6 +73,44 @@ fn a_group_of_200000_consumers_finishes_its_first_rebalance() {
     assert_eq!(summary["verdict"], "pass", "{summary}");
 }
 
+/// Run the scenario at `p` with the memory estimate `check` stated in
+/// `err` as its budget, and assert that its peak (run, report and all)
+/// stayed within it. Its exit status and its report's folder.
+fn run_within_estimate(
+    dir: &tempfile::TempDir,
+    p: &str,
+    err: &str,
+) -> (Option<i32>, std::path::PathBuf) {
+    let estimate = err
+        .split("needs about ")
+        .nth(1)
+        .and_then(|rest| rest.split(" of memory").next())
+        .expect("the refusal states the estimate");
+    // (The estimate is printed rounded: a MiB more holds it.)
+    let (n, unit) = estimate.split_once(' ').unwrap();
+    assert_eq!(unit, "MiB", "{err}");
+    let budget = n.parse::<u64>().unwrap() + 1;
+    let out = dir.path().join("out");
+    let o = eventsim(&[
+        "run",
+        p,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--max-memory",
+        &format!("{budget}MiB"),
+    ]);
+    let perf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("perf.json")).unwrap())
+            .unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    let peak = perf["peak_memory_bytes"].as_u64().unwrap();
+    assert!(
+        peak <= budget << 20,
+        "peak {peak} past the estimate {budget} MiB"
+    );
+    (o.status.code(), out)
+}
+
 #[test]
 fn the_memory_estimate_covers_the_latency_histograms_of_many_groups() {
     // 400 groups: each records its end-to-end latencies in a histogram of
@@ -90,33 +128,8 @@ fn the_memory_estimate_covers_the_latency_histograms_of_many_groups() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("latency histograms of 400 groups"), "{err}");
-    // Run with the estimate itself as the budget: the run, the report and
-    // all stay within it.
-    let estimate = err
-        .split("needs about ")
-        .nth(1)
-        .and_then(|rest| rest.split(" of memory").next())
-        .expect("the refusal states the estimate");
-    // (The estimate is printed rounded: a MiB more holds it.)
-    let (n, unit) = estimate.split_once(' ').unwrap();
-    assert_eq!(unit, "MiB", "{err}");
-    let budget = format!("{}MiB", n.parse::<u64>().unwrap() + 1);
-    let out = dir.path().join("out");
-    let o = eventsim(&[
-        "run",
-        &p,
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--max-memory",
-        &budget,
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{budget}: {}", stderr(&o));
-    let perf: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("perf.json")).unwrap()).unwrap();
-    let peak = perf["peak_memory_bytes"].as_u64().unwrap();
-    let limit = (n.parse::<u64>().unwrap() + 1) << 20;
-    assert!(peak <= limit, "peak {peak} past the estimate {budget}");
+    let (status, _) = run_within_estimate(&dir, &p, &err);
+    assert_eq!(status, Some(0));
 }
 
 #[test]
@@ -138,32 +151,8 @@ fn a_large_transactional_group_keeps_within_its_estimate_and_its_series_bounded(
         err.contains("20000 consumers and their transactional producers"),
         "{err}"
     );
-    let estimate = err
-        .split("needs about ")
-        .nth(1)
-        .and_then(|rest| rest.split(" of memory").next())
-        .expect("the refusal states the estimate");
-    let (n, unit) = estimate.split_once(' ').unwrap();
-    assert_eq!(unit, "MiB", "{err}");
-    let budget = n.parse::<u64>().unwrap() + 1;
-    let out = dir.path().join("out");
-    let o = eventsim(&[
-        "run",
-        &p,
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--max-memory",
-        &format!("{budget}MiB"),
-    ]);
-    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    let perf: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("perf.json")).unwrap()).unwrap();
-    let peak = perf["peak_memory_bytes"].as_u64().unwrap();
-    assert!(
-        peak <= budget << 20,
-        "peak {peak} past the estimate {budget} MiB"
-    );
+    let (status, out) = run_within_estimate(&dir, &p, &err);
+    assert!(matches!(status, Some(0 | 1)), "{status:?}");
     // 20 producers have their own series, the other 19,982 (the
     // transactional producers, the scenario's, the group's emitter) one.
     let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
