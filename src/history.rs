@@ -226,6 +226,8 @@ pub enum Kind {
     Assigned,
     /// [`Observation::Expelled`].
     Expelled,
+    /// [`Observation::ResetRefused`].
+    ResetRefused,
     /// [`Observation::LeaderElected`].
     LeaderElected,
     /// [`Observation::Truncated`].
@@ -266,6 +268,38 @@ pub enum Kind {
 pub const KINDS: usize = Kind::CallEnded as usize + 1;
 
 impl Observation {
+    /// (group, consumer, partition) of what a consumer did to a partition
+    /// it holds (received, committed, rewound, could not reset).
+    pub fn member_partition(&self) -> Option<(u32, u32, u32)> {
+        match *self {
+            Observation::Rewound {
+                group,
+                consumer,
+                partition,
+                ..
+            }
+            | Observation::Committed {
+                group,
+                consumer,
+                partition,
+                ..
+            }
+            | Observation::Assigned {
+                group,
+                consumer,
+                partition,
+                ..
+            }
+            | Observation::ResetRefused {
+                group,
+                consumer,
+                partition,
+                ..
+            } => Some((group, consumer, partition)),
+            _ => None,
+        }
+    }
+
     /// The observation's kind.
     #[inline]
     pub fn kind(&self) -> Kind {
@@ -288,6 +322,7 @@ impl Observation {
             Observation::Rebalanced { .. } => Kind::Rebalanced,
             Observation::Assigned { .. } => Kind::Assigned,
             Observation::Expelled { .. } => Kind::Expelled,
+            Observation::ResetRefused { .. } => Kind::ResetRefused,
             Observation::LeaderElected { .. } => Kind::LeaderElected,
             Observation::Truncated { .. } => Kind::Truncated,
             Observation::IsrChanged { .. } => Kind::IsrChanged,
@@ -541,6 +576,20 @@ pub enum Observation {
         /// It left because it had not polled within `max_poll_interval` (else its session timed out).
         #[serde(default)]
         poll_timeout: bool,
+    },
+    /// A consumer's `poll()` threw `OffsetOutOfRangeException` because its
+    /// position `offset` on a partition had left the log and
+    /// `auto_offset_reset = "none"` does not reset it; the application
+    /// stopped.
+    ResetRefused {
+        /// The consumer group (index in [`Catalog::groups`]).
+        group: u32,
+        /// The consumer (global index in [`Catalog::consumers`]).
+        consumer: u32,
+        /// The partition (global index in [`Catalog::partitions`]).
+        partition: u32,
+        /// The out-of-range position.
+        offset: u64,
     },
     /// A new leader took over a partition (`broker: None`: the partition
     /// went offline, no replica may lead).
@@ -832,6 +881,10 @@ impl<'a> Validator<'a> {
             }
         };
         let service = |id| within("service", id, c.services.len());
+        if let Some((g, consumer, part)) = o.member_partition() {
+            member(g, consumer)?;
+            partition(part)?;
+        }
         match *o {
             Requested {
                 event: e,
@@ -939,27 +992,8 @@ impl<'a> Validator<'a> {
                 event(e)?;
                 producer(p)?;
             }
-            Rewound {
-                group: g,
-                consumer,
-                partition: part,
-                ..
-            }
-            | Committed {
-                group: g,
-                consumer,
-                partition: part,
-                ..
-            }
-            | Assigned {
-                group: g,
-                consumer,
-                partition: part,
-                ..
-            } => {
-                member(g, consumer)?;
-                partition(part)?;
-            }
+            // Checked above.
+            Rewound { .. } | Committed { .. } | Assigned { .. } | ResetRefused { .. } => {}
             TxnMarker {
                 producer: p,
                 partition: part,

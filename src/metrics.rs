@@ -820,6 +820,7 @@ impl Observer for Metrics {
             | Observation::Controller { .. }
             | Observation::Unfenced { .. }
             | Observation::NodeState { .. }
+            | Observation::ResetRefused { .. }
             | Observation::FaultStarted { .. }
             | Observation::FaultEnded { .. } => {}
         }

@@ -399,13 +399,7 @@ impl Checker for Convergence {
                         "group {name}'s projection differs from the reference on {} key(s); key {}: {differs}{}",
                         differing.len(),
                         ctx.catalog.keys.text(k),
-                        if dirty > 0 {
-                            format!(
-                                " (it applied {dirty} record(s) of aborted transactions: use isolation = \"read_committed\")"
-                            )
-                        } else {
-                            String::new()
-                        }
+                        aborted_note(ctx, g, dirty)
                     ),
                 ));
                 continue;
@@ -441,5 +435,21 @@ impl Checker for Convergence {
     }
     fn figures(&self) -> BTreeMap<String, Time> {
         self.figures.clone()
+    }
+}
+
+/// Why a group applied `dirty` records of aborted transactions, if it did.
+fn aborted_note(ctx: &Context, g: usize, dirty: usize) -> String {
+    if dirty == 0 {
+        String::new()
+    } else if ctx.read_committed.get(g) == Some(&true) {
+        format!(
+            " (it applied {dirty} record(s) of aborted transactions although it reads read_committed: a record of an aborted \
+             transaction committed with a later one, which a partition leader without transaction verification allows, KIP-890)"
+        )
+    } else {
+        format!(
+            " (it applied {dirty} record(s) of aborted transactions: use isolation = \"read_committed\")"
+        )
     }
 }

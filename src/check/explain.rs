@@ -115,70 +115,62 @@ impl Observer for Explainer {
         let c = &self.ctx.catalog;
         let t = Self::t(at);
         let mine = |e: &EventId| self.events.contains(e);
+        let ev = |event: EventId, line: String| Some((line, Some(event), None, None));
+        let gp = |g: u32, p: u32, line: String| Some((line, None, Some(g), Some(p)));
         let line = match *o {
             Observation::Acked {
                 event, producer, ..
-            } if mine(&event) => Some((
+            } if mine(&event) => ev(
+                event,
                 format!(
                     "{t} event {event} acknowledged to {}",
                     c.producers[producer as usize]
                 ),
-                Some(event),
-                None,
-                None,
-            )),
+            ),
             Observation::Appended {
                 event,
                 partition,
                 offset,
-            } if mine(&event) => Some((
+            } if mine(&event) => ev(
+                event,
                 format!(
                     "{t} event {event} appended to {} at offset {offset}",
                     c.partition_name(partition)
                 ),
-                Some(event),
-                None,
-                None,
-            )),
-            Observation::ProduceFailed { event, producer } if mine(&event) => Some((
+            ),
+            Observation::ProduceFailed { event, producer } if mine(&event) => ev(
+                event,
                 format!(
                     "{t} event {event}: {} gave up on it (retries or delivery_timeout exhausted)",
                     c.producers[producer as usize]
                 ),
-                Some(event),
-                None,
-                None,
-            )),
+            ),
             Observation::Emitted {
                 event,
                 source,
                 consumer,
                 ..
-            } if mine(&event) => Some((
+            } if mine(&event) => ev(
+                event,
                 format!(
                     "{t} event {event} emitted by {} processing event {source}",
                     c.consumer_name(consumer)
                 ),
-                Some(event),
-                None,
-                None,
-            )),
+            ),
             Observation::Delivered {
                 event,
                 consumer,
                 partition,
                 offset,
                 ..
-            } if mine(&event) => Some((
+            } if mine(&event) => ev(
+                event,
                 format!(
                     "{t} event {event} delivered to {} ({} offset {offset})",
                     c.consumer_name(consumer),
                     c.partition_name(partition)
                 ),
-                Some(event),
-                None,
-                None,
-            )),
+            ),
             Observation::Applied {
                 event, consumer, ..
             } if mine(&event) => Some((
@@ -191,7 +183,8 @@ impl Observer for Explainer {
                 event,
                 partition,
                 offset,
-            } if mine(&event) => Some((
+            } if mine(&event) => ev(
+                event,
                 format!(
                     "{t} event {event} truncated from {} (offset {offset}): {}",
                     c.partition_name(partition),
@@ -201,65 +194,56 @@ impl Observer for Explainer {
                         "the new leader never had it"
                     }
                 ),
-                Some(event),
-                None,
-                None,
-            )),
-            Observation::Expired { event, group, .. } if mine(&event) => Some((
+            ),
+            Observation::Expired { event, group, .. } if mine(&event) => ev(
+                event,
                 format!(
                     "{t} event {event} deleted by retention before group {} read it",
                     c.groups[group as usize]
                 ),
-                Some(event),
-                None,
-                None,
-            )),
+            ),
             Observation::HandlerFailed {
                 event,
                 consumer,
                 attempt,
                 ..
-            } if mine(&event) => Some((
+            } if mine(&event) => ev(
+                event,
                 format!(
                     "{t} event {event}: handler of {} failed (attempt {attempt})",
                     c.consumer_name(consumer)
                 ),
-                Some(event),
-                None,
-                None,
-            )),
+            ),
             Observation::Committed {
                 group,
                 consumer,
                 partition,
                 offset,
                 generation,
-            } if self.partitions.contains(&partition) && self.groups.contains(&group) => Some((
+            } if self.partitions.contains(&partition) && self.groups.contains(&group) => gp(
+                group,
+                partition,
                 format!(
                     "{t} {} committed offset {offset} of {} (generation {generation})",
                     c.consumer_name(consumer),
                     c.partition_name(partition)
                 ),
-                None,
-                Some(group),
-                Some(partition),
-            )),
+            ),
             Observation::Assigned {
                 group,
                 consumer,
                 partition,
                 generation,
                 offset,
-            } if self.groups.contains(&group) && self.partitions.contains(&partition) => Some((
+            } if self.groups.contains(&group) && self.partitions.contains(&partition) => gp(
+                group,
+                partition,
                 format!(
                     "{t} {} received {} from offset {offset} (generation {generation})",
                     c.consumer_name(consumer),
                     c.partition_name(partition)
                 ),
-                None,
-                Some(group),
-                Some(partition),
-            )),
+            ),
             Observation::Expelled {
                 group,
                 consumer,
@@ -284,6 +268,20 @@ impl Observer for Explainer {
                 Some(group),
                 None,
             )),
+            Observation::ResetRefused {
+                group,
+                consumer,
+                partition,
+                offset,
+            } if self.groups.contains(&group) => gp(
+                group,
+                partition,
+                format!(
+                    "{t} {} stopped: poll() threw OffsetOutOfRangeException at offset {offset} of {} (auto_offset_reset = \"none\")",
+                    c.consumer_name(consumer),
+                    c.partition_name(partition)
+                ),
+            ),
             Observation::LeaderElected {
                 partition,
                 broker,
@@ -324,17 +322,15 @@ impl Observer for Explainer {
                 service,
                 key,
                 event_type,
-            } if mine(&event) => Some((
+            } if mine(&event) => ev(
+                event,
                 format!(
                     "{t} event {event}: a client's request {} for {} reached {}",
                     c.event_types[event_type as usize],
                     c.keys.text(key),
                     c.services[service as usize]
                 ),
-                Some(event),
-                None,
-                None,
-            )),
+            ),
             Observation::Acted {
                 event,
                 service,

@@ -14,10 +14,132 @@ pub(super) struct Liveness {
     stalled: BTreeSet<(u32, u32)>,
     /// On a cut run: what was behind without having stalled yet.
     open: Option<String>,
-    /// Per (group, partition): offsets at or after its next one that were
-    /// removed (retention, compaction) before it read them: nothing to read.
+    /// Per (group, partition): offsets at or after its next one that it
+    /// will never be handed: records removed (retention, compaction) before
+    /// it read them, transaction markers, and under `read_committed` the
+    /// records of aborted transactions.
     removed: FastMap<(u32, u32), BTreeSet<u64>>,
+    /// Transactions open in partitions, to name what holds a
+    /// `read_committed` group back.
+    open_txns: OpenTxns,
+    /// Per (group, partition): a consumer's poll() threw because its
+    /// position could not be reset (`auto_offset_reset = "none"`), and
+    /// nothing was read there since: (when, consumer, out-of-range offset).
+    refused: BTreeMap<(u32, u32), (Time, u32, u64)>,
 }
+
+/// Per partition, the transactions a commit or abort marker has not yet
+/// closed there, and when each producer's coordinator last decided one.
+/// A transaction still open in a partition after its producer's
+/// coordinator decided a later one, or open well past the producer's
+/// `transaction_timeout` (when the coordinator aborts what it knows), is
+/// hanging: its record arrived after the decision, so no marker will ever
+/// close it (a leader without KIP-890's verification appends such a
+/// record: in recorded histories of real clusters).
+#[derive(Default)]
+struct OpenTxns {
+    /// Events of transactional producers produced but not yet appended.
+    producer_of: FastMap<EventId, u32>,
+    /// Per (partition, producer): (first offset, when it was appended, its
+    /// records' offsets there).
+    open: BTreeMap<(u32, u32), (u64, Time, Vec<u64>)>,
+    /// Per producer: when its coordinator last decided a transaction.
+    decided: FastMap<u32, Time>,
+}
+
+/// A transaction a marker closed in a partition.
+struct Closed {
+    partition: u32,
+    /// The marker's offset.
+    marker: u64,
+    /// Its records' offsets in the partition, if it aborted.
+    aborted: Vec<u64>,
+}
+
+impl OpenTxns {
+    fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) -> Option<Closed> {
+        match *o {
+            Observation::Produced {
+                event, producer, ..
+            } if ctx
+                .transaction_timeout_ns
+                .get(producer as usize)
+                .is_some_and(Option::is_some) =>
+            {
+                self.producer_of.insert(event, producer);
+            }
+            Observation::Appended {
+                event,
+                partition,
+                offset,
+            } => {
+                if let Some(p) = self.producer_of.remove(&event) {
+                    let txn = self.open.entry((partition, p));
+                    txn.or_insert((offset, at, Vec::new())).2.push(offset);
+                }
+            }
+            Observation::TxnMarker {
+                producer,
+                partition,
+                offset,
+                commit,
+                ..
+            } => {
+                let txn = self.open.remove(&(partition, producer));
+                let aborted = txn.filter(|_| !commit).map(|t| t.2).unwrap_or_default();
+                return Some(Closed {
+                    partition,
+                    marker: offset,
+                    aborted,
+                });
+            }
+            Observation::TxnEnded { producer, .. } => {
+                self.decided.insert(producer, at);
+            }
+            Observation::Truncated {
+                partition, offset, ..
+            } => self
+                .open
+                .retain(|&(p, _), t| p != partition || t.0 < offset),
+            _ => {}
+        }
+        None
+    }
+
+    /// A hanging transaction at or above `next` in `partition`, as of `now`:
+    /// (producer, first offset, when it was appended).
+    fn hanging(
+        &self,
+        ctx: &Context,
+        partition: u32,
+        next: u64,
+        now: Time,
+    ) -> Option<(u32, u64, Time)> {
+        self.open
+            .range((partition, 0)..=(partition, u32::MAX))
+            // read_committed reads below the first: a group behind it is
+            // held there (and by the lowest, whichever it reaches first).
+            .filter(|&(_, t)| t.0 >= next)
+            .filter(|&(&(_, p), &(_, appended, _))| {
+                // A decision after the append wrote its markers long ago;
+                // without one, the coordinator would have decided (aborted
+                // on its timeout) a transaction it knew of.
+                let last = self.decided.get(&p).copied().unwrap_or(0);
+                let timeout = ctx.transaction_timeout_ns[p as usize].unwrap_or(Time::MAX);
+                if last > appended {
+                    now.saturating_sub(last) > HANGING_AFTER_NS
+                } else {
+                    now.saturating_sub(appended) > timeout.saturating_add(HANGING_AFTER_NS)
+                }
+            })
+            .map(|(&(_, p), &(first, at, _))| (p, first, at))
+            .min_by_key(|&(p, first, _)| (first, p))
+    }
+}
+
+/// How long after its producer's next decision a transaction still open
+/// in a partition counts as hanging (markers take milliseconds).
+const HANGING_AFTER_NS: Time = 5_000_000_000;
 
 impl Liveness {
     pub(super) fn new(ctx: &Context, bound_ns: Time) -> Self {
@@ -29,6 +151,54 @@ impl Liveness {
             stalled: BTreeSet::new(),
             open: None,
             removed: FastMap::default(),
+            open_txns: OpenTxns::default(),
+            refused: BTreeMap::new(),
+        }
+    }
+
+    /// `offset` was appended to `partition`: its readers are behind.
+    fn appended(&mut self, ctx: &Context, at: Time, partition: u32, offset: u64) {
+        let end = &mut self.log_end[partition as usize];
+        *end = (*end).max(offset + 1);
+        for &g in &ctx.readers[partition as usize] {
+            if let Some(r) = self.read.get_mut(&(g, partition))
+                && r.1.is_none()
+                && r.0 < offset + 1
+            {
+                r.1 = Some(at);
+            }
+        }
+    }
+
+    /// A poll handed (group, partition)'s record at `offset` over.
+    fn delivered(&mut self, ctx: &Context, at: Time, (group, partition): (u32, u32), offset: u64) {
+        let Some(&(next, since)) = self.read.get(&(group, partition)) else {
+            return;
+        };
+        if offset < next {
+            return;
+        }
+        self.refused.remove(&(group, partition));
+        if let Some(since) = since {
+            self.stall(ctx, group, partition, since, at, false);
+        }
+        let caught_up = offset + 1 >= self.log_end[partition as usize];
+        self.read
+            .insert((group, partition), (offset + 1, (!caught_up).then_some(at)));
+        self.skip_removed(at, group, partition);
+    }
+
+    /// A marker closed a transaction: no group is handed the marker, and
+    /// no `read_committed` one the records of an aborted transaction.
+    fn skip_unreadable(&mut self, ctx: &Context, at: Time, closed: Closed) {
+        let p = closed.partition;
+        for &g in &ctx.readers[p as usize] {
+            let removed = self.removed.entry((g, p)).or_default();
+            removed.insert(closed.marker);
+            if ctx.read_committed.get(g as usize) == Some(&true) {
+                removed.extend(&closed.aborted);
+            }
+            self.skip_removed(at, g, p);
         }
     }
 
@@ -49,6 +219,62 @@ impl Liveness {
         } else if r.1.is_none() && r.0 < self.log_end[p as usize] {
             r.1 = Some(at);
         }
+    }
+    /// A `read_committed` group held back by a hanging transaction: it
+    /// will never read on, however long the run.
+    fn hanging(&mut self, ctx: &Context, (g, p): (u32, u32), txn: (u32, u64, Time), now: Time) {
+        if !self.stalled.insert((g, p)) {
+            return;
+        }
+        let (producer, first, appended) = txn;
+        self.found.push(ctx.violation(
+            "liveness",
+            now,
+            Some(g),
+            Some(p),
+            None,
+            Vec::new(),
+            format!(
+                "group {} cannot read {} from offset {first} on (log end {}): a hanging transaction of producer {} holds its last stable offset there since {:.3}s. \
+                 Its record reached the partition after the coordinator had ended the transaction, so no marker will ever close it \
+                 (a leader without transaction verification, KIP-890, appends such a record; `kafka-transactions.sh abort` is the way out, KIP-664)",
+                ctx.catalog.groups[g as usize],
+                ctx.catalog.partition_name(p),
+                self.log_end[p as usize],
+                ctx.catalog.producers[producer as usize],
+                appended as f64 / 1e9,
+            ),
+        ));
+    }
+    /// A group whose consumer stopped on a position it could not reset:
+    /// every consumer given the partition stops the same way.
+    fn reset_refused(
+        &mut self,
+        ctx: &Context,
+        (g, p): (u32, u32),
+        (at, consumer, offset): (Time, u32, u64),
+        now: Time,
+    ) {
+        if !self.stalled.insert((g, p)) {
+            return;
+        }
+        self.found.push(ctx.violation(
+            "liveness",
+            now,
+            Some(g),
+            Some(p),
+            None,
+            Vec::new(),
+            format!(
+                "group {} stopped reading {} (log end {}): at {:.3}s {}'s poll() threw OffsetOutOfRangeException, its position {offset} \
+                 having left the log, and with auto_offset_reset = \"none\" nothing resets it, so every consumer given the partition stops the same way",
+                ctx.catalog.groups[g as usize],
+                ctx.catalog.partition_name(p),
+                self.log_end[p as usize],
+                at as f64 / 1e9,
+                ctx.catalog.consumer_name(consumer),
+            ),
+        ));
     }
     fn stall(&mut self, ctx: &Context, g: u32, p: u32, since: Time, until: Time, ongoing: bool) {
         if until.saturating_sub(since) <= self.bound_ns || !self.stalled.insert((g, p)) {
@@ -86,25 +312,31 @@ impl Checker for Liveness {
             Kind::Compacted,
             Kind::Delivered,
             Kind::Expired,
+            Kind::Produced,
+            Kind::ResetRefused,
             Kind::Truncated,
+            Kind::TxnEnded,
+            Kind::TxnMarker,
         ]
     }
     fn observe(&mut self, ctx: &Context, at: Time, o: &Observation) {
+        if let Some(closed) = self.open_txns.observe(ctx, at, o) {
+            self.skip_unreadable(ctx, at, closed);
+        }
         match *o {
+            Observation::ResetRefused {
+                group,
+                consumer,
+                partition,
+                offset,
+            } => {
+                self.refused
+                    .entry((group, partition))
+                    .or_insert((at, consumer, offset));
+            }
             Observation::Appended {
                 partition, offset, ..
-            } => {
-                let end = &mut self.log_end[partition as usize];
-                *end = (*end).max(offset + 1);
-                for &g in &ctx.readers[partition as usize] {
-                    if let Some(r) = self.read.get_mut(&(g, partition))
-                        && r.1.is_none()
-                        && r.0 < offset + 1
-                    {
-                        r.1 = Some(at);
-                    }
-                }
-            }
+            } => self.appended(ctx, at, partition, offset),
             Observation::Truncated {
                 partition, offset, ..
             } => {
@@ -146,21 +378,7 @@ impl Checker for Liveness {
                 partition,
                 offset,
                 ..
-            } => {
-                let Some(&(next, since)) = self.read.get(&(group, partition)) else {
-                    return;
-                };
-                if offset < next {
-                    return;
-                }
-                if let Some(since) = since {
-                    self.stall(ctx, group, partition, since, at, false);
-                }
-                let caught_up = offset + 1 >= self.log_end[partition as usize];
-                self.read
-                    .insert((group, partition), (offset + 1, (!caught_up).then_some(at)));
-                self.skip_removed(at, group, partition);
-            }
+            } => self.delivered(ctx, at, (group, partition), offset),
             _ => {}
         }
     }
@@ -177,7 +395,13 @@ impl Checker for Liveness {
         let mut open = 0;
         for (g, p, next, since) in behind {
             let since = since.unwrap_or(end.t_ns);
-            if end.t_ns.saturating_sub(since) > self.bound_ns {
+            if let Some(&refused) = self.refused.get(&(g, p)) {
+                self.reset_refused(ctx, (g, p), refused, end.t_ns);
+            } else if ctx.read_committed.get(g as usize) == Some(&true)
+                && let Some(hanging) = self.open_txns.hanging(ctx, p, next, end.t_ns)
+            {
+                self.hanging(ctx, (g, p), hanging, end.t_ns);
+            } else if end.t_ns.saturating_sub(since) > self.bound_ns {
                 self.stall(ctx, g, p, since, end.t_ns, true);
             } else if end.cut {
                 open += 1;

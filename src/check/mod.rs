@@ -242,6 +242,9 @@ pub struct Context {
     pub effects: Vec<Effect>,
     /// Per producer (catalog order): whether it is idempotent.
     pub idempotent: Vec<bool>,
+    /// Per producer (catalog order): its `transaction_timeout` if it
+    /// writes in transactions.
+    pub transaction_timeout_ns: Vec<Option<Time>>,
     /// Per partition: the groups that read it.
     pub readers: Vec<Vec<u32>>,
     /// Per group: whether it reads with `isolation = "read_committed"`.
@@ -264,10 +267,24 @@ impl Context {
                 readers[p as usize].push(g as u32);
             }
         }
+        // In-transaction groups' producers are `GROUP/N/producer`.
+        let in_transaction = |name: &str| {
+            let (group, _) = name.strip_suffix("/producer")?.rsplit_once('/')?;
+            let g = s.groups.iter().find(|g| g.name == group)?;
+            (g.commit == crate::scenario::CommitMode::InTransaction)
+                .then(|| g.transaction_timeout.ns())
+        };
+        let transaction_timeout_ns = (catalog.producers.iter().enumerate())
+            .map(|(i, name)| match s.producers.get(i) {
+                Some(p) => p.transactional.then(|| p.transaction_timeout.ns()),
+                None => in_transaction(name),
+            })
+            .collect();
         Context {
             catalog: catalog.clone(),
             effects: s.groups.iter().map(|g| g.effect).collect(),
             idempotent,
+            transaction_timeout_ns,
             readers,
             read_committed: s
                 .groups

@@ -30,6 +30,7 @@ fn ctx(effect: Effect) -> Context {
         catalog,
         effects: vec![effect],
         idempotent: vec![true],
+        transaction_timeout_ns: vec![None],
         readers: vec![vec![0], vec![0]],
         read_committed: vec![false],
         faults: Vec::new(),
@@ -800,4 +801,72 @@ fn kept_up_holds_for_a_consumer_with_room_to_spare_and_for_a_short_run() {
     assert!(kept_up(&queue(MS, MS, 20_000 * MS), 20_000 * MS).is_empty());
     // A window under a second is too short to tell.
     assert!(kept_up(&queue(MS, 1_200_000, 1_500 * MS), 1_500 * MS).is_empty());
+}
+
+/// `liveness` over a history where producer 0 writes in transactions
+/// (timeout 1 µs) and group 0 reads with the given isolation.
+fn check_transactional(read_committed: bool, history: &[(Time, O)]) -> Vec<Violation> {
+    let mut x = ctx(Effect::Sum);
+    x.read_committed = vec![read_committed];
+    x.transaction_timeout_ns = vec![Some(1_000)];
+    let mut c = Checks::new(x, config("liveness"));
+    for (t, o) in history {
+        c.observe(*t, o);
+    }
+    let end = history.last().map_or(0, |h| h.0);
+    c.finish(end, 0, false).1
+}
+
+fn marker(offset: u64, first: u64, commit: bool) -> O {
+    O::TxnMarker {
+        producer: 0,
+        partition: 0,
+        offset,
+        first,
+        commit,
+    }
+}
+
+#[test]
+fn liveness_knows_what_read_committed_never_reads_and_names_a_hanging_transaction() {
+    // Record 0 commits (marker at 1); record 1 at offset 2 aborts (marker
+    // at 3). A read_committed group that read offset 0 has read all it
+    // will ever be handed; a read_uncommitted one still owes offset 2.
+    let mut h = vec![
+        (0, produced(0, 0)),
+        (1, appended(0, 0)),
+        (2, marker(1, 0, true)),
+        (3, produced(1, 1)),
+        (4, appended(1, 2)),
+        (
+            5,
+            O::TxnEnded {
+                producer: 0,
+                committed: false,
+                records: 1,
+            },
+        ),
+        (6, marker(3, 2, false)),
+        (7, assigned(0, 0, 0)),
+        (8, delivered(0, 0, 0)),
+    ];
+    assert!(check_transactional(true, &h).is_empty());
+    assert_eq!(check_transactional(false, &h).len(), 1);
+    // A record of the aborted transaction arrives after its marker: it
+    // opens a transaction no marker closes, and the group waits behind it.
+    h.push((10, produced(2, 2)));
+    h.push((11, appended(2, 4)));
+    h.push((20_000_000_000, produced(3, 3)));
+    let v = check_transactional(true, &h);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(
+        v[0].message.contains("hanging transaction"),
+        "{}",
+        v[0].message
+    );
+    assert!(
+        v[0].message.contains("from offset 4 on"),
+        "{}",
+        v[0].message
+    );
 }

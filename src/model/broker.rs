@@ -438,9 +438,7 @@ impl World {
             self.maybe_free(req);
             return;
         }
-        if let Some(t) = self.producers[r.producer as usize].txn.as_ref()
-            && !t.accepts(r.txn)
-        {
+        if self.refuses_txn(&r) {
             self.respond(broker, req, attempt, ProduceResult::InvalidTxnState);
             self.maybe_free(req);
             return;
@@ -510,6 +508,12 @@ impl World {
         }
         self.after_leader_append(r.part);
         self.maybe_free(req);
+    }
+
+    /// A transactional record whose transaction is no longer ongoing at the
+    /// coordinator (KIP-890's verification).
+    fn refuses_txn(&self, r: &super::Request) -> bool {
+        (self.producers[r.producer as usize].txn.as_ref()).is_some_and(|t| !t.accepts(r.txn))
     }
 
     /// A retried batch is already in the log up to `end`: acks=1 is answered
@@ -993,7 +997,7 @@ impl World {
         match (grp.committed[idx], grp.auto_offset_reset) {
             (Some(offset), _) => Some(offset),
             (None, OffsetReset::Earliest) => Some(0),
-            (None, OffsetReset::Latest) => None,
+            (None, OffsetReset::Latest | OffsetReset::None) => None,
         }
     }
 
@@ -1001,7 +1005,7 @@ impl World {
     /// watermark moves. The records travel in the consumer's in-flight buffer.
     pub(crate) fn serve_consumer_fetch(&mut self, consumer: u32, part: u32, epoch: u32) {
         let now = self.now();
-        let kip320 = self.kip320;
+        let kip320 = self.versions.kip320;
         let c = &mut self.consumers[consumer as usize];
         let Some(i) = c.idx(part).filter(|&i| c.parts[i].epoch == epoch) else {
             return; // the partition was revoked meanwhile
@@ -1011,32 +1015,19 @@ impl World {
         let g = &self.groups[c.group as usize];
         let p = &mut self.parts[part as usize];
         let log = &p.logs[p.leader];
-        if cp.fetched_epoch < p.epoch && kip320 {
-            // KIP-320: the leader changed since the consumer last fetched. If
-            // the log was truncated below its fetch position meanwhile (an
-            // unclean election), it rewinds to the divergence point instead
-            // of going out of range and resetting by auto_offset_reset.
-            let diverged = p
-                .truncations
-                .iter()
-                .filter(|&&(e, _)| e > cp.fetched_epoch)
-                .map(|&(_, offset)| offset)
-                .min();
-            if let Some(d) = diverged.filter(|&d| d < cp.fetch_offset) {
-                cp.rewind(d);
-            }
-            cp.fetched_epoch = p.epoch;
-        } else if cp.fetched_epoch < p.epoch {
-            // Before KIP-320 a consumer has no leader epoch to check: it
-            // reads on from its position (out of range resets below).
-            cp.fetched_epoch = p.epoch;
-        }
+        cp.follow_leader_epoch(p.epoch, &p.truncations, kip320);
         let readable = p.readable_end(g.isolation);
         if cp.fetch_offset < log.start || cp.fetch_offset > log.leo() {
-            cp.fetch_offset = match g.auto_offset_reset {
-                OffsetReset::Earliest => log.start,
-                OffsetReset::Latest => readable,
+            let reset = match g.auto_offset_reset {
+                OffsetReset::Earliest => Some(log.start),
+                OffsetReset::Latest => Some(readable),
+                OffsetReset::None => None,
             };
+            let Some(reset) = reset else {
+                c.reset_error.push((part, cp.fetch_offset));
+                return self.answer_out_of_range(consumer, part, epoch);
+            };
+            cp.fetch_offset = reset;
         }
         if cp.fetch_offset >= readable {
             p.parked_consumers.push((consumer, epoch));
@@ -1102,6 +1093,33 @@ impl World {
                     },
                 );
             }
+        }
+    }
+
+    /// OFFSET_OUT_OF_RANGE with nothing to reset the position by
+    /// (`auto_offset_reset = "none"`): the answer carries no records, and
+    /// the consumer's next poll() throws.
+    fn answer_out_of_range(&mut self, consumer: u32, part: u32, epoch: u32) {
+        let now = self.now();
+        let from = self.net.broker(self.parts[part as usize].leader_broker());
+        let to = self.consumers[consumer as usize].node;
+        match self.net.deliver_at(now, from, to, 0) {
+            Some(at) => self.kernel.schedule_at(
+                at,
+                Ev::ConsumerFetchResponse {
+                    consumer,
+                    part,
+                    epoch,
+                },
+            ),
+            None => self.kernel.schedule_in(
+                self.fetch_timeout_ns,
+                Ev::FetchRetry {
+                    consumer,
+                    part,
+                    epoch,
+                },
+            ),
         }
     }
 

@@ -241,7 +241,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             s.cluster.quorum_election_timeout.ns(),
         ),
         disk: None,
-        kip320: s.cluster.kip320(),
+        versions: super::Versions::of(&s.cluster),
         outcome_salt: {
             use rand::Rng as _;
             rng_stream(seed, "business-outcomes").next_u64()
@@ -657,6 +657,39 @@ fn build_brokers(s: &Scenario, seed: u64, node_names: &mut Vec<String>) -> Vec<B
     brokers
 }
 
+/// A saga orchestrator's runtime (`[groups.saga]`), its topics' emitters
+/// in `producers`.
+fn build_saga(
+    g: &crate::scenario::Group,
+    types: &mut Interner,
+    producers: &BTreeMap<String, u32>,
+) -> Option<Box<super::saga::SagaRt>> {
+    let sg = g.saga.as_ref()?;
+    let steps = sg
+        .steps
+        .iter()
+        .map(|st| super::saga::StepRt {
+            producer: producers[&st.topic],
+            command: types.id(&st.command) as u16,
+            success: types.id(&st.success) as u16,
+            failure: st.failure.as_deref().map(|t| types.id(t) as u16),
+            compensation: st.compensation.as_deref().map(|t| types.id(t) as u16),
+            compensated: st.compensated.as_deref().map(|t| types.id(t) as u16),
+        })
+        .collect();
+    let cancelled = sg
+        .cancelled
+        .as_ref()
+        .map(|c| (producers[&c.topic], types.id(&c.event_type) as u16));
+    Some(Box::new(super::saga::SagaRt::new(
+        types.id(&sg.starts) as u16,
+        sg.reply_timeout.ns(),
+        steps,
+        g.emit.len() as u32,
+        cancelled,
+    )))
+}
+
 /// Groups and their consumers (numbered as nodes by the caller).
 fn build_groups(
     l: &Layout,
@@ -709,6 +742,7 @@ fn build_groups(
                 rng: rng_stream(seed, &name),
                 token: 0,
                 generation: 0,
+                reset_error: Vec::new(),
                 txn_producer: None,
                 txn_waiting: false,
                 heartbeat_phase_ns: variates::below(
@@ -746,6 +780,7 @@ fn build_groups(
             commit: g.commit,
             auto_commit_interval_ns: g.auto_commit_interval.ns(),
             client: g.client,
+            auto_offset_store: g.enable_auto_offset_store,
             isolation: g.isolation,
             idempotency: g.idempotency,
             dedup_capacity: g.dedup_capacity,
@@ -760,31 +795,7 @@ fn build_groups(
             handler_retries: g.handler_retries,
             handler_backoff_ns: g.handler_retry_backoff.ns(),
             dlt_producer: dlt_producers[gi],
-            saga: g.saga.as_ref().map(|sg| {
-                let steps = sg
-                    .steps
-                    .iter()
-                    .map(|st| super::saga::StepRt {
-                        producer: saga_producers[gi][&st.topic],
-                        command: types.id(&st.command) as u16,
-                        success: types.id(&st.success) as u16,
-                        failure: st.failure.as_deref().map(|t| types.id(t) as u16),
-                        compensation: st.compensation.as_deref().map(|t| types.id(t) as u16),
-                        compensated: st.compensated.as_deref().map(|t| types.id(t) as u16),
-                    })
-                    .collect();
-                let cancelled = sg
-                    .cancelled
-                    .as_ref()
-                    .map(|c| (saga_producers[gi][&c.topic], types.id(&c.event_type) as u16));
-                Box::new(super::saga::SagaRt::new(
-                    types.id(&sg.starts) as u16,
-                    sg.reply_timeout.ns(),
-                    steps,
-                    g.emit.len() as u32,
-                    cancelled,
-                ))
-            }),
+            saga: build_saga(g, &mut *types, &saga_producers[gi]),
             generation: 0,
             members: Vec::new(),
             rebalancing: false,
@@ -793,7 +804,12 @@ fn build_groups(
             last_join_ns: 0,
             owner: vec![None; n],
             target: vec![None; n],
-            committed: vec![None; n],
+            // A group with no reset policy ran before the run: it committed
+            // the start of the (then empty) logs.
+            committed: vec![
+                (g.auto_offset_reset == crate::scenario::OffsetReset::None).then_some(0);
+                n
+            ],
             committed_epoch: vec![0; n],
             dedup: EventBits::default(),
             dedup_fifo: VecDeque::new(),

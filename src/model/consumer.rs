@@ -43,6 +43,29 @@ pub(crate) struct CPart {
 }
 
 impl CPart {
+    /// Fetching a partition whose leader epoch is now `epoch`. With KIP-320
+    /// (Kafka 2.1), if the log was truncated below the fetch position since
+    /// the consumer last fetched (an unclean election; `truncations` are the
+    /// partition's (epoch, offset) cuts), it rewinds to the divergence point
+    /// instead of going out of range and resetting by auto_offset_reset;
+    /// before KIP-320 it has no leader epoch to check and reads on from its
+    /// position (out of range resets follow).
+    pub fn follow_leader_epoch(&mut self, epoch: u32, truncations: &[(u32, u64)], kip320: bool) {
+        if self.fetched_epoch >= epoch {
+            return;
+        }
+        if kip320 {
+            let diverged = (truncations.iter())
+                .filter(|&&(e, _)| e > self.fetched_epoch)
+                .map(|&(_, offset)| offset)
+                .min();
+            if let Some(d) = diverged.filter(|&d| d < self.fetch_offset) {
+                self.rewind(d);
+            }
+        }
+        self.fetched_epoch = epoch;
+    }
+
     pub fn new(part: u32, epoch: u32, start: u64, leader_epoch: u32) -> CPart {
         CPart {
             part,
@@ -120,6 +143,10 @@ pub(crate) struct ConsumerRt {
     pub token: u32,
     /// Generation of the group this consumer last joined.
     pub generation: u32,
+    /// `auto_offset_reset = "none"`: the partitions whose position left
+    /// the log, with that position; the next poll() throws and the
+    /// consumer stops.
+    pub reset_error: Vec<(u32, u64)>,
     pub parts: Vec<CPart>,
     /// Partition -> its index in `parts`; with the sets below, rebuilt by
     /// `reindex` whenever `parts` changes shape (a rebalance), so that the
@@ -235,6 +262,13 @@ impl World {
         let cp = &mut c.parts[idx];
         cp.accept();
         cp.fetching = false;
+        if !c.reset_error.is_empty() {
+            // OFFSET_OUT_OF_RANGE: the application's next poll() throws.
+            if c.waiting {
+                self.poll(consumer);
+            }
+            return;
+        }
         let (has_records, full) = (!cp.buffer.is_empty(), cp.buffer.len() >= max);
         if has_records {
             c.ready.insert(idx as u32);
@@ -253,6 +287,10 @@ impl World {
     pub(crate) fn poll(&mut self, consumer: u32) {
         if self.txn_busy(consumer) {
             self.consumers[consumer as usize].txn_waiting = true;
+            return;
+        }
+        if !self.consumers[consumer as usize].reset_error.is_empty() {
+            self.reset_refused(consumer);
             return;
         }
         let g = self.consumers[consumer as usize].group as usize;
@@ -340,17 +378,7 @@ impl World {
         let c = &mut self.consumers[consumer as usize];
         if c.batch.is_empty() {
             c.waiting = true;
-            let grp = &self.groups[g];
-            if grp.commit == CommitMode::Auto
-                && grp.client == ConsumerClient::Java
-                && !c.auto_commit_timer
-            {
-                // Idle in poll(): the auto-commit still fires when due.
-                c.auto_commit_timer = true;
-                let (due, token) = (c.auto_commit_due_ns.max(self.kernel.now()), c.token);
-                self.kernel
-                    .schedule_at(due, Ev::AutoCommit { consumer, token });
-            }
+            self.idle_auto_commit(consumer);
             return;
         }
         c.waiting = false;
@@ -670,6 +698,29 @@ impl World {
         });
     }
 
+    /// `auto_offset_reset = "none"`: poll() throws OffsetOutOfRangeException,
+    /// naming every partition it could not reset, and the application stops; the group moves its partitions
+    /// after the session timeout, as for a crash.
+    fn reset_refused(&mut self, consumer: u32) {
+        let group = self.consumers[consumer as usize].group;
+        let mut refused = std::mem::take(&mut self.consumers[consumer as usize].reset_error);
+        // Only partitions it still holds (a rebalance may have moved one).
+        refused.retain(|&(part, _)| self.consumers[consumer as usize].idx(part).is_some());
+        if refused.is_empty() {
+            return self.poll(consumer);
+        }
+        for (partition, offset) in refused {
+            self.observe(Observation::ResetRefused {
+                group,
+                consumer,
+                partition,
+                offset,
+            });
+        }
+        let node = self.consumers[consumer as usize].node.0;
+        self.crash(node);
+    }
+
     /// Start a (re)joining consumer's auto-commit clock.
     pub(crate) fn start_auto_commit(&mut self, consumer: u32) {
         let now = self.now();
@@ -689,6 +740,21 @@ impl World {
                 self.kernel
                     .schedule_in(interval, Ev::AutoCommit { consumer, token });
             }
+        }
+    }
+
+    /// Idle in the Java client's poll(): its auto-commit still fires when due.
+    fn idle_auto_commit(&mut self, consumer: u32) {
+        let c = &mut self.consumers[consumer as usize];
+        let grp = &self.groups[c.group as usize];
+        if grp.commit == CommitMode::Auto
+            && grp.client == ConsumerClient::Java
+            && !c.auto_commit_timer
+        {
+            c.auto_commit_timer = true;
+            let (due, token) = (c.auto_commit_due_ns.max(self.kernel.now()), c.token);
+            self.kernel
+                .schedule_at(due, Ev::AutoCommit { consumer, token });
         }
     }
 
@@ -723,8 +789,13 @@ impl World {
             return;
         }
         // librdkafka's background timer: the stored offsets, i.e. of every
-        // message handed to the application, processed or not.
-        self.commit_positions(consumer);
+        // message handed to the application, processed or not; with
+        // `enable.auto.offset.store = false`, of what it processed.
+        if grp.auto_offset_store {
+            self.commit_positions(consumer);
+        } else {
+            self.commit_processed(consumer);
+        }
         self.kernel
             .schedule_in(interval, Ev::AutoCommit { consumer, token });
     }

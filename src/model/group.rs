@@ -42,6 +42,9 @@ pub(crate) struct GroupRt {
     pub commit: CommitMode,
     pub auto_commit_interval_ns: Time,
     pub client: ConsumerClient,
+    /// librdkafka's `enable.auto.offset.store`: auto-commit commits what
+    /// was handed to the application (`true`) or what it processed.
+    pub auto_offset_store: bool,
     pub isolation: Isolation,
     pub idempotency: Idempotency,
     pub dedup_capacity: Option<u64>,
@@ -250,7 +253,10 @@ impl World {
             return;
         }
         let commit = self.groups[g as usize].commit;
-        let client = self.groups[g as usize].client;
+        let (client, stored_on_delivery) = {
+            let grp = &self.groups[g as usize];
+            (grp.client, grp.auto_offset_store)
+        };
         let up = self.is_up(self.consumers[consumer as usize].node);
         let mut gone = Vec::with_capacity(revoked.len());
         for &part in revoked {
@@ -266,7 +272,10 @@ impl World {
                 // polls returned has been processed (the event in hand is
                 // committed when it finishes, as the rebalance waits for it).
                 CommitMode::Auto if client == ConsumerClient::Java => Some(c.parts[idx].processed),
-                CommitMode::Auto => Some(c.parts[idx].position),
+                // librdkafka: the stored offsets (stored on delivery, or by
+                // the application once processed).
+                CommitMode::Auto if stored_on_delivery => Some(c.parts[idx].position),
+                CommitMode::Auto => Some(c.parts[idx].processed),
                 // In a transaction, offsets commit with the transaction (a
                 // revoked partition's open transaction is fenced by the
                 // generation and aborts; the new owner processes again).
@@ -384,9 +393,11 @@ impl World {
         let grp = &self.groups[g as usize];
         let p = &self.parts[part as usize];
         let start = grp.committed[idx].unwrap_or(match grp.auto_offset_reset {
-            OffsetReset::Earliest => p.leader_log().start,
+            // `None` starts committed (at 0).
+            OffsetReset::Earliest | OffsetReset::None => p.leader_log().start,
             OffsetReset::Latest => p.readable_end(grp.isolation),
         });
+
         let leader_epoch = match grp.committed[idx] {
             Some(_) => grp.committed_epoch[idx],
             None => p.epoch,
@@ -498,6 +509,7 @@ impl World {
         let c = &mut self.consumers[consumer as usize];
         c.txn_waiting = false;
         c.token += 1;
+        c.reset_error.clear();
         c.parts.clear();
         c.reindex();
         c.batch.clear();

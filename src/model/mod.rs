@@ -238,6 +238,19 @@ pub(crate) struct EventMeta {
 /// Period of the housekeeping tick.
 pub(crate) const TICK_NS: Time = 100_000_000;
 
+/// Behaviours that changed between Kafka versions (`[cluster] version`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Versions {
+    /// Consumers detect truncation by leader epoch (KIP-320, Kafka 2.1+).
+    pub kip320: bool,
+}
+
+impl Versions {
+    pub(crate) fn of(c: &crate::scenario::Cluster) -> Versions {
+        Versions { kip320: c.kip320() }
+    }
+}
+
 /// The simulated system and its clock.
 pub struct World {
     pub(crate) kernel: Kernel<Ev>,
@@ -292,8 +305,8 @@ pub struct World {
     /// The page cache and what is on disk: only when the plan has a
     /// power-loss fault.
     pub(crate) disk: Option<disk::DiskRt>,
-    /// Consumers detect truncation by leader epoch (KIP-320, Kafka 2.1+).
-    pub(crate) kip320: bool,
+    /// Behaviours that changed between Kafka versions.
+    pub(crate) versions: Versions,
     /// Schema evolution (`None`: no producer changes its schema).
     pub(crate) schema: Option<Box<schema::SchemaRt>>,
     pub(crate) ticks: u64,

@@ -848,6 +848,9 @@ fn default_max_in_flight() -> u32 {
 fn default_true() -> bool {
     true
 }
+fn is_true(b: &bool) -> bool {
+    *b
+}
 fn default_batch_size() -> u64 {
     16_384
 }
@@ -874,6 +877,10 @@ pub enum OffsetReset {
     Earliest,
     /// At the log end offset: only records appended after the consumer joins.
     Latest,
+    /// No reset: `poll()` throws (`NoOffsetForPartitionException` without a
+    /// committed offset, `OffsetOutOfRangeException` when the position left
+    /// the log), which stops the consumer.
+    None,
 }
 
 /// When a group's consumers commit their offsets.
@@ -1045,6 +1052,13 @@ pub struct Group {
     /// The client library the consumers behave like.
     #[serde(default = "default_consumer_client")]
     pub client: ConsumerClient,
+    /// librdkafka's `enable.auto.offset.store`: with `false` the
+    /// application stores a message's offset once it has processed it
+    /// (`rd_kafka_offsets_store`), so auto-commit commits only processed
+    /// offsets: the documented fix for auto-commit's loss on a crash.
+    /// Applies to `client = "librdkafka"` with `commit = "auto"`.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub enable_auto_offset_store: bool,
     /// Kafka's `isolation.level`: `read_committed` consumers read only
     /// below the last stable offset and skip aborted transactions' records.
     #[serde(default = "default_isolation")]
@@ -1181,6 +1195,24 @@ fn default_processing() -> Dist<Duration> {
 fn default_commit() -> CommitMode {
     CommitMode::Auto
 }
+/// A group's auto-commit settings that contradict each other.
+fn auto_commit_problems(g: &Group, push: &mut dyn FnMut(&str, String)) {
+    if g.commit == CommitMode::Auto && g.auto_commit_interval.ns() == 0 {
+        push(
+            "auto_commit_interval",
+            "expected a duration greater than zero".into(),
+        );
+    }
+    if !g.enable_auto_offset_store
+        && (g.commit != CommitMode::Auto || g.client != ConsumerClient::Librdkafka)
+    {
+        push(
+            "enable_auto_offset_store",
+            "applies only to client = \"librdkafka\" with commit = \"auto\" (the Java client's auto-commit commits what earlier polls returned)".into(),
+        );
+    }
+}
+
 fn default_auto_commit_interval() -> Duration {
     Duration::from_secs(5)
 }
@@ -1739,12 +1771,7 @@ impl Scenario {
         if g.max_poll_records == 0 {
             push(at("max_poll_records"), "expected at least 1".into());
         }
-        if g.commit == CommitMode::Auto && g.auto_commit_interval.ns() == 0 {
-            push(
-                at("auto_commit_interval"),
-                "expected a duration greater than zero".into(),
-            );
-        }
+        auto_commit_problems(g, &mut |f, m| push(at(f), m));
         if let Some(msg) = g.processing.problem() {
             push(at("processing"), msg);
         }

@@ -60,3 +60,77 @@ fn an_unknown_version_is_refused() {
         );
     }
 }
+
+fn messages(c: &eventsim::Checked, name: &str) -> String {
+    let v: Vec<&str> = (c.violations.iter())
+        .filter(|v| v.invariant == name)
+        .map(|v| v.message.as_str())
+        .collect();
+    v.join("\n")
+}
+
+/// librdkafka's documented fix for auto-commit's loss: with
+/// `enable.auto.offset.store = false` the application stores an offset
+/// once it has processed the message, so a crash loses nothing (it
+/// redelivers instead).
+#[test]
+fn librdkafka_without_auto_offset_store_loses_nothing_on_a_crash() {
+    let text = std::fs::read_to_string(repo("scenarios/faults/auto-commit-loss.toml")).unwrap();
+    let fixed = text.replacen(
+        "client = \"librdkafka\"\n",
+        "client = \"librdkafka\"\nenable_auto_offset_store = false\n",
+        1,
+    );
+    assert_ne!(fixed, text);
+    for seed in 1..5 {
+        let lossy = eventsim::run_checked(&scenario(&text), seed, vec![]);
+        assert!(violations(&lossy, "no-loss") > 0, "seed {seed}");
+        let safe = eventsim::run_checked(&scenario(&fixed), seed, vec![]);
+        assert_eq!(violations(&safe, "no-loss"), 0, "seed {seed}");
+        let m = &safe.result.metrics.counts;
+        assert!(
+            m.applied >= m.acked,
+            "seed {seed}: every acknowledged event applied"
+        );
+    }
+    assert_refused(
+        &fixed,
+        "client = \"librdkafka\"\n",
+        "client = \"java\"\n",
+        "enable_auto_offset_store",
+        "applies only to client = \"librdkafka\"",
+    );
+}
+
+/// `auto_offset_reset = "none"`: a consumer whose position left the log
+/// (retention deleted it while it was paused) stops with
+/// OffsetOutOfRangeException instead of skipping ahead, and liveness says
+/// so; with `earliest` it skips what was deleted and reads on.
+#[test]
+fn reset_none_stops_a_consumer_whose_position_left_the_log() {
+    let text = std::fs::read_to_string(repo("scenarios/faults/retention-expiry.toml")).unwrap();
+    let none = text.replace(
+        "\nauto_offset_reset = \"earliest\"",
+        "\nauto_offset_reset = \"none\"",
+    );
+    assert_ne!(none, text);
+    let earliest = eventsim::run_checked(&scenario(&text), 1, vec![]);
+    assert_eq!(violations(&earliest, "liveness"), 0);
+    let c = eventsim::run_checked(&scenario(&none), 1, vec![]);
+    let why = messages(&c, "liveness");
+    assert!(why.contains("threw OffsetOutOfRangeException"), "{why}");
+    assert!(c.result.metrics.counts.applied < earliest.result.metrics.counts.applied);
+    // A group that never leaves the log's range is not disturbed.
+    let ample = std::fs::read_to_string(repo("scenarios/faults/retention-ample.toml")).unwrap();
+    let ample_none = ample.replace(
+        "auto_offset_reset = \"earliest\"",
+        "auto_offset_reset = \"none\"",
+    );
+    let a = eventsim::run_checked(&scenario(&ample), 1, vec![]);
+    let b = eventsim::run_checked(&scenario(&ample_none), 1, vec![]);
+    assert_eq!(a.verdict(), b.verdict());
+    assert_eq!(
+        a.result.metrics.counts.applied,
+        b.result.metrics.counts.applied
+    );
+}
