@@ -404,6 +404,10 @@ pub fn extra_figures(s: &Scenario, c: &crate::Checked) -> BTreeMap<String, f64> 
     if s.groups.iter().any(|g| g.dead_letter_topic.is_some()) {
         out.insert("dead_lettered".into(), m.counts.dead_lettered as f64);
     }
+    // What the groups had not processed when the run stopped: the latency
+    // figures count only what finished.
+    let unfinished: u64 = c.result.unfinished.iter().map(|u| u.events).sum();
+    out.insert("unfinished".into(), unfinished as f64);
     out
 }
 

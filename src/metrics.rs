@@ -112,6 +112,18 @@ pub struct GroupCounts {
     /// Of that lag, records not yet delivered to it (the rest were
     /// delivered and not committed).
     pub unread_at_end: u64,
+    /// Records it could read and had not processed when the run stopped
+    /// (absent: none). Its latency figures count only what it finished.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unfinished: u64,
+    /// How old the oldest of those was when the run stopped: a lower bound
+    /// of its end-to-end latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_unfinished_ns: Option<Time>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How busy a group's consumers were: the share of the run each spent

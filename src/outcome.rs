@@ -36,6 +36,19 @@ pub struct RunResult {
     pub production_end_ns: Time,
     /// Throughput, lag, in-flight, ISR, node state and latency over time.
     pub series: crate::timeseries::TimeSeries,
+    /// Per group: what it had not finished when the run stopped.
+    pub unfinished: Vec<Unfinished>,
+}
+
+/// What a group had not finished when the run stopped: records it could
+/// read and had not processed. Their latency is at least their age at the
+/// end; the latency percentiles count only what finished.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unfinished {
+    /// How many records.
+    pub events: u64,
+    /// When the oldest of them was created (simulated ns).
+    pub oldest_created_ns: Option<Time>,
 }
 
 impl RunResult {

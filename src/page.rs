@@ -994,7 +994,9 @@ fn services(h: &mut String, summary: &Summary) {
 }
 
 fn latency(h: &mut String, summary: &Summary) {
-    h.push_str("<h2 id=\"latency\">Latency</h2>\n<table>\n<tr><th class=\"l\">stream</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n");
+    h.push_str("<h2 id=\"latency\">Latency</h2>\n");
+    unfinished(h, summary);
+    h.push_str("<table>\n<tr><th class=\"l\">stream</th><th>count</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n");
     let l = &summary.latency_ns;
     let mut rows = vec![("produce &rarr; ack".to_string(), &l.produce_to_ack)];
     for (g, s) in &l.end_to_end {
@@ -1014,6 +1016,20 @@ fn latency(h: &mut String, summary: &Summary) {
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
+}
+
+/// Above the latency table, the records a group had not processed when
+/// the run stopped: the table counts only what finished.
+fn unfinished(h: &mut String, summary: &Summary) {
+    for g in summary.groups.iter().filter(|g| g.unfinished > 0) {
+        let _ = writeln!(
+            h,
+            "<p class=\"warn\">Not in the figures below: group {} had not processed {} record(s) when the run stopped; the oldest was {} old, a lower bound of its latency.</p>",
+            e(&g.name),
+            g.unfinished,
+            duration_text(g.oldest_unfinished_ns.unwrap_or(0))
+        );
+    }
 }
 
 /// The most faults drawn on the page's timeline (all are in the table).

@@ -129,6 +129,24 @@ fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Each group's counts, with its lag from the time series and what it
+/// had not finished when the run stopped.
+fn group_counts(result: &RunResult) -> Vec<crate::metrics::GroupCounts> {
+    let m = &result.metrics;
+    (m.by_group.iter().enumerate())
+        .map(|(g, c)| crate::metrics::GroupCounts {
+            max_lag: result.series.max_lag.get(g).copied().unwrap_or(0),
+            lag_at_end: result.series.end_lag.get(g).copied().unwrap_or(0),
+            unread_at_end: result.series.end_unread.get(g).copied().unwrap_or(0),
+            unfinished: result.unfinished.get(g).map_or(0, |u| u.events),
+            oldest_unfinished_ns: (result.unfinished.get(g))
+                .and_then(|u| u.oldest_created_ns)
+                .map(|c| result.sim_time_ns.saturating_sub(c)),
+            ..c.clone()
+        })
+        .collect()
+}
+
 impl Summary {
     /// The summary of a finished run; `repro` is the command that reproduces it.
     pub fn new(result: &RunResult, repro: String) -> Summary {
@@ -150,17 +168,7 @@ impl Summary {
             stopped_by: result.stop_reason.as_str().to_string(),
             counts: m.counts.clone(),
             producers: m.by_producer.clone(),
-            groups: m
-                .by_group
-                .iter()
-                .enumerate()
-                .map(|(g, c)| crate::metrics::GroupCounts {
-                    max_lag: result.series.max_lag.get(g).copied().unwrap_or(0),
-                    lag_at_end: result.series.end_lag.get(g).copied().unwrap_or(0),
-                    unread_at_end: result.series.end_unread.get(g).copied().unwrap_or(0),
-                    ..c.clone()
-                })
-                .collect(),
+            groups: group_counts(result),
             latency_ns: Latency {
                 produce_to_ack: m.produce_to_ack.stats(),
                 produce_to_ack_by_producer: by_name(&cat.producers, &m.produce_to_ack_by_producer),

@@ -26,6 +26,11 @@ pub struct SeedResult {
     /// Per group: end-to-end p99 in ns.
     pub e2e_p99_ns: BTreeMap<String, u64>,
     pub max_lag: BTreeMap<String, u64>,
+    /// Per group that had not processed every record it could read when
+    /// the run stopped: how many it had not (absent: none). Its p99 counts
+    /// only what finished.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unfinished: BTreeMap<String, u64>,
     pub sim_time_ns: u64,
     pub kernel_events: u64,
     pub faults: u64,
@@ -281,6 +286,10 @@ pub fn run_seed(s: &Scenario, path: &str, seed: u64) -> SeedResult {
             .iter()
             .cloned()
             .zip(r.series.max_lag.iter().copied())
+            .collect(),
+        unfinished: (r.catalog.groups.iter().zip(&r.unfinished))
+            .filter(|(_, u)| u.events > 0)
+            .map(|(g, u)| (g.clone(), u.events))
             .collect(),
         sim_time_ns: r.sim_time_ns,
         kernel_events: r.kernel_events,

@@ -256,6 +256,29 @@ pub(super) fn write_plots(
     Ok(svgs)
 }
 
+/// One latency stream's percentiles on a line, and what did not finish.
+fn latency_line(label: &str, l: &crate::latency::LatencyStats, note: String) {
+    say!(
+        "  {label:<25} p50 {:>9}  p99 {:>9}  max {:>9}{note}",
+        ms(l.p50),
+        ms(l.p99),
+        ms(l.max)
+    );
+}
+
+/// `  unfinished N (oldest X)` for a group that had not processed N
+/// records when the run stopped: their latency is not in its percentiles.
+fn unfinished_note(s: &Summary, group: &str) -> String {
+    match s.groups.iter().find(|g| g.name == group) {
+        Some(g) if g.unfinished > 0 => format!(
+            "  unfinished {} (oldest {}, not in the percentiles)",
+            g.unfinished,
+            ms(g.oldest_unfinished_ns.unwrap_or(0))
+        ),
+        _ => String::new(),
+    }
+}
+
 pub(super) fn ms(ns: u64) -> String {
     crate::page::duration_text(ns)
 }
@@ -290,21 +313,9 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         c.duplicates_applied
     );
     per_producer_and_group(s);
-    let l = &s.latency_ns.produce_to_ack;
-    say!(
-        "  produce->ack              p50 {:>9}  p99 {:>9}  max {:>9}",
-        ms(l.p50),
-        ms(l.p99),
-        ms(l.max)
-    );
+    latency_line("produce->ack", &s.latency_ns.produce_to_ack, String::new());
     for (g, l) in &s.latency_ns.end_to_end {
-        say!(
-            "  end-to-end {:<14} p50 {:>9}  p99 {:>9}  max {:>9}",
-            g,
-            ms(l.p50),
-            ms(l.p99),
-            ms(l.max)
-        );
+        latency_line(&format!("end-to-end {g:<14}"), l, unfinished_note(s, g));
     }
     say!(
         "  expired {}  dead-lettered {}  handler failures {}  truncated {}  leader elections {} ({} unclean)  expelled {}",

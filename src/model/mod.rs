@@ -32,6 +32,7 @@ mod saga;
 mod schema;
 mod service;
 mod txn;
+mod unfinished;
 pub mod variates;
 mod window;
 
@@ -454,6 +455,7 @@ impl World {
         self.metrics.finish();
         let checks = self.checks.take().map(|c| *c);
         let fault_hits = self.fault_hits();
+        let unfinished = self.unfinished();
         let result = RunResult {
             fault_hits,
             series: self.series,
@@ -468,6 +470,7 @@ impl World {
             faults: self.faults.into_iter().map(|f| f.spec).collect(),
             fault_log: self.fault_log,
             production_end_ns: self.production_end_ns,
+            unfinished,
         };
         (result, checks)
     }

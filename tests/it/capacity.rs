@@ -213,3 +213,94 @@ fn the_saturated_run_repeats_byte_for_byte() {
         );
     }
 }
+
+/// The overloaded queue's latency figures count only what finished; what
+/// the group had not processed when the run stopped is counted beside
+/// them (exactly acked - applied for one group without duplicates), with
+/// the oldest one's age, on every output a reader sees. A queue that
+/// drains has none, and its outputs are as before (no new key).
+#[test]
+fn an_overloaded_run_counts_what_never_finished_beside_its_latency() {
+    let s = scenario(&mm1(1200, "60s", ""));
+    for seed in 0..5 {
+        let c = eventsim::run_checked(&s, seed, Vec::new());
+        let summary = Summary::checked(&c, String::new());
+        let g = &summary.groups[0];
+        let counts = &summary.counts;
+        assert!(g.unfinished > 1000, "seed {seed}: {}", g.unfinished);
+        assert_eq!(g.unfinished, counts.acked - counts.applied, "seed {seed}");
+        let oldest = g.oldest_unfinished_ns.unwrap();
+        // Older than most of what finished (it waited behind them all),
+        // younger than the run.
+        assert!(
+            oldest > summary.latency_ns.end_to_end["server"].p50,
+            "seed {seed}"
+        );
+        assert!(oldest < summary.sim_time_ns, "seed {seed}");
+        let json = summary.to_json();
+        assert!(json.contains("\"unfinished\""), "seed {seed}");
+        assert_eq!(
+            json,
+            Summary::checked(&eventsim::run_checked(&s, seed, Vec::new()), String::new()).to_json()
+        );
+    }
+    let drained = eventsim::run_checked(&scenario(&mm1(600, "60s", "")), 1, Vec::new());
+    let summary = Summary::checked(&drained, String::new());
+    assert_eq!(summary.groups[0].unfinished, 0);
+    assert!(!summary.to_json().contains("unfinished"));
+}
+
+/// The terminal, the page, the sweep line and the comparison say it too.
+#[test]
+fn what_never_finished_is_on_the_terminal_the_page_a_sweep_and_a_comparison() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("over.toml");
+    std::fs::write(&path, mm1(1200, "60s", "")).unwrap();
+    let p = path.to_str().unwrap();
+    let out = tmp.path().join("run");
+    let o = crate::common::eventsim(&["run", p, "--out", out.to_str().unwrap()]);
+    let text = crate::common::stdout(&o);
+    let line = text
+        .lines()
+        .find(|l| l.contains("end-to-end server"))
+        .unwrap();
+    assert!(
+        line.contains("unfinished ") && line.contains("not in the percentiles"),
+        "{line}"
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("Not in the figures below: group server had not processed"));
+    let sweep = tmp.path().join("sweep");
+    crate::common::eventsim(&[
+        "sweep",
+        p,
+        "--seeds",
+        "0..2",
+        "-q",
+        "--out",
+        sweep.to_str().unwrap(),
+    ]);
+    let lines = std::fs::read_to_string(sweep.join("sweep.jsonl")).unwrap();
+    assert!(
+        lines
+            .lines()
+            .all(|l| l.contains("\"unfinished\":{\"server\":")),
+        "{lines}"
+    );
+    let cmp = tmp.path().join("cmp");
+    crate::common::eventsim(&[
+        "compare",
+        p,
+        "--vary",
+        "producers.arrivals.rate=600,1200",
+        "--seeds",
+        "0..2",
+        "-q",
+        "--out",
+        cmp.to_str().unwrap(),
+    ]);
+    let md = std::fs::read_to_string(cmp.join("comparison.md")).unwrap();
+    let row = md.lines().find(|l| l.starts_with("| rate=1200")).unwrap();
+    assert!(md.contains("| unfinished |"), "{md}");
+    assert!(!row.contains("| 0.00 ± 0.00 | kept-up"), "{row}");
+}

@@ -30,6 +30,8 @@ fn comparing_partitioners_shows_the_hot_key_trade_off() {
         "max_lag",
         "partition_skew",
         "per_key_order_violations",
+        // Always present among the extra figures: what never finished.
+        "unfinished",
     ] {
         expected.push(Box::leak(format!("{m}_mean").into_boxed_str()));
         expected.push(Box::leak(format!("{m}_ci95").into_boxed_str()));
