@@ -38,6 +38,9 @@ pub struct RunResult {
     pub series: crate::timeseries::TimeSeries,
     /// Per group: what it had not finished when the run stopped.
     pub unfinished: Vec<Unfinished>,
+    /// Per broker: how long it spent appending (its `capacity` and
+    /// `append_latency` work).
+    pub broker_busy_ns: Vec<Time>,
 }
 
 /// What a group had not finished when the run stopped: records it could

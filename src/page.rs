@@ -859,6 +859,28 @@ fn producers_and_groups(h: &mut String, summary: &Summary) {
         h.push_str("</table>\n");
         more(h, summary.groups.len(), "groups");
     }
+    brokers_busy(h, summary);
+}
+
+/// The brokers' busy shares, when appends cost them time.
+fn brokers_busy(h: &mut String, summary: &Summary) {
+    if summary.broker_utilisation.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = (summary.broker_utilisation.iter().take(OWN_ROWS))
+        .map(|b| format!("{} {:.1}%", e(&b.broker), b.busy * 100.0))
+        .collect();
+    let hidden = summary.broker_utilisation.len() - shown.len();
+    let _ = writeln!(
+        h,
+        "<p><em>Busy brokers</em>, the share of the run each spent appending (its <code>capacity</code> and <code>append_latency</code>; a broker near 100% has no room for more): {}{}.</p>",
+        shown.join(", "),
+        if hidden > 0 {
+            format!(" and {hidden} more (summary.json lists every one)")
+        } else {
+            String::new()
+        }
+    );
 }
 
 /// Whether the cluster served: per topic, the share of partition-time with

@@ -74,6 +74,11 @@ pub struct Summary {
     /// processing, and the mean share of its consumers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub utilisation: Vec<crate::metrics::UtilisationFigures>,
+    /// Per broker: the share of the run it spent appending (its
+    /// `capacity` and `append_latency` work); absent when appends cost
+    /// nothing (neither is set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub broker_utilisation: Vec<BrokerUtilisation>,
     /// Every enabled checker's result, in checker order.
     pub checks: Vec<crate::check::CheckResult>,
     /// `pass`, `fail` or `inconclusive` (a budget stopped the run before
@@ -127,6 +132,29 @@ pub struct Throughput {
 /// Round to 3 decimals so that the JSON stays short and stable.
 fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// One broker's busy share of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct BrokerUtilisation {
+    /// The broker (`broker-0`).
+    pub broker: String,
+    /// The share of the run it spent appending (0 to 1).
+    pub busy: f64,
+}
+
+/// Per broker, its busy share; empty when no broker had any work.
+fn broker_utilisation(result: &RunResult) -> Vec<BrokerUtilisation> {
+    if result.broker_busy_ns.iter().all(|&b| b == 0) {
+        return Vec::new();
+    }
+    let end = result.sim_time_ns.max(1) as f64;
+    (result.broker_busy_ns.iter().enumerate())
+        .map(|(b, &busy)| BrokerUtilisation {
+            broker: format!("broker-{b}"),
+            busy: busy as f64 / end,
+        })
+        .collect()
 }
 
 /// Each group's counts, with its lag from the time series and what it
@@ -215,6 +243,7 @@ impl Summary {
             services: m.services(),
             availability: Some(m.availability(cat, result.sim_time_ns)),
             utilisation: m.utilisation(cat, result.sim_time_ns),
+            broker_utilisation: broker_utilisation(result),
             checks: Vec::new(),
             verdict: crate::check::Verdict::Pass,
             verdict_note: String::new(),

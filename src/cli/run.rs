@@ -520,6 +520,18 @@ fn print_utilisation(s: &Summary) {
             u.consumers
         );
     }
+    if !s.broker_utilisation.is_empty() {
+        let shown: Vec<String> = (s.broker_utilisation.iter().take(8))
+            .map(|b| format!("{} {:.1}%", b.broker, b.busy * 100.0))
+            .collect();
+        let more = s.broker_utilisation.len().saturating_sub(8);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        say!("  busy brokers (appending): {}{more}", shown.join(", "));
+    }
 }
 
 /// Per topic with an outage: the share of partition-time led, the longest

@@ -96,6 +96,9 @@ impl ProducerState {
 pub(crate) struct BrokerRt {
     /// The broker's append queue is busy until then (capacity model).
     pub busy_until: Time,
+    /// Append work it was given (and did not lose in a crash): its busy
+    /// time, up to `busy_until`.
+    pub busy_ns: Time,
     pub ns_per_record: f64,
     pub append_latency: Sampler,
     pub rng: Rng,
@@ -384,7 +387,24 @@ impl World {
             work = (work as f64 * br.disk_factor).round() as Time;
         }
         br.busy_until = br.busy_until.max(now) + work;
+        br.busy_ns += work;
         br.busy_until
+    }
+
+    /// The broker stops working on its append queue (it crashed): the
+    /// work queued past now is not done.
+    fn drop_queued_work(&mut self, b: u32) {
+        let now = self.now();
+        let br = &mut self.brokers[b as usize];
+        br.busy_ns -= br.busy_until.saturating_sub(now);
+        br.busy_until = now;
+    }
+
+    /// Per broker: how long it spent appending, as of `end`.
+    pub(crate) fn broker_busy_ns(&self, end: Time) -> Vec<Time> {
+        (self.brokers.iter())
+            .map(|b| b.busy_ns - b.busy_until.saturating_sub(end))
+            .collect()
     }
 
     /// Whether `broker` leads `part` now.
@@ -1163,7 +1183,7 @@ impl World {
     /// A broker process dies: its connections drop, so requests waiting on
     /// it fail at their clients; its logs stay on disk.
     pub(crate) fn crash_broker(&mut self, b: u32) {
-        self.brokers[b as usize].busy_until = self.now();
+        self.drop_queued_work(b);
         for part in 0..self.parts.len() as u32 {
             let p = &mut self.parts[part as usize];
             let Some(r) = p.replicas.iter().position(|&x| x == b) else {
@@ -1184,7 +1204,7 @@ impl World {
     /// leading nothing it serves) until it can, and then registers as
     /// here (`World::check_sessions`).
     pub(crate) fn restart_broker(&mut self, b: u32) {
-        self.brokers[b as usize].busy_until = self.now();
+        self.drop_queued_work(b);
         if !self.controller_reachable(b) {
             self.brokers[b as usize].reregister = true;
             if !self.brokers[b as usize].fenced {

@@ -643,6 +643,7 @@ fn build_brokers(s: &Scenario, seed: u64, node_names: &mut Vec<String>) -> Vec<B
     for b in 0..brokers_n {
         brokers.push(BrokerRt {
             busy_until: 0,
+            busy_ns: 0,
             ns_per_record: s.cluster.capacity.map_or(0.0, |c| NS_PER_S as f64 / c),
             append_latency: Sampler::new(&s.cluster.append_latency),
             rng: rng_stream(seed, &format!("broker/{b}")),

@@ -456,6 +456,7 @@ impl World {
         let checks = self.checks.take().map(|c| *c);
         let fault_hits = self.fault_hits();
         let unfinished = self.unfinished();
+        let broker_busy_ns = self.broker_busy_ns(end);
         let result = RunResult {
             fault_hits,
             series: self.series,
@@ -471,6 +472,7 @@ impl World {
             fault_log: self.fault_log,
             production_end_ns: self.production_end_ns,
             unfinished,
+            broker_busy_ns,
         };
         (result, checks)
     }

@@ -304,3 +304,32 @@ fn what_never_finished_is_on_the_terminal_the_page_a_sweep_and_a_comparison() {
     assert!(md.contains("| unfinished |"), "{md}");
     assert!(!row.contains("| 0.00 ± 0.00 | kept-up"), "{row}");
 }
+
+/// A broker's busy share is the append work it was given over the run:
+/// with `capacity = 1000` records/s and 600/s arriving for 60 s, about
+/// 0.6 of the production time. Appends that cost nothing (the default)
+/// leave no `broker_utilisation` in summary.json.
+#[test]
+fn a_brokers_busy_share_is_its_append_work_over_the_run() {
+    let text = mm1(600, "60s", "").replacen("brokers = 1 ", "capacity = 1000\nbrokers = 1 ", 1);
+    assert!(text.contains("capacity = 1000"));
+    for seed in 0..3 {
+        let c = eventsim::run_checked(&scenario(&text), seed, Vec::new());
+        let s = Summary::checked(&c, String::new());
+        assert_eq!(s.broker_utilisation.len(), 1);
+        let expected = 0.6 * 60e9 / s.sim_time_ns as f64;
+        let busy = s.broker_utilisation[0].busy;
+        assert!(
+            (busy - expected).abs() < 0.05 * expected,
+            "seed {seed}: {busy} vs {expected}"
+        );
+        assert_eq!(s.to_json(), {
+            let again = eventsim::run_checked(&scenario(&text), seed, Vec::new());
+            Summary::checked(&again, String::new()).to_json()
+        });
+    }
+    let free = eventsim::run_checked(&scenario(&mm1(600, "60s", "")), 1, Vec::new());
+    let s = Summary::checked(&free, String::new());
+    assert!(s.broker_utilisation.is_empty());
+    assert!(!s.to_json().contains("broker_utilisation"));
+}
