@@ -759,10 +759,11 @@ impl World {
             let coordinator = self.coordinator(g as u32);
             let timeout = grp.session_timeout_ns;
             let max_poll = grp.max_poll_interval_ns;
+            // Every member whose session expired leaves in this tick, and
+            // the group rebalances once for all of them.
+            let mut leaving = Vec::new();
             for i in 0..self.groups[g].members.len() {
-                let Some(&c) = self.groups[g].members.get(i) else {
-                    break;
-                };
+                let c = self.groups[g].members[i];
                 let node = self.consumers[c as usize].node;
                 let heard = self.is_up(node)
                     && coordinator.is_some_and(|b| !self.net.cut(node, self.net.broker(b)));
@@ -772,11 +773,14 @@ impl World {
                     cr.last_heard_ns = now;
                     if busy && now.saturating_sub(cr.last_poll_ns) > max_poll {
                         // KIP-62: the heartbeat thread sends LeaveGroup.
-                        self.expel(c, true);
+                        leaving.push((c, true));
                     }
                 } else if now.saturating_sub(cr.last_heard_ns) > timeout {
-                    self.expel(c, false);
+                    leaving.push((c, false));
                 }
+            }
+            if !leaving.is_empty() {
+                self.expel_all(g as u32, &leaving);
             }
         }
     }

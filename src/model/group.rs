@@ -457,22 +457,30 @@ impl World {
         true
     }
 
-    /// The coordinator expels a consumer whose session expired, or the
-    /// consumer leaves because it has not polled within `max_poll_interval`
-    /// (`poll_timeout`); the group rebalances without it.
-    pub(crate) fn expel(&mut self, consumer: u32, poll_timeout: bool) {
-        let g = self.consumers[consumer as usize].group;
-        let grp = &mut self.groups[g as usize];
-        let Ok(i) = grp.members.binary_search(&consumer) else {
-            return;
-        };
-        grp.members.remove(i);
-        self.observe(Observation::Expelled {
-            group: g,
-            consumer,
-            poll_timeout,
-        });
-        self.trigger_rebalance(g, &[]);
+    /// The coordinator expels consumers of group `g` whose session expired,
+    /// or they leave because they have not polled within
+    /// `max_poll_interval` (`poll_timeout`), all in one tick: the group
+    /// rebalances once without them (a round per member would schedule a
+    /// JoinGroup per remaining member each time: quadratic when a fault
+    /// cuts off a large group).
+    pub(crate) fn expel_all(&mut self, g: u32, leaving: &[(u32, bool)]) {
+        let mut any = false;
+        for &(consumer, poll_timeout) in leaving {
+            let grp = &mut self.groups[g as usize];
+            let Ok(i) = grp.members.binary_search(&consumer) else {
+                continue;
+            };
+            grp.members.remove(i);
+            any = true;
+            self.observe(Observation::Expelled {
+                group: g,
+                consumer,
+                poll_timeout,
+            });
+        }
+        if any {
+            self.trigger_rebalance(g, &[]);
+        }
     }
 
     /// A consumer (re)joins its group with empty hands: whatever it held is

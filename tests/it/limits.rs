@@ -227,3 +227,44 @@ fn a_panic_is_reported_as_a_bug_in_eventsim_with_its_repro() {
     // Nothing of the run was written as if it had a verdict.
     assert!(!out.join("summary.json").exists());
 }
+
+/// A fault cuts a group of 16,384 consumers off from its coordinator:
+/// their sessions all expire in one tick, and the group rebalances once
+/// for all of them. One round per expelled member scheduled a JoinGroup
+/// per remaining member each time: the run took 5.3 s and 3.97 GB (and a
+/// group of 65,536 grew past 24 GiB under a 256 MiB budget; fuzz seed 44,
+/// case 846).
+#[test]
+fn a_large_group_cut_off_at_once_rebalances_once() {
+    let text = std::fs::read_to_string(repo("scenarios/architectures/orchestration.toml"))
+        .unwrap()
+        .replacen(
+            "name = \"payment\"\ntopics = [\"payment-commands\"]\nconsumers = 2\n",
+            "name = \"payment\"\ntopics = [\"payment-commands\"]\nconsumers = 16384\n",
+            1,
+        );
+    assert!(text.contains("consumers = 16384"));
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, &text);
+    let out = dir.path().join("out");
+    let o = eventsim(&[
+        "run",
+        &p,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--max-memory",
+        "256MiB",
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let perf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("perf.json")).unwrap()).unwrap();
+    assert!(perf["peak_memory_bytes"].as_u64().unwrap() < 256 << 20);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["counts"]["expelled"].as_u64().unwrap() >= 16384,
+        "{}",
+        summary["counts"]
+    );
+}
