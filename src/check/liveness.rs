@@ -220,62 +220,50 @@ impl Liveness {
             r.1 = Some(at);
         }
     }
-    /// A `read_committed` group held back by a hanging transaction: it
-    /// will never read on, however long the run.
-    fn hanging(&mut self, ctx: &Context, (g, p): (u32, u32), txn: (u32, u64, Time), now: Time) {
-        if !self.stalled.insert((g, p)) {
-            return;
+    /// (group, partition) will never read on, however long the run, for
+    /// the reason `why` gives (once per pair).
+    fn held(&mut self, ctx: &Context, (g, p): (u32, u32), now: Time, why: String) {
+        if self.stalled.insert((g, p)) {
+            let v = ctx.violation("liveness", now, Some(g), Some(p), None, Vec::new(), why);
+            self.found.push(v);
         }
-        let (producer, first, appended) = txn;
-        self.found.push(ctx.violation(
-            "liveness",
-            now,
-            Some(g),
-            Some(p),
-            None,
-            Vec::new(),
-            format!(
-                "group {} cannot read {} from offset {first} on (log end {}): a hanging transaction of producer {} holds its last stable offset there since {:.3}s. \
-                 Its record reached the partition after the coordinator had ended the transaction, so no marker will ever close it \
-                 (a leader without transaction verification, KIP-890, appends such a record; `kafka-transactions.sh abort` is the way out, KIP-664)",
-                ctx.catalog.groups[g as usize],
-                ctx.catalog.partition_name(p),
-                self.log_end[p as usize],
-                ctx.catalog.producers[producer as usize],
-                appended as f64 / 1e9,
-            ),
-        ));
     }
-    /// A group whose consumer stopped on a position it could not reset:
-    /// every consumer given the partition stops the same way.
+
+    /// Why a `read_committed` group is held back by a hanging transaction.
+    fn hanging(&self, ctx: &Context, (g, p): (u32, u32), txn: (u32, u64, Time)) -> String {
+        let (producer, first, appended) = txn;
+        format!(
+            "group {} cannot read {} from offset {first} on (log end {}): a hanging transaction of producer {} holds its last stable offset there since {:.3}s. \
+             Its record reached the partition after the coordinator had ended the transaction, so no marker will ever close it \
+             (a leader without transaction verification, KIP-890, appends such a record; `kafka-transactions.sh abort` is the way out, KIP-664)",
+            ctx.catalog.groups[g as usize],
+            ctx.catalog.partition_name(p),
+            self.log_end[p as usize],
+            ctx.catalog.producers[producer as usize],
+            appended as f64 / 1e9,
+        )
+    }
+
+    /// Why a group whose consumer stopped on a position it could not
+    /// reset stays behind: every consumer given the partition stops the
+    /// same way.
     fn reset_refused(
-        &mut self,
+        &self,
         ctx: &Context,
         (g, p): (u32, u32),
         (at, consumer, offset): (Time, u32, u64),
-        now: Time,
-    ) {
-        if !self.stalled.insert((g, p)) {
-            return;
-        }
-        self.found.push(ctx.violation(
-            "liveness",
-            now,
-            Some(g),
-            Some(p),
-            None,
-            Vec::new(),
-            format!(
-                "group {} stopped reading {} (log end {}): at {:.3}s {}'s poll() threw OffsetOutOfRangeException, its position {offset} \
-                 having left the log, and with auto_offset_reset = \"none\" nothing resets it, so every consumer given the partition stops the same way",
-                ctx.catalog.groups[g as usize],
-                ctx.catalog.partition_name(p),
-                self.log_end[p as usize],
-                at as f64 / 1e9,
-                ctx.catalog.consumer_name(consumer),
-            ),
-        ));
+    ) -> String {
+        format!(
+            "group {} stopped reading {} (log end {}): at {:.3}s {}'s poll() threw OffsetOutOfRangeException, its position {offset} \
+             having left the log, and with auto_offset_reset = \"none\" nothing resets it, so every consumer given the partition stops the same way",
+            ctx.catalog.groups[g as usize],
+            ctx.catalog.partition_name(p),
+            self.log_end[p as usize],
+            at as f64 / 1e9,
+            ctx.catalog.consumer_name(consumer),
+        )
     }
+
     fn stall(&mut self, ctx: &Context, g: u32, p: u32, since: Time, until: Time, ongoing: bool) {
         if until.saturating_sub(since) <= self.bound_ns || !self.stalled.insert((g, p)) {
             return;
@@ -396,11 +384,13 @@ impl Checker for Liveness {
         for (g, p, next, since) in behind {
             let since = since.unwrap_or(end.t_ns);
             if let Some(&refused) = self.refused.get(&(g, p)) {
-                self.reset_refused(ctx, (g, p), refused, end.t_ns);
+                let why = self.reset_refused(ctx, (g, p), refused);
+                self.held(ctx, (g, p), end.t_ns, why);
             } else if ctx.read_committed.get(g as usize) == Some(&true)
                 && let Some(hanging) = self.open_txns.hanging(ctx, p, next, end.t_ns)
             {
-                self.hanging(ctx, (g, p), hanging, end.t_ns);
+                let why = self.hanging(ctx, (g, p), hanging);
+                self.held(ctx, (g, p), end.t_ns, why);
             } else if end.t_ns.saturating_sub(since) > self.bound_ns {
                 self.stall(ctx, g, p, since, end.t_ns, true);
             } else if end.cut {

@@ -93,6 +93,8 @@ fn librdkafka_without_auto_offset_store_loses_nothing_on_a_crash() {
             "seed {seed}: every acknowledged event applied"
         );
     }
+    let (a, b) = summary_twice(&fixed, 2);
+    assert_eq!(a, b);
     assert_refused(
         &fixed,
         "client = \"librdkafka\"\n",
@@ -120,6 +122,8 @@ fn reset_none_stops_a_consumer_whose_position_left_the_log() {
     let why = messages(&c, "liveness");
     assert!(why.contains("threw OffsetOutOfRangeException"), "{why}");
     assert!(c.result.metrics.counts.applied < earliest.result.metrics.counts.applied);
+    let (a, b) = summary_twice(&none, 1);
+    assert_eq!(a, b);
     // A group that never leaves the log's range is not disturbed.
     let ample = std::fs::read_to_string(repo("scenarios/faults/retention-ample.toml")).unwrap();
     let ample_none = ample.replace(
@@ -133,4 +137,13 @@ fn reset_none_stops_a_consumer_whose_position_left_the_log() {
         a.result.metrics.counts.applied,
         b.result.metrics.counts.applied
     );
+}
+
+/// The summary of two runs of `text` with `seed`, to compare byte for byte.
+fn summary_twice(text: &str, seed: u64) -> (String, String) {
+    let once = || {
+        let c = eventsim::run_checked(&scenario(text), seed, vec![]);
+        eventsim::report::Summary::checked(&c, String::new()).to_json()
+    };
+    (once(), once())
 }
