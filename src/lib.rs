@@ -17,6 +17,7 @@
 pub mod availability;
 mod budget;
 mod bug;
+mod capacity;
 pub mod check;
 mod cli;
 mod compare;
@@ -65,6 +66,8 @@ pub struct Checked {
     pub checks: Vec<check::CheckResult>,
     /// The violations found, explained (the first per checker at most).
     pub violations: Vec<check::Violation>,
+    /// Each objective of `[[checks.objectives]]`, judged.
+    pub objectives: Vec<check::objectives::ObjectiveFigure>,
 }
 
 impl Checked {
@@ -103,7 +106,7 @@ pub fn run_checked_with(
     use std::cell::RefCell;
     use std::rc::Rc;
     let (mut checked, ctx) = run_checks_with(scenario, seed, extra, progress, interrupt);
-    if !checked.violations.is_empty() {
+    if checked.violations.iter().any(|v| v.explanation.is_empty()) {
         let explainer = Rc::new(RefCell::new(check::Explainer::new(
             &ctx,
             &checked.violations,
@@ -162,16 +165,24 @@ fn run_checks_with(
     }
     let (result, checks) = world.run_with_checks();
     let mut checks = checks.expect("the checks set above");
-    let (results, violations) = checks.finish(
+    let (mut results, mut violations) = checks.finish(
         result.sim_time_ns,
         result.production_end_ns,
         result.stop_reason.is_budget(),
+    );
+    let objectives = check::objectives::apply(
+        &scenario.checks.objectives,
+        checks.config.run.contains(check::objectives::NAME),
+        &result,
+        &mut results,
+        &mut violations,
     );
     (
         Checked {
             result,
             checks: results,
             violations,
+            objectives,
         },
         ctx,
     )

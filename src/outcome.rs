@@ -46,12 +46,15 @@ pub struct RunResult {
 /// What a group had not finished when the run stopped: records it could
 /// read and had not processed. Their latency is at least their age at the
 /// end; the latency percentiles count only what finished.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Unfinished {
     /// How many records.
     pub events: u64,
     /// When the oldest of them was created (simulated ns).
     pub oldest_created_ns: Option<Time>,
+    /// Their ages at the end (ns): a lower bound of their latency, which
+    /// the `objectives` checker counts beside what finished.
+    pub ages: crate::latency::LatencyStream,
 }
 
 impl RunResult {

@@ -23,18 +23,7 @@ pub struct Context<'a> {
     pub trace: Option<&'a str>,
 }
 
-/// A duration for people: `850.0us`, `5.01ms`, `2.11s`.
-pub fn duration_text(ns: u64) -> String {
-    if ns == 0 {
-        "0s".to_string()
-    } else if ns >= 1_000_000_000 {
-        format!("{:.2}s", ns as f64 / 1e9)
-    } else if ns >= 1_000_000 {
-        format!("{:.2}ms", ns as f64 / 1e6)
-    } else {
-        format!("{:.1}us", ns as f64 / 1e3)
-    }
-}
+pub use crate::text::duration_text;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}\
 table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
@@ -47,7 +36,7 @@ pre{background:#f6f6f6;padding:0.8em;overflow:auto}details{margin:0.5em 0 1.5em}
 .wide{overflow-x:auto}.nw{white-space:nowrap}.warn{border-left:4px solid #b26a00;background:#fdf7ec;padding:0.5em 1em;margin:1em 0}";
 
 /// The page's head and title, up to the opened `<body>`.
-fn open_page(h: &mut String, title: &str) {
+pub(crate) fn open_page(h: &mut String, title: &str) {
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     let _ = writeln!(h, "<title>eventsim: {}</title>", e(title));
     let _ = writeln!(h, "<style>{STYLE}</style>\n</head>\n<body>");
@@ -742,6 +731,32 @@ fn checks(h: &mut String, summary: &Summary) {
             c.status,
             c.violations,
             first
+        );
+    }
+    h.push_str("</table>\n");
+    objectives(h, summary);
+}
+
+/// Each objective of `[[checks.objectives]]`: its figure against its bound.
+fn objectives(h: &mut String, summary: &Summary) {
+    if summary.objectives.is_empty() {
+        return;
+    }
+    h.push_str("<h3 id=\"objectives\">Objectives</h3>\n<table>\n<tr><th class=\"l\">objective</th><th class=\"l\">status</th><th>figure</th><th>bound</th><th>unfinished counted</th></tr>\n");
+    let text = crate::check::objectives::figure_text;
+    for o in &summary.objectives {
+        let (class, status) = if o.met {
+            ("pass", "met")
+        } else {
+            ("fail", "missed")
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l {class}\">{status}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e(&o.objective),
+            text(o.value, &o.unit),
+            text(o.bound, &o.unit),
+            o.unfinished
         );
     }
     h.push_str("</table>\n");

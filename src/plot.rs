@@ -9,6 +9,10 @@
 //! `RunResult` or from a run's CSV files (`eventsim plot DIR`), so that both
 //! give the same pictures.
 
+mod curves;
+
+pub use curves::{CurveLine, CurvePlot, render_curves};
+
 use crate::scenario::names::printable;
 use plotters::coord::Shift;
 use plotters::prelude::*;

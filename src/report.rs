@@ -79,6 +79,10 @@ pub struct Summary {
     /// nothing (neither is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub broker_utilisation: Vec<BrokerUtilisation>,
+    /// Each objective of `[[checks.objectives]]`: its figure against its
+    /// bound, met or missed; absent when the scenario states none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<crate::check::objectives::ObjectiveFigure>,
     /// Every enabled checker's result, in checker order.
     pub checks: Vec<crate::check::CheckResult>,
     /// `pass`, `fail` or `inconclusive` (a budget stopped the run before
@@ -132,6 +136,13 @@ pub struct Throughput {
 /// Round to 3 decimals so that the JSON stays short and stable.
 fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// Per name, its rate per simulated second.
+fn rates(names: &[String], rates: &[crate::metrics::Rate]) -> BTreeMap<String, f64> {
+    (names.iter().cloned())
+        .zip(rates.iter().map(|r| r3(r.per_second())))
+        .collect()
 }
 
 /// One broker's busy share of the run.
@@ -205,18 +216,8 @@ impl Summary {
                 end_to_end_by_topic: by_name(&cat.topics, &m.end_to_end_by_topic),
             },
             throughput_per_s: Throughput {
-                topics: cat
-                    .topics
-                    .iter()
-                    .cloned()
-                    .zip(m.appended_by_topic.iter().map(|r| r3(r.per_second())))
-                    .collect(),
-                groups: cat
-                    .groups
-                    .iter()
-                    .cloned()
-                    .zip(m.applied_by_group.iter().map(|r| r3(r.per_second())))
-                    .collect(),
+                topics: rates(&cat.topics, &m.appended_by_topic),
+                groups: rates(&cat.groups, &m.applied_by_group),
             },
             max_lag: cat
                 .groups
@@ -244,6 +245,7 @@ impl Summary {
             availability: Some(m.availability(cat, result.sim_time_ns)),
             utilisation: m.utilisation(cat, result.sim_time_ns),
             broker_utilisation: broker_utilisation(result),
+            objectives: Vec::new(),
             checks: Vec::new(),
             verdict: crate::check::Verdict::Pass,
             verdict_note: String::new(),
@@ -255,6 +257,7 @@ impl Summary {
     pub fn checked(c: &crate::Checked, repro: String) -> Summary {
         let mut s = Summary::new(&c.result, repro);
         s.checks = c.checks.clone();
+        s.objectives = c.objectives.clone();
         s.verdict = c.verdict();
         s.verdict_note = c.verdict_note().unwrap_or_default();
         s

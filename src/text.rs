@@ -57,3 +57,16 @@ pub fn shell_quote(word: &str) -> String {
     }
     format!("'{}'", word.replace('\'', "'\\''"))
 }
+
+/// A duration for people: `850.0us`, `5.01ms`, `2.11s`.
+pub fn duration_text(ns: u64) -> String {
+    if ns == 0 {
+        "0s".to_string()
+    } else if ns >= 1_000_000_000 {
+        format!("{:.2}s", ns as f64 / 1e9)
+    } else if ns >= 1_000_000 {
+        format!("{:.2}ms", ns as f64 / 1e6)
+    } else {
+        format!("{:.1}us", ns as f64 / 1e3)
+    }
+}

@@ -39,7 +39,8 @@ impl Explainer {
         for v in violations {
             let n = per.entry(v.invariant.as_str()).or_default();
             *n += 1;
-            if *n > EXPLAINED_PER_CHECKER {
+            // Over the limit, or explained by its checker (objectives).
+            if *n > EXPLAINED_PER_CHECKER || !v.explanation.is_empty() {
                 continue;
             }
             e.events.extend(v.events.iter().copied());
@@ -56,7 +57,7 @@ impl Explainer {
         for v in violations.iter_mut() {
             let n = per.entry(v.invariant.clone()).or_default();
             *n += 1;
-            if *n > EXPLAINED_PER_CHECKER {
+            if *n > EXPLAINED_PER_CHECKER || !v.explanation.is_empty() {
                 continue;
             }
             let first = self

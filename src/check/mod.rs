@@ -388,6 +388,8 @@ impl Checks {
                 // Without flows they do not apply: not fed at all.
                 "saga-atomicity" | "held-resources" if ctx.catalog.flows.is_empty() => continue,
                 "saga-atomicity" => Box::new(SagaAtomicity::new(book.clone(), feeds())),
+                // Judged on the run's figures once it is over: objectives::apply.
+                "objectives" => continue,
                 "held-resources" => Box::new(HeldResources::new(book.clone(), feeds())),
                 _ => continue,
             };
@@ -526,6 +528,7 @@ mod kept_up;
 mod liveness;
 mod no_duplicates_in_log;
 mod no_loss;
+pub mod objectives;
 mod per_key_order;
 mod polls;
 mod producer_progress;

@@ -66,6 +66,7 @@ pub(crate) fn stdout_failed(e: &std::io::Error) -> ! {
     std::process::exit(EXIT_USAGE);
 }
 
+mod capacity;
 mod check;
 mod compare;
 mod plot;
@@ -199,6 +200,10 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The highest offered load a design carries within its objectives
+    /// (scaling the producers' rates), or with --size the smallest value
+    /// of a field that meets them; writes the curves, the points and a page.
+    Capacity(capacity::CapacityArgs),
     /// Combine the shards of a sweep (sweep.jsonl) or of a comparison (compare-runs.jsonl).
     Merge {
         /// Folders holding a sweep.jsonl each.
@@ -335,6 +340,7 @@ fn dispatch(command: Command) -> i32 {
             out,
         ),
         Command::Merge { dirs, out } => merge(&dirs, out),
+        Command::Capacity(args) => capacity::capacity(args),
         Command::Compare {
             scenario,
             vary,

@@ -404,6 +404,19 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         let list: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
         say!("  faults fired: {}", list.join(", "));
     }
+    print_struck_nothing(s);
+    print_objectives(s);
+    say!("  verdict: {}", s.verdict);
+    if !s.verdict_note.is_empty() {
+        say!("    ({})", s.verdict_note);
+    }
+    say!("  report:  {}", dir.join("index.html").display());
+    say!("  repro:   {}", as_invoked(&s.repro));
+}
+
+/// The faults that struck nothing: a pass does not show the design
+/// survives them.
+fn print_struck_nothing(s: &Summary) {
     let nothing: Vec<_> = s.fault_hits.iter().filter(|h| h.nothing).collect();
     if !nothing.is_empty() {
         say!(
@@ -426,12 +439,25 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
             );
         }
     }
-    say!("  verdict: {}", s.verdict);
-    if !s.verdict_note.is_empty() {
-        say!("    ({})", s.verdict_note);
+}
+
+/// Each objective, met or missed, with its figure.
+fn print_objectives(s: &Summary) {
+    if s.objectives.is_empty() {
+        return;
     }
-    say!("  report:  {}", dir.join("index.html").display());
-    say!("  repro:   {}", as_invoked(&s.repro));
+    say!("  objectives:");
+    for o in s.objectives.iter().take(OWN_LINES) {
+        let figure = crate::check::objectives::figure_text(o.value, &o.unit);
+        let unfinished = if o.unfinished > 0 {
+            format!(" ({} unfinished counted at their age)", o.unfinished)
+        } else {
+            String::new()
+        };
+        let met = if o.met { "met   " } else { "MISSED" };
+        say!("    {met} {}: {figure}{unfinished}", o.objective);
+    }
+    more(s.objectives.len(), "objectives");
 }
 
 /// How many producers' or groups' own lines the terminal prints; the

@@ -90,12 +90,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
     let l = Layout {
         s,
         seed,
-        topic_id: s
-            .topics
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.name.as_str(), i as u32))
-            .collect(),
+        topic_id: topic_ids(s),
         topics,
         key_space: Arc::new(KeySpace::new(s.key_ranges())),
     };
@@ -261,6 +256,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         progress: None,
         max_memory: crate::budget::max_memory(),
         interrupt: None,
+        unfinished_ages: wants_unfinished_ages(s),
     };
 
     // First events: arrivals, follower fetches, group joins, the tick.
@@ -371,6 +367,20 @@ fn service_producer(
 
 /// What the build steps read: the scenario, the seed, the topics' layout
 /// and the key space.
+/// Each topic's index, by name.
+fn topic_ids(s: &Scenario) -> BTreeMap<&str, u32> {
+    (s.topics.iter().enumerate())
+        .map(|(i, t)| (t.name.as_str(), i as u32))
+        .collect()
+}
+
+/// Some objective bounds a group's latency: the ages of the records left
+/// unfinished are kept at the end.
+fn wants_unfinished_ages(s: &Scenario) -> bool {
+    use crate::scenario::LatencyKind::{EndToEnd, FromOrigin};
+    (s.checks.objectives.iter()).any(|o| matches!(o.latency, Some(EndToEnd | FromOrigin)))
+}
+
 struct Layout<'a> {
     s: &'a Scenario,
     seed: u64,

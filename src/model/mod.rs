@@ -337,6 +337,9 @@ pub struct World {
     /// Set from outside (a Ctrl-C handler): the run stops at its next
     /// check, every 65,536 kernel events.
     pub(crate) interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Some objective bounds a group's latency: the unfinished records'
+    /// ages are kept at the end.
+    pub(crate) unfinished_ages: bool,
 }
 
 impl World {

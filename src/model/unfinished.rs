@@ -21,6 +21,7 @@ impl World {
 
     fn group_unfinished(&self, g: usize) -> Unfinished {
         let grp = &self.groups[g];
+        let now = self.now();
         let mut out = Unfinished::default();
         for (idx, &part) in grp.parts.iter().enumerate() {
             let p = &self.parts[part as usize];
@@ -49,6 +50,9 @@ impl World {
                 }
                 out.events += 1;
                 let created: Time = meta.created_ns;
+                if self.unfinished_ages {
+                    out.ages.record(now.saturating_sub(created));
+                }
                 out.oldest_created_ns =
                     Some(out.oldest_created_ns.map_or(created, |o| o.min(created)));
             }

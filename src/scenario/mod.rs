@@ -11,6 +11,7 @@ pub mod faults;
 pub mod flows;
 pub(crate) mod footprint;
 pub mod names;
+pub mod objectives;
 pub mod saga;
 pub mod schema;
 pub mod services;
@@ -22,6 +23,7 @@ pub use faults::{
     Fault, FaultKind, Faults, NODE_CLASSES, NodeRef, RandomFault, RandomFaults, Target,
 };
 pub use flows::{FlowSpec, HoldSpec};
+pub use objectives::{Bound, LatencyKind, Objective};
 pub use saga::{SagaEvent, SagaSpec, SagaStep};
 pub use schema::{Compatibility, GroupSchema, ProducerSchema};
 pub use services::{Breaker, CallSpec, Requests, ServiceEmit, ServiceSpec};
@@ -116,7 +118,7 @@ impl ReportSpec {
 }
 
 /// Every invariant checker, by its stable name.
-pub const CHECKERS: [&str; 13] = [
+pub const CHECKERS: [&str; 14] = [
     "no-loss",
     "exactly-once-effect",
     "per-key-order",
@@ -130,6 +132,7 @@ pub const CHECKERS: [&str; 13] = [
     "held-resources",
     "availability",
     "kept-up",
+    "objectives",
 ];
 
 /// `[checks]`: which checkers run (default: all that apply) and their bounds.
@@ -158,6 +161,10 @@ pub struct ChecksSpec {
     /// leader (one up and not fenced).
     #[serde(default = "default_unavailability_bound")]
     pub unavailability_bound: Duration,
+    /// `objectives`: what the design must meet (latency percentiles, a
+    /// maximum lag, a minimum throughput).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<Objective>,
 }
 
 fn default_unavailability_bound() -> Duration {
@@ -177,6 +184,7 @@ impl Default for ChecksSpec {
             liveness_bound: default_liveness_bound(),
             producer_progress_bound: default_liveness_bound(),
             unavailability_bound: default_unavailability_bound(),
+            objectives: Vec::new(),
         }
     }
 }
@@ -1623,19 +1631,7 @@ impl Scenario {
         self.flow_problems(&mut push);
         self.schema_problems(&mut push);
         self.saga_problems(&mut push);
-        for (field, names) in [
-            ("run", self.checks.run.clone().unwrap_or_default()),
-            ("skip", self.checks.skip.clone()),
-        ] {
-            for (j, n) in names.iter().enumerate() {
-                if !CHECKERS.contains(&n.as_str()) {
-                    push(
-                        vec![key("checks"), key(field), Step::Index(j)],
-                        format!("unknown checker `{n}`; checkers: {}", quoted(CHECKERS)),
-                    );
-                }
-            }
-        }
+        self.checks_problems(&mut push);
         if self.report.interval.ns() == 0 {
             push(
                 vec![key("report"), key("interval")],

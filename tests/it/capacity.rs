@@ -333,3 +333,215 @@ fn a_brokers_busy_share_is_its_append_work_over_the_run() {
     assert!(s.broker_utilisation.is_empty());
     assert!(!s.to_json().contains("broker_utilisation"));
 }
+
+/// Run `eventsim capacity` on `text` (written to a file) with `args`; its
+/// exit status, stdout+stderr and capacity.json.
+fn capacity_cli(text: &str, args: &[&str]) -> (Option<i32>, String, Option<serde_json::Value>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = tmp.path().join("out");
+    let mut all = vec![
+        "capacity",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let o = crate::common::eventsim(&all);
+    let said = format!("{}{}", crate::common::stdout(&o), crate::common::stderr(&o));
+    let json = std::fs::read_to_string(out.join("capacity.json"))
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
+    (o.status.code(), said, json)
+}
+
+fn answer(json: &serde_json::Value, curve: usize) -> f64 {
+    json["curves"][curve]["answer"].as_f64().unwrap()
+}
+
+#[test]
+fn capacity_finds_the_mm1_load_queueing_theory_gives_within_3_percent() {
+    // M/M/1 with mu = 1,000/s: the sojourn time is exponential with rate
+    // mu - lambda, so p99 <= 50 ms holds up to lambda = 1000 - ln(100)/0.05
+    // = 907.9 events/s.
+    let text = mm1(600, "400s", "");
+    let (code, said, json) = capacity_cli(&text, &["--objective", "end-to-end p99 <= 50ms"]);
+    assert_eq!(code, Some(0), "{said}");
+    let json = json.unwrap();
+    let found = answer(&json, 0);
+    let theory = 1000.0 - 100f64.ln() / 0.05;
+    assert!(
+        (found - theory).abs() / theory < 0.03,
+        "{found} against {theory}"
+    );
+    assert!(
+        said.contains("capacity of `mm1` within end-to-end p99 of server <= 50ms"),
+        "{said}"
+    );
+    // The point just above it missed; every point below the answer met.
+    let missed = json["curves"][0]["missed_at"].as_f64().unwrap();
+    assert!(
+        missed > found && (missed - found) / found <= 0.01,
+        "{missed}"
+    );
+    for p in json["curves"][0]["points"].as_array().unwrap() {
+        let x = p["x"].as_f64().unwrap();
+        assert_eq!(p["met"].as_bool().unwrap(), x <= found, "{p}");
+    }
+}
+
+#[test]
+fn capacity_is_the_same_for_any_number_of_jobs() {
+    let text = mm1(600, "60s", "");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.toml");
+    std::fs::write(&path, &text).unwrap();
+    for jobs in ["1", "2"] {
+        let out = tmp.path().join(jobs);
+        let o = crate::common::eventsim(&[
+            "capacity",
+            path.to_str().unwrap(),
+            "--objective",
+            "end-to-end p99 <= 50ms",
+            "--jobs",
+            jobs,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", crate::common::stderr(&o));
+    }
+    for f in [
+        "capacity.json",
+        "capacity.csv",
+        "index.html",
+        "capacity-latency.svg",
+        "capacity-throughput.png",
+    ] {
+        let a = std::fs::read(tmp.path().join("1").join(f)).unwrap();
+        assert_eq!(
+            a,
+            std::fs::read(tmp.path().join("2").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn sizing_finds_the_consumers_an_uneven_assignment_needs() {
+    // 2,500/s over 8 partitions, consumers serving 1,000/s each. Three
+    // consumers would do on average (833/s each) but get 3, 3 and 2
+    // partitions: 937/s for two of them, a p99 near 70 ms. Four get two
+    // each (625/s, p99 about 12 ms).
+    let text = mm1(2500, "120s", "")
+        .replace("partitions = 1", "partitions = 8")
+        .replace(
+            "keys = { dist = \"sequential\", n = 1 }",
+            "keys = { dist = \"uniform\", n = 100000 }",
+        );
+    let (code, said, json) = capacity_cli(
+        &text,
+        &[
+            "--objective",
+            "end-to-end p99 <= 50ms",
+            "--size",
+            "groups.server.consumers=1..8",
+        ],
+    );
+    assert_eq!(code, Some(0), "{said}");
+    let json = json.unwrap();
+    assert_eq!(answer(&json, 0), 4.0, "{json}");
+    assert_eq!(json["curves"][0]["missed_at"].as_f64(), Some(3.0));
+    assert!(said.contains("smallest groups.server.consumers"), "{said}");
+}
+
+#[test]
+fn a_broker_that_cannot_append_faster_bounds_the_capacity() {
+    // The consumer is fast (0.1 ms per record); the broker appends 2,000
+    // records/s at most. Produce->ack p99 <= 50 ms holds below that.
+    let text = mm1(600, "120s", "")
+        .replace("brokers = 1 ", "brokers = 1\ncapacity = 2000 ")
+        .replace("mean = \"1ms\"", "mean = \"0.1ms\"");
+    assert!(text.contains("capacity = 2000"));
+    let (code, said, json) = capacity_cli(&text, &["--objective", "produce-ack p99 <= 50ms"]);
+    assert_eq!(code, Some(0), "{said}");
+    let found = answer(&json.unwrap(), 0);
+    assert!((1800.0..2000.0).contains(&found), "{found}");
+}
+
+#[test]
+fn capacity_compares_variants_by_the_load_each_carries() {
+    // Two consumers serve twice what one does.
+    let text = mm1(600, "120s", "")
+        .replace("partitions = 1", "partitions = 2")
+        .replace(
+            "keys = { dist = \"sequential\", n = 1 }",
+            "keys = { dist = \"sequential\", n = 2 }",
+        );
+    let (code, said, json) = capacity_cli(
+        &text,
+        &[
+            "--objective",
+            "end-to-end p99 <= 50ms",
+            "--vary",
+            "groups.server.consumers=1,2",
+        ],
+    );
+    assert_eq!(code, Some(0), "{said}");
+    let json = json.unwrap();
+    let (one, two) = (answer(&json, 0), answer(&json, 1));
+    assert!(one > 800.0 && one < 1000.0, "{one}");
+    assert!(two > 1.7 * one && two < 2000.0, "{one} {two}");
+}
+
+#[test]
+fn capacity_refuses_what_it_cannot_search() {
+    let text = mm1(600, "30s", "");
+    let refused = |args: &[&str], needle: &str| {
+        let (code, said, _) = capacity_cli(&text, args);
+        assert_eq!(code, Some(2), "{args:?}: {said}");
+        assert!(said.contains(needle), "{args:?}: {said}");
+        assert!(!said.contains("panicked"), "{said}");
+    };
+    refused(&[], "capacity needs objectives");
+    refused(
+        &["--objective", "end-to-end:sever p99 <= 50ms"],
+        "did you mean `server`?",
+    );
+    refused(&["--objective", "end-to-end p150 <= 50ms"], "at most 100");
+    refused(&["--objective", "end-to-end p99 <= soon"], "not a duration");
+    refused(
+        &["--objective", "latency p99 <= 5ms"],
+        "unknown stream `latency`",
+    );
+    refused(
+        &["--objective", "end-to-end p99 <= 5ms", "--from", "950"],
+        "the lowest point, 950, already misses the objectives: end-to-end p99 of server <= 5ms: ",
+    );
+    refused(
+        &["--objective", "lag <= 10", "--from", "900", "--to", "800"],
+        "the range is empty",
+    );
+    refused(
+        &[
+            "--objective",
+            "lag <= 10",
+            "--size",
+            "groups.server.consumers=4..2",
+        ],
+        "--size: expected PATH=LO..HI",
+    );
+    refused(
+        &[
+            "--objective",
+            "lag <= 10",
+            "--size",
+            "groups.nobody.consumers=1..2",
+        ],
+        "nobody",
+    );
+    refused(
+        &["--objective", "lag <= 10", "--producer", "arivals"],
+        "did you mean `arrivals`?",
+    );
+}

@@ -14,6 +14,7 @@ mod flows;
 mod fuzz;
 mod kafka_semantics;
 mod limits;
+mod objectives;
 mod orchestration;
 mod outcomes;
 mod properties;
