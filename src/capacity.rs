@@ -554,10 +554,51 @@ impl Report {
                 "<figure><img src=\"{p}.svg\" alt=\"{p}\" width=\"900\"></figure>"
             );
         }
-        h.push_str("<h2>Points</h2>\n<pre>");
-        h.push_str(&e(&self.to_csv()));
-        h.push_str("</pre>\n</body>\n</html>\n");
+        self.points_table(&mut h);
+        h.push_str("</body>\n</html>\n");
         h
+    }
+
+    /// The points, a row each (as `capacity.csv`).
+    fn points_table(&self, h: &mut String) {
+        use crate::check::objectives::figure_text;
+        use crate::report::html_escape as e;
+        use std::fmt::Write;
+        h.push_str("<h2>Points</h2>\n<table>\n<tr><th class=\"l\">variant</th>");
+        let _ = write!(
+            h,
+            "<th>{}</th><th class=\"l\">status</th><th>applied/s</th>",
+            e(&self.x)
+        );
+        for n in &self.objectives.names {
+            let _ = write!(h, "<th>{}</th>", e(n));
+        }
+        h.push_str("<th class=\"l\">failed checks</th></tr>\n");
+        for c in &self.curves {
+            for p in &c.points {
+                let (class, status) = if p.met {
+                    ("pass", "met")
+                } else {
+                    ("fail", "missed")
+                };
+                let _ = write!(
+                    h,
+                    "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l {class}\">{status}</td><td>{:.1}</td>",
+                    e(&c.label),
+                    fmt_x(p.x),
+                    p.throughput_per_s
+                );
+                for (v, u) in p.figures.iter().zip(&self.objectives.units) {
+                    let _ = write!(h, "<td>{}</td>", figure_text(*v, u));
+                }
+                let _ = writeln!(
+                    h,
+                    "<td class=\"l\">{}</td></tr>",
+                    e(&p.failed_checks.join("; "))
+                );
+            }
+        }
+        h.push_str("</table>\n");
     }
 }
 
