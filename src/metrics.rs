@@ -78,6 +78,18 @@ pub struct ProducerCounts {
     pub acked: u64,
     /// Events it gave up on.
     pub failed: u64,
+    /// How long the application's `send()` blocked for room in the
+    /// producer's buffer (`buffer_memory`), in total (ns).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub blocked_ns: u64,
+    /// Records whose `send()` threw: blocked longer than `max_block`, or
+    /// larger than the whole buffer. Never sent, never counted as produced.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u64,
+    /// Records the application still wanted to send when the run stopped:
+    /// a `send()` blocked, and those behind it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waiting_at_end: u64,
 }
 
 /// One consumer group's counts (`groups` in summary.json).

@@ -41,6 +41,10 @@ pub struct RunResult {
     /// Per broker: how long it spent appending (its `capacity` and
     /// `append_latency` work).
     pub broker_busy_ns: Vec<Time>,
+    /// Per producer (catalog order): how long its application's `send()`
+    /// blocked on a full buffer, the records it refused and those still
+    /// waiting to be sent at the end.
+    pub producer_pressure: Vec<(Time, u64, u64)>,
 }
 
 /// What a group had not finished when the run stopped: records it could

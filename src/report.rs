@@ -168,6 +168,24 @@ fn broker_utilisation(result: &RunResult) -> Vec<BrokerUtilisation> {
         .collect()
 }
 
+/// Each producer's counts, with the time its `send()` blocked and the
+/// records it refused.
+fn producer_counts(result: &RunResult) -> Vec<crate::metrics::ProducerCounts> {
+    let m = &result.metrics;
+    (m.by_producer.iter().enumerate())
+        .map(|(p, c)| {
+            let pressure = result.producer_pressure.get(p).copied();
+            let (blocked_ns, refused, waiting_at_end) = pressure.unwrap_or((0, 0, 0));
+            crate::metrics::ProducerCounts {
+                blocked_ns,
+                refused,
+                waiting_at_end,
+                ..c.clone()
+            }
+        })
+        .collect()
+}
+
 /// Each group's counts, with its lag from the time series and what it
 /// had not finished when the run stopped.
 fn group_counts(result: &RunResult) -> Vec<crate::metrics::GroupCounts> {
@@ -206,7 +224,7 @@ impl Summary {
             kernel_events: result.kernel_events,
             stopped_by: result.stop_reason.as_str().to_string(),
             counts: m.counts.clone(),
-            producers: m.by_producer.clone(),
+            producers: producer_counts(result),
             groups: group_counts(result),
             latency_ns: Latency {
                 produce_to_ack: m.produce_to_ack.stats(),

@@ -313,6 +313,7 @@ pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {
         c.duplicates_applied
     );
     per_producer_and_group(s);
+    print_pressure(s);
     latency_line("produce->ack", &s.latency_ns.produce_to_ack, String::new());
     for (g, l) in &s.latency_ns.end_to_end {
         latency_line(&format!("end-to-end {g:<14}"), l, unfinished_note(s, g));
@@ -438,6 +439,23 @@ fn print_struck_nothing(s: &Summary) {
                 nothing.len() - 3
             );
         }
+    }
+}
+
+/// Producers whose application blocked on a full buffer, or refused records.
+fn print_pressure(s: &Summary) {
+    for p in s
+        .producers
+        .iter()
+        .filter(|p| p.blocked_ns > 0 || p.refused > 0)
+    {
+        say!(
+            "  back-pressure {}: send() blocked {} in all (buffer_memory full), {} records refused (max_block), {} still waiting to be sent at the end",
+            p.name,
+            ms(p.blocked_ns),
+            p.refused,
+            p.waiting_at_end
+        );
     }
 }
 

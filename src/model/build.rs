@@ -2,13 +2,14 @@
 //! placement, rng streams and the first kernel events.
 
 use super::broker::ReplicaLog;
+use super::buffer::BufferPool;
 use super::dist::{KeySampler, Sampler};
 use super::faults::concrete_plan;
 use super::group::EmitRt;
 use super::keymap::KeyMap;
 use super::network::{Network, Node};
 use super::partitioner::PartitionChooser;
-use super::producer::{ArrivalRt, ProdPart};
+use super::producer::{ArrivalRt, NewRecord, ProdPart};
 use super::release::RELEASE_MIN;
 use super::txn::TxnRt;
 use super::variates;
@@ -361,8 +362,16 @@ fn service_producer(
         next_epoch: 1,
         tombstones: 0.0,
         outbox: false,
+        pool: None,
         txn: None,
     }
+}
+
+/// A producer's buffer memory: for a producer the application feeds
+/// (arrivals), not a transactional one (its records wait for their
+/// transaction, which the buffer does not model).
+fn buffer_pool(p: &crate::scenario::Producer) -> Option<Box<BufferPool<NewRecord>>> {
+    (!p.transactional).then(|| Box::new(BufferPool::new(p.buffer_memory, p.max_block.ns())))
 }
 
 /// What the build steps read: the scenario, the seed, the topics' layout
@@ -538,6 +547,7 @@ fn build_producers(l: &Layout, acc: &mut Acc) {
             next_epoch: 1,
             tombstones: p.tombstones,
             outbox: false,
+            pool: buffer_pool(p),
             txn: p.client().transactions.map(|tx| {
                 Box::new(TxnRt::new(
                     tx.interval.ns(),

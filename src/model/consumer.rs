@@ -436,6 +436,25 @@ impl World {
         sampler.sample(&mut c.rng)
     }
 
+    /// Publish `event` to the group's dead-letter topic with producer `dlt`.
+    fn dead_letter(&mut self, dlt: u32, event: EventId) {
+        let e = self.events[event as usize];
+        let prod = &mut self.producers[dlt as usize];
+        let part = prod.chooser.choose(e.key, u64::from(e.size), &mut prod.rng);
+        self.create_event(
+            dlt,
+            NewRecord {
+                key: e.key,
+                part_in_topic: part,
+                size: u64::from(e.size),
+                event_type: e.event_type,
+                origin: Some((e.origin, e.origin_created_ns)),
+                value: None,
+                intended_ns: None,
+            },
+        );
+    }
+
     pub(crate) fn on_process_done(&mut self, consumer: u32, token: u32) {
         let c = &mut self.consumers[consumer as usize];
         if c.token != token {
@@ -468,20 +487,7 @@ impl World {
             }
             let dead_lettered = policy == OnFailure::DeadLetter;
             if dead_lettered && let Some(dlt) = self.groups[g as usize].dlt_producer {
-                let e = self.events[cur.event as usize];
-                let prod = &mut self.producers[dlt as usize];
-                let part = prod.chooser.choose(e.key, u64::from(e.size), &mut prod.rng);
-                self.create_event(
-                    dlt,
-                    NewRecord {
-                        key: e.key,
-                        part_in_topic: part,
-                        size: u64::from(e.size),
-                        event_type: e.event_type,
-                        origin: Some((e.origin, e.origin_created_ns)),
-                        value: None,
-                    },
-                );
+                self.dead_letter(dlt, cur.event);
             }
             let e = self.events[cur.event as usize];
             self.observe(Observation::GaveUp {
@@ -668,6 +674,7 @@ impl World {
                 event_type,
                 origin: Some((e.origin, e.origin_created_ns)),
                 value: None,
+                intended_ns: None,
             };
             self.emit_record(consumer, source, producer, record, i as u32);
         }

@@ -565,6 +565,7 @@ impl World {
     fn ev_node(&self, ev: Ev) -> Option<Node> {
         Some(match ev {
             Ev::Arrival { producer }
+            | Ev::MaxBlock { producer }
             | Ev::Linger { producer, .. }
             | Ev::TimeoutCheck { producer } => self.producers[producer as usize].node,
             Ev::Retry { req }

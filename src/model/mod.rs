@@ -13,6 +13,7 @@
 
 pub mod assign;
 mod broker;
+mod buffer;
 mod build;
 mod consumer;
 mod controller;
@@ -53,6 +54,9 @@ pub(crate) use producer::{ProducerRt, Request};
 pub(crate) enum Ev {
     /// A producer's arrival process fires: create the next event.
     Arrival { producer: u32 },
+    /// A producer's `send()` blocked for room in its buffer gives up
+    /// (`max.block.ms`) if it still blocks.
+    MaxBlock { producer: u32 },
     /// A saga's step got no reply within the orchestrator's timeout.
     SagaTimeout {
         group: u32,
@@ -460,6 +464,11 @@ impl World {
         let fault_hits = self.fault_hits();
         let unfinished = self.unfinished();
         let broker_busy_ns = self.broker_busy_ns(end);
+        let producer_pressure = (self.producers.iter())
+            .map(|p| {
+                (p.pool.as_ref()).map_or((0, 0, 0), |b| (b.blocked_ns, b.refused, b.waiting()))
+            })
+            .collect();
         let result = RunResult {
             fault_hits,
             series: self.series,
@@ -476,8 +485,26 @@ impl World {
             production_end_ns: self.production_end_ns,
             unfinished,
             broker_busy_ns,
+            producer_pressure,
         };
         (result, checks)
+    }
+
+    /// A service's kernel events (requests and calls).
+    fn dispatch_service(&mut self, ev: Ev) {
+        match ev {
+            Ev::Request { service } => self.on_request(service),
+            Ev::CallArrive { call, attempt } => self.on_call_arrive(call, attempt),
+            Ev::JobProcessed { job, token } => self.on_job_processed(job, token),
+            Ev::CallReply {
+                call,
+                attempt,
+                answer,
+            } => self.on_call_reply(call, attempt, answer),
+            Ev::CallTimeout { call, attempt } => self.on_call_timeout(call, attempt),
+            Ev::CallRetry { call, attempt } => self.on_call_retry(call, attempt),
+            _ => unreachable!("dispatch routes only a service's events here"),
+        }
     }
 
     fn dispatch(&mut self, ev: Ev) {
@@ -491,16 +518,13 @@ impl World {
                 origin,
                 step,
             } => self.on_saga_timeout(group, origin, step),
-            Ev::Request { service } => self.on_request(service),
-            Ev::CallArrive { call, attempt } => self.on_call_arrive(call, attempt),
-            Ev::JobProcessed { job, token } => self.on_job_processed(job, token),
-            Ev::CallReply {
-                call,
-                attempt,
-                answer,
-            } => self.on_call_reply(call, attempt, answer),
-            Ev::CallTimeout { call, attempt } => self.on_call_timeout(call, attempt),
-            Ev::CallRetry { call, attempt } => self.on_call_retry(call, attempt),
+            Ev::MaxBlock { producer } => self.on_max_block(producer),
+            Ev::Request { .. }
+            | Ev::CallArrive { .. }
+            | Ev::JobProcessed { .. }
+            | Ev::CallReply { .. }
+            | Ev::CallTimeout { .. }
+            | Ev::CallRetry { .. } => self.dispatch_service(ev),
             Ev::Linger { producer, part } => self.on_linger(producer, part),
             Ev::TimeoutCheck { producer } => self.on_timeout_check(producer),
             Ev::Retry { req } => self.on_retry(req),

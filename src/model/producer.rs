@@ -7,6 +7,7 @@
 //! later one (per-key reordering) and a timed-out batch that did land is
 //! appended again (duplicates), exactly as in Kafka.
 
+use super::buffer::{Offer, Pending};
 use super::dist::{KeySampler, Sampler};
 use super::network::Node;
 use super::partitioner::PartitionChooser;
@@ -27,6 +28,9 @@ pub(crate) struct NewRecord {
     pub event_type: u16,
     pub origin: Option<(EventId, Time)>,
     pub value: Option<u32>,
+    /// When the application wanted to send it, if earlier than now (its
+    /// `send()` blocked for room in the buffer): its creation time.
+    pub intended_ns: Option<Time>,
 }
 
 pub(crate) struct ArrivalRt {
@@ -114,6 +118,9 @@ pub(crate) struct ProducerRt {
     pub outbox: bool,
     /// A transactional producer's transactions (KIP-98).
     pub txn: Option<Box<super::txn::TxnRt>>,
+    /// Its buffer memory (`buffer.memory`, `max.block.ms`), for a producer
+    /// the application feeds.
+    pub pool: Option<Box<super::buffer::BufferPool<NewRecord>>>,
 }
 
 impl ProducerRt {
@@ -189,17 +196,65 @@ impl World {
             self.kernel.schedule_at(at, Ev::Arrival { producer: p });
         }
         let value = tombstone.then_some(TOMBSTONE);
-        self.create_event(
-            p,
-            NewRecord {
-                key,
-                part_in_topic,
-                size,
-                event_type,
-                origin: None,
-                value,
-            },
-        );
+        let record = NewRecord {
+            key,
+            part_in_topic,
+            size,
+            event_type,
+            origin: None,
+            value,
+            intended_ns: None,
+        };
+        self.send_to_buffer(p, record);
+    }
+
+    /// The application calls `send()`: the record goes to the accumulator
+    /// if the buffer has room, else waits (`max.block.ms`).
+    fn send_to_buffer(&mut self, p: u32, record: NewRecord) {
+        let now = self.now();
+        let Some(pool) = self.producers[p as usize].pool.as_mut() else {
+            self.create_event(p, record);
+            return;
+        };
+        match pool.offer(now, record.size, record) {
+            Offer::Admitted(r) => {
+                self.create_event(p, r.record);
+            }
+            Offer::Waiting(deadline) => self.max_block_at(p, deadline),
+            Offer::Refused => {}
+        }
+    }
+
+    fn max_block_at(&mut self, p: u32, deadline: Option<Time>) {
+        if let Some(at) = deadline {
+            self.kernel.schedule_at(at, Ev::MaxBlock { producer: p });
+        }
+    }
+
+    /// The records whose `send()` returned: created, with their intended
+    /// time as their creation.
+    fn admitted(&mut self, p: u32, out: (Vec<Pending<NewRecord>>, Option<Time>)) {
+        let (records, deadline) = out;
+        for r in records {
+            let intended = r.intended_ns;
+            self.create_event(
+                p,
+                NewRecord {
+                    intended_ns: Some(intended),
+                    ..r.record
+                },
+            );
+        }
+        self.max_block_at(p, deadline);
+    }
+
+    /// A `send()` blocked since its call may give up (`max.block.ms`).
+    pub(crate) fn on_max_block(&mut self, p: u32) {
+        let now = self.now();
+        if let Some(pool) = self.producers[p as usize].pool.as_mut() {
+            let out = pool.expire(now);
+            self.admitted(p, out);
+        }
     }
 
     /// Create an event and hand it to producer `p`'s accumulator.
@@ -211,8 +266,9 @@ impl World {
             event_type,
             origin,
             value,
+            intended_ns,
         } = r;
-        let now = self.now();
+        let now = intended_ns.unwrap_or(self.now());
         let id = self.events.len() as EventId;
         let version = {
             let v = self.key_versions.get_mut(key);
@@ -458,6 +514,11 @@ impl World {
         } else {
             Observation::ProduceFailed { event, producer: p }
         });
+        let now = self.now();
+        if let Some(pool) = self.producers[p as usize].pool.as_mut() {
+            let out = pool.release(now, u64::from(e.size));
+            self.admitted(p, out);
+        }
     }
 
     /// The request is done: acknowledged (`ok`) or abandoned.
@@ -775,6 +836,10 @@ impl World {
         }
         // A transactional producer's records fail with their transaction.
         let transactional = self.producers[p as usize].txn.is_some();
+        let now = self.now();
+        if let Some(pool) = self.producers[p as usize].pool.as_mut() {
+            pool.reset(now);
+        }
         let live = std::mem::take(&mut self.producers[p as usize].live);
         for req in live {
             let r = self.requests[req as usize];

@@ -211,6 +211,7 @@ impl World {
             event_type,
             origin: Some((origin, st.origin_created_ns)),
             value: None,
+            intended_ns: None,
         };
         self.emit_record(consumer, source, producer, record, rule);
     }

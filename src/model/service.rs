@@ -428,6 +428,7 @@ impl World {
                         event_type,
                         origin: Some((j.origin, j.origin_created_ns)),
                         value: None,
+                        intended_ns: None,
                     },
                 );
             }

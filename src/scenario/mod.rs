@@ -732,6 +732,22 @@ pub struct Producer {
     /// version of its event type, and how compatible it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<ProducerSchema>,
+    /// Bytes of records the producer holds unsent or unacknowledged at
+    /// most (Kafka's `buffer.memory`, 32 MiB); a record that does not fit
+    /// blocks `send()`.
+    #[serde(default = "default_buffer_memory")]
+    pub buffer_memory: u64,
+    /// How long `send()` blocks for room before the record fails
+    /// (`max.block.ms`, 60 s).
+    #[serde(default = "default_max_block")]
+    pub max_block: Duration,
+}
+
+fn default_buffer_memory() -> u64 {
+    32 * 1024 * 1024
+}
+fn default_max_block() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_transaction_interval() -> Duration {
@@ -1732,12 +1748,7 @@ impl Scenario {
             push(at("payload"), msg);
         }
         client_problems(&p.client(), &mut |f, m| push(at(f), m));
-        if !(0.0..=1.0).contains(&p.tombstones) {
-            push(
-                at("tombstones"),
-                "expected a fraction between 0 and 1".into(),
-            );
-        }
+        record_problems(p, &mut |f, m| push(at(f), m));
     }
 
     /// What is wrong with one `[[groups]]` entry (its name is checked by the caller).
@@ -1938,6 +1949,16 @@ impl Scenario {
     /// Simulated time at which producers stop by default.
     pub fn duration_ns(&self) -> u64 {
         self.scenario.duration.ns()
+    }
+}
+
+/// A producer's records: tombstones and the buffer that holds them.
+fn record_problems(p: &Producer, push: &mut dyn FnMut(&str, String)) {
+    if !(0.0..=1.0).contains(&p.tombstones) {
+        push("tombstones", "expected a fraction between 0 and 1".into());
+    }
+    if p.buffer_memory == 0 {
+        push("buffer_memory", "expected at least 1 byte".into());
     }
 }
 

@@ -545,3 +545,73 @@ fn capacity_refuses_what_it_cannot_search() {
         "did you mean `arrivals`?",
     );
 }
+
+/// mm1's queue fed 1,000 records/s of 1,000 bytes into a broker that
+/// appends 500/s, through a 1 MB producer buffer whose `send()` blocks up
+/// to 2 s; the broker is down from 10 s to 18 s.
+fn back_pressure(buffer: &str) -> String {
+    mm1(1000, "30s", "[[faults]]\nkind = \"crash\"\ntarget = \"broker-0\"\nat = \"10s\"\nrestart_after = \"8s\"\n")
+        .replace("brokers = 1 ", "brokers = 1\ncapacity = 500 ")
+        .replace(
+            "arrival = \"poisson\"",
+            &format!("arrival = \"poisson\"\npayload = {{ dist = \"constant\", value = 1000 }}\n{buffer}"),
+        )
+}
+
+#[test]
+fn a_slow_cluster_blocks_the_producers_send_and_latency_counts_from_the_intended_time() {
+    let s = scenario(&back_pressure(
+        "buffer_memory = 1000000\nmax_block = \"2s\"",
+    ));
+    let c = eventsim::run_checked(&s, 1, Vec::new());
+    let summary = Summary::checked(&c, String::new());
+    let p = &summary.producers[0];
+    // The application is held to the broker's 500/s for the whole run:
+    // send() blocks almost all the time.
+    assert!(p.blocked_ns > 25_000_000_000, "{p:?}");
+    // While the broker is down nothing is acknowledged: each blocked
+    // send() throws after 2 s, one after the other (4 in 8 s).
+    assert!((3..=5).contains(&p.refused), "{p:?}");
+    // Half the arrivals never got into the buffer by the end.
+    assert!(p.waiting_at_end > 5_000, "{p:?}");
+    assert!(p.produced + p.refused + p.waiting_at_end >= 29_000, "{p:?}");
+    // Latency counts from when the application wanted to send: seconds,
+    // not the 2 s a record spends in a full 1 MB buffer at 500/s.
+    let l = &summary.latency_ns.produce_to_ack;
+    assert!(l.p50 > 8_000_000_000, "{l:?}");
+    let json = summary.to_json();
+    assert!(
+        json.contains("\"blocked_ns\"") && json.contains("\"refused\""),
+        "{json}"
+    );
+    // The same run again: byte for byte.
+    let again = Summary::checked(&eventsim::run_checked(&s, 1, Vec::new()), String::new());
+    assert_eq!(json, again.to_json());
+}
+
+#[test]
+fn a_buffer_with_room_never_blocks_and_says_nothing() {
+    // Kafka's default 32 MiB holds the 30,000 records of 1,000 bytes.
+    let s = scenario(&back_pressure(""));
+    let c = eventsim::run_checked(&s, 1, Vec::new());
+    let summary = Summary::checked(&c, String::new());
+    let p = &summary.producers[0];
+    assert_eq!(
+        (p.blocked_ns, p.refused, p.waiting_at_end),
+        (0, 0, 0),
+        "{p:?}"
+    );
+    assert!(!summary.to_json().contains("blocked_ns"));
+}
+
+#[test]
+fn a_buffer_of_no_bytes_is_refused() {
+    let text = back_pressure("buffer_memory = 1000000");
+    crate::common::assert_refused(
+        &text,
+        "buffer_memory = 1000000",
+        "buffer_memory = 0",
+        "producers[0].buffer_memory",
+        "at least 1 byte",
+    );
+}
