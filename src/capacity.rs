@@ -205,6 +205,39 @@ struct State {
     missed: Option<f64>,
 }
 
+impl State {
+    /// Keep point `p`: `met` keeps the best x met so far by `best`,
+    /// `missed` the nearest missed by `nearest`. Whether `p` met.
+    fn record(
+        &mut self,
+        p: Point,
+        o: Objectives,
+        best: fn(f64, f64) -> f64,
+        nearest: fn(f64, f64) -> f64,
+    ) -> bool {
+        let (x, met) = (p.x, p.met);
+        let slot = if met { &mut self.met } else { &mut self.missed };
+        let pick = if met { best } else { nearest };
+        *slot = Some(slot.map_or(x, |m| pick(m, x)));
+        self.objectives = o;
+        self.points.push(p);
+        met
+    }
+
+    /// The curve of a finished search, its points by x.
+    fn into_curve(mut self, label: &str, note: String) -> (Curve, Objectives) {
+        self.points.sort_by(|a, c| a.x.total_cmp(&c.x));
+        let curve = Curve {
+            label: label.to_string(),
+            answer: self.met,
+            missed_at: self.missed,
+            points: self.points,
+            note,
+        };
+        (curve, self.objectives)
+    }
+}
+
 /// The search over loads, for one variant.
 pub struct LoadSearch<'a> {
     /// The variant's scenario.
@@ -251,30 +284,14 @@ impl LoadSearch<'_> {
             }
             self.eval((lo + hi) / 2.0, &mut st, r)?;
         }
-        st.points.sort_by(|a, c| a.x.total_cmp(&c.x));
-        let curve = Curve {
-            label: label.to_string(),
-            answer: st.met,
-            missed_at: st.missed,
-            points: st.points,
-            note,
-        };
-        Ok((curve, st.objectives))
+        Ok(st.into_curve(label, note))
     }
 
     /// Run the point at `load`: whether it met every objective.
     fn eval(&self, load: f64, st: &mut State, r: &mut Runner) -> Result<bool, SearchError> {
         let s = at_load(self.scenario, self.chosen, self.base, load);
         let (p, o) = r.point(&s, load).ok_or(SearchError::Stopped)?;
-        let met = p.met;
-        if met {
-            st.met = Some(st.met.map_or(load, |m| m.max(load)));
-        } else {
-            st.missed = Some(st.missed.map_or(load, |m| m.min(load)));
-        }
-        st.objectives = o;
-        st.points.push(p);
-        Ok(met)
+        Ok(st.record(p, o, |a, b| a.max(b), |a, b| a.min(b)))
     }
 
     /// From a point that met: up to `to`, or doubling until one misses.
@@ -362,15 +379,7 @@ impl SizeSearch<'_> {
                 }
             }
         }
-        st.points.sort_by(|a, c| a.x.total_cmp(&c.x));
-        let curve = Curve {
-            label: label.to_string(),
-            answer: st.met,
-            missed_at: st.missed,
-            points: st.points,
-            note,
-        };
-        Ok((curve, st.objectives))
+        Ok(st.into_curve(label, note))
     }
 
     /// Run the point at `v`: `met` keeps the smallest value met, `missed`
@@ -379,15 +388,7 @@ impl SizeSearch<'_> {
         let s = self.at(v).map_err(SearchError::Invalid)?;
         let x = v as f64;
         let (p, o) = r.point(&s, x).ok_or(SearchError::Stopped)?;
-        let met = p.met;
-        if met {
-            st.met = Some(st.met.map_or(x, |m| m.min(x)));
-        } else {
-            st.missed = Some(st.missed.map_or(x, |m| m.max(x)));
-        }
-        st.objectives = o;
-        st.points.push(p);
-        Ok(met)
+        Ok(st.record(p, o, |a, b| a.min(b), |a, b| a.max(b)))
     }
 }
 

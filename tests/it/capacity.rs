@@ -2,22 +2,9 @@
 //! `kept-up` with the rates that say so, and one that keeps up passes,
 //! near saturation and after a fault's backlog alike.
 
-use crate::common::scenario;
+use crate::common::{mm1, scenario};
 use eventsim::check::{CheckStatus, Verdict};
 use eventsim::report::Summary;
-
-/// `mm1.toml`'s queue (one partition, one consumer serving 1,000/s on
-/// average) at `rate` arrivals per second for `duration`.
-fn mm1(rate: u32, duration: &str, extra: &str) -> String {
-    let text = std::fs::read_to_string(crate::common::repo("scenarios/mm1.toml")).unwrap();
-    let text = text
-        .replace(
-            "duration = \"1700s\"",
-            &format!("duration = \"{duration}\""),
-        )
-        .replace("rate = 600 ", &format!("rate = {rate} "));
-    format!("{text}\n{extra}")
-}
 
 fn kept_up(c: &eventsim::Checked) -> (CheckStatus, Vec<String>) {
     let s = Summary::checked(c, String::new());

@@ -261,3 +261,16 @@ pub fn assert_runs_repeat(scenario: &str) {
         );
     }
 }
+
+/// `mm1.toml`'s queue (one partition, one consumer serving 1,000/s on
+/// average) at `rate` arrivals per second for `duration`.
+pub fn mm1(rate: u32, duration: &str, extra: &str) -> String {
+    let text = std::fs::read_to_string(crate::common::repo("scenarios/mm1.toml")).unwrap();
+    let text = text
+        .replace(
+            "duration = \"1700s\"",
+            &format!("duration = \"{duration}\""),
+        )
+        .replace("rate = 600 ", &format!("rate = {rate} "));
+    format!("{text}\n{extra}")
+}

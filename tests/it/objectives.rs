@@ -3,22 +3,9 @@
 //! queue misses it and holds where queueing theory says it is met; a
 //! latency objective counts the records that never finished.
 
-use crate::common::{assert_refused, eventsim, scenario, stderr};
+use crate::common::{assert_refused, eventsim, mm1, scenario, stderr};
 use eventsim::check::{CheckStatus, Verdict};
 use eventsim::report::Summary;
-
-/// `mm1.toml` (one consumer serving 1,000/s) at `rate` arrivals per
-/// second for `duration`, with `extra` appended.
-fn mm1(rate: u32, duration: &str, extra: &str) -> String {
-    let text = std::fs::read_to_string(crate::common::repo("scenarios/mm1.toml")).unwrap();
-    let text = text
-        .replace(
-            "duration = \"1700s\"",
-            &format!("duration = \"{duration}\""),
-        )
-        .replace("rate = 600 ", &format!("rate = {rate} "));
-    format!("{text}\n{extra}")
-}
 
 const P99_50MS: &str = "
 [[checks.objectives]]
