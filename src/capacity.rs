@@ -16,14 +16,14 @@
 use crate::check::objectives::ObjectiveFigure;
 use crate::scenario::Scenario;
 use crate::sweep::Seeds;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How far the bracketing doubles or halves before it gives up.
 const MAX_STEPS: u32 = 12;
 
 /// One point of a curve: a load (or a field's value), run over every seed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// The offered load (events per second, the producers' rates summed),
     /// or in sizing mode the field's value.
@@ -40,7 +40,7 @@ pub struct Point {
 }
 
 /// One variant's search.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Curve {
     /// The variant (`topics.jobs.partitions=6`), or the scenario's name.
     pub label: String,
@@ -52,7 +52,7 @@ pub struct Curve {
     /// Every point run, by `x`.
     pub points: Vec<Point>,
     /// What limits the answer, in words (the search ran out of range, ...).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
 }
 
@@ -71,7 +71,7 @@ pub struct Runner<'a> {
 }
 
 /// The objectives' names and bounds (from the first run of a point).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Objectives {
     /// Each objective in words.
     pub names: Vec<String>,
@@ -405,26 +405,90 @@ pub fn judge_objectives(s: &mut Scenario, objectives: &[crate::scenario::Objecti
 }
 
 /// What `capacity` found: `capacity.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The scenario's name.
     pub scenario: String,
     /// What x is: `offered load (events/s)`, or the sized field.
     pub x: String,
     /// Sizing: the field searched (else absent).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The seeds of every point.
     pub seeds: String,
     /// The objectives.
     pub objectives: Objectives,
-    /// One curve per variant.
+    /// Every variant's label, in order (a shard searches some of them).
+    pub variants: Vec<String>,
+    /// `I/N` when this is shard I of N (it holds the curves of the
+    /// variants at positions I, I+N, ...); absent when whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Where the whole search writes by default (what `merge` writes to).
+    pub folder: String,
+    /// One curve per variant searched.
     pub curves: Vec<Curve>,
     /// The command that reproduces it.
     pub repro: String,
 }
 
 impl Report {
+    /// Runs behind the curves.
+    pub fn runs(&self) -> u64 {
+        let seeds = crate::sweep::Seeds::parse(&self.seeds).map_or(0, |s| s.len() as u64);
+        self.curves
+            .iter()
+            .map(|c| c.points.len() as u64)
+            .sum::<u64>()
+            * seeds
+    }
+
+    /// The shards of one search as one: every curve once, in variant
+    /// order, and the labels of the variants no shard searched.
+    pub fn merge(shards: Vec<(String, Report)>) -> Result<(Report, Vec<String>), String> {
+        let mut it = shards.into_iter();
+        let Some((first_dir, mut whole)) = it.next() else {
+            return Err("nothing to merge".into());
+        };
+        type Key<'a> = (
+            &'a str,
+            &'a str,
+            &'a Option<String>,
+            &'a str,
+            &'a Objectives,
+            &'a [String],
+            &'a str,
+        );
+        fn same(r: &Report) -> Key<'_> {
+            (
+                &r.scenario,
+                &r.x,
+                &r.field,
+                &r.seeds,
+                &r.objectives,
+                &r.variants,
+                &r.repro,
+            )
+        }
+        for (dir, r) in it {
+            if same(&r) != same(&whole) {
+                return Err(format!(
+                    "{dir} holds another search than {first_dir} (scenario, objectives, seeds, variants or flags differ): merge the shards of one capacity command"
+                ));
+            }
+            whole.curves.extend(r.curves);
+        }
+        let order = |label: &str| whole.variants.iter().position(|v| v == label);
+        whole.curves.sort_by_key(|c| order(&c.label));
+        whole.curves.dedup_by(|a, b| a.label == b.label);
+        whole.shard = None;
+        let missing = (whole.variants.iter())
+            .filter(|v| !whole.curves.iter().any(|c| &c.label == *v))
+            .cloned()
+            .collect();
+        Ok((whole, missing))
+    }
+
     /// `capacity.csv`: one row per point.
     pub fn to_csv(&self) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());

@@ -39,6 +39,9 @@ pub(super) struct CapacityArgs {
     /// Parallel runs (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Search only shard I of N (0-based) of the --vary variants: those at positions I, I+N, ...; `merge` combines the shards.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
     /// Output folder (default: reports/<name>/capacity[-<options>]/).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -46,7 +49,8 @@ pub(super) struct CapacityArgs {
 
 /// What the search runs over: each variant's scenario, or the sizing.
 enum Plan {
-    Loads(Vec<(String, Scenario)>),
+    /// Every variant's label, and the variants this shard searches.
+    Loads(Vec<String>, Vec<(String, Scenario)>),
     /// The field, its range, and the objectives.
     Size(String, u64, u64, Vec<crate::scenario::Objective>),
 }
@@ -104,8 +108,10 @@ pub(super) fn capacity(a: CapacityArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let report = report_of(&s, &plan, range, curves, objectives);
-    finish(outdir, &report, &dir, runner.runs)
+    let mut report = report_of(&s, &plan, range, curves, objectives);
+    report.shard = a.shard.clone();
+    report.folder = default_dir(&a, &s).display().to_string();
+    finish(outdir, &report, &dir)
 }
 
 /// A spinner with the runs done (how many there will be is not known in
@@ -131,7 +137,7 @@ fn report_of(
 ) -> Report {
     let field = match plan {
         Plan::Size(path, ..) => Some(path.clone()),
-        Plan::Loads(_) => None,
+        Plan::Loads(..) => None,
     };
     Report {
         scenario: s.scenario.name.clone(),
@@ -141,23 +147,32 @@ fn report_of(
         field,
         seeds: range.to_string(),
         objectives,
+        variants: match plan {
+            Plan::Loads(labels, _) => labels.clone(),
+            Plan::Size(path, ..) => vec![path.clone()],
+        },
+        shard: None,
+        folder: String::new(),
         curves,
         repro: repro_line(),
     }
 }
 
 /// The command as given, for the page, without what does not change the
-/// answer (`--out`, `--jobs`, `--quiet`): the same for any of them.
+/// answers (`--out`, `--jobs`, `--shard`, `--quiet`): the same for any of
+/// them, and for the shards of one search.
 fn repro_line() -> String {
     let mut words = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--out" | "--jobs" => {
+            "--out" | "--jobs" | "--shard" => {
                 args.next();
             }
             "-q" | "--quiet" => {}
-            _ if a.starts_with("--out=") || a.starts_with("--jobs=") => {}
+            _ if ["--out=", "--jobs=", "--shard="]
+                .iter()
+                .any(|p| a.starts_with(p)) => {}
             _ => words.push(crate::text::shell_quote(&a)),
         }
     }
@@ -173,6 +188,57 @@ fn prepare(
 ) -> Result<(Plan, crate::sweep::Seeds, usize), String> {
     let range = crate::sweep::Seeds::parse(&a.seeds).map_err(|e| format!("--seeds: {e}"))?;
     let jobs = worker_threads(a.jobs)?;
+    check_search_flags(a)?;
+    let objectives = objectives_for(a, s)?;
+    let with = |mut v: Scenario| {
+        capacity::judge_objectives(&mut v, &objectives);
+        v
+    };
+    if let Some(size) = &a.size {
+        if !a.vary.is_empty() || a.shard.is_some() {
+            return Err(
+                "--size with --vary or --shard: size one design at a time, in one command".into(),
+            );
+        }
+        let (path, lo, hi) = parse_size(size)?;
+        let sizing = SizeSearch {
+            text,
+            file,
+            path: &path,
+            lo,
+            hi,
+            objectives: &objectives,
+        };
+        for v in [lo, hi] {
+            sizing.at(v).map_err(|e| format!("--size {size}: {e}"))?;
+        }
+        return Ok((Plan::Size(path, lo, hi, objectives), range, jobs));
+    }
+    capacity::scaled_producers(s, a.producer.as_deref())?;
+    let shard = a
+        .shard
+        .as_deref()
+        .map_or(Ok(crate::sweep::Shard::ALL), crate::sweep::Shard::parse)?;
+    let variants: Vec<(String, Scenario)> = if a.vary.is_empty() {
+        vec![(s.scenario.name.clone(), with(s.clone()))]
+    } else {
+        let varies = (a.vary.iter())
+            .map(|v| crate::compare::Vary::parse(v))
+            .collect::<Result<Vec<_>, _>>()?;
+        (crate::compare::variants(text, file, &varies)?.into_iter())
+            .map(|v| (v.label, with(v.scenario)))
+            .collect()
+    };
+    let labels = variants.iter().map(|v| v.0.clone()).collect();
+    let mine = (variants.into_iter().enumerate())
+        .filter(|(i, _)| *i as u64 % shard.count == shard.index)
+        .map(|(_, v)| v)
+        .collect();
+    Ok((Plan::Loads(labels, mine), range, jobs))
+}
+
+/// `--precision`, `--from` and `--to`.
+fn check_search_flags(a: &CapacityArgs) -> Result<(), String> {
     if !(a.precision > 0.0 && a.precision < 1.0) {
         return Err(format!(
             "--precision: expected a fraction above 0 and below 1, not {}",
@@ -192,41 +258,7 @@ fn prepare(
         }
         _ => {}
     }
-    let objectives = objectives_for(a, s)?;
-    let with = |mut v: Scenario| {
-        capacity::judge_objectives(&mut v, &objectives);
-        v
-    };
-    if let Some(size) = &a.size {
-        if !a.vary.is_empty() {
-            return Err("--size and --vary: size one design at a time (give one of them)".into());
-        }
-        let (path, lo, hi) = parse_size(size)?;
-        let sizing = SizeSearch {
-            text,
-            file,
-            path: &path,
-            lo,
-            hi,
-            objectives: &objectives,
-        };
-        for v in [lo, hi] {
-            sizing.at(v).map_err(|e| format!("--size {size}: {e}"))?;
-        }
-        return Ok((Plan::Size(path, lo, hi, objectives), range, jobs));
-    }
-    capacity::scaled_producers(s, a.producer.as_deref())?;
-    let variants = if a.vary.is_empty() {
-        vec![(s.scenario.name.clone(), with(s.clone()))]
-    } else {
-        let varies = (a.vary.iter())
-            .map(|v| crate::compare::Vary::parse(v))
-            .collect::<Result<Vec<_>, _>>()?;
-        (crate::compare::variants(text, file, &varies)?.into_iter())
-            .map(|v| (v.label, with(v.scenario)))
-            .collect()
-    };
-    Ok((Plan::Loads(variants), range, jobs))
+    Ok(())
 }
 
 /// The objectives a search judges: `--objective`s, checked against the
@@ -311,7 +343,7 @@ fn search(
             curves.push(c);
             objectives = o;
         }
-        Plan::Loads(variants) => {
+        Plan::Loads(_, variants) => {
             for (label, s) in variants {
                 let (chosen, base) = capacity::scaled_producers(s, a.producer.as_deref())
                     .map_err(SearchError::Invalid)?;
@@ -334,7 +366,7 @@ fn search(
 
 /// Write capacity.json, capacity.csv, the plots and index.html; print
 /// the answers.
-fn finish(mut out: crate::output::OutDir, report: &Report, dir: &Path, runs: u64) -> i32 {
+pub(super) fn finish(mut out: crate::output::OutDir, report: &Report, dir: &Path) -> i32 {
     let written = (|| -> Result<(), String> {
         let io = |e: std::io::Error| e.to_string();
         out.begin(&["capacity.json", "index.html"]).map_err(io)?;
@@ -365,7 +397,7 @@ fn finish(mut out: crate::output::OutDir, report: &Report, dir: &Path, runs: u64
         "{what} of `{}` within {} ({} runs, seeds {} per point):",
         report.scenario,
         report.objectives.names.join("; "),
-        runs,
+        report.runs(),
         report.seeds
     );
     for c in &report.curves {
@@ -396,4 +428,44 @@ fn default_dir(a: &CapacityArgs, s: &Scenario) -> PathBuf {
     PathBuf::from("reports")
         .join(report_name(&a.scenario, &s.scenario.name))
         .join(leaf)
+}
+
+/// Merge the capacity.json of a search's shards, and write the whole
+/// report (by default where the unsharded search writes).
+pub(super) fn merge_capacity(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
+    let mut shards = Vec::new();
+    for d in dirs {
+        let path = d.join("capacity.json");
+        let read = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<Report>(&t).map_err(|e| e.to_string()));
+        match read {
+            Ok(r) => shards.push((d.display().to_string(), r)),
+            Err(e) => {
+                error!("{}: {e}", path.display());
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let (report, missing) = match Report::merge(shards) {
+        Ok(x) => x,
+        Err(e) => {
+            error!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let dir = out.unwrap_or_else(|| PathBuf::from(&report.folder));
+    let outdir = match crate::output::OutDir::lock(&dir) {
+        Ok(o) => o,
+        Err(e) => {
+            error!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let code = finish(outdir, &report, &dir);
+    if code == EXIT_PASS && !missing.is_empty() {
+        say!("incomplete: no shard searched {}", missing.join(", "));
+        return EXIT_INCOMPLETE;
+    }
+    code
 }

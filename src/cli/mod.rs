@@ -204,7 +204,7 @@ enum Command {
     /// (scaling the producers' rates), or with --size the smallest value
     /// of a field that meets them; writes the curves, the points and a page.
     Capacity(capacity::CapacityArgs),
-    /// Combine the shards of a sweep (sweep.jsonl) or of a comparison (compare-runs.jsonl).
+    /// Combine the shards of a sweep (sweep.jsonl), a comparison (compare-runs.jsonl) or a capacity search (capacity.json).
     Merge {
         /// Folders holding a sweep.jsonl each.
         #[arg(required = true)]

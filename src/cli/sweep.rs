@@ -407,6 +407,9 @@ pub(super) fn merge(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
     if dirs.iter().all(|d| d.join("compare-runs.jsonl").exists()) {
         return merge_compare(dirs, out);
     }
+    if dirs.iter().all(|d| d.join("capacity.json").exists()) {
+        return super::capacity::merge_capacity(dirs, out);
+    }
     match merge_sweeps(dirs, out) {
         Ok(code) => code,
         Err(e) => {

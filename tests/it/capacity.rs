@@ -602,3 +602,55 @@ fn a_buffer_of_no_bytes_is_refused() {
         "at least 1 byte",
     );
 }
+
+#[test]
+fn capacity_shards_merge_into_what_one_command_writes() {
+    let text = mm1(600, "30s", "")
+        .replace("partitions = 1", "partitions = 2")
+        .replace(
+            "keys = { dist = \"sequential\", n = 1 }",
+            "keys = { dist = \"sequential\", n = 2 }",
+        );
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.toml");
+    std::fs::write(&path, &text).unwrap();
+    let dir = |n: &str| tmp.path().join(n).to_str().unwrap().to_string();
+    let run = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "capacity",
+            path.to_str().unwrap(),
+            "--objective",
+            "end-to-end p99 <= 50ms",
+            "--vary",
+            "groups.server.consumers=1,2,3",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        let o = crate::common::eventsim(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", crate::common::stderr(&o));
+    };
+    run(&[], &dir("whole"));
+    run(&["--shard", "0/2"], &dir("s0"));
+    run(&["--shard", "1/2"], &dir("s1"));
+    // One shard alone is incomplete.
+    let o = crate::common::eventsim(&["merge", &dir("s1"), "--out", &dir("part")]);
+    assert_eq!(o.status.code(), Some(4), "{}", crate::common::stderr(&o));
+    assert!(crate::common::stdout(&o).contains("no shard searched consumers=1, consumers=3"));
+    let o = crate::common::eventsim(&["merge", &dir("s1"), &dir("s0"), "--out", &dir("merged")]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::common::stderr(&o));
+    for f in [
+        "capacity.json",
+        "capacity.csv",
+        "index.html",
+        "capacity-latency.svg",
+        "capacity-throughput.png",
+    ] {
+        let whole = std::fs::read(tmp.path().join("whole").join(f)).unwrap();
+        assert_eq!(
+            whole,
+            std::fs::read(tmp.path().join("merged").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
