@@ -70,12 +70,9 @@ pub(super) fn capacity(a: CapacityArgs) -> i32 {
         }
     };
     let dir = a.out.clone().unwrap_or_else(|| default_dir(&a, &s));
-    let outdir = match crate::output::OutDir::lock(&dir) {
+    let outdir = match lock_out(&dir) {
         Ok(o) => o,
-        Err(e) => {
-            error!("{e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -400,8 +397,14 @@ pub(super) fn finish(mut out: crate::output::OutDir, report: &Report, dir: &Path
         report.runs(),
         report.seeds
     );
+    let width = report
+        .curves
+        .iter()
+        .map(|c| c.label.chars().count())
+        .max()
+        .unwrap_or(0);
     for c in &report.curves {
-        say!("  {:<24} {}", c.label, report.answer_text(c));
+        say!("  {:<width$}  {}", c.label, report.answer_text(c));
         if !c.note.is_empty() {
             say!("    ({})", c.note);
         }
@@ -455,12 +458,9 @@ pub(super) fn merge_capacity(dirs: &[PathBuf], out: Option<PathBuf>) -> i32 {
         }
     };
     let dir = out.unwrap_or_else(|| PathBuf::from(&report.folder));
-    let outdir = match crate::output::OutDir::lock(&dir) {
+    let outdir = match lock_out(&dir) {
         Ok(o) => o,
-        Err(e) => {
-            error!("{e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let code = finish(outdir, &report, &dir);
     if code == EXIT_PASS && !missing.is_empty() {

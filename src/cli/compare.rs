@@ -52,12 +52,9 @@ pub(super) fn compare(
     let title = names.join(" vs ");
     let dir = out.unwrap_or_else(|| default_dir(&folders, vary));
     // The folder is checked and locked before anything runs.
-    let outdir = match crate::output::OutDir::lock(&dir) {
+    let outdir = match lock_out(&dir) {
         Ok(o) => o,
-        Err(e) => {
-            error!("{e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = Arc::new(AtomicBool::new(false));

@@ -413,6 +413,15 @@ fn load_with_text(path: &Path) -> Result<(Scenario, String), i32> {
     })
 }
 
+/// Lock an output folder (checked before anything runs); a refusal is
+/// printed, with the usage exit status.
+fn lock_out(dir: &Path) -> Result<crate::output::OutDir, i32> {
+    crate::output::OutDir::lock(dir).map_err(|e| {
+        error!("{e}");
+        EXIT_USAGE
+    })
+}
+
 /// The exit status of a verdict.
 fn exit_status(verdict: Verdict) -> i32 {
     match verdict {

@@ -51,12 +51,9 @@ pub(super) fn run(
             "\ninterrupted: stopping the run and writing its report (interrupt again to stop at once)"
         );
     });
-    let mut outdir = match crate::output::OutDir::lock(&dir) {
+    let mut outdir = match lock_out(&dir) {
         Ok(o) => o,
-        Err(e) => {
-            error!("{e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let started = Instant::now();
     let opened = |what: &str, p: &Path| {

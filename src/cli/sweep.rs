@@ -107,12 +107,9 @@ pub(super) fn sweep(
         missing: Vec::new(),
         missing_ranges: 0,
     };
-    let mut outdir = match crate::output::OutDir::lock(&dir) {
+    let mut outdir = match lock_out(&dir) {
         Ok(o) => o,
-        Err(e) => {
-            error!("{e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let mut results: BTreeMap<u64, crate::sweep::SeedResult> = BTreeMap::new();
     if resume {
