@@ -172,7 +172,7 @@ fn run_checks_with(
     );
     let objectives = check::objectives::apply(
         &scenario.checks.objectives,
-        checks.config.run.contains(check::objectives::NAME),
+        checks.config.run.contains(&check::CheckerId::Objectives),
         &result,
         &mut results,
         &mut violations,

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Every checker, by its stable name.
-pub use crate::scenario::CHECKERS;
+pub use crate::scenario::{CHECKERS, CheckerId};
 
 /// One broken promise.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -195,8 +195,8 @@ pub fn verdict(checks: &[CheckResult], stop: StopReason) -> (Verdict, Option<Str
 /// Which checkers run and their bounds (`[checks]` of a scenario).
 #[derive(Clone, Debug)]
 pub struct CheckConfig {
-    /// The names of the checkers to run.
-    pub run: BTreeSet<String>,
+    /// The checkers to run.
+    pub run: BTreeSet<CheckerId>,
     /// `convergence`: how long after producers stop and faults heal a group may take to converge.
     pub convergence_deadline_ns: Time,
     /// `liveness`: the longest a group may stay behind on a partition without progress.
@@ -213,12 +213,19 @@ impl CheckConfig {
     /// The checkers and bounds of a scenario's `[checks]` section.
     pub fn from_scenario(s: &Scenario) -> CheckConfig {
         let c = &s.checks;
-        let mut run: BTreeSet<String> = match &c.run {
-            Some(list) => list.iter().cloned().collect(),
-            None => CHECKERS.iter().map(|s| s.to_string()).collect(),
+        // The names were validated with the scenario (`checks_problems`).
+        let ids = |names: &[String]| -> Vec<CheckerId> {
+            names
+                .iter()
+                .filter_map(|n| CheckerId::from_name(n))
+                .collect()
         };
-        for name in &c.skip {
-            run.remove(name);
+        let mut run: BTreeSet<CheckerId> = match &c.run {
+            Some(list) => ids(list).into_iter().collect(),
+            None => CheckerId::ALL.into_iter().collect(),
+        };
+        for id in ids(&c.skip) {
+            run.remove(&id);
         }
         CheckConfig {
             run,
@@ -369,29 +376,31 @@ impl Checks {
         let book = flows::shared_book(&ctx);
         let mut book_fed = false;
         let mut feeds = || !std::mem::replace(&mut book_fed, true);
-        for name in &config.run {
-            let c: Box<dyn Checker> = match name.as_str() {
-                "no-loss" => Box::new(NoLoss::new(groups)),
-                "exactly-once-effect" => Box::new(ExactlyOnce::new(groups)),
-                "per-key-order" => Box::new(PerKeyOrder::default()),
-                "convergence" => Box::new(Convergence::new(&ctx, config.convergence_deadline_ns)),
-                "liveness" => Box::new(Liveness::new(&ctx, config.liveness_bound_ns)),
-                "no-duplicates-in-log" => Box::new(NoDuplicatesInLog::default()),
-                "nonmonotonic-poll" => Box::new(Polls::new(true)),
-                "skipped-offset" => Box::new(Polls::new(false)),
-                "availability" => Box::new(Availability::new(&ctx, config.unavailability_bound_ns)),
-                "kept-up" => Box::new(KeptUp::new(&ctx, config.production_end_ns)),
-                "producer-progress" => Box::new(ProducerProgress::new(
+        for &id in &config.run {
+            use CheckerId as C;
+            let c: Box<dyn Checker> = match id {
+                C::NoLoss => Box::new(NoLoss::new(groups)),
+                C::ExactlyOnceEffect => Box::new(ExactlyOnce::new(groups)),
+                C::PerKeyOrder => Box::new(PerKeyOrder::default()),
+                C::Convergence => Box::new(Convergence::new(&ctx, config.convergence_deadline_ns)),
+                C::Liveness => Box::new(Liveness::new(&ctx, config.liveness_bound_ns)),
+                C::NoDuplicatesInLog => Box::new(NoDuplicatesInLog::default()),
+                C::NonmonotonicPoll => Box::new(Polls::new(true)),
+                C::SkippedOffset => Box::new(Polls::new(false)),
+                C::Availability => {
+                    Box::new(Availability::new(&ctx, config.unavailability_bound_ns))
+                }
+                C::KeptUp => Box::new(KeptUp::new(&ctx, config.production_end_ns)),
+                C::ProducerProgress => Box::new(ProducerProgress::new(
                     &ctx,
                     config.producer_progress_bound_ns,
                 )),
                 // Without flows they do not apply: not fed at all.
-                "saga-atomicity" | "held-resources" if ctx.catalog.flows.is_empty() => continue,
-                "saga-atomicity" => Box::new(SagaAtomicity::new(book.clone(), feeds())),
+                C::SagaAtomicity | C::HeldResources if ctx.catalog.flows.is_empty() => continue,
+                C::SagaAtomicity => Box::new(SagaAtomicity::new(book.clone(), feeds())),
+                C::HeldResources => Box::new(HeldResources::new(book.clone(), feeds())),
                 // Judged on the run's figures once it is over: objectives::apply.
-                "objectives" => continue,
-                "held-resources" => Box::new(HeldResources::new(book.clone(), feeds())),
-                _ => continue,
+                C::Objectives => continue,
             };
             checkers.push(c);
         }
@@ -473,16 +482,25 @@ impl Checks {
     }
 
     fn applicable(&self) -> BTreeSet<&'static str> {
+        use CheckerId as C;
         let groups = !self.ctx.catalog.groups.is_empty();
-        CHECKERS
-            .into_iter()
-            .filter(|&n| match n {
-                "no-duplicates-in-log" => self.ctx.idempotent.iter().any(|&x| x),
-                "producer-progress" | "availability" => true,
-                "saga-atomicity" => !self.ctx.catalog.flows.is_empty(),
-                "held-resources" => self.ctx.catalog.flows.iter().any(|f| !f.holds.is_empty()),
-                _ => groups,
+        (CheckerId::ALL.into_iter())
+            .filter(|&id| match id {
+                C::NoDuplicatesInLog => self.ctx.idempotent.iter().any(|&x| x),
+                C::ProducerProgress | C::Availability => true,
+                C::SagaAtomicity => !self.ctx.catalog.flows.is_empty(),
+                C::HeldResources => self.ctx.catalog.flows.iter().any(|f| !f.holds.is_empty()),
+                C::NoLoss
+                | C::ExactlyOnceEffect
+                | C::PerKeyOrder
+                | C::Convergence
+                | C::Liveness
+                | C::NonmonotonicPoll
+                | C::SkippedOffset
+                | C::KeptUp
+                | C::Objectives => groups,
             })
+            .map(CheckerId::name)
             .collect()
     }
 }

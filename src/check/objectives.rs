@@ -19,7 +19,7 @@ use crate::text::duration_text;
 use serde::Serialize;
 
 /// The checker's name.
-pub const NAME: &str = "objectives";
+pub const NAME: &str = crate::scenario::CheckerId::Objectives.name();
 
 /// One objective, judged: its figure against its bound. An objective
 /// without a `group` is judged for each group.

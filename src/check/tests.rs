@@ -40,7 +40,7 @@ fn ctx(effect: Effect) -> Context {
 
 fn config(name: &str) -> CheckConfig {
     CheckConfig {
-        run: [name.to_string()].into(),
+        run: [CheckerId::from_name(name).expect("a checker")].into(),
         convergence_deadline_ns: 2_000,
         liveness_bound_ns: 1_000,
         producer_progress_bound_ns: 1_000,

@@ -13,8 +13,16 @@
 //!
 //! Invariants (asserted): the high watermark never exceeds the leader's
 //! log end; followers hold a prefix of the leader's log.
+//!
+//! The brokers are a component ([`Cluster`]): they own their state, read
+//! the rest of the world through a `Ctx` and ask for everything else
+//! through `Effects` (`effects.rs`); `World` calls them through
+//! `World::with_cluster`. The leader's append and the consumer fetch
+//! API, which read a producer's request and write a consumer's position,
+//! are still `World` methods here.
 
 use super::dist::Sampler;
+use super::effects::{Ctx, Effect, Effects};
 use super::network::RECONNECT_BACKOFF_NS;
 use super::{Ev, ProduceResult, World};
 use crate::history::{EventId, KeyId, Observation, TOMBSTONE};
@@ -91,6 +99,51 @@ impl ProducerState {
             self.last_seq = i64::from(self.batches[self.len].first_seq) - 1;
         }
     }
+}
+
+/// The brokers and the partitions they replicate: the state the broker
+/// component owns.
+pub(crate) struct Cluster {
+    pub brokers: Vec<BrokerRt>,
+    pub parts: Vec<PartitionRt>,
+    /// The partitions whose ISR the tick looks at.
+    pub isr_watch: IsrWatch,
+    pub walks: PartitionWalks,
+    pub replica_lag_time_max_ns: Time,
+    /// A follower fetches again when its fetch got no answer this long
+    /// (the request timeout).
+    pub replica_fetch_timeout_ns: Time,
+    /// Serial of the next follower fetch loop.
+    pub next_fetch_generation: u32,
+    /// The page cache and what is on disk: only when the plan has a
+    /// power-loss fault.
+    pub disk: Option<DiskRt>,
+}
+
+impl BrokerRt {
+    /// A running broker whose appends take `append_latency` (drawn from
+    /// `rng`) plus `ns_per_record` per record.
+    pub fn new(append_latency: Sampler, ns_per_record: f64, rng: Rng) -> Self {
+        BrokerRt {
+            busy_until: 0,
+            busy_ns: 0,
+            ns_per_record,
+            append_latency,
+            rng,
+            fenced: false,
+            last_heard_ns: 0,
+            disk_factor: 1.0,
+            disk_replaced: false,
+            reregister: false,
+        }
+    }
+}
+
+/// How the page cache is written back, for runs with a power-loss fault
+/// (`disk.rs`).
+pub(crate) struct DiskRt {
+    /// A dirty page is written back once it is this old.
+    pub dirty_expiry_ns: Time,
 }
 
 pub(crate) struct BrokerRt {
@@ -173,7 +226,7 @@ pub(crate) struct ReplicaLog {
     pub fetch_generation: u32,
     /// Offsets below this are on disk (fsynced, or written back by the
     /// OS); the rest is in the page cache, which a power loss takes. Kept
-    /// only when the run has a power-loss fault (`World::disk`).
+    /// only when the run has a power-loss fault (`Cluster::disk`).
     pub flushed: u64,
     /// When the log end was what (one entry a second, oldest first): the
     /// OS writes back what was appended `dirty_page_expiry` ago.
@@ -328,6 +381,37 @@ pub(crate) struct PartitionRt {
 }
 
 impl PartitionRt {
+    /// A partition replicated on `replicas` (the first leads), every
+    /// replica in sync, empty logs; kept forever, min ISR 1, no unclean
+    /// elections (a topic's settings are set over these).
+    pub fn new(replicas: Vec<u32>) -> Self {
+        let rf = replicas.len();
+        PartitionRt {
+            replicas,
+            leader: 0,
+            epoch: 0,
+            logs: (0..rf).map(|_| ReplicaLog::default()).collect(),
+            isr: vec![true; rf],
+            online: true,
+            unclean_allowed: false,
+            hw: 0,
+            min_isr: 1,
+            retention_ns: 0,
+            compaction: None,
+            pending_acks: VecDeque::new(),
+            txn_open: Vec::new(),
+            txn_aborted: Vec::new(),
+            markers: Vec::new(),
+            parked_consumers: Vec::new(),
+            producer_state: Vec::new(),
+            truncations: Vec::new(),
+            power_lost_from: None,
+            leader_cut_end: None,
+            flush_messages: None,
+            flush_ns: None,
+        }
+    }
+
     #[inline]
     pub fn leader_broker(&self) -> u32 {
         self.replicas[self.leader]
@@ -372,12 +456,11 @@ impl PartitionRt {
     }
 }
 
-impl World {
-    /// When broker `b` finishes `records` of append work queued now. Appends
-    /// are serialised per broker (one log device), so they finish in the
-    /// order they were queued.
-    fn broker_work(&mut self, b: u32, records: u32) -> Time {
-        let now = self.now();
+impl Cluster {
+    /// When broker `b` finishes `records` of append work queued at `now`.
+    /// Appends are serialised per broker (one log device), so they finish
+    /// in the order they were queued.
+    pub(crate) fn broker_work(&mut self, b: u32, records: u32, now: Time) -> Time {
         let br = &mut self.brokers[b as usize];
         let mut work = br.append_latency.sample(&mut br.rng);
         if br.ns_per_record > 0.0 {
@@ -392,9 +475,8 @@ impl World {
     }
 
     /// The broker stops working on its append queue (it crashed): the
-    /// work queued past now is not done.
-    fn drop_queued_work(&mut self, b: u32) {
-        let now = self.now();
+    /// work queued past `now` is not done.
+    pub(crate) fn drop_queued_work(&mut self, b: u32, now: Time) {
         let br = &mut self.brokers[b as usize];
         br.busy_ns -= br.busy_until.saturating_sub(now);
         br.busy_until = now;
@@ -414,156 +496,11 @@ impl World {
         p.online && p.leader_broker() == broker && !self.brokers[broker as usize].fenced
     }
 
-    pub(crate) fn on_produce_arrive(&mut self, req: u32, attempt: u32, broker: u32) {
-        let r = self.requests[req as usize];
-        if !self.leads(r.part, broker) {
-            self.requests[req as usize].copies -= 1;
-            self.respond(broker, req, attempt, ProduceResult::NotLeader);
-            self.maybe_free(req);
-            return;
-        }
-        let done = self.broker_work(broker, r.count);
-        if done <= self.now() {
-            self.append(req, attempt, broker);
-        } else {
-            self.kernel.schedule_at(
-                done,
-                Ev::AppendDone {
-                    req,
-                    attempt,
-                    broker,
-                },
-            );
-        }
-    }
-
-    /// The leader appends a produce request's batch (or refuses it).
-    pub(crate) fn append(&mut self, req: u32, attempt: u32, broker: u32) {
-        let r = self.requests[req as usize];
-        self.requests[req as usize].copies -= 1;
-        if !self.leads(r.part, broker) {
-            self.respond(broker, req, attempt, ProduceResult::NotLeader);
-            self.maybe_free(req);
-            return;
-        }
-        let (acks, idempotent) = {
-            let c = &self.producers[r.producer as usize].client;
-            (c.acks, c.idempotent)
-        };
-        let part = r.part as usize;
-        let p = &self.parts[part];
-        if acks == Acks::All && p.isr_count() < p.min_isr {
-            // Checked before the append (Kafka: NOT_ENOUGH_REPLICAS).
-            self.respond(broker, req, attempt, ProduceResult::NotEnoughReplicas);
-            self.maybe_free(req);
-            return;
-        }
-        if self.refuses_txn(&r) {
-            self.respond(broker, req, attempt, ProduceResult::InvalidTxnState);
-            self.maybe_free(req);
-            return;
-        }
-        if idempotent {
-            let state = &p.producer_state[r.producer as usize];
-            let last = r.first_seq + r.count - 1;
-            let verdict = if r.epoch < state.epoch {
-                Some(ProduceResult::InvalidProducerEpoch)
-            } else if r.epoch > state.epoch {
-                // A new epoch starts at its first sequence (Kafka: 0).
-                (r.first_seq != r.seq_base).then_some(ProduceResult::OutOfOrderSequence)
-            } else if let Some(b) = state.duplicate_of(r.first_seq, last) {
-                // Already in the log: answer as the original append would,
-                // which with acks=all means once the high watermark covers it.
-                self.answer_duplicate(req, attempt, broker, acks, b.last_offset + 1);
-                return;
-            } else if i64::from(r.first_seq) != state.last_seq + 1 {
-                Some(ProduceResult::OutOfOrderSequence)
-            } else {
-                None
-            };
-            if let Some(result) = verdict {
-                self.respond(broker, req, attempt, result);
-                self.maybe_free(req);
-                return;
-            }
-        }
-        let part_in_topic = (r.part - self.producers[r.producer as usize].first_part) as usize;
-        for seq in r.first_seq..r.first_seq + r.count {
-            let event =
-                self.producers[r.producer as usize].parts[part_in_topic].seq_events[seq as usize];
-            let p = &mut self.parts[part];
-            let leader = p.leader;
-            let offset = p.logs[leader].leo();
-            p.logs[leader].entries.push_back(event);
-            self.observe(Observation::Appended {
-                event,
-                partition: r.part,
-                offset,
-            });
-        }
-        let p = &mut self.parts[part];
-        let end = p.leader_log().leo();
-        if self.producers[r.producer as usize].txn.is_some()
-            && !p.txn_open.iter().any(|o| o.0 == r.producer)
-        {
-            p.txn_open.push((r.producer, end - u64::from(r.count)));
-        }
-        if idempotent {
-            p.producer_state[r.producer as usize].push(
-                r.epoch,
-                BatchMeta {
-                    first_seq: r.first_seq,
-                    last_seq: r.first_seq + r.count - 1,
-                    last_offset: end - 1,
-                },
-            );
-        }
-        match acks {
-            Acks::None => {}
-            Acks::Leader => self.respond(broker, req, attempt, ProduceResult::Ok),
-            Acks::All => {
-                self.requests[req as usize].copies += 1;
-                self.parts[part].pending_acks.push_back((req, attempt, end));
-            }
-        }
-        self.after_leader_append(r.part);
-        self.maybe_free(req);
-    }
-
-    /// A transactional record whose transaction is no longer ongoing at the
-    /// coordinator (KIP-890's verification).
-    fn refuses_txn(&self, r: &super::Request) -> bool {
-        (self.producers[r.producer as usize].txn.as_ref()).is_some_and(|t| !t.accepts(r.txn))
-    }
-
-    /// A retried batch is already in the log up to `end`: acks=1 is answered
-    /// at once; acks=all waits, like the original, for the high watermark to
-    /// pass `end` (and fails with the leader if it changes first).
-    fn answer_duplicate(&mut self, req: u32, attempt: u32, broker: u32, acks: Acks, end: u64) {
-        match acks {
-            Acks::None => {}
-            Acks::Leader => self.respond(broker, req, attempt, ProduceResult::Duplicate),
-            Acks::All => {
-                let part = self.requests[req as usize].part as usize;
-                if end <= self.parts[part].hw {
-                    let result = self.completion(part as u32);
-                    self.respond(broker, req, attempt, result);
-                } else {
-                    self.requests[req as usize].copies += 1;
-                    let pending = &mut self.parts[part].pending_acks;
-                    let at = pending.partition_point(|&(_, _, e)| e <= end);
-                    pending.insert(at, (req, attempt, end));
-                }
-            }
-        }
-        self.maybe_free(req);
-    }
-
     /// How an acks=all request whose records the high watermark covers is
     /// answered: NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR has shrunk
     /// below `min_insync_replicas` meanwhile (Kafka checks at completion,
     /// so such a write is never acknowledged), else success.
-    fn completion(&self, part: u32) -> ProduceResult {
+    pub(crate) fn completion(&self, part: u32) -> ProduceResult {
         let p = &self.parts[part as usize];
         if p.isr_count() < p.min_isr {
             ProduceResult::NotEnoughReplicasAfterAppend
@@ -572,7 +509,9 @@ impl World {
         }
     }
 
-    pub(crate) fn after_leader_append(&mut self, part: u32) {
+    /// The leader of `part` appended: parked followers fetch it, and the
+    /// high watermark may move.
+    pub(crate) fn after_leader_append(&mut self, part: u32, x: &Ctx, out: &mut Effects) {
         if self.disk.is_some() {
             let leader = self.parts[part as usize].leader;
             self.flush_on_append(part, leader);
@@ -580,14 +519,16 @@ impl World {
         for r in 0..self.parts[part as usize].replicas.len() {
             let p = &self.parts[part as usize];
             if r != p.leader && p.logs[r].fetch_parked {
-                self.serve_replica_fetch(part, r);
+                self.serve_replica_fetch(part, r, x, out);
             }
         }
-        self.update_hw(part);
+        self.update_hw(part, out);
     }
 
-    /// Raise the high watermark to what every in-sync replica has.
-    pub(crate) fn update_hw(&mut self, part: u32) {
+    /// Raise the high watermark to what every in-sync replica has: the
+    /// acks=all requests it passes are answered, the transaction markers
+    /// it passes are written, and parked consumer fetches are served.
+    pub(crate) fn update_hw(&mut self, part: u32, out: &mut Effects) {
         let p = &mut self.parts[part as usize];
         let mut hw = p.leader_log().leo();
         for r in 0..p.replicas.len() {
@@ -603,38 +544,75 @@ impl World {
             "the high watermark passes the log end of partition {part}"
         );
         p.hw = hw;
-        self.observe(Observation::HighWatermark {
+        out.observe(Observation::HighWatermark {
             partition: part,
             offset: hw,
         });
-        while let Some(&(req, attempt, end)) = self.parts[part as usize].pending_acks.front() {
+        let broker = p.leader_broker();
+        let result = self.completion(part);
+        let p = &mut self.parts[part as usize];
+        while let Some(&(req, attempt, end)) = p.pending_acks.front() {
             if end > hw {
                 break;
             }
-            self.parts[part as usize].pending_acks.pop_front();
-            self.requests[req as usize].copies -= 1;
-            let leader = self.parts[part as usize].leader_broker();
-            let result = self.completion(part);
-            self.respond(leader, req, attempt, result);
-            self.maybe_free(req);
+            p.pending_acks.pop_front();
+            out.push(Effect::Answer {
+                broker,
+                req,
+                attempt,
+                result,
+            });
         }
-        if !self.parts[part as usize].markers.is_empty() {
-            self.markers_committed(part);
-        }
-        let p = &mut self.parts[part as usize];
-        let mut parked = std::mem::take(&mut p.parked_consumers);
-        for (consumer, epoch) in parked.drain(..) {
-            self.serve_consumer_fetch(consumer, part, epoch);
+        if !p.markers.is_empty() {
+            self.markers_committed(part, out);
         }
         let p = &mut self.parts[part as usize];
-        if p.parked_consumers.is_empty() {
-            p.parked_consumers = parked;
+        for (consumer, epoch) in p.parked_consumers.drain(..) {
+            out.push(Effect::ServeFetch {
+                consumer,
+                part,
+                epoch,
+            });
+        }
+    }
+
+    /// The markers of `part` now below the high watermark are written:
+    /// the transactions they end are closed here (an aborted one's range
+    /// is remembered for `read_committed` fetches).
+    fn markers_committed(&mut self, part: u32, out: &mut Effects) {
+        let p = &mut self.parts[part as usize];
+        let hw = p.hw;
+        let mut i = 0;
+        while i < p.markers.len() {
+            let m = p.markers[i];
+            if m.offset >= hw {
+                i += 1;
+                continue;
+            }
+            p.markers.remove(i);
+            let mut first = m.offset;
+            if let Some(i) = p.txn_open.iter().position(|o| o.0 == m.producer) {
+                first = p.txn_open.swap_remove(i).1;
+                if !m.commit {
+                    p.txn_aborted.push((m.producer, first, m.offset));
+                }
+            }
+            out.observe(Observation::TxnMarker {
+                producer: m.producer,
+                partition: part,
+                offset: m.offset,
+                first,
+                commit: m.commit,
+            });
+            out.push(Effect::MarkerWritten {
+                producer: m.producer,
+                number: m.number,
+            });
         }
     }
 
     /// Answer follower `r`'s outstanding fetch if the leader has more, else park it.
-    fn serve_replica_fetch(&mut self, part: u32, r: usize) {
-        let now = self.now();
+    fn serve_replica_fetch(&mut self, part: u32, r: usize, x: &Ctx, out: &mut Effects) {
         let p = &mut self.parts[part as usize];
         let leader_leo = p.leader_log().leo();
         let from = p.leader_broker();
@@ -642,38 +620,87 @@ impl World {
         let f = &mut p.logs[r];
         let generation = f.fetch_generation;
         let offset = f.leo();
-        if offset < leader_leo {
-            f.unpark(self.isr_watch.caught_up_at(part));
-            self.isr_watch.watch(part);
-            // Everything the leader has: whole batches, as Kafka replicates.
-            f.fetch_end = leader_leo;
-            let bytes = if self.net.counts_bytes() {
-                let log = &self.parts[part as usize].leader_log();
-                (offset..leader_leo)
-                    .map(|o| log.get(o))
-                    .filter(|&e| is_record(e))
-                    .map(|e| u64::from(self.events[e as usize].size))
-                    .sum()
-            } else {
-                0
-            };
-            let at = self
-                .net
-                .deliver_at(now, self.net.broker(from), self.net.broker(to), bytes);
-            let replica = r as u32;
-            let response = Ev::ReplicaFetchResponse {
+        if offset >= leader_leo {
+            f.fetch_parked = true;
+            f.last_caught_up_ns = x.now;
+            return;
+        }
+        f.unpark(self.isr_watch.caught_up_at(part));
+        self.isr_watch.watch(part);
+        // Everything the leader has: whole batches, as Kafka replicates.
+        f.fetch_end = leader_leo;
+        let bytes = if x.net.counts_bytes() {
+            let log = &self.parts[part as usize].leader_log();
+            (offset..leader_leo)
+                .map(|o| log.get(o))
+                .filter(|&e| is_record(e))
+                .map(|e| u64::from(x.events[e as usize].size))
+                .sum()
+        } else {
+            0
+        };
+        let replica = r as u32;
+        out.push(Effect::Send {
+            from: x.net.broker(from),
+            to: x.net.broker(to),
+            bytes,
+            ev: Ev::ReplicaFetchResponse {
                 part,
                 replica,
                 generation,
-            };
-            self.replica_message(at, response, part, replica, generation);
-        } else {
-            f.fetch_parked = true;
-            f.last_caught_up_ns = now;
+            },
+            lost: Some(self.resend(part, replica, generation)),
+        });
+    }
+
+    /// What wakes a follower whose fetch (or its answer) the network lost:
+    /// it fetches again after the request timeout.
+    fn resend(&self, part: u32, replica: u32, generation: u32) -> (Time, Ev) {
+        let ev = Ev::ReplicaFetchResend {
+            part,
+            replica,
+            generation,
+        };
+        (self.replica_fetch_timeout_ns, ev)
+    }
+
+    /// A follower's fetch loop: its fetch reaches the leader, the answer
+    /// reaches the follower, the follower has appended it (or its fetch
+    /// got no answer) and fetches again.
+    pub(crate) fn on_replication(&mut self, ev: Ev, x: &Ctx, out: &mut Effects) {
+        match ev {
+            Ev::ReplicaFetchArrive {
+                part,
+                replica,
+                generation,
+            } => self.on_replica_fetch_arrive((part, replica, generation), x, out),
+            Ev::ReplicaFetchResponse {
+                part,
+                replica,
+                generation,
+            } => self.on_replica_fetch_response((part, replica, generation), x, out),
+            Ev::ReplicaAppendDone {
+                part,
+                replica,
+                generation,
+            }
+            | Ev::ReplicaFetchResend {
+                part,
+                replica,
+                generation,
+            } => self.on_replica_append_done(part, replica, generation, x, out),
+            _ => unreachable!("routed by World::dispatch: {ev:?}"),
         }
     }
 
-    pub(crate) fn on_replica_fetch_response(&mut self, part: u32, replica: u32, generation: u32) {
+    /// The leader's answer reaches follower `replica`: it appends what it
+    /// does not have (after its append queue).
+    pub(crate) fn on_replica_fetch_response(
+        &mut self,
+        (part, replica, generation): (u32, u32, u32),
+        x: &Ctx,
+        out: &mut Effects,
+    ) {
         let r = replica as usize;
         let p = &mut self.parts[part as usize];
         if p.logs[r].fetch_generation != generation || r == p.leader {
@@ -697,82 +724,65 @@ impl World {
                 self.flush_on_append(part, r);
             }
             let end_offset = self.parts[part as usize].logs[r].leo();
-            self.observe(Observation::Replicated {
+            out.observe(Observation::Replicated {
                 partition: part,
                 broker,
                 end_offset,
             });
         }
-        let done = self.broker_work(broker, copied);
-        if done <= self.now() {
-            self.on_replica_append_done(part, replica, generation);
+        let done = self.broker_work(broker, copied, x.now);
+        if done <= x.now {
+            self.on_replica_append_done(part, replica, generation, x, out);
         } else {
-            self.kernel.schedule_at(
-                done,
-                Ev::ReplicaAppendDone {
-                    part,
-                    replica,
-                    generation,
-                },
-            );
+            let ev = Ev::ReplicaAppendDone {
+                part,
+                replica,
+                generation,
+            };
+            out.push(Effect::Wake { at: done, ev });
         }
     }
 
     /// The follower sends its next fetch (its fetch offset is its log end).
-    pub(crate) fn on_replica_append_done(&mut self, part: u32, replica: u32, generation: u32) {
-        let now = self.now();
+    pub(crate) fn on_replica_append_done(
+        &mut self,
+        part: u32,
+        replica: u32,
+        generation: u32,
+        x: &Ctx,
+        out: &mut Effects,
+    ) {
         let p = &self.parts[part as usize];
         if p.logs[replica as usize].fetch_generation != generation {
             return;
         }
-        let from = self.net.broker(p.replicas[replica as usize]);
-        let to = self.net.broker(p.leader_broker());
-        let at = self.net.deliver_at(now, from, to, 0);
-        let fetch = Ev::ReplicaFetchArrive {
-            part,
-            replica,
-            generation,
-        };
-        self.replica_message(at, fetch, part, replica, generation);
-    }
-
-    /// Deliver a message of a follower's fetch loop at `at`; if the network
-    /// lost it (`None`), the follower fetches again after the request timeout.
-    fn replica_message(
-        &mut self,
-        at: Option<Time>,
-        ev: Ev,
-        part: u32,
-        replica: u32,
-        generation: u32,
-    ) {
-        match at {
-            Some(at) => self.kernel.schedule_at(at, ev),
-            None => self.kernel.schedule_in(
-                self.fetch_timeout_ns,
-                Ev::ReplicaFetchResend {
-                    part,
-                    replica,
-                    generation,
-                },
-            ),
-        }
+        out.push(Effect::Send {
+            from: x.net.broker(p.replicas[replica as usize]),
+            to: x.net.broker(p.leader_broker()),
+            bytes: 0,
+            ev: Ev::ReplicaFetchArrive {
+                part,
+                replica,
+                generation,
+            },
+            lost: Some(self.resend(part, replica, generation)),
+        });
     }
 
     /// Start a new fetch loop for follower `r`, replacing any old one.
-    pub(crate) fn start_fetch_loop(&mut self, part: u32, r: usize) {
+    pub(crate) fn start_fetch_loop(&mut self, part: u32, r: usize, x: &Ctx, out: &mut Effects) {
         let generation = self.next_fetch_generation;
         self.next_fetch_generation += 1;
         let f = &mut self.parts[part as usize].logs[r];
         f.fetch_generation = generation;
         f.unpark(self.isr_watch.caught_up_at(part));
-        f.last_caught_up_ns = self.kernel.now();
+        f.last_caught_up_ns = x.now;
         self.isr_watch.watch(part);
-        self.on_replica_append_done(part, r as u32, generation);
+        self.on_replica_append_done(part, r as u32, generation, x, out);
     }
 
     /// End follower `r`'s fetch loop without starting another.
-    fn stop_fetch_loop(&mut self, part: u32, r: usize) {
+    pub(crate) fn stop_fetch_loop(&mut self, part: u32, r: usize) {
         self.next_fetch_generation += 1;
         let f = &mut self.parts[part as usize].logs[r];
         f.fetch_generation = self.next_fetch_generation;
@@ -780,8 +790,15 @@ impl World {
         self.isr_watch.watch(part);
     }
 
-    pub(crate) fn on_replica_fetch_arrive(&mut self, part: u32, replica: u32, generation: u32) {
-        let now = self.now();
+    /// A follower's fetch reaches the leader: the leader learns the
+    /// follower's log end (the follower may join the ISR, the high
+    /// watermark may move) and answers, or parks the fetch.
+    pub(crate) fn on_replica_fetch_arrive(
+        &mut self,
+        (part, replica, generation): (u32, u32, u32),
+        x: &Ctx,
+        out: &mut Effects,
+    ) {
         let r = replica as usize;
         let p = &self.parts[part as usize];
         if p.logs[r].fetch_generation != generation || !self.leads(part, p.leader_broker()) {
@@ -793,83 +810,29 @@ impl World {
         let f = &mut p.logs[r];
         f.known_leo = f.leo();
         if f.known_leo >= leader_leo {
-            f.last_caught_up_ns = now;
+            f.last_caught_up_ns = x.now;
         }
         // Expanding the ISR goes through the controller (AlterPartition).
         let joins = !p.isr[r] && p.logs[r].known_leo >= hw;
-        let leader = p.leader_broker();
-        if joins && self.controller_reachable(leader) {
-            self.parts[part as usize].isr[r] = true;
-            self.observe(Observation::IsrChanged {
+        if joins && x.controller_reachable(p.leader_broker()) {
+            p.isr[r] = true;
+            out.observe(Observation::IsrChanged {
                 partition: part,
-                isr: self.parts[part as usize].isr_count(),
+                isr: p.isr_count(),
             });
         }
-        self.update_hw(part);
-        self.serve_replica_fetch(part, r);
-    }
-
-    /// Followers that have not caught up within replica_lag_time_max leave
-    /// the ISR. Only partitions with a follower that is not parked are
-    /// looked at ([`IsrWatch`]), in partition order; a parked follower is
-    /// caught up.
-    pub(crate) fn maintain_isr(&mut self) {
-        let now = self.now();
-        let lag_max = self.replica_lag_time_max_ns;
-        let w = &mut self.isr_watch;
-        (w.prev_tick_ns, w.tick_ns, w.cursor) = (w.tick_ns, now, 0);
-        let mut list = std::mem::take(&mut w.list);
-        list.sort_unstable();
-        list.retain(|&part| {
-            let p = &self.parts[part as usize];
-            let busy = (0..p.replicas.len()).any(|r| r != p.leader && !p.logs[r].fetch_parked);
-            self.isr_watch.watched[part as usize] = busy;
-            busy
-        });
-        for &part in &list {
-            self.isr_watch.cursor = part + 1;
-            let part = part as usize;
-            // Shrinking the ISR goes through the controller: a leader that
-            // is down, fenced or cut off cannot do it.
-            let leader = self.parts[part].leader_broker();
-            if !self.parts[part].online || !self.controller_reachable(leader) {
-                continue;
-            }
-            let p = &mut self.parts[part];
-            let mut shrunk = false;
-            for r in 0..p.replicas.len() {
-                if r == p.leader || !p.isr[r] || p.logs[r].fetch_parked {
-                    continue;
-                }
-                if now.saturating_sub(p.logs[r].last_caught_up_ns) > lag_max {
-                    p.isr[r] = false;
-                    shrunk = true;
-                }
-            }
-            if shrunk {
-                let isr = self.parts[part].isr_count();
-                self.observe(Observation::IsrChanged {
-                    partition: part as u32,
-                    isr,
-                });
-                self.update_hw(part as u32);
-            }
-        }
-        // What the loop unparked joined the (taken) list meanwhile.
-        list.append(&mut self.isr_watch.list);
-        self.isr_watch.list = list;
-        self.isr_watch.cursor = u32::MAX;
+        self.update_hw(part, out);
+        self.serve_replica_fetch(part, r, x, out);
     }
 
     /// Delete records older than the topic's retention (below the high
     /// watermark). A deleted record a group had not read yet is `Expired`
     /// for that group.
-    pub(crate) fn apply_retention(&mut self) {
-        let now = self.now();
+    pub(crate) fn apply_retention(&mut self, x: &Ctx, out: &mut Effects) {
+        let now = x.now;
         if now <= self.walks.shortest_retention_ns {
             return; // nothing is old enough anywhere yet
         }
-        let mut expired: Vec<(EventId, u32, u64)> = Vec::new();
         for (part, p) in self.parts.iter_mut().enumerate() {
             let horizon = now.saturating_sub(p.retention_ns);
             if horizon == 0 || p.compaction.is_some() {
@@ -880,48 +843,20 @@ impl World {
             for (li, log) in p.logs.iter_mut().enumerate() {
                 while let Some(&event) = log.entries.front() {
                     if log.start >= hw
-                        || (is_record(event) && self.events[event as usize].created_ns > horizon)
+                        || (is_record(event) && x.events[event as usize].created_ns > horizon)
                     {
                         break;
                     }
                     if li == leader && is_record(event) {
-                        expired.push((event, part as u32, log.start));
+                        out.push(Effect::Removed {
+                            event,
+                            part: part as u32,
+                            offset: log.start,
+                            compacted: false,
+                        });
                     }
                     log.entries.pop_front();
                     log.start += 1;
-                }
-            }
-        }
-        self.removed_unread(&expired, false);
-    }
-
-    /// Records removed from a log (by retention, or `compacted`): each is
-    /// observed for every group that had not read it yet.
-    fn removed_unread(&mut self, removed: &[(EventId, u32, u64)], compacted: bool) {
-        for &(event, part, offset) in removed {
-            for g in 0..self.groups.len() as u32 {
-                if self.read_point(g, part).is_some_and(|read| offset >= read) {
-                    let e = self.events[event as usize];
-                    let (group, partition, key, value) = (g, part, e.key, e.value);
-                    self.observe(if compacted {
-                        Observation::Compacted {
-                            event,
-                            group,
-                            partition,
-                            offset,
-                            key,
-                            value,
-                        }
-                    } else {
-                        Observation::Expired {
-                            event,
-                            group,
-                            partition,
-                            offset,
-                            key,
-                            value,
-                        }
-                    });
                 }
             }
         }
@@ -933,9 +868,8 @@ impl World {
     /// `min_compaction_lag` ago, from every replica (the slot stays, so
     /// offsets never move; fetches skip it). A removed record a group had
     /// not read yet is `Compacted` for that group: not its to read.
-    pub(crate) fn compact_logs(&mut self) {
-        let now = self.now();
-        let mut removed: Vec<(EventId, u32, u64)> = Vec::new();
+    pub(crate) fn compact_logs(&mut self, x: &Ctx, out: &mut Effects) {
+        let now = x.now;
         for i in 0..self.walks.compacted.len() {
             let part = self.walks.compacted[i] as usize;
             let p = &mut self.parts[part];
@@ -950,7 +884,7 @@ impl World {
                 if !is_record(event) {
                     continue;
                 }
-                let e = &self.events[event as usize];
+                let e = &x.events[event as usize];
                 let key = e.key;
                 if let Some(old) = c.latest.insert(key, offset) {
                     c.superseded.push_back((old, now + c.lag_ns));
@@ -993,11 +927,243 @@ impl World {
                     }
                 }
                 if event != COMPACTED {
-                    removed.push((event, part as u32, offset));
+                    out.push(Effect::Removed {
+                        event,
+                        part: part as u32,
+                        offset,
+                        compacted: true,
+                    });
                 }
             }
         }
-        self.removed_unread(&removed, true);
+    }
+
+    /// Followers that have not caught up within replica_lag_time_max leave
+    /// the ISR. Only partitions with a follower that is not parked are
+    /// looked at ([`IsrWatch`]), in partition order; a parked follower is
+    /// caught up.
+    pub(crate) fn maintain_isr(&mut self, x: &Ctx, out: &mut Effects) {
+        let now = x.now;
+        let lag_max = self.replica_lag_time_max_ns;
+        let w = &mut self.isr_watch;
+        (w.prev_tick_ns, w.tick_ns, w.cursor) = (w.tick_ns, now, 0);
+        let mut list = std::mem::take(&mut w.list);
+        list.sort_unstable();
+        list.retain(|&part| {
+            let p = &self.parts[part as usize];
+            let busy = (0..p.replicas.len()).any(|r| r != p.leader && !p.logs[r].fetch_parked);
+            self.isr_watch.watched[part as usize] = busy;
+            busy
+        });
+        for &part in &list {
+            self.isr_watch.cursor = part + 1;
+            // Shrinking the ISR goes through the controller: a leader that
+            // is down, fenced or cut off cannot do it.
+            let p = &mut self.parts[part as usize];
+            if !p.online || !x.controller_reachable(p.leader_broker()) {
+                continue;
+            }
+            let mut shrunk = false;
+            for r in 0..p.replicas.len() {
+                if r == p.leader || !p.isr[r] || p.logs[r].fetch_parked {
+                    continue;
+                }
+                if now.saturating_sub(p.logs[r].last_caught_up_ns) > lag_max {
+                    p.isr[r] = false;
+                    shrunk = true;
+                }
+            }
+            if shrunk {
+                out.observe(Observation::IsrChanged {
+                    partition: part,
+                    isr: p.isr_count(),
+                });
+                self.update_hw(part, out);
+            }
+        }
+        // What the loop unparked joined the (taken) list meanwhile.
+        list.append(&mut self.isr_watch.list);
+        self.isr_watch.list = list;
+        self.isr_watch.cursor = u32::MAX;
+    }
+}
+
+impl World {
+    pub(crate) fn on_produce_arrive(&mut self, req: u32, attempt: u32, broker: u32) {
+        let r = self.requests[req as usize];
+        if !self.cluster.leads(r.part, broker) {
+            self.requests[req as usize].copies -= 1;
+            self.respond(broker, req, attempt, ProduceResult::NotLeader);
+            self.maybe_free(req);
+            return;
+        }
+        let done = (self.cluster).broker_work(broker, r.count, self.kernel.now());
+        if done <= self.now() {
+            self.append(req, attempt, broker);
+        } else {
+            self.kernel.schedule_at(
+                done,
+                Ev::AppendDone {
+                    req,
+                    attempt,
+                    broker,
+                },
+            );
+        }
+    }
+
+    /// The leader appends a produce request's batch (or refuses it).
+    pub(crate) fn append(&mut self, req: u32, attempt: u32, broker: u32) {
+        let r = self.requests[req as usize];
+        self.requests[req as usize].copies -= 1;
+        if !self.cluster.leads(r.part, broker) {
+            self.respond(broker, req, attempt, ProduceResult::NotLeader);
+            self.maybe_free(req);
+            return;
+        }
+        let (acks, idempotent) = {
+            let c = &self.producers[r.producer as usize].client;
+            (c.acks, c.idempotent)
+        };
+        let part = r.part as usize;
+        let p = &self.cluster.parts[part];
+        if acks == Acks::All && p.isr_count() < p.min_isr {
+            // Checked before the append (Kafka: NOT_ENOUGH_REPLICAS).
+            self.respond(broker, req, attempt, ProduceResult::NotEnoughReplicas);
+            self.maybe_free(req);
+            return;
+        }
+        if self.refuses_txn(&r) {
+            self.respond(broker, req, attempt, ProduceResult::InvalidTxnState);
+            self.maybe_free(req);
+            return;
+        }
+        if idempotent {
+            let state = &p.producer_state[r.producer as usize];
+            let last = r.first_seq + r.count - 1;
+            let verdict = if r.epoch < state.epoch {
+                Some(ProduceResult::InvalidProducerEpoch)
+            } else if r.epoch > state.epoch {
+                // A new epoch starts at its first sequence (Kafka: 0).
+                (r.first_seq != r.seq_base).then_some(ProduceResult::OutOfOrderSequence)
+            } else if let Some(b) = state.duplicate_of(r.first_seq, last) {
+                // Already in the log: answer as the original append would,
+                // which with acks=all means once the high watermark covers it.
+                self.answer_duplicate(req, attempt, broker, acks, b.last_offset + 1);
+                return;
+            } else if i64::from(r.first_seq) != state.last_seq + 1 {
+                Some(ProduceResult::OutOfOrderSequence)
+            } else {
+                None
+            };
+            if let Some(result) = verdict {
+                self.respond(broker, req, attempt, result);
+                self.maybe_free(req);
+                return;
+            }
+        }
+        let part_in_topic = (r.part - self.producers[r.producer as usize].first_part) as usize;
+        for seq in r.first_seq..r.first_seq + r.count {
+            let event =
+                self.producers[r.producer as usize].parts[part_in_topic].seq_events[seq as usize];
+            let p = &mut self.cluster.parts[part];
+            let leader = p.leader;
+            let offset = p.logs[leader].leo();
+            p.logs[leader].entries.push_back(event);
+            self.observe(Observation::Appended {
+                event,
+                partition: r.part,
+                offset,
+            });
+        }
+        let p = &mut self.cluster.parts[part];
+        let end = p.leader_log().leo();
+        if self.producers[r.producer as usize].txn.is_some()
+            && !p.txn_open.iter().any(|o| o.0 == r.producer)
+        {
+            p.txn_open.push((r.producer, end - u64::from(r.count)));
+        }
+        if idempotent {
+            p.producer_state[r.producer as usize].push(
+                r.epoch,
+                BatchMeta {
+                    first_seq: r.first_seq,
+                    last_seq: r.first_seq + r.count - 1,
+                    last_offset: end - 1,
+                },
+            );
+        }
+        match acks {
+            Acks::None => {}
+            Acks::Leader => self.respond(broker, req, attempt, ProduceResult::Ok),
+            Acks::All => {
+                self.requests[req as usize].copies += 1;
+                self.cluster.parts[part]
+                    .pending_acks
+                    .push_back((req, attempt, end));
+            }
+        }
+        self.after_leader_append(r.part);
+        self.maybe_free(req);
+    }
+
+    /// A transactional record whose transaction is no longer ongoing at the
+    /// coordinator (KIP-890's verification).
+    fn refuses_txn(&self, r: &super::Request) -> bool {
+        (self.producers[r.producer as usize].txn.as_ref()).is_some_and(|t| !t.accepts(r.txn))
+    }
+
+    /// A retried batch is already in the log up to `end`: acks=1 is answered
+    /// at once; acks=all waits, like the original, for the high watermark to
+    /// pass `end` (and fails with the leader if it changes first).
+    fn answer_duplicate(&mut self, req: u32, attempt: u32, broker: u32, acks: Acks, end: u64) {
+        match acks {
+            Acks::None => {}
+            Acks::Leader => self.respond(broker, req, attempt, ProduceResult::Duplicate),
+            Acks::All => {
+                let part = self.requests[req as usize].part as usize;
+                if end <= self.cluster.parts[part].hw {
+                    let result = self.cluster.completion(part as u32);
+                    self.respond(broker, req, attempt, result);
+                } else {
+                    self.requests[req as usize].copies += 1;
+                    let pending = &mut self.cluster.parts[part].pending_acks;
+                    let at = pending.partition_point(|&(_, _, e)| e <= end);
+                    pending.insert(at, (req, attempt, end));
+                }
+            }
+        }
+        self.maybe_free(req);
+    }
+
+    /// A record removed from a log (by retention, or `compacted`) is
+    /// observed for every group that had not read it yet.
+    pub(crate) fn on_removed(&mut self, event: EventId, part: u32, offset: u64, compacted: bool) {
+        for g in 0..self.groups.len() as u32 {
+            if self.read_point(g, part).is_some_and(|read| offset >= read) {
+                let e = self.events[event as usize];
+                let (group, partition, key, value) = (g, part, e.key, e.value);
+                self.observe(if compacted {
+                    Observation::Compacted {
+                        event,
+                        group,
+                        partition,
+                        offset,
+                        key,
+                        value,
+                    }
+                } else {
+                    Observation::Expired {
+                        event,
+                        group,
+                        partition,
+                        offset,
+                        key,
+                        value,
+                    }
+                });
+            }
+        }
     }
 
     /// The offset from which group `g` has yet to read `part` (`None`: the
@@ -1033,7 +1199,7 @@ impl World {
         c.dirty.insert(i as u32);
         let cp = &mut c.parts[i];
         let g = &self.groups[c.group as usize];
-        let p = &mut self.parts[part as usize];
+        let p = &mut self.cluster.parts[part as usize];
         let log = &p.logs[p.leader];
         cp.follow_leader_epoch(p.epoch, &p.truncations, kip320);
         let readable = p.readable_end(g.isolation);
@@ -1121,7 +1287,9 @@ impl World {
     /// the consumer's next poll() throws.
     fn answer_out_of_range(&mut self, consumer: u32, part: u32, epoch: u32) {
         let now = self.now();
-        let from = self.net.broker(self.parts[part as usize].leader_broker());
+        let from = self
+            .net
+            .broker(self.cluster.parts[part as usize].leader_broker());
         let to = self.consumers[consumer as usize].node;
         match self.net.deliver_at(now, from, to, 0) {
             Some(at) => self.kernel.schedule_at(
@@ -1143,6 +1311,12 @@ impl World {
         }
     }
 
+    /// The leader of `part` appended (a produce request, a transaction
+    /// marker): the brokers replicate it.
+    pub(crate) fn after_leader_append(&mut self, part: u32) {
+        self.with_cluster(|c, x, out| c.after_leader_append(part, x, out));
+    }
+
     pub(crate) fn on_consumer_fetch_arrive(
         &mut self,
         consumer: u32,
@@ -1150,7 +1324,7 @@ impl World {
         epoch: u32,
         broker: u32,
     ) {
-        if self.leads(part, broker) {
+        if self.cluster.leads(part, broker) {
             self.serve_consumer_fetch(consumer, part, epoch);
         } else {
             // NOT_LEADER_OR_FOLLOWER: refresh metadata and fetch again.
@@ -1166,24 +1340,11 @@ impl World {
     }
 }
 
-impl World {
-    /// Whether broker `b` can reach the active controller: it runs, the
-    /// quorum has a leader, and no partition cuts the two apart. Its
-    /// heartbeats and the leader's ISR changes (AlterPartition) go there.
-    pub(crate) fn controller_reachable(&self, b: u32) -> bool {
-        let node = self.net.broker(b);
-        let Some(controller) = self.quorum.leader_node() else {
-            return false;
-        };
-        self.is_up(node)
-            && self.is_up(controller)
-            && (self.net.active.is_empty() || !self.net.cut(node, controller))
-    }
-
+impl Cluster {
     /// A broker process dies: its connections drop, so requests waiting on
     /// it fail at their clients; its logs stay on disk.
-    pub(crate) fn crash_broker(&mut self, b: u32) {
-        self.drop_queued_work(b);
+    pub(crate) fn crash_broker(&mut self, b: u32, x: &Ctx, out: &mut Effects) {
+        self.drop_queued_work(b, x.now);
         for part in 0..self.parts.len() as u32 {
             let p = &mut self.parts[part as usize];
             let Some(r) = p.replicas.iter().position(|&x| x == b) else {
@@ -1192,60 +1353,59 @@ impl World {
             p.logs[r].unpark(self.isr_watch.caught_up_at(part));
             self.isr_watch.watch(part);
             if r == p.leader {
-                self.fail_leader_waiters(part, b);
+                self.fail_leader_waiters(part, b, x, out);
             }
         }
     }
 
-    /// A crashed broker starts again: the controller fences its old
-    /// incarnation (if the session had not expired yet), then lets it in.
-    /// When it cannot reach the active controller (the quorum has none, or
-    /// it is down or cut off) it cannot register: it stays out (as fenced,
-    /// leading nothing it serves) until it can, and then registers as
-    /// here (`World::check_sessions`).
-    pub(crate) fn restart_broker(&mut self, b: u32) {
-        self.drop_queued_work(b);
-        if !self.controller_reachable(b) {
+    /// A crashed broker starts again. When it cannot reach the active
+    /// controller (the quorum has none, or it is down or cut off) it
+    /// cannot register: it stays out (as fenced, leading nothing it
+    /// serves) until it can, and then registers (`World::check_sessions`).
+    /// Whether it can register now: then the controller fences its old
+    /// incarnation (if the session had not expired yet) and lets it in,
+    /// each a step of its own (`World::restart_broker`).
+    pub(crate) fn restart_broker(&mut self, b: u32, x: &Ctx, out: &mut Effects) -> bool {
+        self.drop_queued_work(b, x.now);
+        if !x.controller_reachable(b) {
             self.brokers[b as usize].reregister = true;
             if !self.brokers[b as usize].fenced {
                 self.brokers[b as usize].fenced = true;
-                self.observe(Observation::Fenced { broker: b });
+                out.observe(Observation::Fenced { broker: b });
             }
-            return;
+            return false;
         }
-        if !self.brokers[b as usize].fenced {
-            self.fence(b);
-        }
-        self.unfence(b);
+        true
     }
 
     /// Requests waiting at a leader that stops leading fail: pending
     /// acks get NOT_LEADER, parked consumer fetches are retried.
-    fn fail_leader_waiters(&mut self, part: u32, b: u32) {
-        let pending = std::mem::take(&mut self.parts[part as usize].pending_acks);
-        for (req, attempt, _) in pending {
-            self.requests[req as usize].copies -= 1;
-            self.respond(b, req, attempt, ProduceResult::NotLeader);
-            self.maybe_free(req);
+    fn fail_leader_waiters(&mut self, part: u32, b: u32, x: &Ctx, out: &mut Effects) {
+        let p = &mut self.parts[part as usize];
+        for (req, attempt, _) in p.pending_acks.drain(..) {
+            out.push(Effect::Answer {
+                broker: b,
+                req,
+                attempt,
+                result: ProduceResult::NotLeader,
+            });
         }
-        let parked = std::mem::take(&mut self.parts[part as usize].parked_consumers);
-        for (consumer, epoch) in parked {
-            self.kernel.schedule_in(
-                RECONNECT_BACKOFF_NS,
-                Ev::FetchRetry {
-                    consumer,
-                    part,
-                    epoch,
-                },
-            );
+        let at = x.now.saturating_add(RECONNECT_BACKOFF_NS);
+        for (consumer, epoch) in p.parked_consumers.drain(..) {
+            let ev = Ev::FetchRetry {
+                consumer,
+                part,
+                epoch,
+            };
+            out.push(Effect::Wake { at, ev });
         }
     }
 
     /// The controller fences broker `b`: it leaves every ISR, and the
     /// partitions it led elect new leaders.
-    pub(crate) fn fence(&mut self, b: u32) {
+    pub(crate) fn fence(&mut self, b: u32, x: &Ctx, out: &mut Effects) {
         self.brokers[b as usize].fenced = true;
-        self.observe(Observation::Fenced { broker: b });
+        out.observe(Observation::Fenced { broker: b });
         for part in 0..self.parts.len() as u32 {
             let Some(r) = self.parts[part as usize]
                 .replicas
@@ -1257,28 +1417,28 @@ impl World {
             self.stop_fetch_loop(part, r);
             let p = &self.parts[part as usize];
             if r == p.leader && p.online {
-                self.fail_leader_waiters(part, b);
-                self.elect(part);
+                self.fail_leader_waiters(part, b, x, out);
+                self.elect(part, x, out);
             } else if r != p.leader && p.isr[r] {
                 self.parts[part as usize].isr[r] = false;
                 let isr = self.parts[part as usize].isr_count();
-                self.observe(Observation::IsrChanged {
+                out.observe(Observation::IsrChanged {
                     partition: part,
                     isr,
                 });
-                self.update_hw(part);
+                self.update_hw(part, out);
             }
         }
     }
 
     /// Broker `b` is back in the cluster: it leads offline partitions it is
     /// eligible for, and follows (after truncating) everywhere else.
-    pub(crate) fn unfence(&mut self, b: u32) {
+    pub(crate) fn unfence(&mut self, b: u32, x: &Ctx, out: &mut Effects) {
         if std::mem::take(&mut self.brokers[b as usize].disk_replaced) {
-            self.leave_every_isr(b);
+            self.leave_every_isr(b, out);
         }
-        let now = self.now();
-        self.observe(Observation::Unfenced { broker: b });
+        let now = x.now;
+        out.observe(Observation::Unfenced { broker: b });
         let br = &mut self.brokers[b as usize];
         br.fenced = false;
         br.last_heard_ns = now;
@@ -1292,27 +1452,27 @@ impl World {
                 continue;
             };
             if !self.parts[part as usize].online {
-                self.elect(part);
+                self.elect(part, x, out);
                 continue;
             }
             let p = &mut self.parts[part as usize];
             if r == p.leader {
                 // Still its leader: it restarted while the metadata was
                 // frozen. The controller elects again (a new epoch).
-                self.elect(part);
+                self.elect(part, x, out);
                 continue;
             }
             let leader = p.leader;
             let d = divergence(&p.logs[r], &p.logs[leader]);
             truncate(&mut p.logs[r], d);
             p.logs[r].known_leo = p.logs[r].leo();
-            self.start_fetch_loop(part, r);
+            self.start_fetch_loop(part, r, x, out);
         }
     }
 
     /// Broker `b` leaves the ISR of every partition it holds a replica of
     /// (the leader's too: an offline partition waits for another member).
-    fn leave_every_isr(&mut self, b: u32) {
+    fn leave_every_isr(&mut self, b: u32, out: &mut Effects) {
         for part in 0..self.parts.len() as u32 {
             let p = &mut self.parts[part as usize];
             let Some(r) = p.replicas.iter().position(|&x| x == b) else {
@@ -1321,7 +1481,7 @@ impl World {
             if p.isr[r] {
                 p.isr[r] = false;
                 let isr = p.isr_count();
-                self.observe(Observation::IsrChanged {
+                out.observe(Observation::IsrChanged {
                     partition: part,
                     isr,
                 });
@@ -1332,20 +1492,20 @@ impl World {
     /// Choose a leader for `part` among live, unfenced replicas: from the
     /// ISR; else, if the topic allows it, any of them (unclean); else the
     /// partition goes offline until an ISR member returns.
-    fn elect(&mut self, part: u32) {
+    fn elect(&mut self, part: u32, x: &Ctx, out: &mut Effects) {
         let p = &self.parts[part as usize];
         let live = |r: usize| {
             let b = p.replicas[r];
-            self.broker_up(b) && !self.brokers[b as usize].fenced
+            x.broker_up(b) && !self.brokers[b as usize].fenced
         };
         let n = p.replicas.len();
         if let Some(r) = (0..n).find(|&r| p.isr[r] && live(r)) {
-            self.set_leader(part, r, false);
+            self.set_leader(part, r, false, x, out);
         } else if let Some(r) = (0..n).find(|&r| p.unclean_allowed && live(r)) {
-            self.set_leader(part, r, true);
+            self.set_leader(part, r, true, x, out);
         } else if self.parts[part as usize].online {
             self.parts[part as usize].online = false;
-            self.observe(Observation::LeaderElected {
+            out.observe(Observation::LeaderElected {
                 partition: part,
                 broker: None,
                 epoch: self.parts[part as usize].epoch,
@@ -1357,12 +1517,12 @@ impl World {
     /// Replica `r` leads `part` from now on. Every other replica truncates
     /// to where its log diverges from the new leader's; what only the old
     /// leader had is lost.
-    fn set_leader(&mut self, part: u32, r: usize, unclean: bool) {
-        let now = self.now();
+    fn set_leader(&mut self, part: u32, r: usize, unclean: bool, x: &Ctx, out: &mut Effects) {
+        let now = x.now;
         let old = self.parts[part as usize].leader;
         let old_broker = self.parts[part as usize].leader_broker();
         let isr_before = self.parts[part as usize].isr_count();
-        self.fail_leader_waiters(part, old_broker);
+        self.fail_leader_waiters(part, old_broker, x, out);
         let mut lost: Vec<(u64, EventId)> = Vec::new();
         let hw;
         {
@@ -1418,11 +1578,11 @@ impl World {
             p.isr[r] = true;
         }
         let b = self.parts[part as usize].replicas[old];
-        if old != r && (self.brokers[b as usize].fenced || !self.broker_up(b)) {
+        if old != r && (self.brokers[b as usize].fenced || !x.broker_up(b)) {
             self.parts[part as usize].isr[old] = false;
         }
         let leo = self.parts[part as usize].leader_log().leo();
-        self.truncate_txn_state(part, leo);
+        self.truncate_txn_state(part, leo, x, out);
         let power_lost = self.parts[part as usize].power_lost_from.take();
         let cut = match (lost.first().map(|l| l.0), power_lost) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -1434,13 +1594,13 @@ impl World {
             p.truncations.push((p.epoch, offset));
         }
         for &(offset, event) in &lost {
-            self.observe(Observation::Truncated {
+            out.observe(Observation::Truncated {
                 event,
                 partition: part,
                 offset,
             });
         }
-        self.observe(Observation::HighWatermark {
+        out.observe(Observation::HighWatermark {
             partition: part,
             offset: hw,
         });
@@ -1449,14 +1609,14 @@ impl World {
         // the ISR alone).
         let isr = self.parts[part as usize].isr_count();
         if isr != isr_before {
-            self.observe(Observation::IsrChanged {
+            out.observe(Observation::IsrChanged {
                 partition: part,
                 isr,
             });
         }
         let epoch = self.parts[part as usize].epoch;
         let broker = self.parts[part as usize].leader_broker();
-        self.observe(Observation::LeaderElected {
+        out.observe(Observation::LeaderElected {
             partition: part,
             broker: Some(broker),
             epoch,
@@ -1470,13 +1630,13 @@ impl World {
             let f = &mut self.parts[part as usize].logs[q];
             f.known_leo = f.leo();
             f.last_caught_up_ns = now;
-            if self.broker_up(b) && !self.brokers[b as usize].fenced {
-                self.start_fetch_loop(part, q);
+            if x.broker_up(b) && !self.brokers[b as usize].fenced {
+                self.start_fetch_loop(part, q, x, out);
             } else {
                 self.stop_fetch_loop(part, q);
             }
         }
-        self.update_hw(part);
+        self.update_hw(part, out);
     }
 
     /// The leader's log lost everything from `offset` on: idempotent
@@ -1486,6 +1646,76 @@ impl World {
         for state in &mut self.parts[part as usize].producer_state {
             state.truncate(offset);
         }
+    }
+
+    /// The leader's log lost everything from `offset` on: transactions
+    /// that started there are no longer open there, and markers there are
+    /// written again by the coordinator.
+    pub(crate) fn truncate_txn_state(
+        &mut self,
+        part: u32,
+        offset: u64,
+        x: &Ctx,
+        out: &mut Effects,
+    ) {
+        let pr = &mut self.parts[part as usize];
+        pr.txn_open.retain(|o| o.1 < offset);
+        pr.txn_aborted.retain(|a| a.2 < offset);
+        let mut resend = Vec::new();
+        pr.markers.retain(|m| {
+            if m.offset >= offset {
+                resend.push(*m);
+                false
+            } else {
+                true
+            }
+        });
+        let at = x.now.saturating_add(RECONNECT_BACKOFF_NS);
+        for m in resend {
+            let ev = Ev::TxnMarkerSend {
+                producer: m.producer,
+                number: m.number,
+                part,
+            };
+            out.push(Effect::Wake { at, ev });
+        }
+    }
+}
+
+impl World {
+    /// Whether broker `b` can reach the active controller
+    /// ([`Ctx::controller_reachable`]).
+    pub(crate) fn controller_reachable(&self, b: u32) -> bool {
+        self.ctx().controller_reachable(b)
+    }
+
+    /// A broker process dies ([`Cluster::crash_broker`]).
+    pub(crate) fn crash_broker(&mut self, b: u32) {
+        self.with_cluster(|c, x, out| c.crash_broker(b, x, out));
+    }
+
+    /// A crashed broker starts again ([`Cluster::restart_broker`]): if it
+    /// can register, the controller fences its old incarnation and lets
+    /// it in. Two steps, because the second sees what the first's effects
+    /// did (a consumer fetch the first parked again is the second's to
+    /// fail over).
+    pub(crate) fn restart_broker(&mut self, b: u32) {
+        if self.with_cluster(|c, x, out| c.restart_broker(b, x, out)) {
+            if !self.cluster.brokers[b as usize].fenced {
+                self.fence(b);
+            }
+            self.unfence(b);
+        }
+    }
+
+    /// The controller fences broker `b` ([`Cluster::fence`]).
+    pub(crate) fn fence(&mut self, b: u32) {
+        self.with_cluster(|c, x, out| c.fence(b, x, out));
+    }
+
+    /// Broker `b` is back in the cluster ([`Cluster::unfence`]).
+    pub(crate) fn unfence(&mut self, b: u32) {
+        self.with_cluster(|c, x, out| c.unfence(b, x, out));
     }
 }
 
@@ -1526,5 +1756,231 @@ fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
     } else {
         let (x, y) = v.split_at_mut(a);
         (&mut y[0], &mut x[b])
+    }
+}
+
+/// The broker component on its own: a few brokers and partitions, fed
+/// events, their effects asserted (no scenario, no world).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::rng_stream;
+    use crate::model::EventMeta;
+    use crate::model::controller::Quorum;
+    use crate::model::network::{Network, Node, NodeState};
+    use crate::model::window::Window;
+
+    const S: Time = 1_000_000_000;
+
+    /// Brokers `0..n` on nodes `0..n` and the active controller on node `n`.
+    struct Bench {
+        c: Cluster,
+        net: Network,
+        events: Window<EventMeta>,
+        quorum: Quorum,
+        nodes: Vec<NodeState>,
+    }
+
+    impl Bench {
+        /// `n` brokers; one partition per entry of `parts`, replicated on
+        /// its brokers (the first leads).
+        fn new(n: u32, parts: &[&[u32]]) -> Bench {
+            let rngs = (0..=n).map(|i| rng_stream(1, &format!("n{i}"))).collect();
+            let ms = Sampler::Constant(1_000_000);
+            let parts: Vec<PartitionRt> =
+                parts.iter().map(|r| PartitionRt::new(r.to_vec())).collect();
+            let broker =
+                |b| BrokerRt::new(Sampler::Constant(0), 0.0, rng_stream(1, &format!("b{b}")));
+            let c = Cluster {
+                brokers: (0..n).map(broker).collect(),
+                isr_watch: IsrWatch::new(parts.len()),
+                walks: PartitionWalks::new(&parts),
+                parts,
+                replica_lag_time_max_ns: 30 * S,
+                replica_fetch_timeout_ns: 30 * S,
+                next_fetch_generation: 0,
+                disk: None,
+            };
+            Bench {
+                c,
+                net: Network::new(ms.clone(), ms, 0, n, rngs),
+                events: Window::default(),
+                quorum: Quorum::new(vec![Node(n)], 2 * S, S),
+                nodes: vec![NodeState::Up; n as usize + 1],
+            }
+        }
+
+        /// Hand the brokers something to do at `now`: what they ask for.
+        fn at(
+            &mut self,
+            now: Time,
+            f: impl FnOnce(&mut Cluster, &Ctx, &mut Effects),
+        ) -> Vec<Effect> {
+            let down = self.nodes.iter().filter(|s| **s != NodeState::Up).count() as u32;
+            let x = Ctx::new(
+                now,
+                &self.net,
+                &self.events,
+                &self.quorum,
+                &self.nodes,
+                down,
+            );
+            let mut out = Effects::default();
+            f(&mut self.c, &x, &mut out);
+            out.list().to_vec()
+        }
+
+        /// The leader of `part` holds `n` more records (event ids from 1).
+        fn leader_holds(&mut self, part: usize, n: u64) {
+            let p = &mut self.c.parts[part];
+            let log = &mut p.logs[p.leader];
+            for _ in 0..n {
+                log.entries.push_back(log.leo() as EventId + 1);
+            }
+        }
+    }
+
+    fn observed(effects: &[Effect]) -> Vec<Observation> {
+        (effects.iter())
+            .filter_map(|e| match e {
+                Effect::Observe(o) => Some(*o),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_follower_that_caught_up_raises_the_high_watermark_and_completes_acks_all() {
+        let mut b = Bench::new(2, &[&[0, 1]]);
+        b.leader_holds(0, 3);
+        b.c.parts[0].pending_acks.push_back((7, 0, 3));
+        let fetch = b.at(0, |c, x, out| c.on_replica_fetch_arrive((0, 1, 0), x, out));
+        assert!(matches!(
+            fetch[..],
+            [Effect::Send {
+                ev: Ev::ReplicaFetchResponse { .. },
+                ..
+            }]
+        ));
+        let copied = b.at(S, |c, x, out| {
+            c.on_replica_fetch_response((0, 1, 0), x, out)
+        });
+        assert!(matches!(
+            copied[1],
+            Effect::Send {
+                ev: Ev::ReplicaFetchArrive { .. },
+                ..
+            }
+        ));
+        let acked = b.at(2 * S, |c, x, out| {
+            c.on_replica_fetch_arrive((0, 1, 0), x, out)
+        });
+        let answer = Effect::Answer {
+            broker: 0,
+            req: 7,
+            attempt: 0,
+            result: ProduceResult::Ok,
+        };
+        let hw = Observation::HighWatermark {
+            partition: 0,
+            offset: 3,
+        };
+        assert_eq!(acked, [Effect::Observe(hw), answer]);
+        assert!(
+            b.c.parts[0].logs[1].fetch_parked,
+            "nothing more to fetch: parked"
+        );
+    }
+
+    #[test]
+    fn a_lagging_follower_leaves_the_isr_and_acks_all_completes_only_above_min_isr() {
+        for (min_isr, result) in [
+            (1, ProduceResult::Ok),
+            (2, ProduceResult::NotEnoughReplicasAfterAppend),
+        ] {
+            let mut b = Bench::new(2, &[&[0, 1]]);
+            b.c.parts[0].min_isr = min_isr;
+            b.leader_holds(0, 3);
+            b.c.parts[0].pending_acks.push_back((7, 0, 3));
+            assert_eq!(
+                b.at(10 * S, |c, x, out| c.maintain_isr(x, out)),
+                [],
+                "within the lag"
+            );
+            let shrunk = b.at(31 * S, |c, x, out| c.maintain_isr(x, out));
+            let isr = Observation::IsrChanged {
+                partition: 0,
+                isr: 1,
+            };
+            let hw = Observation::HighWatermark {
+                partition: 0,
+                offset: 3,
+            };
+            let answer = Effect::Answer {
+                broker: 0,
+                req: 7,
+                attempt: 0,
+                result,
+            };
+            assert_eq!(shrunk, [Effect::Observe(isr), Effect::Observe(hw), answer]);
+        }
+    }
+
+    #[test]
+    fn a_leader_cut_off_from_the_controller_cannot_shrink_the_isr() {
+        let mut b = Bench::new(2, &[&[0, 1]]);
+        b.nodes[2] = NodeState::Crashed; // the only controller
+        assert_eq!(b.at(31 * S, |c, x, out| c.maintain_isr(x, out)), []);
+        assert_eq!(b.c.parts[0].isr, [true, true]);
+    }
+
+    #[test]
+    fn fencing_a_leader_fails_its_waiters_and_elects_from_the_isr() {
+        let mut b = Bench::new(3, &[&[0, 1, 2]]);
+        b.c.parts[0].pending_acks.push_back((7, 0, 3));
+        b.c.parts[0].parked_consumers.push((4, 9));
+        let effects = b.at(S, |c, x, out| c.fence(0, x, out));
+        let answer = Effect::Answer {
+            broker: 0,
+            req: 7,
+            attempt: 0,
+            result: ProduceResult::NotLeader,
+        };
+        assert_eq!(effects[1], answer);
+        let retry = Ev::FetchRetry {
+            consumer: 4,
+            part: 0,
+            epoch: 9,
+        };
+        assert!(matches!(effects[2], Effect::Wake { ev, .. } if ev == retry));
+        let elected = Observation::LeaderElected {
+            partition: 0,
+            broker: Some(1),
+            epoch: 1,
+            unclean: false,
+        };
+        assert!(observed(&effects).contains(&elected), "{effects:?}");
+        assert!(b.c.leads(0, 1) && !b.c.leads(0, 0));
+    }
+
+    #[test]
+    fn an_unclean_election_truncates_what_only_the_old_leader_had() {
+        let mut b = Bench::new(2, &[&[0, 1]]);
+        let p = &mut b.c.parts[0];
+        p.unclean_allowed = true;
+        p.isr[1] = false;
+        p.logs[1].entries.push_back(1);
+        b.leader_holds(0, 3);
+        b.c.parts[0].hw = 3;
+        b.nodes[0] = NodeState::Crashed;
+        let effects = b.at(S, |c, x, out| c.fence(0, x, out));
+        let lost: Vec<u64> = (observed(&effects).iter())
+            .filter_map(|o| match o {
+                Observation::Truncated { offset, .. } => Some(*offset),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lost, [1, 2]);
+        assert_eq!((b.c.parts[0].hw, b.c.parts[0].epoch), (1, 1));
     }
 }

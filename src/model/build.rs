@@ -1,7 +1,6 @@
 //! Building a [`World`] from a validated scenario: ids, names, replica
 //! placement, rng streams and the first kernel events.
 
-use super::broker::ReplicaLog;
 use super::buffer::BufferPool;
 use super::dist::{KeySampler, Sampler};
 use super::faults::concrete_plan;
@@ -206,8 +205,16 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         scenario_name: s.scenario.name.clone(),
         seed,
         net,
-        brokers,
-        parts,
+        cluster: super::broker::Cluster {
+            brokers,
+            parts,
+            isr_watch: super::broker::IsrWatch::new(part_count),
+            walks,
+            replica_lag_time_max_ns: s.cluster.replica_lag_time_max.ns(),
+            replica_fetch_timeout_ns: s.network.request_timeout.ns(),
+            next_fetch_generation: 0,
+            disk: None,
+        },
         producers,
         requests: Vec::new(),
         free_requests: Vec::new(),
@@ -222,9 +229,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         observers: Vec::new(),
         checks: None,
         production_end_ns,
-        replica_lag_time_max_ns: s.cluster.replica_lag_time_max.ns(),
-        isr_watch: super::broker::IsrWatch::new(part_count),
-        walks,
         next_part_epoch: 0,
         stop: None,
         schema,
@@ -236,7 +240,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
             s.cluster.quorum_fetch_timeout.ns(),
             s.cluster.quorum_election_timeout.ns(),
         ),
-        disk: None,
         versions: super::Versions::of(&s.cluster),
         outcome_salt: {
             use rand::Rng as _;
@@ -251,13 +254,13 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         fault_log: Vec::new(),
         fetch_timeout_ns: s.network.request_timeout.ns(),
         broker_session_ns: s.cluster.broker_session_timeout.ns(),
-        next_fetch_generation: 0,
         next_marker: 0,
         producer_nodes,
         progress: None,
         max_memory: crate::budget::max_memory(),
         interrupt: None,
         unfinished_ages: wants_unfinished_ages(s),
+        effects: Vec::new(),
     };
 
     // First events: arrivals, follower fetches, group joins, the tick.
@@ -277,11 +280,11 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
                 .schedule_at(r.start.ns(), Ev::Request { service: i as u32 });
         }
     }
-    for part in 0..world.parts.len() {
-        for replica in 1..world.parts[part].replicas.len() {
-            let generation = world.next_fetch_generation;
-            world.next_fetch_generation += 1;
-            world.parts[part].logs[replica].fetch_generation = generation;
+    for part in 0..world.cluster.parts.len() {
+        for replica in 1..world.cluster.parts[part].replicas.len() {
+            let generation = world.cluster.next_fetch_generation;
+            world.cluster.next_fetch_generation += 1;
+            world.cluster.parts[part].logs[replica].fetch_generation = generation;
             world.kernel.schedule_at(
                 0,
                 Ev::ReplicaFetchArrive {
@@ -435,14 +438,7 @@ fn build_topics(s: &Scenario, catalog: &mut Catalog) -> (Vec<TopicRt>, Vec<Parti
                 .collect();
             let rf = replicas.len();
             parts.push(PartitionRt {
-                replicas,
-                leader: 0,
-                epoch: 0,
-                logs: (0..rf).map(|_| ReplicaLog::default()).collect(),
-                isr: vec![true; rf],
-                online: true,
                 unclean_allowed: t.unclean_leader_election,
-                hw: 0,
                 min_isr: t.min_insync_replicas,
                 retention_ns: t.retention.ns(),
                 compaction: (t.cleanup_policy == crate::scenario::CleanupPolicy::Compact).then(
@@ -454,17 +450,9 @@ fn build_topics(s: &Scenario, catalog: &mut Catalog) -> (Vec<TopicRt>, Vec<Parti
                         })
                     },
                 ),
-                pending_acks: VecDeque::new(),
-                txn_open: Vec::new(),
-                txn_aborted: Vec::new(),
-                markers: Vec::new(),
-                parked_consumers: Vec::new(),
-                producer_state: Vec::new(),
-                truncations: Vec::new(),
-                power_lost_from: None,
-                leader_cut_end: None,
                 flush_messages: t.flush_messages,
                 flush_ns: t.flush_ms.map(|d| d.ns()),
+                ..PartitionRt::new(replicas)
             });
             catalog.partitions.push((ti as u32, p));
             catalog.replication.push(rf as u32);
@@ -661,18 +649,11 @@ fn build_brokers(s: &Scenario, seed: u64, node_names: &mut Vec<String>) -> Vec<B
     let brokers_n = s.cluster.brokers;
     let mut brokers = Vec::new();
     for b in 0..brokers_n {
-        brokers.push(BrokerRt {
-            busy_until: 0,
-            busy_ns: 0,
-            ns_per_record: s.cluster.capacity.map_or(0.0, |c| NS_PER_S as f64 / c),
-            append_latency: Sampler::new(&s.cluster.append_latency),
-            rng: rng_stream(seed, &format!("broker/{b}")),
-            fenced: false,
-            last_heard_ns: 0,
-            disk_factor: 1.0,
-            disk_replaced: false,
-            reregister: false,
-        });
+        brokers.push(BrokerRt::new(
+            Sampler::new(&s.cluster.append_latency),
+            s.cluster.capacity.map_or(0.0, |c| NS_PER_S as f64 / c),
+            rng_stream(seed, &format!("broker/{b}")),
+        ));
         node_names.push(format!("broker/{b}"));
     }
     brokers

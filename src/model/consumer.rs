@@ -218,7 +218,7 @@ impl World {
         let cp = &mut c.parts[idx];
         cp.fetching = true;
         let (part, epoch) = (cp.part, cp.epoch);
-        let broker = self.parts[part as usize].leader_broker();
+        let broker = self.cluster.parts[part as usize].leader_broker();
         let to = self.net.broker(broker);
         match self.net.deliver_at(now, c.node, to, 0) {
             Some(at) => self.kernel.schedule_at(

@@ -13,21 +13,15 @@
 //! fsync (`flush_messages` records unflushed, or every `flush_ms`) moves
 //! it to the log end; the OS writes back what was appended
 //! `dirty_page_expiry` ago (one checkpoint of the log end a second). All
-//! of it is kept only when the run has a power-loss fault (`World::disk`),
+//! of it is kept only when the run has a power-loss fault (`Cluster::disk`),
 //! so other runs pay one `is_some` test per append and per tick.
 
 use super::World;
-use super::broker::ReplicaLog;
 use super::broker::is_record;
+use super::broker::{Cluster, ReplicaLog};
 use super::network::NodeKind;
 use crate::history::{EventId, Observation};
 use crate::kernel::Time;
-
-/// How the page cache is written back, for runs with a power-loss fault.
-pub(crate) struct DiskRt {
-    /// A dirty page is written back once it is this old.
-    pub dirty_expiry_ns: Time,
-}
 
 /// A writeback checkpoint every so many ticks (1 s).
 const CHECKPOINT_TICKS: u64 = 10;
@@ -103,7 +97,7 @@ impl ReplicaLog {
     }
 }
 
-impl World {
+impl Cluster {
     /// A replica appended: fsync if its topic says so.
     pub(crate) fn flush_on_append(&mut self, part: u32, r: usize) {
         let p = &mut self.parts[part as usize];
@@ -111,17 +105,19 @@ impl World {
             p.logs[r].flush_if(n);
         }
     }
+}
 
+impl World {
     /// Every tick of a run with a power-loss fault: writeback and timed
     /// fsyncs of every replica log.
     pub(crate) fn disk_tick(&mut self) {
-        let Some(disk) = &self.disk else {
+        let Some(disk) = &self.cluster.disk else {
             return;
         };
         let now = self.kernel.now();
         let expiry = disk.dirty_expiry_ns;
         let checkpoint = self.ticks.is_multiple_of(CHECKPOINT_TICKS);
-        for p in &mut self.parts {
+        for p in &mut self.cluster.parts {
             let every = p.flush_ns;
             for log in &mut p.logs {
                 log.disk_tick(now, expiry, every, checkpoint);
@@ -134,7 +130,7 @@ impl World {
     /// kept is gone from the partition (`Truncated`); the next election
     /// records the cut for consumers (KIP-320) and producers' sequences.
     pub(crate) fn power_off(&mut self, n: u32) {
-        if let (NodeKind::Broker(b), Some(disk)) = (self.node_kind(n), &self.disk) {
+        if let (NodeKind::Broker(b), Some(disk)) = (self.node_kind(n), &self.cluster.disk) {
             let now = self.kernel.now();
             let expiry = disk.dirty_expiry_ns;
             self.lose_logs(b, |log| log.lose_page_cache(now, expiry));
@@ -148,7 +144,7 @@ impl World {
     pub(crate) fn disk_failed(&mut self, n: u32) {
         if let NodeKind::Broker(b) = self.node_kind(n) {
             self.lose_logs(b, ReplicaLog::lose_disk);
-            self.brokers[b as usize].disk_replaced = true;
+            self.cluster.brokers[b as usize].disk_replaced = true;
         }
         self.crash(n);
     }
@@ -160,8 +156,8 @@ impl World {
     fn lose_logs(&mut self, b: u32, mut lose: impl FnMut(&mut ReplicaLog) -> Vec<(u64, EventId)>) {
         {
             let mut gone_all: Vec<(EventId, u32, u64)> = Vec::new();
-            for part in 0..self.parts.len() as u32 {
-                let p = &mut self.parts[part as usize];
+            for part in 0..self.cluster.parts.len() as u32 {
+                let p = &mut self.cluster.parts[part as usize];
                 let Some(r) = p.replicas.iter().position(|&x| x == b) else {
                     continue;
                 };

@@ -11,6 +11,7 @@
 
 use super::controller::QuorumChange;
 use super::dist::Sampler;
+pub(crate) use super::network::NodeState;
 use super::network::{LinkFault, Node, NodeKind, RECONNECT_BACKOFF_NS};
 use super::{Ev, World};
 use crate::history::{EventId, KeyId, Observation};
@@ -18,18 +19,6 @@ use crate::kernel::{NS_PER_S, Rng, Time, rng_stream};
 use crate::model::variates;
 use crate::outcome::FaultRecord;
 use crate::scenario::{Fault, FaultKind, NodeRef, RandomFaults, Scenario, Target};
-
-/// Whether a node is running.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum NodeState {
-    Up,
-    Crashed,
-    /// No progress from `since` until `until`.
-    Paused {
-        since: Time,
-        until: Time,
-    },
-}
 
 /// One fault of the concrete plan, resolved to ids.
 pub(crate) struct FaultRt {
@@ -217,7 +206,9 @@ impl World {
             NodeRef::Producer(i) => i,
             NodeRef::Broker(b) => clients + b,
             NodeRef::Consumer(g, i) => {
-                self.groups[g as usize].consumers[i as usize] + clients + self.brokers.len() as u32
+                self.groups[g as usize].consumers[i as usize]
+                    + clients
+                    + self.cluster.brokers.len() as u32
             }
             NodeRef::Service(s) => self.first_service_node + s,
             NodeRef::Controller(c) => self.first_controller_node + c,
@@ -226,7 +217,7 @@ impl World {
 
     pub(crate) fn node_kind(&self, n: u32) -> NodeKind {
         let clients = self.producer_nodes;
-        let brokers = self.brokers.len() as u32;
+        let brokers = self.cluster.brokers.len() as u32;
         if n >= self.first_controller_node {
             NodeKind::Controller(n - self.first_controller_node)
         } else if n >= self.first_service_node {
@@ -255,8 +246,8 @@ impl World {
         let nodes = self.node_state.len();
         let budget_end = self.kernel.budget().sim_time_max_ns;
         for spec in plan {
-            if spec.kind == FaultKind::PowerLoss && self.disk.is_none() {
-                self.disk = Some(super::disk::DiskRt {
+            if spec.kind == FaultKind::PowerLoss && self.cluster.disk.is_none() {
+                self.cluster.disk = Some(super::broker::DiskRt {
                     dirty_expiry_ns: s.cluster.dirty_page_expiry.ns(),
                 });
             }
@@ -389,7 +380,7 @@ impl World {
             }
             FaultKind::SlowDisk => {
                 if let NodeKind::Broker(b) = self.node_kind(node.expect("slow-disk has a node")) {
-                    self.brokers[b as usize].disk_factor *= spec.factor.unwrap_or(1.0);
+                    self.cluster.brokers[b as usize].disk_factor *= spec.factor.unwrap_or(1.0);
                 }
             }
             FaultKind::Partition
@@ -452,7 +443,7 @@ impl World {
             }
             FaultKind::SlowDisk => {
                 if let NodeKind::Broker(b) = self.node_kind(node.expect("slow-disk has a node")) {
-                    self.brokers[b as usize].disk_factor /= spec.factor.unwrap_or(1.0);
+                    self.cluster.brokers[b as usize].disk_factor /= spec.factor.unwrap_or(1.0);
                 }
             }
             FaultKind::Partition
@@ -576,14 +567,14 @@ impl World {
             Ev::ProduceArrive { broker, .. }
             | Ev::AppendDone { broker, .. }
             | Ev::ConsumerFetchArrive { broker, .. } => self.net.broker(broker),
-            Ev::ReplicaFetchArrive { part, .. } => {
-                self.net.broker(self.parts[part as usize].leader_broker())
-            }
+            Ev::ReplicaFetchArrive { part, .. } => self
+                .net
+                .broker(self.cluster.parts[part as usize].leader_broker()),
             Ev::ReplicaFetchResponse { part, replica, .. }
             | Ev::ReplicaAppendDone { part, replica, .. }
             | Ev::ReplicaFetchResend { part, replica, .. } => self
                 .net
-                .broker(self.parts[part as usize].replicas[replica as usize]),
+                .broker(self.cluster.parts[part as usize].replicas[replica as usize]),
             Ev::ConsumerFetchResponse { consumer, .. }
             | Ev::ProcessDone { consumer, .. }
             | Ev::AutoCommit { consumer, .. }
@@ -731,9 +722,9 @@ impl World {
         // Without an active controller the metadata is frozen: nobody is
         // fenced or let back in.
         if self.quorum.active() {
-            for b in 0..self.brokers.len() as u32 {
+            for b in 0..self.cluster.brokers.len() as u32 {
                 let heard = self.controller_reachable(b);
-                let br = &mut self.brokers[b as usize];
+                let br = &mut self.cluster.brokers[b as usize];
                 if heard {
                     br.last_heard_ns = now;
                     let reregister = std::mem::take(&mut br.reregister);
@@ -800,7 +791,7 @@ impl World {
             return;
         }
         if change == QuorumChange::Elected {
-            for br in &mut self.brokers {
+            for br in &mut self.cluster.brokers {
                 br.last_heard_ns = now;
             }
         }
@@ -813,10 +804,10 @@ impl World {
     /// The broker hosting a group's coordinator: the first live broker
     /// from the group's hash slot (it moves when its broker fails).
     pub(crate) fn coordinator(&self, g: u32) -> Option<u32> {
-        let nb = self.brokers.len() as u32;
+        let nb = self.cluster.brokers.len() as u32;
         (0..nb)
             .map(|i| (g + i) % nb)
-            .find(|&b| self.broker_up(b) && !self.brokers[b as usize].fenced)
+            .find(|&b| self.broker_up(b) && !self.cluster.brokers[b as usize].fenced)
     }
 }
 

@@ -391,7 +391,7 @@ impl World {
     fn assign_part(&mut self, consumer: u32, part: u32, idx: usize) {
         let g = self.consumers[consumer as usize].group;
         let grp = &self.groups[g as usize];
-        let p = &self.parts[part as usize];
+        let p = &self.cluster.parts[part as usize];
         let start = grp.committed[idx].unwrap_or(match grp.auto_offset_reset {
             // `None` starts committed (at 0).
             OffsetReset::Earliest | OffsetReset::None => p.leader_log().start,
@@ -441,9 +441,11 @@ impl World {
         if grp.committed[idx] == Some(offset) {
             return true;
         }
-        let leader_epoch = c.idx(part).map_or(self.parts[part as usize].epoch, |i| {
-            c.parts[i].fetched_epoch
-        });
+        let leader_epoch = c
+            .idx(part)
+            .map_or(self.cluster.parts[part as usize].epoch, |i| {
+                c.parts[i].fetched_epoch
+            });
         grp.committed[idx] = Some(offset);
         grp.committed_epoch[idx] = leader_epoch;
         let generation = grp.generation;
@@ -585,7 +587,7 @@ impl World {
         grp.parts.iter().zip(&grp.owner).all(|(&part, owner)| {
             let Some(consumer) = owner else { return false };
             let c = &self.consumers[*consumer as usize];
-            let hw = self.parts[part as usize].hw;
+            let hw = self.cluster.parts[part as usize].hw;
             c.current.is_none_or(|cur| cur.part != part)
                 && c.idx(part).is_some_and(|i| {
                     let cp = &c.parts[i];

@@ -50,7 +50,7 @@ impl World {
             }
             NodeKind::Broker(b) => {
                 let (mut led, mut followed, mut unflushed) = (0u64, 0u64, 0u64);
-                for p in &self.parts {
+                for p in &self.cluster.parts {
                     let Some(r) = p.replicas.iter().position(|&x| x == b) else {
                         continue;
                     };
@@ -59,7 +59,7 @@ impl World {
                     } else {
                         followed += 1;
                     }
-                    if self.disk.is_some() {
+                    if self.cluster.disk.is_some() {
                         let log = &p.logs[r];
                         unflushed += log.leo().saturating_sub(log.flushed.max(log.start));
                     }
@@ -151,7 +151,7 @@ impl World {
             // coordinator. Cutting one fences, elects or expels.
             let mut cut = 0u32;
             if let Some(c) = self.quorum.leader_node() {
-                cut += (0..self.brokers.len() as u32)
+                cut += (0..self.cluster.brokers.len() as u32)
                     .filter(|&br| apart(self.net.broker(br).0, c.0))
                     .count() as u32;
                 cut += self

@@ -19,6 +19,7 @@ mod consumer;
 mod controller;
 mod disk;
 mod dist;
+mod effects;
 pub mod faults;
 mod group;
 mod hit;
@@ -263,8 +264,8 @@ pub struct World {
     pub(crate) scenario_name: String,
     pub(crate) seed: u64,
     pub(crate) net: Network,
-    pub(crate) brokers: Vec<BrokerRt>,
-    pub(crate) parts: Vec<PartitionRt>,
+    /// The brokers and the partitions they replicate.
+    pub(crate) cluster: broker::Cluster,
     pub(crate) producers: Vec<ProducerRt>,
     pub(crate) requests: Vec<Request>,
     pub(crate) free_requests: Vec<u32>,
@@ -290,10 +291,6 @@ pub struct World {
     /// so that each call site's observation folds their dispatch by kind.
     pub(crate) checks: Option<Box<crate::check::Checks>>,
     pub(crate) production_end_ns: Time,
-    pub(crate) replica_lag_time_max_ns: Time,
-    /// The partitions whose ISR the tick looks at.
-    pub(crate) isr_watch: broker::IsrWatch,
-    pub(crate) walks: broker::PartitionWalks,
     pub(crate) next_part_epoch: u32,
     pub(crate) stop: Option<StopReason>,
     /// Mixed into each business outcome's hash (from the seed, on a
@@ -307,9 +304,6 @@ pub struct World {
     pub(crate) first_controller_node: u32,
     /// The metadata quorum (KRaft controllers).
     pub(crate) quorum: controller::Quorum,
-    /// The page cache and what is on disk: only when the plan has a
-    /// power-loss fault.
-    pub(crate) disk: Option<disk::DiskRt>,
     /// Behaviours that changed between Kafka versions.
     pub(crate) versions: Versions,
     /// Schema evolution (`None`: no producer changes its schema).
@@ -327,7 +321,6 @@ pub struct World {
     pub(crate) fault_log: Vec<FaultRecord>,
     pub(crate) fetch_timeout_ns: Time,
     pub(crate) broker_session_ns: Time,
-    pub(crate) next_fetch_generation: u32,
     /// Serial of the next transaction marker (markers are unique log entries).
     pub(crate) next_marker: u32,
     /// Producers with a node of their own (numbered first); consumers'
@@ -344,6 +337,8 @@ pub struct World {
     /// Some objective bounds a group's latency: the unfinished records'
     /// ages are kept at the end.
     pub(crate) unfinished_ages: bool,
+    /// Effects buffers, reused (one per level of nesting).
+    pub(crate) effects: Vec<effects::Effects>,
 }
 
 impl World {
@@ -463,7 +458,7 @@ impl World {
         let checks = self.checks.take().map(|c| *c);
         let fault_hits = self.fault_hits();
         let unfinished = self.unfinished();
-        let broker_busy_ns = self.broker_busy_ns(end);
+        let broker_busy_ns = self.cluster.broker_busy_ns(end);
         let producer_pressure = (self.producers.iter())
             .map(|p| {
                 (p.pool.as_ref()).map_or((0, 0, 0), |b| (b.blocked_ns, b.refused, b.waiting()))
@@ -477,7 +472,12 @@ impl World {
             sim_time_ns: self.kernel.now(),
             kernel_events: self.kernel.events_processed(),
             stop_reason: reason,
-            log_end_offsets: self.parts.iter().map(|p| p.leader_log().leo()).collect(),
+            log_end_offsets: self
+                .cluster
+                .parts
+                .iter()
+                .map(|p| p.leader_log().leo())
+                .collect(),
             catalog: self.catalog,
             metrics: self.metrics,
             faults: self.faults.into_iter().map(|f| f.spec).collect(),
@@ -544,26 +544,12 @@ impl World {
                 result,
             } => self.on_produce_response(req, attempt, result),
             Ev::ProduceDisconnect { req, attempt } => self.on_produce_disconnect(req, attempt),
-            Ev::ReplicaFetchArrive {
-                part,
-                replica,
-                generation,
-            } => self.on_replica_fetch_arrive(part, replica, generation),
-            Ev::ReplicaFetchResponse {
-                part,
-                replica,
-                generation,
-            } => self.on_replica_fetch_response(part, replica, generation),
-            Ev::ReplicaAppendDone {
-                part,
-                replica,
-                generation,
+            Ev::ReplicaFetchArrive { .. }
+            | Ev::ReplicaFetchResponse { .. }
+            | Ev::ReplicaAppendDone { .. }
+            | Ev::ReplicaFetchResend { .. } => {
+                self.with_cluster(|c, x, out| c.on_replication(ev, x, out))
             }
-            | Ev::ReplicaFetchResend {
-                part,
-                replica,
-                generation,
-            } => self.on_replica_append_done(part, replica, generation),
             Ev::ConsumerFetchArrive {
                 consumer,
                 part,
@@ -627,17 +613,128 @@ impl World {
         }
     }
 
+    /// Let the brokers handle something: `f` gets them, what they may
+    /// read of the rest of the world, and an empty effects buffer, whose
+    /// effects are then carried out in order ([`World::apply`]).
+    #[inline]
+    pub(crate) fn with_cluster<R>(
+        &mut self,
+        f: impl FnOnce(&mut broker::Cluster, &effects::Ctx, &mut effects::Effects) -> R,
+    ) -> R {
+        let mut out = self.effects.pop().unwrap_or_default();
+        let World {
+            cluster,
+            kernel,
+            net,
+            events,
+            quorum,
+            node_state,
+            down_nodes,
+            ..
+        } = self;
+        let x = effects::Ctx::new(kernel.now(), net, events, quorum, node_state, *down_nodes);
+        let r = f(cluster, &x, &mut out);
+        self.apply(&mut out);
+        self.effects.push(out);
+        r
+    }
+
+    /// What a component may read of the world now.
+    pub(crate) fn ctx(&self) -> effects::Ctx<'_> {
+        let (now, net, quorum) = (self.kernel.now(), &self.net, &self.quorum);
+        effects::Ctx::new(
+            now,
+            net,
+            &self.events,
+            quorum,
+            &self.node_state,
+            self.down_nodes,
+        )
+    }
+
+    /// Tell an observation a component asked for. The replication loop's
+    /// are rebuilt in arms of their own, so that `observe` folds the
+    /// observers' matches there as it does at the model's own call sites.
+    #[inline]
+    fn observe_effect(&mut self, o: Observation) {
+        match o {
+            Observation::HighWatermark { partition, offset } => {
+                self.observe(Observation::HighWatermark { partition, offset })
+            }
+            Observation::Replicated {
+                partition,
+                broker,
+                end_offset,
+            } => self.observe(Observation::Replicated {
+                partition,
+                broker,
+                end_offset,
+            }),
+            o => self.observe(o),
+        }
+    }
+
+    /// Carry out what a component asked for, in order. A component never
+    /// reaches the others; this is where its requests do.
+    fn apply(&mut self, out: &mut effects::Effects) {
+        use effects::Effect;
+        for e in out.drain() {
+            match e {
+                Effect::Send {
+                    from,
+                    to,
+                    bytes,
+                    ev,
+                    lost,
+                } => match self.net.deliver_at(self.kernel.now(), from, to, bytes) {
+                    Some(at) => self.kernel.schedule_at(at, ev),
+                    None => {
+                        if let Some((delay, ev)) = lost {
+                            self.kernel.schedule_in(delay, ev);
+                        }
+                    }
+                },
+                Effect::Wake { at, ev } => self.kernel.schedule_at(at, ev),
+                Effect::Observe(o) => self.observe_effect(o),
+                Effect::Answer {
+                    broker,
+                    req,
+                    attempt,
+                    result,
+                } => {
+                    self.requests[req as usize].copies -= 1;
+                    self.respond(broker, req, attempt, result);
+                    self.maybe_free(req);
+                }
+                Effect::ServeFetch {
+                    consumer,
+                    part,
+                    epoch,
+                } => self.serve_consumer_fetch(consumer, part, epoch),
+                Effect::Removed {
+                    event,
+                    part,
+                    offset,
+                    compacted,
+                } => self.on_removed(event, part, offset, compacted),
+                Effect::MarkerWritten { producer, number } => {
+                    self.on_marker_written(producer, number)
+                }
+            }
+        }
+    }
+
     fn on_tick(&mut self) {
         self.ticks += 1;
         self.check_sessions();
-        self.maintain_isr();
-        if self.disk.is_some() {
+        self.with_cluster(|c, x, out| c.maintain_isr(x, out));
+        if self.cluster.disk.is_some() {
             self.disk_tick();
         }
         self.expire_transactions();
         if self.ticks.is_multiple_of(10) {
-            self.apply_retention();
-            self.compact_logs();
+            self.with_cluster(|c, x, out| c.apply_retention(x, out));
+            self.with_cluster(|c, x, out| c.compact_logs(x, out));
         }
         if self.now() >= self.production_end_ns && self.quiescent() {
             self.stop = Some(StopReason::Quiescent);
@@ -664,7 +761,7 @@ impl World {
         self.pending_fault_events == 0
             && self.sync.idle()
             && self.producers.iter().all(|p| p.idle())
-            && self.parts.iter().all(|p| p.fully_replicated())
+            && self.cluster.parts.iter().all(|p| p.fully_replicated())
             && self
                 .groups
                 .iter()
@@ -728,7 +825,7 @@ mod tests {
             let ev = w.kernel.next_event().expect("the run goes on");
             w.dispatch(ev);
             if w.ticks > ticks {
-                watched.push(w.isr_watch.watched());
+                watched.push(w.cluster.isr_watch.watched());
             }
         }
         // The first tick sees every partition; later ones only those a
@@ -736,7 +833,7 @@ mod tests {
         assert_eq!(watched[0], 0, "every follower parks at the empty log end");
         assert!(watched.iter().all(|&n| n <= 2), "{watched:?}");
         // Idle followers stay in sync: parked is caught up.
-        assert!(w.parts.iter().all(|p| p.isr_count() == 3));
+        assert!(w.cluster.parts.iter().all(|p| p.isr_count() == 3));
     }
 
     #[test]

@@ -79,6 +79,18 @@ struct Link {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Node(pub u32);
 
+/// Whether a node is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeState {
+    Up,
+    Crashed,
+    /// No progress from `since` until `until`.
+    Paused {
+        since: Time,
+        until: Time,
+    },
+}
+
 pub(crate) struct Network {
     client: Sampler,
     replication: Sampler,

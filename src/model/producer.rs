@@ -442,7 +442,7 @@ impl World {
         let prod = &self.producers[r.producer as usize];
         // The producer sends to the leader its metadata names (the current
         // one, or the last one while the partition is offline).
-        let broker = self.parts[part as usize].leader_broker();
+        let broker = self.cluster.parts[part as usize].leader_broker();
         r.broker = broker;
         let from = prod.node;
         let to = self.net.broker(broker);

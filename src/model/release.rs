@@ -67,9 +67,7 @@ impl World {
     /// bounded by the high watermark and every replica's log end (`0`:
     /// keep everything).
     fn log_floors(&self) -> Vec<u64> {
-        let mut floor: Vec<u64> = self
-            .parts
-            .iter()
+        let mut floor: Vec<u64> = (self.cluster.parts.iter())
             .map(|p| {
                 if p.compaction.is_some() || !p.online {
                     0
@@ -80,7 +78,7 @@ impl World {
             .collect();
         // The oldest leader epoch a reader of each partition may fetch
         // with: a divergence recorded after it may still rewind it.
-        let mut oldest_epoch: Vec<u32> = vec![u32::MAX; self.parts.len()];
+        let mut oldest_epoch: Vec<u32> = vec![u32::MAX; self.cluster.parts.len()];
         for grp in &self.groups {
             for (idx, &part) in grp.parts.iter().enumerate() {
                 let part = part as usize;
@@ -111,7 +109,7 @@ impl World {
                 oldest_epoch[part] = oldest_epoch[part].min(cp.fetched_epoch);
             }
         }
-        for (part, p) in self.parts.iter().enumerate() {
+        for (part, p) in self.cluster.parts.iter().enumerate() {
             for &(epoch, offset) in &p.truncations {
                 if epoch > oldest_epoch[part] {
                     floor[part] = floor[part].min(offset);
@@ -124,7 +122,7 @@ impl World {
     /// Drop every replica's records below its partition's floor.
     fn trim_logs(&mut self) {
         let floor = self.log_floors();
-        for (p, &floor) in self.parts.iter_mut().zip(&floor) {
+        for (p, &floor) in self.cluster.parts.iter_mut().zip(&floor) {
             for log in &mut p.logs {
                 if floor > log.start {
                     let n = (floor - log.start).min(log.entries.len() as u64);
@@ -188,7 +186,7 @@ impl World {
                 held.push(e as usize);
             }
         };
-        for p in &self.parts {
+        for p in &self.cluster.parts {
             for log in &p.logs {
                 log.entries.iter().for_each(|&e| hold(e));
             }

@@ -392,10 +392,10 @@ impl World {
     /// The broker coordinating producer `p`'s transactions: the first live
     /// broker from its hash slot (it moves when its broker fails).
     fn txn_coordinator(&self, p: u32) -> Option<u32> {
-        let nb = self.brokers.len() as u32;
+        let nb = self.cluster.brokers.len() as u32;
         (0..nb)
             .map(|i| (p + i) % nb)
-            .find(|&b| self.broker_up(b) && !self.brokers[b as usize].fenced)
+            .find(|&b| self.broker_up(b) && !self.cluster.brokers[b as usize].fenced)
     }
 
     /// EndTxn reaches the coordinator: decide, answer, write the markers.
@@ -528,7 +528,7 @@ impl World {
     /// The coordinator sends a marker to the partition's leader.
     pub(crate) fn send_marker(&mut self, p: u32, number: u32, part: u32) {
         let now = self.now();
-        let leader = self.parts[part as usize].leader_broker();
+        let leader = self.cluster.parts[part as usize].leader_broker();
         let from = self.txn_coordinator(p);
         let at = from.and_then(|b| {
             self.net
@@ -571,7 +571,7 @@ impl World {
         if t.number != number {
             return;
         }
-        if !self.leads(part, broker) {
+        if !self.cluster.leads(part, broker) {
             self.kernel.schedule_in(
                 RECONNECT_BACKOFF_NS,
                 Ev::TxnMarkerSend {
@@ -584,7 +584,7 @@ impl World {
         }
         let serial = self.next_marker;
         self.next_marker += 1;
-        let pr = &mut self.parts[part as usize];
+        let pr = &mut self.cluster.parts[part as usize];
         let leader = pr.leader;
         let offset = pr.logs[leader].leo();
         pr.logs[leader]
@@ -600,45 +600,18 @@ impl World {
         self.after_leader_append(part);
     }
 
-    /// The high watermark passed a marker: the transaction is over on this
-    /// partition (an abort leaves its range to skip), and the coordinator
-    /// completes the transaction once every marker is.
-    pub(crate) fn markers_committed(&mut self, part: u32) {
-        let hw = self.parts[part as usize].hw;
-        let mut done: Vec<PendingMarker> = Vec::new();
-        self.parts[part as usize].markers.retain(|m| {
-            if m.offset < hw {
-                done.push(*m);
-                false
-            } else {
-                true
-            }
-        });
-        for m in done {
-            let pr = &mut self.parts[part as usize];
-            let mut first = m.offset;
-            if let Some(i) = pr.txn_open.iter().position(|o| o.0 == m.producer) {
-                first = pr.txn_open.swap_remove(i).1;
-                if !m.commit {
-                    pr.txn_aborted.push((m.producer, first, m.offset));
-                }
-            }
-            self.observe(Observation::TxnMarker {
-                producer: m.producer,
-                partition: part,
-                offset: m.offset,
-                first,
-                commit: m.commit,
-            });
-            let t = self.producers[m.producer as usize]
-                .txn
-                .as_mut()
-                .expect("transactional");
-            if t.number == m.number && t.markers_pending > 0 {
-                t.markers_pending -= 1;
-                if t.markers_pending == 0 {
-                    self.txn_complete(m.producer);
-                }
+    /// A marker of `producer`'s transaction `number` is written (below
+    /// the high watermark): once every marker is, the coordinator's
+    /// transaction is complete.
+    pub(crate) fn on_marker_written(&mut self, producer: u32, number: u32) {
+        let t = self.producers[producer as usize]
+            .txn
+            .as_mut()
+            .expect("transactional");
+        if t.number == number && t.markers_pending > 0 {
+            t.markers_pending -= 1;
+            if t.markers_pending == 0 {
+                self.txn_complete(producer);
             }
         }
     }
@@ -817,34 +790,6 @@ impl World {
         } else {
             t.waiting_complete = true;
             t.orphaned = true;
-        }
-    }
-
-    /// The leader's log lost everything from `offset` on: transactions
-    /// that started there are no longer open there, and markers there are
-    /// written again by the coordinator.
-    pub(crate) fn truncate_txn_state(&mut self, part: u32, offset: u64) {
-        let pr = &mut self.parts[part as usize];
-        pr.txn_open.retain(|o| o.1 < offset);
-        pr.txn_aborted.retain(|a| a.2 < offset);
-        let mut resend = Vec::new();
-        pr.markers.retain(|m| {
-            if m.offset >= offset {
-                resend.push(*m);
-                false
-            } else {
-                true
-            }
-        });
-        for m in resend {
-            self.kernel.schedule_in(
-                RECONNECT_BACKOFF_NS,
-                Ev::TxnMarkerSend {
-                    producer: m.producer,
-                    number: m.number,
-                    part,
-                },
-            );
         }
     }
 }

@@ -24,7 +24,7 @@ impl World {
         let now = self.now();
         let mut out = Unfinished::default();
         for (idx, &part) in grp.parts.iter().enumerate() {
-            let p = &self.parts[part as usize];
+            let p = &self.cluster.parts[part as usize];
             let log = p.leader_log();
             let end = p.readable_end(grp.isolation);
             // Where the group is: its owner's processed offset, else what

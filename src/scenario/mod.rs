@@ -6,6 +6,7 @@
 //! vocabulary (`acks`, `min_insync_replicas`, `auto_offset_reset`, ...). The
 //! format is documented field by field in `docs/scenario-format.md`.
 
+mod checkers;
 mod error;
 pub mod faults;
 pub mod flows;
@@ -117,23 +118,7 @@ impl ReportSpec {
     }
 }
 
-/// Every invariant checker, by its stable name.
-pub const CHECKERS: [&str; 14] = [
-    "no-loss",
-    "exactly-once-effect",
-    "per-key-order",
-    "convergence",
-    "liveness",
-    "no-duplicates-in-log",
-    "nonmonotonic-poll",
-    "skipped-offset",
-    "producer-progress",
-    "saga-atomicity",
-    "held-resources",
-    "availability",
-    "kept-up",
-    "objectives",
-];
+pub use checkers::{CHECKERS, CheckerId};
 
 /// `[checks]`: which checkers run (default: all that apply) and their bounds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
