@@ -23,7 +23,7 @@
 
 use super::dist::Sampler;
 use super::effects::{Ctx, Effect, Effects};
-use super::network::RECONNECT_BACKOFF_NS;
+use super::network::{Node, RECONNECT_BACKOFF_NS};
 use super::{Ev, ProduceResult, World};
 use crate::history::{EventId, KeyId, Observation, TOMBSTONE};
 use crate::kernel::{Rng, Time};
@@ -1190,7 +1190,6 @@ impl World {
     /// Answer a consumer's fetch from the leader, or park it until the high
     /// watermark moves. The records travel in the consumer's in-flight buffer.
     pub(crate) fn serve_consumer_fetch(&mut self, consumer: u32, part: u32, epoch: u32) {
-        let now = self.now();
         let kip320 = self.versions.kip320;
         let c = &mut self.consumers[consumer as usize];
         let Some(i) = c.idx(part).filter(|&i| c.parts[i].epoch == epoch) else {
@@ -1245,39 +1244,19 @@ impl World {
             }
         }
         cp.fetch_offset = end;
-        let from = self.net.broker(p.leader_broker());
-        let to = c.node;
-        match self.net.deliver_at(now, from, to, bytes) {
-            Some(at) => {
-                if self.net.duplicates(from, to) {
-                    // The response arrives twice: the records are handed over twice.
-                    for i in before..cp.inflight.len() {
-                        let record = cp.inflight[i];
-                        cp.inflight.push_back(record);
-                    }
-                }
-                self.kernel.schedule_at(
-                    at,
-                    Ev::ConsumerFetchResponse {
-                        consumer,
-                        part,
-                        epoch,
-                    },
-                )
-            }
-            None => {
-                // Lost on the way: the consumer times out and fetches again
-                // from where it was.
-                cp.inflight.clear();
-                cp.fetch_offset = first;
-                self.kernel.schedule_in(
-                    self.fetch_timeout_ns,
-                    Ev::FetchRetry {
-                        consumer,
-                        part,
-                        epoch,
-                    },
-                );
+        let (from, to) = (self.net.broker(p.leader_broker()), c.node);
+        let delivered = self.send_fetch_response((consumer, part, epoch), from, to, bytes);
+        let cp = &mut self.consumers[consumer as usize].parts[i];
+        if !delivered {
+            // Lost on the way: the consumer times out and fetches again
+            // from where it was.
+            cp.inflight.clear();
+            cp.fetch_offset = first;
+        } else if self.net.duplicates(from, to) {
+            // The response arrives twice: the records are handed over twice.
+            for i in before..cp.inflight.len() {
+                let record = cp.inflight[i];
+                cp.inflight.push_back(record);
             }
         }
     }
@@ -1286,29 +1265,38 @@ impl World {
     /// (`auto_offset_reset = "none"`): the answer carries no records, and
     /// the consumer's next poll() throws.
     fn answer_out_of_range(&mut self, consumer: u32, part: u32, epoch: u32) {
-        let now = self.now();
-        let from = self
-            .net
-            .broker(self.cluster.parts[part as usize].leader_broker());
+        let from = (self.net).broker(self.cluster.parts[part as usize].leader_broker());
         let to = self.consumers[consumer as usize].node;
-        match self.net.deliver_at(now, from, to, 0) {
-            Some(at) => self.kernel.schedule_at(
-                at,
-                Ev::ConsumerFetchResponse {
-                    consumer,
-                    part,
-                    epoch,
-                },
-            ),
-            None => self.kernel.schedule_in(
-                self.fetch_timeout_ns,
-                Ev::FetchRetry {
-                    consumer,
-                    part,
-                    epoch,
-                },
-            ),
-        }
+        self.send_fetch_response((consumer, part, epoch), from, to, 0);
+    }
+
+    /// The leader `from` answers a consumer's fetch: if the network loses
+    /// the answer, the consumer fetches again after the request timeout.
+    /// Whether it will arrive.
+    fn send_fetch_response(
+        &mut self,
+        (consumer, part, epoch): (u32, u32, u32),
+        from: Node,
+        to: Node,
+        bytes: u64,
+    ) -> bool {
+        let response = Ev::ConsumerFetchResponse {
+            consumer,
+            part,
+            epoch,
+        };
+        let retry = Ev::FetchRetry {
+            consumer,
+            part,
+            epoch,
+        };
+        self.send(
+            from,
+            to,
+            bytes,
+            response,
+            Some((self.fetch_timeout_ns, retry)),
+        )
     }
 
     /// The leader of `part` appended (a produce request, a transaction

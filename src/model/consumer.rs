@@ -213,32 +213,24 @@ impl ConsumerRt {
 
 impl World {
     pub(crate) fn send_fetch(&mut self, consumer: u32, idx: usize) {
-        let now = self.now();
         let c = &mut self.consumers[consumer as usize];
         let cp = &mut c.parts[idx];
         cp.fetching = true;
-        let (part, epoch) = (cp.part, cp.epoch);
+        let (part, epoch, from) = (cp.part, cp.epoch, c.node);
         let broker = self.cluster.parts[part as usize].leader_broker();
+        let fetch = Ev::ConsumerFetchArrive {
+            consumer,
+            part,
+            epoch,
+            broker,
+        };
+        let retry = Ev::FetchRetry {
+            consumer,
+            part,
+            epoch,
+        };
         let to = self.net.broker(broker);
-        match self.net.deliver_at(now, c.node, to, 0) {
-            Some(at) => self.kernel.schedule_at(
-                at,
-                Ev::ConsumerFetchArrive {
-                    consumer,
-                    part,
-                    epoch,
-                    broker,
-                },
-            ),
-            None => self.kernel.schedule_in(
-                self.fetch_timeout_ns,
-                Ev::FetchRetry {
-                    consumer,
-                    part,
-                    epoch,
-                },
-            ),
-        }
+        self.send(from, to, 0, fetch, Some((self.fetch_timeout_ns, retry)));
     }
 
     /// A fetch failed or went unanswered: send it again if still wanted.

@@ -674,6 +674,32 @@ impl World {
         }
     }
 
+    /// Send a message of `bytes` bytes from `from` to `to`: `ev` wakes its
+    /// receiver when it arrives. If the network loses it, `lost` (a delay
+    /// and an event) wakes the sender instead, that long from now.
+    /// Whether it will arrive.
+    pub(crate) fn send(
+        &mut self,
+        from: network::Node,
+        to: network::Node,
+        bytes: u64,
+        ev: Ev,
+        lost: Option<(Time, Ev)>,
+    ) -> bool {
+        match self.net.deliver_at(self.kernel.now(), from, to, bytes) {
+            Some(at) => {
+                self.kernel.schedule_at(at, ev);
+                true
+            }
+            None => {
+                if let Some((delay, ev)) = lost {
+                    self.kernel.schedule_in(delay, ev);
+                }
+                false
+            }
+        }
+    }
+
     /// Carry out what a component asked for, in order. A component never
     /// reaches the others; this is where its requests do.
     fn apply(&mut self, out: &mut effects::Effects) {
@@ -686,14 +712,9 @@ impl World {
                     bytes,
                     ev,
                     lost,
-                } => match self.net.deliver_at(self.kernel.now(), from, to, bytes) {
-                    Some(at) => self.kernel.schedule_at(at, ev),
-                    None => {
-                        if let Some((delay, ev)) = lost {
-                            self.kernel.schedule_in(delay, ev);
-                        }
-                    }
-                },
+                } => {
+                    self.send(from, to, bytes, ev, lost);
+                }
                 Effect::Wake { at, ev } => self.kernel.schedule_at(at, ev),
                 Effect::Observe(o) => self.observe_effect(o),
                 Effect::Answer {
