@@ -74,9 +74,7 @@ pub(super) fn capacity(a: CapacityArgs) -> i32 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let interrupted = Arc::new(AtomicBool::new(false));
-    on_interrupt(stop.clone(), interrupted.clone());
+    let (stop, _) = on_interrupt();
     let bar = spinner();
     let mut progress = |n: u64| {
         if let Some(b) = &bar {

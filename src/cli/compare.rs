@@ -56,9 +56,7 @@ pub(super) fn compare(
         Ok(o) => o,
         Err(code) => return code,
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let interrupted = Arc::new(AtomicBool::new(false));
-    on_interrupt(stop.clone(), interrupted.clone());
+    let (stop, _) = on_interrupt();
     let total = compare::shard_len(variants.len(), range, shard);
     let mut runs: Vec<compare::RunFigures> = Vec::new();
     crate::sweep::pool(

@@ -634,8 +634,11 @@ const MAX_JOBS_PER_CORE: usize = 4;
 
 /// Ctrl-C or SIGTERM: the first asks the runs to stop (running ones finish
 /// and are kept, no new one starts), the second exits at once (what
-/// finished is already on disk).
-fn on_interrupt(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
+/// finished is already on disk). The flags: (stop asked, interrupted).
+fn on_interrupt() -> (Arc<AtomicBool>, Arc<AtomicBool>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flags = (stop.clone(), interrupted.clone());
     let _ = ctrlc::set_handler(move || {
         if interrupted.swap(true, Ordering::SeqCst) {
             std::process::exit(EXIT_INCOMPLETE);
@@ -645,6 +648,7 @@ fn on_interrupt(stop: Arc<AtomicBool>, interrupted: Arc<AtomicBool>) {
             "\ninterrupted: finishing the runs under way and keeping every result (interrupt again to stop at once)"
         );
     });
+    flags
 }
 
 #[cfg(test)]

@@ -147,9 +147,7 @@ pub(super) fn sweep(
             dir.display()
         );
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let interrupted = Arc::new(AtomicBool::new(false));
-    on_interrupt(stop.clone(), interrupted.clone());
+    let (stop, interrupted) = on_interrupt();
     let todo = shard.len(range).saturating_sub(results.len() as u128);
     let bar = (!quiet() && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(todo.min(u64::MAX as u128) as u64);
