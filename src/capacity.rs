@@ -537,8 +537,8 @@ impl Report {
     }
 
     /// The plots: latency objectives and throughput against x.
-    pub fn plots(&self) -> Result<Vec<(&'static str, crate::plot::Drawn)>, String> {
-        use crate::plot::{CurveLine, CurvePlot, render_curves};
+    pub fn plots(&self) -> Result<Vec<(&'static str, crate::report::plot::Drawn)>, String> {
+        use crate::report::plot::{CurveLine, CurvePlot, render_curves};
         let latency: Vec<usize> = (0..self.objectives.units.len())
             .filter(|&i| self.objectives.units[i] == "ns")
             .collect();
@@ -593,7 +593,7 @@ impl Report {
         use crate::report::html_escape as e;
         use std::fmt::Write;
         let mut h = String::new();
-        crate::page::open_page(&mut h, &format!("{} capacity", self.scenario));
+        crate::report::page::open_page(&mut h, &format!("{} capacity", self.scenario));
         let _ = writeln!(
             h,
             "<h1>{} capacity</h1>\n<p>Objectives: {}. Seeds {} per point. <code>{}</code></p>",

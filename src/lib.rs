@@ -29,15 +29,12 @@ pub mod metrics;
 pub mod model;
 pub mod outcome;
 mod output;
-mod page;
-pub mod plot;
 pub mod report;
 pub mod scenario;
 mod shrink;
 mod sweep;
 mod text;
 mod timeseries;
-mod trace;
 
 pub use model::World;
 pub use outcome::RunResult;

@@ -2,6 +2,7 @@
 //! shards.
 
 use super::*;
+use crate::report::plot::{Bar, render_bars};
 
 pub(super) fn compare(
     paths: &[PathBuf],
@@ -133,20 +134,20 @@ pub(super) fn write_comparison(
             compare::runs_jsonl(header, runs).as_bytes(),
         )?;
         for (stem, figure, label, scale) in compare::charts(&summary) {
-            let bars: Vec<crate::plot::Bar> = summary
+            let bars: Vec<Bar> = summary
                 .rows
                 .iter()
                 .map(|r| {
                     let (mean, ci) = figure.of(r).unwrap_or((f64::NAN, f64::NAN));
                     if r.seeds == 0 {
-                        return crate::plot::Bar {
+                        return Bar {
                             label: format!("{} (not run)", r.label),
                             mean: 0.0,
                             ci: f64::NAN,
                             failed: Vec::new(),
                         };
                     }
-                    crate::plot::Bar {
+                    Bar {
                         label: r.label.clone(),
                         mean: mean / scale,
                         ci: ci / scale,
@@ -154,7 +155,7 @@ pub(super) fn write_comparison(
                     }
                 })
                 .collect();
-            let drawn = crate::plot::render_bars(&format!("{title}: {label}"), &label, &bars)
+            let drawn = render_bars(&format!("{title}: {label}"), &label, &bars)
                 .map_err(std::io::Error::other)?;
             out.write(&format!("{stem}.png"), &drawn.png)?;
             out.write(&format!("{stem}.svg"), drawn.svg.as_bytes())?;
@@ -174,7 +175,7 @@ pub(super) fn write_comparison(
         )?;
         out.write(
             "index.html",
-            crate::page::compare_html(title, header, &summary, &svgs).as_bytes(),
+            crate::report::page::compare_html(title, header, &summary, &svgs).as_bytes(),
         )?;
         Ok(())
     };

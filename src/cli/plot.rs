@@ -14,7 +14,7 @@ pub(super) fn plot(dir: &Path, out_dir: Option<PathBuf>) -> i32 {
     let redrawn = crate::output::OutDir::lock(target).and_then(|mut out| {
         // summary.json is written after the files it is drawn from, and
         // removed before they are rewritten: when it is there, they match.
-        let (data, summary) = crate::plot::PlotData::from_dir(dir)?;
+        let (data, summary) = crate::report::plot::PlotData::from_dir(dir)?;
         // A run killed between its summary and its perf.json leaves the
         // previous run's perf.json beside the new summary, and no
         // manifest: refuse a folder whose files are of two runs.
@@ -35,7 +35,7 @@ pub(super) fn plot(dir: &Path, out_dir: Option<PathBuf>) -> i32 {
         let kept = match crate::output::read_manifest(dir) {
             _ if elsewhere.is_some() => Vec::new(),
             Ok(m) => m.files.into_iter().map(|e| e.name).collect(),
-            Err(_) => crate::plot::PlotData::INPUTS.map(String::from).to_vec(),
+            Err(_) => crate::report::plot::PlotData::INPUTS.map(String::from).to_vec(),
         };
         let mut redraw = || -> std::io::Result<()> {
             out.begin(&["index.html"])?;
@@ -46,14 +46,14 @@ pub(super) fn plot(dir: &Path, out_dir: Option<PathBuf>) -> i32 {
             let scenario = text
                 .as_deref()
                 .and_then(|t| Scenario::parse(t, "scenario.toml").ok());
-            let page = crate::page::Context {
+            let page = crate::report::page::Context {
                 scenario: scenario.as_ref(),
                 scenario_text: text.as_deref(),
                 trace: None,
             };
             out.write(
                 "index.html",
-                crate::page::index_html(&summary, &data.faults, &svgs, &page).as_bytes(),
+                crate::report::page::index_html(&summary, &data.faults, &svgs, &page).as_bytes(),
             )?;
             Ok(())
         };

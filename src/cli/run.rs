@@ -85,12 +85,12 @@ pub(super) fn run(
     if let Some(w) = &writer {
         extra.push(Box::new(crate::history::Shared(w.clone())));
     }
-    type TraceFile = crate::trace::TraceWriter<std::io::BufWriter<std::fs::File>>;
+    type TraceFile = crate::report::trace::TraceWriter<std::io::BufWriter<std::fs::File>>;
     let mut tracer: Option<Rc<RefCell<TraceFile>>> = None;
     if let Some(f) = &mut trace_file {
         // The catalog and fault plan of this very run.
         let world = crate::World::new(&scenario, seed);
-        let opened = crate::trace::TraceWriter::new(
+        let opened = crate::report::trace::TraceWriter::new(
             std::io::BufWriter::new(f.take_file()),
             world.catalog(),
             world.fault_plan(),
@@ -143,10 +143,10 @@ pub(super) fn run(
     }
     let repro = repro_command(&["run"], path, Some(seed));
     let summary = Summary::checked(&checked, repro);
-    let data = crate::plot::PlotData::from_run(result, &scenario.scenario.name);
+    let data = crate::report::plot::PlotData::from_run(result, &scenario.scenario.name);
     let wall = started.elapsed();
     let trace_name = trace.as_ref().map(|t| t.display().to_string());
-    let page = crate::page::Context {
+    let page = crate::report::page::Context {
         scenario: Some(&scenario),
         scenario_text: Some(&text),
         trace: trace_name.as_deref(),
@@ -182,8 +182,8 @@ pub(super) fn write_seed_report(
     let started = Instant::now();
     let checked = crate::run_checked_with(scenario, seed, Vec::new(), None, None);
     let summary = Summary::checked(&checked, repro_command(&["run"], path, Some(seed)));
-    let data = crate::plot::PlotData::from_run(&checked.result, &scenario.scenario.name);
-    let page = crate::page::Context {
+    let data = crate::report::plot::PlotData::from_run(&checked.result, &scenario.scenario.name);
+    let page = crate::report::page::Context {
         scenario: Some(scenario),
         scenario_text: Some(text),
         trace: None,
@@ -208,8 +208,8 @@ pub(super) fn write_run_report(
     out: &mut crate::output::OutDir,
     checked: &crate::Checked,
     summary: &Summary,
-    data: &crate::plot::PlotData,
-    page: &crate::page::Context,
+    data: &crate::report::plot::PlotData,
+    page: &crate::report::page::Context,
     wall: std::time::Duration,
 ) -> std::io::Result<Perf> {
     let result = &checked.result;
@@ -230,7 +230,7 @@ pub(super) fn write_run_report(
     )?;
     out.write(
         "index.html",
-        crate::page::index_html(summary, &data.faults, &svgs, page).as_bytes(),
+        crate::report::page::index_html(summary, &data.faults, &svgs, page).as_bytes(),
     )?;
     out.write("summary.json", summary.to_json().as_bytes())?;
     let perf = Perf::new(result, wall);
@@ -241,9 +241,9 @@ pub(super) fn write_run_report(
 /// Draw the plots into `out`; their SVG text, for the page.
 pub(super) fn write_plots(
     out: &mut crate::output::OutDir,
-    data: &crate::plot::PlotData,
+    data: &crate::report::plot::PlotData,
 ) -> std::io::Result<Vec<(String, String)>> {
-    let drawn = crate::plot::render_all(data).map_err(std::io::Error::other)?;
+    let drawn = crate::report::plot::render_all(data).map_err(std::io::Error::other)?;
     let mut svgs = Vec::new();
     for (stem, d) in drawn {
         out.write(&format!("{stem}.png"), &d.png)?;
@@ -277,7 +277,7 @@ fn unfinished_note(s: &Summary, group: &str) -> String {
 }
 
 pub(super) fn ms(ns: u64) -> String {
-    crate::page::duration_text(ns)
+    crate::report::page::duration_text(ns)
 }
 
 pub(super) fn print_summary(s: &Summary, p: &Perf, dir: &Path) {

@@ -311,7 +311,7 @@ pub(super) fn sweep_page(
 ) -> String {
     let scenario = Path::new(&status.scenario);
     let repro = |seed: u64| as_invoked(&repro_command(&["run"], scenario, Some(seed)));
-    crate::page::sweep_html(name, status, results, &repro, reported)
+    crate::report::page::sweep_html(name, status, results, &repro, reported)
 }
 
 /// Print what failed and how to reproduce it; the exit status.

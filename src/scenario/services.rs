@@ -92,10 +92,10 @@ pub struct Requests {
     /// The event type of the root event each request is.
     pub event_type: String,
     /// How keys are drawn.
-    #[serde(default = "super::default_keys")]
+    #[serde(default = "super::producer::default_keys")]
     pub keys: Keys,
     /// Keys are `key_prefix` followed by the key number.
-    #[serde(default = "super::default_key_prefix")]
+    #[serde(default = "super::producer::default_key_prefix")]
     pub key_prefix: String,
     /// How long the client waits for the answer before it reports failure.
     #[serde(default = "default_client_timeout")]

@@ -212,14 +212,17 @@ fn report_files_are_byte_identical_across_runs_of_the_same_seed() {
 fn every_plot_renders_as_a_real_png_and_a_well_formed_svg() {
     let tmp = tempfile::tempdir().unwrap();
     run_to(tmp.path(), "scenarios/order-flow.toml", "42");
-    for (stem, y_label) in eventsim::plot::PLOTS {
+    for (stem, y_label) in eventsim::report::plot::PLOTS {
         let file = std::fs::File::open(tmp.path().join(format!("{stem}.png"))).unwrap();
         let mut reader = png::Decoder::new(file).read_info().unwrap();
         let mut buf = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut buf).unwrap();
         assert_eq!(
             (info.width, info.height),
-            (eventsim::plot::WIDTH, eventsim::plot::HEIGHT)
+            (
+                eventsim::report::plot::WIDTH,
+                eventsim::report::plot::HEIGHT
+            )
         );
         let px = info.color_type.samples();
         let pixels = &buf[..info.buffer_size()];
@@ -400,7 +403,7 @@ fn plot_redraws_the_same_plots_and_page_from_the_files_alone() {
     let o = eventsim(&["plot", copy.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let mut files = vec!["index.html".to_string()];
-    for (stem, _) in eventsim::plot::PLOTS {
+    for (stem, _) in eventsim::report::plot::PLOTS {
         files.push(format!("{stem}.png"));
         files.push(format!("{stem}.svg"));
     }
@@ -650,7 +653,7 @@ fn plot_refuses_non_finite_values_and_escapes_hidden_characters() {
     std::fs::write(dir.join("summary.json"), summary).unwrap();
     let o = eventsim(&["plot", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    for (stem, _) in eventsim::plot::PLOTS {
+    for (stem, _) in eventsim::report::plot::PLOTS {
         let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
         assert!(
             !svg.chars()

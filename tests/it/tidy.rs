@@ -19,7 +19,7 @@ const FN_MAX_LINES: usize = 70;
 
 /// Modules that judge a history or report a run: they read the model's
 /// results (`crate::outcome`, `crate::history`), never the model.
-const MODEL_FREE: [&str; 12] = [
+const MODEL_FREE: [&str; 9] = [
     "availability",
     "check",
     "flows",
@@ -27,11 +27,8 @@ const MODEL_FREE: [&str; 12] = [
     "latency",
     "metrics",
     "outcome",
-    "page",
-    "plot",
     "report",
     "timeseries",
-    "trace",
 ];
 
 struct Source {

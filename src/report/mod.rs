@@ -5,6 +5,10 @@
 //! scenario and the seed (no wall-clock figure); wall-clock figures go to
 //! `perf.json` only.
 
+pub(crate) mod page;
+pub mod plot;
+pub(crate) mod trace;
+
 use crate::metrics::LatencyStats;
 use crate::outcome::RunResult;
 use serde::Serialize;

@@ -594,7 +594,7 @@ fn pm_time((m, c): (f64, f64)) -> String {
 /// The page of one run.
 pub fn index_html(
     summary: &Summary,
-    faults: &[crate::plot::FaultSpan],
+    faults: &[crate::report::plot::FaultSpan],
     svgs: &[(String, String)],
     ctx: &Context,
 ) -> String {
@@ -1074,7 +1074,7 @@ const TIMELINE_ROWS: usize = 40;
 
 /// The faults over the run's time as inline SVG: one row per fault, its
 /// band in its kind's colour (as on the plots) and its name beside it.
-fn fault_timeline(h: &mut String, faults: &[crate::plot::FaultSpan], end_ns: u64) {
+fn fault_timeline(h: &mut String, faults: &[crate::report::plot::FaultSpan], end_ns: u64) {
     const W: usize = 900;
     const LABEL_W: usize = 220;
     const ROW: usize = 20;
@@ -1095,7 +1095,7 @@ fn fault_timeline(h: &mut String, faults: &[crate::plot::FaultSpan], end_ns: u64
     );
     for (i, f) in faults.iter().take(rows).enumerate() {
         let (start, stop, what) = (&f.start_ns, &f.end_ns, &f.label);
-        let (r, g, b) = crate::plot::fault_rgb(what.split(' ').next().unwrap_or(""));
+        let (r, g, b) = crate::report::plot::fault_rgb(what.split(' ').next().unwrap_or(""));
         let y = i * ROW + 4;
         let (x0, x1) = (x(*start), x(*stop).max(x(*start) + 2.0));
         let _ = writeln!(
@@ -1137,7 +1137,7 @@ fn fault_timeline(h: &mut String, faults: &[crate::plot::FaultSpan], end_ns: u64
     }
 }
 
-fn fault_table(h: &mut String, faults: &[crate::plot::FaultSpan], end_ns: u64) {
+fn fault_table(h: &mut String, faults: &[crate::report::plot::FaultSpan], end_ns: u64) {
     h.push_str("<h2 id=\"faults\">Faults</h2>\n");
     if faults.is_empty() {
         h.push_str("<p>none</p>\n");
@@ -1157,7 +1157,7 @@ fn fault_table(h: &mut String, faults: &[crate::plot::FaultSpan], end_ns: u64) {
     );
     for f in faults {
         let (start, end, what) = (f.start_ns, f.end_ns, &f.label);
-        let (r, g, b) = crate::plot::fault_rgb(what.split(' ').next().unwrap_or(""));
+        let (r, g, b) = crate::report::plot::fault_rgb(what.split(' ').next().unwrap_or(""));
         let struck = if f.nothing {
             format!("<strong>nothing</strong>: {}", e(&f.struck))
         } else {

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::Once;
 
 /// The bundled font (Bitstream Vera licence: assets/fonts/LICENSE-DejaVu.txt).
-static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
 fn register_font() {
