@@ -1,6 +1,7 @@
 //! Building a [`World`] from a validated scenario: ids, names, replica
 //! placement, rng streams and the first kernel events.
 
+use super::backoff::RetryBackoff;
 use super::buffer::BufferPool;
 use super::dist::{KeySampler, Sampler};
 use super::faults::concrete_plan;
@@ -313,15 +314,9 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
 /// A producer that writes for a service (emit rules, dead letters, saga
 /// commands, a synchronous service's `emit`): default client settings,
 /// keys hashed as Kafka's default partitioner does.
-fn emitter(
-    seed: u64,
-    name: &str,
-    t: &TopicRt,
-    key_space: &Arc<KeySpace>,
-    event_type: u16,
-    node: Node,
-) -> ProducerRt {
-    let mut rng = rng_stream(seed, &format!("producer/{name}"));
+fn emitter(l: &Layout, name: &str, t: &TopicRt, event_type: u16, node: Node) -> ProducerRt {
+    let key_space = &l.key_space;
+    let mut rng = rng_stream(l.seed, &format!("producer/{name}"));
     let client = ProducerClient::default();
     let chooser = PartitionChooser::new(
         Partitioner::Murmur2,
@@ -332,7 +327,16 @@ fn emitter(
         client.batch_size,
         &mut rng,
     );
-    let mut p = service_producer(node, t.first_part, event_type, client, rng, chooser);
+    let backoff = retry_backoff(l, &client, name);
+    let mut p = service_producer(
+        node,
+        t.first_part,
+        event_type,
+        client,
+        rng,
+        chooser,
+        backoff,
+    );
     p.parts = (0..t.partitions).map(|_| ProdPart::default()).collect();
     p
 }
@@ -346,6 +350,7 @@ fn service_producer(
     client: ProducerClient,
     rng: crate::kernel::Rng,
     chooser: PartitionChooser,
+    backoff: RetryBackoff,
 ) -> ProducerRt {
     ProducerRt {
         node,
@@ -367,7 +372,25 @@ fn service_producer(
         outbox: false,
         pool: None,
         txn: None,
+        backoff,
     }
+}
+
+/// A producer's wait before a retry: from `retry_backoff` doubling up to
+/// `retry_backoff_max` with jitter (KIP-580), or constant before Kafka 3.7.
+/// Its jitter has a stream of its own, so that retries move no other draw.
+fn retry_backoff(l: &Layout, client: &ProducerClient, name: &str) -> RetryBackoff {
+    let initial = client.retry_backoff.ns();
+    let max = if l.s.cluster.kip580() {
+        client.retry_backoff_max.ns()
+    } else {
+        initial
+    };
+    let seed = variates::below(
+        &mut rng_stream(l.seed, &format!("producer/{name}/backoff")),
+        u64::MAX,
+    );
+    RetryBackoff::new(initial, max, seed)
 }
 
 /// A producer's buffer memory: for a producer the application feeds
@@ -536,6 +559,7 @@ fn build_producers(l: &Layout, acc: &mut Acc) {
             tombstones: p.tombstones,
             outbox: false,
             pool: buffer_pool(p),
+            backoff: retry_backoff(l, &p.client(), &p.name),
             txn: p.client().transactions.map(|tx| {
                 Box::new(TxnRt::new(
                     tx.interval.ns(),
@@ -552,8 +576,7 @@ fn build_producers(l: &Layout, acc: &mut Acc) {
 /// The groups' emitters (emit rules, dead letters, sagas), then the
 /// services' Kafka producers.
 fn build_emitters(l: &Layout, acc: &mut Acc) -> Emitters {
-    let (s, seed, topics, topic_id, key_space) =
-        (l.s, l.seed, &l.topics, &l.topic_id, &l.key_space);
+    let (s, topics, topic_id) = (l.s, &l.topics, &l.topic_id);
     let Acc {
         catalog,
         types,
@@ -605,7 +628,7 @@ fn build_emitters(l: &Layout, acc: &mut Acc) -> Emitters {
                 }
             };
             let node = Node(producers.len() as u32);
-            let mut relay = emitter(seed, &name, t, key_space, event_type, node);
+            let mut relay = emitter(l, &name, t, event_type, node);
             // An outbox rule's and a saga's records are in the service's
             // database: its relay loses none in a crash.
             relay.outbox = match e {
@@ -631,7 +654,7 @@ fn build_emitters(l: &Layout, acc: &mut Acc) -> Emitters {
         let t = &topics[topic_id[e.topic.as_str()] as usize];
         let id = producers.len() as u32;
         let event_type = types.id(&e.event_type) as u16;
-        producers.push(emitter(seed, &name, t, key_space, event_type, Node(id)));
+        producers.push(emitter(l, &name, t, event_type, Node(id)));
         service_emitters.push(Some(id));
         node_names.push(format!("producer/{name}"));
         catalog.producers.push(name);
@@ -863,7 +886,9 @@ fn build_txn_producers(
                 ..ProducerClient::default()
             };
             let rng = rng_stream(seed, &format!("producer/{name}"));
-            let mut p = service_producer(consumers[c as usize].node, 0, 0, client, rng, chooser);
+            let backoff = retry_backoff(l, &client, &name);
+            let node = consumers[c as usize].node;
+            let mut p = service_producer(node, 0, 0, client, rng, chooser, backoff);
             p.parts = (0..parts_len).map(|_| ProdPart::default()).collect();
             p.txn = Some(Box::new(txn));
             producers.push(p);

@@ -12,6 +12,7 @@
 //! process, effects, emission), `network.rs` (latency and per-link FIFO).
 
 pub mod assign;
+mod backoff;
 mod broker;
 mod buffer;
 mod build;

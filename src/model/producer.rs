@@ -121,6 +121,8 @@ pub(crate) struct ProducerRt {
     /// Its buffer memory (`buffer.memory`, `max.block.ms`), for a producer
     /// the application feeds.
     pub pool: Option<Box<super::buffer::BufferPool<NewRecord>>>,
+    /// Its wait before a retry (`retry.backoff.ms`, `retry.backoff.max.ms`).
+    pub backoff: super::backoff::RetryBackoff,
 }
 
 impl ProducerRt {
@@ -693,8 +695,8 @@ impl World {
             self.resolve(req, false);
             return;
         }
-        let backoff = client.retry_backoff.ns();
         let prod = &mut self.producers[r.producer as usize];
+        let backoff = prod.backoff.wait(r.attempt);
         prod.parts[(r.part - prod.first_part) as usize].retrying += 1;
         self.requests[req as usize].state = ReqState::Backoff;
         self.kernel.schedule_in(backoff, Ev::Retry { req });

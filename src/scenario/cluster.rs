@@ -95,6 +95,12 @@ impl Cluster {
     pub fn kip320(&self) -> bool {
         self.kafka_version().is_none_or(|v| v >= (2, 1))
     }
+
+    /// Producers back off exponentially between retries, up to
+    /// `retry.backoff.max.ms` (KIP-580, Kafka 3.7+).
+    pub fn kip580(&self) -> bool {
+        self.kafka_version().is_none_or(|v| v >= (3, 7))
+    }
 }
 
 fn default_dirty_expiry() -> Duration {

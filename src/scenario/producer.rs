@@ -183,6 +183,11 @@ pub struct Producer {
     /// Wait before a failed request is retried (`retry.backoff.ms`).
     #[serde(default = "default_retry_backoff")]
     pub retry_backoff: Duration,
+    /// Longest wait before a retry (`retry.backoff.max.ms`, Kafka 3.7+,
+    /// KIP-580): the wait doubles from `retry_backoff` with each failed
+    /// attempt up to this, with 20% jitter. Absent: Kafka's 1 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_backoff_max: Option<Duration>,
     /// A request without a response after this long is retried.
     #[serde(default = "default_request_timeout")]
     pub request_timeout: Duration,
@@ -266,8 +271,10 @@ pub struct ProducerClient {
     pub acks: Acks,
     /// Attempts after the first before a record fails.
     pub retries: u32,
-    /// Wait before a failed request is retried.
+    /// Wait before a failed request is retried (`retry.backoff.ms`).
     pub retry_backoff: Duration,
+    /// Longest wait before a retry (`retry.backoff.max.ms`, Kafka 3.7+).
+    pub retry_backoff_max: Duration,
     /// A request without a response after this long is retried.
     pub request_timeout: Duration,
     /// A record not acknowledged after this long fails.
@@ -291,6 +298,9 @@ impl Producer {
             acks: self.acks,
             retries: self.retries,
             retry_backoff: self.retry_backoff,
+            retry_backoff_max: self
+                .retry_backoff_max
+                .unwrap_or_else(default_retry_backoff_max),
             request_timeout: self.request_timeout,
             delivery_timeout: self.delivery_timeout,
             max_in_flight: self.max_in_flight,
@@ -311,6 +321,7 @@ impl Default for ProducerClient {
             acks: default_acks(),
             retries: default_retries(),
             retry_backoff: default_retry_backoff(),
+            retry_backoff_max: default_retry_backoff_max(),
             request_timeout: default_request_timeout(),
             delivery_timeout: default_delivery_timeout(),
             max_in_flight: default_max_in_flight(),
@@ -345,6 +356,10 @@ fn default_acks() -> Acks {
 }
 fn default_retries() -> u32 {
     2_147_483_647
+}
+/// Kafka's `retry.backoff.max.ms` default (KIP-580).
+fn default_retry_backoff_max() -> Duration {
+    Duration::from_ms(1000)
 }
 fn default_retry_backoff() -> Duration {
     Duration::from_ms(100)
@@ -434,6 +449,20 @@ impl Scenario {
         }
         client_problems(&p.client(), &mut |f, m| push(at(f), m));
         record_problems(p, &mut |f, m| push(at(f), m));
+        self.version_problems(p, &mut |f, m| push(at(f), m));
+    }
+
+    /// Producer settings that the scenario's Kafka version does not have.
+    fn version_problems(&self, p: &Producer, push: &mut dyn FnMut(&str, String)) {
+        if p.retry_backoff_max.is_some() && !self.cluster.kip580() {
+            push(
+                "retry_backoff_max",
+                format!(
+                    "`retry.backoff.max.ms` came with Kafka 3.7 (KIP-580); with [cluster] version \"{}\" a producer waits a constant `retry_backoff` between retries",
+                    self.cluster.version.as_deref().unwrap_or_default()
+                ),
+            );
+        }
     }
 }
 

@@ -147,3 +147,119 @@ fn summary_twice(text: &str, seed: u64) -> (String, String) {
     };
     (once(), once())
 }
+
+/// Every produce attempt: (sent at, first event, attempt).
+#[derive(Default)]
+struct Attempts(Vec<(u64, eventsim::history::EventId, u32)>);
+
+impl eventsim::history::Observer for Attempts {
+    fn observe(&mut self, at: u64, o: &eventsim::history::Observation) {
+        if let eventsim::history::Observation::Sent {
+            first_event,
+            attempt,
+            ..
+        } = *o
+        {
+            self.0.push((at, first_event, attempt));
+        }
+    }
+}
+
+const BACKOFF: &str = r#"
+[scenario]
+name = "backoff"
+duration = "12s"
+
+[cluster]
+brokers = 1
+
+[[topics]]
+name = "t"
+partitions = 1
+replication_factor = 1
+min_insync_replicas = 1
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 2.0
+request_timeout = "50ms"
+
+[[faults]]
+kind = "partition"
+target = [["p"], ["brokers"]]
+at = "1s"
+duration = "8s"
+"#;
+
+/// The waits between the attempts of the batch held back, less the
+/// request timeout that failed each.
+fn backoffs(text: &str, seed: u64) -> Vec<u64> {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Attempts::default()));
+    let observer = Box::new(eventsim::history::Shared(seen.clone()));
+    eventsim::run_checked(&scenario(text), seed, vec![observer]);
+    let all = seen.borrow().0.clone();
+    // The first batch retried: the one the partition held back.
+    let held = all.iter().find(|a| a.2 == 2).expect("a retry").1;
+    let attempts: Vec<(u64, u32)> = all
+        .iter()
+        .filter(|a| a.1 == held)
+        .map(|a| (a.0, a.2))
+        .collect();
+    assert!(attempts.len() > 8, "{attempts:?}");
+    let timeout = 50_000_000;
+    attempts
+        .windows(2)
+        .map(|w| {
+            assert_eq!(w[1].1, w[0].1 + 1, "{attempts:?}");
+            w[1].0 - w[0].0 - timeout
+        })
+        .collect()
+}
+
+/// From Kafka 3.7 (KIP-580) a producer's wait before a retry doubles from
+/// `retry.backoff.ms` up to `retry.backoff.max.ms`, with 20% jitter;
+/// before 3.7 it is a constant `retry.backoff.ms`.
+#[test]
+fn retries_back_off_exponentially_from_3_7_and_constantly_before() {
+    const MS: u64 = 1_000_000;
+    // The request's way to the broker and back: the client latency.
+    let within =
+        |wait: u64, term: u64| wait >= term * MS * 8 / 10 && wait <= term * MS * 12 / 10 + 5 * MS;
+    for seed in 1..6 {
+        let waits = backoffs(BACKOFF, seed);
+        for (i, &wait) in waits.iter().enumerate() {
+            let term = (100u64 << i).min(1000);
+            assert!(
+                within(wait, term),
+                "seed {seed}, retry {}: {wait} {waits:?}",
+                i + 1
+            );
+        }
+        let capped = BACKOFF.replace(
+            "request_timeout",
+            "retry_backoff_max = \"300ms\"\nrequest_timeout",
+        );
+        let waits = backoffs(&capped, seed);
+        assert!(
+            waits[2..].iter().all(|&w| within(w, 300) && w <= 305 * MS),
+            "{waits:?}"
+        );
+        let old = BACKOFF.replace("brokers = 1\n", "brokers = 1\nversion = \"3.6\"\n");
+        let waits = backoffs(&old, seed);
+        assert!(
+            waits.iter().all(|&w| (100 * MS..105 * MS).contains(&w)),
+            "{waits:?}"
+        );
+    }
+    assert_eq!(backoffs(BACKOFF, 3), backoffs(BACKOFF, 3));
+    assert_ne!(backoffs(BACKOFF, 3), backoffs(BACKOFF, 4));
+    let old = BACKOFF.replace("brokers = 1\n", "brokers = 1\nversion = \"3.6\"\n");
+    assert_refused(
+        &old,
+        "request_timeout",
+        "retry_backoff_max = \"2s\"\nrequest_timeout",
+        "producers[0].retry_backoff_max",
+        "came with Kafka 3.7 (KIP-580)",
+    );
+}
