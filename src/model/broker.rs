@@ -446,6 +446,44 @@ impl PartitionRt {
     pub fn isr_count(&self) -> u32 {
         self.isr.iter().filter(|&&x| x).count() as u32
     }
+    /// Kafka's rules for a partition, which every handler must keep (the
+    /// world asserts them after each call that changed the ISR or the
+    /// leader; a breach is a simulator bug): one ISR flag
+    /// and one log per replica; an online partition's leader is in its
+    /// ISR; while that leader serves (`serving`: up and not fenced), the
+    /// high watermark is within its log. A leader that is down may have
+    /// lost its log's tail to a power loss before the controller notices;
+    /// it serves again only through an election, which cuts the high
+    /// watermark to its log end.
+    pub fn assert_invariants(&self, part: u32, serving: bool) {
+        let n = self.replicas.len();
+        assert!(
+            self.isr.len() == n && self.logs.len() == n && self.leader < n,
+            "partition {part}: {n} replicas, {} ISR flags, {} logs, leader {}",
+            self.isr.len(),
+            self.logs.len(),
+            self.leader
+        );
+        if self.online {
+            assert!(
+                self.isr[self.leader],
+                "partition {part}: its leader (replica {}) is not in its ISR",
+                self.leader
+            );
+            let log = self.leader_log();
+            assert!(
+                !serving || self.hw <= log.leo(),
+                "partition {part}: high watermark {} past the leader's log end {} (leader broker {}, epoch {}, log start {}, cut end {:?}, power lost from {:?})",
+                self.hw,
+                log.leo(),
+                self.leader_broker(),
+                self.epoch,
+                log.start,
+                self.leader_cut_end,
+                self.power_lost_from
+            );
+        }
+    }
     /// Every in-sync follower has everything and no acknowledgement waits.
     pub fn fully_replicated(&self) -> bool {
         let leo = self.leader_log().leo();
@@ -1759,6 +1797,35 @@ mod tests {
     use crate::model::window::Window;
 
     const S: Time = 1_000_000_000;
+
+    #[test]
+    fn a_fresh_partition_and_a_down_leader_past_its_cut_log_keep_the_invariants() {
+        let mut p = PartitionRt::new(vec![0, 1, 2]);
+        p.assert_invariants(0, true);
+        // Its leader lost power: the log is cut, the high watermark is not
+        // (until an election), and it does not serve.
+        p.hw = 731;
+        p.assert_invariants(0, false);
+        p.online = false;
+        p.isr[0] = false;
+        p.assert_invariants(0, true);
+    }
+
+    #[test]
+    #[should_panic(expected = "is not in its ISR")]
+    fn an_online_leader_outside_its_isr_is_a_simulator_bug() {
+        let mut p = PartitionRt::new(vec![0, 1, 2]);
+        p.isr[0] = false;
+        p.assert_invariants(3, true);
+    }
+
+    #[test]
+    #[should_panic(expected = "high watermark 5 past the leader's log end 0")]
+    fn a_serving_leader_behind_the_high_watermark_is_a_simulator_bug() {
+        let mut p = PartitionRt::new(vec![0, 1]);
+        p.hw = 5;
+        p.assert_invariants(0, true);
+    }
 
     /// Brokers `0..n` on nodes `0..n` and the active controller on node `n`.
     struct Bench {

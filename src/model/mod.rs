@@ -658,6 +658,16 @@ impl World {
     /// observers' matches there as it does at the model's own call sites.
     #[inline]
     fn observe_effect(&mut self, o: Observation) {
+        // The partition's invariants, where its ISR or leader changed (the
+        // high watermark's own step asserts it stays within the log).
+        if let Observation::IsrChanged { partition, .. }
+        | Observation::LeaderElected { partition, .. } = o
+        {
+            let p = &self.cluster.parts[partition as usize];
+            let b = p.leader_broker();
+            let serving = !self.cluster.brokers[b as usize].fenced && self.ctx().broker_up(b);
+            p.assert_invariants(partition, serving);
+        }
         match o {
             Observation::HighWatermark { partition, offset } => {
                 self.observe(Observation::HighWatermark { partition, offset })
