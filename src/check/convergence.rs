@@ -453,3 +453,149 @@ fn aborted_note(ctx: &Context, g: usize, dirty: usize) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn convergence_compares_the_projection_with_the_reference() {
+        let mut h = written(3);
+        consumed(&mut h, &[0, 1, 2]);
+        assert!(check("convergence", Effect::Sum, &h).is_empty());
+        // A duplicate corrupts a sum...
+        h.push((1003, applied(1, 0, 2, 10)));
+        let v = check("convergence", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert!(
+            v[0].message.contains("10 more than the reference"),
+            "{}",
+            v[0].message
+        );
+        // ...and reordering corrupts a last-write projection: the reference
+        // keeps the newest version's value (7), the group applied 7 then 3.
+        let h = vec![
+            (0, assigned(0, 0, 0)),
+            (1, appended(0, 0)),
+            (1, acked(0, 0, 1, 3)),
+            (2, appended(1, 1)),
+            (2, acked(1, 0, 2, 7)),
+            (10, applied(1, 0, 2, 7)),
+            (11, applied(0, 0, 1, 3)),
+        ];
+        let v = check("convergence", Effect::LastWrite, &h);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].message.contains("3 instead of 7"), "{}", v[0].message);
+    }
+
+    #[test]
+    fn convergence_fires_when_it_takes_longer_than_the_deadline() {
+        let mut h = written(2);
+        h.push((100, applied(0, 0, 1, 10)));
+        h.push((5000, applied(1, 0, 2, 10))); // settled at 0, deadline 2000
+        let v = check("convergence", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].message.contains("deadline"), "{}", v[0].message);
+    }
+
+    #[test]
+    fn convergence_reports_a_sum_by_its_difference_and_forgets_settled_keys() {
+        // Three events of 10 acknowledged, two applied: 10 less. The key is
+        // where the projection and the reference differ, whatever happened
+        // to it before they last agreed.
+        let mut h = written(3);
+        consumed(&mut h, &[0, 1]);
+        let v = check("convergence", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert!(
+            v[0].message
+                .contains("on 1 key(s); key k0: 10 less than the reference"),
+            "{}",
+            v[0].message
+        );
+    }
+
+    #[test]
+    fn convergence_takes_indeterminate_writes_the_group_applied_as_having_happened() {
+        // Event 1 failed at the producer (a timeout) but is in the log, and the
+        // group applied it; event 2 failed and was never applied. Both are
+        // allowed; the acknowledged event 0 must be there.
+        let mut h = written(1);
+        h.push((20, produced(1, 0)));
+        h.push((21, appended(1, 1)));
+        h.push((
+            22,
+            O::ProduceFailed {
+                event: 1,
+                producer: 0,
+            },
+        ));
+        h.push((23, produced(2, 0)));
+        h.push((
+            24,
+            O::ProduceFailed {
+                event: 2,
+                producer: 0,
+            },
+        ));
+        consumed(&mut h, &[0, 1]);
+        assert!(check("convergence", Effect::Sum, &h).is_empty());
+        assert!(check("convergence", Effect::LastWrite, &h).is_empty());
+        // Applied before its acknowledgement arrived: counted once.
+        let mut h = written(0);
+        h.push((1, produced(0, 0)));
+        h.push((2, appended(0, 0)));
+        h.push((3, applied(0, 0, 1, 10)));
+        h.push((4, acked(0, 0, 1, 10)));
+        assert!(check("convergence", Effect::Sum, &h).is_empty());
+    }
+
+    #[test]
+    fn convergence_leaves_out_what_came_before_a_latest_groups_start() {
+        // Events 0..3 at offsets 0..3 are acknowledged before the group is
+        // assigned the partition at offset 2 (a `latest` start): only 2 is its.
+        let mut h = written(3);
+        h.retain(|(_, o)| !matches!(o, O::Assigned { .. }));
+        h.push((100, assigned(0, 0, 2)));
+        h.push((101, delivered(2, 0, 2)));
+        h.push((101, applied(2, 0, 3, 10)));
+        assert!(check("convergence", Effect::Sum, &h).is_empty());
+        // An earliest group assigned at 0 must have all three.
+        let mut h = written(3);
+        h.retain(|(_, o)| !matches!(o, O::Assigned { .. }));
+        h.push((100, assigned(0, 0, 0)));
+        h.push((101, applied(2, 0, 3, 10)));
+        assert_eq!(check("convergence", Effect::Sum, &h).len(), 1);
+    }
+
+    #[test]
+    fn convergence_fires_on_a_group_that_applied_an_aborted_transactions_record() {
+        // Event 1's transaction aborted; a read_uncommitted group applied it.
+        let mut h = written(1);
+        h.push((20, produced(1, 0)));
+        h.push((21, appended(1, 1)));
+        h.push((
+            22,
+            O::Aborted {
+                event: 1,
+                producer: 0,
+            },
+        ));
+        h.push((
+            23,
+            O::ProduceFailed {
+                event: 1,
+                producer: 0,
+            },
+        ));
+        let mut dirty = h.clone();
+        consumed(&mut dirty, &[0, 1]);
+        let v = check("convergence", Effect::Sum, &dirty);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].message.contains("1 record(s) of aborted transactions"));
+        // A read_committed group skips it: no violation.
+        consumed(&mut h, &[0]);
+        assert!(check("convergence", Effect::Sum, &h).is_empty());
+    }
+}

@@ -147,3 +147,83 @@ impl Checker for ExactlyOnce {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn exactly_once_fires_on_a_second_application_only() {
+        let mut h = written(2);
+        consumed(&mut h, &[0, 1]);
+        assert!(check("exactly-once-effect", Effect::Sum, &h).is_empty());
+        h.push((5000, delivered(1, 1, 1)));
+        assert!(
+            check("exactly-once-effect", Effect::Sum, &h).is_empty(),
+            "a second delivery is no second effect"
+        );
+        h.push((5001, applied(1, 0, 2, 10)));
+        let v = check("exactly-once-effect", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].t_ns, v[0].events.clone()), (5001, vec![1]));
+        assert_eq!(v[0].key.as_deref(), Some("k0"));
+    }
+
+    #[test]
+    fn exactly_once_judges_by_causal_identity_so_a_re_emission_applied_twice_fires() {
+        // Event 0 is processed twice upstream; each time the service emits
+        // (rule 0): events 10 and 11, one cause. Rule 1 emits event 12, another
+        // cause. Applying 10 and 12 is fine; applying 11 as well is not.
+        let mut h = written(1);
+        h.push((100, emitted(10, 0, 0)));
+        h.push((101, emitted(12, 0, 1)));
+        h.push((102, emitted(11, 0, 0)));
+        h.push((200, applied(10, 0, 2, 10)));
+        h.push((201, applied(12, 0, 3, 10)));
+        assert!(check("exactly-once-effect", Effect::Sum, &h).is_empty());
+        h.push((202, applied(11, 0, 4, 10)));
+        let v = check("exactly-once-effect", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].events, vec![10, 11]);
+        assert!(v[0].message.contains("two emissions of one cause"));
+    }
+
+    #[test]
+    fn exactly_once_keeps_what_a_live_re_emission_needs_when_old_ids_are_released() {
+        // Event 100 (emitted for event 0) is applied, then everything below
+        // 200 is released while event 200, a re-emission of the same cause,
+        // is still on its way: applying it is the effect applied twice.
+        let mut h = written(1);
+        h.push((100, emitted(100, 0, 0)));
+        h.push((101, emitted(200, 0, 0)));
+        h.push((200, applied(100, 0, 2, 10)));
+        h.push((300, applied(200, 0, 3, 10)));
+        let v = check_releasing("exactly-once-effect", Effect::Sum, &h, &[(7, 200)]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].events, vec![100, 200]);
+        // One link further: the service applies 100 and emits 300 for it,
+        // which is applied; later it applies 200 (the re-emission, released
+        // below 200 by then) and emits 400: 400 has 300's cause, the identity
+        // of 100 processed. Released below 400 before 400 is applied, 300's
+        // application must still count.
+        let mut h = written(1);
+        h.push((100, emitted(100, 0, 0)));
+        h.push((101, emitted(200, 0, 0)));
+        h.push((150, emitted(300, 100, 0)));
+        h.push((160, applied(300, 0, 4, 10)));
+        h.push((170, emitted(400, 200, 0)));
+        h.push((300, applied(400, 0, 5, 10)));
+        let v = check_releasing(
+            "exactly-once-effect",
+            Effect::Sum,
+            &h,
+            &[(8, 200), (9, 400)],
+        );
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].events, vec![300, 400]);
+        // Nothing applied twice: releasing changes no verdict.
+        h.pop();
+        assert!(check_releasing("exactly-once-effect", Effect::Sum, &h, &[(8, 200)]).is_empty());
+    }
+}

@@ -418,3 +418,37 @@ pub fn attach_first(results: &mut [CheckResult], violations: &[Violation]) {
         r.first = violations.iter().find(|v| v.invariant == r.name).cloned();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn explanations_follow_the_events_and_the_faults() {
+        let mut h = written(2);
+        consumed(&mut h, &[0, 1]);
+        h.push((1500, O::NodeState { node: 2, state: 1 }));
+        h.push((
+            1600,
+            O::Expelled {
+                group: 0,
+                consumer: 0,
+                poll_timeout: false,
+            },
+        ));
+        h.push((2000, delivered(1, 1, 1)));
+        h.push((2001, applied(1, 0, 2, 10)));
+        let mut violations = check("exactly-once-effect", Effect::Sum, &h);
+        let mut e = Explainer::new(&ctx(Effect::Sum), &violations);
+        for (t, o) in &h {
+            e.observe(*t, o);
+        }
+        e.explain(&mut violations);
+        let text = violations[0].explanation.join("\n");
+        assert!(text.contains("event 1 applied by g/0"), "{text}");
+        assert!(text.contains("g/0 crashed"), "{text}");
+        assert!(text.contains("expelled"), "{text}");
+        assert!(text.ends_with("event 1 applied by g/0"), "{text}");
+    }
+}

@@ -379,6 +379,7 @@ impl Checker for KeptUp {
 #[cfg(test)]
 mod tests {
     use super::thousands;
+    use crate::check::testkit::*;
 
     #[test]
     fn thousands_are_separated() {
@@ -386,5 +387,112 @@ mod tests {
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(1210.2), "1,210");
         assert_eq!(thousands(1234567.0), "1,234,567");
+    }
+
+    /// A single-server queue on partition 0 read by consumer 0 of group g:
+    /// a record arrives every `every` ns and takes `serve` ns to process,
+    /// one record per poll, for `end` ns of production.
+    fn queue(every: Time, serve: Time, end: Time) -> Vec<(Time, O)> {
+        let mut h = vec![(
+            0,
+            O::Assigned {
+                group: 0,
+                consumer: 0,
+                partition: 0,
+                generation: 1,
+                offset: 0,
+            },
+        )];
+        let (mut arrivals, mut done) = (Vec::new(), Vec::new());
+        let mut free = 0;
+        let mut t = every;
+        let mut n: u64 = 0;
+        while t < end {
+            arrivals.push((t, n));
+            let start = free.max(t);
+            free = start + serve;
+            done.push((start, free, n));
+            n += 1;
+            t += every;
+        }
+        let mut all: Vec<(Time, u8, u64)> = Vec::new();
+        all.extend(arrivals.iter().map(|&(t, n)| (t, 0, n)));
+        // At one instant a record is done before the next one is polled.
+        all.extend(done.iter().map(|&(_, f, n)| (f, 1, n)));
+        all.extend(done.iter().map(|&(s, _, n)| (s, 2, n)));
+        all.sort_unstable();
+        for (t, what, n) in all {
+            let event = n as EventId;
+            h.push((
+                t,
+                match what {
+                    0 => O::Appended {
+                        event,
+                        partition: 0,
+                        offset: n,
+                    },
+                    2 => O::Delivered {
+                        event,
+                        group: 0,
+                        consumer: 0,
+                        partition: 0,
+                        offset: n,
+                    },
+                    _ => O::Applied {
+                        event,
+                        group: 0,
+                        consumer: 0,
+                        partition: 0,
+                        producer: 0,
+                        key: 0,
+                        version: n as u32,
+                        value: 1,
+                        created_ns: t,
+                        origin_created_ns: t,
+                    },
+                },
+            ));
+        }
+        h
+    }
+
+    fn kept_up(history: &[(Time, O)], end: Time) -> Vec<Violation> {
+        let config = CheckConfig {
+            production_end_ns: end,
+            ..config("kept-up")
+        };
+        let mut c = Checks::new(ctx(Effect::Sum), config);
+        for (t, o) in history {
+            c.observe(*t, o);
+        }
+        let last = history.last().map_or(0, |h| h.0).max(end);
+        c.finish(last, end, false).1
+    }
+
+    #[test]
+    fn kept_up_fires_when_arrivals_outrun_the_consumer() {
+        const MS: Time = 1_000_000;
+        // 1,000/s arrive, 833/s served: the lag grows by 167/s.
+        let v = kept_up(&queue(MS, 1_200_000, 20_000 * MS), 20_000 * MS);
+        assert_eq!(v.len(), 1, "{v:?}");
+        let m = &v[0].message;
+        assert!(m.contains("g cannot keep up on t-0"), "{m}");
+        assert!(
+            m.contains("1,000 records/s arrive, 833 records/s served by g/0"),
+            "{m}"
+        );
+        assert!(m.contains("busy 100%"), "{m}");
+        assert!(m.contains("the lag grows by 167/s"), "{m}");
+        assert_eq!(v[0].group.as_deref(), Some("g"));
+    }
+
+    #[test]
+    fn kept_up_holds_for_a_consumer_with_room_to_spare_and_for_a_short_run() {
+        const MS: Time = 1_000_000;
+        assert!(kept_up(&queue(MS, 800_000, 20_000 * MS), 20_000 * MS).is_empty());
+        // Exactly at capacity: the lag stays at one record.
+        assert!(kept_up(&queue(MS, MS, 20_000 * MS), 20_000 * MS).is_empty());
+        // A window under a second is too short to tell.
+        assert!(kept_up(&queue(MS, 1_200_000, 1_500 * MS), 1_500 * MS).is_empty());
     }
 }

@@ -423,3 +423,110 @@ impl Checker for Liveness {
         self.open.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn liveness_fires_on_a_partition_left_behind() {
+        let mut h = written(3);
+        consumed(&mut h, &[0, 1, 2]);
+        assert!(check("liveness", Effect::Sum, &h).is_empty());
+        let mut h = written(3);
+        consumed(&mut h, &[0]);
+        h.push((1500, produced(9, 1))); // the run goes on, no progress
+        let v = check("liveness", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].message.contains("behind"), "{}", v[0].message);
+        let mut h = written(3);
+        consumed(&mut h, &[0]);
+        h.push((9000, produced(9, 1)));
+        let v = check("liveness", Effect::Sum, &h);
+        assert!(v[0].message.contains("no progress"), "{}", v[0].message);
+    }
+
+    #[test]
+    fn liveness_does_not_wait_for_records_removed_before_the_group_read_them() {
+        // Offsets 0..3 appended; the group reads 0 and 1; 2 is compacted away
+        // before it reads it: the group is caught up. Without the compaction
+        // it ended one behind.
+        let mut h = written(3);
+        h.push((5, assigned(0, 0, 0)));
+        h.push((10, delivered(0, 0, 0)));
+        h.push((11, delivered(1, 0, 1)));
+        let mut compacted = h.clone();
+        compacted.push((
+            12,
+            O::Compacted {
+                event: 2,
+                group: 0,
+                partition: 0,
+                offset: 2,
+                key: 0,
+                value: 1,
+            },
+        ));
+        assert!(check("liveness", Effect::Sum, &compacted).is_empty());
+        assert_eq!(check("liveness", Effect::Sum, &h).len(), 1);
+    }
+
+    /// `liveness` over a history where producer 0 writes in transactions
+    /// (timeout 1 µs) and group 0 reads with the given isolation.
+    fn check_transactional(read_committed: bool, history: &[(Time, O)]) -> Vec<Violation> {
+        let mut x = ctx(Effect::Sum);
+        x.read_committed = vec![read_committed];
+        x.transaction_timeout_ns = vec![Some(1_000)];
+        let mut c = Checks::new(x, config("liveness"));
+        for (t, o) in history {
+            c.observe(*t, o);
+        }
+        let end = history.last().map_or(0, |h| h.0);
+        c.finish(end, 0, false).1
+    }
+
+    #[test]
+    fn liveness_knows_what_read_committed_never_reads_and_names_a_hanging_transaction() {
+        // Record 0 commits (marker at 1); record 1 at offset 2 aborts (marker
+        // at 3). A read_committed group that read offset 0 has read all it
+        // will ever be handed; a read_uncommitted one still owes offset 2.
+        let mut h = vec![
+            (0, produced(0, 0)),
+            (1, appended(0, 0)),
+            (2, marker(1, 0, true)),
+            (3, produced(1, 1)),
+            (4, appended(1, 2)),
+            (
+                5,
+                O::TxnEnded {
+                    producer: 0,
+                    committed: false,
+                    records: 1,
+                },
+            ),
+            (6, marker(3, 2, false)),
+            (7, assigned(0, 0, 0)),
+            (8, delivered(0, 0, 0)),
+        ];
+        assert!(check_transactional(true, &h).is_empty());
+        assert_eq!(check_transactional(false, &h).len(), 1);
+        // A record of the aborted transaction arrives after its marker: it
+        // opens a transaction no marker closes, and the group waits behind it.
+        h.push((10, produced(2, 2)));
+        h.push((11, appended(2, 4)));
+        h.push((20_000_000_000, produced(3, 3)));
+        let v = check_transactional(true, &h);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].message.contains("hanging transaction"),
+            "{}",
+            v[0].message
+        );
+        assert!(
+            v[0].message.contains("from offset 4 on"),
+            "{}",
+            v[0].message
+        );
+    }
+}

@@ -551,7 +551,7 @@ mod per_key_order;
 mod polls;
 mod producer_progress;
 #[cfg(test)]
-mod tests;
+mod testkit;
 
 use availability::Availability;
 use convergence::Convergence;

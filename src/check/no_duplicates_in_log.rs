@@ -60,3 +60,27 @@ impl Checker for NoDuplicatesInLog {
         std::mem::take(&mut self.found)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn no_duplicates_in_log_fires_on_a_second_append_unless_truncated_between() {
+        let mut h = written(2);
+        assert!(check("no-duplicates-in-log", Effect::Sum, &h).is_empty());
+        h.push((
+            100,
+            O::Truncated {
+                event: 1,
+                partition: 0,
+                offset: 1,
+            },
+        ));
+        h.push((101, appended(1, 1)));
+        assert!(check("no-duplicates-in-log", Effect::Sum, &h).is_empty());
+        h.push((102, appended(1, 2)));
+        assert_eq!(check("no-duplicates-in-log", Effect::Sum, &h).len(), 1);
+    }
+}

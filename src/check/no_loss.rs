@@ -244,3 +244,79 @@ impl Checker for NoLoss {
         self.open.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn no_loss_fires_on_an_acknowledged_event_never_applied_and_not_otherwise() {
+        let mut h = written(3);
+        consumed(&mut h, &[0, 1, 2]);
+        assert!(check("no-loss", Effect::Sum, &h).is_empty());
+        let mut h = written(3);
+        consumed(&mut h, &[0, 2]);
+        let v = check("no-loss", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].events, vec![1]);
+        assert_eq!(v[0].group.as_deref(), Some("g"));
+    }
+
+    #[test]
+    fn no_loss_excuses_what_came_before_the_group_and_what_it_dead_lettered() {
+        // The group starts at offset 2 (latest): events 0 and 1 are not its own.
+        let mut h = written(3);
+        h[0] = (0, assigned(0, 0, 2));
+        h.push((50, assigned(0, 0, 2)));
+        consumed(&mut h, &[2]);
+        assert!(check("no-loss", Effect::Sum, &h).is_empty());
+        let mut h = written(2);
+        consumed(&mut h, &[0]);
+        h.push((
+            2000,
+            O::GaveUp {
+                event: 1,
+                group: 0,
+                consumer: 0,
+                dead_lettered: true,
+                key: 0,
+                value: 10,
+            },
+        ));
+        assert!(check("no-loss", Effect::Sum, &h).is_empty());
+    }
+
+    #[test]
+    fn no_loss_reports_truncated_and_expired_acknowledged_events() {
+        let mut h = written(2);
+        consumed(&mut h, &[0, 1]);
+        h.push((
+            3000,
+            O::Truncated {
+                event: 1,
+                partition: 0,
+                offset: 1,
+            },
+        ));
+        let v = check("no-loss", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].message.contains("truncated"), "{}", v[0].message);
+        let mut h = written(2);
+        consumed(&mut h, &[0]);
+        h.push((
+            3000,
+            O::Expired {
+                event: 1,
+                group: 0,
+                partition: 0,
+                offset: 1,
+                key: 0,
+                value: 10,
+            },
+        ));
+        let v = check("no-loss", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].message.contains("retention"), "{}", v[0].message);
+    }
+}

@@ -73,3 +73,38 @@ impl Checker for PerKeyOrder {
         std::mem::take(&mut self.found)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn per_key_order_fires_on_an_inversion_and_ignores_reapplications() {
+        let mut h = written(3);
+        consumed(&mut h, &[0, 1, 2]);
+        h.push((5000, applied(1, 0, 2, 10))); // a duplicate, not an inversion
+        assert!(check("per-key-order", Effect::Sum, &h).is_empty());
+        let mut h = written(3);
+        consumed(&mut h, &[0, 2, 1]);
+        let v = check("per-key-order", Effect::Sum, &h);
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v[0].events,
+            vec![2, 1],
+            "both events: the newer, then the late one"
+        );
+    }
+
+    #[test]
+    fn per_key_order_still_judges_live_events_after_a_release() {
+        // Event 2 (version 3) applied before event 1 (version 2): out of
+        // order, whether or not ids below 1 were released in between.
+        let mut h = written(3);
+        h.push((100, applied(2, 0, 3, 10)));
+        h.push((101, applied(1, 0, 2, 10)));
+        let v = check_releasing("per-key-order", Effect::Sum, &h, &[(h.len() - 1, 1)]);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].events, vec![2, 1]);
+    }
+}

@@ -171,3 +171,63 @@ impl Checker for Polls {
         std::mem::take(&mut self.found)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn polls_must_return_consecutive_offsets_within_an_assignment() {
+        let base = written(4);
+        let mut ok = base.clone();
+        for i in 0..4 {
+            ok.push((1000 + u64::from(i), delivered(i, 0, u64::from(i))));
+        }
+        ok.push((2000, assigned(1, 0, 2))); // another assignment starts over
+        ok.push((2001, delivered(2, 1, 2)));
+        assert!(check("nonmonotonic-poll", Effect::Sum, &ok).is_empty());
+        assert!(check("skipped-offset", Effect::Sum, &ok).is_empty());
+
+        let mut back = base.clone();
+        back.push((1000, delivered(0, 0, 0)));
+        back.push((1001, delivered(1, 0, 1)));
+        back.push((1002, delivered(0, 0, 0)));
+        assert_eq!(check("nonmonotonic-poll", Effect::Sum, &back).len(), 1);
+        assert!(check("skipped-offset", Effect::Sum, &back).is_empty());
+
+        let mut skip = base;
+        skip.push((1000, delivered(0, 0, 0)));
+        skip.push((1001, delivered(3, 0, 3)));
+        assert_eq!(check("skipped-offset", Effect::Sum, &skip).len(), 1);
+        assert!(check("nonmonotonic-poll", Effect::Sum, &skip).is_empty());
+    }
+
+    #[test]
+    fn skipped_offset_lets_polls_jump_transaction_markers_and_nothing_else() {
+        // Offsets 0, 1 are records, 2 a commit marker, 3 a record.
+        let mut h = written(2);
+        h.push((
+            30,
+            O::TxnMarker {
+                producer: 0,
+                partition: 0,
+                offset: 2,
+                first: 0,
+                commit: true,
+            },
+        ));
+        h.push((31, produced(3, 0)));
+        h.push((32, appended(3, 3)));
+        let mut ok = h.clone();
+        for (i, o) in [(0, 0), (1, 1), (3, 3)] {
+            ok.push((1000 + u64::from(i), delivered(i, 0, o)));
+        }
+        assert!(check("skipped-offset", Effect::Sum, &ok).is_empty());
+        // Jumping a record (offset 1) is still caught.
+        let mut skip = h;
+        skip.push((1000, delivered(0, 0, 0)));
+        skip.push((1001, delivered(3, 0, 3)));
+        assert_eq!(check("skipped-offset", Effect::Sum, &skip).len(), 1);
+    }
+}

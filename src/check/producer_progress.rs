@@ -116,3 +116,54 @@ impl Checker for ProducerProgress {
         std::mem::take(&mut self.found)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn producer_progress_fires_on_a_producer_retrying_without_acknowledgements_only() {
+        // Acknowledged within the bound (1,000 ns) each time: progress.
+        let mut h = Vec::new();
+        for i in 0..5u32 {
+            let t = u64::from(i) * 800;
+            h.push((t, produced(i, 0)));
+            h.push((t + 700, acked(i, 0, i + 1, 10)));
+        }
+        assert!(check("producer-progress", Effect::Count, &h).is_empty());
+
+        // Event 5 is retried for 3,000 ns with no answer; event 6 fails: a stall,
+        // reported once, naming the oldest outstanding event.
+        let mut stuck = h.clone();
+        stuck.push((4_000, produced(5, 0)));
+        stuck.push((4_100, produced(6, 0)));
+        for a in 1..30u32 {
+            stuck.push((4_000 + u64::from(a) * 100, sent(5, a)));
+        }
+        stuck.push((
+            6_000,
+            O::ProduceFailed {
+                event: 6,
+                producer: 0,
+            },
+        ));
+        stuck.push((7_000, sent(5, 31)));
+        let v = check("producer-progress", Effect::Count, &stuck);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].events, vec![5]);
+        assert!(
+            v[0].message.contains("none acknowledged"),
+            "{}",
+            v[0].message
+        );
+
+        // The same stall found at the end of the run, with nothing sent after.
+        let mut silent = h;
+        silent.push((4_000, produced(5, 0)));
+        silent.push((9_000, appended(99, 50)));
+        let v = check("producer-progress", Effect::Count, &silent);
+        assert_eq!(v.len(), 1);
+        assert!(v[0].message.contains("to the end of the run"));
+    }
+}
