@@ -1146,9 +1146,12 @@ impl World {
     }
 
     /// A transactional record whose transaction is no longer ongoing at the
-    /// coordinator (KIP-890's verification).
+    /// coordinator (KIP-890's verification), or, before KIP-890, whose
+    /// producer epoch the coordinator has bumped.
     fn refuses_txn(&self, r: &super::Request) -> bool {
-        (self.producers[r.producer as usize].txn.as_ref()).is_some_and(|t| !t.accepts(r.txn))
+        let verified = self.versions.kip890;
+        (self.producers[r.producer as usize].txn.as_ref())
+            .is_some_and(|t| !t.accepts(r.txn, verified))
     }
 
     /// A retried batch is already in the log up to `end`: acks=1 is answered

@@ -250,11 +250,17 @@ pub(crate) const TICK_NS: Time = 100_000_000;
 pub(crate) struct Versions {
     /// Consumers detect truncation by leader epoch (KIP-320, Kafka 2.1+).
     pub kip320: bool,
+    /// Leaders verify a transactional record's transaction with the
+    /// coordinator (KIP-890 part 1, Kafka 3.6+).
+    pub kip890: bool,
 }
 
 impl Versions {
     pub(crate) fn of(c: &crate::scenario::Cluster) -> Versions {
-        Versions { kip320: c.kip320() }
+        Versions {
+            kip320: c.kip320(),
+            kip890: c.kip890(),
+        }
     }
 }
 

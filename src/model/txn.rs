@@ -14,8 +14,9 @@
 //! happens when its producer crashed), or when its producer restarts
 //! (initTransactions aborts what the previous incarnation left open).
 //! Records of a transaction that is no longer ongoing are refused by the
-//! partition leader (KIP-890's verification), so a zombie's late record
-//! can never reopen it.
+//! partition leader (KIP-890's verification, `[cluster] version` 3.6+), so
+//! a zombie's late record can never reopen it; before 3.6 only an epoch
+//! bumped by the coordinator's own abort fences them.
 //!
 //! The producer and coordinator sides of one producer's transactions are
 //! kept together in `TxnRt` (one coordinator per transactional id).
@@ -54,6 +55,11 @@ pub(crate) struct TxnRt {
     /// The coordinator aborted the transaction on its own (timeout or
     /// restart): its producer's EndTxn is answered with an abort.
     pub doomed: bool,
+    /// The first transaction of the producer's current epoch: aborting on
+    /// its own, the coordinator bumps the epoch, which fences every
+    /// record of the transactions before (their late records are refused
+    /// in every version; without KIP-890 nothing else refuses them).
+    pub epoch_floor: u32,
     // Producer side.
     /// A transaction has begun (a record was produced into it).
     pub open: bool,
@@ -100,6 +106,7 @@ impl TxnRt {
             markers_pending: 0,
             events: Vec::new(),
             doomed: false,
+            epoch_floor: 0,
             open: false,
             unresolved: 0,
             failed: false,
@@ -125,10 +132,18 @@ impl TxnRt {
             && self.state == TxnState::Empty
     }
 
-    /// Whether the leader accepts a record of transaction `number` (KIP-890:
-    /// only while that transaction is ongoing at the coordinator).
-    pub fn accepts(&self, number: u32) -> bool {
-        self.number == number && self.state == TxnState::Ongoing && !self.doomed
+    /// Whether the leader accepts a record of transaction `number`. With
+    /// KIP-890 (`verified`) only while that transaction is ongoing at the
+    /// coordinator; before it, unless a bumped epoch fences it: a late
+    /// record of a transaction its producer aborted then lands after the
+    /// abort marker and opens a transaction no coordinator knows of (a
+    /// hanging transaction), or joins the producer's next one there.
+    pub fn accepts(&self, number: u32, verified: bool) -> bool {
+        if verified {
+            self.number == number && self.state == TxnState::Ongoing && !self.doomed
+        } else {
+            number >= self.epoch_floor
+        }
     }
 }
 
@@ -735,6 +750,7 @@ impl World {
             .as_mut()
             .expect("transactional");
         t.doomed = true;
+        t.epoch_floor = t.number + 1;
     }
 
     /// The producer crashed: the application never learns how its

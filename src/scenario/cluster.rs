@@ -96,6 +96,13 @@ impl Cluster {
         self.kafka_version().is_none_or(|v| v >= (2, 1))
     }
 
+    /// Partition leaders verify with the transaction coordinator that a
+    /// transactional record's transaction is ongoing before appending it
+    /// (KIP-890 part 1, Kafka 3.6+).
+    pub fn kip890(&self) -> bool {
+        self.kafka_version().is_none_or(|v| v >= (3, 6))
+    }
+
     /// Producers back off exponentially between retries, up to
     /// `retry.backoff.max.ms` (KIP-580, Kafka 3.7+).
     pub fn kip580(&self) -> bool {

@@ -263,3 +263,80 @@ fn retries_back_off_exponentially_from_3_7_and_constantly_before() {
         "came with Kafka 3.7 (KIP-580)",
     );
 }
+
+const LATE_RECORDS: &str = r#"
+[scenario]
+name = "late-records"
+duration = "20s"
+
+[cluster]
+brokers = 3
+version = "3.5"
+
+[[topics]]
+name = "ledger"
+partitions = 2
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "payments"
+topic = "ledger"
+rate = 200
+keys = { dist = "uniform", n = 500 }
+transactional = true
+transaction_interval = "100ms"
+transaction_timeout = "10s"
+request_timeout = "1s"
+retries = 0
+
+[[groups]]
+name = "ledger"
+topics = ["ledger"]
+consumers = 1
+auto_offset_reset = "earliest"
+isolation = "read_committed"
+effect = "sum"
+
+[[faults]]
+kind = "latency-spike"
+target = [["payments"], ["broker-1"]]
+at = "5s"
+duration = "200ms"
+latency = "3s"
+"#;
+
+/// Before KIP-890 (Kafka 3.6) a partition leader appends a transactional
+/// record without asking the coordinator whether its transaction is still
+/// ongoing: a produce request held up on the network past its timeout, its
+/// transaction aborted by the producer (no epoch bump), lands after the
+/// abort marker and joins the producer's next transaction there; when that
+/// one commits, read_committed consumers apply records the producer was
+/// told failed (`convergence` names the aborted record applied). From 3.6
+/// the leader refuses them.
+#[test]
+fn before_kip_890_a_late_record_of_an_aborted_transaction_is_appended_and_can_commit() {
+    let appended = |c: &eventsim::Checked| c.result.metrics.counts.appended;
+    let mut torn = 0;
+    for seed in 1..6 {
+        let old = eventsim::run_checked(&scenario(LATE_RECORDS), seed, vec![]);
+        let new_text = LATE_RECORDS.replace("\"3.5\"", "\"3.6\"");
+        let new = eventsim::run_checked(&scenario(&new_text), seed, vec![]);
+        assert!(
+            new.checks.iter().all(|r| r.status != CheckStatus::Fail),
+            "seed {seed}: 3.6 fails"
+        );
+        assert!(
+            appended(&old) > appended(&new),
+            "seed {seed}: no late record"
+        );
+        torn += u32::from(violations(&old, "convergence") > 0);
+    }
+    assert!(torn >= 2, "{torn} seeds of 5 commit an aborted record");
+    // Same seed, same bytes.
+    let again = || {
+        let c = eventsim::run_checked(&scenario(LATE_RECORDS), 1, vec![]);
+        eventsim::report::Summary::checked(&c, String::new()).to_json()
+    };
+    assert_eq!(again(), again());
+}
