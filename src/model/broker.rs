@@ -1149,9 +1149,8 @@ impl World {
     /// coordinator (KIP-890's verification), or, before KIP-890, whose
     /// producer epoch the coordinator has bumped.
     fn refuses_txn(&self, r: &super::Request) -> bool {
-        let verified = self.versions.kip890;
         (self.producers[r.producer as usize].txn.as_ref())
-            .is_some_and(|t| !t.accepts(r.txn, verified))
+            .is_some_and(|t| !t.accepts(r.txn, r.part, self.versions))
     }
 
     /// A retried batch is already in the log up to `end`: acks=1 is answered

@@ -253,6 +253,8 @@ pub(crate) struct Versions {
     /// Leaders verify a transactional record's transaction with the
     /// coordinator (KIP-890 part 1, Kafka 3.6+).
     pub kip890: bool,
+    /// The epoch is bumped per transaction (KIP-890 part 2, Kafka 4.0+).
+    pub txn_v2: bool,
 }
 
 impl Versions {
@@ -260,6 +262,7 @@ impl Versions {
         Versions {
             kip320: c.kip320(),
             kip890: c.kip890(),
+            txn_v2: c.txn_v2(),
         }
     }
 }

@@ -14,9 +14,11 @@
 //! happens when its producer crashed), or when its producer restarts
 //! (initTransactions aborts what the previous incarnation left open).
 //! Records of a transaction that is no longer ongoing are refused by the
-//! partition leader (KIP-890's verification, `[cluster] version` 3.6+), so
-//! a zombie's late record can never reopen it; before 3.6 only an epoch
-//! bumped by the coordinator's own abort fences them.
+//! partition leader from Kafka 4.0 (transaction version 2, KIP-890), so a
+//! zombie's late record can never reopen one; 3.6 to 3.9 refuse it only
+//! when the ongoing transaction has not added the partition, and before
+//! 3.6 only an epoch bumped by the coordinator's own abort fences it
+//! (`TxnRt::accepts`).
 //!
 //! The producer and coordinator sides of one producer's transactions are
 //! kept together in `TxnRt` (one coordinator per transactional id).
@@ -132,15 +134,22 @@ impl TxnRt {
             && self.state == TxnState::Empty
     }
 
-    /// Whether the leader accepts a record of transaction `number`. With
-    /// KIP-890 (`verified`) only while that transaction is ongoing at the
-    /// coordinator; before it, unless a bumped epoch fences it: a late
-    /// record of a transaction its producer aborted then lands after the
-    /// abort marker and opens a transaction no coordinator knows of (a
-    /// hanging transaction), or joins the producer's next one there.
-    pub fn accepts(&self, number: u32, verified: bool) -> bool {
-        if verified {
-            self.number == number && self.state == TxnState::Ongoing && !self.doomed
+    /// Whether the leader of `part` accepts a record of transaction
+    /// `number`. With transaction version 2 (`v`: Kafka 4.0+) only while
+    /// that very transaction is ongoing: its epoch is the transaction's.
+    /// With KIP-890's verification alone (3.6 to 3.9) while the
+    /// producer's ongoing transaction has added `part`, whichever
+    /// transaction the record was written for: a late record of an
+    /// aborted one joins the next. Before 3.6, unless a bumped epoch
+    /// fences it: after the abort marker it opens a transaction no
+    /// coordinator knows of (a hanging transaction), or joins the
+    /// producer's next one there.
+    pub fn accepts(&self, number: u32, part: u32, v: super::Versions) -> bool {
+        let ongoing = self.state == TxnState::Ongoing && !self.doomed;
+        if v.txn_v2 {
+            self.number == number && ongoing
+        } else if v.kip890 {
+            number >= self.epoch_floor && ongoing && self.parts.contains(&part)
         } else {
             number >= self.epoch_floor
         }

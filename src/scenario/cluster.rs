@@ -103,6 +103,13 @@ impl Cluster {
         self.kafka_version().is_none_or(|v| v >= (3, 6))
     }
 
+    /// Transaction version 2 (KIP-890 part 2, Kafka 4.0+): the producer's
+    /// epoch is bumped with every transaction, so a record or an EndTxn of
+    /// an earlier transaction is fenced.
+    pub fn txn_v2(&self) -> bool {
+        self.kafka_version().is_none_or(|v| v >= (4, 0))
+    }
+
     /// Producers back off exponentially between retries, up to
     /// `retry.backoff.max.ms` (KIP-580, Kafka 3.7+).
     pub fn kip580(&self) -> bool {
