@@ -444,8 +444,9 @@ fn aborted_note(ctx: &Context, g: usize, dirty: usize) -> String {
         String::new()
     } else if ctx.read_committed.get(g) == Some(&true) {
         format!(
-            " (it applied {dirty} record(s) of aborted transactions although it reads read_committed: a record of an aborted \
-             transaction committed with a later one, which a partition leader without transaction verification allows, KIP-890)"
+            " (it applied {dirty} record(s) of aborted transactions although it reads read_committed: late records of \
+             aborted transactions, appended by their partition leaders and committed by a later transaction's marker, \
+             as Kafka allows before transaction version 2, KIP-890)"
         )
     } else {
         format!(

@@ -235,7 +235,7 @@ impl Liveness {
         format!(
             "group {} cannot read {} from offset {first} on (log end {}): a hanging transaction of producer {} holds its last stable offset there since {:.3}s. \
              Its record reached the partition after the coordinator had ended the transaction, so no marker will ever close it \
-             (a leader without transaction verification, KIP-890, appends such a record; `kafka-transactions.sh abort` is the way out, KIP-664)",
+             (a leader appends such a record before transaction version 2, KIP-890; `kafka-transactions.sh abort` is the way out, KIP-664)",
             ctx.catalog.groups[g as usize],
             ctx.catalog.partition_name(p),
             self.log_end[p as usize],
