@@ -254,6 +254,19 @@ fn retries_back_off_exponentially_from_3_7_and_constantly_before() {
     }
     assert_eq!(backoffs(BACKOFF, 3), backoffs(BACKOFF, 3));
     assert_ne!(backoffs(BACKOFF, 3), backoffs(BACKOFF, 4));
+    // Same seed, same bytes.
+    let summary = || {
+        let c = eventsim::run_checked(&scenario(BACKOFF), 3, vec![]);
+        eventsim::report::Summary::checked(&c, String::new()).to_json()
+    };
+    assert_eq!(summary(), summary());
+    assert_refused(
+        BACKOFF,
+        "request_timeout",
+        "retry_backoff_max = \"soon\"\nrequest_timeout",
+        "producers[0].retry_backoff_max",
+        "duration",
+    );
     let old = BACKOFF.replace("brokers = 1\n", "brokers = 1\nversion = \"3.6\"\n");
     assert_refused(
         &old,
