@@ -57,7 +57,9 @@ impl Availability {
                 Some(_) => {
                     "the controller had not fenced its leader yet (it waits broker_session_timeout after the last heartbeat)"
                 }
-                None => "no live replica was in the ISR, and unclean election is off",
+                None => {
+                    "no live replica could lead (in the ISR, or with an empty ISR in the ELR or the last leader), and unclean election is off"
+                }
             };
             let until = if at_end {
                 format!(

@@ -118,6 +118,11 @@ pub(crate) struct Cluster {
     /// The page cache and what is on disk: only when the plan has a
     /// power-loss fault.
     pub disk: Option<DiskRt>,
+    /// The high watermark waits while the ISR is below min ISR
+    /// (KAFKA-15583, Kafka 3.7+).
+    pub strict_min_isr: bool,
+    /// The controller keeps Eligible Leader Replicas (KIP-966).
+    pub elr: bool,
 }
 
 impl BrokerRt {
@@ -135,6 +140,7 @@ impl BrokerRt {
             disk_factor: 1.0,
             disk_replaced: false,
             reregister: false,
+            unclean_shutdown: false,
         }
     }
 }
@@ -168,6 +174,10 @@ pub(crate) struct BrokerRt {
     /// it can, the controller fences its old incarnation (moving what it
     /// led) before letting it in.
     pub reregister: bool,
+    /// Its process died without a controlled shutdown (a crash, a power
+    /// loss, a disk failure): it registers again without its last broker
+    /// epoch, and the controller takes it out of every ELR (KIP-966).
+    pub unclean_shutdown: bool,
 }
 
 /// What marks a compacted record in a replica's log: the slot stays (offsets
@@ -344,6 +354,16 @@ pub(crate) struct PartitionRt {
     pub unclean_allowed: bool,
     pub logs: Vec<ReplicaLog>,
     pub isr: Vec<bool>,
+    /// Eligible Leader Replicas (KIP-966; all false without them): replicas
+    /// that left the ISR while it was below min ISR, so that they hold
+    /// everything below the high watermark. The ELR is emptied once the
+    /// ISR is back at min ISR; one of its replicas leads when the ISR is
+    /// empty.
+    pub elr: Vec<bool>,
+    /// With ELR: the leader when the ISR last emptied, which the
+    /// controller elects (an unclean election) once it is back while the
+    /// ISR and the ELR are empty.
+    pub last_known_leader: Option<usize>,
     pub hw: u64,
     pub min_isr: u32,
     pub retention_ns: Time,
@@ -392,6 +412,8 @@ impl PartitionRt {
             epoch: 0,
             logs: (0..rf).map(|_| ReplicaLog::default()).collect(),
             isr: vec![true; rf],
+            elr: vec![false; rf],
+            last_known_leader: None,
             online: true,
             unclean_allowed: false,
             hw: 0,
@@ -446,6 +468,39 @@ impl PartitionRt {
     pub fn isr_count(&self) -> u32 {
         self.isr.iter().filter(|&&x| x).count() as u32
     }
+    /// `min_insync_replicas` capped at the replica count (KAFKA-15583).
+    pub fn effective_min_isr(&self) -> u32 {
+        self.min_isr.min(self.replicas.len() as u32)
+    }
+    /// The controller takes replica `r` out of the ISR. With ELR (`elr`)
+    /// it becomes eligible; [`PartitionRt::settle_elr`] after the change
+    /// empties the ELR if the ISR is still at min ISR (Kafka's
+    /// `PartitionChangeBuilder.maybePopulateTargetElr`: the new ELR is the
+    /// old ELR and ISR less the new ISR, or nothing when the new ISR
+    /// reaches min ISR).
+    /// The first replica to leave an ISR that it empties is the last known
+    /// leader: Kafka's leader is always in the ISR, and it elects any
+    /// unfenced member, up or not, so the last member out led last.
+    pub fn leave_isr(&mut self, r: usize, elr: bool) {
+        self.isr[r] = false;
+        self.elr[r] |= elr;
+        if elr && self.last_known_leader.is_none() && !self.isr.contains(&true) {
+            self.last_known_leader = Some(r);
+        }
+    }
+    /// The controller adds replica `r` to the ISR: it leaves the ELR.
+    pub fn join_isr(&mut self, r: usize) {
+        self.isr[r] = true;
+        self.elr[r] = false;
+        self.settle_elr();
+    }
+    /// After an ISR change: an ISR at min ISR lets the high watermark
+    /// move again, so the ELR's guarantee is gone and it is emptied.
+    pub fn settle_elr(&mut self) {
+        if self.isr_count() >= self.effective_min_isr() {
+            self.elr.iter_mut().for_each(|e| *e = false);
+        }
+    }
     /// Kafka's rules for a partition, which every handler must keep (the
     /// world asserts them after each call that changed the ISR or the
     /// leader; a breach is a simulator bug): one ISR flag
@@ -484,6 +539,57 @@ impl PartitionRt {
             );
         }
     }
+    /// Replica `r` is about to lead: every other replica truncates to
+    /// where its log diverges from `r`'s. Returns the records no replica
+    /// keeps, by offset: what only the old leader had, and after a cut of
+    /// the old leader's log what only followers held.
+    fn truncate_to(&mut self, r: usize) -> Vec<(u64, EventId)> {
+        let p = self;
+        let old = p.leader;
+        let mut lost: Vec<(u64, EventId)> = Vec::new();
+        // The old leader holds every record any replica holds, unless a
+        // power loss or a disk failure cut its log: then what followers
+        // hold past its end, up to where it ended before, is theirs alone.
+        let cut = p.leader_cut_end.take();
+        let old_end = p.logs[old].leo();
+        for q in 0..p.replicas.len() {
+            if q == r {
+                continue;
+            }
+            let d = divergence(&p.logs[q], &p.logs[r]);
+            let log = &p.logs[q];
+            let from = if q == old {
+                d.max(log.start)
+            } else if let Some(end) = cut {
+                // Only past the old leader's log and before its old end.
+                let from = d.max(log.start).max(old_end);
+                if from >= end {
+                    truncate(&mut p.logs[q], d);
+                    continue;
+                }
+                from
+            } else {
+                truncate(&mut p.logs[q], d);
+                continue;
+            };
+            let to = if q == old {
+                log.leo()
+            } else {
+                log.leo().min(cut.unwrap_or(0))
+            };
+            for offset in from..to {
+                let e = log.get(offset);
+                // Without a cut only the old leader reports: no duplicates.
+                if is_record(e) && (cut.is_none() || !lost.iter().any(|&(o, _)| o == offset)) {
+                    lost.push((offset, e));
+                }
+            }
+            truncate(&mut p.logs[q], d);
+        }
+        lost.sort_unstable();
+        lost
+    }
+
     /// Every in-sync follower has everything and no acknowledgement waits.
     pub fn fully_replicated(&self) -> bool {
         let leo = self.leader_log().leo();
@@ -566,8 +672,12 @@ impl Cluster {
     /// Raise the high watermark to what every in-sync replica has: the
     /// acks=all requests it passes are answered, the transaction markers
     /// it passes are written, and parked consumer fetches are served.
+    /// From Kafka 3.7 it stays put while the ISR is below min ISR.
     pub(crate) fn update_hw(&mut self, part: u32, out: &mut Effects) {
         let p = &mut self.parts[part as usize];
+        if self.strict_min_isr && p.isr_count() < p.effective_min_isr() {
+            return;
+        }
         let mut hw = p.leader_log().leo();
         for r in 0..p.replicas.len() {
             if r != p.leader && p.isr[r] {
@@ -853,7 +963,7 @@ impl Cluster {
         // Expanding the ISR goes through the controller (AlterPartition).
         let joins = !p.isr[r] && p.logs[r].known_leo >= hw;
         if joins && x.controller_reachable(p.leader_broker()) {
-            p.isr[r] = true;
+            p.join_isr(r);
             out.observe(Observation::IsrChanged {
                 partition: part,
                 isr: p.isr_count(),
@@ -1007,11 +1117,12 @@ impl Cluster {
                     continue;
                 }
                 if now.saturating_sub(p.logs[r].last_caught_up_ns) > lag_max {
-                    p.isr[r] = false;
+                    p.leave_isr(r, self.elr);
                     shrunk = true;
                 }
             }
             if shrunk {
+                p.settle_elr();
                 out.observe(Observation::IsrChanged {
                     partition: part,
                     isr: p.isr_count(),
@@ -1373,6 +1484,7 @@ impl Cluster {
     /// it fail at their clients; its logs stay on disk.
     pub(crate) fn crash_broker(&mut self, b: u32, x: &Ctx, out: &mut Effects) {
         self.drop_queued_work(b, x.now);
+        self.brokers[b as usize].unclean_shutdown = true;
         for part in 0..self.parts.len() as u32 {
             let p = &mut self.parts[part as usize];
             let Some(r) = p.replicas.iter().position(|&x| x == b) else {
@@ -1448,8 +1560,10 @@ impl Cluster {
                 self.fail_leader_waiters(part, b, x, out);
                 self.elect(part, x, out);
             } else if r != p.leader && p.isr[r] {
-                self.parts[part as usize].isr[r] = false;
-                let isr = self.parts[part as usize].isr_count();
+                let p = &mut self.parts[part as usize];
+                p.leave_isr(r, self.elr);
+                p.settle_elr();
+                let isr = p.isr_count();
                 out.observe(Observation::IsrChanged {
                     partition: part,
                     isr,
@@ -1464,6 +1578,9 @@ impl Cluster {
     pub(crate) fn unfence(&mut self, b: u32, x: &Ctx, out: &mut Effects) {
         if std::mem::take(&mut self.brokers[b as usize].disk_replaced) {
             self.leave_every_isr(b, out);
+        }
+        if std::mem::take(&mut self.brokers[b as usize].unclean_shutdown) {
+            self.leave_every_elr(b);
         }
         let now = x.now;
         out.observe(Observation::Unfenced { broker: b });
@@ -1499,13 +1616,18 @@ impl Cluster {
     }
 
     /// Broker `b` leaves the ISR of every partition it holds a replica of
-    /// (the leader's too: an offline partition waits for another member).
+    /// (the leader's too: an offline partition waits for another member),
+    /// and is no partition's last known leader: its replicas sit in a log
+    /// directory the controller has not seen (KIP-858), so none may lead.
     fn leave_every_isr(&mut self, b: u32, out: &mut Effects) {
         for part in 0..self.parts.len() as u32 {
             let p = &mut self.parts[part as usize];
             let Some(r) = p.replicas.iter().position(|&x| x == b) else {
                 continue;
             };
+            if p.last_known_leader == Some(r) {
+                p.last_known_leader = None;
+            }
             if p.isr[r] {
                 p.isr[r] = false;
                 let isr = p.isr_count();
@@ -1517,10 +1639,67 @@ impl Cluster {
         }
     }
 
-    /// Choose a leader for `part` among live, unfenced replicas: from the
-    /// ISR; else, if the topic allows it, any of them (unclean); else the
-    /// partition goes offline until an ISR member returns.
+    /// Broker `b` registered after an unclean shutdown: it may have lost
+    /// what it had not flushed, so it leaves every ELR (KIP-966; Kafka
+    /// tells by the broker epoch a controlled shutdown leaves on disk).
+    fn leave_every_elr(&mut self, b: u32) {
+        for p in &mut self.parts {
+            if let Some(r) = p.replicas.iter().position(|&x| x == b) {
+                p.elr[r] = false;
+            }
+        }
+    }
+
+    /// Choose a leader for `part` among live, unfenced replicas, in the
+    /// controller's order (`PartitionChangeBuilder.electAnyLeader`): a
+    /// member of the ISR; with ELR, once the old leader has left an ISR
+    /// that is now empty, a member of the ELR, then the last known leader
+    /// (an unclean election); else, if the topic allows it, any replica
+    /// (unclean); else the partition goes offline until one returns.
     fn elect(&mut self, part: u32, x: &Ctx, out: &mut Effects) {
+        let isr_before = self.parts[part as usize].isr_count();
+        if self.elr {
+            self.old_leader_leaves_isr(part, x);
+        }
+        if let Some((r, unclean)) = self.leader_choice(part, x) {
+            self.set_leader(part, r, unclean, isr_before, x, out);
+            return;
+        }
+        let p = &mut self.parts[part as usize];
+        let isr = p.isr_count();
+        if isr != isr_before {
+            out.observe(Observation::IsrChanged {
+                partition: part,
+                isr,
+            });
+        }
+        if p.online {
+            p.online = false;
+            out.observe(Observation::LeaderElected {
+                partition: part,
+                broker: None,
+                epoch: p.epoch,
+                unclean: false,
+            });
+        }
+    }
+
+    /// With ELR the controller may empty the ISR: a leader that is fenced
+    /// or down leaves it, into the ELR when the ISR is below min ISR.
+    fn old_leader_leaves_isr(&mut self, part: u32, x: &Ctx) {
+        let p = &mut self.parts[part as usize];
+        let old = p.leader;
+        let b = p.replicas[old];
+        if !p.isr[old] || (x.broker_up(b) && !self.brokers[b as usize].fenced) {
+            return;
+        }
+        p.leave_isr(old, true);
+        p.settle_elr();
+    }
+
+    /// Whom the controller elects for `part` ([`Cluster::elect`]), and
+    /// whether the election is unclean.
+    fn leader_choice(&self, part: u32, x: &Ctx) -> Option<(usize, bool)> {
         let p = &self.parts[part as usize];
         let live = |r: usize| {
             let b = p.replicas[r];
@@ -1528,86 +1707,65 @@ impl Cluster {
         };
         let n = p.replicas.len();
         if let Some(r) = (0..n).find(|&r| p.isr[r] && live(r)) {
-            self.set_leader(part, r, false, x, out);
-        } else if let Some(r) = (0..n).find(|&r| p.unclean_allowed && live(r)) {
-            self.set_leader(part, r, true, x, out);
-        } else if self.parts[part as usize].online {
-            self.parts[part as usize].online = false;
-            out.observe(Observation::LeaderElected {
-                partition: part,
-                broker: None,
-                epoch: self.parts[part as usize].epoch,
-                unclean: false,
-            });
+            return Some((r, false));
         }
+        if self.elr && p.isr_count() == 0 {
+            if let Some(r) = (0..n).find(|&r| p.elr[r] && live(r)) {
+                return Some((r, false));
+            }
+            if let Some(r) = p.last_known_leader
+                && !p.elr.contains(&true)
+                && live(r)
+            {
+                return Some((r, true));
+            }
+        }
+        (0..n)
+            .find(|&r| p.unclean_allowed && live(r))
+            .map(|r| (r, true))
     }
 
     /// Replica `r` leads `part` from now on. Every other replica truncates
     /// to where its log diverges from the new leader's; what only the old
     /// leader had is lost.
-    fn set_leader(&mut self, part: u32, r: usize, unclean: bool, x: &Ctx, out: &mut Effects) {
+    fn set_leader(
+        &mut self,
+        part: u32,
+        r: usize,
+        unclean: bool,
+        isr_before: u32,
+        x: &Ctx,
+        out: &mut Effects,
+    ) {
         let now = x.now;
         let old = self.parts[part as usize].leader;
         let old_broker = self.parts[part as usize].leader_broker();
-        let isr_before = self.parts[part as usize].isr_count();
         self.fail_leader_waiters(part, old_broker, x, out);
-        let mut lost: Vec<(u64, EventId)> = Vec::new();
+        let lost = self.parts[part as usize].truncate_to(r);
         let hw;
         {
             let p = &mut self.parts[part as usize];
-            // The old leader holds every record any replica holds, unless a
-            // power loss or a disk failure cut its log: then what followers
-            // hold past its end, up to where it ended before, is theirs alone.
-            let cut = p.leader_cut_end.take();
-            let old_end = p.logs[old].leo();
-            for q in 0..p.replicas.len() {
-                if q == r {
-                    continue;
-                }
-                let d = divergence(&p.logs[q], &p.logs[r]);
-                let log = &p.logs[q];
-                let from = if q == old {
-                    d.max(log.start)
-                } else if let Some(end) = cut {
-                    // Only past the old leader's log and before its old end.
-                    let from = d.max(log.start).max(old_end);
-                    if from >= end {
-                        truncate(&mut p.logs[q], d);
-                        continue;
-                    }
-                    from
-                } else {
-                    truncate(&mut p.logs[q], d);
-                    continue;
-                };
-                let to = if q == old {
-                    log.leo()
-                } else {
-                    log.leo().min(cut.unwrap_or(0))
-                };
-                for offset in from..to {
-                    let e = log.get(offset);
-                    // Without a cut only the old leader reports: no duplicates.
-                    if is_record(e) && (cut.is_none() || !lost.iter().any(|&(o, _)| o == offset)) {
-                        lost.push((offset, e));
-                    }
-                }
-                truncate(&mut p.logs[q], d);
-            }
-            lost.sort_unstable();
             p.leader = r;
             p.epoch += 1;
             p.online = true;
             p.hw = p.hw.min(p.logs[r].leo());
             hw = p.hw;
             if unclean {
+                // The new leader is the ISR alone, and the ELR is emptied.
                 p.isr.iter_mut().for_each(|x| *x = false);
+                p.elr.iter_mut().for_each(|x| *x = false);
             }
             p.isr[r] = true;
+            p.elr[r] = false;
+            p.last_known_leader = None;
         }
         let b = self.parts[part as usize].replicas[old];
         if old != r && (self.brokers[b as usize].fenced || !x.broker_up(b)) {
-            self.parts[part as usize].isr[old] = false;
+            let p = &mut self.parts[part as usize];
+            if p.isr[old] {
+                p.leave_isr(old, self.elr);
+                p.settle_elr();
+            }
         }
         let leo = self.parts[part as usize].leader_log().leo();
         self.truncate_txn_state(part, leo, x, out);
@@ -1857,6 +2015,8 @@ mod tests {
                 replica_fetch_timeout_ns: 30 * S,
                 next_fetch_generation: 0,
                 disk: None,
+                strict_min_isr: true,
+                elr: true,
             };
             Bench {
                 c,
@@ -1949,13 +2109,20 @@ mod tests {
         );
     }
 
+    /// Before Kafka 3.7 the high watermark moves past a shrunk ISR and an
+    /// acks=all request under min ISR is refused once it is covered; from
+    /// 3.7 (KAFKA-15583) the high watermark waits for min ISR, so the
+    /// request is not answered (it times out at its client).
     #[test]
     fn a_lagging_follower_leaves_the_isr_and_acks_all_completes_only_above_min_isr() {
-        for (min_isr, result) in [
-            (1, ProduceResult::Ok),
-            (2, ProduceResult::NotEnoughReplicasAfterAppend),
+        for (strict, min_isr, result) in [
+            (false, 1, Some(ProduceResult::Ok)),
+            (true, 1, Some(ProduceResult::Ok)),
+            (false, 2, Some(ProduceResult::NotEnoughReplicasAfterAppend)),
+            (true, 2, None),
         ] {
             let mut b = Bench::new(2, &[&[0, 1]]);
+            b.c.strict_min_isr = strict;
             b.c.parts[0].min_isr = min_isr;
             b.leader_holds(0, 3);
             b.c.parts[0].pending_acks.push_back((7, 0, 3));
@@ -1965,9 +2132,14 @@ mod tests {
                 "within the lag"
             );
             let shrunk = b.at(31 * S, |c, x, out| c.maintain_isr(x, out));
-            let isr = Observation::IsrChanged {
+            let isr = Effect::Observe(Observation::IsrChanged {
                 partition: 0,
                 isr: 1,
+            });
+            let Some(result) = result else {
+                assert_eq!(shrunk, [isr]);
+                assert_eq!(b.c.parts[0].hw, 0);
+                continue;
             };
             let hw = Observation::HighWatermark {
                 partition: 0,
@@ -1979,7 +2151,7 @@ mod tests {
                 attempt: 0,
                 result,
             };
-            assert_eq!(shrunk, [Effect::Observe(isr), Effect::Observe(hw), answer]);
+            assert_eq!(shrunk, [isr, Effect::Observe(hw), answer]);
         }
     }
 
@@ -2018,6 +2190,101 @@ mod tests {
         };
         assert!(observed(&effects).contains(&elected), "{effects:?}");
         assert!(b.c.leads(0, 1) && !b.c.leads(0, 0));
+    }
+
+    /// RF 3, min ISR 2, both followers lag out: the ISR is the leader alone
+    /// and the followers, which hold everything below the high watermark,
+    /// are eligible (KIP-966).
+    fn shrunk_to_the_leader(elr: bool) -> Bench {
+        let mut b = Bench::new(3, &[&[0, 1, 2]]);
+        b.c.elr = elr;
+        b.c.parts[0].min_isr = 2;
+        b.at(31 * S, |c, x, out| c.maintain_isr(x, out));
+        assert_eq!(b.c.parts[0].isr, [true, false, false]);
+        assert_eq!(b.c.parts[0].elr, [false, elr, elr]);
+        b
+    }
+
+    fn elected(effects: &[Effect]) -> Option<Observation> {
+        observed(effects)
+            .into_iter()
+            .find(|o| matches!(o, Observation::LeaderElected { .. }))
+    }
+
+    #[test]
+    fn with_elr_a_replica_that_left_an_isr_below_min_isr_leads_when_the_leader_is_fenced() {
+        let mut b = shrunk_to_the_leader(true);
+        let effects = b.at(32 * S, |c, x, out| c.fence(0, x, out));
+        let to_1 = Observation::LeaderElected {
+            partition: 0,
+            broker: Some(1),
+            epoch: 1,
+            unclean: false,
+        };
+        assert_eq!(elected(&effects), Some(to_1));
+        let p = &b.c.parts[0];
+        assert_eq!(
+            (&p.isr[..], &p.elr[..]),
+            (&[false, true, false][..], &[true, false, true][..])
+        );
+        // Without ELR the fenced leader stays the ISR: the partition waits.
+        let mut b = shrunk_to_the_leader(false);
+        let effects = b.at(32 * S, |c, x, out| c.fence(0, x, out));
+        let offline = Observation::LeaderElected {
+            partition: 0,
+            broker: None,
+            epoch: 0,
+            unclean: false,
+        };
+        assert_eq!(elected(&effects), Some(offline));
+        assert_eq!(b.c.parts[0].isr, [true, false, false]);
+    }
+
+    #[test]
+    fn an_unclean_shutdown_leaves_the_elr_and_the_last_known_leader_returns_unclean() {
+        let mut b = shrunk_to_the_leader(true);
+        // Both followers restart after a crash: fenced, then let in again.
+        for f in [1, 2] {
+            b.c.brokers[f as usize].unclean_shutdown = true;
+            b.at(32 * S, |c, x, out| c.fence(f, x, out));
+            b.at(32 * S, |c, x, out| c.unfence(f, x, out));
+        }
+        assert_eq!(b.c.parts[0].elr, [false, false, false]);
+        // The leader is fenced: nobody may lead, and it is the last known leader.
+        let effects = b.at(33 * S, |c, x, out| c.fence(0, x, out));
+        let isr = Observation::IsrChanged {
+            partition: 0,
+            isr: 0,
+        };
+        assert!(observed(&effects).contains(&isr), "{effects:?}");
+        assert!(matches!(
+            elected(&effects),
+            Some(Observation::LeaderElected { broker: None, .. })
+        ));
+        assert_eq!(b.c.parts[0].last_known_leader, Some(0));
+        // It comes back from a crash too: out of the ELR, it is elected
+        // as the last known leader, an unclean election.
+        b.c.brokers[0].unclean_shutdown = true;
+        let effects = b.at(40 * S, |c, x, out| c.unfence(0, x, out));
+        let back = Observation::LeaderElected {
+            partition: 0,
+            broker: Some(0),
+            epoch: 1,
+            unclean: true,
+        };
+        assert_eq!(elected(&effects), Some(back));
+        assert_eq!(b.c.parts[0].last_known_leader, None);
+    }
+
+    #[test]
+    fn an_isr_back_at_min_isr_empties_the_elr() {
+        let mut b = shrunk_to_the_leader(true);
+        b.c.parts[0].join_isr(1);
+        assert_eq!(b.c.parts[0].elr, [false, false, false]);
+        let mut b = shrunk_to_the_leader(true);
+        b.c.parts[0].min_isr = 3;
+        b.c.parts[0].join_isr(1);
+        assert_eq!(b.c.parts[0].elr, [false, false, true]);
     }
 
     #[test]

@@ -86,7 +86,6 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         ..Catalog::default()
     };
     let (topics, mut parts) = build_topics(s, &mut catalog);
-    let part_count = parts.len();
     let walks = super::broker::PartitionWalks::new(&parts);
     let l = Layout {
         s,
@@ -206,16 +205,7 @@ pub(crate) fn build(s: &Scenario, seed: u64) -> World {
         scenario_name: s.scenario.name.clone(),
         seed,
         net,
-        cluster: super::broker::Cluster {
-            brokers,
-            parts,
-            isr_watch: super::broker::IsrWatch::new(part_count),
-            walks,
-            replica_lag_time_max_ns: s.cluster.replica_lag_time_max.ns(),
-            replica_fetch_timeout_ns: s.network.request_timeout.ns(),
-            next_fetch_generation: 0,
-            disk: None,
-        },
+        cluster: cluster_rt(s, brokers, parts, walks),
         producers,
         requests: Vec::new(),
         free_requests: Vec::new(),
@@ -664,6 +654,28 @@ fn build_emitters(l: &Layout, acc: &mut Acc) -> Emitters {
         dead_letters: dlt_producers,
         sagas: saga_producers,
         services: service_emitters,
+    }
+}
+
+/// The brokers' component: the brokers, the partitions they hold and
+/// the settings of the cluster's version.
+fn cluster_rt(
+    s: &Scenario,
+    brokers: Vec<BrokerRt>,
+    parts: Vec<PartitionRt>,
+    walks: super::broker::PartitionWalks,
+) -> super::broker::Cluster {
+    super::broker::Cluster {
+        brokers,
+        isr_watch: super::broker::IsrWatch::new(parts.len()),
+        parts,
+        walks,
+        replica_lag_time_max_ns: s.cluster.replica_lag_time_max.ns(),
+        replica_fetch_timeout_ns: s.network.request_timeout.ns(),
+        next_fetch_generation: 0,
+        disk: None,
+        strict_min_isr: s.cluster.strict_min_isr(),
+        elr: s.cluster.elr(),
     }
 }
 

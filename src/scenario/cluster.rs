@@ -65,6 +65,14 @@ pub struct Cluster {
     /// versions follow it (docs/kafka-semantics.md says which).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Eligible Leader Replicas (KIP-966): the controller keeps, per
+    /// partition, the replicas that left the ISR while it was below
+    /// `min_insync_replicas` (they hold everything below the high
+    /// watermark) and elects one of them when the ISR is empty. Kafka 4.0
+    /// has it when `eligible.leader.replicas.version=1`; new clusters have
+    /// it from 4.1. Absent: on from 4.1, off before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible_leader_replicas: Option<bool>,
 }
 
 /// The oldest and newest Kafka versions `[cluster] version` knows.
@@ -114,6 +122,22 @@ impl Cluster {
     /// `retry.backoff.max.ms` (KIP-580, Kafka 3.7+).
     pub fn kip580(&self) -> bool {
         self.kafka_version().is_none_or(|v| v >= (3, 7))
+    }
+
+    /// A leader advances the high watermark only while its ISR holds
+    /// `min_insync_replicas` (capped at the replica count) or more
+    /// (KAFKA-15583, Kafka 3.7+): below it, records of `acks = 0` or `1`
+    /// stay invisible to consumers.
+    pub fn strict_min_isr(&self) -> bool {
+        self.kafka_version().is_none_or(|v| v >= (3, 7))
+    }
+
+    /// Whether the controller keeps Eligible Leader Replicas (KIP-966):
+    /// `eligible_leader_replicas`, else on from Kafka 4.1 (the default of
+    /// new clusters), off before.
+    pub fn elr(&self) -> bool {
+        self.eligible_leader_replicas
+            .unwrap_or_else(|| self.kafka_version().is_none_or(|v| v >= (4, 1)))
     }
 }
 
@@ -199,6 +223,7 @@ impl Default for Cluster {
             quorum_election_timeout: default_quorum_election(),
             dirty_page_expiry: default_dirty_expiry(),
             version: None,
+            eligible_leader_replicas: None,
         }
     }
 }
@@ -375,6 +400,16 @@ impl Scenario {
                 vec![key("cluster"), key("version")],
                 format!(
                     "unknown Kafka version `{}`; eventsim knows {a}.{b} to {x}.{y}, written MAJOR.MINOR (e.g. \"2.0\", \"3.7\")",
+                    c.version.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+        if c.eligible_leader_replicas == Some(true) && c.kafka_version().is_some_and(|v| v < (4, 0))
+        {
+            push(
+                vec![key("cluster"), key("eligible_leader_replicas")],
+                format!(
+                    "Eligible Leader Replicas came with Kafka 4.0 (KIP-966); with [cluster] version \"{}\" the controller keeps only the ISR",
                     c.version.as_deref().unwrap_or_default()
                 ),
             );

@@ -167,7 +167,10 @@ fn acks_1_with_unclean_election_loses_acknowledged_events() {
     for seed in 0..10 {
         let (r, a) = audited(&safe, seed);
         assert_eq!(a.acked_lost(), 0, "seed {seed}");
-        assert_eq!(r.metrics.counts.truncated, 0);
+        // With ELR (KIP-966) the follower cut off from broker-0 leads once
+        // broker-0 is fenced: what it truncates was never acknowledged.
+        let c = &r.metrics.counts;
+        assert!(c.truncated <= c.appended - c.acked, "seed {seed}: {c:?}");
         assert_eq!(r.metrics.counts.unclean_leader_elections, 0);
         assert_eq!(
             r.metrics.counts.applied, r.metrics.counts.acked,

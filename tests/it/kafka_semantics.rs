@@ -103,6 +103,7 @@ rate = 200
 acks = "{acks}"
 idempotent = false
 retry_backoff = "100ms"
+request_timeout = "1s"
 delivery_timeout = "2s"
 "#
     )

@@ -362,3 +362,177 @@ fn before_transaction_version_2_a_late_record_of_an_aborted_transaction_can_comm
     };
     assert_eq!(again(), again());
 }
+
+/// The case KIP-966 was written for: RF 3, min ISR 2, acks=all. A network
+/// partition cuts broker-0 off from the other brokers (not from the
+/// controllers), so its followers leave the ISR of ledger-0 after
+/// `replica_lag_time_max` and it leads alone; then it loses power with
+/// 14 s of acknowledged writes in its page cache.
+const SOLE_LEADER_POWER_LOSS: &str = r#"
+[scenario]
+name = "elr"
+duration = "40s"
+
+[cluster]
+brokers = 3
+replica_lag_time_max = "2s"
+
+[[topics]]
+name = "ledger"
+partitions = 3
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "teller"
+topic = "ledger"
+rate = 200
+acks = "all"
+
+[[groups]]
+name = "balances"
+topics = ["ledger"]
+auto_offset_reset = "earliest"
+
+[[faults]]
+kind = "partition"
+target = [["broker-0"], ["broker-1", "broker-2"]]
+at = "10s"
+duration = "20s"
+
+[[faults]]
+kind = "power-loss"
+target = "broker-0"
+at = "14s"
+restart_after = "5s"
+"#;
+
+/// Without Eligible Leader Replicas the ISR keeps its last member: the
+/// controller elects broker-0 again with the log it recovered from disk,
+/// and the followers, which hold every acknowledged write, truncate to it.
+/// With ELR (4.1, or 4.0 with `eligible_leader_replicas = true`) the
+/// followers that left the ISR below min ISR are eligible, one of them
+/// leads once broker-0 is fenced, and nothing acknowledged is lost.
+#[test]
+fn with_eligible_leader_replicas_a_sole_leader_losing_power_loses_nothing_acknowledged() {
+    let with_version = |v: &str, elr: &str| {
+        SOLE_LEADER_POWER_LOSS.replace(
+            "brokers = 3\n",
+            &format!("brokers = 3\nversion = \"{v}\"\n{elr}"),
+        )
+    };
+    for seed in 0..10 {
+        for text in [
+            SOLE_LEADER_POWER_LOSS.to_string(),
+            with_version("4.0", "eligible_leader_replicas = true\n"),
+        ] {
+            let c = eventsim::run_checked(&scenario(&text), seed, vec![]);
+            assert_eq!(
+                violations(&c, "no-loss"),
+                0,
+                "seed {seed}: {:?}",
+                c.violations.first()
+            );
+            assert_eq!(c.result.metrics.counts.unclean_leader_elections, 0);
+        }
+        for text in [with_version("4.0", ""), with_version("3.9", "")] {
+            let c = eventsim::run_checked(&scenario(&text), seed, vec![]);
+            // About 14 s at 200/s, a third of it on ledger-0.
+            let lost = violations(&c, "no-loss");
+            assert!((500..=1_300).contains(&lost), "seed {seed}: {lost}");
+            let v = c
+                .violations
+                .iter()
+                .find(|v| v.invariant == "no-loss")
+                .unwrap();
+            assert!(
+                v.explanation
+                    .iter()
+                    .any(|l| l.contains("broker-0 elected leader of ledger-0")),
+                "{:?}",
+                v.explanation
+            );
+        }
+    }
+    let (a, b) = summary_twice(SOLE_LEADER_POWER_LOSS, 3);
+    assert_eq!(a, b);
+}
+
+/// From 3.7 the high watermark waits while the ISR is below min ISR
+/// (KAFKA-15583): an acks=1 record written to a leader alone is not
+/// visible to consumers until a follower is back in the ISR; before, it
+/// is delivered at once.
+#[test]
+fn from_3_7_the_high_watermark_waits_for_min_isr() {
+    let text = r#"
+[scenario]
+name = "strict"
+duration = "20s"
+
+[cluster]
+brokers = 2
+replica_lag_time_max = "1s"
+
+[[topics]]
+name = "t"
+partitions = 1
+replication_factor = 2
+min_insync_replicas = 2
+
+[[producers]]
+name = "p"
+topic = "t"
+rate = 100
+acks = "1"
+idempotent = false
+
+[[groups]]
+name = "g"
+topics = ["t"]
+auto_offset_reset = "earliest"
+
+[[faults]]
+kind = "partition"
+target = [["broker-0"], ["broker-1"]]
+at = "5s"
+duration = "5s"
+"#;
+    let p99 = |text: &str| {
+        let c = eventsim::run_checked(&scenario(text), 1, vec![]);
+        let m = &c.result.metrics;
+        assert_eq!(m.counts.delivered, m.counts.acked, "{:?}", m.counts);
+        m.end_to_end[0].stats().max
+    };
+    let strict = p99(text);
+    let old = p99(&text.replace("brokers = 2\n", "brokers = 2\nversion = \"3.6\"\n"));
+    // 3.7+: what the leader took alone from about 6 s waits until the
+    // follower is back after 10 s; 3.6: it is delivered within the fetch.
+    assert!(strict > 3_000_000_000, "{strict}");
+    assert!(old < 1_500_000_000, "{old}");
+}
+
+#[test]
+fn eligible_leader_replicas_before_4_0_is_refused() {
+    let old = SOLE_LEADER_POWER_LOSS.replace("brokers = 3\n", "brokers = 3\nversion = \"3.9\"\n");
+    assert_refused(
+        &old,
+        "version = \"3.9\"\n",
+        "version = \"3.9\"\neligible_leader_replicas = true\n",
+        "cluster.eligible_leader_replicas",
+        "came with Kafka 4.0 (KIP-966)",
+    );
+    assert_refused(
+        SOLE_LEADER_POWER_LOSS,
+        "brokers = 3\n",
+        "brokers = 3\neligible_leader_replicas = \"yes\"\n",
+        "eligible_leader_replicas",
+        "bool",
+    );
+    assert_refused(
+        SOLE_LEADER_POWER_LOSS,
+        "brokers = 3\n",
+        "brokers = 3\neligible_leader_replica = true\n",
+        "eligible_leader_replica",
+        "eligible_leader_replicas",
+    );
+}
