@@ -4,7 +4,17 @@
 use super::*;
 
 /// One explanation line: (time, text, the event, group, partition it concerns).
-type Line = (Time, String, Option<EventId>, Option<u32>, Option<u32>);
+/// (when, text, event, group, partition, and whether it explains what
+/// follows even from before the violation's first event: a clock that is
+/// off stamps and judges every later record).
+type Line = (
+    Time,
+    String,
+    Option<EventId>,
+    Option<u32>,
+    Option<u32>,
+    bool,
+);
 
 /// Collects, in a second pass over a history, the observations that
 /// explain a set of violations.
@@ -71,14 +81,16 @@ impl Explainer {
                 .lines
                 .iter()
                 .filter(|l| l.0 <= v.t_ns)
-                .filter(|l| match (l.2, l.3, l.4) {
-                    (Some(e), _, _) => v.events.contains(&e),
-                    (None, Some(g), Some(p)) => {
-                        v.ids.group == Some(g) && v.ids.partition == Some(p) && l.0 >= first
+                .filter(|l| {
+                    l.5 || match (l.2, l.3, l.4) {
+                        (Some(e), _, _) => v.events.contains(&e),
+                        (None, Some(g), Some(p)) => {
+                            v.ids.group == Some(g) && v.ids.partition == Some(p) && l.0 >= first
+                        }
+                        (None, Some(g), None) => v.ids.group == Some(g) && l.0 >= first,
+                        (None, None, Some(p)) => v.ids.partition == Some(p) && l.0 >= first,
+                        (None, None, None) => l.0 >= first,
                     }
-                    (None, Some(g), None) => v.ids.group == Some(g) && l.0 >= first,
-                    (None, None, Some(p)) => v.ids.partition == Some(p) && l.0 >= first,
-                    (None, None, None) => l.0 >= first,
                 })
                 .collect();
             // Every line about the violation's own events (the first and
@@ -95,6 +107,22 @@ impl Explainer {
             keep.extend(context.iter().rev().take(6));
             v.explanation = keep.into_iter().map(|i| relevant[i].1.clone()).collect();
         }
+    }
+
+    /// `12.000s fault: clock-skew teller (its clock 2h behind until the
+    /// fault ends)`.
+    fn fault_line(&self, t: &str, fault: u32) -> String {
+        let f = &self.ctx.faults[fault as usize];
+        let skew = f.skew.map_or(String::new(), |k| {
+            let by = crate::scenario::Duration(k.ns().unsigned_abs());
+            let way = if k.ns() < 0 { "behind" } else { "ahead" };
+            format!(" (its clock {by} {way} until the fault ends)")
+        });
+        format!(
+            "{t} fault: {} {}{skew}",
+            f.kind.as_str(),
+            f.target.as_ref().map_or(String::new(), |x| x.to_string())
+        )
     }
 
     fn t(at: Time) -> String {
@@ -392,22 +420,14 @@ impl Observer for Explainer {
                 None,
             )),
             Observation::FaultStarted { fault } => {
-                let f = &self.ctx.faults[fault as usize];
-                Some((
-                    format!(
-                        "{t} fault: {} {}",
-                        f.kind.as_str(),
-                        f.target.as_ref().map_or(String::new(), |x| x.to_string())
-                    ),
-                    None,
-                    None,
-                    None,
-                ))
+                Some((self.fault_line(&t, fault), None, None, None))
             }
             _ => None,
         };
+        let sticky = matches!(*o, Observation::FaultStarted { fault }
+            if self.ctx.faults[fault as usize].kind == crate::scenario::FaultKind::ClockSkew);
         if let Some((text, event, group, partition)) = line {
-            self.lines.push((at, text, event, group, partition));
+            self.lines.push((at, text, event, group, partition, sticky));
         }
     }
 }

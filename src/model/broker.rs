@@ -123,6 +123,8 @@ pub(crate) struct Cluster {
     pub strict_min_isr: bool,
     /// The controller keeps Eligible Leader Replicas (KIP-966).
     pub elr: bool,
+    /// Clocks that are off: only when the plan has a clock-skew fault.
+    pub clocks: Option<Box<super::clock::Clocks>>,
 }
 
 impl BrokerRt {
@@ -394,6 +396,11 @@ pub(crate) struct PartitionRt {
     /// `flush_messages` and `flush_ms` (ns) of its topic.
     pub flush_messages: Option<u64>,
     pub flush_ns: Option<Time>,
+    /// Its topic keeps LogAppendTime rather than CreateTime.
+    pub log_append_time: bool,
+    /// How far ahead of and behind the leader's clock a CreateTime may be
+    /// (ns; `None`: unbounded).
+    pub timestamp_bounds: (Option<u64>, Option<u64>),
     /// Consumer fetches waiting for data: (consumer, assignment epoch).
     pub parked_consumers: Vec<(u32, u32)>,
     /// Idempotence state per producer (Kafka's producer state manager).
@@ -431,6 +438,8 @@ impl PartitionRt {
             leader_cut_end: None,
             flush_messages: None,
             flush_ns: None,
+            log_append_time: false,
+            timestamp_bounds: (None, None),
         }
     }
 
@@ -978,6 +987,11 @@ impl Cluster {
     /// for that group.
     pub(crate) fn apply_retention(&mut self, x: &Ctx, out: &mut Effects) {
         let now = x.now;
+        if let Some(clocks) = self.clocks.take() {
+            self.apply_retention_by_clocks(&clocks, x, out);
+            self.clocks = Some(clocks);
+            return;
+        }
         if now <= self.walks.shortest_retention_ns {
             return; // nothing is old enough anywhere yet
         }
@@ -992,6 +1006,49 @@ impl Cluster {
                 while let Some(&event) = log.entries.front() {
                     if log.start >= hw
                         || (is_record(event) && x.events[event as usize].created_ns > horizon)
+                    {
+                        break;
+                    }
+                    if li == leader && is_record(event) {
+                        out.push(Effect::Removed {
+                            event,
+                            part: part as u32,
+                            offset: log.start,
+                            compacted: false,
+                        });
+                    }
+                    log.entries.pop_front();
+                    log.start += 1;
+                }
+            }
+        }
+    }
+
+    /// Time-based retention when clocks are off ([`super::clock`]): each
+    /// replica deletes, from the start of its log, the records whose
+    /// timestamp is older than its topic's retention by its broker's clock,
+    /// and stops at the first it keeps (Kafka: the first segment whose
+    /// largest timestamp is not that old).
+    fn apply_retention_by_clocks(
+        &mut self,
+        clocks: &super::clock::Clocks,
+        x: &Ctx,
+        out: &mut Effects,
+    ) {
+        for (part, p) in self.parts.iter_mut().enumerate() {
+            if p.compaction.is_some() {
+                continue;
+            }
+            let (hw, leader, append_time) = (p.hw, p.leader, p.log_append_time);
+            let retention = i64::try_from(p.retention_ns).unwrap_or(i64::MAX);
+            for (li, log) in p.logs.iter_mut().enumerate() {
+                let horizon = clocks
+                    .broker_now(p.replicas[li], x.now)
+                    .saturating_sub(retention);
+                while let Some(&event) = log.entries.front() {
+                    if log.start >= hw
+                        || (is_record(event)
+                            && clocks.timestamp(&x.events[event as usize], append_time) > horizon)
                     {
                         break;
                     }
@@ -1175,18 +1232,12 @@ impl World {
             (c.acks, c.idempotent)
         };
         let part = r.part as usize;
+        if let Some(result) = self.refusal(&r, broker, acks) {
+            self.respond(broker, req, attempt, result);
+            self.maybe_free(req);
+            return;
+        }
         let p = &self.cluster.parts[part];
-        if acks == Acks::All && p.isr_count() < p.min_isr {
-            // Checked before the append (Kafka: NOT_ENOUGH_REPLICAS).
-            self.respond(broker, req, attempt, ProduceResult::NotEnoughReplicas);
-            self.maybe_free(req);
-            return;
-        }
-        if self.refuses_txn(&r) {
-            self.respond(broker, req, attempt, ProduceResult::InvalidTxnState);
-            self.maybe_free(req);
-            return;
-        }
         if idempotent {
             let state = &p.producer_state[r.producer as usize];
             let last = r.first_seq + r.count - 1;
@@ -1254,6 +1305,47 @@ impl World {
         }
         self.after_leader_append(r.part);
         self.maybe_free(req);
+    }
+
+    /// Why the leader refuses `r` before appending it, if it does: acks=all
+    /// with the ISR below min ISR (NOT_ENOUGH_REPLICAS), a transaction no
+    /// longer ongoing (INVALID_TXN_STATE), or a record's CreateTime out of
+    /// its topic's bounds (INVALID_TIMESTAMP), in the order Kafka checks.
+    fn refusal(&self, r: &super::Request, broker: u32, acks: Acks) -> Option<ProduceResult> {
+        let p = &self.cluster.parts[r.part as usize];
+        if acks == Acks::All && p.isr_count() < p.min_isr {
+            return Some(ProduceResult::NotEnoughReplicas);
+        }
+        if self.refuses_txn(r) {
+            return Some(ProduceResult::InvalidTxnState);
+        }
+        self.bad_timestamp(r, broker)
+            .then_some(ProduceResult::InvalidTimestamp)
+    }
+
+    /// Whether a record of `r` has a CreateTime further ahead of the
+    /// leader's clock than `message_timestamp_after_max`, or further behind
+    /// than `message_timestamp_before_max` (KIP-937: the whole batch is
+    /// refused). Without clock faults a CreateTime is never ahead, so
+    /// only a `before` bound is checked then.
+    fn bad_timestamp(&self, r: &super::Request, broker: u32) -> bool {
+        let (after, before) = self.cluster.parts[r.part as usize].timestamp_bounds;
+        let clocks = self.cluster.clocks.as_deref();
+        if before.is_none() && (after.is_none() || clocks.is_none()) {
+            return false;
+        }
+        let now = self.now();
+        let leader_now = clocks.map_or(now as i64, |c| c.broker_now(broker, now));
+        let bound = |d: Option<u64>| d.map(|d| i64::try_from(d).unwrap_or(i64::MAX));
+        let (after, before) = (bound(after), bound(before));
+        let prod = &self.producers[r.producer as usize];
+        let seqs = &prod.parts[(r.part - prod.first_part) as usize].seq_events;
+        (r.first_seq..r.first_seq + r.count).any(|seq| {
+            let e = &self.events[seqs[seq as usize] as usize];
+            let ts = clocks.map_or(e.created_ns as i64, |c| c.timestamp(e, false));
+            after.is_some_and(|a| ts > leader_now.saturating_add(a))
+                || before.is_some_and(|b| ts < leader_now.saturating_sub(b))
+        })
     }
 
     /// A transactional record whose transaction is no longer ongoing at the
@@ -2017,6 +2109,7 @@ mod tests {
                 disk: None,
                 strict_min_isr: true,
                 elr: true,
+                clocks: None,
             };
             Bench {
                 c,

@@ -465,6 +465,9 @@ fn build_topics(s: &Scenario, catalog: &mut Catalog) -> (Vec<TopicRt>, Vec<Parti
                 ),
                 flush_messages: t.flush_messages,
                 flush_ns: t.flush_ms.map(|d| d.ns()),
+                log_append_time: t.message_timestamp_type
+                    == crate::scenario::TimestampType::LogAppendTime,
+                timestamp_bounds: t.timestamp_bounds(&s.cluster),
                 ..PartitionRt::new(replicas)
             });
             catalog.partitions.push((ti as u32, p));
@@ -676,6 +679,7 @@ fn cluster_rt(
         disk: None,
         strict_min_isr: s.cluster.strict_min_isr(),
         elr: s.cluster.elr(),
+        clocks: None,
     }
 }
 

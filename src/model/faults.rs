@@ -246,11 +246,7 @@ impl World {
         let nodes = self.node_state.len();
         let budget_end = self.kernel.budget().sim_time_max_ns;
         for spec in plan {
-            if spec.kind == FaultKind::PowerLoss && self.cluster.disk.is_none() {
-                self.cluster.disk = Some(super::broker::DiskRt {
-                    dirty_expiry_ns: s.cluster.dirty_page_expiry.ns(),
-                });
-            }
+            self.install_state_for(s, spec.kind);
             let mut rt = FaultRt {
                 nodes: Vec::new(),
                 node: None,
@@ -287,7 +283,8 @@ impl World {
                     FaultKind::Crash
                     | FaultKind::Pause
                     | FaultKind::SlowDisk
-                    | FaultKind::DiskFailure,
+                    | FaultKind::DiskFailure
+                    | FaultKind::ClockSkew,
                     Some(Target::Node(n)),
                 ) => {
                     let r = s.resolve_node(n).expect("validated node target");
@@ -342,6 +339,21 @@ impl World {
                 self.pending_fault_events += 1;
                 self.kernel.schedule_at(at, Ev::FaultStart { fault });
             }
+        }
+    }
+
+    /// What a kind of fault needs kept that runs without it do not: the
+    /// disk's flushed prefixes (power loss), the clocks (clock skew).
+    fn install_state_for(&mut self, s: &Scenario, kind: FaultKind) {
+        if kind == FaultKind::PowerLoss && self.cluster.disk.is_none() {
+            self.cluster.disk = Some(super::broker::DiskRt {
+                dirty_expiry_ns: s.cluster.dirty_page_expiry.ns(),
+            });
+        }
+        if kind == FaultKind::ClockSkew && self.cluster.clocks.is_none() {
+            let brokers = self.cluster.brokers.len();
+            let clocks = super::clock::Clocks::new(self.producers.len(), brokers);
+            self.cluster.clocks = Some(Box::new(clocks));
         }
     }
 
@@ -409,6 +421,27 @@ impl World {
             FaultKind::HandlerErrors | FaultKind::Poison => {
                 self.handler_faults.push(fault);
             }
+            FaultKind::ClockSkew => {
+                let skew = spec.skew.map_or(0, |k| k.ns());
+                self.shift_clock(node.expect("clock-skew has a node"), skew);
+            }
+        }
+    }
+
+    /// Node `n`'s clock moves by `delta` ns: a producer's from now on, for
+    /// the records it creates; a broker's for what it judges by it.
+    fn shift_clock(&mut self, n: u32, delta: i64) {
+        let now = self.now();
+        let kind = self.node_kind(n);
+        let clocks = self
+            .cluster
+            .clocks
+            .as_mut()
+            .expect("installed with the fault");
+        match kind {
+            NodeKind::Producer(c) => clocks.shift_client(c, now, delta),
+            NodeKind::Broker(b) => clocks.shift_broker(b, delta),
+            _ => {}
         }
     }
 
@@ -458,6 +491,10 @@ impl World {
             }
             FaultKind::HandlerErrors | FaultKind::Poison => {
                 self.handler_faults.retain(|&f| f != fault);
+            }
+            FaultKind::ClockSkew => {
+                let skew = spec.skew.map_or(0, |k| k.ns());
+                self.shift_clock(node.expect("clock-skew has a node"), -skew);
             }
         }
     }

@@ -21,33 +21,41 @@ struct NodeHit {
 }
 
 impl World {
+    /// What a fault of `kind` on producer `p` strikes.
+    fn producer_hit(&self, p: u32, name: &str, kind: FaultKind) -> NodeHit {
+        let pr = &self.producers[p as usize];
+        let queued: u64 = pr
+            .parts
+            .iter()
+            .map(|pp| (pp.seq_events.len() as u64).saturating_sub(u64::from(pp.queued_from)))
+            .sum();
+        let sent: u64 = pr
+            .live
+            .iter()
+            .map(|&r| u64::from(self.requests[r as usize].count))
+            .sum();
+        let unacked = queued + sent;
+        if kind == FaultKind::ClockSkew {
+            // It stamps what it creates meanwhile.
+            return NodeHit {
+                nothing: false,
+                what: format!("{name}: the CreateTime of every record it creates is off"),
+            };
+        }
+        NodeHit {
+            // A pause also holds back what it produces meanwhile.
+            nothing: unacked == 0 && kind != FaultKind::Pause,
+            what: format!(
+                "{name}: {unacked} record(s) not yet acknowledged ({sent} sent, {queued} waiting to be sent)"
+            ),
+        }
+    }
+
     /// What a node fault finds on `n` as it fires (before it acts).
     fn node_hit(&self, n: u32, kind: FaultKind) -> NodeHit {
         let name = &self.catalog.nodes[n as usize];
         match self.node_kind(n) {
-            NodeKind::Producer(p) => {
-                let pr = &self.producers[p as usize];
-                let queued: u64 = pr
-                    .parts
-                    .iter()
-                    .map(|pp| {
-                        (pp.seq_events.len() as u64).saturating_sub(u64::from(pp.queued_from))
-                    })
-                    .sum();
-                let sent: u64 = pr
-                    .live
-                    .iter()
-                    .map(|&r| u64::from(self.requests[r as usize].count))
-                    .sum();
-                let unacked = queued + sent;
-                NodeHit {
-                    // A pause also holds back what it produces meanwhile.
-                    nothing: unacked == 0 && kind != FaultKind::Pause,
-                    what: format!(
-                        "{name}: {unacked} record(s) not yet acknowledged ({sent} sent, {queued} waiting to be sent)"
-                    ),
-                }
-            }
+            NodeKind::Producer(p) => self.producer_hit(p, name, kind),
             NodeKind::Broker(b) => {
                 let (mut led, mut followed, mut unflushed) = (0u64, 0u64, 0u64);
                 for p in &self.cluster.parts {
@@ -176,9 +184,11 @@ impl World {
         }
         let nodes: Vec<u32> = match kind {
             FaultKind::PowerLoss => rt.nodes.clone(),
-            FaultKind::Crash | FaultKind::Pause | FaultKind::DiskFailure | FaultKind::SlowDisk => {
-                rt.node.into_iter().collect()
-            }
+            FaultKind::Crash
+            | FaultKind::Pause
+            | FaultKind::DiskFailure
+            | FaultKind::SlowDisk
+            | FaultKind::ClockSkew => rt.node.into_iter().collect(),
             _ => return,
         };
         let hits: Vec<NodeHit> = nodes.iter().map(|&n| self.node_hit(n, kind)).collect();

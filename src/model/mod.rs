@@ -16,6 +16,7 @@ mod backoff;
 mod broker;
 mod buffer;
 mod build;
+mod clock;
 mod consumer;
 mod controller;
 mod disk;
@@ -215,6 +216,9 @@ pub(crate) enum ProduceResult {
     /// Transactional producer: the record's transaction is no longer
     /// ongoing (aborted by the coordinator; KIP-890's verification).
     InvalidTxnState,
+    /// A record's CreateTime is further from the leader's clock than the
+    /// topic allows (KIP-937's bounds): the batch fails, not retried.
+    InvalidTimestamp,
     /// The broker does not lead the partition (or is gone): refresh and retry.
     NotLeader,
 }

@@ -638,6 +638,8 @@ impl World {
             | ProduceResult::NotLeader => self.fail_attempt(req),
             // Fatal for the transaction: it can only abort.
             ProduceResult::InvalidTxnState => self.resolve(req, false),
+            // Not retriable (InvalidTimestampException): the batch fails.
+            ProduceResult::InvalidTimestamp => self.resolve(req, false),
         }
     }
 

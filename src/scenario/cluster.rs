@@ -273,6 +273,77 @@ pub struct Topic {
     /// never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flush_ms: Option<Duration>,
+    /// The timestamp a record keeps: the producer's (`CreateTime`, Kafka's
+    /// default) or the leader's at append (`LogAppendTime`). Time-based
+    /// retention deletes by it.
+    #[serde(default, skip_serializing_if = "TimestampType::is_create_time")]
+    pub message_timestamp_type: TimestampType,
+    /// A CreateTime more than this ahead of the leader's clock is refused
+    /// (INVALID_TIMESTAMP; `message.timestamp.after.max.ms`, KIP-937, 3.6+).
+    /// Absent: unbounded before Kafka 4.0, one hour from 4.0 (KIP-1030).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_timestamp_after_max: Option<Duration>,
+    /// A CreateTime more than this behind the leader's clock is refused
+    /// (`message.timestamp.before.max.ms`, KIP-937, 3.6+). Absent: unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_timestamp_before_max: Option<Duration>,
+}
+
+/// `message_timestamp_type`: whose clock stamps a record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimestampType {
+    /// The producer's clock when it created the record.
+    #[default]
+    CreateTime,
+    /// The leader's clock when it appended the record.
+    LogAppendTime,
+}
+
+impl TimestampType {
+    fn is_create_time(&self) -> bool {
+        *self == TimestampType::CreateTime
+    }
+}
+
+impl Topic {
+    /// How far ahead of the leader's clock a CreateTime may be (ns), and
+    /// how far behind; `None`: unbounded. LogAppendTime topics check
+    /// nothing.
+    pub fn timestamp_bounds(&self, c: &Cluster) -> (Option<u64>, Option<u64>) {
+        if self.message_timestamp_type == TimestampType::LogAppendTime {
+            return (None, None);
+        }
+        let after = self
+            .message_timestamp_after_max
+            .map(|d| d.ns())
+            .or_else(|| {
+                c.kafka_version()
+                    .is_none_or(|v| v >= (4, 0))
+                    .then_some(3_600_000_000_000)
+            });
+        (after, self.message_timestamp_before_max.map(|d| d.ns()))
+    }
+}
+
+/// A topic's timestamp bounds: KIP-937's settings came with Kafka 3.6.
+fn timestamp_problems(t: &Topic, c: &Cluster, push: &mut dyn FnMut(&str, String)) {
+    for (field, d) in [
+        ("message_timestamp_after_max", t.message_timestamp_after_max),
+        (
+            "message_timestamp_before_max",
+            t.message_timestamp_before_max,
+        ),
+    ] {
+        if d.is_some() && c.kafka_version().is_some_and(|v| v < (3, 6)) {
+            push(
+                field,
+                format!(
+                    "`{field}` came with Kafka 3.6 (KIP-937); with [cluster] version \"{}\" there is only `message.timestamp.difference.max.ms`, which eventsim does not model",
+                    c.version.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+    }
 }
 
 fn default_delete_retention() -> Duration {
@@ -380,6 +451,7 @@ impl Scenario {
                     "expected a retention greater than zero".into(),
                 );
             }
+            timestamp_problems(t, c, &mut |f, m| push(at(f), m));
         }
         topics
     }

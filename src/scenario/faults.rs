@@ -50,11 +50,15 @@ pub enum FaultKind {
     /// held is gone; after `restart_after` (the disk replaced) it starts
     /// empty and copies its replicas back from the leaders.
     DiskFailure,
+    /// A producer's or a broker's clock is off by `skew` for `duration`
+    /// (absent: to the end of the run): a producer stamps its records'
+    /// CreateTime with it, a broker judges timestamps and retention by it.
+    ClockSkew,
 }
 
 impl FaultKind {
     /// Every kind, in the order the docs list them.
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::Partition,
@@ -66,6 +70,7 @@ impl FaultKind {
         FaultKind::Poison,
         FaultKind::PowerLoss,
         FaultKind::DiskFailure,
+        FaultKind::ClockSkew,
     ];
 
     /// The kind as scenario files write it (`crash`, `latency-spike`).
@@ -82,6 +87,7 @@ impl FaultKind {
             FaultKind::Poison => "poison",
             FaultKind::PowerLoss => "power-loss",
             FaultKind::DiskFailure => "disk-failure",
+            FaultKind::ClockSkew => "clock-skew",
         }
     }
 
@@ -173,6 +179,9 @@ pub struct Fault {
     /// Poison: the event type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<String>,
+    /// Clock-skew: how far the node's clock is off (`"-8d"`, `"+2h"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skew: Option<super::Skew>,
 }
 
 impl Fault {
@@ -189,6 +198,7 @@ impl Fault {
             factor: None,
             key: None,
             event_type: None,
+            skew: None,
         }
     }
 
@@ -226,6 +236,9 @@ impl Fault {
         }
         if let Some(t) = &self.event_type {
             parts.push(format!("event_type={t}"));
+        }
+        if let Some(k) = self.skew {
+            parts.push(format!("skew={k}"));
         }
         parts.join(" ")
     }
@@ -654,6 +667,7 @@ impl Scenario {
                     factor: fault.factor,
                     key: fault.key.is_some(),
                     event_type: fault.event_type.is_some(),
+                    skew: fault.skew.is_some(),
                 },
             ) {
                 push(if field.is_empty() { root(i) } else { at(field) }, m);
@@ -712,12 +726,8 @@ impl Scenario {
                 }
                 _ => {}
             }
-            if k.kind == FaultKind::Poison {
-                push(
-                    at("kind"),
-                    "poison events are named, not drawn: schedule them in `[[faults.schedule]]`"
-                        .into(),
-                );
+            if let Some(m) = not_drawn(k.kind) {
+                push(at("kind"), m.into());
                 continue;
             }
             if k.targets.is_empty() {
@@ -774,6 +784,7 @@ impl Scenario {
                     factor: k.factor,
                     key: false,
                     event_type: false,
+                    skew: false,
                 },
             ) {
                 push(at(field), m);
@@ -837,22 +848,8 @@ impl Scenario {
                     Some(_) => None,
                 }
             }
-            FaultKind::PowerLoss => {
-                let names: Vec<&String> = match target {
-                    Target::Node(name) => vec![name],
-                    Target::Pair(v) if !v.is_empty() => v.iter().collect(),
-                    _ => {
-                        return Some(
-                            "a power-loss strikes nodes: expected a node name such as \"broker-1\", a class such as \"brokers\", or a list of node names such as [\"broker-0\", \"broker-1\"]"
-                                .into(),
-                        );
-                    }
-                };
-                names
-                    .into_iter()
-                    .find(|n| self.expand_nodes(n).is_none())
-                    .map(|n| unknown_node(self, n))
-            }
+            FaultKind::ClockSkew => self.clock_target_problem(target),
+            FaultKind::PowerLoss => self.power_loss_target_problem(target),
             FaultKind::HandlerErrors | FaultKind::Poison => match target {
                 Target::Node(name) if self.groups.iter().any(|g| &g.name == name) => None,
                 Target::Node(name) => Some(format!(
@@ -916,6 +913,53 @@ fn unknown_node(s: &Scenario, name: &str) -> String {
     message
 }
 
+/// Why a kind cannot be drawn by `[faults.random]`, if it cannot.
+fn not_drawn(kind: FaultKind) -> Option<&'static str> {
+    match kind {
+        FaultKind::Poison => {
+            Some("poison events are named, not drawn: schedule them in `[[faults.schedule]]`")
+        }
+        FaultKind::ClockSkew => {
+            Some("a clock skew is given, not drawn: schedule it in `[[faults]]` with its `skew`")
+        }
+        _ => None,
+    }
+}
+
+impl Scenario {
+    /// A power loss strikes nodes: one, a class, or a list (a rack).
+    fn power_loss_target_problem(&self, target: &Target) -> Option<String> {
+        let names: Vec<&String> = match target {
+            Target::Node(name) => vec![name],
+            Target::Pair(v) if !v.is_empty() => v.iter().collect(),
+            _ => {
+                return Some(
+                    "a power-loss strikes nodes: expected a node name such as \"broker-1\", a class such as \"brokers\", or a list of node names such as [\"broker-0\", \"broker-1\"]"
+                        .into(),
+                );
+            }
+        };
+        names
+            .into_iter()
+            .find(|n| self.expand_nodes(n).is_none())
+            .map(|n| unknown_node(self, n))
+    }
+
+    /// A clock-skew strikes one producer's or broker's clock.
+    fn clock_target_problem(&self, target: &Target) -> Option<String> {
+        let Target::Node(name) = target else {
+            return Some("a clock-skew strikes one node's clock: expected a producer's name or a broker such as \"broker-1\"".into());
+        };
+        match self.resolve_node(name) {
+            None => Some(unknown_node(self, name)),
+            Some(NodeRef::Broker(_) | NodeRef::Producer(_)) => None,
+            Some(_) => Some(format!(
+                "a clock-skew strikes the clock of a producer (the CreateTime it stamps) or of a broker (how it judges timestamps and retention), and `{name}` is neither"
+            )),
+        }
+    }
+}
+
 struct Params {
     /// Present, and whether positive.
     duration: Option<bool>,
@@ -925,6 +969,20 @@ struct Params {
     factor: Option<f64>,
     key: bool,
     event_type: bool,
+    skew: bool,
+}
+
+/// A clock-skew needs its `skew`, and nothing else takes one.
+fn skew_problem(kind: FaultKind, skew: bool) -> Option<(&'static str, String)> {
+    match (kind, skew) {
+        (FaultKind::ClockSkew, false) => Some((
+            "",
+            "a clock-skew needs a `skew` (how far the clock is off: \"-8d\" behind, \"+2h\" ahead)"
+                .into(),
+        )),
+        (FaultKind::ClockSkew, _) | (_, false) => None,
+        (_, true) => Some(("skew", "`skew` applies only to clock-skew".into())),
+    }
 }
 
 /// Problems with the kind-specific fields of a fault: (field, message).
@@ -932,7 +990,7 @@ fn param_problems(kind: FaultKind, p: Params) -> Vec<(&'static str, String)> {
     use FaultKind::*;
     let mut out = Vec::new();
     let k = kind.as_str();
-    let needs_duration = !matches!(kind, Crash | Poison | PowerLoss | DiskFailure);
+    let needs_duration = !matches!(kind, Crash | Poison | PowerLoss | DiskFailure | ClockSkew);
     match p.duration {
         None if needs_duration => out.push(("", format!("kind = \"{k}\" needs a `duration`"))),
         Some(_) if matches!(kind, Crash | PowerLoss | DiskFailure) => out.push((
@@ -991,7 +1049,14 @@ fn param_problems(kind: FaultKind, p: Params) -> Vec<(&'static str, String)> {
             format!("`factor` does not apply to kind = \"{k}\""),
         )),
     }
-    if kind == Poison {
+    out.extend(skew_problem(kind, p.skew));
+    poison_problems(kind, &p, &mut out);
+    out
+}
+
+/// A poison fault needs a `key` or an `event_type`; nothing else takes one.
+fn poison_problems(kind: FaultKind, p: &Params, out: &mut Vec<(&'static str, String)>) {
+    if kind == FaultKind::Poison {
         if !p.key && !p.event_type {
             out.push((
                 "",
@@ -1006,5 +1071,4 @@ fn param_problems(kind: FaultKind, p: Params) -> Vec<(&'static str, String)> {
             out.push(("event_type", "`event_type` applies only to poison".into()));
         }
     }
-    out
 }

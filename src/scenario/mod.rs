@@ -24,7 +24,9 @@ pub(crate) mod suggest;
 pub mod units;
 mod validate;
 
-pub use cluster::{CleanupPolicy, Cluster, ControllerMode, KAFKA_VERSIONS, MAX_VOTERS, Topic};
+pub use cluster::{
+    CleanupPolicy, Cluster, ControllerMode, KAFKA_VERSIONS, MAX_VOTERS, TimestampType, Topic,
+};
 pub use error::{Diagnostic, ScenarioError, Step, render_path, short_quotes};
 pub use faults::{
     Fault, FaultKind, Faults, NODE_CLASSES, NodeRef, RandomFault, RandomFaults, Target,
@@ -39,7 +41,7 @@ pub use producer::{Acks, Arrival, Keys, Partitioner, Producer, ProducerClient, T
 pub use saga::{SagaEvent, SagaSpec, SagaStep};
 pub use schema::{Compatibility, GroupSchema, ProducerSchema};
 pub use services::{Breaker, CallSpec, Requests, ServiceEmit, ServiceSpec};
-pub use units::{Dist, DistSpec, Duration};
+pub use units::{Dist, DistSpec, Duration, Skew};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

@@ -116,6 +116,63 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// How far a clock is off: a duration ahead (`"+2h"`, `"90s"`) or behind
+/// (`"-8d"`), in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Skew(pub i64);
+
+/// What a skew looks like, for error messages.
+pub const SKEW_EXPECTED: &str = "a duration ahead (\"+2h\", \"90s\") or behind (\"-8d\")";
+
+impl Skew {
+    /// In nanoseconds (negative: behind).
+    pub fn ns(self) -> i64 {
+        self.0
+    }
+}
+
+/// Parse a skew; `None` when it is not one.
+pub fn parse_skew(text: &str) -> Option<Skew> {
+    let text = text.trim();
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let d = parse_duration(rest)?;
+    i64::try_from(d.ns()).ok().map(|ns| Skew(sign * ns))
+}
+
+impl fmt::Display for Skew {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "+" };
+        write!(f, "{sign}{}", Duration(self.0.unsigned_abs()))
+    }
+}
+
+impl Serialize for Skew {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Skew {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Skew;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(SKEW_EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Skew, E> {
+                parse_skew(v).ok_or_else(|| {
+                    E::custom(format!("invalid skew {v:?}: expected {SKEW_EXPECTED}"))
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A distribution over values of type `V` (durations or byte counts).
 ///
 /// Written as a table with a `dist` tag, or as a bare value meaning a constant:

@@ -5,6 +5,7 @@
 mod capacity;
 mod checks;
 mod cli_run;
+mod clocks;
 mod common;
 mod compare;
 mod controller;
