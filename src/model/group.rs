@@ -441,6 +441,9 @@ impl World {
         if grp.committed[idx] == Some(offset) {
             return true;
         }
+        if let Some(i) = c.idx(part) {
+            assert_commit_within(consumer, part, offset, c.parts[i].position);
+        }
         let leader_epoch = c
             .idx(part)
             .map_or(self.cluster.parts[part as usize].epoch, |i| {
@@ -606,5 +609,29 @@ fn until_heartbeat(now: Time, phase: Time, interval: Time) -> Time {
     match (now - phase) % interval {
         0 => 0,
         r => interval - r,
+    }
+}
+
+/// The model's rule: a consumer commits only what it was handed (the
+/// committed offset is at most its position); a breach is a simulator bug.
+fn assert_commit_within(consumer: u32, part: u32, offset: u64, position: u64) {
+    assert!(
+        offset <= position,
+        "consumer {consumer} commits offset {offset} of partition {part} past its position {position}"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_commit_up_to_the_position_keeps_the_rule() {
+        super::assert_commit_within(0, 1, 5, 5);
+        super::assert_commit_within(0, 1, 0, 5);
+    }
+
+    #[test]
+    #[should_panic(expected = "past its position")]
+    fn a_commit_past_the_position_is_a_simulator_bug() {
+        super::assert_commit_within(0, 1, 6, 5);
     }
 }
