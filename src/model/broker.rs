@@ -260,6 +260,36 @@ impl ReplicaLog {
     }
 
     #[inline]
+    /// Retention: delete records from the start of the log, below `hw`,
+    /// up to the first record `keep` keeps (markers of compacted or control
+    /// slots go with the records around them). The leader's log (`leads`:
+    /// its partition) reports each record it deletes.
+    pub(crate) fn delete_from_start(
+        &mut self,
+        hw: u64,
+        leads: Option<u32>,
+        keep: impl Fn(EventId) -> bool,
+        out: &mut Effects,
+    ) {
+        while let Some(&event) = self.entries.front() {
+            if self.start >= hw || (is_record(event) && keep(event)) {
+                break;
+            }
+            if let Some(part) = leads
+                && is_record(event)
+            {
+                out.push(Effect::Removed {
+                    event,
+                    part,
+                    offset: self.start,
+                    compacted: false,
+                });
+            }
+            self.entries.pop_front();
+            self.start += 1;
+        }
+    }
+
     pub fn leo(&self) -> u64 {
         self.start + self.entries.len() as u64
     }
@@ -1000,26 +1030,10 @@ impl Cluster {
             if horizon == 0 || p.compaction.is_some() {
                 continue;
             }
-            let hw = p.hw;
-            let leader = p.leader;
+            let (hw, leader) = (p.hw, p.leader);
             for (li, log) in p.logs.iter_mut().enumerate() {
-                while let Some(&event) = log.entries.front() {
-                    if log.start >= hw
-                        || (is_record(event) && x.events[event as usize].created_ns > horizon)
-                    {
-                        break;
-                    }
-                    if li == leader && is_record(event) {
-                        out.push(Effect::Removed {
-                            event,
-                            part: part as u32,
-                            offset: log.start,
-                            compacted: false,
-                        });
-                    }
-                    log.entries.pop_front();
-                    log.start += 1;
-                }
+                let keep = |e: EventId| x.events[e as usize].created_ns > horizon;
+                log.delete_from_start(hw, (li == leader).then_some(part as u32), keep, out);
             }
         }
     }
@@ -1045,24 +1059,9 @@ impl Cluster {
                 let horizon = clocks
                     .broker_now(p.replicas[li], x.now)
                     .saturating_sub(retention);
-                while let Some(&event) = log.entries.front() {
-                    if log.start >= hw
-                        || (is_record(event)
-                            && clocks.timestamp(&x.events[event as usize], append_time) > horizon)
-                    {
-                        break;
-                    }
-                    if li == leader && is_record(event) {
-                        out.push(Effect::Removed {
-                            event,
-                            part: part as u32,
-                            offset: log.start,
-                            compacted: false,
-                        });
-                    }
-                    log.entries.pop_front();
-                    log.start += 1;
-                }
+                let keep =
+                    |e: EventId| clocks.timestamp(&x.events[e as usize], append_time) > horizon;
+                log.delete_from_start(hw, (li == leader).then_some(part as u32), keep, out);
             }
         }
     }
