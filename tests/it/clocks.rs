@@ -7,47 +7,17 @@
 //! clock jumps ahead deletes what it holds early, and LogAppendTime topics
 //! do not depend on the producers' clocks.
 
-use crate::common::{assert_refused, scenario};
+use crate::common::{self, assert_refused, scenario};
 
-/// RF 3, retention 1 h, 200 records/s; the group's only consumer pauses
-/// from 12 s to 17 s; `faults` adds the clock skew.
+/// The shared ledger (RF 3, 200 records/s) with a 1 h retention; the
+/// group's only consumer pauses from 12 s to 17 s; `faults` adds the clock
+/// skew.
 fn ledger(topic: &str, faults: &str) -> String {
-    format!(
-        r#"
-[scenario]
-name = "clocks"
-duration = "30s"
-
-[cluster]
-brokers = 3
-
-[[topics]]
-name = "ledger"
-partitions = 3
-replication_factor = 3
-min_insync_replicas = 2
-retention = "1h"
-{topic}
-
-[[producers]]
-name = "teller"
-topic = "ledger"
-rate = 200
-acks = "all"
-
-[[groups]]
-name = "balances"
-topics = ["ledger"]
-auto_offset_reset = "earliest"
-
-[[faults]]
-kind = "pause"
-target = "balances/0"
-at = "12s"
-duration = "5s"
-
-{faults}
-"#
+    let pause =
+        "[[faults]]\nkind = \"pause\"\ntarget = \"balances/0\"\nat = \"12s\"\nduration = \"5s\"\n";
+    common::ledger(
+        &format!("retention = \"1h\"\n{topic}"),
+        &format!("{pause}\n{faults}"),
     )
 }
 

@@ -274,3 +274,39 @@ pub fn mm1(rate: u32, duration: &str, extra: &str) -> String {
         .replace("rate = 600 ", &format!("rate = {rate} "));
     format!("{text}\n{extra}")
 }
+
+/// Three brokers, RF 3, min ISR 2, an idempotent acks=all producer at
+/// 200/s, a group `balances` reading it, 60 s; `topic` adds topic lines,
+/// `faults` the faults.
+pub fn ledger(topic: &str, faults: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "disk"
+duration = "60s"
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "ledger"
+partitions = 3
+replication_factor = 3
+min_insync_replicas = 2
+{topic}
+
+[[producers]]
+name = "teller"
+topic = "ledger"
+rate = 200
+acks = "all"
+
+[[groups]]
+name = "balances"
+topics = ["ledger"]
+auto_offset_reset = "earliest"
+
+{faults}
+"#
+    )
+}

@@ -4,46 +4,11 @@
 //! acknowledged writes unless the topic fsyncs (`flush_messages`,
 //! `flush_ms`), while one broker losing power loses nothing acknowledged.
 
-use crate::common::{assert_refused, repo, scenario};
+use crate::common::{assert_refused, ledger, repo, scenario};
 use eventsim::check::{CheckStatus, Verdict};
 use eventsim::report::Summary;
 
 const S: u64 = 1_000_000_000;
-
-/// Three brokers, RF 3, min ISR 2, an idempotent acks=all producer at
-/// 200/s; `topic` adds topic lines, `faults` the faults.
-fn ledger(topic: &str, faults: &str) -> String {
-    format!(
-        r#"
-[scenario]
-name = "disk"
-duration = "60s"
-
-[cluster]
-brokers = 3
-
-[[topics]]
-name = "ledger"
-partitions = 3
-replication_factor = 3
-min_insync_replicas = 2
-{topic}
-
-[[producers]]
-name = "teller"
-topic = "ledger"
-rate = 200
-acks = "all"
-
-[[groups]]
-name = "balances"
-topics = ["ledger"]
-auto_offset_reset = "earliest"
-
-{faults}
-"#
-    )
-}
 
 fn power_loss(target: &str, at: &str) -> String {
     format!(
