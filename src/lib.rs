@@ -23,6 +23,7 @@ mod cli;
 mod compare;
 pub mod flows;
 pub mod history;
+pub mod jepsen;
 pub mod kernel;
 pub mod latency;
 pub mod metrics;

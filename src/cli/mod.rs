@@ -69,6 +69,7 @@ pub(crate) fn stdout_failed(e: &std::io::Error) -> ! {
 mod capacity;
 mod check;
 mod compare;
+mod jepsen;
 mod plot;
 mod run;
 mod shrink;
@@ -76,6 +77,7 @@ mod sweep;
 
 use check::*;
 use compare::*;
+use jepsen::*;
 use plot::*;
 use run::*;
 use shrink::*;
@@ -143,13 +145,27 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Run the invariant checkers offline on a history written by `run --history`.
+    /// Run the invariant checkers offline on a history written by `run
+    /// --history`, or (--format jepsen) look for Jepsen's Kafka anomalies
+    /// in a history a Jepsen or Maelstrom test recorded from a real cluster.
     CheckHistory {
-        /// The history file (JSON lines).
+        /// The history file (JSON lines; with --format jepsen, history.edn).
         history: PathBuf,
-        /// The scenario the history was recorded from.
+        /// The scenario the history was recorded from (eventsim histories).
         #[arg(long)]
-        scenario: PathBuf,
+        scenario: Option<PathBuf>,
+        /// eventsim (a history `run --history` wrote) or jepsen (Jepsen's
+        /// and Maelstrom's Kafka workloads' history.edn).
+        #[arg(long, value_enum, default_value_t = HistoryFormat::Eventsim)]
+        format: HistoryFormat,
+        /// Jepsen histories: where to write the report (default:
+        /// reports/jepsen-<file-stem>/).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Jepsen histories: the consumers read uncommitted records, so a
+        /// cycle of transactions reading each other's writes is allowed.
+        #[arg(long)]
+        read_uncommitted: bool,
     },
     /// Run a scenario over many seeds in parallel; one JSON line per seed.
     Sweep {
@@ -311,7 +327,13 @@ fn dispatch(command: Command) -> i32 {
             history,
             trace,
         } => run(&scenario, seed, out, history, trace),
-        Command::CheckHistory { history, scenario } => check_history(&history, &scenario),
+        Command::CheckHistory {
+            history,
+            scenario,
+            format,
+            out,
+            read_uncommitted,
+        } => check_history_as(format, &history, scenario, out, read_uncommitted),
         Command::Shrink {
             scenario,
             seed,
@@ -432,6 +454,41 @@ fn exit_status(verdict: Verdict) -> i32 {
 }
 
 /// A scenario name as a single safe path component.
+/// `check-history`: the format decides what else it needs.
+fn check_history_as(
+    format: HistoryFormat,
+    history: &Path,
+    scenario: Option<PathBuf>,
+    out: Option<PathBuf>,
+    read_uncommitted: bool,
+) -> i32 {
+    match (format, scenario) {
+        (HistoryFormat::Eventsim, Some(scenario)) => check_history(history, &scenario),
+        (HistoryFormat::Eventsim, None) => {
+            error!(
+                "check-history needs --scenario SCENARIO: the scenario the history was recorded from (or --format jepsen for a Jepsen history)"
+            );
+            EXIT_USAGE
+        }
+        (HistoryFormat::Jepsen, Some(_)) => {
+            error!(
+                "--scenario has no meaning with --format jepsen: a Jepsen history needs no scenario file"
+            );
+            EXIT_USAGE
+        }
+        (HistoryFormat::Jepsen, None) => check_jepsen(history, out, read_uncommitted),
+    }
+}
+
+/// What a history file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum HistoryFormat {
+    /// Written by `eventsim run --history` (JSON lines).
+    Eventsim,
+    /// Jepsen's and Maelstrom's Kafka workloads' history.edn.
+    Jepsen,
+}
+
 /// The folder under `reports/` for a scenario file: its `[scenario]
 /// name, or, when the file's stem is not that name (a copy edited under
 /// another file name), `STEM-NAME`, so that two files of one name do not

@@ -13,6 +13,7 @@ mod disk;
 mod faults;
 mod flows;
 mod fuzz;
+mod jepsen;
 mod kafka_semantics;
 mod limits;
 mod objectives;

@@ -19,11 +19,12 @@ const FN_MAX_LINES: usize = 70;
 
 /// Modules that judge a history or report a run: they read the model's
 /// results (`crate::outcome`, `crate::history`), never the model.
-const MODEL_FREE: [&str; 9] = [
+const MODEL_FREE: [&str; 10] = [
     "availability",
     "check",
     "flows",
     "history",
+    "jepsen",
     "latency",
     "metrics",
     "outcome",
