@@ -23,5 +23,9 @@ fn jepsen(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, jepsen);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = jepsen
+}
 criterion_main!(benches);

@@ -24,6 +24,9 @@ pub const TOMBSTONE: u32 = 0;
 pub struct Catalog {
     /// Producer names; service emitters are named `GROUP->TOPIC`.
     pub producers: Vec<String>,
+    /// Per producer: whether it writes in transactions (a
+    /// `transactional.id`).
+    pub transactional: Vec<bool>,
     /// Topic names.
     pub topics: Vec<String>,
     /// Global partition index -> (topic index, partition number in the topic).

@@ -10,6 +10,7 @@ pub(super) use crate::history::Observation as O;
 pub(super) fn ctx(effect: Effect) -> Context {
     let catalog = Catalog {
         producers: vec!["p".into()],
+        transactional: vec![false],
         topics: vec!["t".into()],
         partitions: vec![(0, 0), (0, 1)],
         groups: vec!["g".into()],

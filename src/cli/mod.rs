@@ -130,6 +130,11 @@ enum Command {
         /// Also write a Chrome trace-event JSON file (opens in ui.perfetto.dev).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Also write what the run's clients did as a Jepsen history
+        /// (history.edn), for `check-history --format jepsen` or Jepsen's
+        /// own Kafka checker.
+        #[arg(long, value_name = "FILE")]
+        jepsen_history: Option<PathBuf>,
     },
     /// Shrink a failing run to a small standalone repro scenario.
     Shrink {
@@ -326,7 +331,8 @@ fn dispatch(command: Command) -> i32 {
             out,
             history,
             trace,
-        } => run(&scenario, seed, out, history, trace),
+            jepsen_history,
+        } => run(&scenario, seed, out, history, trace, jepsen_history),
         Command::CheckHistory {
             history,
             scenario,

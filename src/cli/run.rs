@@ -10,6 +10,7 @@ pub(super) fn run(
     out: Option<PathBuf>,
     history: Option<PathBuf>,
     trace: Option<PathBuf>,
+    jepsen: Option<PathBuf>,
 ) -> i32 {
     let (scenario, text) = match load_with_text(path) {
         Ok(s) => s,
@@ -32,6 +33,9 @@ pub(super) fn run(
     }
     if let Some(t) = &trace {
         outputs.push(("--trace", t));
+    }
+    if let Some(j) = &jepsen {
+        outputs.push(("--jepsen-history", j));
     }
     outputs.extend(report_files.iter().map(|(w, p)| (w.as_str(), p.as_path())));
     if let Err(e) = crate::output::refuse_overlaps(&[path], &outputs) {
@@ -85,24 +89,10 @@ pub(super) fn run(
     if let Some(w) = &writer {
         extra.push(Box::new(crate::history::Shared(w.clone())));
     }
-    type TraceFile = crate::report::trace::TraceWriter<std::io::BufWriter<std::fs::File>>;
     let mut tracer: Option<Rc<RefCell<TraceFile>>> = None;
     if let Some(f) = &mut trace_file {
-        // The catalog and fault plan of this very run.
-        let world = crate::World::new(&scenario, seed);
-        let opened = crate::report::trace::TraceWriter::new(
-            std::io::BufWriter::new(f.take_file()),
-            world.catalog(),
-            world.fault_plan(),
-            &scenario
-                .groups
-                .iter()
-                .map(|g| g.auto_offset_reset == crate::scenario::OffsetReset::Earliest)
-                .collect::<Vec<_>>(),
-        );
-        match opened {
+        match open_trace(f, &scenario, seed) {
             Ok(w) => {
-                let w = Rc::new(RefCell::new(w));
                 extra.push(Box::new(crate::history::Shared(w.clone())));
                 tracer = Some(w);
             }
@@ -112,6 +102,10 @@ pub(super) fn run(
             }
         }
     }
+    let recorder = match start_jepsen(jepsen.as_deref(), &scenario, seed, &mut extra) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let checked = crate::run_checked_with(&scenario, seed, extra, progress_bar(), Some(interrupt));
     if let (Some(w), Some(f), Some(t)) = (tracer, trace_file, trace.as_ref()) {
         let w = Rc::try_unwrap(w)
@@ -122,6 +116,9 @@ pub(super) fn run(
             error!("cannot write the trace to {}: {e}", t.display());
             return EXIT_USAGE;
         }
+    }
+    if let Some(code) = recorder.and_then(|r| finish_jepsen(r, jepsen.as_deref())) {
+        return code;
     }
     let result = &checked.result;
     if let (Some(w), Some(f), Some(h)) = (writer, history_file, history.as_ref()) {
@@ -528,6 +525,73 @@ fn more(n: usize, what: &str) {
             n - OWN_LINES
         );
     }
+}
+
+type TraceFile = crate::report::trace::TraceWriter<std::io::BufWriter<std::fs::File>>;
+
+/// The trace writer of this very run (its catalog and fault plan).
+fn open_trace(
+    f: &mut crate::output::StreamFile,
+    scenario: &Scenario,
+    seed: u64,
+) -> std::io::Result<Rc<RefCell<TraceFile>>> {
+    let world = crate::World::new(scenario, seed);
+    let w = crate::report::trace::TraceWriter::new(
+        std::io::BufWriter::new(f.take_file()),
+        world.catalog(),
+        world.fault_plan(),
+        &scenario
+            .groups
+            .iter()
+            .map(|g| g.auto_offset_reset == crate::scenario::OffsetReset::Earliest)
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(Rc::new(RefCell::new(w)))
+}
+
+type Recording = (
+    Rc<RefCell<crate::jepsen::Recorder>>,
+    crate::output::StreamFile,
+);
+
+/// `--jepsen-history`: its file opened before the run (exit 2 if it
+/// cannot be), and the recorder among the run's observers.
+fn start_jepsen(
+    path: Option<&Path>,
+    scenario: &Scenario,
+    seed: u64,
+    extra: &mut Vec<Box<dyn crate::history::Observer>>,
+) -> Result<Option<Recording>, i32> {
+    let Some(path) = path else { return Ok(None) };
+    let file = crate::output::StreamFile::create(path).map_err(|e| {
+        error!("cannot write the Jepsen history to {}: {e}", path.display());
+        EXIT_USAGE
+    })?;
+    let world = crate::World::new(scenario, seed);
+    let r = Rc::new(RefCell::new(crate::jepsen::Recorder::new(world.catalog())));
+    extra.push(Box::new(crate::history::Shared(r.clone())));
+    Ok(Some((r, file)))
+}
+
+/// Write the run's Jepsen history, whole or not at all: the exit status
+/// if it cannot be.
+fn finish_jepsen((r, mut f): Recording, path: Option<&Path>) -> Option<i32> {
+    let recorder = Rc::try_unwrap(r)
+        .ok()
+        .expect("the run is over")
+        .into_inner();
+    let h = recorder.finish();
+    let written = (|| {
+        let mut w = std::io::BufWriter::new(f.take_file());
+        crate::jepsen::write_edn(&h, &mut w)?;
+        std::io::Write::flush(&mut w)?;
+        drop(w);
+        f.commit()
+    })();
+    let e = written.err()?;
+    let shown = path.map_or_else(String::new, |p| p.display().to_string());
+    error!("cannot write the Jepsen history to {shown}: {e}");
+    Some(EXIT_USAGE)
 }
 
 pub(super) type HistoryFile = crate::history::HistoryWriter<std::io::BufWriter<std::fs::File>>;

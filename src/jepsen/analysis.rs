@@ -179,21 +179,29 @@ impl<'h> Ctx<'h> {
         self.keys = keys;
     }
 
-    /// The index of `value` in `key`'s version order.
-    pub fn index(&self, key: Atom, value: Atom) -> Option<i64> {
-        let o = self.orders.get(&key)?;
-        o.by_value.get(&value).map(|&i| i as i64)
-    }
-
     fn between(&self, key: Atom, from: i64, to: i64) -> Vec<Atom> {
         let o = &self.orders[&key];
         (from + 1..to).map(|i| o.by_index[i as usize]).collect()
     }
 
-    /// The distance from `a` to `b` in `key`'s order, 1 when either is
+    /// Where a record sits in its key's order: at its offset's index
+    /// when it carries an offset the order holds, else at its value's.
+    /// (Jepsen's checker always goes by the value, so a duplicated value
+    /// seems to jump to its last copy.)
+    fn position(&self, m: &Mop) -> Option<i64> {
+        let o = self.orders.get(&m.key)?;
+        if m.offset != NO_OFFSET
+            && let Ok(i) = o.offsets.binary_search(&m.offset)
+        {
+            return Some(i as i64);
+        }
+        o.by_value.get(&m.value).map(|&i| i as i64)
+    }
+
+    /// The distance from `a` to `b` in their key's order, 1 when either is
     /// not placed (nothing can be said).
-    fn delta(&self, key: Atom, a: Atom, b: Atom) -> (i64, Option<(i64, i64)>) {
-        match (self.index(key, a), self.index(key, b)) {
+    fn delta(&self, a: &Mop, b: &Mop) -> (i64, Option<(i64, i64)>) {
+        match (self.position(a), self.position(b)) {
             (Some(i), Some(j)) => (j - i, Some((i, j))),
             _ => (1, None),
         }
@@ -315,8 +323,8 @@ impl<'h> Ctx<'h> {
         }
     }
 
-    /// The last value `op` read (or sent) of `key`.
-    fn last_of(&self, op: u32, key: Atom, sends: bool) -> Option<Atom> {
+    /// The last record `op` read (or sent) of `key`.
+    fn last_of(&self, op: u32, key: Atom, sends: bool) -> Option<Mop> {
         let op = &self.h.ops[op as usize];
         let mops = if sends {
             self.h.sends(op)
@@ -326,7 +334,7 @@ impl<'h> Ctx<'h> {
         by_key(mops)
             .find(|(k, _)| *k == key)
             .and_then(|(_, run)| run.last())
-            .map(|m| m.value)
+            .copied()
     }
 
     /// Each process's polls against its previous committed poll of the
@@ -346,11 +354,11 @@ impl<'h> Ctx<'h> {
                 F::Poll | F::Txn => {
                     for (k, run) in by_key(h.reads(op)) {
                         let Some(&prev) = state.get(&k) else { continue };
-                        let Some(v) = self.last_of(prev, k, false) else {
+                        let Some(last) = self.last_of(prev, k, false) else {
                             continue;
                         };
-                        let v2 = run[0].value;
-                        let (delta, at) = self.delta(k, v, v2);
+                        let (v, v2) = (last.value, run[0].value);
+                        let (delta, at) = self.delta(&last, &run[0]);
                         let ops = vec![prev, i as u32];
                         if let (true, Some((a, b))) = (delta > 1, at) {
                             out.push(Anomaly {
@@ -395,19 +403,17 @@ impl<'h> Ctx<'h> {
                 }
                 F::Send | F::Txn => {
                     for (k, run) in by_key(h.sends(op)) {
-                        if let Some(&prev) = state.get(&k) {
-                            let v = self.last_of(prev, k, true);
-                            let v2 = run[0].value;
-                            if let Some(v) = v {
-                                let (delta, at) = self.delta(k, v, v2);
-                                if at.is_some() && delta < 1 {
-                                    out.push(Anomaly {
-                                        values: vec![v, v2],
-                                        delta: Some(delta),
-                                        ops: vec![prev, i as u32],
-                                        ..anomaly(Name::NonmonotonicSend, k)
-                                    });
-                                }
+                        if let Some(&prev) = state.get(&k)
+                            && let Some(last) = self.last_of(prev, k, true)
+                        {
+                            let (delta, at) = self.delta(&last, &run[0]);
+                            if at.is_some() && delta < 1 {
+                                out.push(Anomaly {
+                                    values: vec![last.value, run[0].value],
+                                    delta: Some(delta),
+                                    ops: vec![prev, i as u32],
+                                    ..anomaly(Name::NonmonotonicSend, k)
+                                });
                             }
                         }
                         state.insert(k, i as u32);
@@ -434,7 +440,7 @@ impl<'h> Ctx<'h> {
         for (k, run) in by_key(mops) {
             for w in run.windows(2) {
                 let (v1, v2) = (w[0].value, w[1].value);
-                let (delta, at) = self.delta(k, v1, v2);
+                let (delta, at) = self.delta(&w[0], &w[1]);
                 let name = match (skip, delta > 1) {
                     (_, true) => skip,
                     (Name::IntPollSkip, false) => Name::IntNonmonotonicPoll,
@@ -486,13 +492,20 @@ impl<'h> Ctx<'h> {
         const UNSEEN_SHOWN: usize = 8;
         let mut per_key: BTreeMap<u32, (Atom, Vec<Atom>, Vec<u32>, u64)> = BTreeMap::new();
         let mut counted: Set<(Atom, Atom)> = Set::default();
+        // Only keys some client reads: polled, assigned or subscribed to
+        // (a topic no consumer reads, a dead-letter topic, is not unseen).
+        let mut read: Set<Atom> = Set::default();
+        for op in &h.ops {
+            read.extend(h.reads(op).iter().map(|m| m.key));
+            read.extend(h.keys_of(op).iter().copied());
+        }
         for (i, op) in h.ops.iter().enumerate() {
             if op.kind != Type::Ok {
                 continue;
             }
             for m in h.sends(op) {
                 let kv = (m.key, m.value);
-                if self.ok_read.contains(&kv) || !counted.insert(kv) {
+                if !read.contains(&m.key) || self.ok_read.contains(&kv) || !counted.insert(kv) {
                     continue;
                 }
                 // Keys without an offset anywhere sort after the others.

@@ -21,6 +21,7 @@ mod analysis;
 mod cycles;
 mod describe;
 mod read;
+mod record;
 pub mod report;
 mod synthetic;
 #[cfg(test)]
@@ -28,6 +29,7 @@ mod tests;
 
 pub use describe::describe;
 pub use read::{ReadError, read_edn};
+pub use record::{Recorder, write_edn};
 pub use synthetic::synthetic;
 
 use rustc_hash::FxHashMap;

@@ -680,3 +680,34 @@ fn a_correct_queue_history_holds_no_anomaly_for_any_seed() {
         assert!(a.ops > 2_900, "seed {seed}: {} ops", a.ops);
     }
 }
+
+#[test]
+fn a_history_written_and_read_again_judges_the_same() {
+    for text in [synthetic(2_000, 3), history_text(&G1C_WW)] {
+        let h = read_edn(&text).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        write_edn(&h, &mut out).unwrap_or_default();
+        let again =
+            read_edn(&String::from_utf8(out).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.ops.len(), again.ops.len());
+        let shown = |h: &History| {
+            analyse(h, false)
+                .anomalies
+                .iter()
+                .map(|a| show(h, a))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shown(&h), shown(&again));
+    }
+}
+
+const G1C_WW: [&str; 4] = [
+    "{:type :invoke, :f :txn, :process 0, :value [[:send :x :a] [:send :y :c]]}",
+    "{:type :ok, :f :txn, :process 0, :value [[:send :x [0 :a]] [:send :y [2 :c]]]}",
+    "{:type :invoke, :f :txn, :process 1, :value [[:poll] [:send :y :b]]}",
+    "{:type :ok, :f :txn, :process 1, :value [[:poll {:x [[0 :a]]}] [:send :y [1 :b]]]}",
+];
+
+fn history_text(lines: &[&str]) -> String {
+    lines.join("\n")
+}

@@ -912,4 +912,6 @@ fn build_txn_producers(
             catalog.producers.push(name);
         }
     }
+    // The last producers are in: say which write in transactions.
+    catalog.transactional = producers.iter().map(|p| p.txn.is_some()).collect();
 }
