@@ -7,6 +7,7 @@ use super::*;
 /// (when, text, event, group, partition, and whether it explains what
 /// follows even from before the violation's first event: a clock that is
 /// off stamps and judges every later record).
+/// The last field: the fault, on a fault's line.
 type Line = (
     Time,
     String,
@@ -14,6 +15,7 @@ type Line = (
     Option<u32>,
     Option<u32>,
     bool,
+    Option<u32>,
 );
 
 /// Collects, in a second pass over a history, the observations that
@@ -29,6 +31,12 @@ pub struct Explainer {
     /// truncated then was lost with a page cache or a disk, not cut by an
     /// election.
     power_loss_at: Option<Time>,
+    /// The producer of each event explained.
+    producer_of: BTreeMap<EventId, u32>,
+    /// How many times each event explained was appended so far.
+    appends: BTreeMap<EventId, u32>,
+    /// The last offset each (group, partition) explained committed.
+    committed: BTreeMap<(u32, u32), u64>,
 }
 
 /// Violations explained per checker, at most.
@@ -44,6 +52,9 @@ impl Explainer {
             partitions: BTreeSet::new(),
             lines: Vec::new(),
             power_loss_at: None,
+            producer_of: BTreeMap::new(),
+            appends: BTreeMap::new(),
+            committed: BTreeMap::new(),
         };
         let mut per: BTreeMap<&str, usize> = BTreeMap::new();
         for v in violations {
@@ -105,7 +116,18 @@ impl Explainer {
             keep.extend(own.iter().take(6));
             keep.extend(own.iter().rev().take(4));
             keep.extend(context.iter().rev().take(6));
-            v.explanation = keep.into_iter().map(|i| relevant[i].1.clone()).collect();
+            let mut chosen: Vec<&Line> = keep.into_iter().map(|i| relevant[i]).collect();
+            // The faults that struck what the violation involves start
+            // its chain, even from before its first event.
+            for f in self.related_faults(v) {
+                if !chosen.iter().any(|l| std::ptr::eq(*l, f)) {
+                    chosen.push(f);
+                }
+            }
+            chosen.sort_by_key(|l| l.0);
+            v.explanation = self.setting_lines(v);
+            v.explanation
+                .extend(chosen.into_iter().map(|l| l.1.clone()));
         }
     }
 
@@ -128,10 +150,172 @@ impl Explainer {
     fn t(at: Time) -> String {
         format!("{:.3}s", at as f64 / 1e9)
     }
+
+    /// The last three faults before the violation that struck a node it
+    /// involves: its group's consumers (or the group), the brokers holding
+    /// its partition (or its group's partitions), its events' producers;
+    /// and faults without a target.
+    fn related_faults(&self, v: &Violation) -> Vec<&Line> {
+        let c = &self.ctx.catalog;
+        let mut names: Vec<String> = Vec::new();
+        let group = v.ids.group.map(|g| c.groups[g as usize].clone());
+        names.extend(group.iter().cloned());
+        let parts: Vec<u32> = match (v.ids.partition, v.ids.group) {
+            (Some(p), _) => vec![p],
+            (None, Some(g)) => c.group_partitions[g as usize].clone(),
+            _ => Vec::new(),
+        };
+        for p in parts {
+            names.extend(c.replicas[p as usize].iter().map(|b| format!("broker-{b}")));
+        }
+        for e in &v.events {
+            if let Some(&p) = self.producer_of.get(e) {
+                names.push(c.producers[p as usize].clone());
+            }
+        }
+        let related = |f: u32| {
+            let Some(target) = &self.ctx.faults[f as usize].target else {
+                return true;
+            };
+            let text = target.to_string();
+            text.split("<->").flat_map(|s| s.split(',')).any(|node| {
+                names.iter().any(|n| n == node)
+                    || group.as_ref().is_some_and(|g| {
+                        node.strip_prefix(g.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                    })
+            })
+        };
+        let mut out: Vec<&Line> = self
+            .lines
+            .iter()
+            .filter(|l| l.0 <= v.t_ns && l.6.is_some_and(related))
+            .collect();
+        let extra = out.len().saturating_sub(3);
+        out.drain(..extra);
+        out
+    }
+
+    /// The settings that let the violation happen, first in its chain.
+    fn setting_lines(&self, v: &Violation) -> Vec<String> {
+        use crate::scenario::CommitMode;
+        let c = &self.ctx.catalog;
+        let mut out = Vec::new();
+        if let Some(g) = v.ids.group {
+            let name = &c.groups[g as usize];
+            let settings = self.ctx.group_settings[g as usize];
+            let (mode, guarded) = (settings.commit, settings.guarded);
+            if v.invariant == "no-loss" && settings.reset_latest {
+                out.push(format!(
+                    "setting: group {name} starts at the log end where it has no committed offset (auto_offset_reset = \"latest\"): what was appended before its first commit can be skipped"
+                ));
+            }
+            match (v.invariant.as_str(), mode) {
+                ("no-loss", CommitMode::Auto) => out.push(format!(
+                    "setting: group {name} commits automatically (commit = \"auto\", Kafka's enable.auto.commit): an offset it was handed can be committed before its record is processed, and a crash then skips the record"
+                )),
+                ("no-loss", CommitMode::BeforeProcess) => out.push(format!(
+                    "setting: group {name} commits before processing (commit = \"before-process\", at-most-once): a crash skips what was committed and not yet processed"
+                )),
+                ("exactly-once-effect", CommitMode::Auto | CommitMode::AfterProcess)
+                    if !guarded =>
+                {
+                    out.push(format!(
+                        "setting: group {name} commits after processing (at-least-once) without an idempotency guard: what it processed since its last commit is processed again after a crash or a rebalance"
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if v.invariant == "per-key-order" {
+            let mut producers: Vec<u32> = v
+                .events
+                .iter()
+                .filter_map(|e| self.producer_of.get(e).copied())
+                .collect();
+            producers.sort_unstable();
+            producers.dedup();
+            for p in producers {
+                let in_flight = self.ctx.max_in_flight.get(p as usize).copied().unwrap_or(1);
+                if !self.ctx.idempotent.get(p as usize).copied().unwrap_or(true) && in_flight > 1 {
+                    out.push(format!(
+                        "setting: producer {} is not idempotent and keeps up to {in_flight} requests in flight per partition: a retried batch can land behind a later one",
+                        c.producers[p as usize]
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// What the second pass learns beside its lines: who produced each
+    /// event, how often it was appended, where each group committed.
+    fn track(&mut self, o: &Observation) {
+        match *o {
+            Observation::Produced {
+                event, producer, ..
+            } if self.events.contains(&event) => {
+                self.producer_of.insert(event, producer);
+            }
+            Observation::Appended { event, .. } if self.events.contains(&event) => {
+                *self.appends.entry(event).or_default() += 1;
+            }
+            Observation::Committed {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                self.committed.insert((group, partition), offset);
+            }
+            _ => {}
+        }
+    }
+
+    /// An append of an event; a second one says why it could happen.
+    fn appended_text(&self, t: &str, event: EventId, partition: u32, offset: u64) -> String {
+        let c = &self.ctx.catalog;
+        let at = c.partition_name(partition);
+        let again = self.appends.get(&event).copied().unwrap_or(0) > 1;
+        match self.producer_of.get(&event) {
+            Some(&p) if again && !self.ctx.idempotent.get(p as usize).copied().unwrap_or(true) => {
+                format!(
+                    "{t} event {event} appended again to {at} at offset {offset}: {} sent it again (a retry after a lost or late response), and without enable.idempotence the broker cannot tell the copy",
+                    c.producers[p as usize]
+                )
+            }
+            _ if again => format!("{t} event {event} appended again to {at} at offset {offset}"),
+            _ => format!("{t} event {event} appended to {at} at offset {offset}"),
+        }
+    }
+
+    /// A partition handed to a consumer, and where its position came from.
+    fn assigned_text(
+        &self,
+        t: &str,
+        consumer: u32,
+        partition: u32,
+        generation: u32,
+        offset: u64,
+    ) -> String {
+        let c = &self.ctx.catalog;
+        let (g, _) = c.consumers[consumer as usize];
+        let from = match self.committed.get(&(g, partition)) {
+            Some(&o) if o == offset => "the group's committed offset".to_string(),
+            Some(&o) => format!("not the committed offset {o}"),
+            None => "no committed offset: auto_offset_reset put it there".to_string(),
+        };
+        format!(
+            "{t} {} received {} from offset {offset} ({from}; generation {generation})",
+            c.consumer_name(consumer),
+            c.partition_name(partition)
+        )
+    }
 }
 
 impl Observer for Explainer {
     fn observe(&mut self, at: Time, o: &Observation) {
+        self.track(o);
         if let Observation::FaultStarted { fault } = *o
             && matches!(
                 self.ctx.faults[fault as usize].kind,
@@ -160,13 +344,7 @@ impl Observer for Explainer {
                 event,
                 partition,
                 offset,
-            } if mine(&event) => ev(
-                event,
-                format!(
-                    "{t} event {event} appended to {} at offset {offset}",
-                    c.partition_name(partition)
-                ),
-            ),
+            } if mine(&event) => ev(event, self.appended_text(&t, event, partition, offset)),
             Observation::ProduceFailed { event, producer } if mine(&event) => ev(
                 event,
                 format!(
@@ -267,11 +445,7 @@ impl Observer for Explainer {
             } if self.groups.contains(&group) && self.partitions.contains(&partition) => gp(
                 group,
                 partition,
-                format!(
-                    "{t} {} received {} from offset {offset} (generation {generation})",
-                    c.consumer_name(consumer),
-                    c.partition_name(partition)
-                ),
+                self.assigned_text(&t, consumer, partition, generation, offset),
             ),
             Observation::Expelled {
                 group,
@@ -426,8 +600,13 @@ impl Observer for Explainer {
         };
         let sticky = matches!(*o, Observation::FaultStarted { fault }
             if self.ctx.faults[fault as usize].kind == crate::scenario::FaultKind::ClockSkew);
+        let fault = match *o {
+            Observation::FaultStarted { fault } => Some(fault),
+            _ => None,
+        };
         if let Some((text, event, group, partition)) = line {
-            self.lines.push((at, text, event, group, partition, sticky));
+            self.lines
+                .push((at, text, event, group, partition, sticky, fault));
         }
     }
 }

@@ -260,6 +260,10 @@ pub struct Context {
     pub faults: Vec<Fault>,
     /// Per group: it orchestrates a saga (`[groups.saga]`).
     pub orchestrators: Vec<bool>,
+    /// Per group: the settings an explanation names.
+    pub group_settings: Vec<GroupSettings>,
+    /// Per producer (catalog order): its `max_in_flight`.
+    pub max_in_flight: Vec<u32>,
 }
 
 impl Context {
@@ -300,6 +304,14 @@ impl Context {
                 .collect(),
             faults,
             orchestrators: s.groups.iter().map(|g| g.saga.is_some()).collect(),
+            group_settings: (s.groups.iter())
+                .map(|g| GroupSettings {
+                    commit: g.commit,
+                    guarded: g.idempotency != crate::scenario::Idempotency::None,
+                    reset_latest: g.auto_offset_reset == crate::scenario::OffsetReset::Latest,
+                })
+                .collect(),
+            max_in_flight: max_in_flight(s, catalog),
         }
     }
 
@@ -565,3 +577,22 @@ use no_loss::NoLoss;
 use per_key_order::PerKeyOrder;
 use polls::Polls;
 use producer_progress::ProducerProgress;
+
+/// A group's settings that explanations name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupSettings {
+    /// How it commits.
+    pub commit: crate::scenario::CommitMode,
+    /// An idempotency guard skips what it applied before.
+    pub guarded: bool,
+    /// Without a committed offset it starts at the log end.
+    pub reset_latest: bool,
+}
+
+/// Each producer's `max_in_flight`; emitters use the default client.
+fn max_in_flight(s: &Scenario, catalog: &Catalog) -> Vec<u32> {
+    let mut m: Vec<u32> = s.producers.iter().map(|p| p.max_in_flight).collect();
+    let default = crate::scenario::ProducerClient::default().max_in_flight;
+    m.resize(catalog.producers.len(), default);
+    m
+}

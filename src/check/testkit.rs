@@ -38,6 +38,12 @@ pub(super) fn ctx(effect: Effect) -> Context {
         read_committed: vec![false],
         faults: Vec::new(),
         orchestrators: vec![false],
+        group_settings: vec![super::GroupSettings {
+            commit: crate::scenario::CommitMode::AfterProcess,
+            guarded: false,
+            reset_latest: false,
+        }],
+        max_in_flight: vec![5],
     }
 }
 

@@ -8,8 +8,8 @@
 //! change what a client reads. [`read_edn`] reads such a history,
 //! [`analyse`] infers each key's log from every offset a client was told
 //! or read (the *version order*) and looks for the anomalies, and
-//! [`Analysis::verdict`] says whether any of them is one Kafka's model
-//! rules out. The inference follows `jepsen.tests.kafka`'s (offsets are
+//! [`Analysis::valid`] says whether Kafka's model allows every one
+//! found. The inference follows `jepsen.tests.kafka`'s (offsets are
 //! trusted from `:ok` sends, from `:info` sends one of whose values a
 //! client read, and from every poll, even an aborted one: a poller must
 //! never return bad data).

@@ -149,13 +149,13 @@ pub fn page_html(h: &History, a: &Analysis, file: &str) -> String {
         esc(file)
     );
     p += &format!(
-        "<h1>{}</h1><p class=\"verdict {v}\">verdict: {v}</p><p>{} client operations over {} keys{}; checked for the anomalies Jepsen's Kafka checker names.</p>",
+        "<h1>{}</h1><p class=\"verdict {v}\">verdict: {v}</p><p>{} client operation(s) over {} key(s){}; checked for the anomalies Jepsen's Kafka checker names.</p>",
         esc(file),
         a.ops,
         a.keys,
         match h.skipped {
             0 => String::new(),
-            n => format!(" ({n} operations of other processes, the nemesis, skipped)"),
+            n => format!(" ({n} operation(s) of other processes, the nemesis, skipped)"),
         }
     );
     p += "<table><tr><th>anomaly</th><th>violations</th><th>allowed by Kafka's model</th><th>what it promises</th></tr>";

@@ -641,3 +641,97 @@ fn check_history_refuses_a_history_that_was_cut_or_edited() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// Every violation a shipped fault scenario finds is explained from its
+/// cause: its chain names the fault that struck what it involves, or the
+/// setting that let it happen (a commit mode, a producer's idempotence).
+#[test]
+fn each_shipped_fault_scenario_s_violations_name_their_fault_or_setting() {
+    let mut files: Vec<std::path::PathBuf> =
+        std::fs::read_dir(crate::common::repo("scenarios/faults"))
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+    files.sort();
+    let mut explained = 0;
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+    {
+        let s = eventsim::scenario::Scenario::load(f).unwrap_or_else(|e| panic!("{e}"));
+        let checked = eventsim::run_checked(&s, s.scenario.seed, Vec::new());
+        for v in checked
+            .violations
+            .iter()
+            .filter(|v| !v.explanation.is_empty())
+        {
+            explained += 1;
+            assert!(
+                v.explanation
+                    .iter()
+                    .any(|l| l.contains(" fault: ") || l.starts_with("setting: ")),
+                "{}: {} ({}) names neither a fault nor a setting:\n{}",
+                f.display(),
+                v.invariant,
+                v.message,
+                v.explanation.join("\n")
+            );
+        }
+    }
+    assert!(explained > 100, "{explained} violations explained");
+}
+
+/// The group's only consumer crashes before its first auto-commit; its
+/// restart has no committed offset and starts at the log end: the loss is
+/// explained from the crash and the reset, not only from where the
+/// consumer was later.
+#[test]
+fn a_reset_to_the_log_end_after_a_crash_before_the_first_commit_is_in_the_chain() {
+    let s = scenario(
+        r#"
+[scenario]
+name = "reset-latest"
+duration = "12s"
+drain = "6s"
+[cluster]
+brokers = 1
+[[topics]]
+name = "clicks"
+partitions = 1
+replication_factor = 1
+min_insync_replicas = 1
+[[producers]]
+name = "web"
+topic = "clicks"
+event_type = "Click"
+rate = 200
+[[groups]]
+name = "analytics"
+topics = ["clicks"]
+consumers = 1
+commit = "auto"
+auto_commit_interval = "5s"
+auto_offset_reset = "latest"
+[[faults]]
+kind = "crash"
+target = "analytics/0"
+at = "2s"
+restart_after = "3s"
+"#,
+    );
+    let c = eventsim::run_checked(&s, 1, Vec::new());
+    let v = c
+        .violations
+        .iter()
+        .find(|v| v.invariant == "no-loss")
+        .unwrap_or_else(|| panic!("no loss found: {:?}", failed(&c)));
+    let chain = v.explanation.join("\n");
+    assert!(chain.contains("fault: crash analytics/0"), "{chain}");
+    assert!(
+        chain.contains("no committed offset: auto_offset_reset put it there"),
+        "{chain}"
+    );
+    assert!(
+        chain.starts_with("setting: group analytics starts at the log end"),
+        "{chain}"
+    );
+}

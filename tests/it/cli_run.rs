@@ -673,8 +673,9 @@ fn a_closed_or_full_standard_output_is_handled_without_a_panic() {
     }
 }
 
-/// The terminal's explanation starts where the chain starts: the append
-/// and the commit the replay goes back to, not only its last lines.
+/// The terminal's explanation starts where the chain starts: the setting
+/// that allowed it, the append and the commit the replay goes back to, not
+/// only its last lines.
 #[test]
 fn the_terminal_explanation_keeps_the_start_of_the_chain() {
     let tmp = tempfile::tempdir().unwrap();
@@ -692,7 +693,11 @@ fn the_terminal_explanation_keeps_the_start_of_the_chain() {
         .skip(1)
         .take_while(|l| l.starts_with("      "))
         .collect();
-    assert!(chain[0].contains("appended to payments-2"), "{chain:#?}");
+    assert!(
+        chain[0].contains("setting: group billing commits after processing"),
+        "{chain:#?}"
+    );
+    assert!(chain[1].contains("appended to payments-2"), "{chain:#?}");
     assert!(
         chain
             .iter()
