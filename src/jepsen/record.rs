@@ -6,8 +6,10 @@
 //! `producers + c`. Keys are partitions (`"orders-3"`), values event ids.
 //! A producer's acknowledged record is a `:send` (`:ok`, with the offset
 //! of its last append), one it gave up on an `:info` send; a
-//! transactional producer's transaction is one `:txn` of its records,
-//! `:ok` when it commits and `:fail` when it aborts. A consumer
+//! transactional producer's transaction is one `:txn` of the records its
+//! EndTxn answer settled at one instant, `:ok` when the producer was told
+//! it committed and `:fail` when told it aborted (the client's view, which
+//! a late EndTxn can make differ from the coordinator's). A consumer
 //! `:subscribe`s to its group's partitions when first assigned, and the
 //! records one poll returned (observed at one instant) are one `:poll`.
 //! Each operation's invocation is written just before its completion.
@@ -32,8 +34,9 @@ pub struct Recorder {
     pending: Map<EventId, u32>,
     /// The offset of each pending event's last append.
     appended: Map<EventId, i64>,
-    /// Per transactional producer: its open transaction's events.
-    txn: Map<u32, Vec<(EventId, u32)>>,
+    /// The transaction being settled: producer, time, committed, records.
+    txn: Option<(u32, Time, bool)>,
+    txn_mops: Vec<Mop>,
     /// The poll being gathered: consumer, time, records.
     poll: Option<(u32, Time)>,
     poll_mops: Vec<Mop>,
@@ -63,7 +66,8 @@ impl Recorder {
             consumer_group: catalog.consumers.iter().map(|c| c.0).collect(),
             pending: Map::default(),
             appended: Map::default(),
-            txn: Map::default(),
+            txn: None,
+            txn_mops: Vec::new(),
             poll: None,
             poll_mops: Vec::new(),
         }
@@ -72,6 +76,7 @@ impl Recorder {
     /// The history, once the run is over.
     pub fn finish(mut self) -> History {
         self.flush_poll();
+        self.flush_txn();
         self.h
     }
 
@@ -168,51 +173,41 @@ impl Recorder {
         });
     }
 
-    /// A producer gave up on a record. Outside a transaction its outcome
-    /// is unknown (a lost response may hide an append): `:info`. In one,
-    /// the transaction can no longer commit it (Kafka's producer must
-    /// abort): a `:fail` of its own, out of the transaction.
+    /// A producer gave up on a record: outside a transaction its outcome
+    /// is unknown (a lost response may hide an append): `:info`.
     fn failed(&mut self, at: Time, event: EventId, producer: u32) {
         let Some(partition) = self.pending.remove(&event) else {
             return;
         };
         let mut m = self.send_mop(event, partition);
         m.offset = NO_OFFSET;
-        let kind = if self.transactional.get(producer as usize) == Some(&true) {
-            if let Some(t) = self.txn.get_mut(&producer) {
-                t.retain(|&(e, _)| e != event);
-            }
-            Type::Fail
-        } else {
-            Type::Info
-        };
-        self.op(producer, kind, F::Send, at, &[m]);
+        self.op(producer, Type::Info, F::Send, at, &[m]);
     }
 
-    /// A transaction ended: its records are the producer's records
-    /// appended since (those produced while it was ending wait for the
-    /// next). An aborted transaction's records stay pending: Kafka's
-    /// producer may send them again in its next transaction.
-    fn txn_ended(&mut self, at: Time, producer: u32, committed: bool) {
-        let events = self.txn.remove(&producer).unwrap_or_default();
-        let (ended, open): (Vec<_>, Vec<_>) = events
-            .into_iter()
-            .partition(|(e, _)| self.appended.contains_key(e));
-        let mut mops: Vec<Mop> = ended.iter().map(|&(e, p)| self.send_mop(e, p)).collect();
-        mops.sort_by_key(|m| m.key);
-        let kind = if committed {
-            for &(e, _) in &ended {
-                self.pending.remove(&e);
-            }
-            self.txn.insert(producer, open);
-            Type::Ok
-        } else {
-            let mut all = ended;
-            all.extend(open);
-            self.txn.insert(producer, all);
-            Type::Fail
+    /// A transactional producer learned a record's outcome: the records
+    /// it learned of at one instant, all committed or all not, are one
+    /// transaction.
+    fn settled(&mut self, at: Time, event: EventId, producer: u32, committed: bool) {
+        let Some(partition) = self.pending.remove(&event) else {
+            return;
         };
-        self.op(producer, kind, F::Txn, at, &mops);
+        if self.txn != Some((producer, at, committed)) {
+            self.flush_txn();
+            self.txn = Some((producer, at, committed));
+        }
+        let m = self.send_mop(event, partition);
+        self.txn_mops.push(m);
+    }
+
+    fn flush_txn(&mut self) {
+        if let Some((producer, at, committed)) = self.txn.take() {
+            let mut mops = std::mem::take(&mut self.txn_mops);
+            mops.sort_by_key(|m| m.key);
+            let kind = if committed { Type::Ok } else { Type::Fail };
+            self.op(producer, kind, F::Txn, at, &mops);
+            mops.clear();
+            self.txn_mops = mops;
+        }
     }
 }
 
@@ -230,19 +225,20 @@ impl Observer for Recorder {
             return;
         }
         self.flush_poll();
+        let txn = |p: u32| self.transactional.get(p as usize) == Some(&true);
+        match *o {
+            Observation::Acked {
+                event, producer, ..
+            } if txn(producer) => return self.settled(at, event, producer, true),
+            Observation::ProduceFailed { event, producer } if txn(producer) => {
+                return self.settled(at, event, producer, false);
+            }
+            _ => self.flush_txn(),
+        }
         match *o {
             Observation::Produced {
-                event,
-                producer,
-                partition,
-                ..
+                event, partition, ..
             } => {
-                if self.transactional.get(producer as usize) == Some(&true) {
-                    self.txn
-                        .entry(producer)
-                        .or_default()
-                        .push((event, partition));
-                }
                 self.pending.insert(event, partition);
             }
             Observation::Appended { event, offset, .. } if self.pending.contains_key(&event) => {
@@ -253,17 +249,12 @@ impl Observer for Recorder {
                 producer,
                 partition,
                 ..
-            } if self.transactional.get(producer as usize) != Some(&true) => {
+            } => {
                 self.pending.remove(&event);
                 let m = self.send_mop(event, partition);
                 self.op(producer, Type::Ok, F::Send, at, &[m]);
             }
             Observation::ProduceFailed { event, producer } => self.failed(at, event, producer),
-            Observation::TxnEnded {
-                producer,
-                committed,
-                ..
-            } => self.txn_ended(at, producer, committed),
             _ => {}
         }
     }

@@ -618,6 +618,7 @@ impl World {
             | Ev::FetchRetry { consumer, .. } => self.consumers[consumer as usize].node,
             Ev::TxnCommitDue { producer, .. }
             | Ev::EndTxnSend { producer, .. }
+            | Ev::EndTxnTimeout { producer, .. }
             | Ev::EndTxnResponse { producer, .. }
             | Ev::TxnReady { producer, .. } => self.producers[producer as usize].node,
             Ev::TxnMarkerArrive { broker, .. } => self.net.broker(broker),

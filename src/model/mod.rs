@@ -156,6 +156,14 @@ pub(crate) enum Ev {
     TxnCommitDue { producer: u32, token: u32 },
     /// Send EndTxn again (the coordinator was unreachable).
     EndTxnSend { producer: u32, token: u32 },
+    /// The producer's EndTxn of transaction `number` is still unanswered
+    /// after its request timeout: it sends it again (scheduled only for a
+    /// request the network delays past its timeout).
+    EndTxnTimeout {
+        producer: u32,
+        token: u32,
+        number: u32,
+    },
     /// EndTxn reaches the transaction coordinator.
     EndTxnArrive {
         producer: u32,
@@ -590,25 +598,10 @@ impl World {
                 consumer,
             } => self.on_join_group(group, generation, consumer),
             Ev::TxnCommitDue { producer, token } => self.on_txn_commit_due(producer, token),
-            Ev::EndTxnSend { producer, token } => {
-                if self.producers[producer as usize]
-                    .txn
-                    .as_ref()
-                    .is_some_and(|t| t.token == token)
-                {
-                    self.send_end_txn(producer);
-                }
-            }
-            Ev::EndTxnArrive {
-                producer,
-                number,
-                commit,
-            } => self.on_end_txn_arrive(producer, number, commit),
-            Ev::EndTxnResponse {
-                producer,
-                number,
-                committed,
-            } => self.on_end_txn_response(producer, number, committed),
+            Ev::EndTxnSend { .. }
+            | Ev::EndTxnTimeout { .. }
+            | Ev::EndTxnArrive { .. }
+            | Ev::EndTxnResponse { .. } => self.dispatch_end_txn(ev),
             Ev::TxnMarkerSend {
                 producer,
                 number,

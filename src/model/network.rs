@@ -207,6 +207,18 @@ impl Network {
         Some(at)
     }
 
+    /// The client at `from` closed its connection to broker `to` (a request
+    /// timed out) and opens a new one: what it sends next is not ordered
+    /// behind what the old connection still carries.
+    pub fn reconnect(&mut self, now: Time, from: Node, to: Node) {
+        let (Some(b), None) = (self.broker_index(to), self.broker_index(from)) else {
+            return;
+        };
+        let link = (from.0 as usize * self.brokers as usize + b as usize) * 2;
+        let l = &mut self.links[link];
+        l.last_arrival = l.last_arrival.min(now);
+    }
+
     /// When a call or reply sent now from service (or its caller) `from`
     /// to `to` arrives, over a link with no broker (each call has its own
     /// connection: no order between calls); `None` when a partition drops

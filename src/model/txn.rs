@@ -406,10 +406,69 @@ impl World {
                         commit,
                     },
                 );
+                // Delayed past its timeout, the request is sent again; the
+                // first copy still arrives, late (KAFKA-17754).
+                let timeout = self.producers[p as usize].client.request_timeout.ns();
+                if at > now + timeout {
+                    let ev = Ev::EndTxnTimeout {
+                        producer: p,
+                        token,
+                        number,
+                    };
+                    self.kernel.schedule_at(now + timeout, ev);
+                }
             }
             None => self
                 .kernel
                 .schedule_in(RECONNECT_BACKOFF_NS, Ev::EndTxnSend { producer: p, token }),
+        }
+    }
+
+    /// The kernel events of EndTxn, from the producer's send to its answer.
+    pub(crate) fn dispatch_end_txn(&mut self, ev: Ev) {
+        match ev {
+            Ev::EndTxnSend { producer, token }
+                if self.producers[producer as usize]
+                    .txn
+                    .as_ref()
+                    .is_some_and(|t| t.token == token) =>
+            {
+                self.send_end_txn(producer);
+            }
+            Ev::EndTxnTimeout {
+                producer,
+                token,
+                number,
+            } => self.on_end_txn_timeout(producer, token, number),
+            Ev::EndTxnArrive {
+                producer,
+                number,
+                commit,
+            } => self.on_end_txn_arrive(producer, number, commit),
+            Ev::EndTxnResponse {
+                producer,
+                number,
+                committed,
+            } => self.on_end_txn_response(producer, number, committed),
+            _ => {}
+        }
+    }
+
+    /// EndTxn unanswered after the request timeout: send it again.
+    pub(crate) fn on_end_txn_timeout(&mut self, p: u32, token: u32, number: u32) {
+        let Some(t) = self.producers[p as usize].txn.as_mut() else {
+            return;
+        };
+        if t.token == token && t.number == number && t.ending && t.end_sent {
+            t.end_sent = false;
+            // The client drops the connection of a timed-out request: the
+            // copy sent again may arrive before the first.
+            if let Some(b) = self.txn_coordinator(p) {
+                let (now, node) = (self.now(), self.producers[p as usize].node);
+                let broker = self.net.broker(b);
+                self.net.reconnect(now, node, broker);
+            }
+            self.send_end_txn(p);
         }
     }
 
@@ -429,6 +488,21 @@ impl World {
             .as_ref()
             .expect("transactional");
         if t.number != number {
+            // A late EndTxn of an earlier transaction. From transaction
+            // version 2 (4.0, KIP-890 part 2) each transaction has its own
+            // epoch and it is fenced. Before, it carries the current epoch
+            // unless the coordinator bumped it since, and ends whatever
+            // transaction is ongoing: the producer's next one, cut short
+            // (KAFKA-17754). Its answer is for a transaction the producer
+            // is done with: dropped.
+            let stale = !self.versions.txn_v2
+                && number < t.number
+                && number >= t.epoch_floor
+                && t.state == TxnState::Ongoing
+                && !t.doomed;
+            if stale {
+                self.decide(p, commit);
+            }
             return;
         }
         let committed = match t.state {

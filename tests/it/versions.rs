@@ -536,3 +536,111 @@ fn eligible_leader_replicas_before_4_0_is_refused() {
         "eligible_leader_replicas",
     );
 }
+
+/// KAFKA-17754: a transactional producer's EndTxn, delayed 2.95 s on its
+/// way to the coordinator (broker-2, which leads no partition of the
+/// topic), times out after 1 s and is sent again on a new connection; the
+/// retry commits the transaction and the producer begins its next. When
+/// the first copy arrives, before transaction version 2 (4.0) it carries
+/// the current epoch and commits the *next* transaction half-way: its
+/// records so far become visible, the rest are refused, and the producer,
+/// told the transaction aborted, reports every record failed. 4.0 fences
+/// it (an epoch per transaction).
+const LATE_END_TXN: &str = r#"
+[scenario]
+name = "late-endtxn"
+duration = "10s"
+drain = "10s"
+[cluster]
+brokers = 3
+version = "3.9"
+[[topics]]
+name = "ledger"
+partitions = 2
+replication_factor = 2
+min_insync_replicas = 1
+[[topics]]
+name = "other"
+partitions = 1
+replication_factor = 1
+min_insync_replicas = 1
+[[producers]]
+name = "a"
+topic = "other"
+rate = 5
+[[producers]]
+name = "b"
+topic = "other"
+rate = 5
+[[producers]]
+name = "payments"
+topic = "ledger"
+rate = 300
+transactional = true
+transaction_interval = "100ms"
+request_timeout = "1s"
+[[groups]]
+name = "audit"
+topics = ["ledger"]
+consumers = 1
+isolation = "read_committed"
+effect = "sum"
+[[faults]]
+kind = "latency-spike"
+target = ["payments", "broker-2"]
+at = "3s"
+duration = "300ms"
+latency = "2950ms"
+"#;
+
+#[test]
+fn before_transaction_version_2_a_late_end_txn_commits_the_next_transaction_half_way() {
+    let run = |version: &str, seed| {
+        let text = LATE_END_TXN.replace("\"3.9\"", &format!("\"{version}\""));
+        eventsim::run_checked(&scenario(&text), seed, vec![])
+    };
+    let mut torn = 0;
+    for seed in 0..10 {
+        let v2 = run("4.0", seed);
+        assert!(
+            v2.checks.iter().all(|r| r.status != CheckStatus::Fail),
+            "seed {seed}: 4.0 fails"
+        );
+        torn += usize::from(violations(&run("3.9", seed), "convergence") > 0);
+    }
+    assert!(torn >= 5, "{torn} of 10 seeds torn under 3.9");
+}
+
+/// The same run as a Jepsen history: the torn transaction is `G1a`, a
+/// committed poll reading records of a transaction its producer was told
+/// aborted, with the poll and the transaction as its witness.
+#[test]
+fn a_torn_transaction_is_g1a_in_the_jepsen_history() {
+    let s = scenario(LATE_END_TXN);
+    let c = eventsim::World::new(&s, 3);
+    let recorder = std::rc::Rc::new(std::cell::RefCell::new(eventsim::jepsen::Recorder::new(
+        c.catalog(),
+    )));
+    let checked = eventsim::run_checked(
+        &s,
+        3,
+        vec![Box::new(eventsim::history::Shared(recorder.clone()))],
+    );
+    assert!(violations(&checked, "convergence") > 0);
+    drop(checked);
+    let h = std::rc::Rc::try_unwrap(recorder)
+        .ok()
+        .map(|r| r.into_inner().finish())
+        .unwrap_or_else(|| panic!("the run is over"));
+    let a = eventsim::jepsen::analyse(&h, false);
+    let g1a = a.of(eventsim::jepsen::Name::G1a);
+    assert!(!g1a.is_empty(), "no G1a");
+    assert!(!a.valid());
+    let (message, lines) = eventsim::jepsen::describe(&h, g1a[0]);
+    assert!(
+        message.contains("sent by an operation that failed"),
+        "{message}"
+    );
+    assert!(lines[0].contains(":fail :txn"), "{lines:?}");
+    assert!(lines[1].contains(":ok :poll"), "{lines:?}");
+}
