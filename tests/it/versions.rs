@@ -609,6 +609,16 @@ fn before_transaction_version_2_a_late_end_txn_commits_the_next_transaction_half
         torn += usize::from(violations(&run("3.9", seed), "convergence") > 0);
     }
     assert!(torn >= 5, "{torn} of 10 seeds torn under 3.9");
+    // Same seed, same bytes, the late EndTxn and its torn transaction too.
+    let again = || {
+        let c = run("3.9", 3);
+        let v: Vec<String> = c.violations.iter().map(|v| format!("{v:?}")).collect();
+        (
+            eventsim::report::Summary::checked(&c, String::new()).to_json(),
+            v,
+        )
+    };
+    assert_eq!(again(), again());
 }
 
 /// The same run as a Jepsen history: the torn transaction is `G1a`, a
